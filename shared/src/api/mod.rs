@@ -1,0 +1,3 @@
+//! The Mixpanel management API: wire shapes and the async client.
+
+pub mod wire;

@@ -1,0 +1,6 @@
+//! `mixpanel-access`: the one model the Terraform provider, the rotation daemon and the
+//! emulator share: roles, grants, the permission rules and the Mixpanel API client.
+
+pub mod api;
+pub mod model;
+pub mod permissions;
