@@ -237,7 +237,10 @@ impl DataResidency {
     }
 
     pub fn from_host(host: &str) -> Option<Self> {
-        DataResidency::ALL.iter().copied().find(|r| r.host() == host)
+        DataResidency::ALL
+            .iter()
+            .copied()
+            .find(|r| r.host() == host)
     }
 }
 
@@ -402,7 +405,8 @@ impl FromStr for Expiry {
         let bad = || ParseError::Invalid {
             kind: "expires",
             value: s.to_string(),
-            reason: "use exactly YYYY-MM-DDTHH:MM:SSZ in UTC, for example 2027-01-01T00:00:00Z".into(),
+            reason: "use exactly YYYY-MM-DDTHH:MM:SSZ in UTC, for example 2027-01-01T00:00:00Z"
+                .into(),
         };
         let b = s.as_bytes();
         let shape_ok = b.len() == 20
@@ -717,7 +721,10 @@ mod tests {
 
     #[test]
     fn roles_parse_from_wire_names_and_list_the_valid_ones() {
-        assert_eq!("billing_admin".parse::<OrgRole>(), Ok(OrgRole::BillingAdmin));
+        assert_eq!(
+            "billing_admin".parse::<OrgRole>(),
+            Ok(OrgRole::BillingAdmin)
+        );
         assert_eq!("analyst".parse::<ProjectRole>(), Ok(ProjectRole::Analyst));
         let err = "superuser".parse::<ProjectRole>().unwrap_err().to_string();
         assert_eq!(
@@ -755,7 +762,11 @@ mod tests {
 
     #[test]
     fn emails_are_validated() {
-        for ok in ["a@example.com", "first.last+tag@sub.example.co.uk", "X@Y.io"] {
+        for ok in [
+            "a@example.com",
+            "first.last+tag@sub.example.co.uk",
+            "X@Y.io",
+        ] {
             assert!(ok.parse::<Email>().is_ok(), "{ok}");
         }
         for bad in [

@@ -111,36 +111,128 @@ const OWNER_ADMIN: &[OrgRole] = &[O::Owner, O::Admin];
 
 /// The capability matrix: the one table every part reads.
 pub const MATRIX: &[CapabilityRow] = &[
-    org(C::ViewBilling, &[O::Owner, O::BillingAdmin], "view the organization's plan and invoices"),
-    org(C::ModifyBilling, &[O::Owner, O::BillingAdmin], "change the plan and payment details"),
+    org(
+        C::ViewBilling,
+        &[O::Owner, O::BillingAdmin],
+        "view the organization's plan and invoices",
+    ),
+    org(
+        C::ModifyBilling,
+        &[O::Owner, O::BillingAdmin],
+        "change the plan and payment details",
+    ),
     org(C::CreateProjects, OWNER_ADMIN, "create projects"),
-    org(C::DeleteProjects, &[O::Owner], "delete any project of the organization"),
-    org(C::TransferProjects, &[O::Owner], "transfer projects to another organization"),
-    org(C::RequestOrganizationDeletion, &[O::Owner], "request deletion of the organization"),
-    org(C::ManageTeams, OWNER_ADMIN, "create, rename and delete teams and change their members and project roles"),
-    org(C::ManageOrganizationMembers, OWNER_ADMIN, "invite and remove organization members"),
-    org(C::ManageServiceAccounts, OWNER_ADMIN, "create, delete and assign service accounts"),
-    org(C::ModifyRoles, OWNER_ADMIN, "change organization, project and team roles (admins up to admin)"),
+    org(
+        C::DeleteProjects,
+        &[O::Owner],
+        "delete any project of the organization",
+    ),
+    org(
+        C::TransferProjects,
+        &[O::Owner],
+        "transfer projects to another organization",
+    ),
+    org(
+        C::RequestOrganizationDeletion,
+        &[O::Owner],
+        "request deletion of the organization",
+    ),
+    org(
+        C::ManageTeams,
+        OWNER_ADMIN,
+        "create, rename and delete teams and change their members and project roles",
+    ),
+    org(
+        C::ManageOrganizationMembers,
+        OWNER_ADMIN,
+        "invite and remove organization members",
+    ),
+    org(
+        C::ManageServiceAccounts,
+        OWNER_ADMIN,
+        "create, delete and assign service accounts",
+    ),
+    org(
+        C::ModifyRoles,
+        OWNER_ADMIN,
+        "change organization, project and team roles (admins up to admin)",
+    ),
     org(C::MakeSelfOwner, &[O::Owner], "make oneself an owner"),
-    org(C::ManageSsoAndTwoFactor, OWNER_ADMIN, "change SSO and two-factor settings"),
-    org(C::ViewAuditLog, OWNER_ADMIN, "read the organization's audit log"),
+    org(
+        C::ManageSsoAndTwoFactor,
+        OWNER_ADMIN,
+        "change SSO and two-factor settings",
+    ),
+    org(
+        C::ViewAuditLog,
+        OWNER_ADMIN,
+        "read the organization's audit log",
+    ),
     proj(C::ViewReports, ALL_P, "view reports and boards"),
-    proj(C::CreateReports, ANALYST_UP, "create and save reports and boards for others (consumers save for themselves only)"),
-    proj(C::ShareReports, ANALYST_UP, "share reports and make boards public"),
+    proj(
+        C::CreateReports,
+        ANALYST_UP,
+        "create and save reports and boards for others (consumers save for themselves only)",
+    ),
+    proj(
+        C::ShareReports,
+        ANALYST_UP,
+        "share reports and make boards public",
+    ),
     proj(C::ExportData, ANALYST_UP, "export and download data"),
-    proj(C::EditLexicon, ADMIN_UP, "hide, describe and tag events and properties in Lexicon"),
-    proj(C::MergeAndDropLexiconData, OWNER_P, "merge and drop data in Lexicon"),
-    proj(C::ManageDataPipelines, ADMIN_UP, "create and change data pipelines"),
-    proj(C::ManageCohortSyncs, ANALYST_UP, "sync cohorts to destinations"),
-    proj(C::AccessApiCredentials, ADMIN_UP, "view the project token and API secret"),
-    proj(C::ManageProjectUsers, ADMIN_UP, "invite project users and change their roles"),
-    proj(C::ApproveAccessRequests, ADMIN_UP, "approve requests for access"),
-    proj(C::EditProjectSettings, ADMIN_UP, "change the project's name and time zone"),
+    proj(
+        C::EditLexicon,
+        ADMIN_UP,
+        "hide, describe and tag events and properties in Lexicon",
+    ),
+    proj(
+        C::MergeAndDropLexiconData,
+        OWNER_P,
+        "merge and drop data in Lexicon",
+    ),
+    proj(
+        C::ManageDataPipelines,
+        ADMIN_UP,
+        "create and change data pipelines",
+    ),
+    proj(
+        C::ManageCohortSyncs,
+        ANALYST_UP,
+        "sync cohorts to destinations",
+    ),
+    proj(
+        C::AccessApiCredentials,
+        ADMIN_UP,
+        "view the project token and API secret",
+    ),
+    proj(
+        C::ManageProjectUsers,
+        ADMIN_UP,
+        "invite project users and change their roles",
+    ),
+    proj(
+        C::ApproveAccessRequests,
+        ADMIN_UP,
+        "approve requests for access",
+    ),
+    proj(
+        C::EditProjectSettings,
+        ADMIN_UP,
+        "change the project's name and time zone",
+    ),
     proj(C::ViewUsage, ADMIN_UP, "view the project's usage"),
-    proj(C::CreateProjectServiceAccounts, ADMIN_UP, "create service accounts for the project"),
+    proj(
+        C::CreateProjectServiceAccounts,
+        ADMIN_UP,
+        "create service accounts for the project",
+    ),
     proj(C::EditCustomAlerts, OWNER_P, "edit custom alerts"),
     proj(C::DeleteProject, OWNER_P, "delete the project"),
-    proj(C::ResetProjectSecret, OWNER_P, "reset the project's API secret"),
+    proj(
+        C::ResetProjectSecret,
+        OWNER_P,
+        "reset the project's API secret",
+    ),
     proj(C::TransferOwnership, OWNER_P, "transfer the project"),
 ];
 
@@ -512,7 +604,7 @@ pub fn effective_access(inputs: &GrantInputs) -> EffectiveAccess {
             });
         }
     }
-    sources.sort_by(|a, b| b.role.rank().cmp(&a.role.rank()));
+    sources.sort_by_key(|s| std::cmp::Reverse(s.role.rank()));
     let role = sources.first().map(|s| s.role);
     let mut capabilities: Vec<Capability> = Vec::new();
     for s in &sources {
@@ -557,11 +649,7 @@ mod tests {
         use Capability::*;
         let expect = |cap, roles: &[OrgRole]| {
             for r in OrgRole::ALL {
-                assert_eq!(
-                    org_role_can(*r, cap),
-                    roles.contains(r),
-                    "{r} / {cap:?}"
-                );
+                assert_eq!(org_role_can(*r, cap), roles.contains(r), "{r} / {cap:?}");
             }
         };
         expect(ModifyBilling, &[O::Owner, O::BillingAdmin]);
@@ -626,20 +714,12 @@ mod tests {
         let err = check_assign_org_role(O::Admin, None, O::Owner).unwrap_err();
         assert!(matches!(err, Refusal::Forbidden(_)));
         assert!(err.message().contains("Only an organization owner"));
-        assert!(check_assign_project_role(
-            Some(P::Owner),
-            PrincipalKind::User,
-            None,
-            P::Owner
-        )
-        .is_ok());
-        assert!(check_assign_project_role(
-            Some(P::Admin),
-            PrincipalKind::User,
-            None,
-            P::Owner
-        )
-        .is_err());
+        assert!(
+            check_assign_project_role(Some(P::Owner), PrincipalKind::User, None, P::Owner).is_ok()
+        );
+        assert!(
+            check_assign_project_role(Some(P::Admin), PrincipalKind::User, None, P::Owner).is_err()
+        );
     }
 
     #[test]
@@ -662,9 +742,7 @@ mod tests {
             P::Consumer
         )
         .is_err());
-        assert!(
-            check_assign_project_role(None, PrincipalKind::User, None, P::Consumer).is_err()
-        );
+        assert!(check_assign_project_role(None, PrincipalKind::User, None, P::Consumer).is_err());
     }
 
     #[test]
@@ -778,7 +856,11 @@ mod tests {
             all_users: None,
         });
         assert_eq!(access.role, Some(P::Analyst));
-        let names: Vec<String> = access.sources.iter().map(|s| s.source.to_string()).collect();
+        let names: Vec<String> = access
+            .sources
+            .iter()
+            .map(|s| s.source.to_string())
+            .collect();
         assert_eq!(names, vec!["team:Analysts", "individual"]);
         for c in project_capabilities(P::Consumer)
             .into_iter()
@@ -786,7 +868,9 @@ mod tests {
         {
             assert!(access.capabilities.contains(&c), "{c:?}");
         }
-        assert!(!access.capabilities.contains(&Capability::ManageProjectUsers));
+        assert!(!access
+            .capabilities
+            .contains(&Capability::ManageProjectUsers));
     }
 
     #[test]

@@ -1,3 +1,8 @@
 //! The Mixpanel management API: wire shapes and the async client.
 
+mod client;
+mod error;
 pub mod wire;
+
+pub use client::{route_capability, Client, ClientConfig};
+pub use error::ApiError;

@@ -1,0 +1,1359 @@
+//! The async client for Mixpanel's management API (real Mixpanel or the emulator).
+//!
+//! Behaviour (DESIGN "Client behaviour"): HTTP Basic with the full service-account username;
+//! the `results` envelope unwrapped (un-enveloped bodies tolerated); typed errors; 429 and 5xx
+//! retried with exponential backoff that honours `Retry-After`; bounded concurrency; redirects
+//! never followed, so a POST is never replayed as a GET; ids sent as JSON numbers; the secret
+//! held in a `SecretString`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::error::ApiError;
+use super::wire::{self, route_named, RouteStatus};
+use crate::model::{
+    AuditEvent, CreatedServiceAccount, DataResidency, Email, Member, OrgId, OrgRole, Project,
+    ProjectId, ProjectRole, ProjectRoleGrant, ProjectServiceAccount, ServiceAccount,
+    ServiceAccountId, Team, TeamGrant, TeamId, Timezone, UserGrant,
+};
+use crate::permissions::Capability;
+
+/// How to reach Mixpanel and with which credentials.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// `https://mixpanel.com`, `https://eu.mixpanel.com`, `https://in.mixpanel.com`, or any
+    /// base URL (the emulator, a proxy). Routes are appended to it.
+    pub base_url: Url,
+    /// The full `name.<hex>.mp-service-account` username.
+    pub username: String,
+    pub secret: SecretString,
+    /// Requests in flight at once (Mixpanel's community clients use 3).
+    pub max_concurrency: usize,
+    /// Retries of a 429, a 5xx or a connection failure, after the first attempt.
+    pub max_retries: usize,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url.as_str())
+            .field("username", &self.username)
+            .field("secret", &"[REDACTED]")
+            .field("max_concurrency", &self.max_concurrency)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+impl ClientConfig {
+    /// A configuration with the default limits.
+    pub fn new(base_url: &str, username: &str, secret: SecretString) -> Result<Self, ApiError> {
+        let base_url = Url::parse(base_url).map_err(|e| {
+            ApiError::Config(format!(
+                "api_url \"{base_url}\" is not a valid URL ({e}): use e.g. https://mixpanel.com or http://127.0.0.1:8080"
+            ))
+        })?;
+        if !matches!(base_url.scheme(), "http" | "https") {
+            return Err(ApiError::Config(format!(
+                "api_url \"{base_url}\" must start with https:// (or http:// for a local emulator)"
+            )));
+        }
+        if username.trim().is_empty() {
+            return Err(ApiError::Config(
+                "the service account username is empty: set the full name.<hex>.mp-service-account username".into(),
+            ));
+        }
+        Ok(ClientConfig {
+            base_url,
+            username: username.to_string(),
+            secret,
+            max_concurrency: 3,
+            max_retries: 5,
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            timeout: Duration::from_secs(60),
+        })
+    }
+
+    /// The base URL of a data-residency region.
+    pub fn region_url(region: DataResidency) -> String {
+        format!("https://{}", region.host())
+    }
+}
+
+/// The Mixpanel management API client. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+    limit: Semaphore,
+    real_mixpanel: bool,
+    /// Project id → host, learnt from project listings, for project-scoped routes on real
+    /// Mixpanel (an EU project is served by eu.mixpanel.com).
+    project_hosts: Mutex<HashMap<ProjectId, String>>,
+    timezones: tokio::sync::OnceCell<Vec<wire::TimezoneRow>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+enum Body {
+    Empty,
+    Json(Vec<u8>),
+    Form(Vec<u8>),
+}
+
+struct Failure {
+    error: ApiError,
+    retry: bool,
+    retry_after: Option<Duration>,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("mixpanel-access/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Config(format!("could not build the HTTP client: {e}")))?;
+        let host = config.base_url.host_str().unwrap_or("");
+        let real_mixpanel = host == "mixpanel.com" || host.ends_with(".mixpanel.com");
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                limit: Semaphore::new(config.max_concurrency.max(1)),
+                real_mixpanel,
+                project_hosts: Mutex::new(HashMap::new()),
+                timezones: tokio::sync::OnceCell::new(),
+                config,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Whether the base URL is one of Mixpanel's own hosts.
+    pub fn is_real_mixpanel(&self) -> bool {
+        self.inner.real_mixpanel
+    }
+
+    fn url(&self, project: Option<ProjectId>, path: &str) -> Result<Url, ApiError> {
+        let base = match project.filter(|_| self.inner.real_mixpanel) {
+            Some(p) => {
+                let hosts = self
+                    .inner
+                    .project_hosts
+                    .lock()
+                    .map_err(|_| ApiError::Config("project host cache poisoned".into()))?;
+                match hosts.get(&p) {
+                    Some(h) => format!("https://{h}"),
+                    None => self.inner.config.base_url.as_str().to_string(),
+                }
+            }
+            None => self.inner.config.base_url.as_str().to_string(),
+        };
+        let joined = format!("{}{}", base.trim_end_matches('/'), path);
+        Url::parse(&joined).map_err(|e| ApiError::Config(format!("bad URL {joined}: {e}")))
+    }
+
+    fn remember_hosts<'a>(&self, projects: impl Iterator<Item = (ProjectId, &'a str)>) {
+        if let Ok(mut hosts) = self.inner.project_hosts.lock() {
+            for (id, domain) in projects {
+                if !domain.is_empty() {
+                    hosts.insert(id, domain.to_string());
+                }
+            }
+        }
+    }
+
+    /// One request with retries; returns the raw body of a 2xx answer.
+    async fn send(
+        &self,
+        route: &'static str,
+        method: Method,
+        url: Url,
+        body: Body,
+    ) -> Result<Vec<u8>, ApiError> {
+        let cfg = &self.inner.config;
+        let attempts = AtomicUsize::new(0);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(cfg.min_backoff)
+            .with_max_delay(cfg.max_backoff)
+            .with_max_times(cfg.max_retries)
+            .with_jitter();
+        let max_backoff = cfg.max_backoff;
+        let result = (|| async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(route, &method, &url, &body).await
+        })
+        .retry(backoff)
+        .when(|f: &Failure| f.retry)
+        .adjust(|f: &Failure, next: Option<Duration>| {
+            next.map(|d| f.retry_after.map(|ra| ra.min(max_backoff)).unwrap_or(d))
+        })
+        .notify(|f: &Failure, d: Duration| {
+            tracing::debug!(route, error = %f.error, delay_ms = d.as_millis() as u64, "retrying");
+        })
+        .await;
+        result.map_err(|f| {
+            let n = attempts.load(Ordering::Relaxed);
+            match f.error {
+                ApiError::RateLimited {
+                    route, retry_after, ..
+                } => ApiError::RateLimited {
+                    route,
+                    attempts: n,
+                    retry_after,
+                },
+                ApiError::Server {
+                    route,
+                    status,
+                    message,
+                    ..
+                } => ApiError::Server {
+                    route,
+                    status,
+                    attempts: n,
+                    message,
+                },
+                other => other,
+            }
+        })
+    }
+
+    async fn attempt(
+        &self,
+        route: &'static str,
+        method: &Method,
+        url: &Url,
+        body: &Body,
+    ) -> Result<Vec<u8>, Failure> {
+        let _permit = self.inner.limit.acquire().await.map_err(|_| Failure {
+            error: ApiError::Config("client is shut down".into()),
+            retry: false,
+            retry_after: None,
+        })?;
+        let cfg = &self.inner.config;
+        let mut req = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .basic_auth(&cfg.username, Some(cfg.secret.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/json");
+        req = match body {
+            Body::Empty => req,
+            Body::Json(b) => req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.clone()),
+            Body::Form(b) => req
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .header(reqwest::header::REFERER, "https://mixpanel.com")
+                .body(b.clone()),
+        };
+        let resp = req.send().await.map_err(|e| {
+            // Only a request that never left is safe to send again whatever its method.
+            let retry = e.is_connect() || *method == Method::GET;
+            Failure {
+                error: ApiError::Transport {
+                    route,
+                    url: redact_url(url),
+                    message: transport_message(&e),
+                },
+                retry,
+                retry_after: None,
+            }
+        })?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(|e| Failure {
+            error: ApiError::Transport {
+                route,
+                url: redact_url(url),
+                message: transport_message(&e),
+            },
+            retry: *method == Method::GET,
+            retry_after: None,
+        })?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        Err(self.failure(route, status, &headers, &bytes))
+    }
+
+    fn failure(
+        &self,
+        route: &'static str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Failure {
+        let message = error_message(body, status);
+        let plain = |error| Failure {
+            error,
+            retry: false,
+            retry_after: None,
+        };
+        match status.as_u16() {
+            401 => plain(ApiError::Unauthorized { route, message }),
+            403 => plain(ApiError::Forbidden {
+                route,
+                message,
+                needed: route_capability(route)
+                    .map(|c| c.required_roles())
+                    .unwrap_or_else(|| "a role with access to this organization or project".into()),
+            }),
+            404 => {
+                let emulator_only = route_named(route)
+                    .map(|r| r.status == RouteStatus::EmulatorOnly)
+                    .unwrap_or(false);
+                if emulator_only && self.inner.real_mixpanel {
+                    plain(ApiError::EmulatorOnly { route })
+                } else {
+                    plain(ApiError::NotFound { route, message })
+                }
+            }
+            409 => plain(ApiError::Conflict { route, message }),
+            400 | 422 => plain(ApiError::Invalid {
+                route,
+                status: status.as_u16(),
+                message,
+            }),
+            429 => {
+                let retry_after = headers
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                Failure {
+                    error: ApiError::RateLimited {
+                        route,
+                        attempts: 1,
+                        retry_after,
+                    },
+                    retry: true,
+                    retry_after,
+                }
+            }
+            s if status.is_server_error() => Failure {
+                error: ApiError::Server {
+                    route,
+                    status: s,
+                    attempts: 1,
+                    message,
+                },
+                retry: true,
+                retry_after: None,
+            },
+            _ if status.is_redirection() => plain(ApiError::Redirect {
+                route,
+                location: headers
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("(no Location header)")
+                    .to_string(),
+            }),
+            s => plain(ApiError::Unexpected {
+                route,
+                status: s,
+                message,
+            }),
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        route: &'static str,
+        method: Method,
+        project: Option<ProjectId>,
+        path: &str,
+        body: Body,
+    ) -> Result<T, ApiError> {
+        let url = self.url(project, path)?;
+        let bytes = self.send(route, method, url, body).await?;
+        decode_results(route, &bytes)
+    }
+
+    async fn call_unit(
+        &self,
+        route: &'static str,
+        method: Method,
+        project: Option<ProjectId>,
+        path: &str,
+        body: Body,
+    ) -> Result<(), ApiError> {
+        let url = self.url(project, path)?;
+        self.send(route, method, url, body).await.map(|_| ())
+    }
+
+    // ----- who am I -----
+
+    /// `GET /api/app/me`.
+    pub async fn me(&self) -> Result<wire::Me, ApiError> {
+        let me: wire::Me = self
+            .call("me", Method::GET, None, "/api/app/me", Body::Empty)
+            .await?;
+        self.remember_hosts(me.projects.iter().filter_map(|(id, p)| {
+            id.parse::<u64>()
+                .ok()
+                .map(|id| (ProjectId(id), p.domain.as_str()))
+        }));
+        Ok(me)
+    }
+
+    /// The organization of the credentials, when there is exactly one.
+    pub async fn discover_organization(&self) -> Result<OrgId, ApiError> {
+        let me = self.me().await?;
+        let orgs: Vec<&wire::MeOrganization> = me.organizations.values().collect();
+        match orgs.as_slice() {
+            [one] => Ok(one.id),
+            [] => Err(ApiError::Config(
+                "the service account belongs to no organization: set organization_id".into(),
+            )),
+            many => Err(ApiError::Config(format!(
+                "the service account belongs to several organizations ({}): set organization_id",
+                many.iter()
+                    .map(|o| format!("{} \"{}\"", o.id, o.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    // ----- service accounts -----
+
+    pub async fn list_service_accounts(&self, org: OrgId) -> Result<Vec<ServiceAccount>, ApiError> {
+        let path = format!("/api/app/organizations/{org}/service-accounts");
+        self.call(
+            "list_service_accounts",
+            Method::GET,
+            None,
+            &path,
+            Body::Empty,
+        )
+        .await
+    }
+
+    /// Creates a service account; the secret in the answer is shown this once.
+    pub async fn create_service_account(
+        &self,
+        org: OrgId,
+        request: &wire::CreateServiceAccount,
+    ) -> Result<CreatedServiceAccount, ApiError> {
+        let path = format!("/api/app/organizations/{org}/service-accounts");
+        self.call(
+            "create_service_account",
+            Method::POST,
+            None,
+            &path,
+            json(request)?,
+        )
+        .await
+    }
+
+    pub async fn get_service_account(
+        &self,
+        org: OrgId,
+        id: ServiceAccountId,
+    ) -> Result<ServiceAccount, ApiError> {
+        let path = format!("/api/app/organizations/{org}/service-accounts/{id}");
+        self.call("get_service_account", Method::GET, None, &path, Body::Empty)
+            .await
+    }
+
+    pub async fn delete_service_account(
+        &self,
+        org: OrgId,
+        id: ServiceAccountId,
+    ) -> Result<(), ApiError> {
+        let path = format!("/api/app/organizations/{org}/service-accounts/{id}");
+        self.call_unit(
+            "delete_service_account",
+            Method::DELETE,
+            None,
+            &path,
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn list_project_service_accounts(
+        &self,
+        project: ProjectId,
+    ) -> Result<Vec<ProjectServiceAccount>, ApiError> {
+        let path = format!("/api/app/projects/{project}/service-accounts");
+        self.call(
+            "list_project_service_accounts",
+            Method::GET,
+            Some(project),
+            &path,
+            Body::Empty,
+        )
+        .await
+    }
+
+    /// Adds service accounts to projects with a role; also changes an existing role.
+    pub async fn add_service_accounts_to_projects(
+        &self,
+        org: OrgId,
+        service_accounts: &[ServiceAccountId],
+        projects: &[ProjectRoleGrant],
+    ) -> Result<(), ApiError> {
+        let path = format!("/api/app/organizations/{org}/service-accounts/add-to-project");
+        let body = wire::AddServiceAccountsToProjects {
+            service_account_ids: service_accounts.to_vec(),
+            projects: projects.to_vec(),
+        };
+        self.call_unit(
+            "add_service_accounts_to_projects",
+            Method::POST,
+            None,
+            &path,
+            json(&body)?,
+        )
+        .await
+    }
+
+    /// Removes service accounts from a project: POST, or DELETE where POST answers 405.
+    pub async fn remove_service_accounts_from_projects(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        service_accounts: &[ServiceAccountId],
+    ) -> Result<(), ApiError> {
+        let path = format!("/api/app/organizations/{org}/service-accounts/remove-from-project");
+        let body = wire::RemoveServiceAccountsFromProjects {
+            projects: vec![wire::ProjectServiceAccountIds {
+                id: project,
+                service_account_ids: service_accounts.to_vec(),
+            }],
+        };
+        let route = "remove_service_accounts_from_projects";
+        match self
+            .call_unit(route, Method::POST, None, &path, json(&body)?)
+            .await
+        {
+            Err(ApiError::Unexpected { status: 405, .. }) => {
+                self.call_unit(route, Method::DELETE, None, &path, json(&body)?)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    pub async fn list_team_service_accounts(
+        &self,
+        org: OrgId,
+        team: TeamId,
+    ) -> Result<Vec<ServiceAccount>, ApiError> {
+        let path = format!("/api/app/organizations/{org}/teams/{team}/service-accounts");
+        self.call(
+            "list_team_service_accounts",
+            Method::GET,
+            None,
+            &path,
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn add_service_accounts_to_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        service_accounts: &[ServiceAccountId],
+    ) -> Result<(), ApiError> {
+        let path =
+            format!("/api/app/organizations/{org}/teams/{team}/service-accounts/add-to-team");
+        let body = wire::ServiceAccountIds {
+            service_account_ids: service_accounts.to_vec(),
+        };
+        self.call_unit(
+            "add_service_accounts_to_team",
+            Method::POST,
+            None,
+            &path,
+            json(&body)?,
+        )
+        .await
+    }
+
+    pub async fn remove_service_accounts_from_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        service_accounts: &[ServiceAccountId],
+    ) -> Result<(), ApiError> {
+        let path =
+            format!("/api/app/organizations/{org}/teams/{team}/service-accounts/remove-from-team");
+        let body = wire::ServiceAccountIds {
+            service_account_ids: service_accounts.to_vec(),
+        };
+        self.call_unit(
+            "remove_service_accounts_from_team",
+            Method::POST,
+            None,
+            &path,
+            json(&body)?,
+        )
+        .await
+    }
+
+    // ----- projects -----
+
+    /// `GET /api/app/timezones`, fetched once per client.
+    pub async fn list_timezones(&self) -> Result<Vec<wire::TimezoneRow>, ApiError> {
+        self.inner
+            .timezones
+            .get_or_try_init(|| async {
+                self.call::<Vec<wire::TimezoneRow>>(
+                    "list_timezones",
+                    Method::GET,
+                    None,
+                    "/api/app/timezones",
+                    Body::Empty,
+                )
+                .await
+            })
+            .await
+            .cloned()
+    }
+
+    /// Creates a project in a residency and time zone; returns its id.
+    pub async fn create_project(
+        &self,
+        org: OrgId,
+        name: &str,
+        residency: DataResidency,
+        timezone: &Timezone,
+    ) -> Result<ProjectId, ApiError> {
+        let zones = self.list_timezones().await?;
+        let timezone_id = zones
+            .iter()
+            .find(|z| z.1 == timezone.as_str())
+            .map(|z| z.0)
+            .ok_or_else(|| {
+                ApiError::Config(format!(
+                    "Mixpanel does not list the time zone {timezone}: choose another IANA name"
+                ))
+            })?;
+        let body = wire::CreateProject {
+            project_name: name.to_string(),
+            cluster_id: residency.cluster_id(),
+            timezone_id,
+            is_b2b: false,
+        };
+        let path = format!("/api/app/organizations/{org}/create-project");
+        let created: wire::CreatedProject = self
+            .call("create_project", Method::POST, None, &path, json(&body)?)
+            .await?;
+        if let Ok(mut hosts) = self.inner.project_hosts.lock() {
+            hosts.insert(created.id, residency.host().to_string());
+        }
+        Ok(created.id)
+    }
+
+    pub async fn project_metadata(
+        &self,
+        project: ProjectId,
+    ) -> Result<wire::ProjectMetadata, ApiError> {
+        let path = format!("/settings/project/{project}/metadata");
+        let meta: wire::ProjectMetadata = self
+            .call(
+                "project_metadata",
+                Method::GET,
+                Some(project),
+                &path,
+                Body::Empty,
+            )
+            .await?;
+        self.remember_hosts(std::iter::once((meta.id, meta.domain.as_str())));
+        Ok(meta)
+    }
+
+    /// Renames a project and/or changes its time zone (form-encoded upstream).
+    pub async fn update_project(
+        &self,
+        project: ProjectId,
+        name: Option<&str>,
+        timezone: Option<&Timezone>,
+    ) -> Result<(), ApiError> {
+        let form = wire::UpdateProjectForm {
+            name: name.map(str::to_string),
+            timezone: timezone.map(|t| t.to_string()),
+            timezone_name: timezone.map(|t| t.to_string()),
+        };
+        if form.name.is_none() && form.timezone.is_none() {
+            return Ok(());
+        }
+        let body = serde_urlencoded_body(&form)?;
+        let path = format!("/projects/update/{project}");
+        self.call_unit(
+            "update_project",
+            Method::POST,
+            Some(project),
+            &path,
+            Body::Form(body),
+        )
+        .await
+    }
+
+    pub async fn delete_project(&self, org: OrgId, project: ProjectId) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/delete-projects/");
+        let body = wire::ProjectIds {
+            project_ids: vec![project],
+        };
+        self.call_unit("delete_projects", Method::POST, None, &path, json(&body)?)
+            .await
+    }
+
+    pub async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>, ApiError> {
+        let path = format!("/organizations/{org}/projects/");
+        let projects: Vec<Project> = self
+            .call("list_projects", Method::GET, None, &path, Body::Empty)
+            .await?;
+        self.remember_hosts(projects.iter().map(|p| (p.id, p.domain.as_str())));
+        Ok(projects)
+    }
+
+    // ----- teams -----
+
+    pub async fn list_teams(&self, org: OrgId) -> Result<Vec<Team>, ApiError> {
+        let path = format!("/organizations/{org}/teams/");
+        self.call("list_teams", Method::GET, None, &path, Body::Empty)
+            .await
+    }
+
+    /// Creates a team and returns it (Mixpanel answers without the id, so the list is read
+    /// back). A name already taken is a conflict.
+    pub async fn create_team(&self, org: OrgId, name: &str) -> Result<Team, ApiError> {
+        let path = format!("/organizations/{org}/add-teams/");
+        let body = wire::TeamNames {
+            team_names: vec![name.to_string()],
+        };
+        let added: Vec<wire::AddedTeam> = self
+            .call("add_teams", Method::POST, None, &path, json(&body)?)
+            .await?;
+        if added.iter().any(|t| t.name == name && !t.created) {
+            return Err(ApiError::Conflict {
+                route: "add_teams",
+                message: format!(
+                    "a team named \"{name}\" already exists: import it or choose another name"
+                ),
+            });
+        }
+        self.list_teams(org)
+            .await?
+            .into_iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| ApiError::Decode {
+                route: "add_teams",
+                message: format!("team \"{name}\" was created but is not in the team list"),
+            })
+    }
+
+    pub async fn rename_team(&self, org: OrgId, team: TeamId, name: &str) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/teams/{team}/update/");
+        let body = wire::RenameTeam {
+            name: name.to_string(),
+        };
+        let updated: wire::Updated = self
+            .call("rename_team", Method::POST, None, &path, json(&body)?)
+            .await?;
+        check_updated("rename_team", updated)
+    }
+
+    pub async fn delete_team(&self, org: OrgId, team: TeamId) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/delete-teams/");
+        let body = wire::TeamIds {
+            team_ids: vec![team],
+        };
+        self.call_unit("delete_teams", Method::POST, None, &path, json(&body)?)
+            .await
+    }
+
+    /// Grants a team a role on projects; also changes an existing role.
+    pub async fn add_projects_to_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        projects: &[ProjectRoleGrant],
+    ) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/add-projects-to-teams/");
+        let body = wire::AddProjectsToTeams {
+            teams: vec![wire::TeamProjects {
+                id: team,
+                projects: projects.to_vec(),
+            }],
+            add_default_projects: false,
+        };
+        self.call_unit(
+            "add_projects_to_teams",
+            Method::POST,
+            None,
+            &path,
+            json(&body)?,
+        )
+        .await
+    }
+
+    pub async fn remove_projects_from_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        projects: &[ProjectId],
+    ) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/teams/{team}/delete-projects/");
+        let body = wire::ProjectIds {
+            project_ids: projects.to_vec(),
+        };
+        self.call_unit(
+            "remove_projects_from_team",
+            Method::POST,
+            None,
+            &path,
+            json(&body)?,
+        )
+        .await
+    }
+
+    pub async fn add_users_to_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        users: &[Email],
+    ) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/add-users-to-teams/");
+        let body = wire::AddUsersToTeams {
+            teams: vec![wire::TeamUsers {
+                id: team,
+                users: users.to_vec(),
+            }],
+        };
+        self.call_unit(
+            "add_users_to_teams",
+            Method::POST,
+            None,
+            &path,
+            json(&body)?,
+        )
+        .await
+    }
+
+    /// Removes users from a team. Available on the emulator only.
+    pub async fn remove_users_from_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        users: &[Email],
+    ) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/teams/{team}/remove-users/");
+        let body = wire::Emails {
+            emails: users.to_vec(),
+        };
+        self.call_unit(
+            "remove_users_from_team",
+            Method::POST,
+            None,
+            &path,
+            json(&body)?,
+        )
+        .await
+    }
+
+    // ----- organization users -----
+
+    pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<Member>, ApiError> {
+        let path = format!("/organizations/{org}/users/");
+        self.call("list_org_users", Method::GET, None, &path, Body::Empty)
+            .await
+    }
+
+    /// Invites users to the organization with a role.
+    pub async fn invite_org_users(
+        &self,
+        org: OrgId,
+        emails: &[Email],
+        role: OrgRole,
+    ) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/add-users/");
+        let body = wire::InviteUsers {
+            emails: emails.to_vec(),
+            role,
+        };
+        self.call_unit("invite_org_users", Method::POST, None, &path, json(&body)?)
+            .await
+    }
+
+    pub async fn update_org_user_role(
+        &self,
+        org: OrgId,
+        email: &Email,
+        role: OrgRole,
+    ) -> Result<(), ApiError> {
+        let path = format!(
+            "/organizations/{org}/users/{}/update/",
+            url_segment(email.as_str())
+        );
+        let body = wire::UpdateOrgUser { role };
+        let updated: wire::Updated = self
+            .call("update_org_user", Method::POST, None, &path, json(&body)?)
+            .await?;
+        check_updated("update_org_user", updated)
+    }
+
+    /// Removes users from the whole organization (every project and team).
+    pub async fn remove_org_users(&self, org: OrgId, emails: &[Email]) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/delete-users/");
+        let body = wire::Emails {
+            emails: emails.to_vec(),
+        };
+        self.call_unit("remove_org_users", Method::POST, None, &path, json(&body)?)
+            .await
+    }
+
+    // ----- project grants -----
+
+    /// Grants users a role on projects (the individual grant); also changes it.
+    pub async fn add_users_to_projects(
+        &self,
+        org: OrgId,
+        users: &[Email],
+        projects: &[ProjectId],
+        role: ProjectRole,
+    ) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/add-users-to-projects/");
+        let body = wire::AddUsersToProjects {
+            users: users.to_vec(),
+            projects: projects.to_vec(),
+            role,
+        };
+        self.call_unit(
+            "add_users_to_projects",
+            Method::POST,
+            None,
+            &path,
+            json(&body)?,
+        )
+        .await
+    }
+
+    /// Removes users' individual grants on projects. Available on the emulator only.
+    pub async fn remove_users_from_projects(
+        &self,
+        org: OrgId,
+        users: &[Email],
+        projects: &[ProjectId],
+    ) -> Result<(), ApiError> {
+        let path = format!("/organizations/{org}/remove-users-from-projects/");
+        let body = wire::RemoveUsersFromProjects {
+            users: users.to_vec(),
+            projects: projects.to_vec(),
+        };
+        self.call_unit(
+            "remove_users_from_projects",
+            Method::POST,
+            None,
+            &path,
+            json(&body)?,
+        )
+        .await
+    }
+
+    pub async fn granted_users(&self, project: ProjectId) -> Result<Vec<UserGrant>, ApiError> {
+        let path = format!("/api/app/projects/{project}/granted-users");
+        self.call(
+            "granted_users",
+            Method::GET,
+            Some(project),
+            &path,
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn granted_teams(&self, project: ProjectId) -> Result<Vec<TeamGrant>, ApiError> {
+        let path = format!("/api/app/projects/{project}/granted-teams");
+        self.call(
+            "granted_teams",
+            Method::GET,
+            Some(project),
+            &path,
+            Body::Empty,
+        )
+        .await
+    }
+
+    /// The "All Users in the Organization" default role. Available on the emulator only.
+    pub async fn get_default_access(
+        &self,
+        project: ProjectId,
+    ) -> Result<Option<ProjectRole>, ApiError> {
+        let path = format!("/api/app/projects/{project}/default-access");
+        let access: wire::DefaultAccess = self
+            .call(
+                "get_default_access",
+                Method::GET,
+                Some(project),
+                &path,
+                Body::Empty,
+            )
+            .await?;
+        Ok(access.role)
+    }
+
+    /// Sets or clears the "All Users" default role. Available on the emulator only.
+    pub async fn set_default_access(
+        &self,
+        project: ProjectId,
+        role: Option<ProjectRole>,
+    ) -> Result<(), ApiError> {
+        let path = format!("/api/app/projects/{project}/default-access");
+        self.call_unit(
+            "set_default_access",
+            Method::POST,
+            Some(project),
+            &path,
+            json(&wire::DefaultAccess { role })?,
+        )
+        .await
+    }
+
+    /// Resets the project's API secret. Available on the emulator only.
+    pub async fn reset_project_secret(&self, project: ProjectId) -> Result<SecretString, ApiError> {
+        let path = format!("/api/app/projects/{project}/reset-secret");
+        let r: wire::ResetSecret = self
+            .call(
+                "reset_project_secret",
+                Method::POST,
+                Some(project),
+                &path,
+                Body::Empty,
+            )
+            .await?;
+        Ok(r.secret)
+    }
+
+    /// Resets the project token. Available on the emulator only.
+    pub async fn reset_project_token(&self, project: ProjectId) -> Result<String, ApiError> {
+        let path = format!("/api/app/projects/{project}/reset-token");
+        let r: wire::ResetToken = self
+            .call(
+                "reset_project_token",
+                Method::POST,
+                Some(project),
+                &path,
+                Body::Empty,
+            )
+            .await?;
+        Ok(r.token)
+    }
+
+    /// Whether a project token and API secret belong together.
+    pub async fn validate_project_credentials(
+        &self,
+        token: &str,
+        secret: &SecretString,
+    ) -> Result<bool, ApiError> {
+        let body = wire::ValidateProjectCredentials {
+            project_token: token.to_string(),
+            api_secret: secret.clone(),
+        };
+        match self
+            .call::<wire::ValidationResult>(
+                "validate_project_credentials",
+                Method::POST,
+                None,
+                "/api/app/validate-project-credentials",
+                json(&body)?,
+            )
+            .await
+        {
+            Ok(r) => Ok(r.status == "success"),
+            Err(ApiError::Invalid { status: 400, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    // ----- audit log -----
+
+    /// One page of the audit log.
+    pub async fn audit_logs(
+        &self,
+        org: OrgId,
+        query: &wire::AuditLogQuery,
+    ) -> Result<wire::AuditLogPage, ApiError> {
+        let path = format!("/api/app/organizations/{org}/audit-logs");
+        let url = self.url(None, &path)?;
+        let bytes = self
+            .send("audit_logs", Method::POST, url, json(query)?)
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
+            route: "audit_logs",
+            message: e.to_string(),
+        })
+    }
+
+    /// Every audit event matching the query, following the cursor.
+    pub async fn audit_logs_all(
+        &self,
+        org: OrgId,
+        query: &wire::AuditLogQuery,
+    ) -> Result<Vec<AuditEvent>, ApiError> {
+        let mut q = query.clone();
+        let mut out = Vec::new();
+        loop {
+            let page = self.audit_logs(org, &q).await?;
+            out.extend(page.results);
+            match page.pagination.next_cursor {
+                Some(c) if Some(&c) != q.cursor.as_ref() => q.cursor = Some(c),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Sends a request to any path with the client's credentials and policies, for checks and
+    /// tools (the route name is used in errors and for the retry policy only).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let url = self.url(None, path)?;
+        let body = match body {
+            Some(b) => json(b)?,
+            None => Body::Empty,
+        };
+        self.send("raw", method, url, body).await
+    }
+}
+
+/// The capability a route needs, for naming the missing role in a 403.
+pub fn route_capability(route: &str) -> Option<Capability> {
+    use Capability as C;
+    Some(match route {
+        "create_service_account"
+        | "delete_service_account"
+        | "add_service_accounts_to_projects"
+        | "remove_service_accounts_from_projects"
+        | "add_service_accounts_to_team"
+        | "remove_service_accounts_from_team" => C::ManageServiceAccounts,
+        "create_project" => C::CreateProjects,
+        "update_project" => C::EditProjectSettings,
+        "delete_projects" => C::DeleteProject,
+        "project_metadata" => C::AccessApiCredentials,
+        "add_teams"
+        | "rename_team"
+        | "delete_teams"
+        | "add_projects_to_teams"
+        | "remove_projects_from_team"
+        | "add_users_to_teams"
+        | "remove_users_from_team" => C::ManageTeams,
+        "invite_org_users" | "remove_org_users" => C::ManageOrganizationMembers,
+        "update_org_user" => C::ModifyRoles,
+        "add_users_to_projects" | "remove_users_from_projects" | "set_default_access" => {
+            C::ManageProjectUsers
+        }
+        "reset_project_secret" | "reset_project_token" => C::ResetProjectSecret,
+        "audit_logs" => C::ViewAuditLog,
+        _ => return None,
+    })
+}
+
+fn json<T: Serialize + ?Sized>(body: &T) -> Result<Body, ApiError> {
+    serde_json::to_vec(body)
+        .map(Body::Json)
+        .map_err(|e| ApiError::Config(format!("could not encode the request: {e}")))
+}
+
+fn serde_urlencoded_body(form: &wire::UpdateProjectForm) -> Result<Vec<u8>, ApiError> {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(n) = &form.name {
+        ser.append_pair("name", n);
+    }
+    if let Some(t) = &form.timezone {
+        ser.append_pair("timezone", t);
+    }
+    if let Some(t) = &form.timezone_name {
+        ser.append_pair("timezone_name", t);
+    }
+    Ok(ser.finish().into_bytes())
+}
+
+fn url_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn check_updated(route: &'static str, updated: wire::Updated) -> Result<(), ApiError> {
+    if updated.updated {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid {
+            route,
+            status: 200,
+            message: updated
+                .fail_reason
+                .unwrap_or_else(|| "Mixpanel did not apply the change".into()),
+        })
+    }
+}
+
+/// Unwraps `{"status":"ok","results":T}`, or takes the body as `T` when it has no envelope.
+fn decode_results<T: DeserializeOwned>(route: &'static str, bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::Decode {
+        route,
+        message: format!("not JSON: {e}"),
+    })?;
+    let inner = match value {
+        serde_json::Value::Object(mut m) if m.contains_key("results") => {
+            m.remove("results").unwrap_or_default()
+        }
+        other => other,
+    };
+    serde_json::from_value(inner).map_err(|e| ApiError::Decode {
+        route,
+        message: e.to_string(),
+    })
+}
+
+/// The `error` of an error body, or the start of the body, or the status text.
+fn error_message(body: &[u8], status: StatusCode) -> String {
+    if let Ok(e) = serde_json::from_slice::<wire::ErrorBody>(body) {
+        return e.error;
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("no message")
+            .to_string()
+    } else {
+        text.chars().take(200).collect()
+    }
+}
+
+fn redact_url(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.set_query(None);
+    u.to_string()
+}
+
+fn transport_message(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut msg = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let cfg = ClientConfig::new(
+            "https://mixpanel.com",
+            "a.abc123.mp-service-account",
+            SecretString::from("hunter2-very-secret"),
+        )
+        .unwrap();
+        let client = Client::new(cfg.clone()).unwrap();
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+        assert!(!format!("{client:?}").contains("hunter2"));
+        assert!(client.is_real_mixpanel());
+    }
+
+    #[test]
+    fn bad_config_says_what_to_fix() {
+        let err = ClientConfig::new("mixpanel.com", "x", SecretString::from("s")).unwrap_err();
+        assert!(err.to_string().contains("https://"), "{err}");
+        let err = ClientConfig::new("ftp://mixpanel.com", "x", SecretString::from("s"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must start with https://"), "{err}");
+        let err = ClientConfig::new("https://mixpanel.com", " ", SecretString::from("s"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("username is empty"), "{err}");
+    }
+
+    #[test]
+    fn envelopes_are_unwrapped_both_ways() {
+        let a: wire::CreatedProject =
+            decode_results("x", br#"{"status":"ok","results":{"id":5}}"#).unwrap();
+        assert_eq!(a.id, ProjectId(5));
+        let b: wire::CreatedProject = decode_results("x", br#"{"id":6,"extra":true}"#).unwrap();
+        assert_eq!(b.id, ProjectId(6));
+        let err = decode_results::<wire::CreatedProject>("x", b"<html>").unwrap_err();
+        assert!(err.to_string().contains("not JSON"));
+    }
+
+    #[test]
+    fn error_bodies_give_their_message() {
+        assert_eq!(
+            error_message(
+                br#"{"status":"error","error":"nope"}"#,
+                StatusCode::FORBIDDEN
+            ),
+            "nope"
+        );
+        assert_eq!(error_message(b"", StatusCode::BAD_GATEWAY), "Bad Gateway");
+    }
+
+    #[test]
+    fn every_write_route_names_a_capability() {
+        for r in wire::ROUTES {
+            if r.method != "GET" && !matches!(r.name, "validate_project_credentials") {
+                assert!(route_capability(r.name).is_some(), "{}", r.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Typed errors of the API client. Each message says what the user should do.
+
+use std::time::Duration;
+
+/// What went wrong talking to Mixpanel (or the emulator).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// HTTP 401.
+    #[error("Mixpanel rejected the service account credentials on {route} ({message}): check the full username (name.<hex>.mp-service-account) and the secret, and that the service account has not expired")]
+    Unauthorized {
+        route: &'static str,
+        message: String,
+    },
+
+    /// HTTP 403.
+    #[error("{message} (on {route}): the service account needs {needed}")]
+    Forbidden {
+        route: &'static str,
+        message: String,
+        /// The role that would allow the call, e.g. "the organization role owner or admin".
+        needed: String,
+    },
+
+    /// HTTP 404 on a route Mixpanel has.
+    #[error("not found on {route}: {message}")]
+    NotFound {
+        route: &'static str,
+        message: String,
+    },
+
+    /// HTTP 404 from a real Mixpanel host on a route only the emulator serves.
+    #[error("{route} is available on the mixpanel-emulator only: Mixpanel has no public API for it yet, so make this change in Mixpanel's web app")]
+    EmulatorOnly { route: &'static str },
+
+    /// HTTP 409.
+    #[error("conflict on {route}: {message}")]
+    Conflict {
+        route: &'static str,
+        message: String,
+    },
+
+    /// HTTP 400 or 422.
+    #[error("Mixpanel refused the request on {route} (HTTP {status}): {message}")]
+    Invalid {
+        route: &'static str,
+        status: u16,
+        message: String,
+    },
+
+    /// HTTP 429 after every retry.
+    #[error("rate limited by Mixpanel on {route} after {attempts} attempts: lower the request concurrency or try again later")]
+    RateLimited {
+        route: &'static str,
+        attempts: usize,
+        retry_after: Option<Duration>,
+    },
+
+    /// HTTP 5xx after every retry.
+    #[error("Mixpanel failed on {route} with HTTP {status} after {attempts} attempts: {message}")]
+    Server {
+        route: &'static str,
+        status: u16,
+        attempts: usize,
+        message: String,
+    },
+
+    /// A 3xx answer: never followed, since a redirected POST may be replayed as a GET.
+    #[error("unexpected redirect on {route} to {location}: check api_url (use the host only, e.g. https://mixpanel.com)")]
+    Redirect {
+        route: &'static str,
+        location: String,
+    },
+
+    /// Any other status.
+    #[error("unexpected HTTP {status} on {route}: {message}")]
+    Unexpected {
+        route: &'static str,
+        status: u16,
+        message: String,
+    },
+
+    /// The request did not get an answer.
+    #[error("could not reach Mixpanel at {url} for {route}: {message}")]
+    Transport {
+        route: &'static str,
+        url: String,
+        message: String,
+    },
+
+    /// The answer did not have the expected shape.
+    #[error("unexpected answer from Mixpanel on {route}: {message}")]
+    Decode {
+        route: &'static str,
+        message: String,
+    },
+
+    /// The client is misconfigured or was asked something impossible.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl ApiError {
+    /// The HTTP status behind the error, where there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Unauthorized { .. } => Some(401),
+            ApiError::Forbidden { .. } => Some(403),
+            ApiError::NotFound { .. } | ApiError::EmulatorOnly { .. } => Some(404),
+            ApiError::Conflict { .. } => Some(409),
+            ApiError::Invalid { status, .. }
+            | ApiError::Server { status, .. }
+            | ApiError::Unexpected { status, .. } => Some(*status),
+            ApiError::RateLimited { .. } => Some(429),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ApiError::NotFound { .. })
+    }
+
+    /// Worth another attempt later (rate limits, server errors, no answer).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ApiError::RateLimited { .. } | ApiError::Server { .. } | ApiError::Transport { .. }
+        )
+    }
+}
