@@ -1349,6 +1349,61 @@ mod tests {
     }
 
     #[test]
+    fn a_real_mixpanel_404_on_an_emulator_only_route_says_so() {
+        let real = Client::new(
+            ClientConfig::new(
+                "https://eu.mixpanel.com",
+                "a.abc.mp-service-account",
+                "s".to_string().into(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let local = Client::new(
+            ClientConfig::new(
+                "http://127.0.0.1:9",
+                "a.abc.mp-service-account",
+                "s".to_string().into(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let h = HeaderMap::new();
+        let f = real.failure("reset_project_secret", StatusCode::NOT_FOUND, &h, b"");
+        assert!(matches!(f.error, ApiError::EmulatorOnly { .. }));
+        assert!(f
+            .error
+            .to_string()
+            .contains("available on the mixpanel-emulator only"));
+        // A documented route's 404 is a plain not-found, and so is any 404 from the emulator.
+        let f = real.failure("get_service_account", StatusCode::NOT_FOUND, &h, b"");
+        assert!(f.error.is_not_found());
+        let f = local.failure("reset_project_secret", StatusCode::NOT_FOUND, &h, b"");
+        assert!(f.error.is_not_found());
+        // 403 names the role needed; 429 keeps Retry-After.
+        let f = local.failure(
+            "create_project",
+            StatusCode::FORBIDDEN,
+            &h,
+            br#"{"status":"error","error":"no"}"#,
+        );
+        assert!(
+            f.error
+                .to_string()
+                .contains("the organization role owner or admin"),
+            "{}",
+            f.error
+        );
+        let mut h429 = HeaderMap::new();
+        h429.insert(RETRY_AFTER, "7".parse().unwrap());
+        let f = local.failure("me", StatusCode::TOO_MANY_REQUESTS, &h429, b"");
+        assert!(f.retry);
+        assert_eq!(f.retry_after, Some(Duration::from_secs(7)));
+        let f = local.failure("me", StatusCode::MOVED_PERMANENTLY, &h, b"");
+        assert!(!f.retry && matches!(f.error, ApiError::Redirect { .. }));
+    }
+
+    #[test]
     fn every_write_route_names_a_capability() {
         for r in wire::ROUTES {
             if r.method != "GET" && !matches!(r.name, "validate_project_credentials") {

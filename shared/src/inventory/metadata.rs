@@ -1,0 +1,228 @@
+//! An entry as Vault KV v2 `custom_metadata`: a map of strings with at most 64 keys and values
+//! of 1 to 512 characters. Empty fields are stored as a sentinel and read back as empty.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::duration::{format_duration, format_optional_period, parse_duration};
+use super::{
+    parse_optional_period, CredentialKind, CredentialStatus, IntegrationType, InventoryEntry,
+    InventoryError, DEFAULT_OVERLAP, DEFAULT_ROTATION_PERIOD,
+};
+use crate::model::{ParseError, ProjectId};
+
+/// Vault's limit on the number of `custom_metadata` keys.
+pub const CUSTOM_METADATA_MAX_KEYS: usize = 64;
+/// Vault's limit on the length of a `custom_metadata` value (it must also be non-empty).
+pub const CUSTOM_METADATA_MAX_VALUE_LEN: usize = 512;
+/// Vault's limit on the length of a `custom_metadata` key.
+pub const CUSTOM_METADATA_MAX_KEY_LEN: usize = 128;
+/// What an empty text field, list or absent id is stored as.
+pub const EMPTY_SENTINEL: &str = "none";
+/// What an absent date is stored as.
+pub const NEVER_SENTINEL: &str = "never";
+
+/// The keys an entry writes, in a stable order.
+pub const METADATA_KEYS: &[&str] = &[
+    "kind",
+    "integration",
+    "projects",
+    "owner",
+    "created_by",
+    "used_by",
+    "purpose",
+    "rotation_period",
+    "overlap",
+    "last_rotated",
+    "next_rotation",
+    "status",
+    "status_reason",
+    "last_used",
+    "sa_id",
+    "username",
+    "role",
+    "rotation_id",
+    "last_trigger",
+];
+
+fn text(v: &str) -> String {
+    if v.is_empty() {
+        EMPTY_SENTINEL.to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+fn opt_text<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map(|v| text(&v.to_string()))
+        .unwrap_or_else(|| EMPTY_SENTINEL.into())
+}
+
+fn date(v: Option<DateTime<Utc>>) -> String {
+    v.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_else(|| NEVER_SENTINEL.into())
+}
+
+/// Parses an RFC 3339 timestamp or a plain `YYYY-MM-DD` date (midnight UTC).
+pub(crate) fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(dt) = d.and_hms_opt(0, 0, 0) {
+            return Ok(dt.and_utc());
+        }
+    }
+    Err(format!(
+        "\"{s}\" is not a date: use RFC 3339 (2026-01-31T09:00:00Z) or YYYY-MM-DD"
+    ))
+}
+
+impl InventoryEntry {
+    /// The entry as `custom_metadata`. Fails if a value is longer than Vault allows.
+    pub fn to_custom_metadata(&self) -> Result<BTreeMap<String, String>, InventoryError> {
+        let projects = if self.projects.is_empty() {
+            EMPTY_SENTINEL.to_string()
+        } else {
+            self.projects
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let pairs: [(&str, String); 19] = [
+            ("kind", self.kind.to_string()),
+            ("integration", self.integration.to_string()),
+            ("projects", projects),
+            ("owner", text(&self.owner)),
+            ("created_by", text(&self.created_by)),
+            ("used_by", text(&self.used_by)),
+            ("purpose", text(&self.purpose)),
+            (
+                "rotation_period",
+                format_optional_period(self.rotation_period),
+            ),
+            ("overlap", format_duration(self.overlap)),
+            ("last_rotated", date(self.last_rotated)),
+            ("next_rotation", date(self.next_rotation)),
+            ("status", self.status.to_string()),
+            ("status_reason", opt_text(&self.status_reason)),
+            ("last_used", date(self.last_used)),
+            ("sa_id", opt_text(&self.sa_id)),
+            ("username", opt_text(&self.username)),
+            ("role", opt_text(&self.role)),
+            ("rotation_id", opt_text(&self.rotation_id)),
+            ("last_trigger", opt_text(&self.last_trigger)),
+        ];
+        let mut map = BTreeMap::new();
+        for (key, value) in pairs {
+            let len = value.chars().count();
+            if len > CUSTOM_METADATA_MAX_VALUE_LEN {
+                return Err(InventoryError::Field {
+                    entry: self.name.clone(),
+                    field: key.into(),
+                    message: format!(
+                        "is {len} characters long; Vault custom_metadata values hold at most {CUSTOM_METADATA_MAX_VALUE_LEN}"
+                    ),
+                });
+            }
+            map.insert(key.to_string(), value);
+        }
+        Ok(map)
+    }
+
+    /// Reads an entry back from `custom_metadata`. `kind` is required; other missing keys take
+    /// their defaults; keys this module does not know (a human's `review_ticket`) are ignored.
+    pub fn from_custom_metadata(
+        name: &str,
+        map: &BTreeMap<String, String>,
+    ) -> Result<InventoryEntry, InventoryError> {
+        let err = |field: &str, message: String| InventoryError::Field {
+            entry: name.to_string(),
+            field: field.into(),
+            message,
+        };
+        // A value, with the sentinel (and absence) mapped to None.
+        let get = |key: &str| -> Option<&str> {
+            map.get(key)
+                .map(|v| v.as_str())
+                .filter(|v| !v.is_empty() && *v != EMPTY_SENTINEL && *v != NEVER_SENTINEL)
+        };
+        let text = |key: &str| get(key).unwrap_or_default().to_string();
+        let date = |key: &str| -> Result<Option<DateTime<Utc>>, InventoryError> {
+            get(key)
+                .map(parse_datetime)
+                .transpose()
+                .map_err(|m| err(key, m))
+        };
+        fn parsed<T: std::str::FromStr>(
+            v: Option<&str>,
+        ) -> Result<Option<T>, <T as std::str::FromStr>::Err> {
+            v.map(str::parse).transpose()
+        }
+
+        let kind: CredentialKind = map
+            .get("kind")
+            .ok_or_else(|| {
+                err(
+                    "kind",
+                    format!(
+                        "missing: not an inventory entry (valid kinds: {})",
+                        CredentialKind::NAMES.join(", ")
+                    ),
+                )
+            })?
+            .parse()
+            .map_err(|e: ParseError| err("kind", e.to_string()))?;
+        let mut entry = InventoryEntry::new(name, kind, IntegrationType::Custom);
+        if let Some(v) = get("integration") {
+            entry.integration = v
+                .parse()
+                .map_err(|e: ParseError| err("integration", e.to_string()))?;
+        }
+        if let Some(v) = get("projects") {
+            entry.projects = v
+                .split(',')
+                .map(|p| p.trim().parse::<ProjectId>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| err("projects", e.to_string()))?;
+        }
+        entry.owner = text("owner");
+        entry.created_by = text("created_by");
+        entry.used_by = text("used_by");
+        entry.purpose = text("purpose");
+        entry.rotation_period = match map.get("rotation_period") {
+            None => match kind {
+                CredentialKind::ProjectToken => None,
+                _ => Some(DEFAULT_ROTATION_PERIOD),
+            },
+            Some(v) => {
+                parse_optional_period(v).map_err(|e| err("rotation_period", e.to_string()))?
+            }
+        };
+        entry.overlap = match get("overlap") {
+            None => DEFAULT_OVERLAP,
+            Some(v) => parse_duration(v).map_err(|e| err("overlap", e.to_string()))?,
+        };
+        entry.last_rotated = date("last_rotated")?;
+        entry.next_rotation = date("next_rotation")?;
+        entry.status = match get("status") {
+            None => CredentialStatus::Ok,
+            Some(v) => v
+                .parse()
+                .map_err(|e: ParseError| err("status", e.to_string()))?,
+        };
+        entry.status_reason = get("status_reason").map(str::to_string);
+        entry.last_used = date("last_used")?;
+        entry.sa_id = parsed(get("sa_id")).map_err(|e: ParseError| err("sa_id", e.to_string()))?;
+        entry.username =
+            parsed(get("username")).map_err(|e: ParseError| err("username", e.to_string()))?;
+        entry.role = parsed(get("role")).map_err(|e: ParseError| err("role", e.to_string()))?;
+        entry.rotation_id = get("rotation_id").map(str::to_string);
+        entry.last_trigger = get("last_trigger").map(str::to_string);
+        Ok(entry)
+    }
+}

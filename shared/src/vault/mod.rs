@@ -1,0 +1,250 @@
+//! The rotator's store on Vault/OpenBao KV v2.
+//!
+//! Layout under `<mount>/<prefix>/` (default `secret/mixpanel-rotator/`):
+//!
+//! - `creds/<name>`: the current credential (latest version; older versions are its history).
+//!   Its `custom_metadata` holds the inventory entry ([`crate::inventory`]). Consumers read it.
+//! - `state/<name>`: the rotation journal ([`Journal`]). Only the rotator reads it.
+//! - `locks/leader`: the leader lease ([`Lease`]).
+//!
+//! Every data write is check-and-set. `cas_required` and `max_versions` are set on a key's
+//! metadata when it is first written.
+//!
+//! A policy for the rotator (mount `secret`, prefix `mixpanel-rotator`):
+//!
+//! ```hcl
+//! path "secret/data/mixpanel-rotator/*"              { capabilities = ["create", "read", "update", "delete"] }
+//! path "secret/metadata/mixpanel-rotator/*"          { capabilities = ["create", "read", "update", "patch", "list"] }
+//! path "secret/detailed-metadata/mixpanel-rotator/*" { capabilities = ["list"] }  # OpenBao
+//! ```
+//!
+//! `vaultrs` logs every error answer (including the expected 404s and check-and-set conflicts)
+//! at ERROR level under the `vaultrs` target; binaries should filter it (`vaultrs=off`): this
+//! module returns those conditions as typed values instead.
+
+mod config;
+mod credential;
+mod error;
+mod journal;
+mod lease;
+mod store;
+
+use std::collections::BTreeMap;
+
+pub use config::{
+    TlsConfig, VaultAuth, VaultConfig, DEFAULT_KUBERNETES_JWT_PATH, DEFAULT_MOUNT, DEFAULT_PREFIX,
+    DEFAULT_TIMEOUT,
+};
+pub use credential::Credential;
+pub use error::VaultError;
+pub use journal::{FencingToken, Journal, Phase, Trigger};
+pub use lease::{Lease, LeaseGuard, LeaseRecord, LeaseStatus, LEADER_LOCK, LEASE_MAX_VERSIONS};
+pub use store::{
+    KvMetadata, ServerHealth, TokenRenewal, VaultStore, VersionInfo, DEFAULT_MAX_VERSIONS,
+};
+
+use crate::inventory::{InventoryEntry, InventoryError};
+use store::Area;
+
+impl VaultStore {
+    // ---- credentials ----
+
+    /// The latest version of `creds/<name>`; `None` if it has none (or it is deleted).
+    pub async fn read_credential(
+        &self,
+        name: &str,
+    ) -> Result<Option<(Credential, VersionInfo)>, VaultError> {
+        self.read_credential_at(name, None).await
+    }
+
+    /// One version of `creds/<name>` (its history).
+    pub async fn read_credential_version(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<(Credential, VersionInfo)>, VaultError> {
+        self.read_credential_at(name, Some(version)).await
+    }
+
+    async fn read_credential_at(
+        &self,
+        name: &str,
+        version: Option<u64>,
+    ) -> Result<Option<(Credential, VersionInfo)>, VaultError> {
+        let path = self.kv_path(Area::Creds, name)?;
+        let Some((data, info)) = self.kv_read(&path, version).await? else {
+            return Ok(None);
+        };
+        let cred = Credential::from_data(&data).map_err(|reason| VaultError::Decode {
+            method: "GET".into(),
+            path: self.data_policy_path(&path),
+            reason: format!("not a credential: {reason}"),
+        })?;
+        Ok(Some((cred, info)))
+    }
+
+    /// Writes a new version of `creds/<name>` with check-and-set: `cas = 0` creates it (and
+    /// first sets `cas_required` and `max_versions` on its metadata), `cas = n` replaces
+    /// version `n`. Returns the new version. [`VaultError::CasMismatch`] if another writer got
+    /// there first.
+    pub async fn write_credential(
+        &self,
+        name: &str,
+        credential: &Credential,
+        cas: u64,
+    ) -> Result<u64, VaultError> {
+        let path = self.kv_path(Area::Creds, name)?;
+        if cas == 0 {
+            self.kv_configure(&path, true, DEFAULT_MAX_VERSIONS, None)
+                .await?;
+        }
+        let info = self.kv_write(&path, &credential.to_data(), cas).await?;
+        Ok(info.version)
+    }
+
+    /// The metadata of `creds/<name>` (versions and `custom_metadata`).
+    pub async fn read_metadata(&self, name: &str) -> Result<Option<KvMetadata>, VaultError> {
+        let path = self.kv_path(Area::Creds, name)?;
+        self.kv_metadata(&path).await
+    }
+
+    /// Merges `fields` into the `custom_metadata` of `creds/<name>` (merge-PATCH): other keys
+    /// are kept, `None` removes a key. Values must be 1 to 512 characters.
+    /// [`VaultError::NotFound`] if the key has no metadata yet.
+    pub async fn patch_metadata(
+        &self,
+        name: &str,
+        fields: &BTreeMap<String, Option<String>>,
+    ) -> Result<(), VaultError> {
+        let path = self.kv_path(Area::Creds, name)?;
+        self.kv_patch_custom_metadata(&path, fields, None).await
+    }
+
+    /// Like [`patch_metadata`](Self::patch_metadata) with OpenBao's metadata check-and-set:
+    /// applies only if the metadata is still at `metadata_cas`
+    /// ([`KvMetadata::current_metadata_version`]).
+    pub async fn patch_metadata_cas(
+        &self,
+        name: &str,
+        fields: &BTreeMap<String, Option<String>>,
+        metadata_cas: u64,
+    ) -> Result<(), VaultError> {
+        let path = self.kv_path(Area::Creds, name)?;
+        self.kv_patch_custom_metadata(&path, fields, Some(metadata_cas))
+            .await
+    }
+
+    /// Every credential under `creds/` (names relative to it, recursively) with its metadata:
+    /// one `LIST detailed-metadata` per folder on OpenBao, `LIST` + `GET metadata` per key
+    /// elsewhere.
+    pub async fn list_credentials(&self) -> Result<Vec<(String, KvMetadata)>, VaultError> {
+        self.kv_list_with_metadata(&self.folder(Area::Creds)).await
+    }
+
+    /// [`list_credentials`](Self::list_credentials) the HashiCorp Vault way (`LIST` + one
+    /// `GET metadata` per key), whatever the server supports.
+    pub async fn list_credentials_plain(&self) -> Result<Vec<(String, KvMetadata)>, VaultError> {
+        self.kv_list_plain(&self.folder(Area::Creds)).await
+    }
+
+    // ---- inventory ----
+
+    /// The inventory entry kept in the metadata of `creds/<name>`. `Ok(Some(Err(_)))`: the
+    /// metadata exists but is not a valid entry.
+    pub async fn read_inventory_entry(
+        &self,
+        name: &str,
+    ) -> Result<Option<Result<InventoryEntry, InventoryError>>, VaultError> {
+        Ok(self
+            .read_metadata(name)
+            .await?
+            .map(|m| InventoryEntry::from_custom_metadata(name, &m.custom_metadata)))
+    }
+
+    /// Stores an inventory entry in the metadata of `creds/<entry.name>`: merges it into
+    /// existing metadata (keeping keys it does not own), or creates the metadata (with
+    /// `cas_required` and `max_versions`) for a credential not stored yet.
+    pub async fn save_inventory_entry(&self, entry: &InventoryEntry) -> Result<(), VaultError> {
+        let path = self.kv_path(Area::Creds, &entry.name)?;
+        let map = entry
+            .to_custom_metadata()
+            .map_err(|e| VaultError::InvalidInput {
+                path: self.metadata_policy_path(&path),
+                reason: e.to_string(),
+            })?;
+        let fields: BTreeMap<String, Option<String>> = map
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        match self.kv_patch_custom_metadata(&path, &fields, None).await {
+            Err(VaultError::NotFound { .. }) => {
+                self.kv_create_metadata(&path, &map, DEFAULT_MAX_VERSIONS)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// Every inventory entry (one per credential under `creds/`), each with its own result.
+    pub async fn list_inventory(
+        &self,
+    ) -> Result<Vec<(String, Result<InventoryEntry, InventoryError>)>, VaultError> {
+        Ok(self
+            .list_credentials()
+            .await?
+            .into_iter()
+            .map(|(name, m)| {
+                let entry = InventoryEntry::from_custom_metadata(&name, &m.custom_metadata);
+                (name, entry)
+            })
+            .collect())
+    }
+
+    // ---- journal ----
+
+    /// The latest journal of `<name>` and its version.
+    pub async fn read_journal(&self, name: &str) -> Result<Option<(Journal, u64)>, VaultError> {
+        let path = self.kv_path(Area::State, name)?;
+        let Some((data, info)) = self.kv_read(&path, None).await? else {
+            return Ok(None);
+        };
+        let journal = serde_json::from_value(data).map_err(|e| VaultError::Decode {
+            method: "GET".into(),
+            path: self.data_policy_path(&path),
+            reason: format!("not a rotation journal: {e}"),
+        })?;
+        Ok(Some((journal, info.version)))
+    }
+
+    /// Writes the journal of `<name>` with check-and-set (`cas = 0` for the first journal of a
+    /// credential, else the version read) under the leader's fencing token. Refuses with
+    /// [`VaultError::LostLeadership`] unless the live lease carries `fencing`, and with
+    /// [`VaultError::CasMismatch`] if the journal changed since version `cas`. Returns the new
+    /// version.
+    pub async fn write_journal(
+        &self,
+        name: &str,
+        journal: &Journal,
+        cas: u64,
+        fencing: FencingToken,
+    ) -> Result<u64, VaultError> {
+        let path = self.kv_path(Area::State, name)?;
+        lease::verify_token(self, fencing).await?;
+        let mut journal = journal.clone();
+        journal.fencing_token = fencing;
+        let data = serde_json::to_value(&journal).map_err(|e| VaultError::InvalidInput {
+            path: self.data_policy_path(&path),
+            reason: e.to_string(),
+        })?;
+        if cas == 0 {
+            self.kv_configure(&path, true, DEFAULT_MAX_VERSIONS, None)
+                .await?;
+        }
+        Ok(self.kv_write(&path, &data, cas).await?.version)
+    }
+
+    /// The names of every credential that has a journal (to reconcile open journals at start).
+    pub async fn list_journals(&self) -> Result<Vec<String>, VaultError> {
+        self.kv_list_names(&self.folder(Area::State)).await
+    }
+}
