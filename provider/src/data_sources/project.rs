@@ -1,0 +1,124 @@
+//! Data source `mixpanel_project`: a project looked up by id or by name.
+
+use mixpanel_access::model::ProjectId;
+
+use crate::cty::Value;
+use crate::framework::resource::opt_str;
+use crate::framework::{Attribute, Ctx, DataSource, Diagnostic, Diagnostics, Schema};
+use crate::resources::{list_projects, project_state};
+
+use super::super::resources::NUMERIC_ID;
+
+pub struct ProjectDataSource;
+
+#[tonic::async_trait]
+impl DataSource for ProjectDataSource {
+    fn type_name(&self) -> &'static str {
+        "mixpanel_project"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new("Looks up a project by id or by name.")
+            .attr(
+                Attribute::string("id")
+                    .optional()
+                    .computed()
+                    .validate(NUMERIC_ID)
+                    .describe("The project's id. Set this or name."),
+            )
+            .attr(
+                Attribute::string("name")
+                    .optional()
+                    .computed()
+                    .describe("The project's name. Set this or id; names must then be unique."),
+            )
+            .attr(
+                Attribute::string("timezone")
+                    .computed()
+                    .describe("IANA time zone."),
+            )
+            .attr(
+                Attribute::string("data_residency")
+                    .computed()
+                    .describe("`us`, `eu` or `in`."),
+            )
+            .attr(
+                Attribute::string("default_role")
+                    .computed()
+                    .describe("The \"All Users\" default role, if any (emulator only)."),
+            )
+            .attr(
+                Attribute::string("domain")
+                    .computed()
+                    .describe("The host serving the project."),
+            )
+            .attr(
+                Attribute::string("token")
+                    .computed()
+                    .describe("The project token."),
+            )
+            .attr(
+                Attribute::string("api_secret")
+                    .computed()
+                    .sensitive()
+                    .describe("The API secret, where the provider may view access keys."),
+            )
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let set = |n: &str| config.get_attr(n).map(|v| !v.is_null()).unwrap_or(false);
+        let known = |n: &str| config.get_attr(n).map(Value::is_known).unwrap_or(true);
+        if known("id") && known("name") && set("id") == set("name") {
+            return Diagnostic::attr_error(
+                "id",
+                "Set exactly one of id and name",
+                "Look the project up by id or by name.",
+            )
+            .into();
+        }
+        Diagnostics::new()
+    }
+
+    async fn read(&self, ctx: &Ctx, config: &Value) -> Result<Value, Diagnostics> {
+        let projects = list_projects(ctx).await?;
+        let found: Vec<_> = match (opt_str(config, "id"), opt_str(config, "name")) {
+            (Some(id), _) => {
+                let id: ProjectId =
+                    id.parse()
+                        .map_err(|e: mixpanel_access::model::ParseError| {
+                            Diagnostic::attr_error("id", "Invalid value for id", e.to_string())
+                        })?;
+                projects.iter().filter(|p| p.id == id).collect()
+            }
+            (None, Some(name)) => projects.iter().filter(|p| p.name == name).collect(),
+            _ => vec![],
+        };
+        match found.as_slice() {
+            [p] => {
+                let mut v = project_state(p, None);
+                if let Some(m) = v.attrs_mut() {
+                    m.remove("deletion_protection");
+                }
+                Ok(v)
+            }
+            [] => Err(Diagnostic::error(
+                "No such project",
+                "The organization has no project matching id or name.",
+            )
+            .into()),
+            many => Err(Diagnostic::attr_error(
+                "name",
+                "Several projects match",
+                format!(
+                    "{} projects are named like this ({}): look the project up by id",
+                    many.len(),
+                    many.iter()
+                        .map(|p| p.id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .into()),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The per-process read cache. Terraform starts one provider process per walk and reads each
+//! resource separately; the first read of a kind lists the whole collection once and every
+//! later read of that kind is answered from it. Any write clears the cache.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mixpanel_access::api::ApiError;
+use mixpanel_access::model::ProjectId;
+use tokio::sync::OnceCell;
+
+/// A collection the provider lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheKey {
+    OrgUsers,
+    Teams,
+    ServiceAccounts,
+    Projects,
+    ProjectServiceAccounts(ProjectId),
+    GrantedUsers(ProjectId),
+    DefaultAccess(ProjectId),
+}
+
+type Slot = Arc<OnceCell<Arc<dyn Any + Send + Sync>>>;
+
+#[derive(Default)]
+pub struct ReadCache {
+    slots: Mutex<HashMap<CacheKey, Slot>>,
+    loads: AtomicU64,
+}
+
+impl ReadCache {
+    pub fn new() -> ReadCache {
+        ReadCache::default()
+    }
+
+    /// The cached collection, loading it once; concurrent callers wait for the one load.
+    pub async fn get_or_load<T, F, Fut>(&self, key: CacheKey, load: F) -> Result<Arc<T>, ApiError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let slot = {
+            let mut slots = self
+                .slots
+                .lock()
+                .map_err(|_| ApiError::Config("read cache poisoned".into()))?;
+            slots.entry(key).or_default().clone()
+        };
+        let any = slot
+            .get_or_try_init(|| async {
+                self.loads.fetch_add(1, Ordering::Relaxed);
+                load()
+                    .await
+                    .map(|v| Arc::new(v) as Arc<dyn Any + Send + Sync>)
+            })
+            .await?
+            .clone();
+        any.downcast::<T>()
+            .map_err(|_| ApiError::Config(format!("read cache type mismatch for {key:?}")))
+    }
+
+    /// Forgets everything: called after every write.
+    pub fn invalidate(&self) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.clear();
+        }
+    }
+
+    /// How many loads went to the API (for tests and benchmarks).
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn loads_once_until_invalidated() {
+        let cache = ReadCache::new();
+        let calls = AtomicU64::new(0);
+        let load = || async {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, ApiError>(vec![1, 2, 3])
+        };
+        let (a, b) = tokio::join!(
+            cache.get_or_load(CacheKey::Teams, load),
+            cache.get_or_load(CacheKey::Teams, load)
+        );
+        assert_eq!(*a.unwrap(), vec![1, 2, 3]);
+        assert_eq!(*b.unwrap(), vec![1, 2, 3]);
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        cache.invalidate();
+        cache.get_or_load(CacheKey::Teams, load).await.unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        // A failed load is not cached.
+        let failing = || async { Err::<Vec<i32>, _>(ApiError::Config("boom".into())) };
+        assert!(cache
+            .get_or_load(CacheKey::OrgUsers, failing)
+            .await
+            .is_err());
+        let v = cache.get_or_load(CacheKey::OrgUsers, load).await.unwrap();
+        assert_eq!(v.len(), 3);
+    }
+}

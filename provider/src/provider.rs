@@ -1,0 +1,559 @@
+//! The Mixpanel provider's [`ProviderHandler`]: the glue between tfplugin6 messages and the
+//! framework (schemas, the plan algorithm, resources and data sources). It holds no resource
+//! logic of its own.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::convert;
+use crate::cty::{self, Type, Value};
+use crate::framework::{
+    plan, validate_config, DataSource, Diagnostic, Diagnostics, PrivateState, Resource, Schema,
+    SharedCtx,
+};
+use crate::protocol::tfplugin6::{
+    apply_resource_change, configure_provider, get_metadata, get_provider_schema,
+    get_resource_identity_schemas, import_resource_state, plan_resource_change, read_data_source,
+    read_resource, upgrade_resource_state, validate_data_resource_config, validate_provider_config,
+    validate_resource_config, DynamicValue, ServerCapabilities,
+};
+use crate::protocol::{ProviderHandler, ProviderInfo, RpcResult};
+use crate::{data_sources, provider_config, resources};
+
+/// Source address Terraform knows the provider by.
+pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/mixpanel-access/mixpanel";
+
+/// Facts for the binary's entry point.
+pub const INFO: ProviderInfo = ProviderInfo {
+    address: PROVIDER_ADDRESS,
+    binary: "terraform-provider-mixpanel",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// What the provider announces: `PlanResourceChange` is called for destroys too, and Terraform
+/// may cache the schema instead of asking every process for it.
+pub fn server_capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        plan_destroy: true,
+        get_provider_schema_optional: true,
+        move_resource_state: false,
+        generate_resource_config: false,
+    }
+}
+
+struct Typed<T: ?Sized> {
+    imp: Arc<T>,
+    schema: Schema,
+    ty: Type,
+}
+
+struct Catalog {
+    provider: Schema,
+    provider_ty: Type,
+    resources: HashMap<&'static str, Typed<dyn Resource>>,
+    data_sources: HashMap<&'static str, Typed<dyn DataSource>>,
+}
+
+impl Catalog {
+    fn build() -> Catalog {
+        let provider = provider_config::schema();
+        let provider_ty = provider.cty_type();
+        let resources = resources::all()
+            .into_iter()
+            .map(|r| {
+                let schema = r.schema();
+                let ty = schema.cty_type();
+                (r.type_name(), Typed { imp: r, schema, ty })
+            })
+            .collect();
+        let data_sources = data_sources::all()
+            .into_iter()
+            .map(|d| {
+                let schema = d.schema();
+                let ty = schema.cty_type();
+                (d.type_name(), Typed { imp: d, schema, ty })
+            })
+            .collect();
+        Catalog {
+            provider,
+            provider_ty,
+            resources,
+            data_sources,
+        }
+    }
+}
+
+/// The Mixpanel provider.
+pub struct MixpanelProvider {
+    /// Cancelled when Terraform calls `StopProvider`; in-flight API work watches it.
+    stop: CancellationToken,
+    /// Built on first use, not before the handshake.
+    catalog: OnceLock<Catalog>,
+    ctx: RwLock<Option<SharedCtx>>,
+}
+
+impl std::fmt::Debug for MixpanelProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MixpanelProvider").finish_non_exhaustive()
+    }
+}
+
+impl MixpanelProvider {
+    /// Cheap: runs before the handshake.
+    pub fn new(stop: CancellationToken) -> Self {
+        Self {
+            stop,
+            catalog: OnceLock::new(),
+            ctx: RwLock::new(None),
+        }
+    }
+
+    fn catalog(&self) -> &Catalog {
+        self.catalog.get_or_init(Catalog::build)
+    }
+
+    fn resource(&self, name: &str) -> Result<&Typed<dyn Resource>, Diagnostics> {
+        self.catalog().resources.get(name).ok_or_else(|| {
+            Diagnostic::error(
+                "Unknown resource type",
+                format!("This provider has no resource type {name}"),
+            )
+            .into()
+        })
+    }
+
+    fn data_source(&self, name: &str) -> Result<&Typed<dyn DataSource>, Diagnostics> {
+        self.catalog().data_sources.get(name).ok_or_else(|| {
+            Diagnostic::error(
+                "Unknown data source",
+                format!("This provider has no data source {name}"),
+            )
+            .into()
+        })
+    }
+
+    fn ctx(&self) -> Result<SharedCtx, Diagnostics> {
+        self.ctx.read().ok().and_then(|c| c.clone()).ok_or_else(|| {
+            Diagnostic::error(
+                "Provider not configured",
+                "Terraform did not configure the mixpanel provider before using it.",
+            )
+            .into()
+        })
+    }
+
+    /// Runs an operation unless Terraform asks the provider to stop first.
+    async fn cancellable<T>(
+        &self,
+        work: impl Future<Output = Result<T, Diagnostics>>,
+    ) -> Result<T, Diagnostics> {
+        tokio::select! {
+            r = work => r,
+            _ = self.stop.cancelled() => Err(Diagnostic::error(
+                "Operation cancelled",
+                "Terraform asked the provider to stop; the change may be partly applied, so run plan again to see where it stands.",
+            ).into()),
+        }
+    }
+}
+
+fn decode(v: Option<&DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
+    convert::decode(v, ty).map_err(Diagnostics::from)
+}
+
+fn encode(v: &Value, ty: &Type) -> Result<Option<DynamicValue>, Diagnostics> {
+    convert::encode(v, ty).map(Some).map_err(Diagnostics::from)
+}
+
+fn private_from(bytes: &[u8]) -> PrivateState {
+    serde_json::from_slice(bytes).unwrap_or_default()
+}
+
+fn private_to(p: &PrivateState) -> Vec<u8> {
+    if p.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(p).unwrap_or_default()
+    }
+}
+
+/// Write-only attributes never reach state.
+fn strip_write_only(schema: &Schema, v: &mut Value) {
+    for a in schema.attributes.iter().filter(|a| a.write_only) {
+        v.set_attr(&a.name, Value::Null);
+    }
+}
+
+fn diags_of<T>(r: &Result<T, Diagnostics>) -> Diagnostics {
+    match r {
+        Ok(_) => Diagnostics::new(),
+        Err(d) => d.clone(),
+    }
+}
+
+#[tonic::async_trait]
+impl ProviderHandler for MixpanelProvider {
+    async fn get_metadata(&self, _r: get_metadata::Request) -> RpcResult<get_metadata::Response> {
+        let c = self.catalog();
+        Ok(get_metadata::Response {
+            server_capabilities: Some(server_capabilities()),
+            resources: c
+                .resources
+                .keys()
+                .map(|n| get_metadata::ResourceMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            data_sources: c
+                .data_sources
+                .keys()
+                .map(|n| get_metadata::DataSourceMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        })
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _r: get_provider_schema::Request,
+    ) -> RpcResult<get_provider_schema::Response> {
+        let c = self.catalog();
+        Ok(get_provider_schema::Response {
+            provider: Some(convert::schema(&c.provider)),
+            resource_schemas: c
+                .resources
+                .iter()
+                .map(|(n, t)| (n.to_string(), convert::schema(&t.schema)))
+                .collect(),
+            data_source_schemas: c
+                .data_sources
+                .iter()
+                .map(|(n, t)| (n.to_string(), convert::schema(&t.schema)))
+                .collect(),
+            server_capabilities: Some(server_capabilities()),
+            ..Default::default()
+        })
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _r: get_resource_identity_schemas::Request,
+    ) -> RpcResult<get_resource_identity_schemas::Response> {
+        Ok(get_resource_identity_schemas::Response::default())
+    }
+
+    async fn validate_provider_config(
+        &self,
+        r: validate_provider_config::Request,
+    ) -> RpcResult<validate_provider_config::Response> {
+        let c = self.catalog();
+        let d = match decode(r.config.as_ref(), &c.provider_ty) {
+            Ok(cfg) => validate_config(&c.provider.attributes, &cfg),
+            Err(d) => d,
+        };
+        Ok(validate_provider_config::Response {
+            diagnostics: convert::diagnostics(d),
+        })
+    }
+
+    async fn configure_provider(
+        &self,
+        r: configure_provider::Request,
+    ) -> RpcResult<configure_provider::Response> {
+        // The configuration holds the secret: never log it. No network here.
+        let c = self.catalog();
+        let result = decode(r.config.as_ref(), &c.provider_ty).and_then(|cfg| {
+            let d = validate_config(&c.provider.attributes, &cfg);
+            if d.has_errors() {
+                return Err(d);
+            }
+            let ctx = provider_config::configure(&cfg)?;
+            if let Ok(mut slot) = self.ctx.write() {
+                *slot = Some(Arc::new(ctx));
+            }
+            Ok(())
+        });
+        tracing::debug!(terraform_version = %r.terraform_version, ok = result.is_ok(), "provider configured");
+        Ok(configure_provider::Response {
+            diagnostics: convert::diagnostics(diags_of(&result)),
+        })
+    }
+
+    async fn validate_resource_config(
+        &self,
+        r: validate_resource_config::Request,
+    ) -> RpcResult<validate_resource_config::Response> {
+        let d = match self.resource(&r.type_name) {
+            Ok(t) => match decode(r.config.as_ref(), &t.ty) {
+                Ok(cfg) => {
+                    let mut d = validate_config(&t.schema.attributes, &cfg);
+                    d.extend(t.imp.validate(&cfg));
+                    d
+                }
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        Ok(validate_resource_config::Response {
+            diagnostics: convert::diagnostics(d),
+        })
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        r: validate_data_resource_config::Request,
+    ) -> RpcResult<validate_data_resource_config::Response> {
+        let d = match self.data_source(&r.type_name) {
+            Ok(t) => match decode(r.config.as_ref(), &t.ty) {
+                Ok(cfg) => {
+                    let mut d = validate_config(&t.schema.attributes, &cfg);
+                    d.extend(t.imp.validate(&cfg));
+                    d
+                }
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        Ok(validate_data_resource_config::Response {
+            diagnostics: convert::diagnostics(d),
+        })
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        r: upgrade_resource_state::Request,
+    ) -> RpcResult<upgrade_resource_state::Response> {
+        let result = (|| {
+            let t = self.resource(&r.type_name)?;
+            let raw = r
+                .raw_state
+                .as_ref()
+                .map(|s| s.json.as_slice())
+                .unwrap_or(&[]);
+            if raw.is_empty() {
+                return Err(Diagnostic::error(
+                    "Cannot upgrade state",
+                    "The stored state has no JSON form (legacy flatmap state is not supported).",
+                )
+                .into());
+            }
+            let json: serde_json::Value = serde_json::from_slice(raw).map_err(|e| {
+                Diagnostics::from(Diagnostic::error(
+                    "Stored state is not valid JSON",
+                    e.to_string(),
+                ))
+            })?;
+            let upgraded = t.imp.upgrade_state(r.version, json)?;
+            let bytes = serde_json::to_vec(&upgraded).map_err(|e| {
+                Diagnostics::from(Diagnostic::error(
+                    "Cannot encode upgraded state",
+                    e.to_string(),
+                ))
+            })?;
+            let value = cty::decode_json(&bytes, &t.ty).map_err(|e| {
+                Diagnostics::from(Diagnostic::error(
+                    "Stored state does not match the schema",
+                    e.to_string(),
+                ))
+            })?;
+            encode(&value, &t.ty)
+        })();
+        let diagnostics = convert::diagnostics(diags_of(&result));
+        Ok(upgrade_resource_state::Response {
+            upgraded_state: result.ok().flatten(),
+            diagnostics,
+        })
+    }
+
+    async fn read_resource(&self, r: read_resource::Request) -> RpcResult<read_resource::Response> {
+        let mut private = private_from(&r.private);
+        let result = async {
+            let t = self.resource(&r.type_name)?;
+            let state = decode(r.current_state.as_ref(), &t.ty)?;
+            if state.is_null() {
+                return encode(&Value::Null, &t.ty);
+            }
+            let ctx = self.ctx()?;
+            let new = self
+                .cancellable(t.imp.read(&ctx, &state, &mut private))
+                .await?;
+            encode(&new.unwrap_or(Value::Null), &t.ty)
+        }
+        .await;
+        match result {
+            Ok(new_state) => Ok(read_resource::Response {
+                new_state,
+                private: private_to(&private),
+                ..Default::default()
+            }),
+            // On failure Terraform keeps the state it had.
+            Err(d) => Ok(read_resource::Response {
+                new_state: r.current_state,
+                private: r.private,
+                diagnostics: convert::diagnostics(d),
+                ..Default::default()
+            }),
+        }
+    }
+
+    async fn plan_resource_change(
+        &self,
+        r: plan_resource_change::Request,
+    ) -> RpcResult<plan_resource_change::Response> {
+        let result = (|| {
+            let t = self.resource(&r.type_name)?;
+            let prior = decode(r.prior_state.as_ref(), &t.ty)?;
+            let proposed = decode(r.proposed_new_state.as_ref(), &t.ty)?;
+            let config = decode(r.config.as_ref(), &t.ty)?;
+            let mut p = plan(&t.schema, &prior, &proposed, &config);
+            let d = t.imp.modify_plan(&prior, &config, &mut p);
+            if d.has_errors() {
+                return Err(d);
+            }
+            let planned = encode(&p.planned, &t.ty)?;
+            Ok((planned, p.requires_replace, d))
+        })();
+        Ok(match result {
+            Ok((planned_state, replace, d)) => plan_resource_change::Response {
+                planned_state,
+                requires_replace: replace.iter().map(convert::path).collect(),
+                planned_private: r.prior_private,
+                diagnostics: convert::diagnostics(d),
+                ..Default::default()
+            },
+            Err(d) => plan_resource_change::Response {
+                diagnostics: convert::diagnostics(d),
+                ..Default::default()
+            },
+        })
+    }
+
+    async fn apply_resource_change(
+        &self,
+        r: apply_resource_change::Request,
+    ) -> RpcResult<apply_resource_change::Response> {
+        let mut private = private_from(&r.planned_private);
+        let result = async {
+            let t = self.resource(&r.type_name)?;
+            let prior = decode(r.prior_state.as_ref(), &t.ty)?;
+            let planned = decode(r.planned_state.as_ref(), &t.ty)?;
+            let ctx = self.ctx()?;
+            let mut new = if planned.is_null() {
+                self.cancellable(t.imp.delete(&ctx, &prior)).await?;
+                Value::Null
+            } else if prior.is_null() {
+                self.cancellable(t.imp.create(&ctx, &planned, &mut private))
+                    .await?
+            } else {
+                self.cancellable(t.imp.update(&ctx, &prior, &planned, &mut private))
+                    .await?
+            };
+            strip_write_only(&t.schema, &mut new);
+            encode(&new, &t.ty)
+        }
+        .await;
+        Ok(match result {
+            Ok(new_state) => apply_resource_change::Response {
+                new_state,
+                private: private_to(&private),
+                ..Default::default()
+            },
+            Err(d) => apply_resource_change::Response {
+                // A failed create leaves nothing; a failed update or delete keeps the prior state.
+                new_state: r.prior_state,
+                diagnostics: convert::diagnostics(d),
+                ..Default::default()
+            },
+        })
+    }
+
+    async fn import_resource_state(
+        &self,
+        r: import_resource_state::Request,
+    ) -> RpcResult<import_resource_state::Response> {
+        let result = async {
+            let t = self.resource(&r.type_name)?;
+            let ctx = self.ctx()?;
+            let state = self.cancellable(t.imp.import(&ctx, &r.id)).await?;
+            encode(&state, &t.ty)
+        }
+        .await;
+        Ok(match result {
+            Ok(state) => import_resource_state::Response {
+                imported_resources: vec![import_resource_state::ImportedResource {
+                    type_name: r.type_name,
+                    state,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            Err(d) => import_resource_state::Response {
+                diagnostics: convert::diagnostics(d),
+                ..Default::default()
+            },
+        })
+    }
+
+    async fn read_data_source(
+        &self,
+        r: read_data_source::Request,
+    ) -> RpcResult<read_data_source::Response> {
+        let result = async {
+            let t = self.data_source(&r.type_name)?;
+            let config = decode(r.config.as_ref(), &t.ty)?;
+            let ctx = self.ctx()?;
+            let state = self.cancellable(t.imp.read(&ctx, &config)).await?;
+            encode(&state, &t.ty)
+        }
+        .await;
+        Ok(match result {
+            Ok(state) => read_data_source::Response {
+                state,
+                ..Default::default()
+            },
+            Err(d) => read_data_source::Response {
+                diagnostics: convert::diagnostics(d),
+                ..Default::default()
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities() {
+        let c = server_capabilities();
+        assert!(c.plan_destroy && c.get_provider_schema_optional);
+    }
+
+    #[test]
+    fn every_type_has_a_schema_that_encodes() {
+        let c = Catalog::build();
+        assert_eq!(c.resources.len(), 8);
+        assert_eq!(c.data_sources.len(), 3);
+        for (name, t) in &c.resources {
+            assert!(name.starts_with("mixpanel_"));
+            let s = convert::schema(&t.schema);
+            assert!(s.block.is_some());
+            assert!(t.schema.attribute("id").is_some(), "{name} has an id");
+            // A null object of the type encodes.
+            assert!(
+                cty::encode(&Value::null_attrs_of(&t.ty), &t.ty).is_ok(),
+                "{name}"
+            );
+        }
+        let secret = c
+            .provider
+            .attribute("service_account_secret")
+            .expect("secret");
+        assert!(secret.sensitive);
+    }
+}

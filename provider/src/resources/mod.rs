@@ -1,0 +1,66 @@
+//! The resources, one Terraform type per file.
+
+mod organization_member;
+mod project;
+mod project_member;
+mod service_account;
+mod service_account_project;
+mod team;
+mod team_member;
+mod team_project;
+
+use std::sync::Arc;
+
+pub(crate) use organization_member::list_members;
+pub(crate) use project::{list_projects, project_state};
+pub(crate) use project_member::granted_users;
+pub(crate) use team::list_teams;
+
+use mixpanel_access::model::{OrgRole, ProjectRole};
+
+use crate::cty::Value;
+use crate::framework::{Diagnostic, Resource, Validator};
+
+/// Every resource the provider serves.
+pub fn all() -> Vec<Arc<dyn Resource>> {
+    vec![
+        Arc::new(project::ProjectResource),
+        Arc::new(organization_member::OrganizationMemberResource),
+        Arc::new(project_member::ProjectMemberResource),
+        Arc::new(team::TeamResource),
+        Arc::new(team_member::TeamMemberResource),
+        Arc::new(team_project::TeamProjectResource),
+        Arc::new(service_account::ServiceAccountResource),
+        Arc::new(service_account_project::ServiceAccountProjectResource),
+    ]
+}
+
+pub(crate) const PROJECT_ROLES: Validator = Validator::OneOf(ProjectRole::NAMES);
+pub(crate) const ORG_ROLES: Validator = Validator::OneOf(OrgRole::NAMES);
+pub(crate) const NUMERIC_ID: Validator = Validator::Pattern {
+    pattern: r"^[0-9]+$",
+    hint: "use the numeric id, e.g. the id attribute of the resource it refers to",
+};
+
+/// A numeric id held in a string attribute.
+pub(crate) fn id_attr<T: std::str::FromStr>(v: &Value, name: &str) -> Result<T, Diagnostic> {
+    let s = crate::framework::resource::req_str(v, name)?;
+    s.parse::<T>().map_err(|_| {
+        Diagnostic::attr_error(
+            name,
+            format!("Invalid value for {name}"),
+            format!("\"{s}\" is not a numeric id"),
+        )
+    })
+}
+
+/// Splits an import id of the form `a/b`.
+pub(crate) fn split2<'a>(
+    id: &'a str,
+    format: &str,
+) -> Result<(&'a str, &'a str), crate::framework::Diagnostics> {
+    match id.split_once('/') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a, b)),
+        _ => Err(crate::framework::resource::bad_import_id(id, format)),
+    }
+}

@@ -1,0 +1,178 @@
+//! `mixpanel_service_account_project`: a service account's individual role on a project.
+
+use mixpanel_access::model::{
+    ProjectId, ProjectRole, ProjectRoleGrant, ProjectServiceAccount, ServiceAccountId, TargetType,
+};
+
+use crate::cty::Value;
+use crate::framework::resource::{api_diag, bad_import_id, opt_str, parse_attr};
+use crate::framework::{
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema, Validator,
+};
+
+use super::{id_attr, split2, NUMERIC_ID};
+
+pub struct ServiceAccountProjectResource;
+
+async fn project_accounts(
+    ctx: &Ctx,
+    project: ProjectId,
+) -> Result<std::sync::Arc<Vec<ProjectServiceAccount>>, Diagnostic> {
+    ctx.cache
+        .get_or_load(CacheKey::ProjectServiceAccounts(project), || {
+            ctx.client.list_project_service_accounts(project)
+        })
+        .await
+        .map_err(|e| {
+            api_diag(
+                "Cannot list the project's service accounts",
+                &e,
+                Some("project_id"),
+            )
+        })
+}
+
+async fn read_grant(
+    ctx: &Ctx,
+    project: ProjectId,
+    sa: ServiceAccountId,
+    known_role: Option<&str>,
+) -> Result<Option<Value>, Diagnostics> {
+    let accounts = project_accounts(ctx, project).await?;
+    let Some(m) = accounts.iter().find(|m| m.account.id == sa) else {
+        return Ok(None);
+    };
+    // Mixpanel lists one entry per account with its strongest grant; where a team or the
+    // organization role outranks the individual grant, the individual role is not visible and
+    // the last known one stands.
+    let role = match (m.target_type, known_role) {
+        (TargetType::Individual, _) | (_, None) => m.project_role.as_str().to_string(),
+        (_, Some(r)) => r.to_string(),
+    };
+    Ok(Some(Value::object([
+        ("id", Value::string(format!("{project}/{sa}"))),
+        ("project_id", Value::string(project.to_string())),
+        ("service_account_id", Value::string(sa.to_string())),
+        ("role", Value::string(role)),
+    ])))
+}
+
+#[tonic::async_trait]
+impl Resource for ServiceAccountProjectResource {
+    fn type_name(&self) -> &'static str {
+        "mixpanel_service_account_project"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new("A service account's role on a project (an individual grant).")
+            .attr(Attribute::string("id").computed().use_state_for_unknown().describe("`<project_id>/<service_account_id>`."))
+            .attr(Attribute::string("project_id").required().requires_replace().validate(NUMERIC_ID).describe("The project's id."))
+            .attr(Attribute::string("service_account_id").required().requires_replace().validate(NUMERIC_ID).describe("The service account's id."))
+            .attr(
+                Attribute::string("role")
+                    .required()
+                    .validate(Validator::OneOf(&["admin", "analyst", "consumer"]))
+                    .describe("Project role: `admin`, `analyst` or `consumer` (service accounts cannot be owners)."),
+            )
+    }
+
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: &Value,
+        _private: &mut PrivateState,
+    ) -> Result<Value, Diagnostics> {
+        self.grant(ctx, planned).await
+    }
+
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        state: &Value,
+        _private: &mut PrivateState,
+    ) -> Result<Option<Value>, Diagnostics> {
+        read_grant(
+            ctx,
+            id_attr(state, "project_id")?,
+            id_attr(state, "service_account_id")?,
+            opt_str(state, "role"),
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _prior: &Value,
+        planned: &Value,
+        _private: &mut PrivateState,
+    ) -> Result<Value, Diagnostics> {
+        self.grant(ctx, planned).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
+        let org = ctx.org().await?;
+        let project: ProjectId = id_attr(state, "project_id")?;
+        let sa: ServiceAccountId = id_attr(state, "service_account_id")?;
+        let result = ctx
+            .client
+            .remove_service_accounts_from_projects(org, project, &[sa])
+            .await;
+        ctx.cache.invalidate();
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(api_diag(
+                "Cannot remove the service account from the project",
+                &e,
+                None,
+            )
+            .into()),
+        }
+    }
+
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+        let fmt = self.import_id_format();
+        let (p, s) = split2(id, fmt)?;
+        let project: ProjectId = p.parse().map_err(|_| bad_import_id(id, fmt))?;
+        let sa: ServiceAccountId = s.parse().map_err(|_| bad_import_id(id, fmt))?;
+        read_grant(ctx, project, sa, None).await?.ok_or_else(|| {
+            Diagnostic::error(
+                "Cannot import a grant that does not exist",
+                format!("Service account {sa} has no role on project {project}"),
+            )
+            .into()
+        })
+    }
+
+    fn import_id_format(&self) -> &'static str {
+        "<project_id>/<service_account_id>, e.g. 3141592/191160"
+    }
+}
+
+impl ServiceAccountProjectResource {
+    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, Diagnostics> {
+        let org = ctx.org().await?;
+        let project: ProjectId = id_attr(planned, "project_id")?;
+        let sa: ServiceAccountId = id_attr(planned, "service_account_id")?;
+        let role: ProjectRole = parse_attr(planned, "role")?;
+        ctx.client
+            .add_service_accounts_to_projects(org, &[sa], &[ProjectRoleGrant { id: project, role }])
+            .await
+            .map_err(|e| {
+                api_diag(
+                    "Cannot grant the service account a project role",
+                    &e,
+                    Some("role"),
+                )
+            })?;
+        ctx.cache.invalidate();
+        read_grant(ctx, project, sa, Some(role.as_str())).await?.ok_or_else(|| {
+            Diagnostic::error(
+                "Grant not applied",
+                format!("Service account {sa} was granted {role} on project {project} but Mixpanel does not list it"),
+            )
+            .into()
+        })
+    }
+}

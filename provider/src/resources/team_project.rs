@@ -1,0 +1,138 @@
+//! `mixpanel_team_project`: a team's role on a project.
+
+use mixpanel_access::model::{ProjectId, ProjectRole, ProjectRoleGrant, TeamId};
+
+use crate::cty::Value;
+use crate::framework::resource::{api_diag, bad_import_id, parse_attr};
+use crate::framework::{Attribute, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema};
+
+use super::team::find_team;
+use super::{id_attr, split2, NUMERIC_ID, PROJECT_ROLES};
+
+pub struct TeamProjectResource;
+
+async fn read_grant(
+    ctx: &Ctx,
+    team: TeamId,
+    project: ProjectId,
+) -> Result<Option<Value>, Diagnostics> {
+    let Some(t) = find_team(ctx, team).await? else {
+        return Ok(None);
+    };
+    Ok(t.projects.iter().find(|g| g.id == project).map(|g| {
+        Value::object([
+            ("id", Value::string(format!("{team}/{project}"))),
+            ("team_id", Value::string(team.to_string())),
+            ("project_id", Value::string(project.to_string())),
+            ("role", Value::string(g.role.as_str())),
+        ])
+    }))
+}
+
+#[tonic::async_trait]
+impl Resource for TeamProjectResource {
+    fn type_name(&self) -> &'static str {
+        "mixpanel_team_project"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new("A team's role on a project: every member of the team gets it.")
+            .attr(Attribute::string("id").computed().use_state_for_unknown().describe("`<team_id>/<project_id>`."))
+            .attr(Attribute::string("team_id").required().requires_replace().validate(NUMERIC_ID).describe("The team's id."))
+            .attr(Attribute::string("project_id").required().requires_replace().validate(NUMERIC_ID).describe("The project's id."))
+            .attr(
+                Attribute::string("role")
+                    .required()
+                    .validate(PROJECT_ROLES)
+                    .describe("Project role: `owner`, `admin`, `analyst` or `consumer`. Only an organization owner may grant `owner`."),
+            )
+    }
+
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: &Value,
+        _private: &mut PrivateState,
+    ) -> Result<Value, Diagnostics> {
+        self.grant(ctx, planned).await
+    }
+
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        state: &Value,
+        _private: &mut PrivateState,
+    ) -> Result<Option<Value>, Diagnostics> {
+        read_grant(
+            ctx,
+            id_attr(state, "team_id")?,
+            id_attr(state, "project_id")?,
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _prior: &Value,
+        planned: &Value,
+        _private: &mut PrivateState,
+    ) -> Result<Value, Diagnostics> {
+        self.grant(ctx, planned).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
+        let org = ctx.org().await?;
+        let team: TeamId = id_attr(state, "team_id")?;
+        let project: ProjectId = id_attr(state, "project_id")?;
+        let result = ctx
+            .client
+            .remove_projects_from_team(org, team, &[project])
+            .await;
+        ctx.cache.invalidate();
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(api_diag("Cannot remove the team's project role", &e, None).into()),
+        }
+    }
+
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+        let fmt = self.import_id_format();
+        let (t, p) = split2(id, fmt)?;
+        let team: TeamId = t.parse().map_err(|_| bad_import_id(id, fmt))?;
+        let project: ProjectId = p.parse().map_err(|_| bad_import_id(id, fmt))?;
+        read_grant(ctx, team, project).await?.ok_or_else(|| {
+            Diagnostic::error(
+                "Cannot import a grant that does not exist",
+                format!("Team {team} has no role on project {project}"),
+            )
+            .into()
+        })
+    }
+
+    fn import_id_format(&self) -> &'static str {
+        "<team_id>/<project_id>, e.g. 42/3141592"
+    }
+}
+
+impl TeamProjectResource {
+    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, Diagnostics> {
+        let org = ctx.org().await?;
+        let team: TeamId = id_attr(planned, "team_id")?;
+        let project: ProjectId = id_attr(planned, "project_id")?;
+        let role: ProjectRole = parse_attr(planned, "role")?;
+        ctx.client
+            .add_projects_to_team(org, team, &[ProjectRoleGrant { id: project, role }])
+            .await
+            .map_err(|e| api_diag("Cannot grant the team a project role", &e, Some("role")))?;
+        ctx.cache.invalidate();
+        read_grant(ctx, team, project).await?.ok_or_else(|| {
+            Diagnostic::error(
+                "Grant not applied",
+                format!("Team {team} was granted {role} on project {project} but Mixpanel does not list it"),
+            )
+            .into()
+        })
+    }
+}
