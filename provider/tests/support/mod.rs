@@ -3,6 +3,8 @@
 //! the freshly built binary through `dev_overrides` (never `terraform init`).
 #![allow(dead_code)] // each test crate uses part of the harness
 
+pub mod emulator;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
@@ -423,13 +425,14 @@ pub fn terraform_binary() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Returns the terraform binary, or prints why the calling test is skipped.
+/// Returns the terraform binary; a test that needs it fails (never skips) without it.
 pub fn terraform_or_skip(test: &str) -> Option<PathBuf> {
-    let found = terraform_binary();
-    if found.is_none() {
-        eprintln!("skipping {test}: no terraform binary (set TF_ACC_TERRAFORM_PATH or put terraform on PATH)");
+    match terraform_binary() {
+        Some(t) => Some(t),
+        None => {
+            panic!("{test} needs terraform: set TF_ACC_TERRAFORM_PATH or put terraform on PATH")
+        }
     }
-    found
 }
 
 /// A temporary terraform working directory with its own CLI configuration. With `dev_overrides`,

@@ -1,0 +1,226 @@
+//! The emulator's own routes under `/_emulator/` (no authentication: a loopback tool). See the
+//! crate documentation for the list.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::Router;
+use mixpanel_access::api::wire::ROUTES;
+use mixpanel_access::model::{
+    serialize_secret, Email, MemberStatus, OrgId, OrgRole, ProjectRole, ServiceAccountId,
+    ServiceAccountUsername,
+};
+use rusqlite::params;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit::{self, kind};
+use crate::auth;
+use crate::db;
+use crate::error::{ok, ok_empty, ok_with, ApiError, ApiResult};
+use crate::extract::{decode_body, JsonBody, Params};
+use crate::faults::FaultConfig;
+use crate::AppState;
+
+/// The actor recorded in the audit log for changes made through the admin API.
+pub const ADMIN_ACTOR: &str = "_emulator";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/bootstrap", post(bootstrap))
+        .route(
+            "/faults",
+            put(set_faults).get(get_faults).delete(clear_faults),
+        )
+        .route("/counters", get(counters).delete(reset_counters))
+        .route("/reset", post(reset))
+        .route("/users/{email}/activate", post(activate))
+        .route("/routes", get(routes))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BootstrapRequest {
+    #[serde(default)]
+    organization_name: Option<String>,
+    #[serde(default)]
+    owner_email: Option<Email>,
+    #[serde(default)]
+    service_account_name: Option<String>,
+    #[serde(default)]
+    service_account_role: Option<ProjectRole>,
+}
+
+#[derive(Serialize)]
+struct BootstrapAccount {
+    id: ServiceAccountId,
+    username: ServiceAccountUsername,
+    #[serde(serialize_with = "serialize_secret")]
+    secret: SecretString,
+}
+
+#[derive(Serialize)]
+struct Bootstrapped {
+    organization_id: OrgId,
+    owner_email: Email,
+    service_account: BootstrapAccount,
+}
+
+async fn bootstrap(State(st): State<AppState>, body: Bytes) -> ApiResult {
+    let req: BootstrapRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        BootstrapRequest::default()
+    } else {
+        decode_body(&body)?
+    };
+    let org_name = req
+        .organization_name
+        .map(|n| n.trim().to_string())
+        .unwrap_or_else(|| "Acme".into());
+    if org_name.is_empty() {
+        return Err(ApiError::bad_request(
+            "organization_name: must not be empty",
+        ));
+    }
+    let owner_email = match req.owner_email {
+        Some(e) => e,
+        None => "owner@acme.example"
+            .parse()
+            .map_err(|e| ApiError::internal(format!("default owner email: {e}")))?,
+    };
+    let sa_name = req
+        .service_account_name
+        .unwrap_or_else(|| "bootstrap".into());
+    ServiceAccountUsername::validate_name(&sa_name)
+        .map_err(|e| ApiError::bad_request(format!("service_account_name: {e}")))?;
+    // Seeded directly, not through the API's rules: the only way to an owner account.
+    let role = req.service_account_role.unwrap_or(ProjectRole::Owner);
+    let secret = auth::new_secret();
+    let salt = auth::new_salt();
+    let hash = auth::hash_secret(&salt, &secret);
+    let (org, sa) = st.db.write(|tx| {
+        let org = OrgId(db::next_id(tx, db::seq::ORGANIZATION)?);
+        let now = db::to_secs(db::now());
+        tx.prepare_cached("INSERT INTO organizations (id, name, created) VALUES (?1, ?2, ?3)")?
+            .execute(params![org.0 as i64, org_name, now])?;
+        db::insert_member(
+            tx,
+            org,
+            &owner_email,
+            OrgRole::Owner,
+            MemberStatus::Active,
+            Some(now),
+        )?;
+        audit::record(
+            tx,
+            org,
+            ADMIN_ACTOR,
+            kind::ORG_USER_ADDED,
+            None,
+            json!({"email": owner_email, "role": OrgRole::Owner, "source": "admin"}),
+        )?;
+        let mut username = None;
+        for _ in 0..16 {
+            let u = ServiceAccountUsername::compose(&sa_name, &auth::random_hex(3))
+                .map_err(|e| ApiError::bad_request(format!("service_account_name: {e}")))?;
+            if !db::username_taken(tx, u.as_str())? {
+                username = Some(u);
+                break;
+            }
+        }
+        let username =
+            username.ok_or_else(|| ApiError::conflict("could not find a free username"))?;
+        let sa = db::insert_sa(
+            tx,
+            db::NewSa {
+                org_id: org,
+                username: &username,
+                role,
+                expires: None,
+                creator: None,
+                salt: &salt,
+                hash: &hash,
+            },
+        )?;
+        audit::record(
+            tx,
+            org,
+            ADMIN_ACTOR,
+            kind::SA_CREATED,
+            None,
+            json!({"service_account_id": sa.id, "username": sa.username, "role": role, "expires": null}),
+        )?;
+        Ok((org, sa))
+    })?;
+    tracing::info!(organization = %org, username = %sa.username, role = %role, "bootstrapped an organization");
+    Ok(ok_with(
+        StatusCode::CREATED,
+        &Bootstrapped {
+            organization_id: org,
+            owner_email,
+            service_account: BootstrapAccount {
+                id: sa.id,
+                username: sa.username,
+                secret,
+            },
+        },
+    ))
+}
+
+async fn set_faults(State(st): State<AppState>, JsonBody(cfg): JsonBody<FaultConfig>) -> ApiResult {
+    cfg.validate()?;
+    tracing::info!(?cfg, "fault injection set");
+    st.faults.set(cfg.clone());
+    Ok(ok(&cfg))
+}
+
+async fn get_faults(State(st): State<AppState>) -> ApiResult {
+    Ok(ok(&st.faults.get()))
+}
+
+async fn clear_faults(State(st): State<AppState>) -> ApiResult {
+    st.faults.clear();
+    tracing::info!("fault injection cleared");
+    Ok(ok_empty())
+}
+
+async fn counters(State(st): State<AppState>) -> ApiResult {
+    Ok(ok(&st.counters.snapshot()))
+}
+
+async fn reset_counters(State(st): State<AppState>) -> ApiResult {
+    st.counters.reset();
+    Ok(ok_empty())
+}
+
+async fn reset(State(st): State<AppState>) -> ApiResult {
+    st.db.wipe()?;
+    st.auth.clear();
+    tracing::info!("all data wiped");
+    Ok(ok_empty())
+}
+
+async fn activate(State(st): State<AppState>, Params(email): Params<String>) -> ApiResult {
+    let email: Email = email
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("email: {e}")))?;
+    let n = st.db.write(|tx| {
+        let n = tx
+            .prepare_cached(
+                "UPDATE members SET status = 'active', last_login = ?1 WHERE email_key = ?2",
+            )?
+            .execute(params![db::to_secs(db::now()), db::email_key(&email)])?;
+        Ok(n)
+    })?;
+    if n == 0 {
+        return Err(ApiError::not_found(format!(
+            "{email} is not a member of any organization"
+        )));
+    }
+    Ok(ok(&json!({"activated": n})))
+}
+
+async fn routes() -> ApiResult {
+    Ok(ok(ROUTES))
+}

@@ -1,0 +1,119 @@
+//! The audit log: one event per affected object, written in the same transaction as the change.
+
+use mixpanel_access::model::{AuditEvent, OrgId, ProjectId};
+use rusqlite::{params, Connection};
+use serde_json::Value;
+
+use crate::db;
+use crate::error::ApiError;
+
+/// Event types, from Mixpanel's audit-log catalog (plus the project events the emulator adds).
+pub mod kind {
+    pub const SA_CREATED: &str = "service_account.created";
+    pub const SA_DELETED: &str = "service_account.deleted";
+    pub const SA_ADDED_TO_PROJECT: &str = "service_account.added_to_project";
+    pub const SA_REMOVED_FROM_PROJECT: &str = "service_account.removed_from_project";
+    pub const SA_ROLE_CHANGED: &str = "service_account.role_changed";
+    pub const TEAM_CREATED: &str = "team.created";
+    pub const TEAM_DELETED: &str = "team.deleted";
+    pub const TEAM_UPDATED: &str = "team.updated";
+    pub const TEAM_USER_ADDED: &str = "team.user_added";
+    pub const TEAM_USER_REMOVED: &str = "team.user_removed";
+    pub const TEAM_SA_ADDED: &str = "team.service_account_added";
+    pub const TEAM_SA_REMOVED: &str = "team.service_account_removed";
+    pub const PROJECT_USER_ADDED: &str = "project.user_added";
+    pub const PROJECT_USER_REMOVED: &str = "project.user_removed";
+    pub const PROJECT_TEAM_ADDED: &str = "project.team_added";
+    pub const PROJECT_TEAM_REMOVED: &str = "project.team_removed";
+    pub const PROJECT_DEFAULT_ACCESS_GRANTED: &str = "project.default_access_granted";
+    pub const PROJECT_DEFAULT_ACCESS_REVOKED: &str = "project.default_access_revoked";
+    pub const PROJECT_CREATED: &str = "project.created";
+    pub const PROJECT_DELETED: &str = "project.deleted";
+    pub const PROJECT_UPDATED: &str = "project.updated";
+    pub const PROJECT_SECRET_RESET: &str = "project.secret_reset";
+    pub const PROJECT_TOKEN_RESET: &str = "project.token_reset";
+    pub const ORG_USER_ADDED: &str = "organization.user_added";
+    pub const ORG_USER_REMOVED: &str = "organization.user_removed";
+    pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+}
+
+/// Records one event. The payload must never carry a secret.
+pub fn record(
+    conn: &Connection,
+    org: OrgId,
+    actor: &str,
+    kind: &str,
+    project: Option<ProjectId>,
+    payload: Value,
+) -> Result<(), ApiError> {
+    let created = db::now().timestamp_micros();
+    conn.prepare_cached(
+        "INSERT INTO audit_log (org_id, kind, created, actor, project_id, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        org.0 as i64,
+        kind,
+        created,
+        actor,
+        project.map(|p| p.0 as i64),
+        payload.to_string(),
+    ])?;
+    Ok(())
+}
+
+/// A filter over the audit log of one organization, newest first.
+pub struct Query<'a> {
+    pub org: OrgId,
+    pub types: &'a [String],
+    pub created_gte_micros: Option<i64>,
+    pub project_ids: &'a [ProjectId],
+    /// Only events with an id below this one (the cursor).
+    pub before_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// Reads up to `limit + 1` events (the extra one tells whether another page follows).
+pub fn query(conn: &Connection, q: &Query<'_>) -> Result<Vec<AuditEvent>, ApiError> {
+    let mut sql = String::from(
+        "SELECT id, kind, created, actor, project_id, payload FROM audit_log WHERE org_id = ?",
+    );
+    let mut args: Vec<rusqlite::types::Value> = vec![(q.org.0 as i64).into()];
+    if !q.types.is_empty() {
+        sql.push_str(" AND kind IN (");
+        sql.push_str(&vec!["?"; q.types.len()].join(","));
+        sql.push(')');
+        args.extend(q.types.iter().map(|t| t.clone().into()));
+    }
+    if !q.project_ids.is_empty() {
+        sql.push_str(" AND project_id IN (");
+        sql.push_str(&vec!["?"; q.project_ids.len()].join(","));
+        sql.push(')');
+        args.extend(q.project_ids.iter().map(|p| (p.0 as i64).into()));
+    }
+    if let Some(t) = q.created_gte_micros {
+        sql.push_str(" AND created >= ?");
+        args.push(t.into());
+    }
+    if let Some(b) = q.before_id {
+        sql.push_str(" AND id < ?");
+        args.push(b.into());
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    args.push(((q.limit + 1) as i64).into());
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        let id: i64 = r.get(0)?;
+        let project: Option<i64> = r.get(4)?;
+        let payload: String = r.get(5)?;
+        Ok(AuditEvent {
+            id: u64::try_from(id).unwrap_or(0),
+            kind: r.get(1)?,
+            created: db::from_micros(r.get(2)?),
+            actor: r.get(3)?,
+            project_id: project.and_then(|p| u64::try_from(p).ok()).map(ProjectId),
+            payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}

@@ -1,0 +1,69 @@
+//! `GET /api/app/me`: the authenticated service account, its organization and its projects.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use mixpanel_access::api::wire::{Me, MeOrganization, MeProject, MeRole};
+use mixpanel_access::permissions::{org_role_can, Scope, MATRIX};
+
+use crate::access;
+use crate::auth::Actor;
+use crate::db;
+use crate::error::{ok, ApiError, ApiResult};
+use crate::AppState;
+
+pub async fn me(State(st): State<AppState>, actor: Actor) -> ApiResult {
+    let org_role = actor.org_role();
+    let permissions: Vec<String> = MATRIX
+        .iter()
+        .filter(|r| r.scope == Scope::Organization && org_role_can(org_role, r.capability))
+        .filter_map(|r| match serde_json::to_value(r.capability) {
+            Ok(serde_json::Value::String(s)) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let me = st.db.read(|c| {
+        let org = db::get_org(c, actor.org_id)?.ok_or_else(|| {
+            ApiError::internal(format!(
+                "the organization {} of this service account is missing",
+                actor.org_id
+            ))
+        })?;
+        let mut projects = BTreeMap::new();
+        for p in db::list_projects(c, actor.org_id)? {
+            if let Some(role) = access::actor_role(c, &actor, &p)? {
+                projects.insert(
+                    p.id.to_string(),
+                    MeProject {
+                        name: p.name.clone(),
+                        organization_id: p.org_id,
+                        domain: p.residency.host().to_string(),
+                        timezone: p.timezone.to_string(),
+                        role: Some(MeRole {
+                            id: role.as_str().to_string(),
+                            name: role.as_str().to_string(),
+                        }),
+                    },
+                );
+            }
+        }
+        let mut organizations = BTreeMap::new();
+        organizations.insert(
+            org.id.to_string(),
+            MeOrganization {
+                id: org.id,
+                name: org.name,
+                role: org_role.as_str().to_string(),
+                permissions,
+            },
+        );
+        Ok(Me {
+            user_id: actor.user_id,
+            user_email: format!("{}@mixpanel.org", actor.username),
+            user_name: String::new(),
+            organizations,
+            projects,
+        })
+    })?;
+    Ok(ok(&me))
+}

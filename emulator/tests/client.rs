@@ -1,0 +1,628 @@
+//! The shared API client against a running emulator over HTTP: every route, its success and
+//! its error path.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Bootstrap, Emulator};
+use mixpanel_access::api::{wire, ApiError, Client, ClientConfig};
+use mixpanel_access::model::*;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+
+fn client_for(emu: &Emulator, username: &str, secret: &str) -> Client {
+    let mut cfg = ClientConfig::new(&emu.url, username, SecretString::from(secret.to_string()))
+        .expect("config");
+    cfg.min_backoff = Duration::from_millis(5);
+    cfg.max_backoff = Duration::from_millis(50);
+    cfg.max_retries = 8;
+    Client::new(cfg).expect("client")
+}
+
+fn client(emu: &Emulator, b: &Bootstrap) -> Client {
+    client_for(emu, &b.username, &b.secret)
+}
+
+fn email(s: &str) -> Email {
+    s.parse().expect("email")
+}
+
+async fn admin_put(emu: &Emulator, path: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .put(format!("{}{path}", emu.url))
+        .json(&body)
+        .send()
+        .await
+        .expect("admin request");
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
+async fn counters(emu: &Emulator) -> Value {
+    reqwest::get(format!("{}/_emulator/counters", emu.url))
+        .await
+        .expect("counters")
+        .json::<Value>()
+        .await
+        .expect("counters json")["results"]
+        .clone()
+}
+
+fn count(c: &Value, route: &str, method: &str) -> u64 {
+    c[route][method].as_u64().unwrap_or(0)
+}
+
+async fn new_project(c: &Client, org: OrgId, name: &str) -> ProjectId {
+    c.create_project(
+        org,
+        name,
+        DataResidency::Eu,
+        &"Europe/Paris".parse().expect("tz"),
+    )
+    .await
+    .expect("create project")
+}
+
+#[tokio::test]
+async fn me_and_organization_discovery() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    let c = client(&emu, &b);
+    let me = c.me().await.expect("me");
+    assert!(me.user_email.contains(&b.username), "{}", me.user_email);
+    assert_eq!(
+        c.discover_organization().await.expect("org"),
+        OrgId(b.org_id)
+    );
+
+    let bad = client_for(&emu, &b.username, "wrong-secret");
+    let err = bad.me().await.unwrap_err();
+    assert!(matches!(err, ApiError::Unauthorized { .. }), "{err}");
+    assert!(err.to_string().contains("check the full username"), "{err}");
+    assert!(!err.to_string().contains("wrong-secret"));
+}
+
+#[tokio::test]
+async fn service_account_routes() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+    let p = new_project(&c, org, "warehouse").await;
+
+    let created = c
+        .create_service_account(
+            org,
+            &wire::CreateServiceAccount {
+                username: "etl".into(),
+                role: ProjectRole::Analyst,
+                expires: Some("2099-01-01T00:00:00Z".parse().expect("expiry")),
+                projects: vec![ProjectRoleGrant {
+                    id: p,
+                    role: ProjectRole::Consumer,
+                }],
+            },
+        )
+        .await
+        .expect("create sa");
+    let sa = created.account.id;
+    assert_eq!(created.account.username.base_name(), "etl");
+    assert!(!created.secret.expose_secret().is_empty());
+    assert!(!format!("{created:?}").contains(created.secret.expose_secret()));
+
+    // The new secret works.
+    let etl = client_for(
+        &emu,
+        created.account.username.as_str(),
+        created.secret.expose_secret(),
+    );
+    etl.me().await.expect("new account authenticates");
+
+    let all = c.list_service_accounts(org).await.expect("list");
+    assert!(all
+        .iter()
+        .any(|a| a.id == sa && a.role == Some(ProjectRole::Analyst)));
+    let one = c.get_service_account(org, sa).await.expect("get");
+    assert_eq!(one.username, created.account.username);
+
+    let members = c
+        .list_project_service_accounts(p)
+        .await
+        .expect("project list");
+    let m = members.iter().find(|m| m.account.id == sa).expect("member");
+    assert_eq!(m.project_role, ProjectRole::Consumer);
+    assert_eq!(m.target_type, TargetType::Individual);
+
+    // add-to-project also changes the role.
+    c.add_service_accounts_to_projects(
+        org,
+        &[sa],
+        &[ProjectRoleGrant {
+            id: p,
+            role: ProjectRole::Analyst,
+        }],
+    )
+    .await
+    .expect("role change");
+    let members = c
+        .list_project_service_accounts(p)
+        .await
+        .expect("project list");
+    assert_eq!(
+        members
+            .iter()
+            .find(|m| m.account.id == sa)
+            .map(|m| m.project_role),
+        Some(ProjectRole::Analyst)
+    );
+
+    // Teams.
+    let team = c.create_team(org, "Pipelines").await.expect("team");
+    c.add_service_accounts_to_team(org, team.id, &[sa])
+        .await
+        .expect("add to team");
+    let in_team = c
+        .list_team_service_accounts(org, team.id)
+        .await
+        .expect("team list");
+    assert_eq!(in_team.iter().map(|a| a.id).collect::<Vec<_>>(), vec![sa]);
+    c.remove_service_accounts_from_team(org, team.id, &[sa])
+        .await
+        .expect("remove from team");
+    assert!(c
+        .list_team_service_accounts(org, team.id)
+        .await
+        .expect("team list")
+        .is_empty());
+
+    // remove-from-project is POST; where POST answers 405 the client falls back to DELETE.
+    admin_put(
+        &emu,
+        "/_emulator/faults",
+        json!({"force_405": ["remove_service_accounts_from_projects"]}),
+    )
+    .await;
+    c.remove_service_accounts_from_projects(org, p, &[sa])
+        .await
+        .expect("remove with DELETE fallback");
+    let cn = counters(&emu).await;
+    assert!(count(&cn, "remove_service_accounts_from_projects", "POST") >= 1);
+    assert_eq!(
+        count(&cn, "remove_service_accounts_from_projects", "DELETE"),
+        1
+    );
+    assert!(!c
+        .list_project_service_accounts(p)
+        .await
+        .expect("list")
+        .iter()
+        .any(|m| m.account.id == sa));
+    reqwest::Client::new()
+        .delete(format!("{}/_emulator/faults", emu.url))
+        .send()
+        .await
+        .expect("clear faults");
+
+    // Error paths.
+    let err = c
+        .create_service_account(
+            org,
+            &wire::CreateServiceAccount {
+                username: "boss".into(),
+                role: ProjectRole::Owner,
+                expires: None,
+                projects: vec![],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(err.to_string().contains("cannot be owners"), "{err}");
+    let err = c
+        .add_service_accounts_to_projects(
+            org,
+            &[sa],
+            &[ProjectRoleGrant {
+                id: ProjectId(999_999),
+                role: ProjectRole::Analyst,
+            }],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err}");
+
+    c.delete_service_account(org, sa).await.expect("delete");
+    let err = c.get_service_account(org, sa).await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    let err = c.delete_service_account(org, sa).await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    let err = etl.me().await.unwrap_err();
+    assert!(matches!(err, ApiError::Unauthorized { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn project_routes() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+
+    let zones = c.list_timezones().await.expect("timezones");
+    assert!(zones.iter().any(|z| z.1 == "America/New_York"));
+
+    let p = new_project(&c, org, "analytics-dev").await;
+    let meta = c.project_metadata(p).await.expect("metadata");
+    assert_eq!(meta.name, "analytics-dev");
+    assert_eq!(meta.domain, "eu.mixpanel.com");
+    assert_eq!(meta.timezone_name, "Europe/Paris");
+    assert!(meta.token.is_some() && meta.secret.is_some());
+
+    c.update_project(
+        p,
+        Some("analytics-staging"),
+        Some(&"Asia/Tokyo".parse().expect("tz")),
+    )
+    .await
+    .expect("update");
+    let list = c.list_projects(org).await.expect("projects");
+    let got = list.iter().find(|x| x.id == p).expect("listed");
+    assert_eq!(got.name, "analytics-staging");
+    assert_eq!(got.timezone.as_str(), "Asia/Tokyo");
+    assert_eq!(got.data_residency, DataResidency::Eu);
+
+    // Default "all users" role (emulator only).
+    assert_eq!(c.get_default_access(p).await.expect("get default"), None);
+    c.set_default_access(p, Some(ProjectRole::Consumer))
+        .await
+        .expect("set default");
+    assert_eq!(
+        c.get_default_access(p).await.expect("get default"),
+        Some(ProjectRole::Consumer)
+    );
+
+    // Secret and token resets (emulator only) and credential validation.
+    let token = meta.token.clone().expect("token");
+    let old_secret = meta.secret.clone().expect("secret");
+    assert!(c
+        .validate_project_credentials(&token, &old_secret)
+        .await
+        .expect("validate"));
+    let new_secret = c.reset_project_secret(p).await.expect("reset secret");
+    assert_ne!(new_secret.expose_secret(), old_secret.expose_secret());
+    assert!(!c
+        .validate_project_credentials(&token, &old_secret)
+        .await
+        .expect("validate old"));
+    assert!(c
+        .validate_project_credentials(&token, &new_secret)
+        .await
+        .expect("validate new"));
+    let new_token = c.reset_project_token(p).await.expect("reset token");
+    assert_ne!(new_token, token);
+
+    // Errors: an unknown project, an admin deleting a project, another organization.
+    let err = c
+        .update_project(ProjectId(424_242), Some("x"), None)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    let err = c.project_metadata(ProjectId(424_242)).await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+
+    let admin = emu.bootstrap_with("Globex", "admin").await;
+    let ac = client(&emu, &admin);
+    let ap = new_project(&ac, OrgId(admin.org_id), "globex-prod").await;
+    let err = ac
+        .delete_project(OrgId(admin.org_id), ap)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Forbidden { .. }), "{err}");
+    assert!(err.to_string().contains("project role owner"), "{err}");
+    let err = ac.reset_project_secret(ap).await.unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    // Another organization's project is not reachable.
+    let err = ac.project_metadata(p).await.unwrap_err();
+    assert!(matches!(err.status(), Some(403) | Some(404)), "{err}");
+
+    c.delete_project(org, p).await.expect("delete");
+    assert!(!c
+        .list_projects(org)
+        .await
+        .expect("projects")
+        .iter()
+        .any(|x| x.id == p));
+}
+
+#[tokio::test]
+async fn team_member_and_grant_routes() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+    let p = new_project(&c, org, "prod").await;
+    let ana = email("ana@acme.example");
+    let bob = email("bob@acme.example");
+
+    // Organization users.
+    c.invite_org_users(org, &[ana.clone(), bob.clone()], OrgRole::Member)
+        .await
+        .expect("invite");
+    let users = c.list_org_users(org).await.expect("users");
+    let a = users.iter().find(|u| u.email == ana).expect("ana");
+    assert_eq!(a.status, MemberStatus::Invited);
+    assert_eq!(a.role, OrgRole::Member);
+    c.update_org_user_role(org, &bob, OrgRole::Admin)
+        .await
+        .expect("promote");
+    assert_eq!(
+        c.list_org_users(org)
+            .await
+            .expect("users")
+            .iter()
+            .find(|u| u.email == bob)
+            .map(|u| u.role),
+        Some(OrgRole::Admin)
+    );
+    let err = c
+        .invite_org_users(org, std::slice::from_ref(&ana), OrgRole::Member)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(409), "{err}");
+
+    // Teams.
+    let team = c.create_team(org, "Analysts").await.expect("team");
+    let err = c.create_team(org, "Analysts").await.unwrap_err();
+    assert!(matches!(err, ApiError::Conflict { .. }), "{err}");
+    c.rename_team(org, team.id, "Data Analysts")
+        .await
+        .expect("rename");
+    c.add_projects_to_team(
+        org,
+        team.id,
+        &[ProjectRoleGrant {
+            id: p,
+            role: ProjectRole::Analyst,
+        }],
+    )
+    .await
+    .expect("team project");
+    c.add_users_to_team(org, team.id, std::slice::from_ref(&ana))
+        .await
+        .expect("team member");
+    let teams = c.list_teams(org).await.expect("teams");
+    let t = teams.iter().find(|t| t.id == team.id).expect("team listed");
+    assert_eq!(t.name, "Data Analysts");
+    assert_eq!(t.members, vec![ana.clone()]);
+    assert_eq!(
+        t.projects,
+        vec![ProjectRoleGrant {
+            id: p,
+            role: ProjectRole::Analyst
+        }]
+    );
+    let err = c
+        .add_users_to_team(org, team.id, &[email("stranger@else.example")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(err.to_string().contains("not a member"), "{err}");
+
+    // Individual project grants.
+    c.add_users_to_projects(org, std::slice::from_ref(&ana), &[p], ProjectRole::Consumer)
+        .await
+        .expect("grant");
+    let grants = c.granted_users(p).await.expect("granted users");
+    assert!(grants.iter().any(|g| g.email == ana
+        && g.role == ProjectRole::Consumer
+        && g.target_type == TargetType::Individual));
+    assert!(grants.iter().any(|g| g.email == ana
+        && g.role == ProjectRole::Analyst
+        && g.target_type == TargetType::Team
+        && g.team_id == Some(team.id)));
+    let tg = c.granted_teams(p).await.expect("granted teams");
+    assert_eq!(tg.len(), 1);
+    assert_eq!(tg[0].role, ProjectRole::Analyst);
+    let err = c
+        .add_users_to_projects(
+            org,
+            &[email("nobody@else.example")],
+            &[p],
+            ProjectRole::Analyst,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+
+    c.remove_users_from_projects(org, std::slice::from_ref(&ana), &[p])
+        .await
+        .expect("remove grant");
+    assert!(!c
+        .granted_users(p)
+        .await
+        .expect("granted")
+        .iter()
+        .any(|g| g.email == ana && g.target_type == TargetType::Individual));
+    c.remove_projects_from_team(org, team.id, &[p])
+        .await
+        .expect("remove team project");
+    assert!(c.granted_teams(p).await.expect("granted teams").is_empty());
+    c.remove_users_from_team(org, team.id, std::slice::from_ref(&ana))
+        .await
+        .expect("remove member");
+    c.delete_team(org, team.id).await.expect("delete team");
+    assert!(c.list_teams(org).await.expect("teams").is_empty());
+
+    // Removing members; the last owner stays.
+    c.remove_org_users(org, std::slice::from_ref(&ana))
+        .await
+        .expect("remove");
+    let owner = email(&b.owner_email);
+    let err = c
+        .update_org_user_role(org, &owner, OrgRole::Member)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(409), "{err}");
+    let err = c
+        .remove_org_users(org, std::slice::from_ref(&owner))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(409), "{err}");
+    assert!(err.to_string().contains("at least one owner"), "{err}");
+    let users = c.list_org_users(org).await.expect("users");
+    assert!(users
+        .iter()
+        .any(|u| u.email == owner && u.role == OrgRole::Owner));
+}
+
+#[tokio::test]
+async fn audit_log_pages_with_a_cursor() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+    for i in 0..5 {
+        c.create_team(org, &format!("team-{i}"))
+            .await
+            .expect("team");
+    }
+    let q = wire::AuditLogQuery {
+        types: vec!["team.created".into()],
+        limit: Some(2),
+        ..Default::default()
+    };
+    let first = c.audit_logs(org, &q).await.expect("page");
+    assert_eq!(first.results.len(), 2);
+    assert!(first.pagination.next_cursor.is_some());
+    let all = c.audit_logs_all(org, &q).await.expect("all pages");
+    assert_eq!(all.len(), 5);
+    assert!(all.iter().all(|e| e.kind == "team.created"));
+    let mut ids: Vec<u64> = all.iter().map(|e| e.id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+    assert!(all.iter().all(|e| e.actor == b.username));
+}
+
+#[tokio::test]
+async fn writes_complete_under_thirty_percent_errors_without_duplicates() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+    admin_put(
+        &emu,
+        "/_emulator/faults",
+        json!({"error_rate": 0.3, "error_status": 503, "seed": 7}),
+    )
+    .await;
+    let mut created = Vec::new();
+    for i in 0..15 {
+        let t = c
+            .create_team(org, &format!("squad-{i}"))
+            .await
+            .expect("team");
+        let sa = c
+            .create_service_account(
+                org,
+                &wire::CreateServiceAccount {
+                    username: format!("job-{i}"),
+                    role: ProjectRole::Consumer,
+                    expires: None,
+                    projects: vec![],
+                },
+            )
+            .await
+            .expect("service account");
+        created.push((t.id, sa.account.id));
+    }
+    let cn = counters(&emu).await;
+    reqwest::Client::new()
+        .delete(format!("{}/_emulator/faults", emu.url))
+        .send()
+        .await
+        .expect("clear faults");
+    let teams = c.list_teams(org).await.expect("teams");
+    let accounts = c.list_service_accounts(org).await.expect("accounts");
+    assert_eq!(teams.len(), 15, "one team per write, no duplicates");
+    // 15 created plus the bootstrap account.
+    assert_eq!(accounts.len(), 16, "one account per write, no duplicates");
+    let attempts = count(&cn, "add_teams", "POST") + count(&cn, "create_service_account", "POST");
+    assert!(
+        attempts > 30,
+        "faults were injected: {attempts} attempts for 30 writes"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_rate_limits_end_in_a_typed_error() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    admin_put(
+        &emu,
+        "/_emulator/faults",
+        json!({"rate_limit_rate": 1.0, "retry_after_secs": 1, "routes": ["me"]}),
+    )
+    .await;
+    let mut cfg = ClientConfig::new(&emu.url, &b.username, SecretString::from(b.secret.clone()))
+        .expect("config");
+    cfg.min_backoff = Duration::from_millis(1);
+    cfg.max_backoff = Duration::from_secs(5);
+    cfg.max_retries = 1;
+    let c = Client::new(cfg).expect("client");
+    let started = std::time::Instant::now();
+    let err = c.me().await.unwrap_err();
+    assert!(
+        matches!(err, ApiError::RateLimited { attempts: 2, retry_after: Some(d), .. } if d == Duration::from_secs(1)),
+        "{err:?}"
+    );
+    // The one retry waited for Retry-After (1 s), not the 1 ms backoff.
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    let cn = counters(&emu).await;
+    assert_eq!(count(&cn, "me", "GET"), 2);
+}
+
+#[tokio::test]
+async fn a_redirect_never_replays_a_post_as_a_get() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    let c = client(&emu, &b);
+    let slashless = format!("/organizations/{}/add-teams", b.org_id);
+
+    // The emulator redirects the slash-less path, as Mixpanel does.
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("raw client")
+        .post(format!("{}{slashless}", emu.url))
+        .basic_auth(&b.username, Some(&b.secret))
+        .json(&json!({"teamNames": ["x"]}))
+        .send()
+        .await
+        .expect("raw post");
+    assert_eq!(raw.status().as_u16(), 301);
+
+    let before = counters(&emu).await;
+    let err = c
+        .raw(
+            Method::POST,
+            &slashless,
+            Some(&json!({"teamNames": ["Growth"]})),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Redirect { .. }), "{err}");
+    assert!(err.to_string().contains("add-teams/"), "{err}");
+    let after = counters(&emu).await;
+    for route in ["add_teams", "list_teams"] {
+        assert_eq!(
+            count(&after, route, "GET"),
+            count(&before, route, "GET"),
+            "no GET was sent to {route}"
+        );
+    }
+    assert!(c
+        .list_teams(OrgId(b.org_id))
+        .await
+        .expect("teams")
+        .is_empty());
+}

@@ -1,0 +1,1 @@
+data "mixpanel_organization" "current" {}

@@ -1,0 +1,3 @@
+data "mixpanel_project" "production" {
+  name = "analytics-production"
+}

@@ -1,0 +1,4 @@
+resource "mixpanel_organization_member" "ana" {
+  email = "ana@example.com"
+  role  = "member"
+}

@@ -1,0 +1,3 @@
+resource "mixpanel_team" "data" {
+  name = "Data Engineering"
+}

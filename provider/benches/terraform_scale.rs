@@ -1,0 +1,162 @@
+//! `make bench` (provider part): ratios measured in one run, on this machine.
+//!
+//! - plan and apply of 1,000 `mixpanel_organization_member` resources against the emulator, as
+//!   a ratio to the same commands over 1,000 `terraform_data` resources (Terraform's own cost);
+//! - the emulator's request count for a refresh of those 1,000 resources;
+//! - exec-to-handshake time of the provider, as a ratio to spawning `/bin/true`;
+//! - the provider's peak memory during the 1,000-resource plan (via `/usr/bin/time`).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::emulator::LocalEmulator;
+use support::*;
+
+const N: usize = 1000;
+
+fn timed(dir: &TerraformDir, args: &[&str]) -> Duration {
+    let t = Instant::now();
+    dir.run_ok(args);
+    t.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn total_requests(counters: &serde_json::Value) -> (u64, Vec<String>) {
+    let mut total = 0;
+    let mut lines = Vec::new();
+    if let Some(routes) = counters.as_object() {
+        for (route, methods) in routes {
+            if let Some(m) = methods.as_object() {
+                for (method, n) in m {
+                    let n = n.as_u64().unwrap_or(0);
+                    if n > 0 {
+                        total += n;
+                        lines.push(format!("{method} {route}: {n}"));
+                    }
+                }
+            }
+        }
+    }
+    (total, lines)
+}
+
+fn main() {
+    let terraform = terraform_binary().expect("terraform on PATH or TF_ACC_TERRAFORM_PATH");
+    println!("== terraform at scale: {N} resources (release provider, emulator in-process)");
+
+    // Baseline: Terraform's own cost for N resources.
+    let baseline = TerraformDir::plain(
+        terraform.clone(),
+        &format!("resource \"terraform_data\" \"d\" {{\n  count = {N}\n  input = \"user${{count.index}}@bench.example\"\n}}\n"),
+    );
+    let base_apply = timed(&baseline, &["apply", "-auto-approve", "-no-color"]);
+    let base_plan = timed(&baseline, &["plan", "-no-color"]);
+
+    // The provider against the emulator.
+    let emu = LocalEmulator::start();
+    let creds = emu.bootstrap("Bench", "owner");
+    let body = format!(
+        "{REQUIRED_PROVIDERS}\nprovider \"mixpanel\" {{}}\nresource \"mixpanel_organization_member\" \"m\" {{\n  count = {N}\n  email = \"user${{count.index}}@bench.example\"\n  role  = \"member\"\n}}\n"
+    );
+    let mut dir = TerraformDir::with_dev_overrides(terraform.clone(), &body);
+    dir.set_env("MIXPANEL_API_URL", &emu.url);
+    dir.set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
+    dir.set_env("MIXPANEL_SERVICE_ACCOUNT_SECRET", &creds.secret);
+    let apply = timed(&dir, &["apply", "-auto-approve", "-no-color"]);
+    emu.reset_counters();
+    let plan = timed(&dir, &["plan", "-no-color", "-detailed-exitcode"]);
+    let (requests, detail) = total_requests(&emu.counters());
+
+    println!(
+        "apply: terraform_data {:.2}s, mixpanel {:.2}s, ratio {:.2} (target <= 1.10)",
+        base_apply.as_secs_f64(),
+        apply.as_secs_f64(),
+        apply.as_secs_f64() / base_apply.as_secs_f64()
+    );
+    println!(
+        "plan:  terraform_data {:.2}s, mixpanel {:.2}s, ratio {:.2} (target <= 1.10)",
+        base_plan.as_secs_f64(),
+        plan.as_secs_f64(),
+        plan.as_secs_f64() / base_plan.as_secs_f64()
+    );
+    println!(
+        "API requests for a {N}-resource refresh: {requests} (target <= 10): {}",
+        detail.join(", ")
+    );
+
+    // Peak memory of the provider during the plan, through a wrapper in the plugin folder.
+    let time_bin = std::path::Path::new("/usr/bin/time");
+    if time_bin.is_file() {
+        let rss_log = dir.path().join("rss.log");
+        let wrapper = dir.path().join("plugins/terraform-provider-mixpanel");
+        let _ = std::fs::remove_file(&wrapper);
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec /usr/bin/time -a -o {} -f %M {} \"$@\"\n",
+                rss_log.display(),
+                provider_binary().display()
+            ),
+        )
+        .expect("wrapper");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        dir.run_ok(&["plan", "-no-color"]);
+        let peak_kb = std::fs::read_to_string(&rss_log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        println!(
+            "provider peak memory during the {N}-resource plan: {:.1} MB (target < 15 MB)",
+            peak_kb as f64 / 1024.0
+        );
+    } else {
+        println!(
+            "provider peak memory: not measured (/usr/bin/time is missing: apt-get install time)"
+        );
+    }
+
+    // Exec to handshake, against spawning /bin/true.
+    let id = ClientIdentity::terraform_like();
+    let mut hs = Vec::new();
+    let mut spawn = Vec::new();
+    for _ in 0..100 {
+        let t = Instant::now();
+        Command::new("/bin/true").status().expect("true");
+        spawn.push(t.elapsed());
+
+        let t = Instant::now();
+        let mut child = provider_command()
+            .env(COOKIE_KEY, COOKIE)
+            .env("PLUGIN_PROTOCOL_VERSIONS", "6")
+            .env("PLUGIN_CLIENT_CERT", &id.pem)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn provider");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("handshake");
+        hs.push(t.elapsed());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (hs, spawn) = (median(hs), median(spawn));
+    println!(
+        "exec to handshake: {:.2} ms median (spawning /bin/true: {:.2} ms; ratio {:.2}; target <= 2 ms)",
+        hs.as_secs_f64() * 1e3,
+        spawn.as_secs_f64() * 1e3,
+        hs.as_secs_f64() / spawn.as_secs_f64()
+    );
+}

@@ -1,0 +1,617 @@
+//! Acceptance tests: the real `terraform` binary (dev_overrides, no init) drives the provider
+//! against the emulator. For every resource: apply, `plan -refresh=false` and `plan` empty,
+//! import compared with the applied state, an in-place change or a replacement, destroy. Then
+//! drift, deletion outside Terraform, bad input and missing permissions.
+
+mod support;
+
+use std::process::Output;
+
+use mixpanel_access::model::{OrgId, OrgRole, ProjectRole, TeamId};
+use serde_json::Value;
+use support::emulator::{Creds, LocalEmulator};
+use support::*;
+
+/// Terraform's stdout and stderr, with its line wrapping of long messages undone.
+fn text(o: &Output) -> String {
+    let raw = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+struct Workspace {
+    dir: TerraformDir,
+}
+
+impl Workspace {
+    fn new(emu: &LocalEmulator, creds: &Creds, body: &str) -> Workspace {
+        let terraform = terraform_or_skip("acceptance").expect("terraform");
+        let mut dir = TerraformDir::with_dev_overrides(terraform, &config(body));
+        dir.set_env("MIXPANEL_API_URL", &emu.url);
+        dir.set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
+        dir.set_env("MIXPANEL_SERVICE_ACCOUNT_SECRET", &creds.secret);
+        dir.set_env("MIXPANEL_MAX_RETRIES", "2");
+        Workspace { dir }
+    }
+
+    fn write(&self, body: &str) {
+        std::fs::write(self.dir.path().join("main.tf"), config(body)).expect("write main.tf");
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        text(&self.dir.run_ok(args))
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.dir.command(args).output().expect("run terraform")
+    }
+
+    fn apply(&self) -> String {
+        self.ok(&["apply", "-auto-approve", "-no-color", "-input=false"])
+    }
+
+    /// `plan -detailed-exitcode`: 0 = no changes, 2 = changes.
+    fn plan_code(&self, extra: &[&str]) -> (i32, String) {
+        let mut args = vec!["plan", "-detailed-exitcode", "-no-color", "-input=false"];
+        args.extend_from_slice(extra);
+        let o = self.run(&args);
+        (o.status.code().unwrap_or(-1), text(&o))
+    }
+
+    fn assert_no_changes(&self) {
+        for extra in [&["-refresh=false"][..], &[][..]] {
+            let (code, out) = self.plan_code(extra);
+            assert_eq!(code, 0, "plan {extra:?} should be empty:\n{out}");
+        }
+    }
+
+    /// The attribute values of one resource in the state.
+    fn values(&self, address: &str) -> Value {
+        let o = self.dir.run_ok(&["show", "-json"]);
+        let state: Value = serde_json::from_slice(&o.stdout).expect("show json");
+        state["values"]["root_module"]["resources"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["address"] == address))
+            .map(|r| r["values"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Removes a resource from the state, imports it again and compares the values.
+    fn check_import(&self, address: &str, id: &str, ignore: &[&str]) {
+        let mut before = self.values(address);
+        self.ok(&["state", "rm", "-no-color", address]);
+        self.ok(&["import", "-no-color", "-input=false", address, id]);
+        let mut after = self.values(address);
+        for k in ignore {
+            before[*k] = Value::Null;
+            after[*k] = Value::Null;
+        }
+        assert_eq!(
+            before, after,
+            "imported {address} ({id}) differs from applied"
+        );
+    }
+}
+
+fn config(body: &str) -> String {
+    format!("{REQUIRED_PROVIDERS}\nprovider \"mixpanel\" {{}}\n\n{body}\n")
+}
+
+fn setup() -> (LocalEmulator, Creds) {
+    let emu = LocalEmulator::start();
+    let creds = emu.bootstrap("Acme", "owner");
+    (emu, creds)
+}
+
+const PROJECT: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "analytics-dev"
+  timezone            = "Europe/Paris"
+  data_residency      = "eu"
+  deletion_protection = false
+}
+"#;
+
+const MEMBER: &str = r#"
+resource "mixpanel_organization_member" "ana" {
+  email = "ana@acme.example"
+  role  = "member"
+}
+"#;
+
+const TEAM: &str = r#"
+resource "mixpanel_team" "t" {
+  name = "Data Engineering"
+}
+"#;
+
+#[test]
+fn project_lifecycle() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, PROJECT);
+    ws.apply();
+    ws.assert_no_changes();
+    let v = ws.values("mixpanel_project.p");
+    assert_eq!(v["domain"], "eu.mixpanel.com");
+    assert!(v["token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(v["api_secret"].as_str().is_some_and(|t| !t.is_empty()));
+    let id = v["id"].as_str().expect("id").to_string();
+    // Import gives back the same project (deletion_protection is the default, true, after import).
+    ws.check_import("mixpanel_project.p", &id, &["deletion_protection"]);
+    ws.apply();
+    ws.assert_no_changes();
+
+    // In place: name and time zone.
+    ws.write(
+        &PROJECT
+            .replace("analytics-dev", "analytics-staging")
+            .replace("Europe/Paris", "Asia/Tokyo"),
+    );
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("updated in-place"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+    assert_eq!(ws.values("mixpanel_project.p")["id"], id.as_str());
+
+    // Replacement: data residency (allowed because deletion_protection = false).
+    ws.write(&PROJECT.replace("\"eu\"", "\"us\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("must be replaced"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+    assert_ne!(ws.values("mixpanel_project.p")["id"], id.as_str());
+
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    let rt = runtime();
+    let projects = rt
+        .block_on(emu.client(&creds).list_projects(OrgId(creds.org_id)))
+        .expect("projects");
+    assert!(projects.is_empty(), "destroy deleted the projects");
+}
+
+#[test]
+fn organization_member_lifecycle() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, MEMBER);
+    ws.apply();
+    ws.assert_no_changes();
+    assert_eq!(
+        ws.values("mixpanel_organization_member.ana")["status"],
+        "invited"
+    );
+    ws.check_import("mixpanel_organization_member.ana", "ana@acme.example", &[]);
+    ws.assert_no_changes();
+    ws.write(&MEMBER.replace("\"member\"", "\"admin\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert!(code == 2 && out.contains("updated in-place"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    let users = runtime()
+        .block_on(emu.client(&creds).list_org_users(OrgId(creds.org_id)))
+        .expect("users");
+    assert!(!users.iter().any(|u| u.email.as_str() == "ana@acme.example"));
+}
+
+#[test]
+fn project_member_lifecycle() {
+    let (emu, creds) = setup();
+    let grant = r#"
+resource "mixpanel_project_member" "g" {
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+  role       = "analyst"
+}
+"#;
+    let body = format!("{PROJECT}{MEMBER}{grant}");
+    let ws = Workspace::new(&emu, &creds, &body);
+    ws.apply();
+    ws.assert_no_changes();
+    let id = ws.values("mixpanel_project_member.g")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert!(id.ends_with("/ana@acme.example"), "{id}");
+    ws.check_import("mixpanel_project_member.g", &id, &[]);
+    ws.write(&body.replace("\"analyst\"", "\"consumer\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert!(code == 2 && out.contains("updated in-place"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+#[test]
+fn team_lifecycle_drift_and_deletion_outside_terraform() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, TEAM);
+    ws.apply();
+    ws.assert_no_changes();
+    let id = ws.values("mixpanel_team.t")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ws.check_import("mixpanel_team.t", &id, &[]);
+    ws.write(&TEAM.replace("Data Engineering", "Data Platform"));
+    let (code, out) = ws.plan_code(&[]);
+    assert!(code == 2 && out.contains("updated in-place"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Drift made through the API shows up in the next plan.
+    let rt = runtime();
+    let client = emu.client(&creds);
+    let org = OrgId(creds.org_id);
+    let team = TeamId(id.parse().expect("team id"));
+    rt.block_on(client.rename_team(org, team, "Renamed by hand"))
+        .expect("rename");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("\"Renamed by hand\" -> \"Data Platform\""),
+        "{out}"
+    );
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Deleted outside Terraform: planned for re-creation.
+    rt.block_on(client.delete_team(org, team)).expect("delete");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("will be created"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+#[test]
+fn team_member_and_team_project_lifecycle() {
+    let (emu, creds) = setup();
+    let rest = r#"
+resource "mixpanel_team_member" "ana" {
+  team_id = mixpanel_team.t.id
+  email   = mixpanel_organization_member.ana.email
+}
+
+resource "mixpanel_service_account" "etl" {
+  username = "etl"
+  role     = "consumer"
+}
+
+resource "mixpanel_team_member" "etl" {
+  team_id            = mixpanel_team.t.id
+  service_account_id = mixpanel_service_account.etl.id
+}
+
+resource "mixpanel_team_project" "tp" {
+  team_id    = mixpanel_team.t.id
+  project_id = mixpanel_project.p.id
+  role       = "analyst"
+}
+"#;
+    let body = format!("{PROJECT}{MEMBER}{TEAM}{rest}");
+    let ws = Workspace::new(&emu, &creds, &body);
+    ws.apply();
+    ws.assert_no_changes();
+    let m = ws.values("mixpanel_team_member.ana")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ws.check_import("mixpanel_team_member.ana", &m, &[]);
+    let s = ws.values("mixpanel_team_member.etl")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert!(s.contains("/service_account/"), "{s}");
+    ws.check_import("mixpanel_team_member.etl", &s, &[]);
+    let tp = ws.values("mixpanel_team_project.tp")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ws.check_import("mixpanel_team_project.tp", &tp, &[]);
+    ws.assert_no_changes();
+
+    // The team's project role changes in place; a member change replaces the membership.
+    let changed = body
+        .replace("role       = \"analyst\"", "role       = \"consumer\"")
+        .replace("\"ana@acme.example\"", "\"bob@acme.example\"");
+    ws.write(&changed);
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("mixpanel_team_project.tp will be updated in-place"),
+        "{out}"
+    );
+    assert!(
+        out.contains("mixpanel_team_member.ana must be replaced"),
+        "{out}"
+    );
+    ws.apply();
+    ws.assert_no_changes();
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+#[test]
+fn service_account_lifecycle() {
+    let (emu, creds) = setup();
+    let sa = r#"
+resource "mixpanel_service_account" "etl" {
+  username = "etl-pipeline"
+  role     = "analyst"
+  expires  = "2099-01-01T00:00:00Z"
+}
+
+resource "mixpanel_service_account_project" "etl" {
+  project_id         = mixpanel_project.p.id
+  service_account_id = mixpanel_service_account.etl.id
+  role               = "analyst"
+}
+"#;
+    let body = format!("{PROJECT}{sa}");
+    let ws = Workspace::new(&emu, &creds, &body);
+    let out = ws.apply();
+    let v = ws.values("mixpanel_service_account.etl");
+    let secret = v["secret"].as_str().expect("secret").to_string();
+    assert!(!out.contains(&secret), "the secret is not printed");
+    let full = v["full_username"].as_str().expect("full").to_string();
+    assert!(full.starts_with("etl-pipeline.") && full.ends_with(".mp-service-account"));
+    // The secret authenticates.
+    let rt = runtime();
+    let as_etl = emu.client(&Creds {
+        org_id: creds.org_id,
+        username: full.clone(),
+        secret: secret.clone(),
+    });
+    rt.block_on(as_etl.me())
+        .expect("created account authenticates");
+    ws.assert_no_changes();
+
+    let id = v["id"].as_str().expect("id").to_string();
+    ws.check_import("mixpanel_service_account.etl", &id, &["secret"]);
+    assert_eq!(
+        ws.values("mixpanel_service_account.etl")["secret"],
+        Value::Null
+    );
+    ws.assert_no_changes();
+    let sp = ws.values("mixpanel_service_account_project.etl")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ws.check_import("mixpanel_service_account_project.etl", &sp, &[]);
+
+    ws.write(&body.replace(
+        "role               = \"analyst\"",
+        "role               = \"consumer\"",
+    ));
+    let (code, out) = ws.plan_code(&[]);
+    assert!(code == 2 && out.contains("updated in-place"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Any input change replaces the account (Mixpanel has no update).
+    ws.write(&body.replace("2099-01-01T00:00:00Z", "2098-01-01T00:00:00Z"));
+    let (code, out) = ws.plan_code(&[]);
+    assert!(code == 2 && out.contains("must be replaced"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+    assert_ne!(ws.values("mixpanel_service_account.etl")["id"], id.as_str());
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+#[test]
+fn data_sources() {
+    let (emu, creds) = setup();
+    let body = format!(
+        r#"{PROJECT}{MEMBER}{TEAM}
+resource "mixpanel_project_member" "g" {{
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+  role       = "consumer"
+}}
+resource "mixpanel_team_member" "ana" {{
+  team_id = mixpanel_team.t.id
+  email   = mixpanel_organization_member.ana.email
+}}
+resource "mixpanel_team_project" "tp" {{
+  team_id    = mixpanel_team.t.id
+  project_id = mixpanel_project.p.id
+  role       = "analyst"
+}}
+data "mixpanel_project" "by_name" {{
+  name       = mixpanel_project.p.name
+}}
+data "mixpanel_organization" "org" {{
+  depends_on = [mixpanel_project.p]
+}}
+data "mixpanel_effective_access" "ana" {{
+  email      = "ana@acme.example"
+  depends_on = [mixpanel_project_member.g, mixpanel_team_member.ana, mixpanel_team_project.tp]
+}}
+output "project_id" {{ value = data.mixpanel_project.by_name.id }}
+output "org_projects" {{ value = data.mixpanel_organization.org.project_ids }}
+output "ana" {{ value = data.mixpanel_effective_access.ana.projects }}
+"#
+    );
+    let ws = Workspace::new(&emu, &creds, &body);
+    ws.apply();
+    let o = ws.dir.run_ok(&["output", "-json"]);
+    let out: Value = serde_json::from_slice(&o.stdout).expect("outputs");
+    let pid = ws.values("mixpanel_project.p")["id"].clone();
+    assert_eq!(out["project_id"]["value"], pid);
+    assert_eq!(out["org_projects"]["value"], serde_json::json!([pid]));
+    let ana = &out["ana"]["value"][0];
+    assert_eq!(ana["role"], "analyst");
+    assert_eq!(
+        ana["sources"],
+        serde_json::json!(["team:Data Engineering:analyst", "individual:consumer"])
+    );
+    assert!(ana["capabilities"]
+        .as_array()
+        .expect("caps")
+        .contains(&Value::from("export_data")));
+}
+
+#[test]
+fn bad_input_gives_diagnostics_on_the_attribute() {
+    let (emu, creds) = setup();
+    let body = r#"
+resource "mixpanel_organization_member" "m" {
+  email = "not-an-email"
+  role  = "superuser"
+}
+resource "mixpanel_project" "p" {
+  name     = "x"
+  timezone = "Mars/Olympus"
+}
+resource "mixpanel_service_account" "s" {
+  username = "etl"
+  role     = "owner"
+  expires  = "2030-01-01"
+}
+"#;
+    let ws = Workspace::new(&emu, &creds, body);
+    let o = ws.run(&["validate", "-no-color"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    for needle in [
+        "Invalid value for email",
+        "email = \"not-an-email\"",
+        "Invalid value for role",
+        "role = \"superuser\"",
+        "owner, admin, billing_admin, member",
+        "Invalid value for timezone",
+        "timezone = \"Mars/Olympus\"",
+        "IANA",
+        "service accounts cannot be owners",
+        "expires = \"2030-01-01\"",
+        "YYYY-MM-DDTHH:MM:SSZ",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn protected_projects_refuse_deletion_and_residency_changes() {
+    let (emu, creds) = setup();
+    let protected = PROJECT.replace("deletion_protection = false", "deletion_protection = true");
+    let ws = Workspace::new(&emu, &creds, &protected);
+    ws.apply();
+    // A residency change would replace the project: refused on the attribute.
+    ws.write(&protected.replace("\"eu\"", "\"us\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Data residency cannot change"), "{out}");
+    assert!(out.contains("data_residency = \"us\""), "{out}");
+    // Destroying it is refused until deletion_protection is false.
+    ws.write(&protected);
+    let o = ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Project is protected from deletion"), "{out}");
+    assert!(!runtime()
+        .block_on(emu.client(&creds).list_projects(OrgId(creds.org_id)))
+        .expect("projects")
+        .is_empty());
+    ws.write(PROJECT);
+    ws.apply();
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+#[test]
+fn a_provider_account_without_the_role_gets_a_diagnostic_naming_it() {
+    let emu = LocalEmulator::start();
+    let admin = emu.bootstrap("Globex", "admin");
+    let rt = runtime();
+    let client = emu.client(&admin);
+    let org = OrgId(admin.org_id);
+    let analyst = rt
+        .block_on(client.create_service_account(
+            org,
+            &mixpanel_access::api::wire::CreateServiceAccount {
+                username: "readonly".into(),
+                role: ProjectRole::Analyst,
+                expires: None,
+                projects: vec![],
+            },
+        ))
+        .expect("analyst account");
+    use secrecy::ExposeSecret;
+    let weak = Creds {
+        org_id: admin.org_id,
+        username: analyst.account.username.to_string(),
+        secret: analyst.secret.expose_secret().to_string(),
+    };
+    let ws = Workspace::new(&emu, &weak, TEAM);
+    let o = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Cannot create the team"), "{out}");
+    assert!(
+        out.contains("the organization role owner or admin"),
+        "{out}"
+    );
+    assert!(!out.contains(&weak.secret));
+
+    // An admin account cannot delete a project: the owner role is named.
+    let ws = Workspace::new(&emu, &admin, PROJECT);
+    ws.apply();
+    let o = ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("the project role owner"), "{out}");
+    // Members may be invited, but an admin cannot make an owner.
+    let members = rt.block_on(client.list_org_users(org)).expect("users");
+    assert!(members.iter().any(|m| m.role == OrgRole::Owner));
+}
+
+fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn quickstart_example_applies_and_the_next_plan_is_empty() {
+    let (emu, creds) = setup();
+    let main_tf =
+        std::fs::read_to_string(repo().join("examples/quickstart/main.tf")).expect("quickstart");
+    let ws = Workspace::new(&emu, &creds, "");
+    std::fs::write(ws.dir.path().join("main.tf"), main_tf).expect("write");
+    ws.apply();
+    ws.assert_no_changes();
+    let o = ws.dir.run_ok(&["output", "-json"]);
+    let out: Value = serde_json::from_slice(&o.stdout).expect("outputs");
+    assert_eq!(
+        out["ana_access"]["value"]["analytics-production"],
+        serde_json::json!(["team:Analysts:consumer"])
+    );
+}
+
+#[test]
+fn every_resource_and_data_source_example_validates() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, "");
+    let mut all =
+        std::fs::read_to_string(repo().join("examples/provider/provider.tf")).expect("provider.tf");
+    for kind in ["resources", "data-sources"] {
+        let dir = repo().join("examples").join(kind);
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .expect("examples")
+            .flatten()
+            .collect();
+        entries.sort_by_key(|e| e.path());
+        assert!(!entries.is_empty());
+        for e in entries {
+            for f in std::fs::read_dir(e.path()).expect("example dir").flatten() {
+                all.push('\n');
+                all.push_str(&std::fs::read_to_string(f.path()).expect("example"));
+            }
+        }
+    }
+    std::fs::write(ws.dir.path().join("main.tf"), all).expect("write");
+    let out = ws.ok(&["validate", "-no-color"]);
+    assert!(out.contains("The configuration is valid"), "{out}");
+}
