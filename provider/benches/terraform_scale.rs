@@ -101,7 +101,7 @@ fn main() {
         std::fs::write(
             &wrapper,
             format!(
-                "#!/bin/sh\nexec /usr/bin/time -a -o {} -f %M {} \"$@\"\n",
+                "#!/bin/sh\nexec /usr/bin/time -a -o {} -f '%M %U %S' {} \"$@\"\n",
                 rss_log.display(),
                 provider_binary().display()
             ),
@@ -109,16 +109,26 @@ fn main() {
         .expect("wrapper");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        dir.run_ok(&["plan", "-no-color"]);
-        let peak_kb = std::fs::read_to_string(&rss_log)
-            .unwrap_or_default()
+        let wall = timed(&dir, &["plan", "-no-color"]);
+        let log = std::fs::read_to_string(&rss_log).unwrap_or_default();
+        let rows: Vec<Vec<f64>> = log
             .lines()
-            .filter_map(|l| l.trim().parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
+            .map(|l| {
+                l.split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+            .filter(|r: &Vec<f64>| r.len() == 3)
+            .collect();
+        let peak_kb = rows.iter().map(|r| r[0]).fold(0.0, f64::max);
+        let cpu: f64 = rows.iter().map(|r| r[1] + r[2]).sum();
         println!(
-            "provider peak memory during the {N}-resource plan: {:.1} MB (target < 15 MB)",
-            peak_kb as f64 / 1024.0
+            "provider peak memory during the {N}-resource plan: {:.1} MB (target < 15 MB); provider CPU {:.2}s in {} processes, {:.0}% of the plan's {:.2}s wall time",
+            peak_kb / 1024.0,
+            cpu,
+            rows.len(),
+            100.0 * cpu / wall.as_secs_f64(),
+            wall.as_secs_f64()
         );
     } else {
         println!(

@@ -193,6 +193,15 @@ pub fn api_diag(summary: &str, err: &ApiError, attr: Option<&str>) -> Diagnostic
     }
 }
 
+/// The outcome of a delete: an object already gone counts as deleted.
+pub fn deleted(result: Result<(), ApiError>, summary: &str) -> Result<(), Diagnostics> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(api_diag(summary, &e, None).into()),
+    }
+}
+
 /// A diagnostic about an import id that does not parse.
 pub fn bad_import_id(id: &str, format: &str) -> Diagnostics {
     Diagnostic::error(

@@ -121,11 +121,7 @@ impl Resource for OrganizationMemberResource {
         let email: Email = parse_attr(state, "email")?;
         let result = ctx.client.remove_org_users(org, &[email]).await;
         ctx.cache.invalidate();
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(api_diag("Cannot remove the member", &e, None).into()),
-        }
+        crate::framework::resource::deleted(result, "Cannot remove the member")
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

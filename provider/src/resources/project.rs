@@ -249,11 +249,7 @@ impl Resource for ProjectResource {
         let id: ProjectId = id_attr(state, "id")?;
         let result = ctx.client.delete_project(org, id).await;
         ctx.cache.invalidate();
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(api_diag("Cannot delete the project", &e, None).into()),
-        }
+        crate::framework::resource::deleted(result, "Cannot delete the project")
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

@@ -115,11 +115,7 @@ impl Resource for ProjectMemberResource {
             .remove_users_from_projects(org, &[email], &[project])
             .await;
         ctx.cache.invalidate();
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(api_diag("Cannot remove the project grant", &e, None).into()),
-        }
+        crate::framework::resource::deleted(result, "Cannot remove the project grant")
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

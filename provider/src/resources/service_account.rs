@@ -182,11 +182,7 @@ impl Resource for ServiceAccountResource {
         let id: ServiceAccountId = id_attr(state_in, "id")?;
         let result = ctx.client.delete_service_account(org, id).await;
         ctx.cache.invalidate();
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(api_diag("Cannot delete the service account", &e, None).into()),
-        }
+        crate::framework::resource::deleted(result, "Cannot delete the service account")
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

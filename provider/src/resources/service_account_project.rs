@@ -119,16 +119,10 @@ impl Resource for ServiceAccountProjectResource {
             .remove_service_accounts_from_projects(org, project, &[sa])
             .await;
         ctx.cache.invalidate();
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(api_diag(
-                "Cannot remove the service account from the project",
-                &e,
-                None,
-            )
-            .into()),
-        }
+        crate::framework::resource::deleted(
+            result,
+            "Cannot remove the service account from the project",
+        )
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

@@ -100,11 +100,7 @@ impl Resource for TeamResource {
         let id: TeamId = id_attr(state_in, "id")?;
         let result = ctx.client.delete_team(org, id).await;
         ctx.cache.invalidate();
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(api_diag("Cannot delete the team", &e, None).into()),
-        }
+        crate::framework::resource::deleted(result, "Cannot delete the team")
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

@@ -181,11 +181,7 @@ impl Resource for TeamMemberResource {
             }
         };
         ctx.cache.invalidate();
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(api_diag("Cannot remove the team member", &e, None).into()),
-        }
+        crate::framework::resource::deleted(result, "Cannot remove the team member")
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

@@ -90,11 +90,7 @@ impl Resource for TeamProjectResource {
             .remove_projects_from_team(org, team, &[project])
             .await;
         ctx.cache.invalidate();
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(api_diag("Cannot remove the team's project role", &e, None).into()),
-        }
+        crate::framework::resource::deleted(result, "Cannot remove the team's project role")
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
