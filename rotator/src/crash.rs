@@ -1,0 +1,22 @@
+//! A test-only fault knob: `MIXPANEL_ROTATOR_CRASH_AFTER=<point>` aborts the process (no
+//! destructors, no lease release, like SIGKILL) right after that point of a rotation:
+//!
+//! - `create`: the new service account (or reset project secret) exists, but the journal has
+//!   not recorded it yet (the orphan path);
+//! - `intent`, `created`, `tested`, `promoted`, `overlap`, `revoked_old`, `done`: right after
+//!   the journal recorded that phase.
+//!
+//! It is for the crash-recovery tests; never set it in production.
+
+/// The environment variable of the knob.
+pub const ENV: &str = "MIXPANEL_ROTATOR_CRASH_AFTER";
+
+/// Aborts the process if the knob names `point`.
+pub fn after(point: &str) {
+    if let Ok(v) = std::env::var(ENV) {
+        if v.trim() == point {
+            eprintln!("{ENV}={point}: aborting the process on purpose (test knob)");
+            std::process::abort();
+        }
+    }
+}

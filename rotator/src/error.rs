@@ -1,0 +1,46 @@
+//! The rotator's error type. Messages say what went wrong and what to do; none contains a
+//! secret (Mixpanel and Vault errors never carry one, and secrets are never formatted).
+
+use mixpanel_access::api::ApiError;
+use mixpanel_access::inventory::InventoryError;
+use mixpanel_access::vault::VaultError;
+
+/// What went wrong in the rotator.
+#[derive(Debug, thiserror::Error)]
+pub enum RotatorError {
+    /// The configuration is incomplete or invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Vault/OpenBao failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// Mixpanel (or the emulator) failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// An inventory entry or file is invalid.
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    /// The credential is not in the inventory.
+    #[error("credential {0} is not in the inventory: add it with `mixpanel-rotator inventory add` or `inventory apply`")]
+    UnknownCredential(String),
+    /// The work stopped because leadership was lost or the process is shutting down; the
+    /// journal is intact and the next leader resumes it.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
+    /// Something a user asked for cannot be done.
+    #[error("{0}")]
+    Invalid(String),
+    /// A local I/O problem (a file, a socket).
+    #[error("{0}")]
+    Io(String),
+}
+
+impl RotatorError {
+    /// Whether this is an interruption (lost leadership, shutdown) rather than a failure.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, RotatorError::Interrupted(_))
+            || matches!(self, RotatorError::Vault(VaultError::LostLeadership { .. }))
+    }
+}
+
+pub type Result<T, E = RotatorError> = std::result::Result<T, E>;

@@ -1,0 +1,225 @@
+//! The inventory as the rotator reads and updates it: the shared [`InventoryEntry`] in the
+//! `custom_metadata` of `creds/<name>`, plus two keys the rotator adds next to it:
+//!
+//! - `rotation_requested`: a pending manual/incident request (compact JSON) left by the CLI or a
+//!   follower's `POST /rotate`; the leader picks it up, journals it, and removes the key;
+//! - `mirrored_at`: when a credential that cannot be rotated through the API was last read back
+//!   from Mixpanel and validated.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use mixpanel_access::inventory::{serde_humantime, InventoryEntry, InventoryError};
+use mixpanel_access::vault::{KvMetadata, Trigger, VaultStore};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, RotatorError};
+
+/// The metadata key of a pending rotation request.
+pub const REQUEST_KEY: &str = "rotation_requested";
+/// The metadata key of the last mirror of a manually rotated credential.
+pub const MIRRORED_KEY: &str = "mirrored_at";
+/// The first path segment reserved for the rotator's own state (`state/_membership/...`).
+pub const RESERVED_SEGMENT: &str = "_membership";
+
+/// A rotation someone asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationRequest {
+    pub trigger: Trigger,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The overlap; the entry's own when absent.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_humantime"
+    )]
+    pub overlap: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
+}
+
+mod opt_humantime {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::serde_humantime::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s = Option::<String>::deserialize(d)?;
+        s.map(|s| mixpanel_access::inventory::parse_duration(&s))
+            .transpose()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl RotationRequest {
+    pub fn new(trigger: Trigger, reason: Option<String>, overlap: Option<Duration>) -> Self {
+        RotationRequest {
+            trigger,
+            reason,
+            overlap,
+            requested_by: None,
+            requested_at: Some(Utc::now()),
+        }
+    }
+
+    /// The request as a metadata value (at most 512 characters: a long reason is cut).
+    pub fn to_metadata_value(&self) -> String {
+        let mut r = self.clone();
+        if let Some(reason) = &r.reason {
+            if reason.chars().count() > 300 {
+                r.reason = Some(reason.chars().take(300).collect::<String>() + "...");
+            }
+        }
+        if let Some(by) = &r.requested_by {
+            if by.chars().count() > 80 {
+                r.requested_by = Some(by.chars().take(80).collect());
+            }
+        }
+        serde_json::to_string(&r).unwrap_or_else(|_| "{\"trigger\":\"manual\"}".into())
+    }
+
+    pub fn from_metadata_value(s: &str) -> Option<Self> {
+        serde_json::from_str(s).ok()
+    }
+}
+
+/// One credential of the inventory as stored: the entry (or why it is invalid), its raw
+/// metadata, and the rotator's extra keys.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub name: String,
+    pub entry: std::result::Result<InventoryEntry, InventoryError>,
+    pub metadata: KvMetadata,
+    pub request: Option<RotationRequest>,
+    pub mirrored_at: Option<DateTime<Utc>>,
+}
+
+impl Record {
+    pub fn from_metadata(name: String, metadata: KvMetadata) -> Record {
+        let entry = InventoryEntry::from_custom_metadata(&name, &metadata.custom_metadata);
+        let request = metadata
+            .custom_metadata
+            .get(REQUEST_KEY)
+            .and_then(|v| RotationRequest::from_metadata_value(v));
+        let mirrored_at = metadata
+            .custom_metadata
+            .get(MIRRORED_KEY)
+            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+            .map(|d| d.with_timezone(&Utc));
+        Record {
+            name,
+            entry,
+            metadata,
+            request,
+            mirrored_at,
+        }
+    }
+}
+
+/// Every credential under `creds/` with its inventory entry.
+pub async fn load(store: &VaultStore) -> Result<Vec<Record>> {
+    Ok(store
+        .list_credentials()
+        .await?
+        .into_iter()
+        .map(|(name, meta)| Record::from_metadata(name, meta))
+        .collect())
+}
+
+/// One credential's record; `None` when it has no metadata.
+pub async fn load_one(store: &VaultStore, name: &str) -> Result<Option<Record>> {
+    Ok(store
+        .read_metadata(name)
+        .await?
+        .map(|m| Record::from_metadata(name.to_string(), m)))
+}
+
+/// The entry of `name`, or an error saying it is missing or invalid.
+pub async fn entry(store: &VaultStore, name: &str) -> Result<InventoryEntry> {
+    match load_one(store, name).await? {
+        None => Err(RotatorError::UnknownCredential(name.to_string())),
+        Some(r) => Ok(r.entry?),
+    }
+}
+
+/// Writes some of an entry's fields (merge-PATCH, other keys kept).
+pub async fn patch_fields(store: &VaultStore, entry: &InventoryEntry, keys: &[&str]) -> Result<()> {
+    let map = entry.to_custom_metadata()?;
+    let fields: BTreeMap<String, Option<String>> = keys
+        .iter()
+        .filter_map(|k| map.get(*k).map(|v| (k.to_string(), Some(v.clone()))))
+        .collect();
+    store.patch_metadata(&entry.name, &fields).await?;
+    Ok(())
+}
+
+/// Sets or removes one of the rotator's extra keys.
+pub async fn patch_extra(
+    store: &VaultStore,
+    name: &str,
+    key: &str,
+    value: Option<String>,
+) -> Result<()> {
+    let fields = BTreeMap::from([(key.to_string(), value)]);
+    store.patch_metadata(name, &fields).await?;
+    Ok(())
+}
+
+/// Leaves a rotation request for the active replica.
+pub async fn leave_request(
+    store: &VaultStore,
+    name: &str,
+    request: &RotationRequest,
+) -> Result<()> {
+    patch_extra(store, name, REQUEST_KEY, Some(request.to_metadata_value())).await
+}
+
+/// Rejects names the rotator reserves for its own state.
+pub fn check_name(name: &str) -> Result<()> {
+    mixpanel_access::inventory::validate_name(name)
+        .map_err(|e| RotatorError::Invalid(e.to_string()))?;
+    if name.split('/').next() == Some(RESERVED_SEGMENT) {
+        return Err(RotatorError::Invalid(format!(
+            "credential names may not start with {RESERVED_SEGMENT}/: it is reserved for the rotator's state"
+        )));
+    }
+    Ok(())
+}
+
+/// RFC 3339 with seconds, as the inventory writes dates.
+pub fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_round_trip_fits_in_metadata() {
+        let mut r = RotationRequest::new(
+            Trigger::Incident,
+            Some("x".repeat(1000)),
+            Some(Duration::ZERO),
+        );
+        r.requested_by = Some("ops@example.com".into());
+        let v = r.to_metadata_value();
+        assert!(v.chars().count() <= 512, "{}", v.len());
+        let back = RotationRequest::from_metadata_value(&v).unwrap();
+        assert_eq!(back.trigger, Trigger::Incident);
+        assert_eq!(back.overlap, Some(Duration::ZERO));
+        assert!(check_name("_membership/4").is_err());
+        assert!(check_name("team/etl").is_ok());
+    }
+}
