@@ -22,13 +22,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use mixpanel_access::inventory::{CredentialKind, CredentialStatus, InventoryEntry};
 use mixpanel_access::model::{OrgRole, ProjectId, ProjectRole};
-use mixpanel_access::vault::{Journal, Phase, Trigger};
+use mixpanel_access::vault::{Phase, Trigger};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::election::Leadership;
 use crate::engine::{Engine, Outcome, Requested};
-use crate::error::{Result, RotatorError};
+use crate::error::Result;
 use crate::inventory::{self, Record, RotationRequest, REQUEST_KEY, RESERVED_SEGMENT};
 
 #[derive(Debug, Clone, Copy)]
@@ -542,9 +542,12 @@ impl Scheduler {
                 .map(|(e, r)| (e.clone(), *r))
                 .collect();
             let snapshot_name = format!("{RESERVED_SEGMENT}/{}", project.0);
-            let previous = engine.store.read_journal(&snapshot_name).await?;
+            let previous = engine
+                .store
+                .read_state_document::<MembershipSnapshot>(&snapshot_name)
+                .await?;
             let (prev_map, cas) = match &previous {
-                Some((j, v)) => (decode_snapshot(j), *v),
+                Some((doc, v)) => (Some(doc.privileged.clone()), *v),
                 None => (None, 0),
             };
             let Some(prev_map) = prev_map else {
@@ -610,15 +613,11 @@ pub fn membership_changes(
     out
 }
 
-/// The membership snapshot travels in a journal-shaped record (phase `done`, never open) so it
-/// is written through the same check-and-set, fenced journal call; `reason` holds the JSON.
-const SNAPSHOT_ID: &str = "membership-snapshot";
-
-fn decode_snapshot(j: &Journal) -> Option<BTreeMap<String, ProjectRole>> {
-    if j.rotation_id != SNAPSHOT_ID {
-        return None;
-    }
-    serde_json::from_str(j.reason.as_deref()?).ok()
+/// The owners and admins of one project as last seen, kept under `state/_membership/<project>`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct MembershipSnapshot {
+    taken_at: chrono::DateTime<Utc>,
+    privileged: BTreeMap<String, ProjectRole>,
 }
 
 async fn write_snapshot(
@@ -628,15 +627,13 @@ async fn write_snapshot(
     cas: u64,
     lead: &Leadership,
 ) -> Result<()> {
-    let now = Utc::now();
-    let mut j = Journal::new(SNAPSHOT_ID, Trigger::Membership, Duration::ZERO, now);
-    j.phase = Phase::Done;
-    j.finished_at = Some(now);
-    j.reason =
-        Some(serde_json::to_string(privileged).map_err(|e| RotatorError::Invalid(e.to_string()))?);
+    let doc = MembershipSnapshot {
+        taken_at: Utc::now(),
+        privileged: privileged.clone(),
+    };
     engine
         .store
-        .write_journal(name, &j, cas, lead.fencing())
+        .write_state_document(name, &doc, cas, lead.fencing())
         .await?;
     Ok(())
 }

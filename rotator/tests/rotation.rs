@@ -591,7 +591,13 @@ async fn an_admin_downgraded_on_a_project_rotates_that_projects_credentials() {
     wait_for("the membership baseline", Duration::from_secs(20), || {
         let store = store.clone();
         let snapshot = snapshot.clone();
-        async move { store.read_journal(&snapshot).await.ok()?.map(|_| ()) }
+        async move {
+            let (doc, _) = store
+                .read_state_document::<serde_json::Value>(&snapshot)
+                .await
+                .ok()??;
+            doc["privileged"]["ana@acme.example"].as_str().map(|_| ())
+        }
     })
     .await;
     w.admin

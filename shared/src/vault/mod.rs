@@ -204,16 +204,7 @@ impl VaultStore {
 
     /// The latest journal of `<name>` and its version.
     pub async fn read_journal(&self, name: &str) -> Result<Option<(Journal, u64)>, VaultError> {
-        let path = self.kv_path(Area::State, name)?;
-        let Some((data, info)) = self.kv_read(&path, None).await? else {
-            return Ok(None);
-        };
-        let journal = serde_json::from_value(data).map_err(|e| VaultError::Decode {
-            method: "GET".into(),
-            path: self.data_policy_path(&path),
-            reason: format!("not a rotation journal: {e}"),
-        })?;
-        Ok(Some((journal, info.version)))
+        self.read_state_document(name).await
     }
 
     /// Writes the journal of `<name>` with check-and-set (`cas = 0` for the first journal of a
@@ -228,11 +219,42 @@ impl VaultStore {
         cas: u64,
         fencing: FencingToken,
     ) -> Result<u64, VaultError> {
-        let path = self.kv_path(Area::State, name)?;
-        lease::verify_token(self, fencing).await?;
         let mut journal = journal.clone();
         journal.fencing_token = fencing;
-        let data = serde_json::to_value(&journal).map_err(|e| VaultError::InvalidInput {
+        self.write_state_document(name, &journal, cas, fencing)
+            .await
+    }
+
+    /// The latest version of a document the rotator keeps under `state/<name>` (a journal, or
+    /// other rotator-private state such as a membership snapshot), and its version.
+    pub async fn read_state_document<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<(T, u64)>, VaultError> {
+        let path = self.kv_path(Area::State, name)?;
+        let Some((data, info)) = self.kv_read(&path, None).await? else {
+            return Ok(None);
+        };
+        let doc = serde_json::from_value(data).map_err(|e| VaultError::Decode {
+            method: "GET".into(),
+            path: self.data_policy_path(&path),
+            reason: format!("not a {}: {e}", std::any::type_name::<T>()),
+        })?;
+        Ok(Some((doc, info.version)))
+    }
+
+    /// Writes a document under `state/<name>` with check-and-set, under the leader's fencing
+    /// token, exactly as [`VaultStore::write_journal`] does. Returns the new version.
+    pub async fn write_state_document<T: serde::Serialize>(
+        &self,
+        name: &str,
+        doc: &T,
+        cas: u64,
+        fencing: FencingToken,
+    ) -> Result<u64, VaultError> {
+        let path = self.kv_path(Area::State, name)?;
+        lease::verify_token(self, fencing).await?;
+        let data = serde_json::to_value(doc).map_err(|e| VaultError::InvalidInput {
             path: self.data_policy_path(&path),
             reason: e.to_string(),
         })?;
