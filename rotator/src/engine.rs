@@ -46,6 +46,16 @@ use crate::error::{Result, RotatorError};
 use crate::inventory::{self, RotationRequest, MIRRORED_KEY};
 use crate::metrics::Metrics;
 
+/// The inventory fields a finished rotation (or a mirror of a value changed by hand) updates.
+const ROTATION_FIELDS: &[&str] = &[
+    "last_rotated",
+    "next_rotation",
+    "status",
+    "status_reason",
+    "rotation_id",
+    "last_trigger",
+];
+
 /// Where a rotation stands after [`Engine::drive`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -888,16 +898,7 @@ impl Engine {
         inventory::patch_fields(
             &self.store,
             &e,
-            &[
-                "last_rotated",
-                "next_rotation",
-                "status",
-                "status_reason",
-                "sa_id",
-                "username",
-                "rotation_id",
-                "last_trigger",
-            ],
+            &[ROTATION_FIELDS, &["sa_id", "username"]].concat(),
         )
         .await?;
         self.advance(name, j, ver, Phase::Promoted, lead).await
@@ -1082,19 +1083,7 @@ impl Engine {
             Some(j.rotation_id.clone()),
             Some(trigger_label(j)),
         );
-        inventory::patch_fields(
-            &self.store,
-            &e,
-            &[
-                "last_rotated",
-                "next_rotation",
-                "status",
-                "status_reason",
-                "rotation_id",
-                "last_trigger",
-            ],
-        )
-        .await?;
+        inventory::patch_fields(&self.store, &e, ROTATION_FIELDS).await?;
         self.advance(name, j, ver, Phase::Promoted, lead).await
     }
 
@@ -1203,19 +1192,7 @@ impl Engine {
         };
         e.status = status;
         e.status_reason = reason.map(|r| clip(&r, 500));
-        inventory::patch_fields(
-            &self.store,
-            &e,
-            &[
-                "last_rotated",
-                "next_rotation",
-                "status",
-                "status_reason",
-                "rotation_id",
-                "last_trigger",
-            ],
-        )
-        .await?;
+        inventory::patch_fields(&self.store, &e, ROTATION_FIELDS).await?;
         inventory::patch_extra(&self.store, name, MIRRORED_KEY, Some(inventory::stamp(now)))
             .await?;
         tracing::info!(credential = name, project = project.0, status = %status, changed, "current value mirrored and validated");
