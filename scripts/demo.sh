@@ -73,7 +73,8 @@ bao_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)
 export VAULT_ADDR="http://127.0.0.1:$bao_port"
 VAULT_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 export VAULT_TOKEN
-bao server -dev -dev-listen-address="127.0.0.1:$bao_port" -dev-root-token-id="$VAULT_TOKEN" \
+# Its own HOME, so the dev server's token file does not replace the user's ~/.vault-token.
+HOME="$work" bao server -dev -dev-listen-address="127.0.0.1:$bao_port" -dev-root-token-id="$VAULT_TOKEN" \
   >"$work/openbao.log" 2>&1 &
 pids+=($!)
 healthy() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/v1/sys/health", timeout=2)' "$VAULT_ADDR" 2>/dev/null; }

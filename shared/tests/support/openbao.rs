@@ -208,7 +208,10 @@ impl OpenBao {
                 cmd.arg(format!("-config={}", self.config_path().display()));
             }
         }
-        cmd.env_remove("BAO_ADDR")
+        // A dev server writes its root token to `$HOME/.vault-token` through a temp file and a
+        // rename; servers started side by side race on that file. Each gets its own HOME.
+        cmd.env("HOME", self.dir.path())
+            .env_remove("BAO_ADDR")
             .env_remove("VAULT_ADDR")
             .env_remove("BAO_TOKEN")
             .env_remove("VAULT_TOKEN")
@@ -362,6 +365,7 @@ impl OpenBao {
     pub fn bao(&self, args: &[&str]) -> Output {
         Command::new(&self.bin)
             .args(args)
+            .env("HOME", self.dir.path())
             .env("BAO_ADDR", self.address())
             .env("VAULT_ADDR", self.address())
             .env("BAO_TOKEN", &self.root_token)
