@@ -640,9 +640,7 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
     store.save_inventory_entry(&e).await?;
     if kind != CredentialKind::ServiceAccount {
         let api = connect_api(&config).await?;
-        let metrics = Arc::new(Metrics::default());
-        let engine = make_engine(&config, store.clone(), api, metrics);
-        let status = engine.mirror(&e, None).await?;
+        let status = mirror_now(&config, &store, api, &e).await?;
         message = format!("current value mirrored into Vault and validated; status {status}");
     }
     let e = inventory::entry(&store, &e.name).await?;
@@ -657,6 +655,17 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         message
     );
     Ok(())
+}
+
+/// Mirrors the current value of a project secret or token into Vault and validates it.
+async fn mirror_now(
+    config: &Config,
+    store: &VaultStore,
+    api: Mixpanel,
+    e: &InventoryEntry,
+) -> Result<CredentialStatus> {
+    let engine = make_engine(config, store.clone(), api, Arc::new(Metrics::default()));
+    engine.mirror(e, None).await
 }
 
 /// An RFC 3339 time or a `YYYY-MM-DD` date (midnight UTC).
@@ -792,6 +801,26 @@ async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Result
         );
         if !dry_run && action != "unchanged" {
             store.save_inventory_entry(&e).await?;
+        }
+        // A project secret or token with no value in Vault yet gets its current value now,
+        // as `inventory add` does, so consumers can read `creds/<name>` at once.
+        if !dry_run
+            && e.kind != CredentialKind::ServiceAccount
+            && api_configured
+            && store.read_credential(&e.name).await?.is_none()
+        {
+            if api.is_none() {
+                api = Some(connect_api(&config).await?);
+            }
+            if let Some(api) = &api {
+                let status = mirror_now(&config, &store, api.clone(), &e).await?;
+                e = inventory::entry(&store, &e.name).await?;
+                eprintln!(
+                    "[{}/{n}] {}: current value mirrored into Vault and validated; status {status}",
+                    i + 1,
+                    e.name
+                );
+            }
         }
         rows.push(vec![
             e.name.clone(),

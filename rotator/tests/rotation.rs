@@ -816,6 +816,47 @@ used_by = "web SDK"
         other => panic!("{other:?}"),
     }
 
+    // The project token rotates the same way: the new token is the project's token in
+    // Mixpanel, it validates with the project's secret, and the old one no longer does.
+    let token_of = |c: Option<(mixpanel_access::vault::Credential, _)>| match c {
+        Some((mixpanel_access::vault::Credential::ProjectToken { token, .. }, _)) => token,
+        other => panic!("expected a project token, got {other:?}"),
+    };
+    let old_token = token_of(w.store.read_credential("proj/token").await.expect("read"));
+    let run = w
+        .cli(
+            &["rotate", "proj/token", "--reason", "token in a public repo"],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("done"), "{}", run.stdout);
+    assert!(!run.stdout.contains(&old_token), "{}", run.stdout);
+    let new_token = token_of(w.store.read_credential("proj/token").await.expect("read"));
+    assert_ne!(new_token, old_token);
+    let project = w.admin.project_metadata(p).await.expect("project");
+    assert_eq!(project.token.as_deref(), Some(new_token.as_str()));
+    let secret = match w.store.read_credential("proj/secret").await.expect("read") {
+        Some((mixpanel_access::vault::Credential::ProjectSecret { secret, .. }, _)) => secret,
+        other => panic!("{other:?}"),
+    };
+    assert!(w
+        .admin
+        .validate_project_credentials(&new_token, &secret)
+        .await
+        .expect("validate"));
+    assert!(!w
+        .admin
+        .validate_project_credentials(&old_token, &secret)
+        .await
+        .expect("validate"));
+    let token_entry = w.entry("proj/token").await;
+    assert_eq!(
+        token_entry.last_trigger.as_deref(),
+        Some("manual: token in a public repo")
+    );
+    assert!(token_entry.last_rotated.is_some());
+
     let list = w.cli(&["inventory", "list"], &[]).await.ok();
     assert!(
         list.stdout.contains("bi/looker") && list.stdout.contains("4 credential(s)"),
