@@ -1,7 +1,10 @@
 //! Fault injection and request counters for every API route (never for `/_emulator/`).
 //!
-//! Faults fire before the handler runs, so a faulted request changes nothing. Counters count
-//! every API request by route name and method, faulted ones included.
+//! Faults fire before the handler runs, so a faulted request changes nothing, unless
+//! `error_after_commit` is set: then an injected error replaces the answer of a handler that
+//! ran, so the change is stored but the client never learns it (as when a gateway times out
+//! after the write). Counters count every API request by route name and method, faulted ones
+//! included.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +32,9 @@ pub struct FaultConfig {
     pub error_rate: f64,
     #[serde(default = "default_error_status")]
     pub error_status: u16,
+    /// Injected errors replace the answer after the handler ran (the change is kept).
+    #[serde(default)]
+    pub error_after_commit: bool,
     /// Added to every request of the selected routes before anything else.
     #[serde(default)]
     pub latency_ms: u64,
@@ -125,7 +131,8 @@ enum Outcome {
     Pass,
     MethodNotAllowed,
     RateLimited(u64),
-    Error(StatusCode),
+    /// The status, and whether the handler runs first (its change kept, its answer lost).
+    Error(StatusCode, bool),
 }
 
 impl Faults {
@@ -191,6 +198,7 @@ impl Faults {
         } else if c.error_rate > 0.0 && rng.random::<f64>() < c.error_rate {
             Outcome::Error(
                 StatusCode::from_u16(c.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                c.error_after_commit,
             )
         } else {
             Outcome::Pass
@@ -290,10 +298,24 @@ pub async fn gate(state: AppState, idx: usize, req: Request, next: Next) -> Resp
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             resp
         }
-        Outcome::Error(status) => error_response(
-            status,
-            &format!("Injected fault on {name}: HTTP {}", status.as_u16()),
-        ),
+        Outcome::Error(status, after_commit) => {
+            if after_commit {
+                // The handler runs and commits; its answer is dropped.
+                drop(next.run(req).await);
+            }
+            error_response(
+                status,
+                &format!(
+                    "Injected fault on {name}: HTTP {}{}",
+                    status.as_u16(),
+                    if after_commit {
+                        " (after the change was stored)"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        }
     };
     resp.extensions_mut().insert(InjectedFault);
     resp

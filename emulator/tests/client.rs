@@ -554,6 +554,93 @@ async fn writes_complete_under_thirty_percent_errors_without_duplicates() {
 }
 
 #[tokio::test]
+async fn a_create_that_failed_after_the_write_is_not_sent_twice() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+    // The change is stored, then the answer is a 502: as a gateway timing out after the write.
+    admin_put(
+        &emu,
+        "/_emulator/faults",
+        json!({"error_rate": 1.0, "error_status": 502, "error_after_commit": true,
+               "routes": ["create_service_account", "add_teams", "add_service_accounts_to_projects"]}),
+    )
+    .await;
+    let request = wire::CreateServiceAccount {
+        username: "etl".into(),
+        role: ProjectRole::Consumer,
+        expires: None,
+        projects: vec![],
+    };
+    let err = c.create_service_account(org, &request).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(
+            err,
+            ApiError::MaybeApplied {
+                status: Some(502),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        msg.contains("may have been carried out")
+            && msg.contains("list the organization's service accounts"),
+        "{msg}"
+    );
+    assert!(err.is_transient());
+    let err = c.create_team(org, "squad").await.unwrap_err();
+    assert!(matches!(err, ApiError::MaybeApplied { .. }), "{err:?}");
+    // A route that sets a state is safe to send again: it is retried until the budget ends.
+    let sa = c
+        .list_service_accounts(org)
+        .await
+        .expect("accounts")
+        .into_iter()
+        .find(|a| a.username.to_string().starts_with("etl."))
+        .expect("the create was stored");
+    let p = new_project(&c, org, "Replay").await;
+    let err = c
+        .add_service_accounts_to_projects(
+            org,
+            &[sa.id],
+            &[ProjectRoleGrant {
+                id: p,
+                role: ProjectRole::Analyst,
+            }],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ApiError::Server { attempts: 9, .. }),
+        "{err:?}"
+    );
+
+    let cn = counters(&emu).await;
+    reqwest::Client::new()
+        .delete(format!("{}/_emulator/faults", emu.url))
+        .send()
+        .await
+        .expect("clear faults");
+    assert_eq!(count(&cn, "create_service_account", "POST"), 1);
+    assert_eq!(count(&cn, "add_teams", "POST"), 1);
+    assert_eq!(count(&cn, "add_service_accounts_to_projects", "POST"), 9);
+    // Exactly one of each exists: no twin was made.
+    let accounts = c.list_service_accounts(org).await.expect("accounts");
+    assert_eq!(
+        accounts
+            .iter()
+            .filter(|a| a.username.to_string().starts_with("etl."))
+            .count(),
+        1
+    );
+    let teams = c.list_teams(org).await.expect("teams");
+    assert_eq!(teams.iter().filter(|t| t.name == "squad").count(), 1);
+}
+
+#[tokio::test]
 async fn retry_after_is_honoured_and_rate_limits_end_in_a_typed_error() {
     let emu = Emulator::start();
     let b = emu.bootstrap().await;

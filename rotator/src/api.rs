@@ -1,7 +1,7 @@
 //! The rotator's access to Mixpanel: the shared client behind the rotator's own rate limit
-//! (`governor`), with a second client that never retries on its own for the one call that is
-//! not idempotent (creating a service account: a retried create could leave a twin account;
-//! the engine retries it through the journal instead).
+//! (`governor`). The client never sends a create twice when the first may have been carried
+//! out (`ApiError::MaybeApplied`); the engine then retries through the journal, whose
+//! deterministic usernames find the account if it was made.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -21,7 +21,6 @@ use crate::error::Result;
 #[derive(Clone)]
 pub struct Mixpanel {
     client: Client,
-    create_client: Client,
     org: OrgId,
     limiter: Arc<DefaultDirectRateLimiter>,
 }
@@ -42,15 +41,11 @@ impl Mixpanel {
         org: Option<OrgId>,
         requests_per_second: u32,
     ) -> Result<Mixpanel> {
-        let mut once = config.clone();
-        once.max_retries = 0;
         let client = Client::new(config)?;
-        let create_client = Client::new(once)?;
         let rate = NonZeroU32::new(requests_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let limiter = Arc::new(RateLimiter::direct(Quota::per_second(rate)));
         let mut m = Mixpanel {
             client,
-            create_client,
             org: org.unwrap_or(OrgId(0)),
             limiter,
         };
@@ -122,9 +117,7 @@ impl Mixpanel {
         request: &wire::CreateServiceAccount,
     ) -> Result<CreatedServiceAccount, ApiError> {
         self.wait().await;
-        self.create_client
-            .create_service_account(self.org, request)
-            .await
+        self.client.create_service_account(self.org, request).await
     }
 
     /// Deletes a service account; an account already gone counts as deleted.

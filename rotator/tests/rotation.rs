@@ -555,6 +555,63 @@ async fn emulator_faults_converge_without_duplicate_accounts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn creates_that_fail_after_the_write_leave_no_twin_account() {
+    let w = World::new().await;
+    let p = w.project("lossy").await;
+    let old = w.service_account("lossy", ProjectRole::Analyst, &[p]).await;
+    w.register_sa("lossy/etl", &old, &[p], |e| {
+        e.last_rotated = Some(Utc::now() - TimeDelta::days(3));
+        e.overlap = Duration::ZERO;
+    })
+    .await;
+    // Half the creates are stored by Mixpanel but answered 502: the client must not send
+    // them again, and the engine must find and delete what they made.
+    w.emu
+        .set_faults(json!({
+            "error_rate": 0.5,
+            "error_status": 502,
+            "error_after_commit": true,
+            "routes": ["create_service_account"],
+            "seed": 11
+        }))
+        .await;
+    let env = [
+        ("MIXPANEL_ROTATOR_MAX_ATTEMPTS", "12"),
+        ("MIXPANEL_ROTATOR_RETRY_BACKOFF", "100ms"),
+    ];
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        let run = w.cli(&["once", "--wait"], &env).await;
+        let done = w
+            .store
+            .read_journal("lossy/etl")
+            .await
+            .expect("journal")
+            .is_some_and(|(j, _)| j.phase.as_str() == "done");
+        if done {
+            break;
+        }
+        assert!(
+            passes < 4,
+            "not converged after {passes} passes:\n{}",
+            run.stderr
+        );
+    }
+    let creates = w.emu.counters().await["create_service_account"]["POST"]
+        .as_u64()
+        .unwrap_or(0);
+    w.emu.clear_faults().await;
+    assert!(creates >= 2, "a fault fired: {creates} creates");
+    // The bootstrap account and the new one; every orphan was deleted.
+    assert_eq!(w.accounts().await.len(), 2, "twin or orphan accounts left");
+    w.assert_converged("lossy/etl", "lossy").await;
+    let logs = w.outputs.lock().expect("outputs").join("\n");
+    assert!(logs.contains("may have been carried out"), "{logs}");
+    w.assert_no_secret_leaked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_admin_downgraded_on_a_project_rotates_that_projects_credentials() {
     let w = World::new().await;
     let org = w.boot.org;

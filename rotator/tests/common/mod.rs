@@ -98,6 +98,17 @@ impl Emu {
         assert!(r.status().is_success(), "faults: {}", r.status());
     }
 
+    /// Request counts: route name → method → count.
+    pub async fn counters(&self) -> Value {
+        reqwest::get(format!("{}/_emulator/counters", self.url))
+            .await
+            .expect("counters")
+            .json::<Value>()
+            .await
+            .expect("counters json")["results"]
+            .clone()
+    }
+
     pub async fn clear_faults(&self) {
         let r = reqwest::Client::new()
             .delete(format!("{}/_emulator/faults", self.url))

@@ -284,32 +284,68 @@ impl Client {
         };
         let resp = req.send().await.map_err(|e| {
             // Only a request that never left is safe to send again whatever its method.
-            let retry = e.is_connect() || *method == Method::GET;
-            Failure {
-                error: ApiError::Transport {
-                    route,
-                    url: redact_url(url),
-                    message: transport_message(&e),
-                },
-                retry,
-                retry_after: None,
+            if e.is_connect() || *method == Method::GET {
+                return Failure {
+                    error: ApiError::Transport {
+                        route,
+                        url: redact_url(url),
+                        message: transport_message(&e),
+                    },
+                    retry: true,
+                    retry_after: None,
+                };
             }
+            self.lost_answer(route, url, None, &e)
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(|e| Failure {
-            error: ApiError::Transport {
-                route,
-                url: redact_url(url),
-                message: transport_message(&e),
-            },
-            retry: *method == Method::GET,
-            retry_after: None,
+        let bytes = resp.bytes().await.map_err(|e| {
+            if *method == Method::GET {
+                return Failure {
+                    error: ApiError::Transport {
+                        route,
+                        url: redact_url(url),
+                        message: transport_message(&e),
+                    },
+                    retry: true,
+                    retry_after: None,
+                };
+            }
+            self.lost_answer(route, url, Some(status.as_u16()), &e)
         })?;
         if status.is_success() {
             return Ok(bytes.to_vec());
         }
         Err(self.failure(route, status, &headers, &bytes))
+    }
+
+    /// A request that was sent but whose answer did not arrive whole: never sent again; a
+    /// create says how to check whether it was carried out.
+    fn lost_answer(
+        &self,
+        route: &'static str,
+        url: &Url,
+        status: Option<u16>,
+        e: &reqwest::Error,
+    ) -> Failure {
+        let error = match wire::creates_new(route) {
+            Some(check) => ApiError::MaybeApplied {
+                route,
+                status,
+                cause: format!("the answer was lost ({})", transport_message(e)),
+                check,
+            },
+            None => ApiError::Transport {
+                route,
+                url: redact_url(url),
+                message: transport_message(e),
+            },
+        };
+        Failure {
+            error,
+            retry: false,
+            retry_after: None,
+        }
     }
 
     fn failure(
@@ -365,6 +401,16 @@ impl Client {
                     retry: true,
                     retry_after,
                 }
+            }
+            // A create that failed past the point of no return may have been carried out:
+            // only 503 (service unavailable) says it was not.
+            s if status.is_server_error() && s != 503 && wire::creates_new(route).is_some() => {
+                plain(ApiError::MaybeApplied {
+                    route,
+                    status: Some(s),
+                    cause: format!("Mixpanel answered HTTP {s}: {message}"),
+                    check: wire::creates_new(route).unwrap_or_default(),
+                })
             }
             s if status.is_server_error() => Failure {
                 error: ApiError::Server {
@@ -1401,6 +1447,45 @@ mod tests {
         assert_eq!(f.retry_after, Some(Duration::from_secs(7)));
         let f = local.failure("me", StatusCode::MOVED_PERMANENTLY, &h, b"");
         assert!(!f.retry && matches!(f.error, ApiError::Redirect { .. }));
+        // A 5xx on a create may have been carried out: not retried, unless it is a 503; a
+        // route safe to replay retries every 5xx.
+        for status in [500, 502, 504] {
+            let code = StatusCode::from_u16(status).unwrap();
+            let f = local.failure("create_service_account", code, &h, b"");
+            assert!(!f.retry, "{status}");
+            let msg = f.error.to_string();
+            assert!(
+                matches!(f.error, ApiError::MaybeApplied { status: Some(s), .. } if s == status),
+                "{msg}"
+            );
+            assert!(
+                msg.contains("list the organization's service accounts"),
+                "{msg}"
+            );
+            assert!(local.failure("add_users_to_teams", code, &h, b"").retry);
+        }
+        for route in ["create_service_account", "create_project", "add_teams"] {
+            let f = local.failure(route, StatusCode::SERVICE_UNAVAILABLE, &h, b"");
+            assert!(
+                f.retry && matches!(f.error, ApiError::Server { .. }),
+                "{route}"
+            );
+            assert!(
+                local
+                    .failure(route, StatusCode::TOO_MANY_REQUESTS, &h, b"")
+                    .retry
+            );
+        }
+    }
+
+    #[test]
+    fn every_route_that_creates_is_a_post_in_the_table() {
+        for name in ["create_service_account", "create_project", "add_teams"] {
+            let r = route_named(name).expect(name);
+            assert_eq!(r.method, "POST");
+            assert!(wire::creates_new(name).is_some());
+        }
+        assert!(wire::creates_new("add_service_accounts_to_projects").is_none());
     }
 
     #[test]

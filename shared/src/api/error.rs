@@ -64,6 +64,17 @@ pub enum ApiError {
         message: String,
     },
 
+    /// A create whose outcome is unknown: the request was sent, and Mixpanel failed (HTTP 500,
+    /// 502, 504) or the answer was lost. It is not retried, since a second create could make a
+    /// twin; the caller checks whether it exists first. Transient for callers that do.
+    #[error("{route} may have been carried out: {cause}. It was not sent again, since a second create could make a duplicate: {check} to see whether it exists before trying again")]
+    MaybeApplied {
+        route: &'static str,
+        status: Option<u16>,
+        cause: String,
+        check: &'static str,
+    },
+
     /// A 3xx answer: never followed, since a redirected POST may be replayed as a GET.
     #[error("unexpected redirect on {route} to {location}: check api_url (use the host only, e.g. https://mixpanel.com)")]
     Redirect {
@@ -110,6 +121,7 @@ impl ApiError {
             ApiError::Invalid { status, .. }
             | ApiError::Server { status, .. }
             | ApiError::Unexpected { status, .. } => Some(*status),
+            ApiError::MaybeApplied { status, .. } => *status,
             ApiError::RateLimited { .. } => Some(429),
             _ => None,
         }
@@ -119,11 +131,15 @@ impl ApiError {
         matches!(self, ApiError::NotFound { .. })
     }
 
-    /// Worth another attempt later (rate limits, server errors, no answer).
+    /// Worth another attempt later (rate limits, server errors, no answer). For
+    /// [`ApiError::MaybeApplied`], only after checking whether the first attempt took effect.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ApiError::RateLimited { .. } | ApiError::Server { .. } | ApiError::Transport { .. }
+            ApiError::RateLimited { .. }
+                | ApiError::Server { .. }
+                | ApiError::Transport { .. }
+                | ApiError::MaybeApplied { .. }
         )
     }
 }

@@ -260,6 +260,27 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
+/// Routes that create something new with an id chosen by Mixpanel: sending one twice can make
+/// a twin. The client retries them only when the request surely was not carried out (no
+/// connection, 429, 503); each names how to check whether it was.
+const CREATING_ROUTES: &[(&str, &str)] = &[
+    (
+        "create_service_account",
+        "list the organization's service accounts",
+    ),
+    ("create_project", "list the organization's projects"),
+    ("add_teams", "list the organization's teams"),
+];
+
+/// For a route that creates something new (not safe to send twice), how to check whether an
+/// attempt with an unknown outcome was carried out; `None` for routes safe to replay.
+pub fn creates_new(route: &str) -> Option<&'static str> {
+    CREATING_ROUTES
+        .iter()
+        .find(|(name, _)| *name == route)
+        .map(|(_, check)| *check)
+}
+
 /// Looks a route up by name.
 pub fn route_named(name: &str) -> Option<&'static Route> {
     ROUTES.iter().find(|r| r.name == name)
