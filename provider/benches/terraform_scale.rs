@@ -17,6 +17,7 @@ use support::emulator::LocalEmulator;
 use support::*;
 
 const N: usize = 1000;
+const PLAN_ROUNDS: usize = 5;
 
 fn timed(dir: &TerraformDir, args: &[&str]) -> Duration {
     let t = Instant::now();
@@ -58,7 +59,6 @@ fn main() {
         &format!("resource \"terraform_data\" \"d\" {{\n  count = {N}\n  input = \"user${{count.index}}@bench.example\"\n}}\n"),
     );
     let base_apply = timed(&baseline, &["apply", "-auto-approve", "-no-color"]);
-    let base_plan = timed(&baseline, &["plan", "-no-color"]);
 
     // The provider against the emulator.
     let emu = LocalEmulator::start();
@@ -72,8 +72,34 @@ fn main() {
     dir.set_env("MIXPANEL_SERVICE_ACCOUNT_SECRET", &creds.secret);
     let apply = timed(&dir, &["apply", "-auto-approve", "-no-color"]);
     emu.reset_counters();
-    let plan = timed(&dir, &["plan", "-no-color", "-detailed-exitcode"]);
+    let first_plan = timed(&dir, &["plan", "-no-color", "-detailed-exitcode"]);
     let (requests, detail) = total_requests(&emu.counters());
+    // Plans take about a second, so one run of each is at the mercy of the machine's noise:
+    // alternate the two, and compare medians.
+    // `plan -refresh=false` too: it separates the refresh (one ReadResource RPC per resource)
+    // from the rest of the plan.
+    let mut base_plans = Vec::new();
+    let mut plans = vec![first_plan];
+    let (mut base_norefresh, mut norefresh) = (Vec::new(), Vec::new());
+    let no_refresh = ["plan", "-refresh=false", "-no-color", "-detailed-exitcode"];
+    for _ in 0..PLAN_ROUNDS {
+        base_plans.push(timed(&baseline, &["plan", "-no-color"]));
+        if plans.len() < PLAN_ROUNDS {
+            plans.push(timed(&dir, &["plan", "-no-color", "-detailed-exitcode"]));
+        }
+        base_norefresh.push(timed(&baseline, &no_refresh));
+        norefresh.push(timed(&dir, &no_refresh));
+    }
+    let (base_norefresh, norefresh) = (median(base_norefresh), median(norefresh));
+    let spread = |v: &[Duration]| {
+        let secs: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
+        (
+            secs.iter().copied().fold(f64::MAX, f64::min),
+            secs.iter().copied().fold(0.0, f64::max),
+        )
+    };
+    let ((bmin, bmax), (pmin, pmax)) = (spread(&base_plans), spread(&plans));
+    let (base_plan, plan) = (median(base_plans), median(plans));
 
     println!(
         "apply: terraform_data {:.2}s, mixpanel {:.2}s, ratio {:.2} (target <= 1.10)",
@@ -82,10 +108,16 @@ fn main() {
         apply.as_secs_f64() / base_apply.as_secs_f64()
     );
     println!(
-        "plan:  terraform_data {:.2}s, mixpanel {:.2}s, ratio {:.2} (target <= 1.10)",
+        "plan:  terraform_data {:.2}s, mixpanel {:.2}s, ratio {:.2} (target <= 1.10; medians of {PLAN_ROUNDS} alternating runs, ranges {bmin:.2}-{bmax:.2}s and {pmin:.2}-{pmax:.2}s)",
         base_plan.as_secs_f64(),
         plan.as_secs_f64(),
         plan.as_secs_f64() / base_plan.as_secs_f64()
+    );
+    println!(
+        "plan -refresh=false: terraform_data {:.2}s, mixpanel {:.2}s, ratio {:.2} (medians; the difference from the plan above is the refresh)",
+        base_norefresh.as_secs_f64(),
+        norefresh.as_secs_f64(),
+        norefresh.as_secs_f64() / base_norefresh.as_secs_f64()
     );
     println!(
         "API requests for a {N}-resource refresh: {requests} (target <= 10): {}",

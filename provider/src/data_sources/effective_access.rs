@@ -1,7 +1,7 @@
 //! Data source `mixpanel_effective_access`: a user's role on every project, with each source
 //! of it, computed by `mixpanel_access::permissions` (roles are additive).
 
-use mixpanel_access::model::{Email, TargetType};
+use mixpanel_access::model::Email;
 use mixpanel_access::permissions::{effective_access, GrantInputs, TeamRole};
 
 use crate::cty::{Type, Value};
@@ -41,17 +41,13 @@ impl DataSource for EffectiveAccessDataSource {
     async fn read(&self, ctx: &Ctx, config: &Value) -> Result<Value, Diagnostics> {
         let email: Email = parse_attr(config, "email")?;
         let members = list_members(ctx).await?;
-        let org_role = members.iter().find(|m| m.email == email).map(|m| m.role);
+        let org_role = members.get(&email).map(|m| m.role);
         let teams = list_teams(ctx).await?;
         let projects = list_projects(ctx).await?;
         let mut out = Vec::new();
         for p in projects.iter() {
             let individual = if org_role.is_some() {
-                granted_users(ctx, p.id)
-                    .await?
-                    .iter()
-                    .find(|g| g.email == email && g.target_type == TargetType::Individual)
-                    .map(|g| g.role)
+                granted_users(ctx, p.id).await?.get(&email).map(|g| g.role)
             } else {
                 None
             };

@@ -77,9 +77,49 @@ impl ReadCache {
     }
 }
 
+/// A listed collection with an index on one key, so that each of a thousand reads is a lookup
+/// instead of a scan of the whole list.
+pub struct Indexed<K, T> {
+    items: Vec<T>,
+    index: HashMap<K, usize>,
+}
+
+impl<K: std::hash::Hash + Eq, T> Indexed<K, T> {
+    /// Indexes the items that have a key; where two share one, the first wins.
+    pub fn new(items: Vec<T>, key: impl Fn(&T) -> Option<K>) -> Self {
+        let mut index = HashMap::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if let Some(k) = key(item) {
+                index.entry(k).or_insert(i);
+            }
+        }
+        Indexed { items, index }
+    }
+
+    pub fn get(&self, key: &K) -> Option<&T> {
+        self.index.get(key).map(|&i| &self.items[i])
+    }
+
+    pub fn items(&self) -> &[T] {
+        &self.items
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indexed_finds_the_first_item_with_a_key() {
+        let ix = Indexed::new(
+            vec![(1, "a"), (2, "b"), (1, "c"), (0, "none")],
+            |&(k, _)| (k > 0).then_some(k),
+        );
+        assert_eq!(ix.get(&1), Some(&(1, "a")));
+        assert_eq!(ix.get(&2), Some(&(2, "b")));
+        assert_eq!(ix.get(&0), None);
+        assert_eq!(ix.items().len(), 4);
+    }
 
     #[tokio::test]
     async fn loads_once_until_invalidated() {

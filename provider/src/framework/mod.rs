@@ -9,7 +9,7 @@ pub mod resource;
 pub mod schema;
 pub mod validators;
 
-pub use cache::{CacheKey, ReadCache};
+pub use cache::{CacheKey, Indexed, ReadCache};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use plan::{plan, Plan};
 pub use resource::{Ctx, DataSource, PrivateState, Resource, SharedCtx};

@@ -6,17 +6,24 @@ use mixpanel_access::model::{Email, Member, OrgRole};
 use crate::cty::Value;
 use crate::framework::resource::{api_diag, parse_attr};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema, Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
+    Validator,
 };
 
 use super::ORG_ROLES;
 
 pub struct OrganizationMemberResource;
 
-pub(crate) async fn list_members(ctx: &Ctx) -> Result<std::sync::Arc<Vec<Member>>, Diagnostic> {
+/// The organization's members, by e-mail.
+pub(crate) async fn list_members(
+    ctx: &Ctx,
+) -> Result<std::sync::Arc<Indexed<Email, Member>>, Diagnostic> {
     let org = ctx.org().await?;
     ctx.cache
-        .get_or_load(CacheKey::OrgUsers, || ctx.client.list_org_users(org))
+        .get_or_load(CacheKey::OrgUsers, || async {
+            let members = ctx.client.list_org_users(org).await?;
+            Ok(Indexed::new(members, |m| Some(m.email.clone())))
+        })
         .await
         .map_err(|e| api_diag("Cannot list the organization's members", &e, None))
 }
@@ -31,11 +38,7 @@ fn state(m: &Member) -> Value {
 }
 
 async fn read_member(ctx: &Ctx, email: &Email) -> Result<Option<Value>, Diagnostics> {
-    Ok(list_members(ctx)
-        .await?
-        .iter()
-        .find(|m| &m.email == email)
-        .map(state))
+    Ok(list_members(ctx).await?.get(email).map(state))
 }
 
 #[tonic::async_trait]

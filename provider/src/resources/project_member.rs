@@ -7,20 +7,25 @@ use mixpanel_access::model::{Email, ProjectId, ProjectRole, TargetType, UserGran
 use crate::cty::Value;
 use crate::framework::resource::{api_diag, parse_attr};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema, Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
+    Validator,
 };
 
 use super::{id_attr, split2, NUMERIC_ID, PROJECT_ROLES};
 
 pub struct ProjectMemberResource;
 
+/// The users granted access to a project, with each individual grant found by e-mail.
 pub(crate) async fn granted_users(
     ctx: &Ctx,
     project: ProjectId,
-) -> Result<std::sync::Arc<Vec<UserGrant>>, Diagnostic> {
+) -> Result<std::sync::Arc<Indexed<Email, UserGrant>>, Diagnostic> {
     ctx.cache
-        .get_or_load(CacheKey::GrantedUsers(project), || {
-            ctx.client.granted_users(project)
+        .get_or_load(CacheKey::GrantedUsers(project), || async {
+            let grants = ctx.client.granted_users(project).await?;
+            Ok(Indexed::new(grants, |g| {
+                (g.target_type == TargetType::Individual).then(|| g.email.clone())
+            }))
         })
         .await
         .map_err(|e| api_diag("Cannot list the project's users", &e, Some("project_id")))
@@ -32,17 +37,14 @@ async fn read_grant(
     email: &Email,
 ) -> Result<Option<Value>, Diagnostics> {
     let grants = granted_users(ctx, project).await?;
-    Ok(grants
-        .iter()
-        .find(|g| &g.email == email && g.target_type == TargetType::Individual)
-        .map(|g| {
-            Value::object([
-                ("id", Value::string(format!("{project}/{}", g.email))),
-                ("project_id", Value::string(project.to_string())),
-                ("email", Value::string(g.email.as_str())),
-                ("role", Value::string(g.role.as_str())),
-            ])
-        }))
+    Ok(grants.get(email).map(|g| {
+        Value::object([
+            ("id", Value::string(format!("{project}/{}", g.email))),
+            ("project_id", Value::string(project.to_string())),
+            ("email", Value::string(g.email.as_str())),
+            ("role", Value::string(g.role.as_str())),
+        ])
+    }))
 }
 
 #[tonic::async_trait]
