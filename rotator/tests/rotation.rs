@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use common::{wait_for, World};
-use mixpanel_access::model::{Email, OrgRole, ProjectRole, ProjectRoleGrant, TargetType};
+use mixpanel_access::model::{
+    audit_event, Email, OrgRole, ProjectRole, ProjectRoleGrant, TargetType,
+};
 use mixpanel_access::vault::{Lease, LeaseStatus};
 use serde_json::{json, Value};
 
@@ -317,7 +319,7 @@ async fn two_replicas_rotate_each_due_entry_once_and_the_follower_takes_over() {
         .await;
     }
     // One rotation per entry: as many creates and deletes as entries, no more.
-    assert_eq!(w.audit("service_account.created", since).await.len(), n);
+    assert_eq!(w.audit(audit_event::SA_CREATED, since).await.len(), n);
     assert_eq!(w.audit("service_account.deleted", since).await.len(), n);
     assert_eq!(w.accounts().await.len(), n + 1);
     for (i, name) in names.iter().enumerate() {
@@ -542,7 +544,7 @@ async fn emulator_faults_converge_without_duplicate_accounts() {
         n + 1,
         "duplicate or missing accounts"
     );
-    assert_eq!(w.audit("service_account.created", since).await.len(), n);
+    assert_eq!(w.audit(audit_event::SA_CREATED, since).await.len(), n);
     for (i, name) in names.iter().enumerate() {
         w.assert_converged(name, &format!("faulty{i}")).await;
     }

@@ -700,6 +700,37 @@ pub struct TeamGrant {
     pub role: ProjectRole,
 }
 
+/// The `event_type` names of audit events, from Mixpanel's audit-log catalog (plus the project
+/// events the emulator adds), as the emulator writes them and readers of the audit log match them.
+pub mod audit_event {
+    pub const SA_CREATED: &str = "service_account.created";
+    pub const SA_DELETED: &str = "service_account.deleted";
+    pub const SA_ADDED_TO_PROJECT: &str = "service_account.added_to_project";
+    pub const SA_REMOVED_FROM_PROJECT: &str = "service_account.removed_from_project";
+    pub const SA_ROLE_CHANGED: &str = "service_account.role_changed";
+    pub const TEAM_CREATED: &str = "team.created";
+    pub const TEAM_DELETED: &str = "team.deleted";
+    pub const TEAM_UPDATED: &str = "team.updated";
+    pub const TEAM_USER_ADDED: &str = "team.user_added";
+    pub const TEAM_USER_REMOVED: &str = "team.user_removed";
+    pub const TEAM_SA_ADDED: &str = "team.service_account_added";
+    pub const TEAM_SA_REMOVED: &str = "team.service_account_removed";
+    pub const PROJECT_USER_ADDED: &str = "project.user_added";
+    pub const PROJECT_USER_REMOVED: &str = "project.user_removed";
+    pub const PROJECT_TEAM_ADDED: &str = "project.team_added";
+    pub const PROJECT_TEAM_REMOVED: &str = "project.team_removed";
+    pub const PROJECT_DEFAULT_ACCESS_GRANTED: &str = "project.default_access_granted";
+    pub const PROJECT_DEFAULT_ACCESS_REVOKED: &str = "project.default_access_revoked";
+    pub const PROJECT_CREATED: &str = "project.created";
+    pub const PROJECT_DELETED: &str = "project.deleted";
+    pub const PROJECT_UPDATED: &str = "project.updated";
+    pub const PROJECT_SECRET_RESET: &str = "project.secret_reset";
+    pub const PROJECT_TOKEN_RESET: &str = "project.token_reset";
+    pub const ORG_USER_ADDED: &str = "organization.user_added";
+    pub const ORG_USER_REMOVED: &str = "organization.user_removed";
+    pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+}
+
 /// One audit-log event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
