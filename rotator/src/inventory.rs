@@ -100,13 +100,12 @@ impl RotationRequest {
 pub struct Record {
     pub name: String,
     pub entry: std::result::Result<InventoryEntry, InventoryError>,
-    pub metadata: KvMetadata,
     pub request: Option<RotationRequest>,
     pub mirrored_at: Option<DateTime<Utc>>,
 }
 
 impl Record {
-    pub fn from_metadata(name: String, metadata: KvMetadata) -> Record {
+    pub fn from_metadata(name: String, metadata: &KvMetadata) -> Record {
         let entry = InventoryEntry::from_custom_metadata(&name, &metadata.custom_metadata);
         let request = metadata
             .custom_metadata
@@ -120,21 +119,21 @@ impl Record {
         Record {
             name,
             entry,
-            metadata,
             request,
             mirrored_at,
         }
     }
 }
 
-/// Every credential under `creds/` with its inventory entry.
+/// Every credential under `creds/` with its inventory entry, by name. The metadata of each is
+/// dropped as soon as its record is made.
 pub async fn load(store: &VaultStore) -> Result<Vec<Record>> {
-    Ok(store
-        .list_credentials()
-        .await?
-        .into_iter()
-        .map(|(name, meta)| Record::from_metadata(name, meta))
-        .collect())
+    let mut out = Vec::new();
+    store
+        .visit_credentials(&mut |name, meta| out.push(Record::from_metadata(name, &meta)))
+        .await?;
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
 }
 
 /// One credential's record; `None` when it has no metadata.
@@ -142,7 +141,7 @@ pub async fn load_one(store: &VaultStore, name: &str) -> Result<Option<Record>> 
     Ok(store
         .read_metadata(name)
         .await?
-        .map(|m| Record::from_metadata(name.to_string(), m)))
+        .map(|m| Record::from_metadata(name.to_string(), &m)))
 }
 
 /// The entry of `name`, or an error saying it is missing or invalid.

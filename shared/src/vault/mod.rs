@@ -141,6 +141,17 @@ impl VaultStore {
         self.kv_list_with_metadata(&self.folder(Area::Creds)).await
     }
 
+    /// [`list_credentials`](Self::list_credentials) one credential at a time, in no particular
+    /// order: `visit` gets each as soon as its folder is read, so a caller keeping only part of
+    /// the metadata never holds all of it.
+    pub async fn visit_credentials(
+        &self,
+        visit: &mut (dyn FnMut(String, KvMetadata) + Send),
+    ) -> Result<(), VaultError> {
+        self.kv_visit_with_metadata(&self.folder(Area::Creds), visit)
+            .await
+    }
+
     /// [`list_credentials`](Self::list_credentials) the HashiCorp Vault way (`LIST` + one
     /// `GET metadata` per key), whatever the server supports.
     pub async fn list_credentials_plain(&self) -> Result<Vec<(String, KvMetadata)>, VaultError> {
@@ -189,15 +200,14 @@ impl VaultStore {
     pub async fn list_inventory(
         &self,
     ) -> Result<Vec<(String, Result<InventoryEntry, InventoryError>)>, VaultError> {
-        Ok(self
-            .list_credentials()
-            .await?
-            .into_iter()
-            .map(|(name, m)| {
-                let entry = InventoryEntry::from_custom_metadata(&name, &m.custom_metadata);
-                (name, entry)
-            })
-            .collect())
+        let mut out = Vec::new();
+        self.visit_credentials(&mut |name, m| {
+            let entry = InventoryEntry::from_custom_metadata(&name, &m.custom_metadata);
+            out.push((name, entry));
+        })
+        .await?;
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     // ---- journal ----

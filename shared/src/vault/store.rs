@@ -257,8 +257,10 @@ struct ErrorBody {
 struct ListData {
     #[serde(default)]
     keys: Vec<String>,
+    /// Decoded straight into typed metadata: a listing of 10,000 credentials held as a JSON
+    /// tree first would take several times the size of the answer.
     #[serde(default)]
-    key_info: BTreeMap<String, Value>,
+    key_info: BTreeMap<String, RawMetadata>,
 }
 
 /// Which KV v2 area a request is for.
@@ -732,7 +734,7 @@ impl VaultStore {
             address: self.inner.address.clone(),
             reason: chain(&e),
         })?;
-        Ok((status, bytes.to_vec()))
+        Ok((status, Vec::from(bytes)))
     }
 
     fn raw_error(
@@ -976,23 +978,37 @@ impl VaultStore {
         &self,
         folder: &str,
     ) -> Result<Vec<(String, KvMetadata)>, VaultError> {
-        self.ensure_authenticated().await?;
-        if !self.inner.detailed_unsupported.load(Ordering::Relaxed) {
-            match self.list_detailed(folder).await {
-                Ok(Some(list)) => return Ok(list),
-                Ok(None) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.kv_list_plain(folder).await
+        let mut out = Vec::new();
+        self.kv_visit_with_metadata(folder, &mut |name, meta| out.push((name, meta)))
+            .await?;
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
-    /// `LIST detailed-metadata`, recursively. `Ok(None)`: the server does not support it.
+    /// Like [`kv_list_with_metadata`](Self::kv_list_with_metadata), handing each key to `visit`
+    /// as soon as its folder is read (in no particular order), so a caller that keeps less than
+    /// the whole metadata never holds all of it at once.
+    pub(crate) async fn kv_visit_with_metadata(
+        &self,
+        folder: &str,
+        visit: &mut (dyn FnMut(String, KvMetadata) + Send),
+    ) -> Result<(), VaultError> {
+        self.ensure_authenticated().await?;
+        if !self.inner.detailed_unsupported.load(Ordering::Relaxed)
+            && self.list_detailed(folder, visit).await?
+        {
+            return Ok(());
+        }
+        self.kv_visit_plain(folder, visit).await
+    }
+
+    /// `LIST detailed-metadata`, recursively. `Ok(false)`: the server does not support it (and
+    /// nothing was visited).
     async fn list_detailed(
         &self,
         folder: &str,
-    ) -> Result<Option<Vec<(String, KvMetadata)>>, VaultError> {
-        let mut out = Vec::new();
+        visit: &mut (dyn FnMut(String, KvMetadata) + Send),
+    ) -> Result<bool, VaultError> {
         let mut pending = vec![String::new()];
         while let Some(sub) = pending.pop() {
             let api_path = format!(
@@ -1006,7 +1022,7 @@ impl VaultStore {
                 self.inner
                     .detailed_unsupported
                     .store(true, Ordering::Relaxed);
-                return Ok(None);
+                return Ok(false);
             }
             if status == StatusCode::NOT_FOUND {
                 if sub.is_empty() {
@@ -1018,37 +1034,26 @@ impl VaultStore {
                             .detailed_unsupported
                             .store(true, Ordering::Relaxed);
                     }
-                    return Ok(None);
+                    return Ok(false);
                 }
                 continue;
             }
             if !status.is_success() {
                 return Err(self.raw_error("LIST", &api_path, status, &body, None));
             }
-            let data: ListData = self.decode("LIST", &api_path, &body)?;
+            let mut data: ListData = self.decode("LIST", &api_path, &body)?;
+            drop(body);
             for key in data.keys {
                 let full = format!("{sub}{key}");
                 if key.ends_with('/') {
                     pending.push(full);
                 } else {
-                    let raw: RawMetadata = data
-                        .key_info
-                        .get(&key)
-                        .cloned()
-                        .map(serde_json::from_value)
-                        .transpose()
-                        .map_err(|e| VaultError::Decode {
-                            method: "LIST".into(),
-                            path: api_path.clone(),
-                            reason: format!("key_info of {key}: {e}"),
-                        })?
-                        .unwrap_or_default();
-                    out.push((full, raw.into()));
+                    let raw = data.key_info.remove(&key).unwrap_or_default();
+                    visit(full, raw.into());
                 }
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Some(out))
+        Ok(true)
     }
 
     /// `LIST metadata` recursively plus `GET metadata` per key (HashiCorp Vault's way).
@@ -1056,8 +1061,19 @@ impl VaultStore {
         &self,
         folder: &str,
     ) -> Result<Vec<(String, KvMetadata)>, VaultError> {
-        self.ensure_authenticated().await?;
         let mut out = Vec::new();
+        self.kv_visit_plain(folder, &mut |name, meta| out.push((name, meta)))
+            .await?;
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    async fn kv_visit_plain(
+        &self,
+        folder: &str,
+        visit: &mut (dyn FnMut(String, KvMetadata) + Send),
+    ) -> Result<(), VaultError> {
+        self.ensure_authenticated().await?;
         let mut pending = vec![String::new()];
         while let Some(sub) = pending.pop() {
             let kv = format!("{folder}/{sub}");
@@ -1075,12 +1091,11 @@ impl VaultStore {
                 if key.ends_with('/') {
                     pending.push(full);
                 } else if let Some(meta) = self.kv_metadata(&format!("{folder}/{full}")).await? {
-                    out.push((full, meta));
+                    visit(full, meta);
                 }
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        Ok(())
     }
 
     /// The names of every key below a folder (recursively), without metadata.
