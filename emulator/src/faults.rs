@@ -15,7 +15,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use mixpanel_access::api::wire::ROUTES;
+use mixpanel_access::api::wire::{RouteStatus, ROUTES};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,10 @@ pub struct FaultConfig {
     /// Routes whose POST answers 405 (to exercise a POST → DELETE fallback).
     #[serde(default)]
     pub force_405: Vec<String>,
+    /// Routes Mixpanel does not have (the emulator-only ones in `wire::ROUTES`) answer 404 as
+    /// Mixpanel would: to check that a configuration or a tool works against the real API.
+    #[serde(default)]
+    pub hide_emulator_only_routes: bool,
     /// Seed of the random draws, for reproducible runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -129,6 +133,8 @@ pub struct Faults {
 /// What to do with one request.
 enum Outcome {
     Pass,
+    /// An emulator-only route, hidden: 404 as upstream.
+    Hidden,
     MethodNotAllowed,
     RateLimited(u64),
     /// The status, and whether the handler runs first (its change kept, its answer lost).
@@ -184,6 +190,13 @@ impl Faults {
         let Some(a) = guard.as_ref() else {
             return (None, Outcome::Pass);
         };
+        if a.config.hide_emulator_only_routes
+            && ROUTES
+                .get(idx)
+                .is_some_and(|r| r.status == RouteStatus::EmulatorOnly)
+        {
+            return (None, Outcome::Hidden);
+        }
         if a.force_405.get(idx).copied().unwrap_or(false) && method == Method::POST {
             return (None, Outcome::MethodNotAllowed);
         }
@@ -278,6 +291,12 @@ pub async fn gate(state: AppState, idx: usize, req: Request, next: Next) -> Resp
     let name = ROUTES.get(idx).map(|r| r.name).unwrap_or("?");
     let mut resp = match outcome {
         Outcome::Pass => return next.run(req).await,
+        Outcome::Hidden => error_response(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "Not found: {name} is an emulator-only route, hidden (hide_emulator_only_routes)"
+            ),
+        ),
         Outcome::MethodNotAllowed => {
             let mut resp = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -4,6 +4,7 @@
 //! deterministic usernames find the account if it was made.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ pub struct Mixpanel {
     client: Client,
     org: OrgId,
     limiter: Arc<DefaultDirectRateLimiter>,
+    /// Set once the API answered 404 on a reset route for a project that exists (a proxy in
+    /// front of Mixpanel, or an emulator hiding its own routes).
+    no_reset_routes: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Mixpanel {
@@ -48,6 +52,7 @@ impl Mixpanel {
             client,
             org: org.unwrap_or(OrgId(0)),
             limiter,
+            no_reset_routes: Arc::new(AtomicBool::new(false)),
         };
         if org.is_none() {
             m.wait().await;
@@ -68,6 +73,17 @@ impl Mixpanel {
     /// Whether the API is Mixpanel itself (not the emulator or a proxy).
     pub fn is_real_mixpanel(&self) -> bool {
         self.client.is_real_mixpanel()
+    }
+
+    /// Whether project secrets and tokens can be reset through this API: not on Mixpanel
+    /// itself, nor where a reset route turned out to be missing.
+    pub fn can_reset_project_credentials(&self) -> bool {
+        !self.client.is_real_mixpanel() && !self.no_reset_routes.load(Ordering::Relaxed)
+    }
+
+    /// Records that the reset routes are missing here (see `can_reset_project_credentials`).
+    pub fn mark_reset_routes_missing(&self) {
+        self.no_reset_routes.store(true, Ordering::Relaxed);
     }
 
     async fn wait(&self) {

@@ -222,7 +222,7 @@ impl Engine {
         match kind {
             CredentialKind::ServiceAccount => true,
             CredentialKind::ProjectSecret | CredentialKind::ProjectToken => {
-                !self.api.is_real_mixpanel()
+                self.api.can_reset_project_credentials()
             }
         }
     }
@@ -974,10 +974,19 @@ impl Engine {
                 .map(SecretString::from),
             _ => self.api.reset_project_secret(project).await,
         };
+        let missing_route = match &value {
+            Err(ApiError::EmulatorOnly { .. }) => true,
+            // A 404 for a project that exists: the route is what is missing (a proxy in front
+            // of Mixpanel, or an emulator hiding its own routes).
+            Err(e) if e.is_not_found() => self.api.project_metadata(project).await.is_ok(),
+            _ => false,
+        };
         let value = match value {
             Ok(v) => v,
-            Err(ApiError::EmulatorOnly { .. }) => {
+            Err(_) if missing_route => {
                 // No reset route here after all: finish this journal and fall back to a mirror.
+                self.api.mark_reset_routes_missing();
+                tracing::warn!(credential = %entry.name, project = project.0, "this API cannot reset project credentials: the value is mirrored and marked manual_rotation_required");
                 j.last_error = Some("no reset API: manual rotation required".into());
                 self.advance(&entry.name, j, ver, Phase::Done, lead).await?;
                 self.mirror(entry, j.reason.as_deref().map(|r| (j.trigger, r)))

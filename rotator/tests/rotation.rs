@@ -557,6 +557,116 @@ async fn emulator_faults_converge_without_duplicate_accounts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_reset_route_project_secrets_are_mirrored_and_marked_for_a_human() {
+    use mixpanel_access::vault::Credential;
+    use secrecy::ExposeSecret;
+    let w = World::new().await;
+    let p = w.project("upstream").await;
+    let ps = p.0.to_string();
+    w.cli(
+        &[
+            "inventory",
+            "add",
+            "upstream/secret",
+            "--kind",
+            "project_secret",
+            "--owner",
+            "ops@acme.example",
+            "--project",
+            &ps,
+        ],
+        &[],
+    )
+    .await
+    .ok();
+    let stored_secret = |c: Option<(Credential, _)>| match c {
+        Some((Credential::ProjectSecret { secret, .. }, _)) => secret.expose_secret().to_string(),
+        other => panic!("expected a project secret, got {other:?}"),
+    };
+    let mixpanel_secret = || async {
+        w.admin
+            .project_metadata(p)
+            .await
+            .expect("metadata")
+            .secret
+            .expect("secret")
+            .expose_secret()
+            .to_string()
+    };
+    let before = mixpanel_secret().await;
+    assert_eq!(
+        stored_secret(w.store.read_credential("upstream/secret").await.unwrap()),
+        before
+    );
+
+    // As on Mixpanel itself: the emulator's reset routes answer 404.
+    w.emu
+        .set_faults(json!({"hide_emulator_only_routes": true}))
+        .await;
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "upstream/secret",
+                "--reason",
+                "secret in a chat log",
+            ],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(!run.stdout.contains(&before) && !run.stderr.contains(&before));
+    let e = w.entry("upstream/secret").await;
+    assert_eq!(
+        e.status,
+        mixpanel_access::inventory::CredentialStatus::ManualRotationRequired,
+        "{e:?}"
+    );
+    let why = e.status_reason.clone().unwrap_or_default();
+    assert!(
+        why.contains("secret in a chat log") && why.contains("reset it in the settings of project"),
+        "{why}"
+    );
+    // Nothing was reset; Vault holds the current value, which still validates.
+    assert_eq!(mixpanel_secret().await, before);
+    assert_eq!(
+        stored_secret(w.store.read_credential("upstream/secret").await.unwrap()),
+        before
+    );
+
+    // The owner resets it by hand; the next request mirrors the new value and records it.
+    w.emu.clear_faults().await;
+    w.admin
+        .reset_project_secret(p)
+        .await
+        .expect("reset by hand");
+    w.emu
+        .set_faults(json!({"hide_emulator_only_routes": true}))
+        .await;
+    let after = mixpanel_secret().await;
+    assert_ne!(after, before);
+    w.cli(
+        &["rotate", "upstream/secret", "--reason", "reset by hand"],
+        &[],
+    )
+    .await
+    .ok();
+    assert_eq!(
+        stored_secret(w.store.read_credential("upstream/secret").await.unwrap()),
+        after
+    );
+    let e = w.entry("upstream/secret").await;
+    assert_eq!(
+        e.last_trigger.as_deref(),
+        Some("manual (detected by the mirror)")
+    );
+    let counters = w.emu.counters().await;
+    assert_eq!(counters["reset_project_secret"]["POST"].as_u64(), Some(3));
+    w.emu.clear_faults().await;
+    w.assert_no_secret_leaked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn creates_that_fail_after_the_write_leave_no_twin_account() {
     let w = World::new().await;
     let p = w.project("lossy").await;
