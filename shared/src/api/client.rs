@@ -282,36 +282,21 @@ impl Client {
                 .header(reqwest::header::REFERER, "https://mixpanel.com")
                 .body(b.clone()),
         };
+        // Only a request that never left (or a GET) is safe to send again.
         let resp = req.send().await.map_err(|e| {
-            // Only a request that never left is safe to send again whatever its method.
-            if e.is_connect() || *method == Method::GET {
-                return Failure {
-                    error: ApiError::Transport {
-                        route,
-                        url: redact_url(url),
-                        message: transport_message(&e),
-                    },
-                    retry: true,
-                    retry_after: None,
-                };
-            }
-            self.lost_answer(route, url, None, &e)
+            self.transport_failure(
+                route,
+                url,
+                e.is_connect() || *method == Method::GET,
+                None,
+                &e,
+            )
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| {
-            if *method == Method::GET {
-                return Failure {
-                    error: ApiError::Transport {
-                        route,
-                        url: redact_url(url),
-                        message: transport_message(&e),
-                    },
-                    retry: true,
-                    retry_after: None,
-                };
-            }
-            self.lost_answer(route, url, Some(status.as_u16()), &e)
+            let status = Some(status.as_u16());
+            self.transport_failure(route, url, *method == Method::GET, status, &e)
         })?;
         if status.is_success() {
             return Ok(bytes.to_vec());
@@ -319,16 +304,17 @@ impl Client {
         Err(self.failure(route, status, &headers, &bytes))
     }
 
-    /// A request that was sent but whose answer did not arrive whole: never sent again; a
-    /// create says how to check whether it was carried out.
-    fn lost_answer(
+    /// A request whose answer did not arrive whole. Retried when `replayable`; otherwise it
+    /// may have been carried out, so it is not sent again, and a create says how to check.
+    fn transport_failure(
         &self,
         route: &'static str,
         url: &Url,
+        replayable: bool,
         status: Option<u16>,
         e: &reqwest::Error,
     ) -> Failure {
-        let error = match wire::creates_new(route) {
+        let error = match wire::creates_new(route).filter(|_| !replayable) {
             Some(check) => ApiError::MaybeApplied {
                 route,
                 status,
@@ -343,7 +329,7 @@ impl Client {
         };
         Failure {
             error,
-            retry: false,
+            retry: replayable,
             retry_after: None,
         }
     }
