@@ -623,6 +623,7 @@ path "secret/metadata/mixpanel-rotator/creds/*" { capabilities = ["create", "rea
 
     let cfg = VaultConfig::new(bao.address(), VaultAuth::approle(&role_id, &secret_id));
     let store = VaultStore::connect(cfg).await.unwrap();
+    let login_at = tokio::time::Instant::now();
     let ttl = store
         .token_ttl_remaining()
         .expect("an AppRole token expires");
@@ -662,17 +663,32 @@ path "secret/metadata/mixpanel-rotator/creds/*" { capabilities = ["create", "rea
         store.renew_if_needed().await.unwrap(),
         TokenRenewal::NotNeeded
     );
-    tokio::time::sleep(Duration::from_millis(4200)).await;
+    // (Times count from the login, not from the steps above, whose length varies.)
+    tokio::time::sleep_until(login_at + Duration::from_millis(4200)).await;
     match store.renew_if_needed().await.unwrap() {
         TokenRenewal::Renewed { ttl } => assert!(ttl >= Duration::from_secs(2), "{ttl:?}"),
         other => panic!("expected a renewal, got {other:?}"),
     }
-    // ...and a new login once max_ttl caps the renewals.
-    tokio::time::sleep(Duration::from_millis(2700)).await;
-    match store.renew_if_needed().await.unwrap() {
-        TokenRenewal::LoggedIn { ttl } => assert_eq!(ttl, Duration::from_secs(6)),
-        other => panic!("expected a new login, got {other:?}"),
-    }
+    // ...and a new login once the max TTL (8 s) caps the renewals, before the token dies:
+    // checked as the renewer does it, every 200 ms, with a read each time.
+    let relogin = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match store.renew_if_needed().await.unwrap() {
+            TokenRenewal::LoggedIn { ttl } => break ttl,
+            other => assert!(
+                login_at.elapsed() < Duration::from_secs(12),
+                "no new login {:?} after the first (max TTL 8 s); last: {other:?}",
+                login_at.elapsed()
+            ),
+        }
+        assert!(store.read_credential("etl").await.unwrap().is_some());
+    };
+    assert_eq!(relogin, Duration::from_secs(6));
+    assert!(
+        login_at.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        login_at.elapsed()
+    );
     // The new token works.
     assert!(store.read_credential("etl").await.unwrap().is_some());
 

@@ -530,7 +530,10 @@ impl VaultStore {
             match vaultrs::token::renew_self(&*client, None).await {
                 Ok(info) => {
                     let new_ttl = Duration::from_secs(info.lease_duration);
-                    let capped = state.issued_ttl.is_some_and(|issued| new_ttl < issued / 3);
+                    // Capped by the max TTL: below half of what a login gives, the next
+                    // renewal would come too close to the end (TTLs are whole seconds, so a
+                    // tighter margin races the clock). Log in again instead.
+                    let capped = state.issued_ttl.is_some_and(|issued| new_ttl < issued / 2);
                     if capped && auth.can_relogin() {
                         return relogin(format!(
                             "renewal capped at {}s by the token's max TTL",
