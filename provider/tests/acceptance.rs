@@ -270,6 +270,43 @@ fn team_lifecycle_drift_and_deletion_outside_terraform() {
 }
 
 #[test]
+fn a_create_whose_answer_was_lost_is_not_repeated_and_can_be_imported() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, TEAM);
+    // Mixpanel stores the team but the answer is a 504: the provider must not create a twin.
+    emu.faults(Some(serde_json::json!({
+        "error_rate": 1.0, "error_status": 504, "error_after_commit": true, "routes": ["add_teams"]
+    })));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("may have been carried out") && out.contains("terraform import"),
+        "{out}"
+    );
+    emu.faults(None);
+    assert_eq!(emu.counters()["add_teams"]["POST"], 1, "sent once");
+    let rt = runtime();
+    let teams = rt
+        .block_on(emu.client(&creds).list_teams(OrgId(creds.org_id)))
+        .expect("teams");
+    let made: Vec<_> = teams
+        .iter()
+        .filter(|t| t.name == "Data Engineering")
+        .collect();
+    assert_eq!(made.len(), 1, "{teams:?}");
+    // As the diagnostic says: import it, and Terraform manages it with nothing left to do.
+    ws.ok(&[
+        "import",
+        "-no-color",
+        "-input=false",
+        "mixpanel_team.t",
+        &made[0].id.to_string(),
+    ]);
+    ws.assert_no_changes();
+}
+
+#[test]
 fn team_member_and_team_project_lifecycle() {
     let (emu, creds) = setup();
     let rest = r#"

@@ -186,7 +186,16 @@ where
 
 /// An API failure as a diagnostic; `attr` points at the attribute it concerns, if any.
 pub fn api_diag(summary: &str, err: &ApiError, attr: Option<&str>) -> Diagnostic {
-    let d = Diagnostic::error(summary, err.to_string());
+    let mut detail = err.to_string();
+    if let ApiError::MaybeApplied { route, .. } = err {
+        // Terraform did not record it: a second apply would create a twin.
+        detail.push_str(if *route == "create_service_account" {
+            ". If the account exists, delete it before the next apply: its secret is shown only when it is created, so Terraform cannot take it over."
+        } else {
+            ". If it exists, bring it under Terraform with `terraform import` (the resource's documentation gives the id) instead of applying again."
+        });
+    }
+    let d = Diagnostic::error(summary, detail);
     match attr {
         Some(a) => d.at(AttributePath::attr(a)),
         None => d,

@@ -118,6 +118,20 @@ impl LocalEmulator {
         })
     }
 
+    /// Sets the emulator's faults (`PUT /_emulator/faults`); `None` clears them.
+    pub fn faults(&self, faults: Option<Value>) {
+        let url = format!("{}/_emulator/faults", self.url);
+        super::runtime().block_on(async {
+            let http = reqwest::Client::new();
+            let req = match faults {
+                Some(f) => http.put(url).json(&f),
+                None => http.delete(url),
+            };
+            let resp = req.send().await.expect("faults");
+            assert!(resp.status().is_success(), "faults: {}", resp.status());
+        });
+    }
+
     pub fn reset_counters(&self) {
         let url = format!("{}/_emulator/counters", self.url);
         super::runtime().block_on(async {
