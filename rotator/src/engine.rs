@@ -33,7 +33,8 @@ use mixpanel_access::inventory::{
     CredentialKind, CredentialStatus, InventoryEntry, DEFAULT_ROTATION_PERIOD,
 };
 use mixpanel_access::model::{
-    Expiry, ProjectId, ProjectRole, ProjectRoleGrant, ServiceAccountUsername, TargetType,
+    Expiry, ProjectId, ProjectRole, ProjectRoleGrant, ServiceAccountId, ServiceAccountUsername,
+    TargetType,
 };
 use mixpanel_access::vault::{Credential, Journal, Phase, Trigger, VaultError, VaultStore};
 use secrecy::{ExposeSecret, SecretString};
@@ -733,8 +734,11 @@ impl Engine {
             );
             role = ProjectRole::Admin;
         }
+        let projects = self
+            .old_account_projects(name, entry, j.old_sa_id, lead)
+            .await?;
         let mut grants = Vec::new();
-        for p in &entry.projects {
+        for p in &projects {
             lead.check()?;
             let members = self.api.list_project_service_accounts(*p).await?;
             let found = j
@@ -788,6 +792,57 @@ impl Engine {
         tracing::info!(credential = name, rotation_id = %j.rotation_id, phase = "created", "journal advanced (the new secret is recorded)");
         crash::after("created");
         Ok(())
+    }
+
+    /// The projects whose grants a new account copies: the inventory's, plus every project
+    /// the old account can reach as `GET /api/app/me` answers with its own credential (one
+    /// call), so access on a project the inventory does not list is not lost.
+    async fn old_account_projects(
+        &self,
+        name: &str,
+        entry: &InventoryEntry,
+        old_id: Option<ServiceAccountId>,
+        lead: &Leadership,
+    ) -> Result<Vec<ProjectId>> {
+        let mut projects = entry.projects.clone();
+        let Some(old_id) = old_id else {
+            return Ok(projects);
+        };
+        let Some((
+            Credential::ServiceAccount {
+                username,
+                secret,
+                sa_id,
+            },
+            _,
+        )) = self.store.read_credential(name).await?
+        else {
+            return Ok(projects);
+        };
+        if sa_id != old_id {
+            return Ok(projects);
+        }
+        lead.check()?;
+        let client = self.api.client_for(username.as_str(), secret)?;
+        match self.api.me_with(&client).await {
+            Ok(me) => {
+                for (id, p) in &me.projects {
+                    match id.parse::<u64>() {
+                        Ok(id) if p.organization_id == self.api.org() => {
+                            let id = ProjectId(id);
+                            if !projects.contains(&id) {
+                                projects.push(id);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(credential = name, error = %e, "cannot list the projects of the old account with its own credential: only the inventory's projects are copied")
+            }
+        }
+        Ok(projects)
     }
 
     async fn sa_test(

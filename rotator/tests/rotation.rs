@@ -37,6 +37,19 @@ async fn full_rotation_keeps_consumers_working_and_revokes_only_after_the_overla
     let org = w.boot.org;
     let p = w.project("analytics").await;
     let old = w.service_account("etl", ProjectRole::Analyst, &[p]).await;
+    // A grant on a project the inventory does not list: the new account must keep it too.
+    let side = w.project("side-reports").await;
+    w.admin
+        .add_service_accounts_to_projects(
+            org,
+            &[old.id],
+            &[ProjectRoleGrant {
+                id: side,
+                role: ProjectRole::Consumer,
+            }],
+        )
+        .await
+        .expect("side grant");
     let team = w.admin.create_team(org, "data").await.expect("team");
     w.admin
         .add_projects_to_team(
@@ -194,6 +207,19 @@ async fn full_rotation_keeps_consumers_working_and_revokes_only_after_the_overla
         .expect("member");
     assert_eq!(m.project_role, ProjectRole::Analyst);
     assert_eq!(m.target_type, TargetType::Individual);
+    let side_members = w
+        .admin
+        .list_project_service_accounts(side)
+        .await
+        .expect("side members");
+    let m = side_members
+        .iter()
+        .find(|m| m.account.id == new_id)
+        .expect("the grant outside the inventory's projects was copied");
+    assert_eq!(
+        (m.project_role, m.target_type),
+        (ProjectRole::Consumer, TargetType::Individual)
+    );
     let teams = w.admin.list_teams(org).await.expect("teams");
     let t = teams.iter().find(|t| t.id == team.id).expect("team");
     assert!(
