@@ -100,8 +100,8 @@ impl<K: std::hash::Hash + Eq, T> Indexed<K, T> {
         self.index.get(key).map(|&i| &self.items[i])
     }
 
-    pub fn items(&self) -> &[T] {
-        &self.items
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.items.iter()
     }
 }
 
@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(ix.get(&1), Some(&(1, "a")));
         assert_eq!(ix.get(&2), Some(&(2, "b")));
         assert_eq!(ix.get(&0), None);
-        assert_eq!(ix.items().len(), 4);
+        assert_eq!(ix.iter().count(), 4);
     }
 
     #[tokio::test]

@@ -6,18 +6,24 @@ use secrecy::ExposeSecret;
 use crate::cty::{AttributePath, Value};
 use crate::framework::resource::{api_diag, bad_import_id, opt_bool, opt_str, parse_attr, req_str};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Plan, PrivateState, Resource, Schema,
-    Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Plan, PrivateState, Resource,
+    Schema, Validator,
 };
 
 use super::{id_attr, PROJECT_ROLES};
 
 pub struct ProjectResource;
 
-pub(crate) async fn list_projects(ctx: &Ctx) -> Result<std::sync::Arc<Vec<Project>>, Diagnostic> {
+/// The organization's projects, by id.
+pub(crate) async fn list_projects(
+    ctx: &Ctx,
+) -> Result<std::sync::Arc<Indexed<ProjectId, Project>>, Diagnostic> {
     let org = ctx.org().await?;
     ctx.cache
-        .get_or_load(CacheKey::Projects, || ctx.client.list_projects(org))
+        .get_or_load(CacheKey::Projects, || async {
+            let projects = ctx.client.list_projects(org).await?;
+            Ok(Indexed::new(projects, |p| Some(p.id)))
+        })
         .await
         .map_err(|e| api_diag("Cannot list Mixpanel projects", &e, None))
 }
@@ -62,8 +68,7 @@ async fn read_project(
 ) -> Result<Option<Value>, Diagnostics> {
     let projects = list_projects(ctx).await?;
     Ok(projects
-        .iter()
-        .find(|p| p.id == id)
+        .get(&id)
         .map(|p| project_state(p, deletion_protection)))
 }
 

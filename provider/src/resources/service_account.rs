@@ -10,7 +10,8 @@ use secrecy::ExposeSecret;
 use crate::cty::Value;
 use crate::framework::resource::{api_diag, bad_import_id, opt_str, parse_attr, req_str};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema, Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
+    Validator,
 };
 
 use super::id_attr;
@@ -19,13 +20,15 @@ pub struct ServiceAccountResource;
 
 const SA_ROLES: &[&str] = &["admin", "analyst", "consumer"];
 
+/// The organization's service accounts, by id.
 pub(crate) async fn list_service_accounts(
     ctx: &Ctx,
-) -> Result<std::sync::Arc<Vec<ServiceAccount>>, Diagnostic> {
+) -> Result<std::sync::Arc<Indexed<ServiceAccountId, ServiceAccount>>, Diagnostic> {
     let org = ctx.org().await?;
     ctx.cache
-        .get_or_load(CacheKey::ServiceAccounts, || {
-            ctx.client.list_service_accounts(org)
+        .get_or_load(CacheKey::ServiceAccounts, || async {
+            let accounts = ctx.client.list_service_accounts(org).await?;
+            Ok(Indexed::new(accounts, |a| Some(a.id)))
         })
         .await
         .map_err(|e| api_diag("Cannot list the organization's service accounts", &e, None))
@@ -152,18 +155,14 @@ impl Resource for ServiceAccountResource {
     ) -> Result<Option<Value>, Diagnostics> {
         let id: ServiceAccountId = id_attr(state_in, "id")?;
         let secret = state_in.get_attr("secret").cloned().unwrap_or(Value::Null);
-        Ok(list_service_accounts(ctx)
-            .await?
-            .iter()
-            .find(|a| a.id == id)
-            .map(|a| {
-                state(
-                    a,
-                    opt_str(state_in, "role"),
-                    secret,
-                    opt_str(state_in, "expires"),
-                )
-            }))
+        Ok(list_service_accounts(ctx).await?.get(&id).map(|a| {
+            state(
+                a,
+                opt_str(state_in, "role"),
+                secret,
+                opt_str(state_in, "expires"),
+            )
+        }))
     }
 
     async fn update(
@@ -191,8 +190,7 @@ impl Resource for ServiceAccountResource {
             .map_err(|_| bad_import_id(id, self.import_id_format()))?;
         list_service_accounts(ctx)
             .await?
-            .iter()
-            .find(|a| a.id == sid)
+            .get(&sid)
             .map(|a| state(a, None, Value::Null, None))
             .ok_or_else(|| {
                 Diagnostic::error(

@@ -7,20 +7,23 @@ use mixpanel_access::model::{
 use crate::cty::Value;
 use crate::framework::resource::{api_diag, bad_import_id, opt_str, parse_attr};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema, Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
+    Validator,
 };
 
 use super::{id_attr, split2, NUMERIC_ID};
 
 pub struct ServiceAccountProjectResource;
 
+/// A project's service accounts, by account id.
 async fn project_accounts(
     ctx: &Ctx,
     project: ProjectId,
-) -> Result<std::sync::Arc<Vec<ProjectServiceAccount>>, Diagnostic> {
+) -> Result<std::sync::Arc<Indexed<ServiceAccountId, ProjectServiceAccount>>, Diagnostic> {
     ctx.cache
-        .get_or_load(CacheKey::ProjectServiceAccounts(project), || {
-            ctx.client.list_project_service_accounts(project)
+        .get_or_load(CacheKey::ProjectServiceAccounts(project), || async {
+            let accounts = ctx.client.list_project_service_accounts(project).await?;
+            Ok(Indexed::new(accounts, |m| Some(m.account.id)))
         })
         .await
         .map_err(|e| {
@@ -39,7 +42,7 @@ async fn read_grant(
     known_role: Option<&str>,
 ) -> Result<Option<Value>, Diagnostics> {
     let accounts = project_accounts(ctx, project).await?;
-    let Some(m) = accounts.iter().find(|m| m.account.id == sa) else {
+    let Some(m) = accounts.get(&sa) else {
         return Ok(None);
     };
     // Mixpanel lists one entry per account with its strongest grant; where a team or the

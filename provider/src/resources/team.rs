@@ -6,23 +6,29 @@ use mixpanel_access::model::{Team, TeamId};
 use crate::cty::Value;
 use crate::framework::resource::{api_diag, bad_import_id, req_str};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
 };
 
 use super::id_attr;
 
 pub struct TeamResource;
 
-pub(crate) async fn list_teams(ctx: &Ctx) -> Result<std::sync::Arc<Vec<Team>>, Diagnostic> {
+/// The organization's teams, by id.
+pub(crate) async fn list_teams(
+    ctx: &Ctx,
+) -> Result<std::sync::Arc<Indexed<TeamId, Team>>, Diagnostic> {
     let org = ctx.org().await?;
     ctx.cache
-        .get_or_load(CacheKey::Teams, || ctx.client.list_teams(org))
+        .get_or_load(CacheKey::Teams, || async {
+            let teams = ctx.client.list_teams(org).await?;
+            Ok(Indexed::new(teams, |t| Some(t.id)))
+        })
         .await
         .map_err(|e| api_diag("Cannot list the organization's teams", &e, None))
 }
 
 pub(crate) async fn find_team(ctx: &Ctx, id: TeamId) -> Result<Option<Team>, Diagnostic> {
-    Ok(list_teams(ctx).await?.iter().find(|t| t.id == id).cloned())
+    Ok(list_teams(ctx).await?.get(&id).cloned())
 }
 
 fn state(t: &Team) -> Value {
