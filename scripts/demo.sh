@@ -69,12 +69,21 @@ echo "== what the emulator holds now (through the API client)"
 target/debug/examples/org_report
 
 echo "== starting an OpenBao dev server"
-bao_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A free port whose next port is free too: the dev server's cluster listener takes port + 1.
+bao_port=$(python3 -c '
+import socket
+while True:
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    try:
+        b = socket.socket(); b.bind(("127.0.0.1", p + 1)); break
+    except (OSError, OverflowError):
+        pass
+print(p)')
 export VAULT_ADDR="http://127.0.0.1:$bao_port"
 VAULT_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 export VAULT_TOKEN
-# Its own HOME, so the dev server's token file does not replace the user's ~/.vault-token.
-HOME="$work" bao server -dev -dev-listen-address="127.0.0.1:$bao_port" -dev-root-token-id="$VAULT_TOKEN" \
+# -dev-no-store-token and its own HOME: it never touches the user's ~/.vault-token.
+HOME="$work" bao server -dev -dev-no-store-token -dev-listen-address="127.0.0.1:$bao_port" -dev-root-token-id="$VAULT_TOKEN" \
   >"$work/openbao.log" 2>&1 &
 pids+=($!)
 healthy() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/v1/sys/health", timeout=2)' "$VAULT_ADDR" 2>/dev/null; }

@@ -70,6 +70,19 @@ fn free_port() -> u16 {
     l.local_addr().expect("local address").port()
 }
 
+/// A free loopback port whose next port is free too: a dev server puts its cluster listener
+/// on the API port + 1, and servers started side by side must not collide there.
+fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
+        let port = l.local_addr().expect("local address").port();
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two adjacent free loopback ports found in 100 tries")
+}
+
 fn random_hex() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
@@ -131,7 +144,10 @@ impl OpenBao {
         OpenBao {
             mode,
             bin,
-            port: free_port(),
+            port: match mode {
+                Mode::Dev => free_port_pair(),
+                Mode::Persistent => free_port(),
+            },
             root_token: String::new(),
             unseal_key: None,
             dir,
@@ -201,6 +217,7 @@ impl OpenBao {
         match self.mode {
             Mode::Dev => {
                 cmd.arg("-dev")
+                    .arg("-dev-no-store-token")
                     .arg(format!("-dev-root-token-id={}", self.root_token))
                     .arg(format!("-dev-listen-address=127.0.0.1:{}", self.port));
             }
