@@ -64,3 +64,13 @@ pub(crate) fn split2<'a>(
         _ => Err(crate::framework::resource::bad_import_id(id, format)),
     }
 }
+
+/// An import id of two parts, each parsed: `<a>/<b>`.
+pub(crate) fn split2_parsed<A: std::str::FromStr, B: std::str::FromStr>(
+    id: &str,
+    format: &str,
+) -> Result<(A, B), crate::framework::Diagnostics> {
+    let (a, b) = split2(id, format)?;
+    let bad = || crate::framework::resource::bad_import_id(id, format);
+    Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
+}

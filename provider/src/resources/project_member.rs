@@ -11,7 +11,7 @@ use crate::framework::{
     Validator,
 };
 
-use super::{id_attr, split2, NUMERIC_ID, PROJECT_ROLES};
+use super::{id_attr, split2_parsed, NUMERIC_ID, PROJECT_ROLES};
 
 pub struct ProjectMemberResource;
 
@@ -122,13 +122,7 @@ impl Resource for ProjectMemberResource {
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         let fmt = self.import_id_format();
-        let (p, e) = split2(id, fmt)?;
-        let project: ProjectId = p
-            .parse()
-            .map_err(|_| crate::framework::resource::bad_import_id(id, fmt))?;
-        let email: Email = e
-            .parse()
-            .map_err(|_| crate::framework::resource::bad_import_id(id, fmt))?;
+        let (project, email): (ProjectId, Email) = split2_parsed(id, fmt)?;
         read_grant(ctx, project, &email).await?.ok_or_else(|| {
             Diagnostic::error(
                 "Cannot import a grant that does not exist",

@@ -5,13 +5,13 @@ use mixpanel_access::model::{
 };
 
 use crate::cty::Value;
-use crate::framework::resource::{api_diag, bad_import_id, opt_str, parse_attr};
+use crate::framework::resource::{api_diag, opt_str, parse_attr};
 use crate::framework::{
     Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
     Validator,
 };
 
-use super::{id_attr, split2, NUMERIC_ID};
+use super::{id_attr, split2_parsed, NUMERIC_ID};
 
 pub struct ServiceAccountProjectResource;
 
@@ -130,9 +130,7 @@ impl Resource for ServiceAccountProjectResource {
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         let fmt = self.import_id_format();
-        let (p, s) = split2(id, fmt)?;
-        let project: ProjectId = p.parse().map_err(|_| bad_import_id(id, fmt))?;
-        let sa: ServiceAccountId = s.parse().map_err(|_| bad_import_id(id, fmt))?;
+        let (project, sa): (ProjectId, ServiceAccountId) = split2_parsed(id, fmt)?;
         read_grant(ctx, project, sa, None).await?.ok_or_else(|| {
             Diagnostic::error(
                 "Cannot import a grant that does not exist",

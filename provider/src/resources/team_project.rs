@@ -3,11 +3,11 @@
 use mixpanel_access::model::{ProjectId, ProjectRole, ProjectRoleGrant, TeamId};
 
 use crate::cty::Value;
-use crate::framework::resource::{api_diag, bad_import_id, parse_attr};
+use crate::framework::resource::{api_diag, parse_attr};
 use crate::framework::{Attribute, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema};
 
 use super::team::find_team;
-use super::{id_attr, split2, NUMERIC_ID, PROJECT_ROLES};
+use super::{id_attr, split2_parsed, NUMERIC_ID, PROJECT_ROLES};
 
 pub struct TeamProjectResource;
 
@@ -95,9 +95,7 @@ impl Resource for TeamProjectResource {
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         let fmt = self.import_id_format();
-        let (t, p) = split2(id, fmt)?;
-        let team: TeamId = t.parse().map_err(|_| bad_import_id(id, fmt))?;
-        let project: ProjectId = p.parse().map_err(|_| bad_import_id(id, fmt))?;
+        let (team, project): (TeamId, ProjectId) = split2_parsed(id, fmt)?;
         read_grant(ctx, team, project).await?.ok_or_else(|| {
             Diagnostic::error(
                 "Cannot import a grant that does not exist",
