@@ -64,6 +64,23 @@ impl ReadCache {
             .map_err(|_| ApiError::Config(format!("read cache type mismatch for {key:?}")))
     }
 
+    /// Like [`get_or_load`](Self::get_or_load) for a listed collection, indexed by `index`.
+    pub async fn get_indexed<K, T, F, Fut>(
+        &self,
+        key: CacheKey,
+        load: F,
+        index: fn(&T) -> Option<K>,
+    ) -> Result<Arc<Indexed<K, T>>, ApiError>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<T>, ApiError>>,
+    {
+        self.get_or_load(key, || async { Ok(Indexed::new(load().await?, index)) })
+            .await
+    }
+
     /// Forgets everything: called after every write.
     pub fn invalidate(&self) {
         if let Ok(mut slots) = self.slots.lock() {

@@ -20,10 +20,11 @@ pub(crate) async fn list_members(
 ) -> Result<std::sync::Arc<Indexed<Email, Member>>, Diagnostic> {
     let org = ctx.org().await?;
     ctx.cache
-        .get_or_load(CacheKey::OrgUsers, || async {
-            let members = ctx.client.list_org_users(org).await?;
-            Ok(Indexed::new(members, |m| Some(m.email.clone())))
-        })
+        .get_indexed(
+            CacheKey::OrgUsers,
+            || ctx.client.list_org_users(org),
+            |m| Some(m.email.clone()),
+        )
         .await
         .map_err(|e| api_diag("Cannot list the organization's members", &e, None))
 }

@@ -20,10 +20,11 @@ pub(crate) async fn list_projects(
 ) -> Result<std::sync::Arc<Indexed<ProjectId, Project>>, Diagnostic> {
     let org = ctx.org().await?;
     ctx.cache
-        .get_or_load(CacheKey::Projects, || async {
-            let projects = ctx.client.list_projects(org).await?;
-            Ok(Indexed::new(projects, |p| Some(p.id)))
-        })
+        .get_indexed(
+            CacheKey::Projects,
+            || ctx.client.list_projects(org),
+            |p| Some(p.id),
+        )
         .await
         .map_err(|e| api_diag("Cannot list Mixpanel projects", &e, None))
 }

@@ -21,12 +21,11 @@ pub(crate) async fn granted_users(
     project: ProjectId,
 ) -> Result<std::sync::Arc<Indexed<Email, UserGrant>>, Diagnostic> {
     ctx.cache
-        .get_or_load(CacheKey::GrantedUsers(project), || async {
-            let grants = ctx.client.granted_users(project).await?;
-            Ok(Indexed::new(grants, |g| {
-                (g.target_type == TargetType::Individual).then(|| g.email.clone())
-            }))
-        })
+        .get_indexed(
+            CacheKey::GrantedUsers(project),
+            || ctx.client.granted_users(project),
+            |g| (g.target_type == TargetType::Individual).then(|| g.email.clone()),
+        )
         .await
         .map_err(|e| api_diag("Cannot list the project's users", &e, Some("project_id")))
 }

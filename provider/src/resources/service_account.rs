@@ -26,10 +26,11 @@ pub(crate) async fn list_service_accounts(
 ) -> Result<std::sync::Arc<Indexed<ServiceAccountId, ServiceAccount>>, Diagnostic> {
     let org = ctx.org().await?;
     ctx.cache
-        .get_or_load(CacheKey::ServiceAccounts, || async {
-            let accounts = ctx.client.list_service_accounts(org).await?;
-            Ok(Indexed::new(accounts, |a| Some(a.id)))
-        })
+        .get_indexed(
+            CacheKey::ServiceAccounts,
+            || ctx.client.list_service_accounts(org),
+            |a| Some(a.id),
+        )
         .await
         .map_err(|e| api_diag("Cannot list the organization's service accounts", &e, None))
 }

@@ -21,10 +21,11 @@ async fn project_accounts(
     project: ProjectId,
 ) -> Result<std::sync::Arc<Indexed<ServiceAccountId, ProjectServiceAccount>>, Diagnostic> {
     ctx.cache
-        .get_or_load(CacheKey::ProjectServiceAccounts(project), || async {
-            let accounts = ctx.client.list_project_service_accounts(project).await?;
-            Ok(Indexed::new(accounts, |m| Some(m.account.id)))
-        })
+        .get_indexed(
+            CacheKey::ProjectServiceAccounts(project),
+            || ctx.client.list_project_service_accounts(project),
+            |m| Some(m.account.id),
+        )
         .await
         .map_err(|e| {
             api_diag(

@@ -19,10 +19,11 @@ pub(crate) async fn list_teams(
 ) -> Result<std::sync::Arc<Indexed<TeamId, Team>>, Diagnostic> {
     let org = ctx.org().await?;
     ctx.cache
-        .get_or_load(CacheKey::Teams, || async {
-            let teams = ctx.client.list_teams(org).await?;
-            Ok(Indexed::new(teams, |t| Some(t.id)))
-        })
+        .get_indexed(
+            CacheKey::Teams,
+            || ctx.client.list_teams(org),
+            |t| Some(t.id),
+        )
         .await
         .map_err(|e| api_diag("Cannot list the organization's teams", &e, None))
 }
