@@ -1076,26 +1076,9 @@ impl VaultStore {
         folder: &str,
         visit: &mut (dyn FnMut(String, KvMetadata) + Send),
     ) -> Result<(), VaultError> {
-        self.ensure_authenticated().await?;
-        let mut pending = vec![String::new()];
-        while let Some(sub) = pending.pop() {
-            let kv = format!("{folder}/{sub}");
-            let api_path = self.metadata_policy_path(&kv);
-            let client = self.client();
-            let keys = match vaultrs::kv2::list(&*client, &self.inner.config.mount, &kv).await {
-                Ok(keys) => keys,
-                Err(e) => match self.client_error(e, "LIST", &api_path, None) {
-                    VaultError::NotFound { .. } => continue,
-                    e => return Err(e),
-                },
-            };
-            for key in keys {
-                let full = format!("{sub}{key}");
-                if key.ends_with('/') {
-                    pending.push(full);
-                } else if let Some(meta) = self.kv_metadata(&format!("{folder}/{full}")).await? {
-                    visit(full, meta);
-                }
+        for name in self.kv_list_names(folder).await? {
+            if let Some(meta) = self.kv_metadata(&format!("{folder}/{name}")).await? {
+                visit(name, meta);
             }
         }
         Ok(())
