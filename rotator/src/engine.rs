@@ -853,18 +853,7 @@ impl Engine {
         ver: &mut u64,
         lead: &Leadership,
     ) -> Result<()> {
-        let (new_id, username, secret) = match (
-            j.new_sa_id,
-            j.new_full_username.clone(),
-            j.pending_secret.clone(),
-        ) {
-            (Some(i), Some(u), Some(s)) => (i, u, s),
-            _ => {
-                return Err(RotatorError::Invalid(
-                    "the journal is in phase created without the new account".into(),
-                ))
-            }
-        };
+        let (new_id, username, secret) = new_account(j)?;
         if let Some(old_id) = j.old_sa_id {
             lead.check()?;
             let teams = self.api.list_teams().await?;
@@ -912,18 +901,7 @@ impl Engine {
         ver: &mut u64,
         lead: &Leadership,
     ) -> Result<()> {
-        let (new_id, username, secret) = match (
-            j.new_sa_id,
-            j.new_full_username.clone(),
-            j.pending_secret.clone(),
-        ) {
-            (Some(i), Some(u), Some(s)) => (i, u, s),
-            _ => {
-                return Err(RotatorError::Invalid(
-                    "the journal is in phase tested without the new account".into(),
-                ))
-            }
-        };
+        let (new_id, username, secret) = new_account(j)?;
         lead.verify().await?;
         let current = self.store.read_credential(name).await?;
         let already = matches!(&current, Some((Credential::ServiceAccount { sa_id, .. }, _)) if *sa_id == new_id);
@@ -1269,6 +1247,21 @@ fn trigger_label(j: &Journal) -> String {
     match &j.reason {
         Some(r) => clip(&format!("{}: {r}", j.trigger), 200),
         None => j.trigger.to_string(),
+    }
+}
+
+/// The new account the journal records from phase `created` on: id, username and secret.
+fn new_account(j: &Journal) -> Result<(ServiceAccountId, ServiceAccountUsername, SecretString)> {
+    match (
+        j.new_sa_id,
+        j.new_full_username.clone(),
+        j.pending_secret.clone(),
+    ) {
+        (Some(i), Some(u), Some(s)) => Ok((i, u, s)),
+        _ => Err(RotatorError::Invalid(format!(
+            "the journal is in phase {} without the new account",
+            j.phase.as_str()
+        ))),
     }
 }
 
