@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::convert;
 use crate::cty::{self, Type, Value};
 use crate::framework::{
-    plan, validate_config, DataSource, Diagnostic, Diagnostics, PrivateState, Resource, Schema,
+    plan, validate_config, ApplyError, DataSource, Diagnostic, Diagnostics, Resource, Schema,
     SharedCtx,
 };
 use crate::protocol::tfplugin6::{
@@ -145,6 +145,17 @@ impl MixpanelProvider {
         })
     }
 
+    /// [`Self::cancellable`] for a create or an update.
+    async fn cancellable_apply(
+        &self,
+        work: impl Future<Output = Result<Value, ApplyError>>,
+    ) -> Result<Value, ApplyError> {
+        tokio::select! {
+            r = work => r,
+            _ = self.stop.cancelled() => Err(cancelled().into()),
+        }
+    }
+
     /// Runs an operation unless Terraform asks the provider to stop first.
     async fn cancellable<T>(
         &self,
@@ -152,12 +163,16 @@ impl MixpanelProvider {
     ) -> Result<T, Diagnostics> {
         tokio::select! {
             r = work => r,
-            _ = self.stop.cancelled() => Err(Diagnostic::error(
-                "Operation cancelled",
-                "Terraform asked the provider to stop; the change may be partly applied, so run plan again to see where it stands.",
-            ).into()),
+            _ = self.stop.cancelled() => Err(cancelled().into()),
         }
     }
+}
+
+fn cancelled() -> Diagnostic {
+    Diagnostic::error(
+        "Operation cancelled",
+        "Terraform asked the provider to stop; the change may be partly applied, so run plan again to see where it stands.",
+    )
 }
 
 fn decode(v: Option<&DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
@@ -168,16 +183,65 @@ fn encode(v: &Value, ty: &Type) -> Result<Option<DynamicValue>, Diagnostics> {
     convert::encode(v, ty).map(Some).map_err(Diagnostics::from)
 }
 
-fn private_from(bytes: &[u8]) -> PrivateState {
-    serde_json::from_slice(bytes).unwrap_or_default()
+/// A read or applied state in the form Terraform already holds: where a case-insensitive
+/// attribute (an e-mail) differs from `before` only in case, the spelling of `before` stays;
+/// where a computed-only attribute that `before` knows was not given back, `before`'s stays.
+fn keep_spelling(schema: &Schema, before: &Value, new: &mut Value) {
+    if before.is_null() || new.is_null() {
+        return;
+    }
+    for a in schema.attributes.iter().filter(|a| a.case_insensitive) {
+        if let (Some(b), Some(n)) = (before.get_attr(&a.name), new.get_attr(&a.name)) {
+            if b != n && b.is_known() && !b.is_null() && a.same_value(b, n) {
+                let keep = b.clone();
+                new.set_attr(&a.name, keep);
+            }
+        }
+    }
 }
 
-fn private_to(p: &PrivateState) -> Vec<u8> {
-    if p.is_empty() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(p).unwrap_or_default()
+/// Checks an applied state against the plan. A configured attribute that Mixpanel does not
+/// hold as planned is an error naming it (the state then records what Mixpanel holds, so the
+/// next plan shows the difference); a computed-only attribute that moved on its own since the
+/// plan (an invitation accepted meanwhile) keeps its planned value until the next refresh, as
+/// Terraform requires.
+fn verify_applied(schema: &Schema, planned: &Value, new: &mut Value) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    for a in schema.attributes.iter().filter(|a| !a.write_only) {
+        let (Some(p), Some(n)) = (planned.get_attr(&a.name), new.get_attr(&a.name)) else {
+            continue;
+        };
+        if !p.is_known() || a.same_value(p, n) {
+            continue;
+        }
+        if a.required || a.optional {
+            let show = |v: &Value| {
+                if a.sensitive {
+                    "(sensitive value)".to_string()
+                } else if v.is_null() {
+                    "null".to_string()
+                } else {
+                    v.as_str()
+                        .map(|s| format!("\"{s}\""))
+                        .unwrap_or_else(|| format!("{v:?}"))
+                }
+            };
+            d.push(Diagnostic::attr_error(
+                &a.name,
+                "Mixpanel does not hold what was applied",
+                format!(
+                    "After the change Mixpanel reports {} = {}, not {} as planned. The state records what Mixpanel holds; run plan to see the difference, and check the provider account's role or make the change in Mixpanel's web app.",
+                    a.name,
+                    show(n),
+                    show(p)
+                ),
+            ));
+        } else {
+            let keep = p.clone();
+            new.set_attr(&a.name, keep);
+        }
     }
+    d
 }
 
 /// Write-only attributes never reach state.
@@ -265,18 +329,25 @@ impl ProviderHandler for MixpanelProvider {
         &self,
         r: configure_provider::Request,
     ) -> RpcResult<configure_provider::Response> {
-        // The configuration holds the secret: never log it. No network here.
+        // The configuration holds the secret: never log it.
         let c = self.catalog();
-        let result = decode(r.config.as_ref(), &c.provider_ty).and_then(|cfg| {
+        let result = match decode(r.config.as_ref(), &c.provider_ty).and_then(|cfg| {
             let d = validate_config(&c.provider.attributes, &cfg);
             if d.has_errors() {
                 return Err(d);
             }
-            let ctx = provider_config::configure(&cfg)?;
+            provider_config::configure(&cfg)
+        }) {
+            Ok((client, org)) => {
+                self.cancellable(provider_config::connect(client, org))
+                    .await
+            }
+            Err(d) => Err(d),
+        }
+        .map(|ctx| {
             if let Ok(mut slot) = self.ctx.write() {
                 *slot = Some(Arc::new(ctx));
             }
-            Ok(())
         });
         tracing::debug!(terraform_version = %r.terraform_version, ok = result.is_ok(), "provider configured");
         Ok(configure_provider::Response {
@@ -371,7 +442,6 @@ impl ProviderHandler for MixpanelProvider {
     }
 
     async fn read_resource(&self, r: read_resource::Request) -> RpcResult<read_resource::Response> {
-        let mut private = private_from(&r.private);
         let result = async {
             let t = self.resource(&r.type_name)?;
             let state = decode(r.current_state.as_ref(), &t.ty)?;
@@ -379,16 +449,18 @@ impl ProviderHandler for MixpanelProvider {
                 return encode(&Value::Null, &t.ty);
             }
             let ctx = self.ctx()?;
-            let new = self
-                .cancellable(t.imp.read(&ctx, &state, &mut private))
-                .await?;
-            encode(&new.unwrap_or(Value::Null), &t.ty)
+            let mut new = self
+                .cancellable(t.imp.read(&ctx, &state))
+                .await?
+                .unwrap_or(Value::Null);
+            keep_spelling(&t.schema, &state, &mut new);
+            encode(&new, &t.ty)
         }
         .await;
         match result {
             Ok(new_state) => Ok(read_resource::Response {
                 new_state,
-                private: private_to(&private),
+                private: r.private,
                 ..Default::default()
             }),
             // On failure Terraform keeps the state it had.
@@ -437,38 +509,85 @@ impl ProviderHandler for MixpanelProvider {
         &self,
         r: apply_resource_change::Request,
     ) -> RpcResult<apply_resource_change::Response> {
-        let mut private = private_from(&r.planned_private);
-        let result = async {
-            let t = self.resource(&r.type_name)?;
+        let t = match self.resource(&r.type_name) {
+            Ok(t) => t,
+            Err(d) => {
+                return Ok(apply_resource_change::Response {
+                    new_state: r.prior_state,
+                    diagnostics: convert::diagnostics(d),
+                    ..Default::default()
+                })
+            }
+        };
+        let result: Result<Value, ApplyError> = async {
             let prior = decode(r.prior_state.as_ref(), &t.ty)?;
             let planned = decode(r.planned_state.as_ref(), &t.ty)?;
             let ctx = self.ctx()?;
-            let mut new = if planned.is_null() {
+            if planned.is_null() {
                 self.cancellable(t.imp.delete(&ctx, &prior)).await?;
-                Value::Null
-            } else if prior.is_null() {
-                self.cancellable(t.imp.create(&ctx, &planned, &mut private))
-                    .await?
+                return Ok(Value::Null);
+            }
+            let applied = if prior.is_null() {
+                self.cancellable_apply(t.imp.create(&ctx, &planned)).await
             } else {
-                self.cancellable(t.imp.update(&ctx, &prior, &planned, &mut private))
-                    .await?
+                self.cancellable_apply(t.imp.update(&ctx, &prior, &planned))
+                    .await
             };
-            strip_write_only(&t.schema, &mut new);
-            encode(&new, &t.ty)
+            let finish = |mut v: Value| {
+                keep_spelling(&t.schema, &planned, &mut v);
+                strip_write_only(&t.schema, &mut v);
+                v
+            };
+            match applied {
+                Ok(new) => {
+                    let mut new = finish(new);
+                    let d = verify_applied(&t.schema, &planned, &mut new);
+                    if d.has_errors() {
+                        Err(ApplyError::partial(Some(new), d))
+                    } else {
+                        Ok(new)
+                    }
+                }
+                Err(e) => Err(ApplyError {
+                    state: e.state.map(finish),
+                    diags: e.diags,
+                }),
+            }
         }
         .await;
         Ok(match result {
-            Ok(new_state) => apply_resource_change::Response {
-                new_state,
-                private: private_to(&private),
-                ..Default::default()
+            Ok(new) => match encode(&new, &t.ty) {
+                Ok(new_state) => apply_resource_change::Response {
+                    new_state,
+                    private: r.planned_private,
+                    ..Default::default()
+                },
+                Err(d) => apply_resource_change::Response {
+                    new_state: r.prior_state,
+                    diagnostics: convert::diagnostics(d),
+                    ..Default::default()
+                },
             },
-            Err(d) => apply_resource_change::Response {
-                // A failed create leaves nothing; a failed update or delete keeps the prior state.
-                new_state: r.prior_state,
-                diagnostics: convert::diagnostics(d),
-                ..Default::default()
-            },
+            Err(e) => {
+                let mut diags = e.diags;
+                // What exists despite the failure is recorded (a failed create is tainted);
+                // with nothing known, a failed create leaves nothing and a failed update or
+                // delete keeps the prior state.
+                let new_state = match e.state.map(|s| encode(&s, &t.ty)) {
+                    Some(Ok(s)) => s,
+                    Some(Err(d)) => {
+                        diags.extend(d);
+                        r.prior_state
+                    }
+                    None => r.prior_state,
+                };
+                apply_resource_change::Response {
+                    new_state,
+                    private: r.planned_private,
+                    diagnostics: convert::diagnostics(diags),
+                    ..Default::default()
+                }
+            }
         })
     }
 

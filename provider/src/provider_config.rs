@@ -1,8 +1,9 @@
 //! The `provider "mixpanel" {}` block: its schema, and the API client built from it (each
 //! setting also read from a `MIXPANEL_*` environment variable).
 
-use mixpanel_access::api::{Client, ClientConfig};
-use mixpanel_access::model::{DataResidency, OrgId};
+use mixpanel_access::api::wire::MeOrganization;
+use mixpanel_access::api::{ApiError, Client, ClientConfig};
+use mixpanel_access::model::{DataResidency, OrgId, OrgRole};
 use secrecy::SecretString;
 
 use crate::cty::Value;
@@ -17,7 +18,7 @@ pub fn schema() -> Schema {
         .attr(Attribute::string("service_account_secret").optional().sensitive().describe(
             "Secret of the service account. Environment variable: `MIXPANEL_SERVICE_ACCOUNT_SECRET`.",
         ))
-        .attr(Attribute::number("organization_id").optional().describe(
+        .attr(Attribute::number("organization_id").optional().validate(Validator::IntRange { min: 1, max: i64::MAX }).describe(
             "Mixpanel organization to manage. When omitted, it is discovered from the service account (`/api/app/me`) if the account belongs to exactly one organization. Environment variable: `MIXPANEL_ORGANIZATION_ID`.",
         ))
         .attr(
@@ -30,7 +31,7 @@ pub fn schema() -> Schema {
             Attribute::string("api_url")
                 .optional()
                 .validate(Validator::Pattern { pattern: r"^https?://[^/]+/?$", hint: "use a base URL such as https://mixpanel.com or http://127.0.0.1:8080, without a path" })
-                .describe("Base URL of the API instead of `region` (a proxy, or the mixpanel-emulator). Environment variable: `MIXPANEL_API_URL`."),
+                .describe("Base URL of the API instead of `region` (a proxy, or the mixpanel-emulator); set one of the two. Environment variable: `MIXPANEL_API_URL`."),
         )
         .attr(
             Attribute::number("max_concurrency")
@@ -68,8 +69,8 @@ fn number_setting(config: &Value, attr: &str, env: &str) -> Result<Option<u64>, 
     }
 }
 
-/// Builds the provider's context. No network: the organization is discovered on first use.
-pub fn configure(config: &Value) -> Result<Ctx, Diagnostics> {
+/// Builds the API client from the configuration. No network: [`connect`] checks it.
+pub fn configure(config: &Value) -> Result<(Client, Option<OrgId>), Diagnostics> {
     let mut d = Diagnostics::new();
     let username = setting(
         config,
@@ -95,22 +96,30 @@ pub fn configure(config: &Value) -> Result<Ctx, Diagnostics> {
             "Set service_account_secret in the provider block or MIXPANEL_SERVICE_ACCOUNT_SECRET.",
         ));
     }
-    let url = match setting(config, "api_url", "MIXPANEL_API_URL") {
-        Some(u) => u,
-        None => match setting(config, "region", "MIXPANEL_REGION") {
-            Some(r) => match r.parse::<DataResidency>() {
-                Ok(r) => ClientConfig::region_url(r),
-                Err(e) => {
-                    d.push(Diagnostic::attr_error(
-                        "region",
-                        "Invalid region",
-                        e.to_string(),
-                    ));
-                    String::new()
-                }
-            },
-            None => ClientConfig::region_url(DataResidency::Us),
+    let api_url = setting(config, "api_url", "MIXPANEL_API_URL");
+    let region = setting(config, "region", "MIXPANEL_REGION");
+    let url = match (api_url, region) {
+        (Some(u), Some(r)) => {
+            d.push(Diagnostic::attr_error(
+                "api_url",
+                "Conflicting region and api_url",
+                format!("Both api_url ({u}) and region ({r}) are set (in the provider block or as MIXPANEL_API_URL and MIXPANEL_REGION): set only one. region picks Mixpanel's host for the organization's data residency; api_url is any other base URL, such as a proxy or the mixpanel-emulator."),
+            ));
+            String::new()
+        }
+        (Some(u), None) => u,
+        (None, Some(r)) => match r.parse::<DataResidency>() {
+            Ok(r) => ClientConfig::region_url(r),
+            Err(e) => {
+                d.push(Diagnostic::attr_error(
+                    "region",
+                    "Invalid region",
+                    e.to_string(),
+                ));
+                String::new()
+            }
         },
+        (None, None) => ClientConfig::region_url(DataResidency::Us),
     };
     let org = number_setting(config, "organization_id", "MIXPANEL_ORGANIZATION_ID");
     let conc = number_setting(config, "max_concurrency", "MIXPANEL_MAX_CONCURRENCY");
@@ -121,6 +130,13 @@ pub fn configure(config: &Value) -> Result<Ctx, Diagnostics> {
             Ok(v) => *slot = v,
             Err(e) => d.push(e),
         }
+    }
+    if let Some(o) = numbers[0].filter(|&o| o == 0 || o > i64::MAX as u64) {
+        d.push(Diagnostic::attr_error(
+            "organization_id",
+            "Invalid organization_id",
+            format!("{o} is not an organization id: use the positive number shown in Mixpanel's organization settings, or leave it unset to discover it"),
+        ));
     }
     if d.has_errors() {
         return Err(d);
@@ -147,5 +163,67 @@ pub fn configure(config: &Value) -> Result<Ctx, Diagnostics> {
             e.to_string(),
         ))
     })?;
-    Ok(Ctx::new(client, numbers[0].map(OrgId)))
+    Ok((client, numbers[0].map(OrgId)))
+}
+
+/// Checks the credential once with `/api/app/me`, which also names the organization (when
+/// not configured) and the provider's own organization role. A rejected credential or an
+/// unreachable API is one diagnostic here, not one per resource.
+pub async fn connect(client: Client, org: Option<OrgId>) -> Result<Ctx, Diagnostics> {
+    let me = client.me().await.map_err(|e| {
+        let (attr, summary) = match e {
+            ApiError::Unauthorized { .. } => (
+                "service_account_secret",
+                "Mixpanel rejected the credentials",
+            ),
+            ApiError::Transport { .. } => ("api_url", "Cannot reach Mixpanel"),
+            _ => ("api_url", "Cannot check the Mixpanel credentials"),
+        };
+        Diagnostics::from(Diagnostic::attr_error(attr, summary, e.to_string()))
+    })?;
+    let orgs: Vec<&MeOrganization> = me.organizations.values().collect();
+    let chosen = match (org, orgs.as_slice()) {
+        (Some(id), _) => orgs.iter().find(|o| o.id == id).copied().ok_or_else(|| {
+            Diagnostic::attr_error(
+                "organization_id",
+                "The service account is not in this organization",
+                format!(
+                    "organization_id is {id}, but the service account belongs to {}: set organization_id to the organization it belongs to, or use that organization's service account",
+                    describe(&orgs)
+                ),
+            )
+        })?,
+        (None, [one]) => *one,
+        (None, []) => {
+            return Err(Diagnostic::attr_error(
+                "organization_id",
+                "No organization",
+                "The service account belongs to no organization: set organization_id, or use a service account of the organization to manage.",
+            )
+            .into())
+        }
+        (None, many) => {
+            return Err(Diagnostic::attr_error(
+                "organization_id",
+                "Several organizations",
+                format!(
+                    "The service account belongs to {}: set organization_id (or MIXPANEL_ORGANIZATION_ID) to the one to manage",
+                    describe(many)
+                ),
+            )
+            .into())
+        }
+    };
+    let role = chosen.role.parse::<OrgRole>().ok();
+    Ok(Ctx::new(client, chosen.id, role))
+}
+
+fn describe(orgs: &[&MeOrganization]) -> String {
+    if orgs.is_empty() {
+        return "no organization".into();
+    }
+    orgs.iter()
+        .map(|o| format!("{} \"{}\"", o.id, o.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

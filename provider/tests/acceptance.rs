@@ -652,3 +652,354 @@ fn every_resource_and_data_source_example_validates() {
     let out = ws.ok(&["validate", "-no-color"]);
     assert!(out.contains("The configuration is valid"), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// What apply reports is what Mixpanel holds
+// ---------------------------------------------------------------------------------------------
+
+impl Workspace {
+    /// Acts as another service account from now on.
+    fn use_creds(&mut self, creds: &Creds) {
+        self.dir
+            .set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
+        self.dir
+            .set_env("MIXPANEL_SERVICE_ACCOUNT_SECRET", &creds.secret);
+    }
+
+    fn state_list(&self) -> String {
+        String::from_utf8_lossy(&self.dir.run_ok(&["state", "list"]).stdout).into_owned()
+    }
+}
+
+/// An analyst service account (organization role member) with no project of its own.
+fn analyst(emu: &LocalEmulator, owner: &Creds) -> Creds {
+    use secrecy::ExposeSecret;
+    let made = runtime()
+        .block_on(emu.client(owner).create_service_account(
+            OrgId(owner.org_id),
+            &mixpanel_access::api::wire::CreateServiceAccount {
+                username: "readonly".into(),
+                role: ProjectRole::Analyst,
+                expires: None,
+                projects: vec![],
+            },
+        ))
+        .expect("analyst account");
+    Creds {
+        org_id: owner.org_id,
+        username: made.account.username.to_string(),
+        secret: made.secret.expose_secret().to_string(),
+    }
+}
+
+const GRANTS: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "analytics-dev"
+  timezone            = "Europe/Paris"
+  deletion_protection = false
+}
+resource "mixpanel_organization_member" "ana" {
+  email = "ana@acme.example"
+  role  = "member"
+}
+resource "mixpanel_team" "t" {
+  name = "Data Engineering"
+}
+"#;
+
+const ANA_ACCESS: &str = r#"
+resource "mixpanel_project_member" "ana" {
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+  role       = "admin"
+}
+resource "mixpanel_team_member" "ana" {
+  team_id = mixpanel_team.t.id
+  email   = mixpanel_organization_member.ana.email
+}
+"#;
+
+/// Mixpanel has no route to remove one individual grant or a user's team seat. Against a host
+/// without them (the emulator hiding its own routes at a non-Mixpanel `api_url`, as a proxy
+/// would be), the revoke fails with where to do it by hand, and the grant stays in the state
+/// until it really is gone.
+#[test]
+fn a_revoke_without_an_upstream_route_fails_and_keeps_the_grant() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, &format!("{GRANTS}{ANA_ACCESS}"));
+    ws.apply();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project id");
+    emu.faults(Some(serde_json::json!({"hide_emulator_only_routes": true})));
+    ws.write(GRANTS);
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(
+        !o.status.success(),
+        "a revoke that did not happen succeeded:\n{out}"
+    );
+    for needle in [
+        "Cannot remove the project grant",
+        "Cannot remove the team member",
+        "Mixpanel's web app",
+        "Users & Teams of project",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    assert!(!out.contains("Destruction complete"), "{out}");
+    let listed = ws.state_list();
+    assert!(listed.contains("mixpanel_project_member.ana"), "{listed}");
+    assert!(listed.contains("mixpanel_team_member.ana"), "{listed}");
+    // Mixpanel still holds the grant, and the next plan still wants it removed.
+    let grants = runtime()
+        .block_on(
+            emu.client(&creds)
+                .granted_users(mixpanel_access::model::ProjectId(project)),
+        )
+        .expect("grants");
+    assert!(grants
+        .iter()
+        .any(|g| g.email.as_str() == "ana@acme.example"));
+    assert_eq!(ws.plan_code(&[]).0, 2);
+    // Where the route exists, the same apply removes both, and says so only then.
+    emu.faults(None);
+    ws.apply();
+    ws.assert_no_changes();
+    let grants = runtime()
+        .block_on(
+            emu.client(&creds)
+                .granted_users(mixpanel_access::model::ProjectId(project)),
+        )
+        .expect("grants");
+    assert!(!grants
+        .iter()
+        .any(|g| g.email.as_str() == "ana@acme.example"));
+}
+
+/// A credential that sees only part of the organization cannot tell a deleted project from one
+/// it may not see: the refresh is an error, the state keeps the project, and no twin follows.
+#[test]
+fn a_refresh_by_a_credential_that_cannot_see_everything_errors_and_creates_nothing() {
+    let (emu, creds) = setup();
+    let weak = analyst(&emu, &creds);
+    let mut ws = Workspace::new(&emu, &creds, GRANTS);
+    ws.apply();
+    ws.use_creds(&weak);
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Cannot tell whether the object still exists"),
+        "{out}"
+    );
+    assert!(out.contains("organization role owner or admin"), "{out}");
+    assert!(!out.contains("will be created"), "{out}");
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(ws.state_list().contains("mixpanel_project.p"));
+    ws.use_creds(&creds);
+    ws.assert_no_changes();
+    let projects = runtime()
+        .block_on(emu.client(&creds).list_projects(OrgId(creds.org_id)))
+        .expect("projects");
+    assert_eq!(
+        projects
+            .iter()
+            .filter(|p| p.name == "analytics-dev")
+            .count(),
+        1,
+        "{projects:?}"
+    );
+}
+
+/// Mixpanel compares e-mail addresses without case: so does the plan.
+#[test]
+fn a_case_only_email_change_plans_nothing() {
+    let (emu, creds) = setup();
+    let spelled = |email: &str| {
+        format!(
+            "{}{}",
+            GRANTS.replace("ana@acme.example", email),
+            ANA_ACCESS
+        )
+    };
+    let ws = Workspace::new(&emu, &creds, &spelled("Ana@Acme.example"));
+    ws.apply();
+    runtime()
+        .block_on(async {
+            reqwest::Client::new()
+                .post(format!(
+                    "{}/_emulator/users/ana@acme.example/activate",
+                    emu.url
+                ))
+                .send()
+                .await
+        })
+        .expect("activate");
+    ws.ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+    assert_eq!(
+        ws.values("mixpanel_organization_member.ana")["status"],
+        "active"
+    );
+    ws.write(&spelled("ana@acme.example"));
+    ws.assert_no_changes();
+    ws.apply();
+    // The state keeps the spelling it had; nothing was replaced, the invitation stays accepted.
+    let member = ws.values("mixpanel_organization_member.ana");
+    assert_eq!(member["email"], "Ana@Acme.example");
+    assert_eq!(member["status"], "active");
+    ws.check_import(
+        "mixpanel_project_member.ana",
+        &format!(
+            "{}/Ana@Acme.example",
+            ws.values("mixpanel_project.p")["id"].as_str().expect("id")
+        ),
+        &[],
+    );
+}
+
+/// A create whose first step made the object and whose second failed records the object
+/// (tainted): the next apply replaces it instead of making a twin.
+#[test]
+fn a_create_whose_second_step_fails_leaves_one_tainted_object() {
+    let (emu, creds) = setup();
+    let body = r#"
+resource "mixpanel_project" "p" {
+  name                = "web"
+  timezone            = "UTC"
+  default_role        = "consumer"
+  deletion_protection = false
+}
+"#;
+    let ws = Workspace::new(&emu, &creds, body);
+    emu.faults(Some(serde_json::json!({"hide_emulator_only_routes": true})));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("Cannot set the project's default role"),
+        "{out}"
+    );
+    assert!(out.contains("Mixpanel's web app"), "{out}");
+    let shown = text(&ws.dir.run_ok(&["show", "-no-color"]));
+    assert!(shown.contains("mixpanel_project.p: (tainted)"), "{shown}");
+    let count = || {
+        runtime()
+            .block_on(emu.client(&creds).list_projects(OrgId(creds.org_id)))
+            .expect("projects")
+            .iter()
+            .filter(|p| p.name == "web")
+            .count()
+    };
+    assert_eq!(count(), 1);
+    emu.faults(None);
+    ws.apply();
+    ws.assert_no_changes();
+    assert_eq!(count(), 1, "the tainted project was replaced, not twinned");
+}
+
+/// With nothing listening, a plan fails at configuration within the connect budget (10 s by
+/// default), naming the URL, with each retry logged at WARN.
+#[test]
+fn an_unreachable_api_fails_fast_and_names_the_url() {
+    let (emu, creds) = setup();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut ws = Workspace::new(&emu, &creds, &format!("{GRANTS}{ANA_ACCESS}"));
+    let url = format!("http://127.0.0.1:{port}");
+    ws.dir.set_env("MIXPANEL_API_URL", &url);
+    ws.dir.set_env("MIXPANEL_MAX_RETRIES", "5");
+    ws.dir.set_env("TF_LOG", "warn");
+    let started = std::time::Instant::now();
+    let o = ws.run(&["plan", "-no-color", "-input=false"]);
+    let took = started.elapsed();
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains(&format!("127.0.0.1:{port}")), "{out}");
+    assert!(out.contains("could not reach Mixpanel"), "{out}");
+    assert_eq!(
+        out.matches("Error: Cannot reach Mixpanel").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("retrying"), "no WARN retry line:\n{out}");
+    // Generous for a busy CI machine: the budget is 10 s, the old behaviour minutes.
+    assert!(took < std::time::Duration::from_secs(45), "took {took:?}");
+}
+
+/// What can be known at plan is refused at plan, on the attribute.
+#[test]
+fn plan_time_checks() {
+    let (emu, creds) = setup();
+    let expired = r#"
+resource "mixpanel_service_account" "old" {
+  username = "etl"
+  role     = "analyst"
+  expires  = "2001-01-01T00:00:00Z"
+}
+"#;
+    let ws = Workspace::new(&emu, &creds, expired);
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Expiry in the past"), "{out}");
+    assert!(out.contains("expires = \"2001-01-01T00:00:00Z\""), "{out}");
+    let body = r#"
+resource "mixpanel_project_member" "zero" {
+  project_id = "0"
+  email      = "ana@acme.example"
+  role       = "analyst"
+}
+resource "mixpanel_team_project" "huge" {
+  team_id    = "99999999999999999999"
+  project_id = "-3"
+  role       = "analyst"
+}
+"#;
+    ws.write(body);
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    for needle in [
+        "\"0\" is not an id",
+        "\"99999999999999999999\" is not an id",
+        "\"-3\" is not an id",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    // The provider block: an organization id that cannot be one, and region with api_url.
+    std::fs::write(
+        ws.dir.path().join("main.tf"),
+        format!("{REQUIRED_PROVIDERS}\nprovider \"mixpanel\" {{\n  organization_id = -5\n  region = \"eu\"\n}}\n{GRANTS}"),
+    )
+    .expect("main.tf");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("organization_id"), "{out}");
+    assert!(out.contains("expected a whole number from 1"), "{out}");
+    std::fs::write(
+        ws.dir.path().join("main.tf"),
+        format!("{REQUIRED_PROVIDERS}\nprovider \"mixpanel\" {{\n  region = \"eu\"\n}}\n{GRANTS}"),
+    )
+    .expect("main.tf");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Conflicting region and api_url"), "{out}");
+}
+
+/// An update that does not change a computed attribute keeps it in the plan: no noise such as
+/// `status = "invited" -> (known after apply)`.
+#[test]
+fn an_update_plans_unchanged_computed_attributes_as_they_are() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, MEMBER);
+    ws.apply();
+    ws.write(&MEMBER.replace("\"member\"", "\"billing_admin\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(!out.contains("known after apply"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+}

@@ -121,6 +121,8 @@ fn automtls_accepts_only_the_pinned_client_certificate() {
 /// The RPCs the minimal provider serves, over a plaintext socket (AutoMTLS off on the host side).
 #[test]
 fn provider_block_rpcs() {
+    let emu = support::emulator::LocalEmulator::start();
+    let creds = emu.bootstrap("Acme", "owner");
     let (mut plugin, handshake) = PluginProcess::start_managed(None);
     assert!(
         handshake.server_cert.is_none(),
@@ -169,7 +171,7 @@ fn provider_block_rpcs() {
         assert_eq!(org.r#type, b"\"number\"");
 
         let config = DynamicValue {
-            msgpack: provider_config_msgpack(),
+            msgpack: provider_config_msgpack(&emu.url, &creds.username, "s3cret"),
             json: Vec::new(),
         };
         let validated: validate_provider_config::Response = unary(
@@ -183,6 +185,30 @@ fn provider_block_rpcs() {
         .expect("ValidateProviderConfig");
         assert!(validated.diagnostics.is_empty());
 
+        // A wrong secret is one diagnostic at configuration, on the attribute, without it.
+        let refused: configure_provider::Response = unary(
+            channel.clone(),
+            "/tfplugin6.Provider/ConfigureProvider",
+            configure_provider::Request {
+                terraform_version: "1.11.4".to_string(),
+                config: Some(config.clone()),
+                client_capabilities: None,
+            },
+        )
+        .await
+        .expect("ConfigureProvider");
+        assert_eq!(refused.diagnostics.len(), 1, "{:?}", refused.diagnostics);
+        let d = &refused.diagnostics[0];
+        assert!(
+            d.detail
+                .contains("rejected the service account credentials"),
+            "{d:?}"
+        );
+        assert!(!d.detail.contains("s3cret"));
+        let good = DynamicValue {
+            msgpack: provider_config_msgpack(&emu.url, &creds.username, &creds.secret),
+            json: Vec::new(),
+        };
         // Twice, as Terraform does in reattach mode.
         for _ in 0..2 {
             let configured: configure_provider::Response = unary(
@@ -190,13 +216,17 @@ fn provider_block_rpcs() {
                 "/tfplugin6.Provider/ConfigureProvider",
                 configure_provider::Request {
                     terraform_version: "1.11.4".to_string(),
-                    config: Some(config.clone()),
+                    config: Some(good.clone()),
                     client_capabilities: None,
                 },
             )
             .await
             .expect("ConfigureProvider");
-            assert!(configured.diagnostics.is_empty());
+            assert!(
+                configured.diagnostics.is_empty(),
+                "{:?}",
+                configured.diagnostics
+            );
         }
 
         // An unknown resource type is a diagnostic, not a crash.
@@ -321,16 +351,16 @@ fn debug_mode_prints_reattach_and_cleans_up_on_interrupt() {
 }
 
 /// `provider "mixpanel" {}` with every attribute set or null, msgpack-encoded as Terraform sends it.
-fn provider_config_msgpack() -> Vec<u8> {
+fn provider_config_msgpack(api_url: &str, username: &str, secret: &str) -> Vec<u8> {
     let mut buf = Vec::new();
     let attrs: [(&str, Option<&str>); 7] = [
-        ("api_url", None),
+        ("api_url", Some(api_url)),
         ("max_concurrency", None),
         ("max_retries", None),
         ("organization_id", None),
-        ("region", Some("eu")),
-        ("service_account_secret", Some("s3cret")),
-        ("service_account_username", Some("sa")),
+        ("region", None),
+        ("service_account_secret", Some(secret)),
+        ("service_account_username", Some(username)),
     ];
     rmp::encode::write_map_len(&mut buf, 7).expect("map");
     for (key, value) in attrs {

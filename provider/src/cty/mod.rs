@@ -7,10 +7,13 @@
 //! - [`encode_json`]/[`decode_json`]: the JSON encoding of `DynamicValue.json` and
 //!   `RawState.json` (no unknowns).
 //! - [`AttributePath`]: paths for diagnostics and `requires_replace`.
+//! - [`from_value`]/[`to_value`]: serde between values and typed models ([`Unknowable`] for
+//!   values a plan may not know yet).
 //!
 //! Decoders never panic on untrusted input: nesting is capped at [`MAX_DEPTH`] and no buffer is
 //! sized from a length read off the wire.
 
+mod bridge;
 mod json;
 mod msgpack;
 mod number;
@@ -18,6 +21,7 @@ mod path;
 mod types;
 mod value;
 
+pub use bridge::{from_value, to_value, Unknowable};
 pub use json::{decode_json, encode_json};
 pub use msgpack::{decode, encode};
 pub use number::Number;

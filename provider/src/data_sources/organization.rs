@@ -21,7 +21,7 @@ impl DataSource for OrganizationDataSource {
     }
 
     async fn read(&self, ctx: &Ctx, _config: &Value) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+        let org = ctx.org();
         let me = ctx
             .client
             .me()

@@ -12,6 +12,6 @@ pub mod validators;
 pub use cache::{CacheKey, Indexed, ReadCache};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use plan::{plan, Plan};
-pub use resource::{Ctx, DataSource, PrivateState, Resource, SharedCtx};
+pub use resource::{ApplyError, Ctx, DataSource, Resource, SharedCtx};
 pub use schema::{AttrType, Attribute, BlockType, Nesting, Schema};
 pub use validators::{validate_config, Validator};

@@ -5,7 +5,9 @@
 //! - on update, if any configured attribute changes, computed attributes the configuration
 //!   leaves null become unknown, except those that use the prior state for unknown;
 //! - a change of a `requires_replace` attribute is reported so Terraform plans a replacement;
-//! - write-only attributes are never planned into state.
+//! - write-only attributes are never planned into state;
+//! - a case-insensitive attribute whose configuration differs from the prior state only in case
+//!   keeps the prior value: no diff, no replacement.
 
 use crate::cty::{AttributePath, Value};
 
@@ -45,6 +47,17 @@ pub fn plan(schema: &Schema, prior: &Value, proposed: &Value, config: &Value) ->
 
     let mut requires_replace = Vec::new();
     if !creating {
+        // A value that means the same as the prior one (an e-mail in another case) is no
+        // change: Terraform accepts the prior value back for a semantically equal config.
+        for a in schema.attributes.iter().filter(|a| a.case_insensitive) {
+            if let (Some(before), Some(now)) = (prior.get_attr(&a.name), planned.get_attr(&a.name))
+            {
+                if before != now && !before.is_null() && a.same_value(before, now) {
+                    let keep = before.clone();
+                    planned.set_attr(&a.name, keep);
+                }
+            }
+        }
         let differs = |planned: &Value, name: &str| planned.get_attr(name) != prior.get_attr(name);
         let changed = schema
             .attributes
@@ -186,6 +199,38 @@ mod tests {
         let p = plan(&schema(), &prior, &prior, &cfg);
         assert_eq!(p.planned.get_attr("protect"), Some(&Value::Bool(true)));
         assert_eq!(p.planned.get_attr("token"), Some(&Value::unknown()));
+    }
+
+    #[test]
+    fn a_case_only_change_of_a_case_insensitive_attribute_is_no_change() {
+        let s = Schema::new("t")
+            .attr(Attribute::string("id").computed().use_state_for_unknown())
+            .attr(
+                Attribute::string("email")
+                    .required()
+                    .requires_replace()
+                    .case_insensitive(),
+            )
+            .attr(Attribute::string("status").computed());
+        let prior = Value::object([
+            ("id", Value::string("Ana@Example.com")),
+            ("email", Value::string("Ana@Example.com")),
+            ("status", Value::string("active")),
+        ]);
+        let cfg = Value::object([
+            ("id", Value::Null),
+            ("email", Value::string("ana@example.com")),
+            ("status", Value::Null),
+        ]);
+        let mut proposed = prior.clone();
+        proposed.set_attr("email", Value::string("ana@example.com"));
+        let p = plan(&s, &prior, &proposed, &cfg);
+        assert_eq!(p.planned, prior);
+        assert!(p.requires_replace.is_empty());
+        // Another address is a change, and replaces.
+        proposed.set_attr("email", Value::string("bob@example.com"));
+        let p = plan(&s, &prior, &proposed, &cfg);
+        assert_eq!(p.requires_replace, vec![AttributePath::attr("email")]);
     }
 
     #[test]

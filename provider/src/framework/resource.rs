@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use mixpanel_access::api::{ApiError, Client};
-use mixpanel_access::model::OrgId;
-use tokio::sync::OnceCell;
+use mixpanel_access::model::{OrgId, OrgRole};
 
 use crate::cty::{AttributePath, Value};
 
@@ -17,42 +16,87 @@ use super::schema::Schema;
 /// What a configured provider gives every operation.
 pub struct Ctx {
     pub client: Client,
-    /// The organization: configured, or discovered from `/api/app/me` on first use.
-    org: OnceCell<OrgId>,
+    /// The organization: configured, or discovered from `/api/app/me` at configuration.
+    org: OrgId,
+    /// The provider's own organization role, from `/api/app/me`; `None` when it has none.
+    role: Option<OrgRole>,
     pub cache: ReadCache,
 }
 
 impl Ctx {
-    pub fn new(client: Client, org: Option<OrgId>) -> Ctx {
+    pub fn new(client: Client, org: OrgId, role: Option<OrgRole>) -> Ctx {
         Ctx {
             client,
-            org: match org {
-                Some(o) => OnceCell::new_with(Some(o)),
-                None => OnceCell::new(),
-            },
+            org,
+            role,
             cache: ReadCache::new(),
         }
     }
 
-    pub async fn org(&self) -> Result<OrgId, Diagnostic> {
+    pub fn org(&self) -> OrgId {
         self.org
-            .get_or_try_init(|| self.client.discover_organization())
-            .await
-            .copied()
-            .map_err(|e| {
-                Diagnostic::attr_error(
-                    "organization_id",
-                    "Cannot determine the Mixpanel organization",
-                    e.to_string(),
-                )
-            })
+    }
+
+    /// The provider's organization role (`None`: no role in the organization).
+    pub fn role(&self) -> Option<OrgRole> {
+        self.role
+    }
+
+    /// Whether the provider's account sees every project, member, team and service account of
+    /// the organization: only then does not finding one prove that it is gone.
+    pub fn sees_whole_organization(&self) -> bool {
+        matches!(self.role, Some(OrgRole::Owner | OrgRole::Admin))
+    }
+
+    /// The answer to a read that did not find `what`: gone (`None`, Terraform plans to create
+    /// it again) when the provider sees the whole organization, an error otherwise.
+    pub fn not_found<T>(&self, what: &str) -> Result<Option<T>, Diagnostics> {
+        if self.sees_whole_organization() {
+            return Ok(None);
+        }
+        let role = self.role.map(|r| r.as_str()).unwrap_or("no role");
+        Err(Diagnostic::error(
+            "Cannot tell whether the object still exists",
+            format!(
+                "Mixpanel did not list {what}, but the provider's service account has the organization role {role} and sees only part of the organization, so this does not prove it was deleted. Configure the provider with a service account that has the organization role owner or admin."
+            ),
+        )
+        .into())
     }
 }
 
 pub type SharedCtx = Arc<Ctx>;
 
-/// A resource's private state: opaque to Terraform, kept with the resource's state.
-pub type PrivateState = serde_json::Map<String, serde_json::Value>;
+/// A failed create or update: the diagnostics, and the object as Mixpanel now holds it when
+/// part of the change was carried out. Terraform records that state (a failed create is then
+/// tainted), so the next apply neither forgets the object nor makes a twin of it.
+#[derive(Debug, Clone)]
+pub struct ApplyError {
+    pub state: Option<Value>,
+    pub diags: Diagnostics,
+}
+
+impl ApplyError {
+    /// A failure after which `state` is what exists.
+    pub fn partial(state: Option<Value>, diags: impl Into<Diagnostics>) -> ApplyError {
+        ApplyError {
+            state,
+            diags: diags.into(),
+        }
+    }
+}
+
+impl From<Diagnostics> for ApplyError {
+    fn from(diags: Diagnostics) -> Self {
+        ApplyError { state: None, diags }
+    }
+}
+
+impl From<Diagnostic> for ApplyError {
+    fn from(d: Diagnostic) -> Self {
+        ApplyError::from(Diagnostics::from(d))
+    }
+}
 
 #[tonic::async_trait]
 pub trait Resource: Send + Sync {
@@ -71,30 +115,19 @@ pub trait Resource: Send + Sync {
         Diagnostics::new()
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics>;
+    /// The new object as a read shows it. On failure, [`ApplyError::state`] is the object when
+    /// it exists despite the failure.
+    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError>;
 
     /// The current state, or `None` when the object is gone (Terraform then plans to create
     /// it again).
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        state: &Value,
-        private: &mut PrivateState,
-    ) -> Result<Option<Value>, Diagnostics>;
+    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics>;
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        prior: &Value,
-        planned: &Value,
-        private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics>;
+    /// The updated object as a read shows it; on failure, [`ApplyError::state`] is what Mixpanel
+    /// holds when part of the change was carried out.
+    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value) -> Result<Value, ApplyError>;
 
+    /// Succeeds only when a read shows the object gone.
     async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics>;
 
     /// A state holding at least what `read` needs, from the id given to `terraform import`.
@@ -202,13 +235,47 @@ pub fn api_diag(summary: &str, err: &ApiError, attr: Option<&str>) -> Diagnostic
     }
 }
 
-/// The outcome of a delete: an object already gone counts as deleted.
-pub fn deleted(result: Result<(), ApiError>, summary: &str) -> Result<(), Diagnostics> {
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(api_diag(summary, &e, None).into()),
+/// The outcome of a removal, verified by a read. `still_listed` reads the collection again
+/// (the cache is cleared first) and says whether Mixpanel still holds the object. A 404 with
+/// the object gone is done; a 404 with the object still there means the route is missing on
+/// this host (as the emulator-only routes are upstream), on any host; a success that left the
+/// object in place is not taken for one. `by_hand` says where to make the change instead.
+pub async fn removed<F, Fut>(
+    ctx: &Ctx,
+    result: Result<(), ApiError>,
+    summary: &str,
+    by_hand: &str,
+    still_listed: F,
+) -> Result<(), Diagnostics>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, Diagnostics>>,
+{
+    ctx.cache.invalidate();
+    let answered_404 = match &result {
+        Ok(()) => false,
+        Err(e) if e.is_not_found() => true,
+        Err(e @ ApiError::EmulatorOnly { .. }) => {
+            let mut d = api_diag(summary, e, None);
+            d.detail = format!("{} {by_hand}", d.detail);
+            return Err(d.into());
+        }
+        Err(e) => return Err(api_diag(summary, e, None).into()),
+    };
+    if !still_listed().await? {
+        return Ok(());
     }
+    let why = match result {
+        Err(e) if answered_404 => format!(
+            "The removal route answered 404 ({e}) while Mixpanel still lists the object: this host has no such route (Mixpanel has no public API for this change yet)."
+        ),
+        _ => "The removal was accepted, but Mixpanel still lists the object, so it did not take effect.".to_string(),
+    };
+    Err(Diagnostic::error(
+        summary,
+        format!("{why} Nothing was removed and the resource stays in the state. {by_hand}"),
+    )
+    .into())
 }
 
 /// A diagnostic about an import id that does not parse.

@@ -47,6 +47,9 @@ pub struct Attribute {
     pub requires_replace: bool,
     /// A computed value that does not change after creation: keep it in plans.
     pub use_state_for_unknown: bool,
+    /// A string compared without ASCII case (e-mail addresses): a change of case alone is no
+    /// change, and the state keeps the spelling it has.
+    pub case_insensitive: bool,
 }
 
 impl Attribute {
@@ -65,6 +68,7 @@ impl Attribute {
             default: None,
             requires_replace: false,
             use_state_for_unknown: false,
+            case_insensitive: false,
         }
     }
 
@@ -131,6 +135,18 @@ impl Attribute {
     pub fn use_state_for_unknown(mut self) -> Self {
         self.use_state_for_unknown = true;
         self
+    }
+    pub fn case_insensitive(mut self) -> Self {
+        self.case_insensitive = true;
+        self
+    }
+
+    /// Whether two values of this attribute mean the same: equal, or for a case-insensitive
+    /// string, equal but for ASCII case.
+    pub fn same_value(&self, a: &Value, b: &Value) -> bool {
+        a == b
+            || (self.case_insensitive
+                && matches!((a.as_str(), b.as_str()), (Some(x), Some(y)) if x.eq_ignore_ascii_case(y)))
     }
 
     /// The cty type of the attribute's value.

@@ -37,10 +37,33 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
 
 pub(crate) const PROJECT_ROLES: Validator = Validator::OneOf(ProjectRole::NAMES);
 pub(crate) const ORG_ROLES: Validator = Validator::OneOf(OrgRole::NAMES);
-pub(crate) const NUMERIC_ID: Validator = Validator::Pattern {
-    pattern: r"^[0-9]+$",
-    hint: "use the numeric id, e.g. the id attribute of the resource it refers to",
-};
+pub(crate) const NUMERIC_ID: Validator = Validator::Custom(positive_id);
+
+/// Mixpanel's ids are positive 64-bit integers.
+fn positive_id(v: &Value) -> Option<String> {
+    let s = v.as_str()?;
+    match s.parse::<i64>() {
+        Ok(n) if n > 0 => None,
+        _ => Some(format!(
+            "\"{s}\" is not an id: use a positive whole number below 2^63, e.g. the id attribute of the resource it refers to"
+        )),
+    }
+}
+
+/// The diagnostic for a change refused with a 404 while the object it applies to exists: the
+/// route is missing on this host (Mixpanel has no public API for it yet), whatever the host.
+pub(crate) fn route_missing(
+    summary: &str,
+    err: &mixpanel_access::api::ApiError,
+    attr: &str,
+    by_hand: &str,
+) -> Diagnostic {
+    Diagnostic::attr_error(
+        attr,
+        summary,
+        format!("The route answered 404 ({err}) although the object exists: this host has no such route (Mixpanel has no public API for this change yet). {by_hand}"),
+    )
+}
 
 /// A numeric id held in a string attribute.
 pub(crate) fn id_attr<T: std::str::FromStr>(v: &Value, name: &str) -> Result<T, Diagnostic> {

@@ -4,10 +4,10 @@
 use mixpanel_access::model::{Email, Member, OrgRole};
 
 use crate::cty::Value;
-use crate::framework::resource::{api_diag, parse_attr};
+use crate::framework::resource::ApplyError;
+use crate::framework::resource::{api_diag, parse_attr, removed};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
-    Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Resource, Schema, Validator,
 };
 
 use super::ORG_ROLES;
@@ -18,7 +18,7 @@ pub struct OrganizationMemberResource;
 pub(crate) async fn list_members(
     ctx: &Ctx,
 ) -> Result<std::sync::Arc<Indexed<Email, Member>>, Diagnostic> {
-    let org = ctx.org().await?;
+    let org = ctx.org();
     ctx.cache
         .get_indexed(
             CacheKey::OrgUsers,
@@ -29,17 +29,18 @@ pub(crate) async fn list_members(
         .map_err(|e| api_diag("Cannot list the organization's members", &e, None))
 }
 
-fn state(m: &Member) -> Value {
+/// The member's state, with the e-mail spelled as asked (Mixpanel compares without case).
+fn state(email: &Email, m: &Member) -> Value {
     Value::object([
-        ("id", Value::string(m.email.as_str())),
-        ("email", Value::string(m.email.as_str())),
+        ("id", Value::string(email.as_str())),
+        ("email", Value::string(email.as_str())),
         ("role", Value::string(m.role.as_str())),
         ("status", Value::string(m.status.as_str())),
     ])
 }
 
 async fn read_member(ctx: &Ctx, email: &Email) -> Result<Option<Value>, Diagnostics> {
-    Ok(list_members(ctx).await?.get(email).map(state))
+    Ok(list_members(ctx).await?.get(email).map(|m| state(email, m)))
 }
 
 #[tonic::async_trait]
@@ -50,11 +51,12 @@ impl Resource for OrganizationMemberResource {
 
     fn schema(&self) -> Schema {
         Schema::new("A member of the Mixpanel organization and their organization role. Creating it invites the user by e-mail; destroying it removes them from the organization, its projects and teams.")
-            .attr(Attribute::string("id").computed().use_state_for_unknown().describe("The member's e-mail address."))
+            .attr(Attribute::string("id").computed().use_state_for_unknown().case_insensitive().describe("The member's e-mail address."))
             .attr(
                 Attribute::string("email")
                     .required()
                     .requires_replace()
+                    .case_insensitive()
                     .validate(Validator::Email)
                     .describe("The member's e-mail address."),
             )
@@ -64,16 +66,11 @@ impl Resource for OrganizationMemberResource {
                     .validate(ORG_ROLES)
                     .describe("Organization role: `owner`, `admin`, `billing_admin` or `member`. Only an owner may assign `owner`."),
             )
-            .attr(Attribute::string("status").computed().describe("`invited` until the user accepts, then `active`."))
+            .attr(Attribute::string("status").computed().use_state_for_unknown().describe("`invited` until the user accepts, then `active`."))
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let email: Email = parse_attr(planned, "email")?;
         let role: OrgRole = parse_attr(planned, "role")?;
         ctx.client
@@ -90,14 +87,12 @@ impl Resource for OrganizationMemberResource {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        state: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let email: Email = parse_attr(state, "email")?;
-        read_member(ctx, &email).await
+        match read_member(ctx, &email).await? {
+            Some(v) => Ok(Some(v)),
+            None => ctx.not_found(&format!("the member {email}")),
+        }
     }
 
     async fn update(
@@ -105,9 +100,8 @@ impl Resource for OrganizationMemberResource {
         ctx: &Ctx,
         _prior: &Value,
         planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    ) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let email: Email = parse_attr(planned, "email")?;
         let role: OrgRole = parse_attr(planned, "role")?;
         ctx.client
@@ -121,11 +115,20 @@ impl Resource for OrganizationMemberResource {
     }
 
     async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org().await?;
+        let org = ctx.org();
         let email: Email = parse_attr(state, "email")?;
-        let result = ctx.client.remove_org_users(org, &[email]).await;
-        ctx.cache.invalidate();
-        crate::framework::resource::deleted(result, "Cannot remove the member")
+        let result = ctx
+            .client
+            .remove_org_users(org, std::slice::from_ref(&email))
+            .await;
+        removed(
+            ctx,
+            result,
+            "Cannot remove the member",
+            &format!("Remove {email} in Mixpanel's web app (Organization Settings > Users), then run terraform apply again."),
+            || async { Ok(list_members(ctx).await?.get(&email).is_some()) },
+        )
+        .await
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

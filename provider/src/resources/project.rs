@@ -1,16 +1,19 @@
 //! `mixpanel_project`: a project, its time zone, data residency and "All Users" default role.
 
+use mixpanel_access::api::ApiError;
 use mixpanel_access::model::{DataResidency, Project, ProjectId, ProjectRole, Timezone};
 use secrecy::ExposeSecret;
 
 use crate::cty::{AttributePath, Value};
-use crate::framework::resource::{api_diag, bad_import_id, opt_bool, opt_str, parse_attr, req_str};
+use crate::framework::resource::ApplyError;
+use crate::framework::resource::{
+    api_diag, bad_import_id, opt_bool, opt_str, parse_attr, removed, req_str,
+};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Plan, PrivateState, Resource,
-    Schema, Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Plan, Resource, Schema, Validator,
 };
 
-use super::{id_attr, PROJECT_ROLES};
+use super::{id_attr, route_missing, PROJECT_ROLES};
 
 pub struct ProjectResource;
 
@@ -18,7 +21,7 @@ pub struct ProjectResource;
 pub(crate) async fn list_projects(
     ctx: &Ctx,
 ) -> Result<std::sync::Arc<Indexed<ProjectId, Project>>, Diagnostic> {
-    let org = ctx.org().await?;
+    let org = ctx.org();
     ctx.cache
         .get_indexed(
             CacheKey::Projects,
@@ -71,6 +74,20 @@ async fn read_project(
     Ok(projects
         .get(&id)
         .map(|p| project_state(p, deletion_protection)))
+}
+
+/// A refused default role; a 404 while the project exists is a missing route.
+fn default_role_diag(summary: &str, e: &ApiError, id: ProjectId, exists: bool) -> Diagnostic {
+    if e.is_not_found() && exists {
+        route_missing(
+            summary,
+            e,
+            "default_role",
+            &format!("Set the role of \"All Users in the Organization\" in Mixpanel's web app (Settings > Project Settings > Users & Teams of project {id}), or leave default_role unset."),
+        )
+    } else {
+        api_diag(summary, e, Some("default_role"))
+    }
 }
 
 #[tonic::async_trait]
@@ -149,13 +166,8 @@ impl Resource for ProjectResource {
         d
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let name = req_str(planned, "name")?;
         let tz: Timezone = parse_attr(planned, "timezone")?;
         let residency: DataResidency = parse_attr(planned, "data_residency")?;
@@ -165,50 +177,42 @@ impl Resource for ProjectResource {
             .await
             .map_err(|e| api_diag("Cannot create the project", &e, None))?;
         ctx.cache.invalidate();
+        let protection = opt_bool(planned, "deletion_protection");
         if opt_str(planned, "default_role").is_some() {
             let role: ProjectRole = parse_attr(planned, "default_role")?;
-            ctx.client
-                .set_default_access(id, Some(role))
-                .await
-                .map_err(|e| {
-                    api_diag(
-                        "Cannot set the project's default role",
-                        &e,
-                        Some("default_role"),
-                    )
-                })?;
+            let set = ctx.client.set_default_access(id, Some(role)).await;
             ctx.cache.invalidate();
+            if let Err(e) = set {
+                // The project exists: record it (Terraform taints it) so that no twin follows.
+                let state = read_project(ctx, id, protection).await.ok().flatten();
+                let mut d = default_role_diag(
+                    "Cannot set the project's default role",
+                    &e,
+                    id,
+                    state.is_some(),
+                );
+                d.detail.push_str(&format!(" Project {id} was created and is recorded as tainted: fix the cause and run `terraform untaint` on it to keep it, or apply again to replace it (which needs deletion_protection = false)."));
+                return Err(ApplyError::partial(state, d));
+            }
         }
-        read_project(ctx, id, opt_bool(planned, "deletion_protection"))
-            .await?
-            .ok_or_else(|| {
-                Diagnostic::error(
-                    "Project vanished",
-                    format!(
-                        "Project {id} was created but is not in the organization's project list"
-                    ),
-                )
-                .into()
-            })
+        read_project(ctx, id, protection).await?.ok_or_else(|| {
+            Diagnostic::error(
+                "Project vanished",
+                format!("Project {id} was created but is not in the organization's project list"),
+            )
+            .into()
+        })
     }
 
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        state: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let id: ProjectId = id_attr(state, "id")?;
-        read_project(ctx, id, opt_bool(state, "deletion_protection")).await
+        match read_project(ctx, id, opt_bool(state, "deletion_protection")).await? {
+            Some(v) => Ok(Some(v)),
+            None => ctx.not_found(&format!("project {id}")),
+        }
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        prior: &Value,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
+    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value) -> Result<Value, ApplyError> {
         let id: ProjectId = id_attr(prior, "id")?;
         let name = req_str(planned, "name")?;
         let new_name = (opt_str(prior, "name") != Some(name)).then_some(name);
@@ -221,25 +225,29 @@ impl Resource for ProjectResource {
                 .map_err(|e| api_diag("Cannot update the project", &e, None))?;
             ctx.cache.invalidate();
         }
+        let protection = opt_bool(planned, "deletion_protection");
         if opt_str(prior, "default_role") != opt_str(planned, "default_role") {
             let role = match opt_str(planned, "default_role") {
                 Some(_) => Some(parse_attr::<ProjectRole>(planned, "default_role")?),
                 None => None,
             };
-            ctx.client.set_default_access(id, role).await.map_err(|e| {
-                api_diag(
+            let set = ctx.client.set_default_access(id, role).await;
+            ctx.cache.invalidate();
+            if let Err(e) = set {
+                // A rename made before stays recorded.
+                let state = read_project(ctx, id, protection).await.ok().flatten();
+                let d = default_role_diag(
                     "Cannot change the project's default role",
                     &e,
-                    Some("default_role"),
-                )
-            })?;
-            ctx.cache.invalidate();
+                    id,
+                    state.is_some(),
+                );
+                return Err(ApplyError::partial(state, d));
+            }
         }
-        read_project(ctx, id, opt_bool(planned, "deletion_protection"))
-            .await?
-            .ok_or_else(|| {
-                Diagnostic::error("Project vanished", format!("Project {id} is gone")).into()
-            })
+        read_project(ctx, id, protection).await?.ok_or_else(|| {
+            Diagnostic::error("Project vanished", format!("Project {id} is gone")).into()
+        })
     }
 
     async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
@@ -251,11 +259,17 @@ impl Resource for ProjectResource {
             )
             .into());
         }
-        let org = ctx.org().await?;
+        let org = ctx.org();
         let id: ProjectId = id_attr(state, "id")?;
         let result = ctx.client.delete_project(org, id).await;
-        ctx.cache.invalidate();
-        crate::framework::resource::deleted(result, "Cannot delete the project")
+        removed(
+            ctx,
+            result,
+            "Cannot delete the project",
+            &format!("Delete project {id} in Mixpanel's web app (Settings > Project Settings > Overview > Delete Project), then run terraform apply again."),
+            || async { Ok(list_projects(ctx).await?.get(&id).is_some()) },
+        )
+        .await
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

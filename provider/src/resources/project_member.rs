@@ -5,10 +5,10 @@
 use mixpanel_access::model::{Email, ProjectId, ProjectRole, TargetType, UserGrant};
 
 use crate::cty::Value;
-use crate::framework::resource::{api_diag, parse_attr};
+use crate::framework::resource::ApplyError;
+use crate::framework::resource::{api_diag, parse_attr, removed};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
-    Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Resource, Schema, Validator,
 };
 
 use super::{id_attr, split2_parsed, NUMERIC_ID, PROJECT_ROLES};
@@ -38,9 +38,9 @@ async fn read_grant(
     let grants = granted_users(ctx, project).await?;
     Ok(grants.get(email).map(|g| {
         Value::object([
-            ("id", Value::string(format!("{project}/{}", g.email))),
+            ("id", Value::string(format!("{project}/{email}"))),
             ("project_id", Value::string(project.to_string())),
-            ("email", Value::string(g.email.as_str())),
+            ("email", Value::string(email.as_str())),
             ("role", Value::string(g.role.as_str())),
         ])
     }))
@@ -54,7 +54,7 @@ impl Resource for ProjectMemberResource {
 
     fn schema(&self) -> Schema {
         Schema::new("A user's individual grant on a project. The user must be a member of the organization first (`mixpanel_organization_member`). Removing a grant is not available upstream yet: the emulator only.")
-            .attr(Attribute::string("id").computed().use_state_for_unknown().describe("`<project_id>/<email>`."))
+            .attr(Attribute::string("id").computed().use_state_for_unknown().case_insensitive().describe("`<project_id>/<email>`."))
             .attr(
                 Attribute::string("project_id")
                     .required()
@@ -66,6 +66,7 @@ impl Resource for ProjectMemberResource {
                 Attribute::string("email")
                     .required()
                     .requires_replace()
+                    .case_insensitive()
                     .validate(Validator::Email)
                     .describe("The user's e-mail address."),
             )
@@ -77,21 +78,11 @@ impl Resource for ProjectMemberResource {
             )
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
+    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
         self.grant(ctx, planned).await
     }
 
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        state: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let project: ProjectId = id_attr(state, "project_id")?;
         let email: Email = parse_attr(state, "email")?;
         read_grant(ctx, project, &email).await
@@ -102,21 +93,26 @@ impl Resource for ProjectMemberResource {
         ctx: &Ctx,
         _prior: &Value,
         planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<Value, ApplyError> {
         self.grant(ctx, planned).await
     }
 
     async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org().await?;
+        let org = ctx.org();
         let project: ProjectId = id_attr(state, "project_id")?;
         let email: Email = parse_attr(state, "email")?;
         let result = ctx
             .client
-            .remove_users_from_projects(org, &[email], &[project])
+            .remove_users_from_projects(org, std::slice::from_ref(&email), &[project])
             .await;
-        ctx.cache.invalidate();
-        crate::framework::resource::deleted(result, "Cannot remove the project grant")
+        removed(
+            ctx,
+            result,
+            "Cannot remove the project grant",
+            &format!("Remove {email}'s individual role in Mixpanel's web app (Settings > Project Settings > Users & Teams of project {project}), then run terraform apply again."),
+            || async { Ok(granted_users(ctx, project).await?.get(&email).is_some()) },
+        )
+        .await
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
@@ -137,8 +133,8 @@ impl Resource for ProjectMemberResource {
 }
 
 impl ProjectMemberResource {
-    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let project: ProjectId = id_attr(planned, "project_id")?;
         let email: Email = parse_attr(planned, "email")?;
         let role: ProjectRole = parse_attr(planned, "role")?;

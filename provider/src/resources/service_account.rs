@@ -8,10 +8,10 @@ use mixpanel_access::model::{
 use secrecy::ExposeSecret;
 
 use crate::cty::Value;
-use crate::framework::resource::{api_diag, bad_import_id, opt_str, parse_attr, req_str};
+use crate::framework::resource::ApplyError;
+use crate::framework::resource::{api_diag, bad_import_id, opt_str, parse_attr, removed, req_str};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
-    Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Plan, Resource, Schema, Validator,
 };
 
 use super::id_attr;
@@ -24,7 +24,7 @@ const SA_ROLES: &[&str] = &["admin", "analyst", "consumer"];
 pub(crate) async fn list_service_accounts(
     ctx: &Ctx,
 ) -> Result<std::sync::Arc<Indexed<ServiceAccountId, ServiceAccount>>, Diagnostic> {
-    let org = ctx.org().await?;
+    let org = ctx.org();
     ctx.cache
         .get_indexed(
             CacheKey::ServiceAccounts,
@@ -114,13 +114,24 @@ impl Resource for ServiceAccountResource {
             )
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    fn modify_plan(&self, prior: &Value, _config: &Value, plan: &mut Plan) -> Diagnostics {
+        // An expiry in the past makes an account that cannot authenticate: refuse it at plan,
+        // for a new account (a kept one that has expired since is the rotator's business).
+        let planned = opt_str(&plan.planned, "expires");
+        let new = prior.is_null() || opt_str(prior, "expires") != planned;
+        match planned.and_then(|e| e.parse::<Expiry>().ok()) {
+            Some(e) if new && e.0 <= chrono::Utc::now() => Diagnostic::attr_error(
+                "expires",
+                "Expiry in the past",
+                format!("expires = \"{}\" has already passed, so the account could never authenticate: use a future time (UTC, YYYY-MM-DDTHH:MM:SSZ) or leave expires unset.", planned.unwrap_or_default()),
+            )
+            .into(),
+            _ => Diagnostics::new(),
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let role: ProjectRole = parse_attr(planned, "role")?;
         let expires = match opt_str(planned, "expires") {
             Some(_) => Some(parse_attr::<Expiry>(planned, "expires")?),
@@ -138,32 +149,44 @@ impl Resource for ServiceAccountResource {
             .await
             .map_err(|e| api_diag("Cannot create the service account", &e, Some("username")))?;
         ctx.cache.invalidate();
-        let mut account = created.account.clone();
-        account.role.get_or_insert(role);
-        Ok(state(
-            &account,
-            Some(role.as_str()),
-            Value::string(created.secret.expose_secret()),
-            opt_str(planned, "expires"),
-        ))
+        let secret = Value::string(created.secret.expose_secret());
+        let listed = list_service_accounts(ctx)
+            .await?
+            .get(&created.account.id)
+            .cloned();
+        match listed {
+            Some(account) => Ok(state(
+                &account,
+                Some(role.as_str()),
+                secret,
+                opt_str(planned, "expires"),
+            )),
+            None => {
+                let mut account = created.account.clone();
+                account.role.get_or_insert(role);
+                Err(ApplyError::partial(
+                    Some(state(&account, Some(role.as_str()), secret, opt_str(planned, "expires"))),
+                    Diagnostic::error(
+                        "Service account not listed after creation",
+                        format!("Mixpanel created service account {} but does not list it; it is recorded (tainted) so that the next apply does not create a twin.", created.account.id),
+                    ),
+                ))
+            }
+        }
     }
 
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        state_in: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, ctx: &Ctx, state_in: &Value) -> Result<Option<Value>, Diagnostics> {
         let id: ServiceAccountId = id_attr(state_in, "id")?;
         let secret = state_in.get_attr("secret").cloned().unwrap_or(Value::Null);
-        Ok(list_service_accounts(ctx).await?.get(&id).map(|a| {
-            state(
+        match list_service_accounts(ctx).await?.get(&id) {
+            Some(a) => Ok(Some(state(
                 a,
                 opt_str(state_in, "role"),
                 secret,
                 opt_str(state_in, "expires"),
-            )
-        }))
+            ))),
+            None => ctx.not_found(&format!("service account {id}")),
+        }
     }
 
     async fn update(
@@ -171,18 +194,23 @@ impl Resource for ServiceAccountResource {
         _ctx: &Ctx,
         _prior: &Value,
         planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<Value, ApplyError> {
         // Every input forces replacement: there is nothing to change in place.
         Ok(planned.clone())
     }
 
     async fn delete(&self, ctx: &Ctx, state_in: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org().await?;
+        let org = ctx.org();
         let id: ServiceAccountId = id_attr(state_in, "id")?;
         let result = ctx.client.delete_service_account(org, id).await;
-        ctx.cache.invalidate();
-        crate::framework::resource::deleted(result, "Cannot delete the service account")
+        removed(
+            ctx,
+            result,
+            "Cannot delete the service account",
+            "Delete the service account in Mixpanel's web app (Organization Settings > Service Accounts), then run terraform apply again.",
+            || async { Ok(list_service_accounts(ctx).await?.get(&id).is_some()) },
+        )
+        .await
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

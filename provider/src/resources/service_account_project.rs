@@ -5,10 +5,10 @@ use mixpanel_access::model::{
 };
 
 use crate::cty::Value;
-use crate::framework::resource::{api_diag, opt_str, parse_attr};
+use crate::framework::resource::ApplyError;
+use crate::framework::resource::{api_diag, opt_str, parse_attr, removed};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
-    Validator,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Resource, Schema, Validator,
 };
 
 use super::{id_attr, split2_parsed, NUMERIC_ID};
@@ -80,21 +80,11 @@ impl Resource for ServiceAccountProjectResource {
             )
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
+    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
         self.grant(ctx, planned).await
     }
 
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        state: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
         read_grant(
             ctx,
             id_attr(state, "project_id")?,
@@ -109,24 +99,33 @@ impl Resource for ServiceAccountProjectResource {
         ctx: &Ctx,
         _prior: &Value,
         planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<Value, ApplyError> {
         self.grant(ctx, planned).await
     }
 
     async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org().await?;
+        let org = ctx.org();
         let project: ProjectId = id_attr(state, "project_id")?;
         let sa: ServiceAccountId = id_attr(state, "service_account_id")?;
         let result = ctx
             .client
             .remove_service_accounts_from_projects(org, project, &[sa])
             .await;
-        ctx.cache.invalidate();
-        crate::framework::resource::deleted(
+        removed(
+            ctx,
             result,
             "Cannot remove the service account from the project",
+            &format!("Remove service account {sa} from project {project} in Mixpanel's web app (Organization Settings > Service Accounts), then run terraform apply again."),
+            // Mixpanel lists each account's strongest grant: an individual one still listed
+            // is one the removal left.
+            || async {
+                Ok(project_accounts(ctx, project)
+                    .await?
+                    .get(&sa)
+                    .is_some_and(|m| m.target_type == TargetType::Individual))
+            },
         )
+        .await
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
@@ -147,8 +146,8 @@ impl Resource for ServiceAccountProjectResource {
 }
 
 impl ServiceAccountProjectResource {
-    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let project: ProjectId = id_attr(planned, "project_id")?;
         let sa: ServiceAccountId = id_attr(planned, "service_account_id")?;
         let role: ProjectRole = parse_attr(planned, "role")?;

@@ -4,9 +4,10 @@
 use mixpanel_access::model::{Team, TeamId};
 
 use crate::cty::Value;
-use crate::framework::resource::{api_diag, bad_import_id, req_str};
+use crate::framework::resource::ApplyError;
+use crate::framework::resource::{api_diag, bad_import_id, removed, req_str};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, PrivateState, Resource, Schema,
+    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Resource, Schema,
 };
 
 use super::id_attr;
@@ -17,7 +18,7 @@ pub struct TeamResource;
 pub(crate) async fn list_teams(
     ctx: &Ctx,
 ) -> Result<std::sync::Arc<Indexed<TeamId, Team>>, Diagnostic> {
-    let org = ctx.org().await?;
+    let org = ctx.org();
     ctx.cache
         .get_indexed(
             CacheKey::Teams,
@@ -50,16 +51,11 @@ impl Resource for TeamResource {
         Schema::new("A team. Members get the team's project roles. Deleting a team revokes the access it granted; access from other grants stays.")
             .attr(Attribute::string("id").computed().use_state_for_unknown().describe("The team's numeric id."))
             .attr(Attribute::string("name").required().describe("The team's name, unique in the organization. With SCIM, use the identity provider's group name."))
-            .attr(Attribute::bool("scim_managed").computed().describe("Whether the team is provisioned by SCIM (then change it in the identity provider)."))
+            .attr(Attribute::bool("scim_managed").computed().use_state_for_unknown().describe("Whether the team is provisioned by SCIM (then change it in the identity provider)."))
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let name = req_str(planned, "name")?;
         let team = ctx
             .client
@@ -67,27 +63,28 @@ impl Resource for TeamResource {
             .await
             .map_err(|e| api_diag("Cannot create the team", &e, Some("name")))?;
         ctx.cache.invalidate();
-        Ok(state(&team))
+        match find_team(ctx, team.id).await? {
+            Some(t) => Ok(state(&t)),
+            None => Err(ApplyError::partial(
+                Some(state(&team)),
+                Diagnostic::error(
+                    "Team not listed after creation",
+                    format!("Mixpanel created team {} but does not list it; it is recorded (tainted) so that the next apply does not create a twin.", team.id),
+                ),
+            )),
+        }
     }
 
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        state_in: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, ctx: &Ctx, state_in: &Value) -> Result<Option<Value>, Diagnostics> {
         let id: TeamId = id_attr(state_in, "id")?;
-        Ok(find_team(ctx, id).await?.as_ref().map(state))
+        match find_team(ctx, id).await? {
+            Some(t) => Ok(Some(state(&t))),
+            None => ctx.not_found(&format!("team {id}")),
+        }
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        prior: &Value,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let id: TeamId = id_attr(prior, "id")?;
         let name = req_str(planned, "name")?;
         ctx.client
@@ -103,11 +100,17 @@ impl Resource for TeamResource {
     }
 
     async fn delete(&self, ctx: &Ctx, state_in: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org().await?;
+        let org = ctx.org();
         let id: TeamId = id_attr(state_in, "id")?;
         let result = ctx.client.delete_team(org, id).await;
-        ctx.cache.invalidate();
-        crate::framework::resource::deleted(result, "Cannot delete the team")
+        removed(
+            ctx,
+            result,
+            "Cannot delete the team",
+            "Delete the team in Mixpanel's web app (Organization Settings > Teams), then run terraform apply again.",
+            || async { Ok(find_team(ctx, id).await?.is_some()) },
+        )
+        .await
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

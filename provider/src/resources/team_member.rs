@@ -3,10 +3,9 @@
 use mixpanel_access::model::{Email, ServiceAccountId, TeamId};
 
 use crate::cty::Value;
-use crate::framework::resource::{api_diag, bad_import_id, opt_str};
-use crate::framework::{
-    Attribute, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema, Validator,
-};
+use crate::framework::resource::ApplyError;
+use crate::framework::resource::{api_diag, bad_import_id, opt_str, removed};
+use crate::framework::{Attribute, Ctx, Diagnostic, Diagnostics, Resource, Schema, Validator};
 
 use super::team::find_team;
 use super::{id_attr, split2, NUMERIC_ID};
@@ -60,15 +59,26 @@ fn state(team: TeamId, w: &Who) -> Value {
     ])
 }
 
-async fn read_membership(ctx: &Ctx, team: TeamId, w: &Who) -> Result<Option<Value>, Diagnostics> {
+/// Whether Mixpanel lists the member in the team (`false` when the team is not listed).
+async fn is_listed(ctx: &Ctx, team: TeamId, w: &Who) -> Result<bool, Diagnostics> {
     let Some(t) = find_team(ctx, team).await? else {
-        return Ok(None);
+        return Ok(false);
     };
-    let present = match w {
+    Ok(match w {
         Who::User(e) => t.members.contains(e),
         Who::Account(a) => t.service_accounts.contains(a),
-    };
-    Ok(present.then(|| state(team, w)))
+    })
+}
+
+async fn read_membership(ctx: &Ctx, team: TeamId, w: &Who) -> Result<Option<Value>, Diagnostics> {
+    Ok(is_listed(ctx, team, w).await?.then(|| state(team, w)))
+}
+
+fn describe(team: TeamId, w: &Who) -> String {
+    match w {
+        Who::User(e) => format!("{e} in team {team}"),
+        Who::Account(a) => format!("service account {a} in team {team}"),
+    }
 }
 
 #[tonic::async_trait]
@@ -79,12 +89,13 @@ impl Resource for TeamMemberResource {
 
     fn schema(&self) -> Schema {
         Schema::new("A member of a team: a user (who must be a member of the organization) or a service account. Removing a user from a team is not available upstream yet: the emulator only.")
-            .attr(Attribute::string("id").computed().use_state_for_unknown().describe("`<team_id>/<email>` or `<team_id>/service_account/<id>`."))
+            .attr(Attribute::string("id").computed().use_state_for_unknown().case_insensitive().describe("`<team_id>/<email>` or `<team_id>/service_account/<id>`."))
             .attr(Attribute::string("team_id").required().requires_replace().validate(NUMERIC_ID).describe("The team's id."))
             .attr(
                 Attribute::string("email")
                     .optional()
                     .requires_replace()
+                    .case_insensitive()
                     .validate(Validator::Email)
                     .describe("The user's e-mail address. Set this or service_account_id."),
             )
@@ -113,13 +124,8 @@ impl Resource for TeamMemberResource {
         Diagnostics::new()
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let team: TeamId = id_attr(planned, "team_id")?;
         let w = who(planned)?;
         let result = match &w {
@@ -149,13 +155,12 @@ impl Resource for TeamMemberResource {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        state_in: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Option<Value>, Diagnostics> {
-        read_membership(ctx, id_attr(state_in, "team_id")?, &who(state_in)?).await
+    async fn read(&self, ctx: &Ctx, state_in: &Value) -> Result<Option<Value>, Diagnostics> {
+        let (team, w) = (id_attr(state_in, "team_id")?, who(state_in)?);
+        match read_membership(ctx, team, &w).await? {
+            Some(v) => Ok(Some(v)),
+            None => ctx.not_found(&describe(team, &w)),
+        }
     }
 
     async fn update(
@@ -163,25 +168,38 @@ impl Resource for TeamMemberResource {
         _ctx: &Ctx,
         _prior: &Value,
         planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<Value, ApplyError> {
         // Every attribute forces replacement: nothing changes in place.
         Ok(planned.clone())
     }
 
     async fn delete(&self, ctx: &Ctx, state_in: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org().await?;
+        let org = ctx.org();
         let team: TeamId = id_attr(state_in, "team_id")?;
-        let result = match who(state_in)? {
-            Who::User(e) => ctx.client.remove_users_from_team(org, team, &[e]).await,
+        let w = who(state_in)?;
+        let result = match &w {
+            Who::User(e) => {
+                ctx.client
+                    .remove_users_from_team(org, team, std::slice::from_ref(e))
+                    .await
+            }
             Who::Account(a) => {
                 ctx.client
-                    .remove_service_accounts_from_team(org, team, &[a])
+                    .remove_service_accounts_from_team(org, team, &[*a])
                     .await
             }
         };
-        ctx.cache.invalidate();
-        crate::framework::resource::deleted(result, "Cannot remove the team member")
+        removed(
+            ctx,
+            result,
+            "Cannot remove the team member",
+            &format!(
+                "Remove {} in Mixpanel's web app (Organization Settings > Teams), then run terraform apply again.",
+                describe(team, &w)
+            ),
+            || is_listed(ctx, team, &w),
+        )
+        .await
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {

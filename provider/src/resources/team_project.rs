@@ -3,8 +3,9 @@
 use mixpanel_access::model::{ProjectId, ProjectRole, ProjectRoleGrant, TeamId};
 
 use crate::cty::Value;
-use crate::framework::resource::{api_diag, parse_attr};
-use crate::framework::{Attribute, Ctx, Diagnostic, Diagnostics, PrivateState, Resource, Schema};
+use crate::framework::resource::ApplyError;
+use crate::framework::resource::{api_diag, parse_attr, removed};
+use crate::framework::{Attribute, Ctx, Diagnostic, Diagnostics, Resource, Schema};
 
 use super::team::find_team;
 use super::{id_attr, split2_parsed, NUMERIC_ID, PROJECT_ROLES};
@@ -48,27 +49,17 @@ impl Resource for TeamProjectResource {
             )
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
+    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
         self.grant(ctx, planned).await
     }
 
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        state: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Option<Value>, Diagnostics> {
-        read_grant(
-            ctx,
-            id_attr(state, "team_id")?,
-            id_attr(state, "project_id")?,
-        )
-        .await
+    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let (team, project): (TeamId, ProjectId) =
+            (id_attr(state, "team_id")?, id_attr(state, "project_id")?);
+        match read_grant(ctx, team, project).await? {
+            Some(v) => Ok(Some(v)),
+            None => ctx.not_found(&format!("team {team}'s role on project {project}")),
+        }
     }
 
     async fn update(
@@ -76,21 +67,26 @@ impl Resource for TeamProjectResource {
         ctx: &Ctx,
         _prior: &Value,
         planned: &Value,
-        _private: &mut PrivateState,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<Value, ApplyError> {
         self.grant(ctx, planned).await
     }
 
     async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org().await?;
+        let org = ctx.org();
         let team: TeamId = id_attr(state, "team_id")?;
         let project: ProjectId = id_attr(state, "project_id")?;
         let result = ctx
             .client
             .remove_projects_from_team(org, team, &[project])
             .await;
-        ctx.cache.invalidate();
-        crate::framework::resource::deleted(result, "Cannot remove the team's project role")
+        removed(
+            ctx,
+            result,
+            "Cannot remove the team's project role",
+            &format!("Remove project {project} from team {team} in Mixpanel's web app (Organization Settings > Teams), then run terraform apply again."),
+            || async { Ok(read_grant(ctx, team, project).await?.is_some()) },
+        )
+        .await
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
@@ -111,8 +107,8 @@ impl Resource for TeamProjectResource {
 }
 
 impl TeamProjectResource {
-    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, Diagnostics> {
-        let org = ctx.org().await?;
+    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
+        let org = ctx.org();
         let team: TeamId = id_attr(planned, "team_id")?;
         let project: ProjectId = id_attr(planned, "project_id")?;
         let role: ProjectRole = parse_attr(planned, "role")?;

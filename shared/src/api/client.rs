@@ -47,6 +47,10 @@ pub struct ClientConfig {
     pub max_backoff: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// How long connection failures (refused, no route, name not resolved) are retried before
+    /// the API counts as unreachable; after that, requests fail at their first connection
+    /// failure until one gets through again.
+    pub connect_budget: Duration,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -57,6 +61,7 @@ impl fmt::Debug for ClientConfig {
             .field("secret", &"[REDACTED]")
             .field("max_concurrency", &self.max_concurrency)
             .field("max_retries", &self.max_retries)
+            .field("connect_budget", &self.connect_budget)
             .finish()
     }
 }
@@ -88,6 +93,7 @@ impl ClientConfig {
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             timeout: Duration::from_secs(60),
+            connect_budget: Duration::from_secs(10),
         })
     }
 
@@ -112,6 +118,8 @@ struct Inner {
     /// Mixpanel (an EU project is served by eu.mixpanel.com).
     project_hosts: Mutex<HashMap<ProjectId, String>>,
     timezones: tokio::sync::OnceCell<Vec<wire::TimezoneRow>>,
+    /// When connections started failing, with none getting through since.
+    unreachable_since: Mutex<Option<std::time::Instant>>,
 }
 
 impl fmt::Debug for Client {
@@ -132,6 +140,8 @@ struct Failure {
     error: ApiError,
     retry: bool,
     retry_after: Option<Duration>,
+    /// No connection could be made: retried only within the connect budget.
+    unreachable: bool,
 }
 
 impl Client {
@@ -152,6 +162,7 @@ impl Client {
                 real_mixpanel,
                 project_hosts: Mutex::new(HashMap::new()),
                 timezones: tokio::sync::OnceCell::new(),
+                unreachable_since: Mutex::new(None),
                 config,
             }),
         })
@@ -211,17 +222,23 @@ impl Client {
             .with_max_times(cfg.max_retries)
             .with_jitter();
         let max_backoff = cfg.max_backoff;
+        let connect_budget = cfg.connect_budget;
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
             self.attempt(route, &method, &url, &body).await
         })
         .retry(backoff)
-        .when(|f: &Failure| f.retry)
+        .when(|f: &Failure| self.worth_retrying(f))
         .adjust(|f: &Failure, next: Option<Duration>| {
-            next.map(|d| f.retry_after.map(|ra| ra.min(max_backoff)).unwrap_or(d))
+            let d = next.map(|d| f.retry_after.map(|ra| ra.min(max_backoff)).unwrap_or(d));
+            // An unreachable API gets its last try when the connect budget runs out.
+            match self.unreachable_for().filter(|_| f.unreachable) {
+                Some(down) => d.map(|d| d.min(connect_budget.saturating_sub(down))),
+                None => d,
+            }
         })
         .notify(|f: &Failure, d: Duration| {
-            tracing::debug!(route, error = %f.error, delay_ms = d.as_millis() as u64, "retrying");
+            tracing::warn!(route, error = %f.error, delay_ms = d.as_millis() as u64, "retrying");
         })
         .await;
         result.map_err(|f| {
@@ -261,6 +278,7 @@ impl Client {
             error: ApiError::Config("client is shut down".into()),
             retry: false,
             retry_after: None,
+            unreachable: false,
         })?;
         let cfg = &self.inner.config;
         let mut req = self
@@ -292,6 +310,9 @@ impl Client {
                 &e,
             )
         })?;
+        if let Ok(mut since) = self.inner.unreachable_since.lock() {
+            *since = None;
+        }
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| {
@@ -327,11 +348,37 @@ impl Client {
                 message: transport_message(e),
             },
         };
+        let unreachable = e.is_connect();
+        if unreachable {
+            if let Ok(mut since) = self.inner.unreachable_since.lock() {
+                since.get_or_insert_with(std::time::Instant::now);
+            }
+        }
         Failure {
             error,
             retry: replayable,
             retry_after: None,
+            unreachable,
         }
+    }
+
+    /// Whether a failed attempt is worth another: a connection failure only while the API has
+    /// been unreachable for less than the connect budget.
+    fn worth_retrying(&self, f: &Failure) -> bool {
+        if !f.retry {
+            return false;
+        }
+        if !f.unreachable {
+            return true;
+        }
+        self.unreachable_for()
+            .is_none_or(|down| down < self.inner.config.connect_budget)
+    }
+
+    /// How long connections have been failing, with none getting through since.
+    fn unreachable_for(&self) -> Option<Duration> {
+        let since = self.inner.unreachable_since.lock().ok().and_then(|s| *s);
+        since.map(|t| t.elapsed())
     }
 
     fn failure(
@@ -346,6 +393,7 @@ impl Client {
             error,
             retry: false,
             retry_after: None,
+            unreachable: false,
         };
         match status.as_u16() {
             401 => plain(ApiError::Unauthorized { route, message }),
@@ -386,6 +434,7 @@ impl Client {
                     },
                     retry: true,
                     retry_after,
+                    unreachable: false,
                 }
             }
             // A create that failed past the point of no return may have been carried out:
@@ -407,6 +456,7 @@ impl Client {
                 },
                 retry: true,
                 retry_after: None,
+                unreachable: false,
             },
             _ if status.is_redirection() => plain(ApiError::Redirect {
                 route,
