@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::context::Ctx;
 use crate::framework::{AttrType, Attribute, DataSource, Resource, Schema};
 use crate::{data_sources, provider_config, resources};
 
@@ -54,7 +55,7 @@ fn index(schema: &Schema, repo: &Path) -> String {
     s
 }
 
-fn resource_page(r: &dyn Resource, repo: &Path) -> (String, String) {
+fn resource_page(r: &dyn Resource<Ctx>, repo: &Path) -> (String, String) {
     let name = r.type_name();
     let schema = r.schema();
     let mut s = front_matter(&format!("{name} Resource - mixpanel"), &schema.description);
@@ -75,7 +76,7 @@ fn resource_page(r: &dyn Resource, repo: &Path) -> (String, String) {
     (format!("docs/resources/{}.md", short(name)), s)
 }
 
-fn data_source_page(d: &dyn DataSource, repo: &Path) -> (String, String) {
+fn data_source_page(d: &dyn DataSource<Ctx>, repo: &Path) -> (String, String) {
     let name = d.type_name();
     let schema = d.schema();
     let mut s = front_matter(

@@ -1,6 +1,7 @@
 //! The Mixpanel Terraform provider. The protocol layer (tfplugin6 over gRPC) is kept apart from
 //! the resources; `cty` holds Terraform's value model and its wire codecs.
 
+pub mod context;
 pub mod convert;
 pub mod cty;
 pub mod data_sources;

@@ -8,11 +8,11 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::context::{Ctx, SharedCtx};
 use crate::convert;
 use crate::cty::{self, Type, Value};
 use crate::framework::{
     plan, validate_config, ApplyError, DataSource, Diagnostic, Diagnostics, Resource, Schema,
-    SharedCtx,
 };
 use crate::protocol::tfplugin6::{
     apply_resource_change, configure_provider, get_metadata, get_provider_schema,
@@ -44,7 +44,7 @@ pub fn server_capabilities() -> ServerCapabilities {
     }
 }
 
-struct Typed<T: ?Sized> {
+struct Entry<T: ?Sized> {
     imp: Arc<T>,
     schema: Schema,
     ty: Type,
@@ -53,8 +53,8 @@ struct Typed<T: ?Sized> {
 struct Catalog {
     provider: Schema,
     provider_ty: Type,
-    resources: HashMap<&'static str, Typed<dyn Resource>>,
-    data_sources: HashMap<&'static str, Typed<dyn DataSource>>,
+    resources: HashMap<&'static str, Entry<dyn Resource<Ctx>>>,
+    data_sources: HashMap<&'static str, Entry<dyn DataSource<Ctx>>>,
 }
 
 impl Catalog {
@@ -66,7 +66,7 @@ impl Catalog {
             .map(|r| {
                 let schema = r.schema();
                 let ty = schema.cty_type();
-                (r.type_name(), Typed { imp: r, schema, ty })
+                (r.type_name(), Entry { imp: r, schema, ty })
             })
             .collect();
         let data_sources = data_sources::all()
@@ -74,7 +74,7 @@ impl Catalog {
             .map(|d| {
                 let schema = d.schema();
                 let ty = schema.cty_type();
-                (d.type_name(), Typed { imp: d, schema, ty })
+                (d.type_name(), Entry { imp: d, schema, ty })
             })
             .collect();
         Catalog {
@@ -115,7 +115,7 @@ impl MixpanelProvider {
         self.catalog.get_or_init(Catalog::build)
     }
 
-    fn resource(&self, name: &str) -> Result<&Typed<dyn Resource>, Diagnostics> {
+    fn resource(&self, name: &str) -> Result<&Entry<dyn Resource<Ctx>>, Diagnostics> {
         self.catalog().resources.get(name).ok_or_else(|| {
             Diagnostic::error(
                 "Unknown resource type",
@@ -125,7 +125,7 @@ impl MixpanelProvider {
         })
     }
 
-    fn data_source(&self, name: &str) -> Result<&Typed<dyn DataSource>, Diagnostics> {
+    fn data_source(&self, name: &str) -> Result<&Entry<dyn DataSource<Ctx>>, Diagnostics> {
         self.catalog().data_sources.get(name).ok_or_else(|| {
             Diagnostic::error(
                 "Unknown data source",
@@ -651,6 +651,30 @@ mod tests {
     fn capabilities() {
         let c = server_capabilities();
         assert!(c.plan_destroy && c.get_provider_schema_optional);
+    }
+
+    /// Attribute names live in the schema and the model struct only: they must agree.
+    #[test]
+    fn every_resource_model_matches_its_schema() {
+        let c = Catalog::build();
+        for (name, t) in &c.resources {
+            let mut fields = t
+                .imp
+                .model_fields()
+                .unwrap_or_else(|| panic!("{name} has no model"));
+            let mut attrs: Vec<&str> = t
+                .schema
+                .attributes
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect();
+            fields.sort_unstable();
+            attrs.sort_unstable();
+            assert_eq!(
+                fields, attrs,
+                "{name}: model fields and schema attributes differ"
+            );
+        }
     }
 
     #[test]

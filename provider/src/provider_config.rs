@@ -6,9 +6,10 @@ use mixpanel_access::api::{ApiError, Client, ClientConfig};
 use mixpanel_access::model::{DataResidency, OrgId, OrgRole};
 use secrecy::SecretString;
 
+use crate::context::Ctx;
 use crate::cty::Value;
 use crate::framework::resource::{opt_str, opt_u64};
-use crate::framework::{Attribute, Ctx, Diagnostic, Diagnostics, Schema, Validator};
+use crate::framework::{Attribute, Diagnostic, Diagnostics, Schema, Validator};
 
 pub fn schema() -> Schema {
     Schema::new("Manages a Mixpanel organization: projects, members, roles, teams and service accounts.")

@@ -4,22 +4,23 @@
 use mixpanel_access::model::Email;
 use mixpanel_access::permissions::{effective_access, GrantInputs, TeamRole};
 
+use crate::context::{Ctx, EMAIL};
 use crate::cty::{Type, Value};
 use crate::framework::resource::parse_attr;
-use crate::framework::{Attribute, Ctx, DataSource, Diagnostics, Nesting, Schema, Validator};
+use crate::framework::{Attribute, DataSource, Diagnostics, Nesting, Schema};
 use crate::resources::{granted_users, list_members, list_projects, list_teams};
 
 pub struct EffectiveAccessDataSource;
 
 #[tonic::async_trait]
-impl DataSource for EffectiveAccessDataSource {
+impl DataSource<Ctx> for EffectiveAccessDataSource {
     fn type_name(&self) -> &'static str {
         "mixpanel_effective_access"
     }
 
     fn schema(&self) -> Schema {
         Schema::new("What a user can do on each project: the union of the organization role, individual grants, team grants and the \"All Users\" default role, each source reported.")
-            .attr(Attribute::string("email").required().validate(Validator::Email).describe("The user's e-mail address."))
+            .attr(Attribute::string("email").required().validate(EMAIL).describe("The user's e-mail address."))
             .attr(Attribute::string("organization_role").computed().describe("The user's organization role; null when not a member."))
             .attr(
                 Attribute::nested(

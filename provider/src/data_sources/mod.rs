@@ -6,10 +6,11 @@ mod project;
 
 use std::sync::Arc;
 
+use crate::context::Ctx;
 use crate::framework::DataSource;
 
 /// Every data source the provider serves.
-pub fn all() -> Vec<Arc<dyn DataSource>> {
+pub fn all() -> Vec<Arc<dyn DataSource<Ctx>>> {
     vec![
         Arc::new(project::ProjectDataSource),
         Arc::new(organization::OrganizationDataSource),

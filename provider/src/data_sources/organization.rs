@@ -1,13 +1,14 @@
 //! Data source `mixpanel_organization`: the organization the provider manages.
 
+use crate::context::api_diag;
+use crate::context::Ctx;
 use crate::cty::Value;
-use crate::framework::resource::api_diag;
-use crate::framework::{Attribute, Ctx, DataSource, Diagnostics, Schema};
+use crate::framework::{Attribute, DataSource, Diagnostics, Schema};
 
 pub struct OrganizationDataSource;
 
 #[tonic::async_trait]
-impl DataSource for OrganizationDataSource {
+impl DataSource<Ctx> for OrganizationDataSource {
     fn type_name(&self) -> &'static str {
         "mixpanel_organization"
     }

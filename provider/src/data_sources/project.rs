@@ -2,17 +2,18 @@
 
 use mixpanel_access::model::ProjectId;
 
+use crate::context::Ctx;
 use crate::cty::Value;
 use crate::framework::resource::opt_str;
-use crate::framework::{Attribute, Ctx, DataSource, Diagnostic, Diagnostics, Schema};
+use crate::framework::{Attribute, DataSource, Diagnostic, Diagnostics, Schema};
 use crate::resources::{list_projects, project_state};
 
-use super::super::resources::NUMERIC_ID;
+use crate::context::NUMERIC_ID;
 
 pub struct ProjectDataSource;
 
 #[tonic::async_trait]
-impl DataSource for ProjectDataSource {
+impl DataSource<Ctx> for ProjectDataSource {
     fn type_name(&self) -> &'static str {
         "mixpanel_project"
     }
@@ -95,7 +96,7 @@ impl DataSource for ProjectDataSource {
         };
         match found.as_slice() {
             [p] => {
-                let mut v = project_state(p, None);
+                let mut v = project_state(p)?;
                 if let Some(m) = v.attrs_mut() {
                     m.remove("deletion_protection");
                 }

@@ -1,8 +1,6 @@
 //! Attribute validators. They run on known, non-null configuration values; each failure
 //! becomes an error diagnostic on the attribute's path, saying what to write instead.
 
-use mixpanel_access::model::{Email, Expiry, Timezone};
-
 use crate::cty::{AttributePath, Value};
 
 use super::diag::{Diagnostic, Diagnostics};
@@ -17,16 +15,10 @@ pub enum Validator {
         pattern: &'static str,
         hint: &'static str,
     },
-    Email,
-    /// An IANA time zone name.
-    Timezone,
-    /// Exactly `YYYY-MM-DDTHH:MM:SSZ`.
-    Expiry,
+    /// The string parses (with `FromStr`, see [`parses`]); the function returns the problem.
+    Parse(fn(&str) -> Option<String>),
     /// A whole number in a range.
-    IntRange {
-        min: i64,
-        max: i64,
-    },
+    IntRange { min: i64, max: i64 },
     /// Any rule a resource needs; returns the problem in words.
     Custom(fn(&Value) -> Option<String>),
 }
@@ -54,15 +46,10 @@ impl Validator {
                     Err(e) => Some(format!("internal pattern error: {e}")),
                 }
             }
-            Validator::Email => value
-                .as_str()
-                .and_then(|s| s.parse::<Email>().err().map(|e| e.to_string())),
-            Validator::Timezone => value
-                .as_str()
-                .and_then(|s| s.parse::<Timezone>().err().map(|e| e.to_string())),
-            Validator::Expiry => value
-                .as_str()
-                .and_then(|s| s.parse::<Expiry>().err().map(|e| e.to_string())),
+            Validator::Parse(parse) => match value.as_str() {
+                Some(s) => parse(s),
+                None => Some("expected a string".into()),
+            },
             Validator::IntRange { min, max } => match value.as_i64() {
                 Some(n) if n >= *min && n <= *max => None,
                 _ => Some(format!("expected a whole number from {min} to {max}")),
@@ -70,6 +57,15 @@ impl Validator {
             Validator::Custom(f) => f(value),
         }
     }
+}
+
+/// The problem with `s` as a `T`, for [`Validator::Parse`]: `Validator::Parse(parses::<Email>)`.
+pub fn parses<T>(s: &str) -> Option<String>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    s.parse::<T>().err().map(|e| e.to_string())
 }
 
 /// Runs every attribute's validators over a configuration object, nested attributes included.
@@ -130,32 +126,27 @@ mod tests {
         };
         assert!(p.check(&s("abc")).is_none());
         assert!(p.check(&s("ABC")).unwrap().contains("lower-case"));
-        assert!(Validator::Email.check(&s("a@b.co")).is_none());
-        assert!(Validator::Email
-            .check(&s("nope"))
-            .unwrap()
-            .contains("invalid email"));
-        assert!(Validator::Timezone.check(&s("Europe/Paris")).is_none());
-        assert!(Validator::Timezone.check(&s("Moon/Base")).is_some());
-        assert!(Validator::Expiry
-            .check(&s("2030-01-01T00:00:00Z"))
-            .is_none());
-        assert!(Validator::Expiry
-            .check(&s("2030-01-01"))
-            .unwrap()
-            .contains("YYYY-MM-DDTHH:MM:SSZ"));
+        let number = Validator::Parse(parses::<u8>);
+        assert!(number.check(&s("42")).is_none());
+        assert!(number.check(&s("420")).unwrap().contains("too large"));
+        assert_eq!(
+            number.check(&Value::Bool(true)).as_deref(),
+            Some("expected a string")
+        );
         assert!(Validator::IntRange { min: 1, max: 3 }
             .check(&Value::from(5i64))
             .is_some());
         // Unknown and null values are not judged.
-        assert!(Validator::Email.check(&Value::unknown()).is_none());
-        assert!(Validator::Email.check(&Value::Null).is_none());
+        assert!(number.check(&Value::unknown()).is_none());
+        assert!(number.check(&Value::Null).is_none());
     }
 
     #[test]
     fn diagnostics_carry_the_attribute_path() {
         let attrs = vec![
-            Attribute::string("email").validate(Validator::Email),
+            Attribute::string("email").validate(Validator::Parse(|s| {
+                (!s.contains('@')).then(|| "not an address".to_string())
+            })),
             Attribute::nested(
                 "grants",
                 super::super::schema::Nesting::List,

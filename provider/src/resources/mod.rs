@@ -16,58 +16,37 @@ pub(crate) use project::{list_projects, project_state};
 pub(crate) use project_member::granted_users;
 pub(crate) use team::list_teams;
 
-use mixpanel_access::model::{OrgRole, ProjectRole};
-
-use crate::cty::Value;
-use crate::framework::{Diagnostic, Resource, Validator};
+use crate::context::Ctx;
+use crate::framework::{Diagnostic, Resource, Typed};
 
 /// Every resource the provider serves.
-pub fn all() -> Vec<Arc<dyn Resource>> {
+pub fn all() -> Vec<Arc<dyn Resource<Ctx>>> {
     vec![
-        Arc::new(project::ProjectResource),
-        Arc::new(organization_member::OrganizationMemberResource),
-        Arc::new(project_member::ProjectMemberResource),
-        Arc::new(team::TeamResource),
-        Arc::new(team_member::TeamMemberResource),
-        Arc::new(team_project::TeamProjectResource),
-        Arc::new(service_account::ServiceAccountResource),
-        Arc::new(service_account_project::ServiceAccountProjectResource),
+        Arc::new(Typed(project::ProjectResource)),
+        Arc::new(Typed(organization_member::OrganizationMemberResource)),
+        Arc::new(Typed(project_member::ProjectMemberResource)),
+        Arc::new(Typed(team::TeamResource)),
+        Arc::new(Typed(team_member::TeamMemberResource)),
+        Arc::new(Typed(team_project::TeamProjectResource)),
+        Arc::new(Typed(service_account::ServiceAccountResource)),
+        Arc::new(Typed(
+            service_account_project::ServiceAccountProjectResource,
+        )),
     ]
 }
 
-pub(crate) const PROJECT_ROLES: Validator = Validator::OneOf(ProjectRole::NAMES);
-pub(crate) const ORG_ROLES: Validator = Validator::OneOf(OrgRole::NAMES);
-pub(crate) const NUMERIC_ID: Validator = Validator::Custom(positive_id);
-
-/// Mixpanel's ids are positive 64-bit integers.
-fn positive_id(v: &Value) -> Option<String> {
-    let s = v.as_str()?;
-    match s.parse::<i64>() {
-        Ok(n) if n > 0 => None,
-        _ => Some(format!(
-            "\"{s}\" is not an id: use a positive whole number below 2^63, e.g. the id attribute of the resource it refers to"
-        )),
-    }
-}
-
-/// The diagnostic for a change refused with a 404 while the object it applies to exists: the
-/// route is missing on this host (Mixpanel has no public API for it yet), whatever the host.
-pub(crate) fn route_missing(
-    summary: &str,
-    err: &mixpanel_access::api::ApiError,
-    attr: &str,
-    by_hand: &str,
-) -> Diagnostic {
-    Diagnostic::attr_error(
-        attr,
-        summary,
-        format!("The route answered 404 ({err}) although the object exists: this host has no such route (Mixpanel has no public API for this change yet). {by_hand}"),
-    )
-}
-
-/// A numeric id held in a string attribute.
-pub(crate) fn id_attr<T: std::str::FromStr>(v: &Value, name: &str) -> Result<T, Diagnostic> {
-    let s = crate::framework::resource::req_str(v, name)?;
+/// A computed numeric id of a model (known in any state and in the plan of an update).
+pub(crate) fn known_id<T: std::str::FromStr>(
+    id: &crate::cty::Unknowable<String>,
+    name: &str,
+) -> Result<T, Diagnostic> {
+    let s = id.known().ok_or_else(|| {
+        Diagnostic::attr_error(
+            name,
+            format!("Unknown {name}"),
+            format!("{name} is not known yet"),
+        )
+    })?;
     s.parse::<T>().map_err(|_| {
         Diagnostic::attr_error(
             name,

@@ -1,18 +1,23 @@
 //! `mixpanel_organization_member`: a member of the organization and their organization role.
 //! Creating it invites the user.
 
-use mixpanel_access::model::{Email, Member, OrgRole};
+use mixpanel_access::model::{Email, Member, MemberStatus, OrgRole};
+use serde::{Deserialize, Serialize};
 
-use crate::cty::Value;
-use crate::framework::resource::ApplyError;
-use crate::framework::resource::{api_diag, parse_attr, removed};
-use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Resource, Schema, Validator,
-};
-
-use super::ORG_ROLES;
+use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, EMAIL, ORG_ROLES};
+use crate::cty::Unknowable;
+use crate::framework::resource::bad_import_id;
+use crate::framework::{Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource};
 
 pub struct OrganizationMemberResource;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrganizationMember {
+    id: Unknowable<String>,
+    email: Email,
+    role: OrgRole,
+    status: Unknowable<MemberStatus>,
+}
 
 /// The organization's members, by e-mail.
 pub(crate) async fn list_members(
@@ -29,22 +34,35 @@ pub(crate) async fn list_members(
         .map_err(|e| api_diag("Cannot list the organization's members", &e, None))
 }
 
-/// The member's state, with the e-mail spelled as asked (Mixpanel compares without case).
-fn state(email: &Email, m: &Member) -> Value {
-    Value::object([
-        ("id", Value::string(email.as_str())),
-        ("email", Value::string(email.as_str())),
-        ("role", Value::string(m.role.as_str())),
-        ("status", Value::string(m.status.as_str())),
-    ])
+/// The member, with the e-mail spelled as asked (Mixpanel compares without case).
+async fn read_member(ctx: &Ctx, email: Email) -> Result<Option<OrganizationMember>, Diagnostics> {
+    let members = list_members(ctx).await?;
+    Ok(members.get(&email).map(|m| OrganizationMember {
+        id: Unknowable::Known(email.to_string()),
+        role: m.role,
+        status: Unknowable::Known(m.status),
+        email,
+    }))
 }
 
-async fn read_member(ctx: &Ctx, email: &Email) -> Result<Option<Value>, Diagnostics> {
-    Ok(list_members(ctx).await?.get(email).map(|m| state(email, m)))
+async fn listed(
+    ctx: &Ctx,
+    email: Email,
+    what: &str,
+) -> Result<OrganizationMember, Failed<OrganizationMember>> {
+    read_member(ctx, email.clone()).await?.ok_or_else(|| {
+        Diagnostic::error(
+            "Member not listed",
+            format!("{email} {what} but Mixpanel does not list the member"),
+        )
+        .into()
+    })
 }
 
 #[tonic::async_trait]
-impl Resource for OrganizationMemberResource {
+impl TypedResource<Ctx> for OrganizationMemberResource {
+    type Model = OrganizationMember;
+
     fn type_name(&self) -> &'static str {
         "mixpanel_organization_member"
     }
@@ -57,7 +75,7 @@ impl Resource for OrganizationMemberResource {
                     .required()
                     .requires_replace()
                     .case_insensitive()
-                    .validate(Validator::Email)
+                    .validate(EMAIL)
                     .describe("The member's e-mail address."),
             )
             .attr(
@@ -69,28 +87,28 @@ impl Resource for OrganizationMemberResource {
             .attr(Attribute::string("status").computed().use_state_for_unknown().describe("`invited` until the user accepts, then `active`."))
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let email: Email = parse_attr(planned, "email")?;
-        let role: OrgRole = parse_attr(planned, "role")?;
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: OrganizationMember,
+    ) -> Result<OrganizationMember, Failed<OrganizationMember>> {
+        let (email, role) = (planned.email, planned.role);
         ctx.client
-            .invite_org_users(org, std::slice::from_ref(&email), role)
+            .invite_org_users(ctx.org(), std::slice::from_ref(&email), role)
             .await
             .map_err(|e| api_diag("Cannot invite the member", &e, Some("email")))?;
         ctx.cache.invalidate();
-        read_member(ctx, &email).await?.ok_or_else(|| {
-            Diagnostic::error(
-                "Member vanished",
-                format!("{email} was invited but is not listed"),
-            )
-            .into()
-        })
+        listed(ctx, email, "was invited").await
     }
 
-    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let email: Email = parse_attr(state, "email")?;
-        match read_member(ctx, &email).await? {
-            Some(v) => Ok(Some(v)),
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        state: OrganizationMember,
+    ) -> Result<Option<OrganizationMember>, Diagnostics> {
+        let email = state.email;
+        match read_member(ctx, email.clone()).await? {
+            Some(m) => Ok(Some(m)),
             None => ctx.not_found(&format!("the member {email}")),
         }
     }
@@ -98,28 +116,23 @@ impl Resource for OrganizationMemberResource {
     async fn update(
         &self,
         ctx: &Ctx,
-        _prior: &Value,
-        planned: &Value,
-    ) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let email: Email = parse_attr(planned, "email")?;
-        let role: OrgRole = parse_attr(planned, "role")?;
+        _prior: OrganizationMember,
+        planned: OrganizationMember,
+    ) -> Result<OrganizationMember, Failed<OrganizationMember>> {
+        let (email, role) = (planned.email, planned.role);
         ctx.client
-            .update_org_user_role(org, &email, role)
+            .update_org_user_role(ctx.org(), &email, role)
             .await
             .map_err(|e| api_diag("Cannot change the member's role", &e, Some("role")))?;
         ctx.cache.invalidate();
-        read_member(ctx, &email).await?.ok_or_else(|| {
-            Diagnostic::error("Member vanished", format!("{email} is no longer a member")).into()
-        })
+        listed(ctx, email, "was given a new role").await
     }
 
-    async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org();
-        let email: Email = parse_attr(state, "email")?;
+    async fn delete(&self, ctx: &Ctx, state: OrganizationMember) -> Result<(), Diagnostics> {
+        let email = state.email;
         let result = ctx
             .client
-            .remove_org_users(org, std::slice::from_ref(&email))
+            .remove_org_users(ctx.org(), std::slice::from_ref(&email))
             .await;
         removed(
             ctx,
@@ -131,11 +144,11 @@ impl Resource for OrganizationMemberResource {
         .await
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<OrganizationMember, Diagnostics> {
         let email: Email = id
             .parse()
-            .map_err(|_| crate::framework::resource::bad_import_id(id, self.import_id_format()))?;
-        read_member(ctx, &email).await?.ok_or_else(|| {
+            .map_err(|_| bad_import_id(id, self.import_id_format()))?;
+        read_member(ctx, email.clone()).await?.ok_or_else(|| {
             Diagnostic::error(
                 "Cannot import a member who does not exist",
                 format!("{email} is not a member of the organization"),

@@ -3,19 +3,56 @@
 use mixpanel_access::api::ApiError;
 use mixpanel_access::model::{DataResidency, Project, ProjectId, ProjectRole, Timezone};
 use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
 
-use crate::cty::{AttributePath, Value};
-use crate::framework::resource::ApplyError;
-use crate::framework::resource::{
-    api_diag, bad_import_id, opt_bool, opt_str, parse_attr, removed, req_str,
+use crate::context::{
+    api_diag, removed, route_missing, CacheKey, Ctx, Indexed, PROJECT_ROLES, TIMEZONE,
 };
+use crate::cty::{to_value, AttributePath, Unknowable, Value};
+use crate::framework::resource::{bad_import_id, opt_bool, opt_str};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Plan, Resource, Schema, Validator,
+    Attribute, Diagnostic, Diagnostics, Failed, Plan, Schema, Sensitive, TypedResource, Validator,
 };
-
-use super::{id_attr, route_missing, PROJECT_ROLES};
 
 pub struct ProjectResource;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectModel {
+    id: Unknowable<String>,
+    name: String,
+    timezone: Timezone,
+    data_residency: DataResidency,
+    default_role: Option<ProjectRole>,
+    deletion_protection: bool,
+    domain: Unknowable<String>,
+    token: Unknowable<Option<String>>,
+    api_secret: Unknowable<Option<Sensitive>>,
+}
+
+impl ProjectModel {
+    /// The project as listed; `deletion_protection` is Terraform's alone (true unless said).
+    fn of(p: &Project, deletion_protection: Option<bool>) -> ProjectModel {
+        ProjectModel {
+            id: Unknowable::Known(p.id.to_string()),
+            name: p.name.clone(),
+            timezone: p.timezone.clone(),
+            data_residency: p.data_residency,
+            default_role: p.default_role,
+            deletion_protection: deletion_protection.unwrap_or(true),
+            domain: Unknowable::Known(p.domain.clone()),
+            token: Unknowable::Known(p.token.clone()),
+            api_secret: Unknowable::Known(
+                p.api_secret
+                    .as_ref()
+                    .map(|s| Sensitive::new(s.expose_secret())),
+            ),
+        }
+    }
+
+    fn project_id(&self) -> Result<ProjectId, Diagnostic> {
+        super::known_id(&self.id, "id")
+    }
+}
 
 /// The organization's projects, by id.
 pub(crate) async fn list_projects(
@@ -32,48 +69,21 @@ pub(crate) async fn list_projects(
         .map_err(|e| api_diag("Cannot list Mixpanel projects", &e, None))
 }
 
-/// The state of a project as Terraform sees it; `protect` and `default_role` come from the
-/// configuration side where the API does not say.
-pub(crate) fn project_state(p: &Project, deletion_protection: Option<bool>) -> Value {
-    Value::object([
-        ("id", Value::string(p.id.to_string())),
-        ("name", Value::string(&p.name)),
-        ("timezone", Value::string(p.timezone.as_str())),
-        ("data_residency", Value::string(p.data_residency.as_str())),
-        (
-            "default_role",
-            p.default_role
-                .map(|r| Value::string(r.as_str()))
-                .unwrap_or(Value::Null),
-        ),
-        (
-            "deletion_protection",
-            Value::Bool(deletion_protection.unwrap_or(true)),
-        ),
-        ("domain", Value::string(&p.domain)),
-        (
-            "token",
-            p.token.clone().map(Value::from).unwrap_or(Value::Null),
-        ),
-        (
-            "api_secret",
-            p.api_secret
-                .as_ref()
-                .map(|s| Value::string(s.expose_secret()))
-                .unwrap_or(Value::Null),
-        ),
-    ])
+/// A project as the `mixpanel_project` data source shows it (the resource's attributes).
+pub(crate) fn project_state(p: &Project) -> Result<Value, Diagnostics> {
+    to_value(&ProjectModel::of(p, None))
+        .map_err(|e| Diagnostic::error("Cannot encode the project", e.to_string()).into())
 }
 
 async fn read_project(
     ctx: &Ctx,
     id: ProjectId,
     deletion_protection: Option<bool>,
-) -> Result<Option<Value>, Diagnostics> {
+) -> Result<Option<ProjectModel>, Diagnostics> {
     let projects = list_projects(ctx).await?;
     Ok(projects
         .get(&id)
-        .map(|p| project_state(p, deletion_protection)))
+        .map(|p| ProjectModel::of(p, deletion_protection)))
 }
 
 /// A refused default role; a 404 while the project exists is a missing route.
@@ -90,8 +100,30 @@ fn default_role_diag(summary: &str, e: &ApiError, id: ProjectId, exists: bool) -
     }
 }
 
+/// Sets the "All Users" role; on failure, what Mixpanel now holds of the project.
+async fn set_default_role(
+    ctx: &Ctx,
+    id: ProjectId,
+    role: Option<ProjectRole>,
+    protection: bool,
+    summary: &str,
+) -> Result<(), Failed<ProjectModel>> {
+    let set = ctx.client.set_default_access(id, role).await;
+    ctx.cache.invalidate();
+    match set {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let state = read_project(ctx, id, Some(protection)).await.ok().flatten();
+            let d = default_role_diag(summary, &e, id, state.is_some());
+            Err(Failed::partial(state, d))
+        }
+    }
+}
+
 #[tonic::async_trait]
-impl Resource for ProjectResource {
+impl TypedResource<Ctx> for ProjectResource {
+    type Model = ProjectModel;
+
     fn type_name(&self) -> &'static str {
         "mixpanel_project"
     }
@@ -103,7 +135,7 @@ impl Resource for ProjectResource {
             .attr(
                 Attribute::string("timezone")
                     .required()
-                    .validate(Validator::Timezone)
+                    .validate(TIMEZONE)
                     .describe("IANA time zone of the project's reports, e.g. `Europe/Paris`. Changing it affects how data is shown, not the data stored."),
             )
             .attr(
@@ -166,58 +198,68 @@ impl Resource for ProjectResource {
         d
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let name = req_str(planned, "name")?;
-        let tz: Timezone = parse_attr(planned, "timezone")?;
-        let residency: DataResidency = parse_attr(planned, "data_residency")?;
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: ProjectModel,
+    ) -> Result<ProjectModel, Failed<ProjectModel>> {
         let id = ctx
             .client
-            .create_project(org, name, residency, &tz)
+            .create_project(
+                ctx.org(),
+                &planned.name,
+                planned.data_residency,
+                &planned.timezone,
+            )
             .await
             .map_err(|e| api_diag("Cannot create the project", &e, None))?;
         ctx.cache.invalidate();
-        let protection = opt_bool(planned, "deletion_protection");
-        if opt_str(planned, "default_role").is_some() {
-            let role: ProjectRole = parse_attr(planned, "default_role")?;
-            let set = ctx.client.set_default_access(id, Some(role)).await;
-            ctx.cache.invalidate();
-            if let Err(e) = set {
-                // The project exists: record it (Terraform taints it) so that no twin follows.
-                let state = read_project(ctx, id, protection).await.ok().flatten();
-                let mut d = default_role_diag(
-                    "Cannot set the project's default role",
-                    &e,
-                    id,
-                    state.is_some(),
-                );
-                d.detail.push_str(&format!(" Project {id} was created and is recorded as tainted: fix the cause and run `terraform untaint` on it to keep it, or apply again to replace it (which needs deletion_protection = false)."));
-                return Err(ApplyError::partial(state, d));
-            }
+        let protection = planned.deletion_protection;
+        if planned.default_role.is_some() {
+            // The project exists: on failure it is recorded (Terraform taints it), no twin.
+            set_default_role(ctx, id, planned.default_role, protection, "Cannot set the project's default role")
+                .await
+                .map_err(|mut f| {
+                    for d in f.diags.0.iter_mut() {
+                        d.detail.push_str(&format!(" Project {id} was created and is recorded as tainted: fix the cause and run `terraform untaint` on it to keep it, or apply again to replace it (which needs deletion_protection = false)."));
+                    }
+                    f
+                })?;
         }
-        read_project(ctx, id, protection).await?.ok_or_else(|| {
-            Diagnostic::error(
-                "Project vanished",
-                format!("Project {id} was created but is not in the organization's project list"),
-            )
-            .into()
-        })
+        read_project(ctx, id, Some(protection))
+            .await?
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    "Project vanished",
+                    format!(
+                        "Project {id} was created but is not in the organization's project list"
+                    ),
+                )
+                .into()
+            })
     }
 
-    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let id: ProjectId = id_attr(state, "id")?;
-        match read_project(ctx, id, opt_bool(state, "deletion_protection")).await? {
-            Some(v) => Ok(Some(v)),
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        state: ProjectModel,
+    ) -> Result<Option<ProjectModel>, Diagnostics> {
+        let id = state.project_id()?;
+        match read_project(ctx, id, Some(state.deletion_protection)).await? {
+            Some(p) => Ok(Some(p)),
             None => ctx.not_found(&format!("project {id}")),
         }
     }
 
-    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value) -> Result<Value, ApplyError> {
-        let id: ProjectId = id_attr(prior, "id")?;
-        let name = req_str(planned, "name")?;
-        let new_name = (opt_str(prior, "name") != Some(name)).then_some(name);
-        let tz: Timezone = parse_attr(planned, "timezone")?;
-        let new_tz = (opt_str(prior, "timezone") != Some(tz.as_str())).then_some(&tz);
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        prior: ProjectModel,
+        planned: ProjectModel,
+    ) -> Result<ProjectModel, Failed<ProjectModel>> {
+        let id = prior.project_id()?;
+        let new_name = (prior.name != planned.name).then_some(planned.name.as_str());
+        let new_tz = (prior.timezone != planned.timezone).then_some(&planned.timezone);
         if new_name.is_some() || new_tz.is_some() {
             ctx.client
                 .update_project(id, new_name, new_tz)
@@ -225,33 +267,27 @@ impl Resource for ProjectResource {
                 .map_err(|e| api_diag("Cannot update the project", &e, None))?;
             ctx.cache.invalidate();
         }
-        let protection = opt_bool(planned, "deletion_protection");
-        if opt_str(prior, "default_role") != opt_str(planned, "default_role") {
-            let role = match opt_str(planned, "default_role") {
-                Some(_) => Some(parse_attr::<ProjectRole>(planned, "default_role")?),
-                None => None,
-            };
-            let set = ctx.client.set_default_access(id, role).await;
-            ctx.cache.invalidate();
-            if let Err(e) = set {
-                // A rename made before stays recorded.
-                let state = read_project(ctx, id, protection).await.ok().flatten();
-                let d = default_role_diag(
-                    "Cannot change the project's default role",
-                    &e,
-                    id,
-                    state.is_some(),
-                );
-                return Err(ApplyError::partial(state, d));
-            }
+        let protection = planned.deletion_protection;
+        if prior.default_role != planned.default_role {
+            // A rename made before stays recorded.
+            set_default_role(
+                ctx,
+                id,
+                planned.default_role,
+                protection,
+                "Cannot change the project's default role",
+            )
+            .await?;
         }
-        read_project(ctx, id, protection).await?.ok_or_else(|| {
-            Diagnostic::error("Project vanished", format!("Project {id} is gone")).into()
-        })
+        read_project(ctx, id, Some(protection))
+            .await?
+            .ok_or_else(|| {
+                Diagnostic::error("Project vanished", format!("Project {id} is gone")).into()
+            })
     }
 
-    async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
-        if opt_bool(state, "deletion_protection").unwrap_or(true) {
+    async fn delete(&self, ctx: &Ctx, state: ProjectModel) -> Result<(), Diagnostics> {
+        if state.deletion_protection {
             return Err(Diagnostic::attr_error(
                 "deletion_protection",
                 "Project is protected from deletion",
@@ -259,9 +295,8 @@ impl Resource for ProjectResource {
             )
             .into());
         }
-        let org = ctx.org();
-        let id: ProjectId = id_attr(state, "id")?;
-        let result = ctx.client.delete_project(org, id).await;
+        let id = state.project_id()?;
+        let result = ctx.client.delete_project(ctx.org(), id).await;
         removed(
             ctx,
             result,
@@ -272,7 +307,7 @@ impl Resource for ProjectResource {
         .await
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<ProjectModel, Diagnostics> {
         let pid: ProjectId = id
             .parse()
             .map_err(|_| bad_import_id(id, self.import_id_format()))?;

@@ -3,17 +3,37 @@
 //! (see the `mixpanel_effective_access` data source).
 
 use mixpanel_access::model::{Email, ProjectId, ProjectRole, TargetType, UserGrant};
+use serde::{Deserialize, Serialize};
 
-use crate::cty::Value;
-use crate::framework::resource::ApplyError;
-use crate::framework::resource::{api_diag, parse_attr, removed};
+use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, EMAIL, NUMERIC_ID, PROJECT_ROLES};
+use crate::cty::Unknowable;
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Resource, Schema, Validator,
+    as_string, Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource,
 };
 
-use super::{id_attr, split2_parsed, NUMERIC_ID, PROJECT_ROLES};
+use super::split2_parsed;
 
 pub struct ProjectMemberResource;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectMember {
+    id: Unknowable<String>,
+    #[serde(with = "as_string")]
+    project_id: ProjectId,
+    email: Email,
+    role: ProjectRole,
+}
+
+impl ProjectMember {
+    fn new(project_id: ProjectId, email: Email, role: ProjectRole) -> ProjectMember {
+        ProjectMember {
+            id: Unknowable::Known(format!("{project_id}/{email}")),
+            project_id,
+            email,
+            role,
+        }
+    }
+}
 
 /// The users granted access to a project, with each individual grant found by e-mail.
 pub(crate) async fn granted_users(
@@ -30,24 +50,21 @@ pub(crate) async fn granted_users(
         .map_err(|e| api_diag("Cannot list the project's users", &e, Some("project_id")))
 }
 
+/// The individual grant, with the e-mail spelled as asked (Mixpanel compares without case).
 async fn read_grant(
     ctx: &Ctx,
     project: ProjectId,
-    email: &Email,
-) -> Result<Option<Value>, Diagnostics> {
+    email: Email,
+) -> Result<Option<ProjectMember>, Diagnostics> {
     let grants = granted_users(ctx, project).await?;
-    Ok(grants.get(email).map(|g| {
-        Value::object([
-            ("id", Value::string(format!("{project}/{email}"))),
-            ("project_id", Value::string(project.to_string())),
-            ("email", Value::string(email.as_str())),
-            ("role", Value::string(g.role.as_str())),
-        ])
-    }))
+    let role = grants.get(&email).map(|g| g.role);
+    Ok(role.map(|r| ProjectMember::new(project, email, r)))
 }
 
 #[tonic::async_trait]
-impl Resource for ProjectMemberResource {
+impl TypedResource<Ctx> for ProjectMemberResource {
+    type Model = ProjectMember;
+
     fn type_name(&self) -> &'static str {
         "mixpanel_project_member"
     }
@@ -67,7 +84,7 @@ impl Resource for ProjectMemberResource {
                     .required()
                     .requires_replace()
                     .case_insensitive()
-                    .validate(Validator::Email)
+                    .validate(EMAIL)
                     .describe("The user's e-mail address."),
             )
             .attr(
@@ -78,32 +95,36 @@ impl Resource for ProjectMemberResource {
             )
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        self.grant(ctx, planned).await
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: ProjectMember,
+    ) -> Result<ProjectMember, Failed<ProjectMember>> {
+        grant(ctx, planned).await
     }
 
-    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let project: ProjectId = id_attr(state, "project_id")?;
-        let email: Email = parse_attr(state, "email")?;
-        read_grant(ctx, project, &email).await
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        state: ProjectMember,
+    ) -> Result<Option<ProjectMember>, Diagnostics> {
+        read_grant(ctx, state.project_id, state.email).await
     }
 
     async fn update(
         &self,
         ctx: &Ctx,
-        _prior: &Value,
-        planned: &Value,
-    ) -> Result<Value, ApplyError> {
-        self.grant(ctx, planned).await
+        _prior: ProjectMember,
+        planned: ProjectMember,
+    ) -> Result<ProjectMember, Failed<ProjectMember>> {
+        grant(ctx, planned).await
     }
 
-    async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org();
-        let project: ProjectId = id_attr(state, "project_id")?;
-        let email: Email = parse_attr(state, "email")?;
+    async fn delete(&self, ctx: &Ctx, state: ProjectMember) -> Result<(), Diagnostics> {
+        let (project, email) = (state.project_id, state.email);
         let result = ctx
             .client
-            .remove_users_from_projects(org, std::slice::from_ref(&email), &[project])
+            .remove_users_from_projects(ctx.org(), std::slice::from_ref(&email), &[project])
             .await;
         removed(
             ctx,
@@ -115,16 +136,17 @@ impl Resource for ProjectMemberResource {
         .await
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
-        let fmt = self.import_id_format();
-        let (project, email): (ProjectId, Email) = split2_parsed(id, fmt)?;
-        read_grant(ctx, project, &email).await?.ok_or_else(|| {
-            Diagnostic::error(
-                "Cannot import a grant that does not exist",
-                format!("{email} has no individual grant on project {project}"),
-            )
-            .into()
-        })
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<ProjectMember, Diagnostics> {
+        let (project, email): (ProjectId, Email) = split2_parsed(id, self.import_id_format())?;
+        read_grant(ctx, project, email.clone())
+            .await?
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    "Cannot import a grant that does not exist",
+                    format!("{email} has no individual grant on project {project}"),
+                )
+                .into()
+            })
     }
 
     fn import_id_format(&self) -> &'static str {
@@ -132,23 +154,18 @@ impl Resource for ProjectMemberResource {
     }
 }
 
-impl ProjectMemberResource {
-    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let project: ProjectId = id_attr(planned, "project_id")?;
-        let email: Email = parse_attr(planned, "email")?;
-        let role: ProjectRole = parse_attr(planned, "role")?;
-        ctx.client
-            .add_users_to_projects(org, std::slice::from_ref(&email), &[project], role)
-            .await
-            .map_err(|e| api_diag("Cannot grant the project role", &e, Some("email")))?;
-        ctx.cache.invalidate();
-        read_grant(ctx, project, &email).await?.ok_or_else(|| {
-            Diagnostic::error(
-                "Grant not applied",
-                format!("{email} was granted {role} on project {project} but Mixpanel does not list the grant"),
-            )
-            .into()
-        })
-    }
+async fn grant(ctx: &Ctx, planned: ProjectMember) -> Result<ProjectMember, Failed<ProjectMember>> {
+    let (project, email, role) = (planned.project_id, planned.email, planned.role);
+    ctx.client
+        .add_users_to_projects(ctx.org(), std::slice::from_ref(&email), &[project], role)
+        .await
+        .map_err(|e| api_diag("Cannot grant the project role", &e, Some("email")))?;
+    ctx.cache.invalidate();
+    read_grant(ctx, project, email.clone()).await?.ok_or_else(|| {
+        Diagnostic::error(
+            "Grant not applied",
+            format!("{email} was granted {role} on project {project} but Mixpanel does not list the grant"),
+        )
+        .into()
+    })
 }

@@ -6,19 +6,58 @@ use mixpanel_access::model::{
     Expiry, ProjectRole, ServiceAccount, ServiceAccountId, ServiceAccountUsername,
 };
 use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
 
-use crate::cty::Value;
-use crate::framework::resource::ApplyError;
-use crate::framework::resource::{api_diag, bad_import_id, opt_str, parse_attr, removed, req_str};
+use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, EXPIRY};
+use crate::cty::{Unknowable, Value};
+use crate::framework::resource::{bad_import_id, opt_str};
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Plan, Resource, Schema, Validator,
+    Attribute, Diagnostic, Diagnostics, Failed, Plan, Schema, Sensitive, TypedResource, Validator,
 };
-
-use super::id_attr;
 
 pub struct ServiceAccountResource;
 
 const SA_ROLES: &[&str] = &["admin", "analyst", "consumer"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceAccountModel {
+    id: Unknowable<String>,
+    username: String,
+    /// Null only after an import where Mixpanel does not say.
+    role: Option<ProjectRole>,
+    expires: Option<String>,
+    full_username: Unknowable<String>,
+    created: Unknowable<String>,
+    secret: Unknowable<Option<Sensitive>>,
+}
+
+impl ServiceAccountModel {
+    /// The account as listed. `asked` is what Terraform holds: its role where Mixpanel does not
+    /// say, its spelling of the expiry where it is the same instant, and the secret (Mixpanel
+    /// shows it only at creation).
+    fn of(
+        a: &ServiceAccount,
+        asked: Option<&ServiceAccountModel>,
+        secret: Option<Sensitive>,
+    ) -> Self {
+        let expires = match (a.expires, asked.and_then(|m| m.expires.as_deref())) {
+            (Some(e), Some(h)) if h.parse::<Expiry>().map(|x| x.0 == e).unwrap_or(false) => {
+                Some(h.to_string())
+            }
+            (Some(e), _) => Some(Expiry::from_datetime(e).to_string()),
+            (None, _) => None,
+        };
+        ServiceAccountModel {
+            id: Unknowable::Known(a.id.to_string()),
+            username: a.username.base_name().to_string(),
+            role: a.role.or(asked.and_then(|m| m.role)),
+            expires,
+            full_username: Unknowable::Known(a.username.as_str().to_string()),
+            created: Unknowable::Known(a.created.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            secret: Unknowable::Known(secret),
+        }
+    }
+}
 
 /// The organization's service accounts, by id.
 pub(crate) async fn list_service_accounts(
@@ -35,40 +74,10 @@ pub(crate) async fn list_service_accounts(
         .map_err(|e| api_diag("Cannot list the organization's service accounts", &e, None))
 }
 
-fn state(
-    a: &ServiceAccount,
-    role_hint: Option<&str>,
-    secret: Value,
-    expires_hint: Option<&str>,
-) -> Value {
-    let role = a
-        .role
-        .map(|r| r.as_str().to_string())
-        .or(role_hint.map(str::to_string));
-    // Mixpanel answers with RFC 3339; keep the configured spelling when it is the same instant.
-    let expires = match (a.expires, expires_hint) {
-        (Some(e), Some(h)) if h.parse::<Expiry>().map(|x| x.0 == e).unwrap_or(false) => {
-            Value::string(h)
-        }
-        (Some(e), _) => Value::string(Expiry::from_datetime(e).to_string()),
-        (None, _) => Value::Null,
-    };
-    Value::object([
-        ("id", Value::string(a.id.to_string())),
-        ("username", Value::string(a.username.base_name())),
-        ("full_username", Value::string(a.username.as_str())),
-        ("role", role.map(Value::from).unwrap_or(Value::Null)),
-        ("expires", expires),
-        (
-            "created",
-            Value::string(a.created.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-        ),
-        ("secret", secret),
-    ])
-}
-
 #[tonic::async_trait]
-impl Resource for ServiceAccountResource {
+impl TypedResource<Ctx> for ServiceAccountResource {
+    type Model = ServiceAccountModel;
+
     fn type_name(&self) -> &'static str {
         "mixpanel_service_account"
     }
@@ -100,7 +109,7 @@ impl Resource for ServiceAccountResource {
                 Attribute::string("expires")
                     .optional()
                     .requires_replace()
-                    .validate(Validator::Expiry)
+                    .validate(EXPIRY)
                     .describe("When the account stops working, exactly `YYYY-MM-DDTHH:MM:SSZ` in UTC. Null: never."),
             )
             .attr(Attribute::string("full_username").computed().use_state_for_unknown().describe("The full `name.<hex>.mp-service-account` username to authenticate with."))
@@ -130,61 +139,58 @@ impl Resource for ServiceAccountResource {
         }
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let role: ProjectRole = parse_attr(planned, "role")?;
-        let expires = match opt_str(planned, "expires") {
-            Some(_) => Some(parse_attr::<Expiry>(planned, "expires")?),
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: ServiceAccountModel,
+    ) -> Result<ServiceAccountModel, Failed<ServiceAccountModel>> {
+        let role = planned
+            .role
+            .ok_or_else(|| Diagnostic::attr_error("role", "Missing role", "role must be set"))?;
+        let expires = match planned.expires.as_deref() {
+            Some(e) => Some(e.parse::<Expiry>().map_err(|err| {
+                Diagnostic::attr_error("expires", "Invalid value for expires", err.to_string())
+            })?),
             None => None,
         };
         let request = CreateServiceAccount {
-            username: req_str(planned, "username")?.to_string(),
+            username: planned.username.clone(),
             role,
             expires,
             projects: vec![],
         };
         let created = ctx
             .client
-            .create_service_account(org, &request)
+            .create_service_account(ctx.org(), &request)
             .await
             .map_err(|e| api_diag("Cannot create the service account", &e, Some("username")))?;
         ctx.cache.invalidate();
-        let secret = Value::string(created.secret.expose_secret());
+        let secret = Some(Sensitive::new(created.secret.expose_secret()));
         let listed = list_service_accounts(ctx)
             .await?
             .get(&created.account.id)
             .cloned();
         match listed {
-            Some(account) => Ok(state(
-                &account,
-                Some(role.as_str()),
-                secret,
-                opt_str(planned, "expires"),
+            Some(account) => Ok(ServiceAccountModel::of(&account, Some(&planned), secret)),
+            None => Err(Failed::partial(
+                Some(ServiceAccountModel::of(&created.account, Some(&planned), secret)),
+                Diagnostic::error(
+                    "Service account not listed after creation",
+                    format!("Mixpanel created service account {} but does not list it; it is recorded (tainted) so that the next apply does not create a twin.", created.account.id),
+                ),
             )),
-            None => {
-                let mut account = created.account.clone();
-                account.role.get_or_insert(role);
-                Err(ApplyError::partial(
-                    Some(state(&account, Some(role.as_str()), secret, opt_str(planned, "expires"))),
-                    Diagnostic::error(
-                        "Service account not listed after creation",
-                        format!("Mixpanel created service account {} but does not list it; it is recorded (tainted) so that the next apply does not create a twin.", created.account.id),
-                    ),
-                ))
-            }
         }
     }
 
-    async fn read(&self, ctx: &Ctx, state_in: &Value) -> Result<Option<Value>, Diagnostics> {
-        let id: ServiceAccountId = id_attr(state_in, "id")?;
-        let secret = state_in.get_attr("secret").cloned().unwrap_or(Value::Null);
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        state: ServiceAccountModel,
+    ) -> Result<Option<ServiceAccountModel>, Diagnostics> {
+        let id: ServiceAccountId = super::known_id(&state.id, "id")?;
+        let secret = state.secret.known().cloned().flatten();
         match list_service_accounts(ctx).await?.get(&id) {
-            Some(a) => Ok(Some(state(
-                a,
-                opt_str(state_in, "role"),
-                secret,
-                opt_str(state_in, "expires"),
-            ))),
+            Some(a) => Ok(Some(ServiceAccountModel::of(a, Some(&state), secret))),
             None => ctx.not_found(&format!("service account {id}")),
         }
     }
@@ -192,17 +198,16 @@ impl Resource for ServiceAccountResource {
     async fn update(
         &self,
         _ctx: &Ctx,
-        _prior: &Value,
-        planned: &Value,
-    ) -> Result<Value, ApplyError> {
+        _prior: ServiceAccountModel,
+        planned: ServiceAccountModel,
+    ) -> Result<ServiceAccountModel, Failed<ServiceAccountModel>> {
         // Every input forces replacement: there is nothing to change in place.
-        Ok(planned.clone())
+        Ok(planned)
     }
 
-    async fn delete(&self, ctx: &Ctx, state_in: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org();
-        let id: ServiceAccountId = id_attr(state_in, "id")?;
-        let result = ctx.client.delete_service_account(org, id).await;
+    async fn delete(&self, ctx: &Ctx, state: ServiceAccountModel) -> Result<(), Diagnostics> {
+        let id: ServiceAccountId = super::known_id(&state.id, "id")?;
+        let result = ctx.client.delete_service_account(ctx.org(), id).await;
         removed(
             ctx,
             result,
@@ -213,21 +218,18 @@ impl Resource for ServiceAccountResource {
         .await
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<ServiceAccountModel, Diagnostics> {
         let sid: ServiceAccountId = id
             .parse()
             .map_err(|_| bad_import_id(id, self.import_id_format()))?;
-        list_service_accounts(ctx)
-            .await?
-            .get(&sid)
-            .map(|a| state(a, None, Value::Null, None))
-            .ok_or_else(|| {
-                Diagnostic::error(
-                    "Cannot import a service account that does not exist",
-                    format!("The organization has no service account {sid}"),
-                )
-                .into()
-            })
+        match list_service_accounts(ctx).await?.get(&sid) {
+            Some(a) => Ok(ServiceAccountModel::of(a, None, None)),
+            None => Err(Diagnostic::error(
+                "Cannot import a service account that does not exist",
+                format!("The organization has no service account {sid}"),
+            )
+            .into()),
+        }
     }
 
     fn import_id_format(&self) -> &'static str {

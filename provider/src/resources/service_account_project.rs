@@ -3,17 +3,27 @@
 use mixpanel_access::model::{
     ProjectId, ProjectRole, ProjectRoleGrant, ProjectServiceAccount, ServiceAccountId, TargetType,
 };
+use serde::{Deserialize, Serialize};
 
-use crate::cty::Value;
-use crate::framework::resource::ApplyError;
-use crate::framework::resource::{api_diag, opt_str, parse_attr, removed};
+use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, NUMERIC_ID};
+use crate::cty::Unknowable;
 use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Resource, Schema, Validator,
+    as_string, Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource, Validator,
 };
 
-use super::{id_attr, split2_parsed, NUMERIC_ID};
+use super::split2_parsed;
 
 pub struct ServiceAccountProjectResource;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceAccountProject {
+    id: Unknowable<String>,
+    #[serde(with = "as_string")]
+    project_id: ProjectId,
+    #[serde(with = "as_string")]
+    service_account_id: ServiceAccountId,
+    role: ProjectRole,
+}
 
 /// A project's service accounts, by account id.
 async fn project_accounts(
@@ -40,8 +50,8 @@ async fn read_grant(
     ctx: &Ctx,
     project: ProjectId,
     sa: ServiceAccountId,
-    known_role: Option<&str>,
-) -> Result<Option<Value>, Diagnostics> {
+    known_role: Option<ProjectRole>,
+) -> Result<Option<ServiceAccountProject>, Diagnostics> {
     let accounts = project_accounts(ctx, project).await?;
     let Some(m) = accounts.get(&sa) else {
         return Ok(None);
@@ -50,19 +60,21 @@ async fn read_grant(
     // organization role outranks the individual grant, the individual role is not visible and
     // the last known one stands.
     let role = match (m.target_type, known_role) {
-        (TargetType::Individual, _) | (_, None) => m.project_role.as_str().to_string(),
-        (_, Some(r)) => r.to_string(),
+        (TargetType::Individual, _) | (_, None) => m.project_role,
+        (_, Some(r)) => r,
     };
-    Ok(Some(Value::object([
-        ("id", Value::string(format!("{project}/{sa}"))),
-        ("project_id", Value::string(project.to_string())),
-        ("service_account_id", Value::string(sa.to_string())),
-        ("role", Value::string(role)),
-    ])))
+    Ok(Some(ServiceAccountProject {
+        id: Unknowable::Known(format!("{project}/{sa}")),
+        project_id: project,
+        service_account_id: sa,
+        role,
+    }))
 }
 
 #[tonic::async_trait]
-impl Resource for ServiceAccountProjectResource {
+impl TypedResource<Ctx> for ServiceAccountProjectResource {
+    type Model = ServiceAccountProject;
+
     fn type_name(&self) -> &'static str {
         "mixpanel_service_account_project"
     }
@@ -80,16 +92,24 @@ impl Resource for ServiceAccountProjectResource {
             )
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        self.grant(ctx, planned).await
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: ServiceAccountProject,
+    ) -> Result<ServiceAccountProject, Failed<ServiceAccountProject>> {
+        grant(ctx, planned).await
     }
 
-    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        state: ServiceAccountProject,
+    ) -> Result<Option<ServiceAccountProject>, Diagnostics> {
         read_grant(
             ctx,
-            id_attr(state, "project_id")?,
-            id_attr(state, "service_account_id")?,
-            opt_str(state, "role"),
+            state.project_id,
+            state.service_account_id,
+            Some(state.role),
         )
         .await
     }
@@ -97,19 +117,17 @@ impl Resource for ServiceAccountProjectResource {
     async fn update(
         &self,
         ctx: &Ctx,
-        _prior: &Value,
-        planned: &Value,
-    ) -> Result<Value, ApplyError> {
-        self.grant(ctx, planned).await
+        _prior: ServiceAccountProject,
+        planned: ServiceAccountProject,
+    ) -> Result<ServiceAccountProject, Failed<ServiceAccountProject>> {
+        grant(ctx, planned).await
     }
 
-    async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org();
-        let project: ProjectId = id_attr(state, "project_id")?;
-        let sa: ServiceAccountId = id_attr(state, "service_account_id")?;
+    async fn delete(&self, ctx: &Ctx, state: ServiceAccountProject) -> Result<(), Diagnostics> {
+        let (project, sa) = (state.project_id, state.service_account_id);
         let result = ctx
             .client
-            .remove_service_accounts_from_projects(org, project, &[sa])
+            .remove_service_accounts_from_projects(ctx.org(), project, &[sa])
             .await;
         removed(
             ctx,
@@ -128,9 +146,9 @@ impl Resource for ServiceAccountProjectResource {
         .await
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
-        let fmt = self.import_id_format();
-        let (project, sa): (ProjectId, ServiceAccountId) = split2_parsed(id, fmt)?;
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<ServiceAccountProject, Diagnostics> {
+        let (project, sa): (ProjectId, ServiceAccountId) =
+            split2_parsed(id, self.import_id_format())?;
         read_grant(ctx, project, sa, None).await?.ok_or_else(|| {
             Diagnostic::error(
                 "Cannot import a grant that does not exist",
@@ -145,29 +163,31 @@ impl Resource for ServiceAccountProjectResource {
     }
 }
 
-impl ServiceAccountProjectResource {
-    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let project: ProjectId = id_attr(planned, "project_id")?;
-        let sa: ServiceAccountId = id_attr(planned, "service_account_id")?;
-        let role: ProjectRole = parse_attr(planned, "role")?;
-        ctx.client
-            .add_service_accounts_to_projects(org, &[sa], &[ProjectRoleGrant { id: project, role }])
-            .await
-            .map_err(|e| {
-                api_diag(
-                    "Cannot grant the service account a project role",
-                    &e,
-                    Some("role"),
-                )
-            })?;
-        ctx.cache.invalidate();
-        read_grant(ctx, project, sa, Some(role.as_str())).await?.ok_or_else(|| {
-            Diagnostic::error(
-                "Grant not applied",
-                format!("Service account {sa} was granted {role} on project {project} but Mixpanel does not list it"),
+async fn grant(
+    ctx: &Ctx,
+    planned: ServiceAccountProject,
+) -> Result<ServiceAccountProject, Failed<ServiceAccountProject>> {
+    let (project, sa, role) = (planned.project_id, planned.service_account_id, planned.role);
+    ctx.client
+        .add_service_accounts_to_projects(
+            ctx.org(),
+            &[sa],
+            &[ProjectRoleGrant { id: project, role }],
+        )
+        .await
+        .map_err(|e| {
+            api_diag(
+                "Cannot grant the service account a project role",
+                &e,
+                Some("role"),
             )
-            .into()
-        })
-    }
+        })?;
+    ctx.cache.invalidate();
+    read_grant(ctx, project, sa, Some(role)).await?.ok_or_else(|| {
+        Diagnostic::error(
+            "Grant not applied",
+            format!("Service account {sa} was granted {role} on project {project} but Mixpanel does not list it"),
+        )
+        .into()
+    })
 }

@@ -2,17 +2,35 @@
 //! `mixpanel_team_project`, its members `mixpanel_team_member`.
 
 use mixpanel_access::model::{Team, TeamId};
+use serde::{Deserialize, Serialize};
 
-use crate::cty::Value;
-use crate::framework::resource::ApplyError;
-use crate::framework::resource::{api_diag, bad_import_id, removed, req_str};
-use crate::framework::{
-    Attribute, CacheKey, Ctx, Diagnostic, Diagnostics, Indexed, Resource, Schema,
-};
-
-use super::id_attr;
+use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed};
+use crate::cty::Unknowable;
+use crate::framework::resource::bad_import_id;
+use crate::framework::{Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource};
 
 pub struct TeamResource;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TeamModel {
+    id: Unknowable<String>,
+    name: String,
+    scim_managed: Unknowable<bool>,
+}
+
+impl TeamModel {
+    fn of(t: &Team) -> TeamModel {
+        TeamModel {
+            id: Unknowable::Known(t.id.to_string()),
+            name: t.name.clone(),
+            scim_managed: Unknowable::Known(t.scim_managed),
+        }
+    }
+
+    fn team_id(&self) -> Result<TeamId, Diagnostic> {
+        super::known_id(&self.id, "id")
+    }
+}
 
 /// The organization's teams, by id.
 pub(crate) async fn list_teams(
@@ -33,16 +51,10 @@ pub(crate) async fn find_team(ctx: &Ctx, id: TeamId) -> Result<Option<Team>, Dia
     Ok(list_teams(ctx).await?.get(&id).cloned())
 }
 
-fn state(t: &Team) -> Value {
-    Value::object([
-        ("id", Value::string(t.id.to_string())),
-        ("name", Value::string(&t.name)),
-        ("scim_managed", Value::Bool(t.scim_managed)),
-    ])
-}
-
 #[tonic::async_trait]
-impl Resource for TeamResource {
+impl TypedResource<Ctx> for TeamResource {
+    type Model = TeamModel;
+
     fn type_name(&self) -> &'static str {
         "mixpanel_team"
     }
@@ -54,19 +66,17 @@ impl Resource for TeamResource {
             .attr(Attribute::bool("scim_managed").computed().use_state_for_unknown().describe("Whether the team is provisioned by SCIM (then change it in the identity provider)."))
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let name = req_str(planned, "name")?;
+    async fn create(&self, ctx: &Ctx, planned: TeamModel) -> Result<TeamModel, Failed<TeamModel>> {
         let team = ctx
             .client
-            .create_team(org, name)
+            .create_team(ctx.org(), &planned.name)
             .await
             .map_err(|e| api_diag("Cannot create the team", &e, Some("name")))?;
         ctx.cache.invalidate();
         match find_team(ctx, team.id).await? {
-            Some(t) => Ok(state(&t)),
-            None => Err(ApplyError::partial(
-                Some(state(&team)),
+            Some(t) => Ok(TeamModel::of(&t)),
+            None => Err(Failed::partial(
+                Some(TeamModel::of(&team)),
                 Diagnostic::error(
                     "Team not listed after creation",
                     format!("Mixpanel created team {} but does not list it; it is recorded (tainted) so that the next apply does not create a twin.", team.id),
@@ -75,34 +85,35 @@ impl Resource for TeamResource {
         }
     }
 
-    async fn read(&self, ctx: &Ctx, state_in: &Value) -> Result<Option<Value>, Diagnostics> {
-        let id: TeamId = id_attr(state_in, "id")?;
+    async fn read(&self, ctx: &Ctx, state: TeamModel) -> Result<Option<TeamModel>, Diagnostics> {
+        let id = state.team_id()?;
         match find_team(ctx, id).await? {
-            Some(t) => Ok(Some(state(&t))),
+            Some(t) => Ok(Some(TeamModel::of(&t))),
             None => ctx.not_found(&format!("team {id}")),
         }
     }
 
-    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let id: TeamId = id_attr(prior, "id")?;
-        let name = req_str(planned, "name")?;
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        prior: TeamModel,
+        planned: TeamModel,
+    ) -> Result<TeamModel, Failed<TeamModel>> {
+        let id = prior.team_id()?;
         ctx.client
-            .rename_team(org, id, name)
+            .rename_team(ctx.org(), id, &planned.name)
             .await
             .map_err(|e| api_diag("Cannot rename the team", &e, Some("name")))?;
         ctx.cache.invalidate();
-        find_team(ctx, id)
-            .await?
-            .as_ref()
-            .map(state)
-            .ok_or_else(|| Diagnostic::error("Team vanished", format!("Team {id} is gone")).into())
+        match find_team(ctx, id).await? {
+            Some(t) => Ok(TeamModel::of(&t)),
+            None => Err(Diagnostic::error("Team vanished", format!("Team {id} is gone")).into()),
+        }
     }
 
-    async fn delete(&self, ctx: &Ctx, state_in: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org();
-        let id: TeamId = id_attr(state_in, "id")?;
-        let result = ctx.client.delete_team(org, id).await;
+    async fn delete(&self, ctx: &Ctx, state: TeamModel) -> Result<(), Diagnostics> {
+        let id = state.team_id()?;
+        let result = ctx.client.delete_team(ctx.org(), id).await;
         removed(
             ctx,
             result,
@@ -113,21 +124,18 @@ impl Resource for TeamResource {
         .await
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<TeamModel, Diagnostics> {
         let tid: TeamId = id
             .parse()
             .map_err(|_| bad_import_id(id, self.import_id_format()))?;
-        find_team(ctx, tid)
-            .await?
-            .as_ref()
-            .map(state)
-            .ok_or_else(|| {
-                Diagnostic::error(
-                    "Cannot import a team that does not exist",
-                    format!("The organization has no team {tid}"),
-                )
-                .into()
-            })
+        match find_team(ctx, tid).await? {
+            Some(t) => Ok(TeamModel::of(&t)),
+            None => Err(Diagnostic::error(
+                "Cannot import a team that does not exist",
+                format!("The organization has no team {tid}"),
+            )
+            .into()),
+        }
     }
 
     fn import_id_format(&self) -> &'static str {

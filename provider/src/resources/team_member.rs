@@ -1,16 +1,28 @@
 //! `mixpanel_team_member`: a user (by e-mail) or a service account in a team.
 
 use mixpanel_access::model::{Email, ServiceAccountId, TeamId};
+use serde::{Deserialize, Serialize};
 
-use crate::cty::Value;
-use crate::framework::resource::ApplyError;
-use crate::framework::resource::{api_diag, bad_import_id, opt_str, removed};
-use crate::framework::{Attribute, Ctx, Diagnostic, Diagnostics, Resource, Schema, Validator};
+use crate::context::{api_diag, removed, Ctx, EMAIL, NUMERIC_ID};
+use crate::cty::{Unknowable, Value};
+use crate::framework::resource::bad_import_id;
+use crate::framework::{
+    as_string, Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource,
+};
 
+use super::split2;
 use super::team::find_team;
-use super::{id_attr, split2, NUMERIC_ID};
 
 pub struct TeamMemberResource;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TeamMember {
+    id: Unknowable<String>,
+    #[serde(with = "as_string")]
+    team_id: TeamId,
+    email: Option<Email>,
+    service_account_id: Option<String>,
+}
 
 #[derive(Debug, Clone)]
 enum Who {
@@ -18,45 +30,45 @@ enum Who {
     Account(ServiceAccountId),
 }
 
-fn who(v: &Value) -> Result<Who, Diagnostics> {
-    match (opt_str(v, "email"), opt_str(v, "service_account_id")) {
-        (Some(e), None) => {
-            e.parse()
-                .map(Who::User)
-                .map_err(|err: mixpanel_access::model::ParseError| {
-                    Diagnostic::attr_error("email", "Invalid value for email", err.to_string())
-                        .into()
-                })
+impl TeamMember {
+    fn new(team: TeamId, w: Who) -> TeamMember {
+        let (id, email, sa) = match w {
+            Who::User(e) => (format!("{team}/{e}"), Some(e), None),
+            Who::Account(a) => (
+                format!("{team}/service_account/{a}"),
+                None,
+                Some(a.to_string()),
+            ),
+        };
+        TeamMember {
+            id: Unknowable::Known(id),
+            team_id: team,
+            email,
+            service_account_id: sa,
         }
-        (None, Some(_)) => Ok(Who::Account(id_attr(v, "service_account_id")?)),
-        _ => Err(Diagnostic::attr_error(
-            "email",
-            "Set exactly one of email and service_account_id",
-            "A team member is either a user (email) or a service account (service_account_id).",
-        )
-        .into()),
+    }
+
+    fn who(&self) -> Result<Who, Diagnostic> {
+        match (&self.email, &self.service_account_id) {
+            (Some(e), None) => Ok(Who::User(e.clone())),
+            (None, Some(a)) => a.parse().map(Who::Account).map_err(|_| {
+                Diagnostic::attr_error(
+                    "service_account_id",
+                    "Invalid value for service_account_id",
+                    format!("\"{a}\" is not a numeric id"),
+                )
+            }),
+            _ => Err(one_of()),
+        }
     }
 }
 
-fn state(team: TeamId, w: &Who) -> Value {
-    let (id, email, sa) = match w {
-        Who::User(e) => (
-            format!("{team}/{e}"),
-            Value::string(e.as_str()),
-            Value::Null,
-        ),
-        Who::Account(a) => (
-            format!("{team}/service_account/{a}"),
-            Value::Null,
-            Value::string(a.to_string()),
-        ),
-    };
-    Value::object([
-        ("id", Value::string(id)),
-        ("team_id", Value::string(team.to_string())),
-        ("email", email),
-        ("service_account_id", sa),
-    ])
+fn one_of() -> Diagnostic {
+    Diagnostic::attr_error(
+        "email",
+        "Set exactly one of email and service_account_id",
+        "A team member is either a user (email) or a service account (service_account_id).",
+    )
 }
 
 /// Whether Mixpanel lists the member in the team (`false` when the team is not listed).
@@ -70,8 +82,15 @@ async fn is_listed(ctx: &Ctx, team: TeamId, w: &Who) -> Result<bool, Diagnostics
     })
 }
 
-async fn read_membership(ctx: &Ctx, team: TeamId, w: &Who) -> Result<Option<Value>, Diagnostics> {
-    Ok(is_listed(ctx, team, w).await?.then(|| state(team, w)))
+/// The membership, with the e-mail spelled as asked (Mixpanel compares without case).
+async fn read_membership(
+    ctx: &Ctx,
+    team: TeamId,
+    w: Who,
+) -> Result<Option<TeamMember>, Diagnostics> {
+    Ok(is_listed(ctx, team, &w)
+        .await?
+        .then(|| TeamMember::new(team, w)))
 }
 
 fn describe(team: TeamId, w: &Who) -> String {
@@ -82,7 +101,9 @@ fn describe(team: TeamId, w: &Who) -> String {
 }
 
 #[tonic::async_trait]
-impl Resource for TeamMemberResource {
+impl TypedResource<Ctx> for TeamMemberResource {
+    type Model = TeamMember;
+
     fn type_name(&self) -> &'static str {
         "mixpanel_team_member"
     }
@@ -96,7 +117,7 @@ impl Resource for TeamMemberResource {
                     .optional()
                     .requires_replace()
                     .case_insensitive()
-                    .validate(Validator::Email)
+                    .validate(EMAIL)
                     .describe("The user's e-mail address. Set this or service_account_id."),
             )
             .attr(
@@ -114,29 +135,27 @@ impl Resource for TeamMemberResource {
         let set = |v: Option<&Value>| v.map(|v| !v.is_null()).unwrap_or(false);
         let known = |v: Option<&Value>| v.map(Value::is_known).unwrap_or(true);
         if known(e) && known(s) && set(e) == set(s) {
-            return Diagnostic::attr_error(
-                "email",
-                "Set exactly one of email and service_account_id",
-                "A team member is either a user (email) or a service account (service_account_id).",
-            )
-            .into();
+            return one_of().into();
         }
         Diagnostics::new()
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let team: TeamId = id_attr(planned, "team_id")?;
-        let w = who(planned)?;
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: TeamMember,
+    ) -> Result<TeamMember, Failed<TeamMember>> {
+        let team = planned.team_id;
+        let w = planned.who()?;
         let result = match &w {
             Who::User(e) => {
                 ctx.client
-                    .add_users_to_team(org, team, std::slice::from_ref(e))
+                    .add_users_to_team(ctx.org(), team, std::slice::from_ref(e))
                     .await
             }
             Who::Account(a) => {
                 ctx.client
-                    .add_service_accounts_to_team(org, team, &[*a])
+                    .add_service_accounts_to_team(ctx.org(), team, &[*a])
                     .await
             }
         };
@@ -146,7 +165,7 @@ impl Resource for TeamMemberResource {
             Who::Account(_) => "service_account_id",
         };
         result.map_err(|e| api_diag("Cannot add the team member", &e, Some(attr)))?;
-        read_membership(ctx, team, &w).await?.ok_or_else(|| {
+        read_membership(ctx, team, w).await?.ok_or_else(|| {
             Diagnostic::error(
                 "Membership not applied",
                 format!("Team {team} does not list the new member"),
@@ -155,37 +174,36 @@ impl Resource for TeamMemberResource {
         })
     }
 
-    async fn read(&self, ctx: &Ctx, state_in: &Value) -> Result<Option<Value>, Diagnostics> {
-        let (team, w) = (id_attr(state_in, "team_id")?, who(state_in)?);
-        match read_membership(ctx, team, &w).await? {
-            Some(v) => Ok(Some(v)),
-            None => ctx.not_found(&describe(team, &w)),
+    async fn read(&self, ctx: &Ctx, state: TeamMember) -> Result<Option<TeamMember>, Diagnostics> {
+        let (team, w) = (state.team_id, state.who()?);
+        let what = describe(team, &w);
+        match read_membership(ctx, team, w).await? {
+            Some(m) => Ok(Some(m)),
+            None => ctx.not_found(&what),
         }
     }
 
     async fn update(
         &self,
         _ctx: &Ctx,
-        _prior: &Value,
-        planned: &Value,
-    ) -> Result<Value, ApplyError> {
+        _prior: TeamMember,
+        planned: TeamMember,
+    ) -> Result<TeamMember, Failed<TeamMember>> {
         // Every attribute forces replacement: nothing changes in place.
-        Ok(planned.clone())
+        Ok(planned)
     }
 
-    async fn delete(&self, ctx: &Ctx, state_in: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org();
-        let team: TeamId = id_attr(state_in, "team_id")?;
-        let w = who(state_in)?;
+    async fn delete(&self, ctx: &Ctx, state: TeamMember) -> Result<(), Diagnostics> {
+        let (team, w) = (state.team_id, state.who()?);
         let result = match &w {
             Who::User(e) => {
                 ctx.client
-                    .remove_users_from_team(org, team, std::slice::from_ref(e))
+                    .remove_users_from_team(ctx.org(), team, std::slice::from_ref(e))
                     .await
             }
             Who::Account(a) => {
                 ctx.client
-                    .remove_service_accounts_from_team(org, team, &[*a])
+                    .remove_service_accounts_from_team(ctx.org(), team, &[*a])
                     .await
             }
         };
@@ -202,7 +220,7 @@ impl Resource for TeamMemberResource {
         .await
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<TeamMember, Diagnostics> {
         let fmt = self.import_id_format();
         let (t, rest) = split2(id, fmt)?;
         let team: TeamId = t.parse().map_err(|_| bad_import_id(id, fmt))?;
@@ -210,7 +228,7 @@ impl Resource for TeamMemberResource {
             Some(a) => Who::Account(a.parse().map_err(|_| bad_import_id(id, fmt))?),
             None => Who::User(rest.parse().map_err(|_| bad_import_id(id, fmt))?),
         };
-        read_membership(ctx, team, &w).await?.ok_or_else(|| {
+        read_membership(ctx, team, w).await?.ok_or_else(|| {
             Diagnostic::error(
                 "Cannot import a membership that does not exist",
                 format!("Team {team} has no such member ({rest})"),

@@ -1,37 +1,52 @@
 //! `mixpanel_team_project`: a team's role on a project.
 
 use mixpanel_access::model::{ProjectId, ProjectRole, ProjectRoleGrant, TeamId};
+use serde::{Deserialize, Serialize};
 
-use crate::cty::Value;
-use crate::framework::resource::ApplyError;
-use crate::framework::resource::{api_diag, parse_attr, removed};
-use crate::framework::{Attribute, Ctx, Diagnostic, Diagnostics, Resource, Schema};
+use crate::context::{api_diag, removed, Ctx, NUMERIC_ID, PROJECT_ROLES};
+use crate::cty::Unknowable;
+use crate::framework::{
+    as_string, Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource,
+};
 
+use super::split2_parsed;
 use super::team::find_team;
-use super::{id_attr, split2_parsed, NUMERIC_ID, PROJECT_ROLES};
 
 pub struct TeamProjectResource;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TeamProject {
+    id: Unknowable<String>,
+    #[serde(with = "as_string")]
+    team_id: TeamId,
+    #[serde(with = "as_string")]
+    project_id: ProjectId,
+    role: ProjectRole,
+}
 
 async fn read_grant(
     ctx: &Ctx,
     team: TeamId,
     project: ProjectId,
-) -> Result<Option<Value>, Diagnostics> {
+) -> Result<Option<TeamProject>, Diagnostics> {
     let Some(t) = find_team(ctx, team).await? else {
         return Ok(None);
     };
-    Ok(t.projects.iter().find(|g| g.id == project).map(|g| {
-        Value::object([
-            ("id", Value::string(format!("{team}/{project}"))),
-            ("team_id", Value::string(team.to_string())),
-            ("project_id", Value::string(project.to_string())),
-            ("role", Value::string(g.role.as_str())),
-        ])
-    }))
+    Ok(t.projects
+        .iter()
+        .find(|g| g.id == project)
+        .map(|g| TeamProject {
+            id: Unknowable::Known(format!("{team}/{project}")),
+            team_id: team,
+            project_id: project,
+            role: g.role,
+        }))
 }
 
 #[tonic::async_trait]
-impl Resource for TeamProjectResource {
+impl TypedResource<Ctx> for TeamProjectResource {
+    type Model = TeamProject;
+
     fn type_name(&self) -> &'static str {
         "mixpanel_team_project"
     }
@@ -49,15 +64,22 @@ impl Resource for TeamProjectResource {
             )
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        self.grant(ctx, planned).await
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: TeamProject,
+    ) -> Result<TeamProject, Failed<TeamProject>> {
+        grant(ctx, planned).await
     }
 
-    async fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let (team, project): (TeamId, ProjectId) =
-            (id_attr(state, "team_id")?, id_attr(state, "project_id")?);
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        state: TeamProject,
+    ) -> Result<Option<TeamProject>, Diagnostics> {
+        let (team, project) = (state.team_id, state.project_id);
         match read_grant(ctx, team, project).await? {
-            Some(v) => Ok(Some(v)),
+            Some(g) => Ok(Some(g)),
             None => ctx.not_found(&format!("team {team}'s role on project {project}")),
         }
     }
@@ -65,19 +87,17 @@ impl Resource for TeamProjectResource {
     async fn update(
         &self,
         ctx: &Ctx,
-        _prior: &Value,
-        planned: &Value,
-    ) -> Result<Value, ApplyError> {
-        self.grant(ctx, planned).await
+        _prior: TeamProject,
+        planned: TeamProject,
+    ) -> Result<TeamProject, Failed<TeamProject>> {
+        grant(ctx, planned).await
     }
 
-    async fn delete(&self, ctx: &Ctx, state: &Value) -> Result<(), Diagnostics> {
-        let org = ctx.org();
-        let team: TeamId = id_attr(state, "team_id")?;
-        let project: ProjectId = id_attr(state, "project_id")?;
+    async fn delete(&self, ctx: &Ctx, state: TeamProject) -> Result<(), Diagnostics> {
+        let (team, project) = (state.team_id, state.project_id);
         let result = ctx
             .client
-            .remove_projects_from_team(org, team, &[project])
+            .remove_projects_from_team(ctx.org(), team, &[project])
             .await;
         removed(
             ctx,
@@ -89,9 +109,8 @@ impl Resource for TeamProjectResource {
         .await
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
-        let fmt = self.import_id_format();
-        let (team, project): (TeamId, ProjectId) = split2_parsed(id, fmt)?;
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<TeamProject, Diagnostics> {
+        let (team, project): (TeamId, ProjectId) = split2_parsed(id, self.import_id_format())?;
         read_grant(ctx, team, project).await?.ok_or_else(|| {
             Diagnostic::error(
                 "Cannot import a grant that does not exist",
@@ -106,23 +125,20 @@ impl Resource for TeamProjectResource {
     }
 }
 
-impl TeamProjectResource {
-    async fn grant(&self, ctx: &Ctx, planned: &Value) -> Result<Value, ApplyError> {
-        let org = ctx.org();
-        let team: TeamId = id_attr(planned, "team_id")?;
-        let project: ProjectId = id_attr(planned, "project_id")?;
-        let role: ProjectRole = parse_attr(planned, "role")?;
-        ctx.client
-            .add_projects_to_team(org, team, &[ProjectRoleGrant { id: project, role }])
-            .await
-            .map_err(|e| api_diag("Cannot grant the team a project role", &e, Some("role")))?;
-        ctx.cache.invalidate();
-        read_grant(ctx, team, project).await?.ok_or_else(|| {
-            Diagnostic::error(
-                "Grant not applied",
-                format!("Team {team} was granted {role} on project {project} but Mixpanel does not list it"),
-            )
-            .into()
-        })
-    }
+async fn grant(ctx: &Ctx, planned: TeamProject) -> Result<TeamProject, Failed<TeamProject>> {
+    let (team, project, role) = (planned.team_id, planned.project_id, planned.role);
+    ctx.client
+        .add_projects_to_team(ctx.org(), team, &[ProjectRoleGrant { id: project, role }])
+        .await
+        .map_err(|e| api_diag("Cannot grant the team a project role", &e, Some("role")))?;
+    ctx.cache.invalidate();
+    read_grant(ctx, team, project).await?.ok_or_else(|| {
+        Diagnostic::error(
+            "Grant not applied",
+            format!(
+                "Team {team} was granted {role} on project {project} but Mixpanel does not list it"
+            ),
+        )
+        .into()
+    })
 }
