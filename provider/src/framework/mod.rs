@@ -14,5 +14,5 @@ pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use plan::{plan, Plan};
 pub use resource::{ApplyError, DataSource, Failed, Resource};
 pub use schema::{AttrType, Attribute, BlockType, Nesting, Schema};
-pub use typed::{as_string, Sensitive, Typed, TypedResource};
+pub use typed::{as_string, Applied, Sensitive, Typed, TypedResource};
 pub use validators::{validate_config, Validator};

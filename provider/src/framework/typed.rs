@@ -14,6 +14,9 @@ use super::plan::Plan;
 use super::resource::{ApplyError, Failed, Resource};
 use super::schema::Schema;
 
+/// The outcome of a typed create or update.
+pub type Applied<M> = Result<M, Failed<M>>;
+
 /// A resource written against its model `Model`, in a context `C`.
 #[tonic::async_trait]
 pub trait TypedResource<C: Sync>: Send + Sync + 'static {
@@ -35,11 +38,7 @@ pub trait TypedResource<C: Sync>: Send + Sync + 'static {
     }
 
     /// The new object as a read shows it; on failure, the object when it exists despite it.
-    async fn create(
-        &self,
-        ctx: &C,
-        planned: Self::Model,
-    ) -> Result<Self::Model, Failed<Self::Model>>;
+    async fn create(&self, ctx: &C, planned: Self::Model) -> Applied<Self::Model>;
 
     /// The current state, or `None` when the object is gone.
     async fn read(&self, ctx: &C, state: Self::Model) -> Result<Option<Self::Model>, Diagnostics>;
@@ -51,7 +50,7 @@ pub trait TypedResource<C: Sync>: Send + Sync + 'static {
         ctx: &C,
         prior: Self::Model,
         planned: Self::Model,
-    ) -> Result<Self::Model, Failed<Self::Model>>;
+    ) -> Applied<Self::Model>;
 
     /// Succeeds only when a read shows the object gone.
     async fn delete(&self, ctx: &C, state: Self::Model) -> Result<(), Diagnostics>;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, EMAIL, ORG_ROLES};
 use crate::cty::Unknowable;
 use crate::framework::resource::bad_import_id;
-use crate::framework::{Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource};
+use crate::framework::{Applied, Attribute, Diagnostic, Diagnostics, Schema, TypedResource};
 
 pub struct OrganizationMemberResource;
 
@@ -45,11 +45,7 @@ async fn read_member(ctx: &Ctx, email: Email) -> Result<Option<OrganizationMembe
     }))
 }
 
-async fn listed(
-    ctx: &Ctx,
-    email: Email,
-    what: &str,
-) -> Result<OrganizationMember, Failed<OrganizationMember>> {
+async fn listed(ctx: &Ctx, email: Email, what: &str) -> Applied<OrganizationMember> {
     read_member(ctx, email.clone()).await?.ok_or_else(|| {
         Diagnostic::error(
             "Member not listed",
@@ -87,11 +83,7 @@ impl TypedResource<Ctx> for OrganizationMemberResource {
             .attr(Attribute::string("status").computed().use_state_for_unknown().describe("`invited` until the user accepts, then `active`."))
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: OrganizationMember,
-    ) -> Result<OrganizationMember, Failed<OrganizationMember>> {
+    async fn create(&self, ctx: &Ctx, planned: OrganizationMember) -> Applied<OrganizationMember> {
         let (email, role) = (planned.email, planned.role);
         ctx.client
             .invite_org_users(ctx.org(), std::slice::from_ref(&email), role)
@@ -118,7 +110,7 @@ impl TypedResource<Ctx> for OrganizationMemberResource {
         ctx: &Ctx,
         _prior: OrganizationMember,
         planned: OrganizationMember,
-    ) -> Result<OrganizationMember, Failed<OrganizationMember>> {
+    ) -> Applied<OrganizationMember> {
         let (email, role) = (planned.email, planned.role);
         ctx.client
             .update_org_user_role(ctx.org(), &email, role)

@@ -11,7 +11,8 @@ use crate::context::{
 use crate::cty::{to_value, AttributePath, Unknowable, Value};
 use crate::framework::resource::{bad_import_id, opt_bool, opt_str};
 use crate::framework::{
-    Attribute, Diagnostic, Diagnostics, Failed, Plan, Schema, Sensitive, TypedResource, Validator,
+    Applied, Attribute, Diagnostic, Diagnostics, Failed, Plan, Schema, Sensitive, TypedResource,
+    Validator,
 };
 
 pub struct ProjectResource;
@@ -198,11 +199,7 @@ impl TypedResource<Ctx> for ProjectResource {
         d
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: ProjectModel,
-    ) -> Result<ProjectModel, Failed<ProjectModel>> {
+    async fn create(&self, ctx: &Ctx, planned: ProjectModel) -> Applied<ProjectModel> {
         let id = ctx
             .client
             .create_project(
@@ -256,7 +253,7 @@ impl TypedResource<Ctx> for ProjectResource {
         ctx: &Ctx,
         prior: ProjectModel,
         planned: ProjectModel,
-    ) -> Result<ProjectModel, Failed<ProjectModel>> {
+    ) -> Applied<ProjectModel> {
         let id = prior.project_id()?;
         let new_name = (prior.name != planned.name).then_some(planned.name.as_str());
         let new_tz = (prior.timezone != planned.timezone).then_some(&planned.timezone);

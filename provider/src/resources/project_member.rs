@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, EMAIL, NUMERIC_ID, PROJECT_ROLES};
 use crate::cty::Unknowable;
 use crate::framework::{
-    as_string, Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource,
+    as_string, Applied, Attribute, Diagnostic, Diagnostics, Schema, TypedResource,
 };
 
 use super::split2_parsed;
@@ -95,11 +95,7 @@ impl TypedResource<Ctx> for ProjectMemberResource {
             )
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: ProjectMember,
-    ) -> Result<ProjectMember, Failed<ProjectMember>> {
+    async fn create(&self, ctx: &Ctx, planned: ProjectMember) -> Applied<ProjectMember> {
         grant(ctx, planned).await
     }
 
@@ -116,7 +112,7 @@ impl TypedResource<Ctx> for ProjectMemberResource {
         ctx: &Ctx,
         _prior: ProjectMember,
         planned: ProjectMember,
-    ) -> Result<ProjectMember, Failed<ProjectMember>> {
+    ) -> Applied<ProjectMember> {
         grant(ctx, planned).await
     }
 
@@ -154,7 +150,7 @@ impl TypedResource<Ctx> for ProjectMemberResource {
     }
 }
 
-async fn grant(ctx: &Ctx, planned: ProjectMember) -> Result<ProjectMember, Failed<ProjectMember>> {
+async fn grant(ctx: &Ctx, planned: ProjectMember) -> Applied<ProjectMember> {
     let (project, email, role) = (planned.project_id, planned.email, planned.role);
     ctx.client
         .add_users_to_projects(ctx.org(), std::slice::from_ref(&email), &[project], role)

@@ -12,7 +12,8 @@ use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, EXPIRY};
 use crate::cty::{Unknowable, Value};
 use crate::framework::resource::{bad_import_id, opt_str};
 use crate::framework::{
-    Attribute, Diagnostic, Diagnostics, Failed, Plan, Schema, Sensitive, TypedResource, Validator,
+    Applied, Attribute, Diagnostic, Diagnostics, Failed, Plan, Schema, Sensitive, TypedResource,
+    Validator,
 };
 
 pub struct ServiceAccountResource;
@@ -143,7 +144,7 @@ impl TypedResource<Ctx> for ServiceAccountResource {
         &self,
         ctx: &Ctx,
         planned: ServiceAccountModel,
-    ) -> Result<ServiceAccountModel, Failed<ServiceAccountModel>> {
+    ) -> Applied<ServiceAccountModel> {
         let role = planned
             .role
             .ok_or_else(|| Diagnostic::attr_error("role", "Missing role", "role must be set"))?;
@@ -200,7 +201,7 @@ impl TypedResource<Ctx> for ServiceAccountResource {
         _ctx: &Ctx,
         _prior: ServiceAccountModel,
         planned: ServiceAccountModel,
-    ) -> Result<ServiceAccountModel, Failed<ServiceAccountModel>> {
+    ) -> Applied<ServiceAccountModel> {
         // Every input forces replacement: there is nothing to change in place.
         Ok(planned)
     }

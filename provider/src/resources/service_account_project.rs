@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, NUMERIC_ID};
 use crate::cty::Unknowable;
 use crate::framework::{
-    as_string, Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource, Validator,
+    as_string, Applied, Attribute, Diagnostic, Diagnostics, Schema, TypedResource, Validator,
 };
 
 use super::split2_parsed;
@@ -96,7 +96,7 @@ impl TypedResource<Ctx> for ServiceAccountProjectResource {
         &self,
         ctx: &Ctx,
         planned: ServiceAccountProject,
-    ) -> Result<ServiceAccountProject, Failed<ServiceAccountProject>> {
+    ) -> Applied<ServiceAccountProject> {
         grant(ctx, planned).await
     }
 
@@ -119,7 +119,7 @@ impl TypedResource<Ctx> for ServiceAccountProjectResource {
         ctx: &Ctx,
         _prior: ServiceAccountProject,
         planned: ServiceAccountProject,
-    ) -> Result<ServiceAccountProject, Failed<ServiceAccountProject>> {
+    ) -> Applied<ServiceAccountProject> {
         grant(ctx, planned).await
     }
 
@@ -163,10 +163,7 @@ impl TypedResource<Ctx> for ServiceAccountProjectResource {
     }
 }
 
-async fn grant(
-    ctx: &Ctx,
-    planned: ServiceAccountProject,
-) -> Result<ServiceAccountProject, Failed<ServiceAccountProject>> {
+async fn grant(ctx: &Ctx, planned: ServiceAccountProject) -> Applied<ServiceAccountProject> {
     let (project, sa, role) = (planned.project_id, planned.service_account_id, planned.role);
     ctx.client
         .add_service_accounts_to_projects(

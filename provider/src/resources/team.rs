@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed};
 use crate::cty::Unknowable;
 use crate::framework::resource::bad_import_id;
-use crate::framework::{Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource};
+use crate::framework::{
+    Applied, Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource,
+};
 
 pub struct TeamResource;
 
@@ -66,7 +68,7 @@ impl TypedResource<Ctx> for TeamResource {
             .attr(Attribute::bool("scim_managed").computed().use_state_for_unknown().describe("Whether the team is provisioned by SCIM (then change it in the identity provider)."))
     }
 
-    async fn create(&self, ctx: &Ctx, planned: TeamModel) -> Result<TeamModel, Failed<TeamModel>> {
+    async fn create(&self, ctx: &Ctx, planned: TeamModel) -> Applied<TeamModel> {
         let team = ctx
             .client
             .create_team(ctx.org(), &planned.name)
@@ -93,12 +95,7 @@ impl TypedResource<Ctx> for TeamResource {
         }
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        prior: TeamModel,
-        planned: TeamModel,
-    ) -> Result<TeamModel, Failed<TeamModel>> {
+    async fn update(&self, ctx: &Ctx, prior: TeamModel, planned: TeamModel) -> Applied<TeamModel> {
         let id = prior.team_id()?;
         ctx.client
             .rename_team(ctx.org(), id, &planned.name)

@@ -7,7 +7,7 @@ use crate::context::{api_diag, removed, Ctx, EMAIL, NUMERIC_ID};
 use crate::cty::{Unknowable, Value};
 use crate::framework::resource::bad_import_id;
 use crate::framework::{
-    as_string, Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource,
+    as_string, Applied, Attribute, Diagnostic, Diagnostics, Schema, TypedResource,
 };
 
 use super::split2;
@@ -140,11 +140,7 @@ impl TypedResource<Ctx> for TeamMemberResource {
         Diagnostics::new()
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: TeamMember,
-    ) -> Result<TeamMember, Failed<TeamMember>> {
+    async fn create(&self, ctx: &Ctx, planned: TeamMember) -> Applied<TeamMember> {
         let team = planned.team_id;
         let w = planned.who()?;
         let result = match &w {
@@ -188,7 +184,7 @@ impl TypedResource<Ctx> for TeamMemberResource {
         _ctx: &Ctx,
         _prior: TeamMember,
         planned: TeamMember,
-    ) -> Result<TeamMember, Failed<TeamMember>> {
+    ) -> Applied<TeamMember> {
         // Every attribute forces replacement: nothing changes in place.
         Ok(planned)
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::{api_diag, removed, Ctx, NUMERIC_ID, PROJECT_ROLES};
 use crate::cty::Unknowable;
 use crate::framework::{
-    as_string, Attribute, Diagnostic, Diagnostics, Failed, Schema, TypedResource,
+    as_string, Applied, Attribute, Diagnostic, Diagnostics, Schema, TypedResource,
 };
 
 use super::split2_parsed;
@@ -64,11 +64,7 @@ impl TypedResource<Ctx> for TeamProjectResource {
             )
     }
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: TeamProject,
-    ) -> Result<TeamProject, Failed<TeamProject>> {
+    async fn create(&self, ctx: &Ctx, planned: TeamProject) -> Applied<TeamProject> {
         grant(ctx, planned).await
     }
 
@@ -89,7 +85,7 @@ impl TypedResource<Ctx> for TeamProjectResource {
         ctx: &Ctx,
         _prior: TeamProject,
         planned: TeamProject,
-    ) -> Result<TeamProject, Failed<TeamProject>> {
+    ) -> Applied<TeamProject> {
         grant(ctx, planned).await
     }
 
@@ -125,7 +121,7 @@ impl TypedResource<Ctx> for TeamProjectResource {
     }
 }
 
-async fn grant(ctx: &Ctx, planned: TeamProject) -> Result<TeamProject, Failed<TeamProject>> {
+async fn grant(ctx: &Ctx, planned: TeamProject) -> Applied<TeamProject> {
     let (team, project, role) = (planned.team_id, planned.project_id, planned.role);
     ctx.client
         .add_projects_to_team(ctx.org(), team, &[ProjectRoleGrant { id: project, role }])
