@@ -15,7 +15,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use mixpanel_access::api::wire::{RouteStatus, ROUTES};
+use mixpanel_access::api::wire::{self, RouteStatus, ROUTES};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -302,7 +302,7 @@ pub async fn gate(state: AppState, idx: usize, req: Request, next: Next) -> Resp
                 StatusCode::METHOD_NOT_ALLOWED,
                 &format!("Method Not Allowed: POST is refused on {name} (injected fault)"),
             );
-            if name == "remove_service_accounts_from_projects" {
+            if name == wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS.name {
                 resp.headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static("DELETE"));
             }
