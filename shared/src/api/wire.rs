@@ -113,8 +113,22 @@ impl Route {
     /// path segment. Every placeholder needs its value and every value its placeholder, so a
     /// value given to the wrong route is an error rather than a silently different request.
     pub fn fill(&self, args: &PathArgs<'_>) -> Result<String, String> {
+        let given = [
+            ("org", args.org.map(|v| v.to_string())),
+            ("project", args.project.map(|v| v.to_string())),
+            ("team", args.team.map(|v| v.to_string())),
+            ("sa", args.sa.map(|v| v.to_string())),
+            ("email", args.email.map(str::to_string)),
+        ];
+        for (key, value) in &given {
+            if value.is_some() && !self.path.contains(&format!("{{{key}}}")) {
+                return Err(format!(
+                    "route {} ({}) has no placeholder {{{key}}}",
+                    self.name, self.path
+                ));
+            }
+        }
         let mut out = String::with_capacity(self.path.len() + 16);
-        let mut used = PathArgs::default();
         let mut rest = self.path;
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
@@ -123,40 +137,15 @@ impl Route {
                 .find('}')
                 .ok_or_else(|| format!("route {}: unclosed placeholder", self.name))?;
             let key = &after[..close];
-            let value = match key {
-                "org" => args
-                    .org
-                    .inspect(|v| used.org = Some(*v))
-                    .map(|v| v.to_string()),
-                "project" => args
-                    .project
-                    .inspect(|v| used.project = Some(*v))
-                    .map(|v| v.to_string()),
-                "team" => args
-                    .team
-                    .inspect(|v| used.team = Some(*v))
-                    .map(|v| v.to_string()),
-                "sa" => args
-                    .sa
-                    .inspect(|v| used.sa = Some(*v))
-                    .map(|v| v.to_string()),
-                "email" => args
-                    .email
-                    .inspect(|v| used.email = Some(*v))
-                    .map(str::to_string),
-                _ => None,
-            }
-            .ok_or_else(|| format!("route {} needs a value for {{{key}}}", self.name))?;
-            out.push_str(&path_segment(&value));
+            let value = given
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.as_deref())
+                .ok_or_else(|| format!("route {} needs a value for {{{key}}}", self.name))?;
+            out.push_str(&path_segment(value));
             rest = &after[close + 1..];
         }
         out.push_str(rest);
-        if used != *args {
-            return Err(format!(
-                "route {} ({}) has no placeholder for some of {args:?}",
-                self.name, self.path
-            ));
-        }
         Ok(out)
     }
 }
@@ -905,7 +894,7 @@ mod tests {
         let err = LIST_TEAMS
             .fill(&PathArgs::org(OrgId(7)).team(TeamId(1)))
             .unwrap_err();
-        assert!(err.contains("no placeholder"), "{err}");
+        assert!(err.contains("no placeholder {team}"), "{err}");
         let err = LIST_TEAMS.fill(&PathArgs::NONE).unwrap_err();
         assert!(err.contains("{org}"), "{err}");
     }
