@@ -15,7 +15,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use mixpanel_access::api::wire::{self, RouteStatus, ROUTES};
+use mixpanel_access::api::wire::{RouteStatus, ROUTES};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -302,9 +302,9 @@ pub async fn gate(state: AppState, idx: usize, req: Request, next: Next) -> Resp
                 StatusCode::METHOD_NOT_ALLOWED,
                 &format!("Method Not Allowed: POST is refused on {name} (injected fault)"),
             );
-            if name == wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS.name {
+            if let Some(m) = ROUTES.get(idx).and_then(|r| r.fallback) {
                 resp.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("DELETE"));
+                    .insert(header::ALLOW, HeaderValue::from_static(m.as_str()));
             }
             resp
         }

@@ -18,10 +18,14 @@ use crate::AppState;
 /// The handler of a route of `wire::ROUTES`; `None` for a route this build does not serve (a
 /// test checks there is none).
 pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
-    let f = match route.method {
+    let filter = |m: Method| match m {
         Method::Get => MethodFilter::GET,
         Method::Post => MethodFilter::POST,
         Method::Delete => MethodFilter::DELETE,
+    };
+    let f = match route.fallback {
+        Some(m) => filter(route.method).or(filter(m)),
+        None => filter(route.method),
     };
     use service_accounts as sa;
     let mr = match *route {
@@ -32,10 +36,7 @@ pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
         wire::DELETE_SERVICE_ACCOUNT => on(f, sa::delete),
         wire::LIST_PROJECT_SERVICE_ACCOUNTS => on(f, sa::list_for_project),
         wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS => on(f, sa::add_to_projects),
-        // Documented as POST; Mixpanel's own web app sends DELETE with the same body.
-        wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS => {
-            on(f.or(MethodFilter::DELETE), sa::remove_from_projects)
-        }
+        wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS => on(f, sa::remove_from_projects),
         wire::LIST_TEAM_SERVICE_ACCOUNTS => on(f, sa::list_for_team),
         wire::ADD_SERVICE_ACCOUNTS_TO_TEAM => on(f, sa::add_to_team),
         wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM => on(f, sa::remove_from_team),

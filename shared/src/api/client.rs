@@ -124,6 +124,7 @@ impl fmt::Debug for Client {
     }
 }
 
+#[derive(Clone)]
 enum Body {
     Empty,
     Json(Vec<u8>),
@@ -484,8 +485,20 @@ impl Client {
         body: Body,
     ) -> Result<Vec<u8>, ApiError> {
         let url = self.route_url(route, &args)?;
-        self.send(route.name, http_method(route.method), url, body)
+        let method = http_method(route.method);
+        let Some(fallback) = route.fallback else {
+            return self.send(route.name, method, url, body).await;
+        };
+        match self
+            .send(route.name, method, url.clone(), body.clone())
             .await
+        {
+            Err(ApiError::Unexpected { status: 405, .. }) => {
+                self.send(route.name, http_method(fallback), url, body)
+                    .await
+            }
+            other => other,
+        }
     }
 
     // ----- who am I -----
@@ -602,7 +615,8 @@ impl Client {
         .await
     }
 
-    /// Removes service accounts from a project: POST, or DELETE where POST answers 405.
+    /// Removes service accounts from a project (with the route's other method where its first
+    /// answers 405).
     pub async fn remove_service_accounts_from_projects(
         &self,
         org: OrgId,
@@ -615,19 +629,12 @@ impl Client {
                 service_account_ids: service_accounts.to_vec(),
             }],
         };
-        let route = &wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS;
-        match self
-            .call_unit(route, PathArgs::org(org), json(&body)?)
-            .await
-        {
-            Err(ApiError::Unexpected { status: 405, .. }) => {
-                let url = self.route_url(route, &PathArgs::org(org))?;
-                self.send(route.name, Method::DELETE, url, json(&body)?)
-                    .await
-                    .map(|_| ())
-            }
-            other => other,
-        }
+        self.call_unit(
+            &wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS,
+            PathArgs::org(org),
+            json(&body)?,
+        )
+        .await
     }
 
     pub async fn list_team_service_accounts(

@@ -74,6 +74,10 @@ pub struct Route {
     /// The capability a 403 on this route means the caller lacks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capability: Option<Capability>,
+    /// Another method the same route answers to: the client sends it where `method` answers
+    /// 405, and the emulator serves both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Method>,
 }
 
 const fn route(
@@ -89,6 +93,7 @@ const fn route(
         status,
         creates: None,
         capability: None,
+        fallback: None,
     }
 }
 
@@ -97,6 +102,14 @@ impl Route {
     const fn creates(self, check: &'static str) -> Route {
         Route {
             creates: Some(check),
+            ..self
+        }
+    }
+
+    /// The route, also answering `method`.
+    const fn or(self, method: Method) -> Route {
+        Route {
+            fallback: Some(method),
             ..self
         }
     }
@@ -263,14 +276,14 @@ pub const ADD_SERVICE_ACCOUNTS_TO_PROJECTS: Route = route(
     Doc,
 )
 .needs(C::ManageServiceAccounts);
-/// Documented as POST; Mixpanel's own web app sends DELETE with the same body, so the client
-/// falls back to DELETE on a 405 and the emulator answers both.
+/// Documented as POST; Mixpanel's own web app sends DELETE with the same body.
 pub const REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS: Route = route(
     "remove_service_accounts_from_projects",
     Post,
     "/api/app/organizations/{org}/service-accounts/remove-from-project",
     Doc,
 )
+.or(Delete)
 .needs(C::ManageServiceAccounts);
 pub const LIST_TEAM_SERVICE_ACCOUNTS: Route = route(
     "list_team_service_accounts",
@@ -836,14 +849,27 @@ mod tests {
 
     #[test]
     fn every_method_and_path_pair_is_one_route() {
-        for r in ROUTES {
-            let same: Vec<&str> = ROUTES
+        // A route's fallback method counts as one of its pairs too.
+        let pairs: Vec<(Method, &str, &str)> = ROUTES
+            .iter()
+            .flat_map(|r| {
+                std::iter::once(r.method)
+                    .chain(r.fallback)
+                    .map(move |m| (m, r.path, r.name))
+            })
+            .collect();
+        for (m, path, name) in &pairs {
+            let same: Vec<&str> = pairs
                 .iter()
-                .filter(|x| x.method == r.method && x.path == r.path)
-                .map(|x| x.name)
+                .filter(|(m2, p2, _)| m2 == m && p2 == path)
+                .map(|(_, _, n)| *n)
                 .collect();
-            assert_eq!(same, [r.name], "{} {}", r.method, r.path);
+            assert_eq!(same, [*name], "{m} {path}");
         }
+        assert_eq!(
+            REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS.fallback,
+            Some(Method::Delete)
+        );
     }
 
     #[test]
