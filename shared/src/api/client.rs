@@ -111,7 +111,7 @@ struct Inner {
     /// Whether a project `domain` that is not Mixpanel's has been refused (and logged) yet.
     refused_domain: AtomicBool,
     /// Project id → host, learnt from project listings, for project-scoped routes on real
-    /// Mixpanel (an EU project is served by eu.mixpanel.com). Only Mixpanel's own hosts.
+    /// Mixpanel (an EU project is served by eu.mixpanel.com).
     project_hosts: Mutex<HashMap<ProjectId, String>>,
     timezones: tokio::sync::OnceCell<Vec<wire::TimezoneRow>>,
 }
