@@ -302,9 +302,9 @@ pub async fn gate(state: AppState, idx: usize, req: Request, next: Next) -> Resp
                 StatusCode::METHOD_NOT_ALLOWED,
                 &format!("Method Not Allowed: POST is refused on {name} (injected fault)"),
             );
-            if name == "remove_service_accounts_from_projects" {
+            if let Some(m) = ROUTES.get(idx).and_then(|r| r.fallback) {
                 resp.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("DELETE"));
+                    .insert(header::ALLOW, HeaderValue::from_static(m.as_str()));
             }
             resp
         }

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use common::Emulator;
 use http::{admin, Api};
+use mixpanel_access::api::wire;
+use mixpanel_access::model::{OrgId, ProjectId, ServiceAccountId, TeamId};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -81,6 +83,50 @@ async fn data_survives_a_restart_and_sigterm_exits_zero() {
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
             "the secret is stored in clear"
         );
+    }
+}
+
+/// Every route of the table reaches its own handler: a request to each, with each of its
+/// methods (this organization's id, other ids made up), is counted under the route's name and
+/// method, and is neither the router's "not a route" 404, a redirect, a 401 nor a 405.
+#[tokio::test]
+async fn every_route_of_the_table_is_served() {
+    let emu = Emulator::start();
+    let b = emu.bootstrap().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for r in wire::ROUTES {
+        let has = |p: &str| r.path.contains(p);
+        let args = wire::PathArgs {
+            org: has("{org}").then_some(OrgId(b.org_id)),
+            project: has("{project}").then_some(ProjectId(999_999)),
+            team: has("{team}").then_some(TeamId(999_999)),
+            sa: has("{sa}").then_some(ServiceAccountId(999_999)),
+            email: has("{email}").then_some("nobody+x@acme.example"),
+        };
+        let path = r.fill(&args).unwrap_or_else(|e| panic!("{e}"));
+        for m in std::iter::once(r.method).chain(r.fallback) {
+            let method = Method::from_bytes(m.as_str().as_bytes()).expect("method");
+            let mut req = http
+                .request(method, format!("{}{path}", emu.url))
+                .basic_auth(&b.username, Some(&b.secret));
+            if m != wire::Method::Get {
+                req = req.json(&json!({}));
+            }
+            let resp = req.send().await.expect("request");
+            let status = resp.status().as_u16();
+            let text = resp.text().await.expect("body");
+            let what = format!("{} {m} {path}: {status} {text}", r.name);
+            assert!(
+                !(status == 404 && text.contains("is not a route of this API")),
+                "{what}"
+            );
+            assert!(!matches!(status, 301 | 401 | 405), "{what}");
+            let counted = admin(&emu.url, Method::GET, "/_emulator/counters", None).await;
+            assert_eq!(counted.body["results"][r.name][m.as_str()], 1, "{what}");
+        }
     }
 }
 

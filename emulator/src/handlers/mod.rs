@@ -8,68 +8,66 @@ pub mod teams;
 pub mod users;
 
 use axum::routing::{on, MethodFilter, MethodRouter};
-use mixpanel_access::api::wire::Route;
+use mixpanel_access::api::wire::{self, Method, Route};
 use mixpanel_access::model::{Project, ProjectRole};
 use mixpanel_access::permissions::{require_project, Capability};
 
 use crate::db::ProjectRow;
 use crate::AppState;
 
-/// The handler of a route of `wire::ROUTES`, by name; `None` for a name this build does not
-/// serve (a test checks there is none).
+/// The handler of a route of `wire::ROUTES`; `None` for a route this build does not serve (a
+/// test checks there is none).
 pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
-    let f = match route.method {
-        "GET" => MethodFilter::GET,
-        "POST" => MethodFilter::POST,
-        "DELETE" => MethodFilter::DELETE,
-        "PUT" => MethodFilter::PUT,
-        "PATCH" => MethodFilter::PATCH,
-        _ => return None,
+    let filter = |m: Method| match m {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Delete => MethodFilter::DELETE,
+    };
+    let f = match route.fallback {
+        Some(m) => filter(route.method).or(filter(m)),
+        None => filter(route.method),
     };
     use service_accounts as sa;
-    let mr = match route.name {
-        "me" => on(f, me::me),
-        "list_service_accounts" => on(f, sa::list),
-        "create_service_account" => on(f, sa::create),
-        "get_service_account" => on(f, sa::get),
-        "delete_service_account" => on(f, sa::delete),
-        "list_project_service_accounts" => on(f, sa::list_for_project),
-        "add_service_accounts_to_projects" => on(f, sa::add_to_projects),
-        // Documented as POST; Mixpanel's own web app sends DELETE with the same body.
-        "remove_service_accounts_from_projects" => {
-            on(f.or(MethodFilter::DELETE), sa::remove_from_projects)
-        }
-        "list_team_service_accounts" => on(f, sa::list_for_team),
-        "add_service_accounts_to_team" => on(f, sa::add_to_team),
-        "remove_service_accounts_from_team" => on(f, sa::remove_from_team),
-        "create_project" => on(f, projects::create),
-        "list_timezones" => on(f, projects::timezones),
-        "project_metadata" => on(f, projects::metadata),
-        "update_project" => on(f, projects::update),
-        "delete_projects" => on(f, projects::delete),
-        "list_projects" => on(f, projects::list),
-        "list_teams" => on(f, teams::list),
-        "add_teams" => on(f, teams::add),
-        "rename_team" => on(f, teams::rename),
-        "delete_teams" => on(f, teams::delete),
-        "add_projects_to_teams" => on(f, teams::add_projects),
-        "remove_projects_from_team" => on(f, teams::remove_projects),
-        "add_users_to_teams" => on(f, teams::add_users),
-        "remove_users_from_team" => on(f, teams::remove_users),
-        "list_org_users" => on(f, users::list),
-        "invite_org_users" => on(f, users::invite),
-        "update_org_user" => on(f, users::update),
-        "remove_org_users" => on(f, users::remove),
-        "add_users_to_projects" => on(f, users::add_to_projects),
-        "remove_users_from_projects" => on(f, users::remove_from_projects),
-        "granted_users" => on(f, projects::granted_users),
-        "granted_teams" => on(f, projects::granted_teams),
-        "get_default_access" => on(f, projects::get_default_access),
-        "set_default_access" => on(f, projects::set_default_access),
-        "reset_project_secret" => on(f, projects::reset_secret),
-        "reset_project_token" => on(f, projects::reset_token),
-        "validate_project_credentials" => on(f, projects::validate_credentials),
-        "audit_logs" => on(f, audit_log::query),
+    let mr = match *route {
+        wire::ME => on(f, me::me),
+        wire::LIST_SERVICE_ACCOUNTS => on(f, sa::list),
+        wire::CREATE_SERVICE_ACCOUNT => on(f, sa::create),
+        wire::GET_SERVICE_ACCOUNT => on(f, sa::get),
+        wire::DELETE_SERVICE_ACCOUNT => on(f, sa::delete),
+        wire::LIST_PROJECT_SERVICE_ACCOUNTS => on(f, sa::list_for_project),
+        wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS => on(f, sa::add_to_projects),
+        wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS => on(f, sa::remove_from_projects),
+        wire::LIST_TEAM_SERVICE_ACCOUNTS => on(f, sa::list_for_team),
+        wire::ADD_SERVICE_ACCOUNTS_TO_TEAM => on(f, sa::add_to_team),
+        wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM => on(f, sa::remove_from_team),
+        wire::CREATE_PROJECT => on(f, projects::create),
+        wire::LIST_TIMEZONES => on(f, projects::timezones),
+        wire::PROJECT_METADATA => on(f, projects::metadata),
+        wire::UPDATE_PROJECT => on(f, projects::update),
+        wire::DELETE_PROJECTS => on(f, projects::delete),
+        wire::LIST_PROJECTS => on(f, projects::list),
+        wire::LIST_TEAMS => on(f, teams::list),
+        wire::ADD_TEAMS => on(f, teams::add),
+        wire::RENAME_TEAM => on(f, teams::rename),
+        wire::DELETE_TEAMS => on(f, teams::delete),
+        wire::ADD_PROJECTS_TO_TEAMS => on(f, teams::add_projects),
+        wire::REMOVE_PROJECTS_FROM_TEAM => on(f, teams::remove_projects),
+        wire::ADD_USERS_TO_TEAMS => on(f, teams::add_users),
+        wire::REMOVE_USERS_FROM_TEAM => on(f, teams::remove_users),
+        wire::LIST_ORG_USERS => on(f, users::list),
+        wire::INVITE_ORG_USERS => on(f, users::invite),
+        wire::UPDATE_ORG_USER => on(f, users::update),
+        wire::REMOVE_ORG_USERS => on(f, users::remove),
+        wire::ADD_USERS_TO_PROJECTS => on(f, users::add_to_projects),
+        wire::REMOVE_USERS_FROM_PROJECTS => on(f, users::remove_from_projects),
+        wire::GRANTED_USERS => on(f, projects::granted_users),
+        wire::GRANTED_TEAMS => on(f, projects::granted_teams),
+        wire::GET_DEFAULT_ACCESS => on(f, projects::get_default_access),
+        wire::SET_DEFAULT_ACCESS => on(f, projects::set_default_access),
+        wire::RESET_PROJECT_SECRET => on(f, projects::reset_secret),
+        wire::RESET_PROJECT_TOKEN => on(f, projects::reset_token),
+        wire::VALIDATE_PROJECT_CREDENTIALS => on(f, projects::validate_credentials),
+        wire::AUDIT_LOGS => on(f, audit_log::query),
         _ => return None,
     };
     Some(mr)

@@ -6,9 +6,9 @@
 //! never followed, so a POST is never replayed as a GET; ids sent as JSON numbers; the secret
 //! held in a `SecretString`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use super::error::ApiError;
-use super::wire::{self, route_named, RouteStatus};
+use super::wire::{self, route_named, PathArgs, Route, RouteStatus};
 use crate::model::{
     AuditEvent, CreatedServiceAccount, DataResidency, Email, Member, OrgId, OrgRole, Project,
     ProjectId, ProjectRole, ProjectRoleGrant, ProjectServiceAccount, ServiceAccount,
@@ -114,6 +114,8 @@ struct Inner {
     config: ClientConfig,
     limit: Semaphore,
     real_mixpanel: bool,
+    /// Whether a project `domain` that is not Mixpanel's has been refused (and logged) yet.
+    refused_domain: AtomicBool,
     /// Project id → host, learnt from project listings, for project-scoped routes on real
     /// Mixpanel (an EU project is served by eu.mixpanel.com).
     project_hosts: Mutex<HashMap<ProjectId, String>>,
@@ -130,6 +132,7 @@ impl fmt::Debug for Client {
     }
 }
 
+#[derive(Clone)]
 enum Body {
     Empty,
     Json(Vec<u8>),
@@ -160,6 +163,7 @@ impl Client {
                 http,
                 limit: Semaphore::new(config.max_concurrency.max(1)),
                 real_mixpanel,
+                refused_domain: AtomicBool::new(false),
                 project_hosts: Mutex::new(HashMap::new()),
                 timezones: tokio::sync::OnceCell::new(),
                 unreachable_since: Mutex::new(None),
@@ -196,12 +200,33 @@ impl Client {
         Url::parse(&joined).map_err(|e| ApiError::Config(format!("bad URL {joined}: {e}")))
     }
 
+    /// Remembers the hosts of projects named by a listing. Credentials go only to the base
+    /// URL or to Mixpanel's own hosts: a `domain` anywhere else is never used (that project's
+    /// requests go to the base URL), and the first such domain is logged as a warning.
     fn remember_hosts<'a>(&self, projects: impl Iterator<Item = (ProjectId, &'a str)>) {
-        if let Ok(mut hosts) = self.inner.project_hosts.lock() {
-            for (id, domain) in projects {
-                if !domain.is_empty() {
-                    hosts.insert(id, domain.to_string());
-                }
+        let Ok(mut hosts) = self.inner.project_hosts.lock() else {
+            return;
+        };
+        for (id, domain) in projects {
+            let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+            if domain.is_empty() {
+                continue;
+            }
+            if let Some(residency) = DataResidency::from_host(&domain) {
+                hosts.insert(id, residency.host().to_string());
+                continue;
+            }
+            hosts.remove(&id);
+            let base_host = self.inner.config.base_url.host_str();
+            if base_host != Some(domain.as_str())
+                && !self.inner.refused_domain.swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    project = %id,
+                    domain = ?domain,
+                    base_url = %redact_url(&self.inner.config.base_url),
+                    "a project's domain is not one of Mixpanel's hosts (mixpanel.com, eu.mixpanel.com, in.mixpanel.com): credentials are never sent there, so its requests go to the base URL"
+                );
             }
         }
     }
@@ -474,38 +499,63 @@ impl Client {
         }
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        route: &'static str,
-        method: Method,
-        project: Option<ProjectId>,
-        path: &str,
-        body: Body,
-    ) -> Result<T, ApiError> {
-        let url = self.url(project, path)?;
-        let bytes = self.send(route, method, url, body).await?;
-        decode_results(route, &bytes)
+    /// The URL of `route` with `args` in its path; a project-scoped route goes to the host
+    /// of its project.
+    fn route_url(&self, route: &Route, args: &PathArgs<'_>) -> Result<Url, ApiError> {
+        let path = route.fill(args).map_err(ApiError::Config)?;
+        self.url(args.project, &path)
     }
 
+    /// One request to `route` (its method, its path filled from `args`), the body of the
+    /// answer decoded from the `results` envelope.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        route: &'static Route,
+        args: PathArgs<'_>,
+        body: Body,
+    ) -> Result<T, ApiError> {
+        let bytes = self.call_bytes(route, args, body).await?;
+        decode_results(route.name, &bytes)
+    }
+
+    /// One request to `route` whose answer is not needed.
     async fn call_unit(
         &self,
-        route: &'static str,
-        method: Method,
-        project: Option<ProjectId>,
-        path: &str,
+        route: &'static Route,
+        args: PathArgs<'_>,
         body: Body,
     ) -> Result<(), ApiError> {
-        let url = self.url(project, path)?;
-        self.send(route, method, url, body).await.map(|_| ())
+        self.call_bytes(route, args, body).await.map(|_| ())
+    }
+
+    async fn call_bytes(
+        &self,
+        route: &'static Route,
+        args: PathArgs<'_>,
+        body: Body,
+    ) -> Result<Vec<u8>, ApiError> {
+        let url = self.route_url(route, &args)?;
+        let method = http_method(route.method);
+        let Some(fallback) = route.fallback else {
+            return self.send(route.name, method, url, body).await;
+        };
+        match self
+            .send(route.name, method, url.clone(), body.clone())
+            .await
+        {
+            Err(ApiError::Unexpected { status: 405, .. }) => {
+                self.send(route.name, http_method(fallback), url, body)
+                    .await
+            }
+            other => other,
+        }
     }
 
     // ----- who am I -----
 
     /// `GET /api/app/me`.
     pub async fn me(&self) -> Result<wire::Me, ApiError> {
-        let me: wire::Me = self
-            .call("me", Method::GET, None, "/api/app/me", Body::Empty)
-            .await?;
+        let me: wire::Me = self.call(&wire::ME, PathArgs::NONE, Body::Empty).await?;
         self.remember_hosts(me.projects.iter().filter_map(|(id, p)| {
             id.parse::<u64>()
                 .ok()
@@ -536,12 +586,9 @@ impl Client {
     // ----- service accounts -----
 
     pub async fn list_service_accounts(&self, org: OrgId) -> Result<Vec<ServiceAccount>, ApiError> {
-        let path = format!("/api/app/organizations/{org}/service-accounts");
         self.call(
-            "list_service_accounts",
-            Method::GET,
-            None,
-            &path,
+            &wire::LIST_SERVICE_ACCOUNTS,
+            PathArgs::org(org),
             Body::Empty,
         )
         .await
@@ -553,12 +600,9 @@ impl Client {
         org: OrgId,
         request: &wire::CreateServiceAccount,
     ) -> Result<CreatedServiceAccount, ApiError> {
-        let path = format!("/api/app/organizations/{org}/service-accounts");
         self.call(
-            "create_service_account",
-            Method::POST,
-            None,
-            &path,
+            &wire::CREATE_SERVICE_ACCOUNT,
+            PathArgs::org(org),
             json(request)?,
         )
         .await
@@ -569,9 +613,12 @@ impl Client {
         org: OrgId,
         id: ServiceAccountId,
     ) -> Result<ServiceAccount, ApiError> {
-        let path = format!("/api/app/organizations/{org}/service-accounts/{id}");
-        self.call("get_service_account", Method::GET, None, &path, Body::Empty)
-            .await
+        self.call(
+            &wire::GET_SERVICE_ACCOUNT,
+            PathArgs::org(org).sa(id),
+            Body::Empty,
+        )
+        .await
     }
 
     pub async fn delete_service_account(
@@ -579,12 +626,9 @@ impl Client {
         org: OrgId,
         id: ServiceAccountId,
     ) -> Result<(), ApiError> {
-        let path = format!("/api/app/organizations/{org}/service-accounts/{id}");
         self.call_unit(
-            "delete_service_account",
-            Method::DELETE,
-            None,
-            &path,
+            &wire::DELETE_SERVICE_ACCOUNT,
+            PathArgs::org(org).sa(id),
             Body::Empty,
         )
         .await
@@ -594,12 +638,9 @@ impl Client {
         &self,
         project: ProjectId,
     ) -> Result<Vec<ProjectServiceAccount>, ApiError> {
-        let path = format!("/api/app/projects/{project}/service-accounts");
         self.call(
-            "list_project_service_accounts",
-            Method::GET,
-            Some(project),
-            &path,
+            &wire::LIST_PROJECT_SERVICE_ACCOUNTS,
+            PathArgs::project(project),
             Body::Empty,
         )
         .await
@@ -612,46 +653,38 @@ impl Client {
         service_accounts: &[ServiceAccountId],
         projects: &[ProjectRoleGrant],
     ) -> Result<(), ApiError> {
-        let path = format!("/api/app/organizations/{org}/service-accounts/add-to-project");
         let body = wire::AddServiceAccountsToProjects {
             service_account_ids: service_accounts.to_vec(),
             projects: projects.to_vec(),
         };
         self.call_unit(
-            "add_service_accounts_to_projects",
-            Method::POST,
-            None,
-            &path,
+            &wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS,
+            PathArgs::org(org),
             json(&body)?,
         )
         .await
     }
 
-    /// Removes service accounts from a project: POST, or DELETE where POST answers 405.
+    /// Removes service accounts from a project (with the route's other method where its first
+    /// answers 405).
     pub async fn remove_service_accounts_from_projects(
         &self,
         org: OrgId,
         project: ProjectId,
         service_accounts: &[ServiceAccountId],
     ) -> Result<(), ApiError> {
-        let path = format!("/api/app/organizations/{org}/service-accounts/remove-from-project");
         let body = wire::RemoveServiceAccountsFromProjects {
             projects: vec![wire::ProjectServiceAccountIds {
                 id: project,
                 service_account_ids: service_accounts.to_vec(),
             }],
         };
-        let route = "remove_service_accounts_from_projects";
-        match self
-            .call_unit(route, Method::POST, None, &path, json(&body)?)
-            .await
-        {
-            Err(ApiError::Unexpected { status: 405, .. }) => {
-                self.call_unit(route, Method::DELETE, None, &path, json(&body)?)
-                    .await
-            }
-            other => other,
-        }
+        self.call_unit(
+            &wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS,
+            PathArgs::org(org),
+            json(&body)?,
+        )
+        .await
     }
 
     pub async fn list_team_service_accounts(
@@ -659,12 +692,9 @@ impl Client {
         org: OrgId,
         team: TeamId,
     ) -> Result<Vec<ServiceAccount>, ApiError> {
-        let path = format!("/api/app/organizations/{org}/teams/{team}/service-accounts");
         self.call(
-            "list_team_service_accounts",
-            Method::GET,
-            None,
-            &path,
+            &wire::LIST_TEAM_SERVICE_ACCOUNTS,
+            PathArgs::org(org).team(team),
             Body::Empty,
         )
         .await
@@ -676,16 +706,12 @@ impl Client {
         team: TeamId,
         service_accounts: &[ServiceAccountId],
     ) -> Result<(), ApiError> {
-        let path =
-            format!("/api/app/organizations/{org}/teams/{team}/service-accounts/add-to-team");
         let body = wire::ServiceAccountIds {
             service_account_ids: service_accounts.to_vec(),
         };
         self.call_unit(
-            "add_service_accounts_to_team",
-            Method::POST,
-            None,
-            &path,
+            &wire::ADD_SERVICE_ACCOUNTS_TO_TEAM,
+            PathArgs::org(org).team(team),
             json(&body)?,
         )
         .await
@@ -697,16 +723,12 @@ impl Client {
         team: TeamId,
         service_accounts: &[ServiceAccountId],
     ) -> Result<(), ApiError> {
-        let path =
-            format!("/api/app/organizations/{org}/teams/{team}/service-accounts/remove-from-team");
         let body = wire::ServiceAccountIds {
             service_account_ids: service_accounts.to_vec(),
         };
         self.call_unit(
-            "remove_service_accounts_from_team",
-            Method::POST,
-            None,
-            &path,
+            &wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM,
+            PathArgs::org(org).team(team),
             json(&body)?,
         )
         .await
@@ -720,10 +742,8 @@ impl Client {
             .timezones
             .get_or_try_init(|| async {
                 self.call::<Vec<wire::TimezoneRow>>(
-                    "list_timezones",
-                    Method::GET,
-                    None,
-                    "/api/app/timezones",
+                    &wire::LIST_TIMEZONES,
+                    PathArgs::NONE,
                     Body::Empty,
                 )
                 .await
@@ -756,13 +776,10 @@ impl Client {
             timezone_id,
             is_b2b: false,
         };
-        let path = format!("/api/app/organizations/{org}/create-project");
         let created: wire::CreatedProject = self
-            .call("create_project", Method::POST, None, &path, json(&body)?)
+            .call(&wire::CREATE_PROJECT, PathArgs::org(org), json(&body)?)
             .await?;
-        if let Ok(mut hosts) = self.inner.project_hosts.lock() {
-            hosts.insert(created.id, residency.host().to_string());
-        }
+        self.remember_hosts(std::iter::once((created.id, residency.host())));
         Ok(created.id)
     }
 
@@ -770,13 +787,10 @@ impl Client {
         &self,
         project: ProjectId,
     ) -> Result<wire::ProjectMetadata, ApiError> {
-        let path = format!("/settings/project/{project}/metadata");
         let meta: wire::ProjectMetadata = self
             .call(
-                "project_metadata",
-                Method::GET,
-                Some(project),
-                &path,
+                &wire::PROJECT_METADATA,
+                PathArgs::project(project),
                 Body::Empty,
             )
             .await?;
@@ -800,30 +814,25 @@ impl Client {
             return Ok(());
         }
         let body = serde_urlencoded_body(&form)?;
-        let path = format!("/projects/update/{project}");
         self.call_unit(
-            "update_project",
-            Method::POST,
-            Some(project),
-            &path,
+            &wire::UPDATE_PROJECT,
+            PathArgs::project(project),
             Body::Form(body),
         )
         .await
     }
 
     pub async fn delete_project(&self, org: OrgId, project: ProjectId) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/delete-projects/");
         let body = wire::ProjectIds {
             project_ids: vec![project],
         };
-        self.call_unit("delete_projects", Method::POST, None, &path, json(&body)?)
+        self.call_unit(&wire::DELETE_PROJECTS, PathArgs::org(org), json(&body)?)
             .await
     }
 
     pub async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>, ApiError> {
-        let path = format!("/organizations/{org}/projects/");
         let projects: Vec<Project> = self
-            .call("list_projects", Method::GET, None, &path, Body::Empty)
+            .call(&wire::LIST_PROJECTS, PathArgs::org(org), Body::Empty)
             .await?;
         self.remember_hosts(projects.iter().map(|p| (p.id, p.domain.as_str())));
         Ok(projects)
@@ -832,24 +841,22 @@ impl Client {
     // ----- teams -----
 
     pub async fn list_teams(&self, org: OrgId) -> Result<Vec<Team>, ApiError> {
-        let path = format!("/organizations/{org}/teams/");
-        self.call("list_teams", Method::GET, None, &path, Body::Empty)
+        self.call(&wire::LIST_TEAMS, PathArgs::org(org), Body::Empty)
             .await
     }
 
     /// Creates a team and returns it (Mixpanel answers without the id, so the list is read
     /// back). A name already taken is a conflict.
     pub async fn create_team(&self, org: OrgId, name: &str) -> Result<Team, ApiError> {
-        let path = format!("/organizations/{org}/add-teams/");
+        let route = &wire::ADD_TEAMS;
         let body = wire::TeamNames {
             team_names: vec![name.to_string()],
         };
-        let added: Vec<wire::AddedTeam> = self
-            .call("add_teams", Method::POST, None, &path, json(&body)?)
-            .await?;
+        let added: Vec<wire::AddedTeam> =
+            self.call(route, PathArgs::org(org), json(&body)?).await?;
         if added.iter().any(|t| t.name == name && !t.created) {
             return Err(ApiError::Conflict {
-                route: "add_teams",
+                route: route.name,
                 message: format!(
                     "a team named \"{name}\" already exists: import it or choose another name"
                 ),
@@ -860,28 +867,27 @@ impl Client {
             .into_iter()
             .find(|t| t.name == name)
             .ok_or_else(|| ApiError::Decode {
-                route: "add_teams",
+                route: route.name,
                 message: format!("team \"{name}\" was created but is not in the team list"),
             })
     }
 
     pub async fn rename_team(&self, org: OrgId, team: TeamId, name: &str) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/teams/{team}/update/");
+        let route = &wire::RENAME_TEAM;
         let body = wire::RenameTeam {
             name: name.to_string(),
         };
         let updated: wire::Updated = self
-            .call("rename_team", Method::POST, None, &path, json(&body)?)
+            .call(route, PathArgs::org(org).team(team), json(&body)?)
             .await?;
-        check_updated("rename_team", updated)
+        check_updated(route, updated)
     }
 
     pub async fn delete_team(&self, org: OrgId, team: TeamId) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/delete-teams/");
         let body = wire::TeamIds {
             team_ids: vec![team],
         };
-        self.call_unit("delete_teams", Method::POST, None, &path, json(&body)?)
+        self.call_unit(&wire::DELETE_TEAMS, PathArgs::org(org), json(&body)?)
             .await
     }
 
@@ -892,7 +898,6 @@ impl Client {
         team: TeamId,
         projects: &[ProjectRoleGrant],
     ) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/add-projects-to-teams/");
         let body = wire::AddProjectsToTeams {
             teams: vec![wire::TeamProjects {
                 id: team,
@@ -901,10 +906,8 @@ impl Client {
             add_default_projects: false,
         };
         self.call_unit(
-            "add_projects_to_teams",
-            Method::POST,
-            None,
-            &path,
+            &wire::ADD_PROJECTS_TO_TEAMS,
+            PathArgs::org(org),
             json(&body)?,
         )
         .await
@@ -916,15 +919,12 @@ impl Client {
         team: TeamId,
         projects: &[ProjectId],
     ) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/teams/{team}/delete-projects/");
         let body = wire::ProjectIds {
             project_ids: projects.to_vec(),
         };
         self.call_unit(
-            "remove_projects_from_team",
-            Method::POST,
-            None,
-            &path,
+            &wire::REMOVE_PROJECTS_FROM_TEAM,
+            PathArgs::org(org).team(team),
             json(&body)?,
         )
         .await
@@ -936,21 +936,14 @@ impl Client {
         team: TeamId,
         users: &[Email],
     ) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/add-users-to-teams/");
         let body = wire::AddUsersToTeams {
             teams: vec![wire::TeamUsers {
                 id: team,
                 users: users.to_vec(),
             }],
         };
-        self.call_unit(
-            "add_users_to_teams",
-            Method::POST,
-            None,
-            &path,
-            json(&body)?,
-        )
-        .await
+        self.call_unit(&wire::ADD_USERS_TO_TEAMS, PathArgs::org(org), json(&body)?)
+            .await
     }
 
     /// Removes users from a team. Available on the emulator only.
@@ -960,15 +953,12 @@ impl Client {
         team: TeamId,
         users: &[Email],
     ) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/teams/{team}/remove-users/");
         let body = wire::Emails {
             emails: users.to_vec(),
         };
         self.call_unit(
-            "remove_users_from_team",
-            Method::POST,
-            None,
-            &path,
+            &wire::REMOVE_USERS_FROM_TEAM,
+            PathArgs::org(org).team(team),
             json(&body)?,
         )
         .await
@@ -977,8 +967,7 @@ impl Client {
     // ----- organization users -----
 
     pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<Member>, ApiError> {
-        let path = format!("/organizations/{org}/users/");
-        self.call("list_org_users", Method::GET, None, &path, Body::Empty)
+        self.call(&wire::LIST_ORG_USERS, PathArgs::org(org), Body::Empty)
             .await
     }
 
@@ -989,12 +978,11 @@ impl Client {
         emails: &[Email],
         role: OrgRole,
     ) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/add-users/");
         let body = wire::InviteUsers {
             emails: emails.to_vec(),
             role,
         };
-        self.call_unit("invite_org_users", Method::POST, None, &path, json(&body)?)
+        self.call_unit(&wire::INVITE_ORG_USERS, PathArgs::org(org), json(&body)?)
             .await
     }
 
@@ -1004,24 +992,24 @@ impl Client {
         email: &Email,
         role: OrgRole,
     ) -> Result<(), ApiError> {
-        let path = format!(
-            "/organizations/{org}/users/{}/update/",
-            url_segment(email.as_str())
-        );
+        let route = &wire::UPDATE_ORG_USER;
         let body = wire::UpdateOrgUser { role };
         let updated: wire::Updated = self
-            .call("update_org_user", Method::POST, None, &path, json(&body)?)
+            .call(
+                route,
+                PathArgs::org(org).email(email.as_str()),
+                json(&body)?,
+            )
             .await?;
-        check_updated("update_org_user", updated)
+        check_updated(route, updated)
     }
 
     /// Removes users from the whole organization (every project and team).
     pub async fn remove_org_users(&self, org: OrgId, emails: &[Email]) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/delete-users/");
         let body = wire::Emails {
             emails: emails.to_vec(),
         };
-        self.call_unit("remove_org_users", Method::POST, None, &path, json(&body)?)
+        self.call_unit(&wire::REMOVE_ORG_USERS, PathArgs::org(org), json(&body)?)
             .await
     }
 
@@ -1035,17 +1023,14 @@ impl Client {
         projects: &[ProjectId],
         role: ProjectRole,
     ) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/add-users-to-projects/");
         let body = wire::AddUsersToProjects {
             users: users.to_vec(),
             projects: projects.to_vec(),
             role,
         };
         self.call_unit(
-            "add_users_to_projects",
-            Method::POST,
-            None,
-            &path,
+            &wire::ADD_USERS_TO_PROJECTS,
+            PathArgs::org(org),
             json(&body)?,
         )
         .await
@@ -1058,40 +1043,31 @@ impl Client {
         users: &[Email],
         projects: &[ProjectId],
     ) -> Result<(), ApiError> {
-        let path = format!("/organizations/{org}/remove-users-from-projects/");
         let body = wire::RemoveUsersFromProjects {
             users: users.to_vec(),
             projects: projects.to_vec(),
         };
         self.call_unit(
-            "remove_users_from_projects",
-            Method::POST,
-            None,
-            &path,
+            &wire::REMOVE_USERS_FROM_PROJECTS,
+            PathArgs::org(org),
             json(&body)?,
         )
         .await
     }
 
     pub async fn granted_users(&self, project: ProjectId) -> Result<Vec<UserGrant>, ApiError> {
-        let path = format!("/api/app/projects/{project}/granted-users");
         self.call(
-            "granted_users",
-            Method::GET,
-            Some(project),
-            &path,
+            &wire::GRANTED_USERS,
+            PathArgs::project(project),
             Body::Empty,
         )
         .await
     }
 
     pub async fn granted_teams(&self, project: ProjectId) -> Result<Vec<TeamGrant>, ApiError> {
-        let path = format!("/api/app/projects/{project}/granted-teams");
         self.call(
-            "granted_teams",
-            Method::GET,
-            Some(project),
-            &path,
+            &wire::GRANTED_TEAMS,
+            PathArgs::project(project),
             Body::Empty,
         )
         .await
@@ -1102,13 +1078,10 @@ impl Client {
         &self,
         project: ProjectId,
     ) -> Result<Option<ProjectRole>, ApiError> {
-        let path = format!("/api/app/projects/{project}/default-access");
         let access: wire::DefaultAccess = self
             .call(
-                "get_default_access",
-                Method::GET,
-                Some(project),
-                &path,
+                &wire::GET_DEFAULT_ACCESS,
+                PathArgs::project(project),
                 Body::Empty,
             )
             .await?;
@@ -1121,12 +1094,9 @@ impl Client {
         project: ProjectId,
         role: Option<ProjectRole>,
     ) -> Result<(), ApiError> {
-        let path = format!("/api/app/projects/{project}/default-access");
         self.call_unit(
-            "set_default_access",
-            Method::POST,
-            Some(project),
-            &path,
+            &wire::SET_DEFAULT_ACCESS,
+            PathArgs::project(project),
             json(&wire::DefaultAccess { role })?,
         )
         .await
@@ -1134,13 +1104,10 @@ impl Client {
 
     /// Resets the project's API secret. Available on the emulator only.
     pub async fn reset_project_secret(&self, project: ProjectId) -> Result<SecretString, ApiError> {
-        let path = format!("/api/app/projects/{project}/reset-secret");
         let r: wire::ResetSecret = self
             .call(
-                "reset_project_secret",
-                Method::POST,
-                Some(project),
-                &path,
+                &wire::RESET_PROJECT_SECRET,
+                PathArgs::project(project),
                 Body::Empty,
             )
             .await?;
@@ -1149,13 +1116,10 @@ impl Client {
 
     /// Resets the project token. Available on the emulator only.
     pub async fn reset_project_token(&self, project: ProjectId) -> Result<String, ApiError> {
-        let path = format!("/api/app/projects/{project}/reset-token");
         let r: wire::ResetToken = self
             .call(
-                "reset_project_token",
-                Method::POST,
-                Some(project),
-                &path,
+                &wire::RESET_PROJECT_TOKEN,
+                PathArgs::project(project),
                 Body::Empty,
             )
             .await?;
@@ -1174,10 +1138,8 @@ impl Client {
         };
         match self
             .call::<wire::ValidationResult>(
-                "validate_project_credentials",
-                Method::POST,
-                None,
-                "/api/app/validate-project-credentials",
+                &wire::VALIDATE_PROJECT_CREDENTIALS,
+                PathArgs::NONE,
                 json(&body)?,
             )
             .await
@@ -1196,33 +1158,61 @@ impl Client {
         org: OrgId,
         query: &wire::AuditLogQuery,
     ) -> Result<wire::AuditLogPage, ApiError> {
-        let path = format!("/api/app/organizations/{org}/audit-logs");
-        let url = self.url(None, &path)?;
         let bytes = self
-            .send("audit_logs", Method::POST, url, json(query)?)
+            .call_bytes(&wire::AUDIT_LOGS, PathArgs::org(org), json(query)?)
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
-            route: "audit_logs",
+            route: wire::AUDIT_LOGS.name,
             message: e.to_string(),
         })
     }
 
-    /// Every audit event matching the query, following the cursor.
+    /// Every audit event matching the query, following the cursor for at most
+    /// [`AUDIT_LOG_MAX_PAGES`] pages.
     pub async fn audit_logs_all(
         &self,
         org: OrgId,
         query: &wire::AuditLogQuery,
     ) -> Result<Vec<AuditEvent>, ApiError> {
+        self.audit_logs_up_to(org, query, AUDIT_LOG_MAX_PAGES).await
+    }
+
+    /// Every audit event matching the query, following the cursor for at most `max_pages`
+    /// pages. A cursor seen before (Mixpanel paging in a loop) or more pages than `max_pages`
+    /// is an error: the log was not read to its end, and a partial log is never returned as
+    /// the whole.
+    pub async fn audit_logs_up_to(
+        &self,
+        org: OrgId,
+        query: &wire::AuditLogQuery,
+        max_pages: usize,
+    ) -> Result<Vec<AuditEvent>, ApiError> {
         let mut q = query.clone();
+        let mut seen: HashSet<String> = q.cursor.iter().cloned().collect();
         let mut out = Vec::new();
-        loop {
+        for page_no in 1..=max_pages {
             let page = self.audit_logs(org, &q).await?;
             out.extend(page.results);
-            match page.pagination.next_cursor {
-                Some(c) if Some(&c) != q.cursor.as_ref() => q.cursor = Some(c),
-                _ => return Ok(out),
+            let Some(cursor) = page.pagination.next_cursor else {
+                return Ok(out);
+            };
+            if !seen.insert(cursor.clone()) {
+                return Err(ApiError::Decode {
+                    route: wire::AUDIT_LOGS.name,
+                    message: format!(
+                        "page {page_no} of the audit log points back to the cursor \"{}\" seen before, so paging would loop: stopped without reading the log to its end; narrow the query (created_gte, types, project_ids) and try again",
+                        cursor.chars().take(64).collect::<String>()
+                    ),
+                });
             }
+            q.cursor = Some(cursor);
         }
+        Err(ApiError::Decode {
+            route: wire::AUDIT_LOGS.name,
+            message: format!(
+                "the audit log goes on past {max_pages} pages: stopped at the page cap without reading it to its end; narrow the query (created_gte, types, project_ids) and try again"
+            ),
+        })
     }
 
     /// Sends a request to any path with the client's credentials and policies, for checks and
@@ -1242,36 +1232,22 @@ impl Client {
     }
 }
 
-/// The capability a route needs, for naming the missing role in a 403.
+/// The most audit-log pages [`Client::audit_logs_all`] reads before it stops with an error.
+pub const AUDIT_LOG_MAX_PAGES: usize = 10_000;
+
+/// The capability a route needs, for naming the missing role in a 403 (a lookup in
+/// [`wire::ROUTES`]).
 pub fn route_capability(route: &str) -> Option<Capability> {
-    use Capability as C;
-    Some(match route {
-        "create_service_account"
-        | "delete_service_account"
-        | "add_service_accounts_to_projects"
-        | "remove_service_accounts_from_projects"
-        | "add_service_accounts_to_team"
-        | "remove_service_accounts_from_team" => C::ManageServiceAccounts,
-        "create_project" => C::CreateProjects,
-        "update_project" => C::EditProjectSettings,
-        "delete_projects" => C::DeleteProject,
-        "project_metadata" => C::AccessApiCredentials,
-        "add_teams"
-        | "rename_team"
-        | "delete_teams"
-        | "add_projects_to_teams"
-        | "remove_projects_from_team"
-        | "add_users_to_teams"
-        | "remove_users_from_team" => C::ManageTeams,
-        "invite_org_users" | "remove_org_users" => C::ManageOrganizationMembers,
-        "update_org_user" => C::ModifyRoles,
-        "add_users_to_projects" | "remove_users_from_projects" | "set_default_access" => {
-            C::ManageProjectUsers
-        }
-        "reset_project_secret" | "reset_project_token" => C::ResetProjectSecret,
-        "audit_logs" => C::ViewAuditLog,
-        _ => return None,
-    })
+    route_named(route).and_then(|r| r.capability)
+}
+
+/// The HTTP method of a route's method.
+fn http_method(method: wire::Method) -> Method {
+    match method {
+        wire::Method::Get => Method::GET,
+        wire::Method::Post => Method::POST,
+        wire::Method::Delete => Method::DELETE,
+    }
 }
 
 fn json<T: Serialize + ?Sized>(body: &T) -> Result<Body, ApiError> {
@@ -1294,18 +1270,12 @@ fn serde_urlencoded_body(form: &wire::UpdateProjectForm) -> Result<Vec<u8>, ApiE
     Ok(ser.finish().into_bytes())
 }
 
-fn url_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
-fn check_updated(route: &'static str, updated: wire::Updated) -> Result<(), ApiError> {
+fn check_updated(route: &'static Route, updated: wire::Updated) -> Result<(), ApiError> {
     if updated.updated {
         Ok(())
     } else {
         Err(ApiError::Invalid {
-            route,
+            route: route.name,
             status: 200,
             message: updated
                 .fail_reason
@@ -1518,7 +1488,7 @@ mod tests {
     fn every_route_that_creates_is_a_post_in_the_table() {
         for name in ["create_service_account", "create_project", "add_teams"] {
             let r = route_named(name).expect(name);
-            assert_eq!(r.method, "POST");
+            assert_eq!(r.method, wire::Method::Post);
             assert!(wire::creates_new(name).is_some());
         }
         assert!(wire::creates_new("add_service_accounts_to_projects").is_none());
@@ -1527,9 +1497,308 @@ mod tests {
     #[test]
     fn every_write_route_names_a_capability() {
         for r in wire::ROUTES {
-            if r.method != "GET" && !matches!(r.name, "validate_project_credentials") {
+            if r.method != wire::Method::Get && *r != wire::VALIDATE_PROJECT_CREDENTIALS {
                 assert!(route_capability(r.name).is_some(), "{}", r.name);
             }
         }
+    }
+    #[test]
+    fn project_domains_outside_mixpanel_are_never_used() {
+        let c = Client::new(
+            ClientConfig::new(
+                "https://mixpanel.com",
+                "a.abc.mp-service-account",
+                "s".to_string().into(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let host = |p: u64| {
+            c.route_url(&wire::PROJECT_METADATA, &PathArgs::project(ProjectId(p)))
+                .unwrap()
+                .to_string()
+        };
+        c.remember_hosts(
+            [
+                (ProjectId(1), "eu.mixpanel.com"),
+                (ProjectId(2), "in.mixpanel.com."),
+                (ProjectId(3), "EU.Mixpanel.com"),
+            ]
+            .into_iter(),
+        );
+        assert!(!c.inner.refused_domain.load(Ordering::Relaxed));
+        assert_eq!(
+            host(1),
+            "https://eu.mixpanel.com/settings/project/1/metadata"
+        );
+        assert_eq!(
+            host(2),
+            "https://in.mixpanel.com/settings/project/2/metadata"
+        );
+        assert_eq!(
+            host(3),
+            "https://eu.mixpanel.com/settings/project/3/metadata"
+        );
+        c.remember_hosts(
+            [
+                (ProjectId(4), "evil.example"),
+                (ProjectId(5), "eu.mixpanel.com.evil.example"),
+                (ProjectId(6), "evil.example/eu.mixpanel.com"),
+                (ProjectId(7), "https://eu.mixpanel.com"),
+                (ProjectId(8), "api.mixpanel.com"),
+            ]
+            .into_iter(),
+        );
+        assert!(c.inner.refused_domain.load(Ordering::Relaxed));
+        for p in 4..=8 {
+            assert_eq!(
+                host(p),
+                format!("https://mixpanel.com/settings/project/{p}/metadata")
+            );
+        }
+        // A project learnt on a Mixpanel host and then listed elsewhere goes to the base URL.
+        c.remember_hosts(std::iter::once((ProjectId(1), "evil.example")));
+        assert_eq!(host(1), "https://mixpanel.com/settings/project/1/metadata");
+    }
+
+    /// A tiny HTTP/1.1 server on 127.0.0.1: each request (one per connection) is answered by
+    /// `answer(index, path, body)` with a status, a JSON body and a delay before answering.
+    struct TestServer {
+        url: String,
+        requests: Arc<AtomicUsize>,
+        max_in_flight: Arc<AtomicUsize>,
+    }
+
+    type Answer = (u16, String, Duration);
+
+    async fn serve<F>(answer: F) -> TestServer
+    where
+        F: Fn(usize, &str, &str) -> Answer + Send + Sync + 'static,
+    {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let answer = Arc::new(answer);
+        let (req_count, max) = (requests.clone(), max_in_flight.clone());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (answer, requests) = (answer.clone(), req_count.clone());
+                let (in_flight, max) = (in_flight.clone(), max.clone());
+                tokio::spawn(async move {
+                    let Some((path, body)) = read_request(&mut sock).await else {
+                        return;
+                    };
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    max.fetch_max(now, Ordering::SeqCst);
+                    let n = requests.fetch_add(1, Ordering::SeqCst);
+                    let (status, text, delay) = answer(n, &path, &body);
+                    tokio::time::sleep(delay).await;
+                    // Out of flight before the answer leaves, so a client holding one permit
+                    // can never be seen twice.
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let resp = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                        text.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        TestServer {
+            url,
+            requests,
+            max_in_flight,
+        }
+    }
+
+    async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, String)> {
+        use tokio::io::AsyncReadExt;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let end = loop {
+            let n = sock.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end;
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+        let len = head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        while buf.len() < end + 4 + len {
+            let n = sock.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let path = head.split_whitespace().nth(1)?.to_string();
+        let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
+        Some((path, body))
+    }
+
+    fn test_client(url: &str, concurrency: usize, backoff: Duration) -> Client {
+        let mut cfg = ClientConfig::new(url, "a.abc.mp-service-account", "s".to_string().into())
+            .expect("config");
+        cfg.max_concurrency = concurrency;
+        cfg.min_backoff = backoff;
+        cfg.max_backoff = backoff;
+        cfg.max_retries = 3;
+        Client::new(cfg).expect("client")
+    }
+
+    #[tokio::test]
+    async fn every_retry_passes_the_concurrency_limit() {
+        // Each path fails once with 503, then answers: twelve attempts for six calls.
+        let failed = Arc::new(Mutex::new(HashSet::new()));
+        let server = serve(move |_, path, _| {
+            let first = failed.lock().expect("lock").insert(path.to_string());
+            let status = if first { 503 } else { 200 };
+            (status, "{}".to_string(), Duration::from_millis(30))
+        })
+        .await;
+        let c = test_client(&server.url, 2, Duration::from_millis(1));
+        let calls = (0..6).map(|i| {
+            let c = c.clone();
+            async move { c.raw(Method::GET, &format!("/r{i}"), None).await }
+        });
+        for r in spawn_all(calls).await {
+            r.expect("call");
+        }
+        assert_eq!(server.requests.load(Ordering::SeqCst), 12);
+        let max = server.max_in_flight.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&max), "{max} requests in flight at once");
+    }
+
+    #[tokio::test]
+    async fn a_call_waiting_to_retry_holds_no_permit() {
+        // One permit. The first call fails once and waits 2 s before its retry; a second call
+        // made meanwhile is answered without waiting for it.
+        let server = serve(|n, path, _| {
+            let status = if n == 0 && path == "/slow" { 503 } else { 200 };
+            (status, "{}".to_string(), Duration::ZERO)
+        })
+        .await;
+        let c = test_client(&server.url, 1, Duration::from_secs(2));
+        let slow = tokio::spawn({
+            let c = c.clone();
+            async move { c.raw(Method::GET, "/slow", None).await }
+        });
+        for _ in 0..500 {
+            if server.requests.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(server.requests.load(Ordering::SeqCst), 1);
+        let fast =
+            tokio::time::timeout(Duration::from_secs(1), c.raw(Method::GET, "/fast", None)).await;
+        assert!(matches!(fast, Ok(Ok(_))), "{fast:?}");
+        assert!(
+            !slow.is_finished(),
+            "the first call was not waiting to retry"
+        );
+        slow.await.expect("join").expect("slow call");
+        assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+    }
+
+    fn audit_page(next: Option<String>) -> String {
+        serde_json::json!({
+            "status": "ok",
+            "results": [],
+            "pagination": {"next_cursor": next, "previous_cursor": null},
+        })
+        .to_string()
+    }
+
+    fn cursor_of(body: &str) -> Option<String> {
+        serde_json::from_str::<wire::AuditLogQuery>(body)
+            .ok()
+            .and_then(|q| q.cursor)
+    }
+
+    #[tokio::test]
+    async fn the_audit_pager_stops_on_any_cursor_seen_before() {
+        // a -> b -> c -> a: the loop comes back to a cursor that is not the last one.
+        let server = serve(|n, _, body| {
+            // A pager that never stops would be stopped here, and then fail the test.
+            if n >= 50 {
+                return (200, audit_page(None), Duration::ZERO);
+            }
+            let next = match cursor_of(body).as_deref() {
+                None => "a",
+                Some("a") => "b",
+                Some("b") => "c",
+                Some(_) => "a",
+            };
+            (200, audit_page(Some(next.into())), Duration::ZERO)
+        })
+        .await;
+        let c = test_client(&server.url, 3, Duration::from_millis(1));
+        let err = c
+            .audit_logs_all(OrgId(1), &wire::AuditLogQuery::default())
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("cursor \"a\" seen before"), "{msg}");
+        assert!(msg.contains("without reading the log to its end"), "{msg}");
+        assert_eq!(server.requests.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn the_audit_pager_stops_at_the_page_cap_and_ends_on_no_cursor() {
+        // A fresh cursor on every page (until 50 pages, where a pager without a cap would
+        // end, and then fail the test).
+        let endless = serve(|n, _, _| {
+            let next = (n < 50).then(|| format!("c{n}"));
+            (200, audit_page(next), Duration::ZERO)
+        })
+        .await;
+        let c = test_client(&endless.url, 3, Duration::from_millis(1));
+        let err = c
+            .audit_logs_up_to(OrgId(1), &wire::AuditLogQuery::default(), 5)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("past 5 pages"), "{err}");
+        assert_eq!(endless.requests.load(Ordering::SeqCst), 5);
+
+        // Three pages, then no cursor: the whole log, within the cap.
+        let finite = serve(|n, _, _| {
+            let next = (n < 2).then(|| format!("c{n}"));
+            (200, audit_page(next), Duration::ZERO)
+        })
+        .await;
+        let c = test_client(&finite.url, 3, Duration::from_millis(1));
+        c.audit_logs_up_to(OrgId(1), &wire::AuditLogQuery::default(), 3)
+            .await
+            .expect("three pages");
+        assert_eq!(finite.requests.load(Ordering::SeqCst), 3);
+    }
+
+    /// Runs futures at once and collects their outputs in order.
+    async fn spawn_all<F>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let handles: Vec<_> = futs.map(tokio::spawn).collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.expect("join"));
+        }
+        out
     }
 }

@@ -4,5 +4,5 @@ mod client;
 mod error;
 pub mod wire;
 
-pub use client::{route_capability, Client, ClientConfig};
+pub use client::{route_capability, Client, ClientConfig, AUDIT_LOG_MAX_PAGES};
 pub use error::ApiError;

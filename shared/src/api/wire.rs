@@ -1,9 +1,12 @@
 //! Request and response bodies of Mixpanel's management API, shared by the client and the
 //! emulator so both speak the same shapes. Ids are JSON numbers everywhere.
 //!
-//! Every route the project uses is listed in [`ROUTES`] with where its shape comes from.
+//! Every route the project uses is one [`Route`] constant here (name, method, path, where its
+//! shape comes from, whether it creates something new, the capability a 403 on it means), and
+//! [`ROUTES`] lists them all.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -13,6 +16,7 @@ use crate::model::{
     AuditEvent, Email, Expiry, OrgId, OrgRole, ProjectId, ProjectRole, ProjectRoleGrant,
     ServiceAccountId, TeamId, UserId,
 };
+use crate::permissions::Capability;
 
 /// Where a route's shape is known from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,19 +30,59 @@ pub enum RouteStatus {
     EmulatorOnly,
 }
 
-/// One route of the management API.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// The HTTP method of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Method {
+    /// The method as it goes on the wire: `GET`, `POST`, `DELETE`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One route of the management API: every fact about it, written once. The client's methods
+/// and the emulator's router both take them from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Route {
     pub name: &'static str,
-    pub method: &'static str,
+    pub method: Method,
     /// Path with `{org}`, `{project}`, `{team}`, `{sa}`, `{email}` placeholders.
     pub path: &'static str,
     pub status: RouteStatus,
+    /// For a route that creates something new with an id chosen by Mixpanel (sending it twice
+    /// can make a twin): how to check whether an attempt with an unknown outcome was carried
+    /// out. The client retries such a route only when the request surely was not carried out
+    /// (no connection, 429, 503). `None` for routes safe to replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creates: Option<&'static str>,
+    /// The capability a 403 on this route means the caller lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability: Option<Capability>,
+    /// Another method the same route answers to: the client sends it where `method` answers
+    /// 405, and the emulator serves both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Method>,
 }
 
 const fn route(
     name: &'static str,
-    method: &'static str,
+    method: Method,
     path: &'static str,
     status: RouteStatus,
 ) -> Route {
@@ -47,238 +91,429 @@ const fn route(
         method,
         path,
         status,
+        creates: None,
+        capability: None,
+        fallback: None,
     }
 }
 
+impl Route {
+    /// The route, marked as creating something new; `check` says how to see whether it was.
+    const fn creates(self, check: &'static str) -> Route {
+        Route {
+            creates: Some(check),
+            ..self
+        }
+    }
+
+    /// The route, also answering `method`.
+    const fn or(self, method: Method) -> Route {
+        Route {
+            fallback: Some(method),
+            ..self
+        }
+    }
+
+    /// The route, needing `capability`.
+    const fn needs(self, capability: Capability) -> Route {
+        Route {
+            capability: Some(capability),
+            ..self
+        }
+    }
+
+    /// The path with its placeholders filled from `args`, each value percent-encoded as one
+    /// path segment. Every placeholder needs its value and every value its placeholder, so a
+    /// value given to the wrong route is an error rather than a silently different request.
+    pub fn fill(&self, args: &PathArgs<'_>) -> Result<String, String> {
+        let given = [
+            ("org", args.org.map(|v| v.to_string())),
+            ("project", args.project.map(|v| v.to_string())),
+            ("team", args.team.map(|v| v.to_string())),
+            ("sa", args.sa.map(|v| v.to_string())),
+            ("email", args.email.map(str::to_string)),
+        ];
+        for (key, value) in &given {
+            if value.is_some() && !self.path.contains(&format!("{{{key}}}")) {
+                return Err(format!(
+                    "route {} ({}) has no placeholder {{{key}}}",
+                    self.name, self.path
+                ));
+            }
+        }
+        let mut out = String::with_capacity(self.path.len() + 16);
+        let mut rest = self.path;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("route {}: unclosed placeholder", self.name))?;
+            let key = &after[..close];
+            let value = given
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.as_deref())
+                .ok_or_else(|| format!("route {} needs a value for {{{key}}}", self.name))?;
+            out.push_str(&path_segment(value));
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+/// The values of a route's path placeholders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PathArgs<'a> {
+    pub org: Option<OrgId>,
+    pub project: Option<ProjectId>,
+    pub team: Option<TeamId>,
+    pub sa: Option<ServiceAccountId>,
+    pub email: Option<&'a str>,
+}
+
+impl<'a> PathArgs<'a> {
+    /// No placeholders.
+    pub const NONE: PathArgs<'static> = PathArgs {
+        org: None,
+        project: None,
+        team: None,
+        sa: None,
+        email: None,
+    };
+
+    /// `{org}`.
+    pub fn org(org: OrgId) -> Self {
+        PathArgs {
+            org: Some(org),
+            ..Default::default()
+        }
+    }
+
+    /// `{project}`.
+    pub fn project(project: ProjectId) -> Self {
+        PathArgs {
+            project: Some(project),
+            ..Default::default()
+        }
+    }
+
+    /// And `{team}`.
+    pub fn team(self, team: TeamId) -> Self {
+        PathArgs {
+            team: Some(team),
+            ..self
+        }
+    }
+
+    /// And `{sa}`.
+    pub fn sa(self, sa: ServiceAccountId) -> Self {
+        PathArgs {
+            sa: Some(sa),
+            ..self
+        }
+    }
+
+    /// And `{email}`.
+    pub fn email(self, email: &'a str) -> Self {
+        PathArgs {
+            email: Some(email),
+            ..self
+        }
+    }
+}
+
+/// Percent-encodes a value as one path segment (`/`, `@`, `+`, spaces and the rest escaped).
+pub fn path_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+use Capability as C;
+use Method::{Delete, Get, Post};
 use RouteStatus::{DocumentedUpstream as Doc, EmulatorOnly as Emu, ObservedUpstream as Obs};
+
+pub const ME: Route = route("me", Get, "/api/app/me", Doc);
+pub const LIST_SERVICE_ACCOUNTS: Route = route(
+    "list_service_accounts",
+    Get,
+    "/api/app/organizations/{org}/service-accounts",
+    Doc,
+);
+pub const CREATE_SERVICE_ACCOUNT: Route = route(
+    "create_service_account",
+    Post,
+    "/api/app/organizations/{org}/service-accounts",
+    Doc,
+)
+.creates("list the organization's service accounts")
+.needs(C::ManageServiceAccounts);
+pub const GET_SERVICE_ACCOUNT: Route = route(
+    "get_service_account",
+    Get,
+    "/api/app/organizations/{org}/service-accounts/{sa}",
+    Doc,
+);
+pub const DELETE_SERVICE_ACCOUNT: Route = route(
+    "delete_service_account",
+    Delete,
+    "/api/app/organizations/{org}/service-accounts/{sa}",
+    Doc,
+)
+.needs(C::ManageServiceAccounts);
+pub const LIST_PROJECT_SERVICE_ACCOUNTS: Route = route(
+    "list_project_service_accounts",
+    Get,
+    "/api/app/projects/{project}/service-accounts",
+    Doc,
+);
+pub const ADD_SERVICE_ACCOUNTS_TO_PROJECTS: Route = route(
+    "add_service_accounts_to_projects",
+    Post,
+    "/api/app/organizations/{org}/service-accounts/add-to-project",
+    Doc,
+)
+.needs(C::ManageServiceAccounts);
+/// Documented as POST; Mixpanel's own web app sends DELETE with the same body.
+pub const REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS: Route = route(
+    "remove_service_accounts_from_projects",
+    Post,
+    "/api/app/organizations/{org}/service-accounts/remove-from-project",
+    Doc,
+)
+.or(Delete)
+.needs(C::ManageServiceAccounts);
+pub const LIST_TEAM_SERVICE_ACCOUNTS: Route = route(
+    "list_team_service_accounts",
+    Get,
+    "/api/app/organizations/{org}/teams/{team}/service-accounts",
+    Obs,
+);
+pub const ADD_SERVICE_ACCOUNTS_TO_TEAM: Route = route(
+    "add_service_accounts_to_team",
+    Post,
+    "/api/app/organizations/{org}/teams/{team}/service-accounts/add-to-team",
+    Obs,
+)
+.needs(C::ManageServiceAccounts);
+pub const REMOVE_SERVICE_ACCOUNTS_FROM_TEAM: Route = route(
+    "remove_service_accounts_from_team",
+    Post,
+    "/api/app/organizations/{org}/teams/{team}/service-accounts/remove-from-team",
+    Obs,
+)
+.needs(C::ManageServiceAccounts);
+pub const CREATE_PROJECT: Route = route(
+    "create_project",
+    Post,
+    "/api/app/organizations/{org}/create-project",
+    Obs,
+)
+.creates("list the organization's projects")
+.needs(C::CreateProjects);
+pub const LIST_TIMEZONES: Route = route("list_timezones", Get, "/api/app/timezones", Obs);
+pub const PROJECT_METADATA: Route = route(
+    "project_metadata",
+    Get,
+    "/settings/project/{project}/metadata",
+    Obs,
+)
+.needs(C::AccessApiCredentials);
+pub const UPDATE_PROJECT: Route =
+    route("update_project", Post, "/projects/update/{project}", Obs).needs(C::EditProjectSettings);
+pub const DELETE_PROJECTS: Route = route(
+    "delete_projects",
+    Post,
+    "/organizations/{org}/delete-projects/",
+    Obs,
+)
+.needs(C::DeleteProject);
+pub const LIST_PROJECTS: Route = route("list_projects", Get, "/organizations/{org}/projects/", Obs);
+pub const LIST_TEAMS: Route = route("list_teams", Get, "/organizations/{org}/teams/", Obs);
+pub const ADD_TEAMS: Route = route("add_teams", Post, "/organizations/{org}/add-teams/", Obs)
+    .creates("list the organization's teams")
+    .needs(C::ManageTeams);
+pub const RENAME_TEAM: Route = route(
+    "rename_team",
+    Post,
+    "/organizations/{org}/teams/{team}/update/",
+    Obs,
+)
+.needs(C::ManageTeams);
+pub const DELETE_TEAMS: Route = route(
+    "delete_teams",
+    Post,
+    "/organizations/{org}/delete-teams/",
+    Obs,
+)
+.needs(C::ManageTeams);
+pub const ADD_PROJECTS_TO_TEAMS: Route = route(
+    "add_projects_to_teams",
+    Post,
+    "/organizations/{org}/add-projects-to-teams/",
+    Obs,
+)
+.needs(C::ManageTeams);
+pub const REMOVE_PROJECTS_FROM_TEAM: Route = route(
+    "remove_projects_from_team",
+    Post,
+    "/organizations/{org}/teams/{team}/delete-projects/",
+    Obs,
+)
+.needs(C::ManageTeams);
+pub const ADD_USERS_TO_TEAMS: Route = route(
+    "add_users_to_teams",
+    Post,
+    "/organizations/{org}/add-users-to-teams/",
+    Obs,
+)
+.needs(C::ManageTeams);
+pub const REMOVE_USERS_FROM_TEAM: Route = route(
+    "remove_users_from_team",
+    Post,
+    "/organizations/{org}/teams/{team}/remove-users/",
+    Emu,
+)
+.needs(C::ManageTeams);
+pub const LIST_ORG_USERS: Route = route("list_org_users", Get, "/organizations/{org}/users/", Obs);
+pub const INVITE_ORG_USERS: Route = route(
+    "invite_org_users",
+    Post,
+    "/organizations/{org}/add-users/",
+    Obs,
+)
+.needs(C::ManageOrganizationMembers);
+pub const UPDATE_ORG_USER: Route = route(
+    "update_org_user",
+    Post,
+    "/organizations/{org}/users/{email}/update/",
+    Obs,
+)
+.needs(C::ModifyRoles);
+pub const REMOVE_ORG_USERS: Route = route(
+    "remove_org_users",
+    Post,
+    "/organizations/{org}/delete-users/",
+    Obs,
+)
+.needs(C::ManageOrganizationMembers);
+pub const ADD_USERS_TO_PROJECTS: Route = route(
+    "add_users_to_projects",
+    Post,
+    "/organizations/{org}/add-users-to-projects/",
+    Obs,
+)
+.needs(C::ManageProjectUsers);
+pub const REMOVE_USERS_FROM_PROJECTS: Route = route(
+    "remove_users_from_projects",
+    Post,
+    "/organizations/{org}/remove-users-from-projects/",
+    Emu,
+)
+.needs(C::ManageProjectUsers);
+pub const GRANTED_USERS: Route = route(
+    "granted_users",
+    Get,
+    "/api/app/projects/{project}/granted-users",
+    Obs,
+);
+pub const GRANTED_TEAMS: Route = route(
+    "granted_teams",
+    Get,
+    "/api/app/projects/{project}/granted-teams",
+    Obs,
+);
+pub const GET_DEFAULT_ACCESS: Route = route(
+    "get_default_access",
+    Get,
+    "/api/app/projects/{project}/default-access",
+    Emu,
+);
+pub const SET_DEFAULT_ACCESS: Route = route(
+    "set_default_access",
+    Post,
+    "/api/app/projects/{project}/default-access",
+    Emu,
+)
+.needs(C::ManageProjectUsers);
+pub const RESET_PROJECT_SECRET: Route = route(
+    "reset_project_secret",
+    Post,
+    "/api/app/projects/{project}/reset-secret",
+    Emu,
+)
+.needs(C::ResetProjectSecret);
+pub const RESET_PROJECT_TOKEN: Route = route(
+    "reset_project_token",
+    Post,
+    "/api/app/projects/{project}/reset-token",
+    Emu,
+)
+.needs(C::ResetProjectSecret);
+pub const VALIDATE_PROJECT_CREDENTIALS: Route = route(
+    "validate_project_credentials",
+    Post,
+    "/api/app/validate-project-credentials",
+    Obs,
+);
+pub const AUDIT_LOGS: Route = route(
+    "audit_logs",
+    Post,
+    "/api/app/organizations/{org}/audit-logs",
+    Obs,
+)
+.needs(C::ViewAuditLog);
 
 /// Every route of the client, in the order of the reference notes.
 pub const ROUTES: &[Route] = &[
-    route("me", "GET", "/api/app/me", Doc),
-    route(
-        "list_service_accounts",
-        "GET",
-        "/api/app/organizations/{org}/service-accounts",
-        Doc,
-    ),
-    route(
-        "create_service_account",
-        "POST",
-        "/api/app/organizations/{org}/service-accounts",
-        Doc,
-    ),
-    route(
-        "get_service_account",
-        "GET",
-        "/api/app/organizations/{org}/service-accounts/{sa}",
-        Doc,
-    ),
-    route(
-        "delete_service_account",
-        "DELETE",
-        "/api/app/organizations/{org}/service-accounts/{sa}",
-        Doc,
-    ),
-    route(
-        "list_project_service_accounts",
-        "GET",
-        "/api/app/projects/{project}/service-accounts",
-        Doc,
-    ),
-    route(
-        "add_service_accounts_to_projects",
-        "POST",
-        "/api/app/organizations/{org}/service-accounts/add-to-project",
-        Doc,
-    ),
-    route(
-        "remove_service_accounts_from_projects",
-        "POST",
-        "/api/app/organizations/{org}/service-accounts/remove-from-project",
-        Doc,
-    ),
-    route(
-        "list_team_service_accounts",
-        "GET",
-        "/api/app/organizations/{org}/teams/{team}/service-accounts",
-        Obs,
-    ),
-    route(
-        "add_service_accounts_to_team",
-        "POST",
-        "/api/app/organizations/{org}/teams/{team}/service-accounts/add-to-team",
-        Obs,
-    ),
-    route(
-        "remove_service_accounts_from_team",
-        "POST",
-        "/api/app/organizations/{org}/teams/{team}/service-accounts/remove-from-team",
-        Obs,
-    ),
-    route(
-        "create_project",
-        "POST",
-        "/api/app/organizations/{org}/create-project",
-        Obs,
-    ),
-    route("list_timezones", "GET", "/api/app/timezones", Obs),
-    route(
-        "project_metadata",
-        "GET",
-        "/settings/project/{project}/metadata",
-        Obs,
-    ),
-    route("update_project", "POST", "/projects/update/{project}", Obs),
-    route(
-        "delete_projects",
-        "POST",
-        "/organizations/{org}/delete-projects/",
-        Obs,
-    ),
-    route(
-        "list_projects",
-        "GET",
-        "/organizations/{org}/projects/",
-        Obs,
-    ),
-    route("list_teams", "GET", "/organizations/{org}/teams/", Obs),
-    route("add_teams", "POST", "/organizations/{org}/add-teams/", Obs),
-    route(
-        "rename_team",
-        "POST",
-        "/organizations/{org}/teams/{team}/update/",
-        Obs,
-    ),
-    route(
-        "delete_teams",
-        "POST",
-        "/organizations/{org}/delete-teams/",
-        Obs,
-    ),
-    route(
-        "add_projects_to_teams",
-        "POST",
-        "/organizations/{org}/add-projects-to-teams/",
-        Obs,
-    ),
-    route(
-        "remove_projects_from_team",
-        "POST",
-        "/organizations/{org}/teams/{team}/delete-projects/",
-        Obs,
-    ),
-    route(
-        "add_users_to_teams",
-        "POST",
-        "/organizations/{org}/add-users-to-teams/",
-        Obs,
-    ),
-    route(
-        "remove_users_from_team",
-        "POST",
-        "/organizations/{org}/teams/{team}/remove-users/",
-        Emu,
-    ),
-    route("list_org_users", "GET", "/organizations/{org}/users/", Obs),
-    route(
-        "invite_org_users",
-        "POST",
-        "/organizations/{org}/add-users/",
-        Obs,
-    ),
-    route(
-        "update_org_user",
-        "POST",
-        "/organizations/{org}/users/{email}/update/",
-        Obs,
-    ),
-    route(
-        "remove_org_users",
-        "POST",
-        "/organizations/{org}/delete-users/",
-        Obs,
-    ),
-    route(
-        "add_users_to_projects",
-        "POST",
-        "/organizations/{org}/add-users-to-projects/",
-        Obs,
-    ),
-    route(
-        "remove_users_from_projects",
-        "POST",
-        "/organizations/{org}/remove-users-from-projects/",
-        Emu,
-    ),
-    route(
-        "granted_users",
-        "GET",
-        "/api/app/projects/{project}/granted-users",
-        Obs,
-    ),
-    route(
-        "granted_teams",
-        "GET",
-        "/api/app/projects/{project}/granted-teams",
-        Obs,
-    ),
-    route(
-        "get_default_access",
-        "GET",
-        "/api/app/projects/{project}/default-access",
-        Emu,
-    ),
-    route(
-        "set_default_access",
-        "POST",
-        "/api/app/projects/{project}/default-access",
-        Emu,
-    ),
-    route(
-        "reset_project_secret",
-        "POST",
-        "/api/app/projects/{project}/reset-secret",
-        Emu,
-    ),
-    route(
-        "reset_project_token",
-        "POST",
-        "/api/app/projects/{project}/reset-token",
-        Emu,
-    ),
-    route(
-        "validate_project_credentials",
-        "POST",
-        "/api/app/validate-project-credentials",
-        Obs,
-    ),
-    route(
-        "audit_logs",
-        "POST",
-        "/api/app/organizations/{org}/audit-logs",
-        Obs,
-    ),
-];
-
-/// Routes that create something new with an id chosen by Mixpanel: sending one twice can make
-/// a twin. The client retries them only when the request surely was not carried out (no
-/// connection, 429, 503); each names how to check whether it was.
-const CREATING_ROUTES: &[(&str, &str)] = &[
-    (
-        "create_service_account",
-        "list the organization's service accounts",
-    ),
-    ("create_project", "list the organization's projects"),
-    ("add_teams", "list the organization's teams"),
+    ME,
+    LIST_SERVICE_ACCOUNTS,
+    CREATE_SERVICE_ACCOUNT,
+    GET_SERVICE_ACCOUNT,
+    DELETE_SERVICE_ACCOUNT,
+    LIST_PROJECT_SERVICE_ACCOUNTS,
+    ADD_SERVICE_ACCOUNTS_TO_PROJECTS,
+    REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS,
+    LIST_TEAM_SERVICE_ACCOUNTS,
+    ADD_SERVICE_ACCOUNTS_TO_TEAM,
+    REMOVE_SERVICE_ACCOUNTS_FROM_TEAM,
+    CREATE_PROJECT,
+    LIST_TIMEZONES,
+    PROJECT_METADATA,
+    UPDATE_PROJECT,
+    DELETE_PROJECTS,
+    LIST_PROJECTS,
+    LIST_TEAMS,
+    ADD_TEAMS,
+    RENAME_TEAM,
+    DELETE_TEAMS,
+    ADD_PROJECTS_TO_TEAMS,
+    REMOVE_PROJECTS_FROM_TEAM,
+    ADD_USERS_TO_TEAMS,
+    REMOVE_USERS_FROM_TEAM,
+    LIST_ORG_USERS,
+    INVITE_ORG_USERS,
+    UPDATE_ORG_USER,
+    REMOVE_ORG_USERS,
+    ADD_USERS_TO_PROJECTS,
+    REMOVE_USERS_FROM_PROJECTS,
+    GRANTED_USERS,
+    GRANTED_TEAMS,
+    GET_DEFAULT_ACCESS,
+    SET_DEFAULT_ACCESS,
+    RESET_PROJECT_SECRET,
+    RESET_PROJECT_TOKEN,
+    VALIDATE_PROJECT_CREDENTIALS,
+    AUDIT_LOGS,
 ];
 
 /// For a route that creates something new (not safe to send twice), how to check whether an
-/// attempt with an unknown outcome was carried out; `None` for routes safe to replay.
+/// attempt with an unknown outcome was carried out; `None` for routes safe to replay. A lookup
+/// in [`ROUTES`].
 pub fn creates_new(route: &str) -> Option<&'static str> {
-    CREATING_ROUTES
-        .iter()
-        .find(|(name, _)| *name == route)
-        .map(|(_, check)| *check)
+    route_named(route).and_then(|r| r.creates)
 }
 
 /// Looks a route up by name.
@@ -593,7 +828,13 @@ mod tests {
     #[test]
     fn route_names_are_unique_and_emulator_only_routes_are_marked() {
         for r in ROUTES {
-            assert_eq!(ROUTES.iter().filter(|x| x.name == r.name).count(), 1);
+            assert_eq!(
+                ROUTES.iter().filter(|x| x.name == r.name).count(),
+                1,
+                "{}",
+                r.name
+            );
+            assert_eq!(route_named(r.name), Some(r));
         }
         let emu: Vec<&str> = ROUTES
             .iter()
@@ -604,6 +845,105 @@ mod tests {
         assert!(emu.contains(&"set_default_access"));
         assert!(emu.contains(&"remove_users_from_projects"));
         assert!(emu.contains(&"remove_users_from_team"));
+    }
+
+    #[test]
+    fn every_method_and_path_pair_is_one_route() {
+        // A route's fallback method counts as one of its pairs too.
+        let pairs: Vec<(Method, &str, &str)> = ROUTES
+            .iter()
+            .flat_map(|r| {
+                std::iter::once(r.method)
+                    .chain(r.fallback)
+                    .map(move |m| (m, r.path, r.name))
+            })
+            .collect();
+        for (m, path, name) in &pairs {
+            let same: Vec<&str> = pairs
+                .iter()
+                .filter(|(m2, p2, _)| m2 == m && p2 == path)
+                .map(|(_, _, n)| *n)
+                .collect();
+            assert_eq!(same, [*name], "{m} {path}");
+        }
+        assert_eq!(
+            REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS.fallback,
+            Some(Method::Delete)
+        );
+    }
+
+    #[test]
+    fn every_placeholder_is_known_and_fills() {
+        let all = PathArgs {
+            org: Some(OrgId(1)),
+            project: Some(ProjectId(2)),
+            team: Some(TeamId(3)),
+            sa: Some(ServiceAccountId(4)),
+            email: Some("a@b.example"),
+        };
+        for r in ROUTES {
+            assert!(r.path.starts_with('/'), "{}", r.name);
+            // Only the arguments the route has: every other one is refused.
+            let args = PathArgs {
+                org: all.org.filter(|_| r.path.contains("{org}")),
+                project: all.project.filter(|_| r.path.contains("{project}")),
+                team: all.team.filter(|_| r.path.contains("{team}")),
+                sa: all.sa.filter(|_| r.path.contains("{sa}")),
+                email: all.email.filter(|_| r.path.contains("{email}")),
+            };
+            let filled = r.fill(&args).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!filled.contains(['{', '}']), "{}: {filled}", r.name);
+            if args != all {
+                assert!(r.fill(&all).is_err(), "{} takes every argument", r.name);
+            }
+            if args != PathArgs::NONE {
+                assert!(r.fill(&PathArgs::NONE).is_err(), "{}", r.name);
+            }
+        }
+    }
+
+    #[test]
+    fn path_values_are_one_encoded_segment() {
+        let path = UPDATE_ORG_USER
+            .fill(&PathArgs::org(OrgId(7)).email("ana+ops/x y@example.com"))
+            .unwrap();
+        assert_eq!(
+            path,
+            "/organizations/7/users/ana%2Bops%2Fx%20y%40example.com/update/"
+        );
+        assert_eq!(
+            GET_SERVICE_ACCOUNT
+                .fill(&PathArgs::org(OrgId(7)).sa(ServiceAccountId(9)))
+                .unwrap(),
+            "/api/app/organizations/7/service-accounts/9"
+        );
+        let err = LIST_TEAMS
+            .fill(&PathArgs::org(OrgId(7)).team(TeamId(1)))
+            .unwrap_err();
+        assert!(err.contains("no placeholder {team}"), "{err}");
+        let err = LIST_TEAMS.fill(&PathArgs::NONE).unwrap_err();
+        assert!(err.contains("{org}"), "{err}");
+    }
+
+    #[test]
+    fn creating_routes_and_capabilities_are_in_the_table() {
+        let creating: Vec<&str> = ROUTES
+            .iter()
+            .filter(|r| r.creates.is_some())
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(
+            creating,
+            ["create_service_account", "create_project", "add_teams"]
+        );
+        for r in ROUTES {
+            assert_eq!(creates_new(r.name), r.creates);
+            if r.creates.is_some() {
+                assert_eq!(r.method, Method::Post, "{}", r.name);
+            }
+        }
+        assert_eq!(CREATE_PROJECT.capability, Some(Capability::CreateProjects));
+        assert_eq!(creates_new("no_such_route"), None);
     }
 
     #[test]
