@@ -1,19 +1,20 @@
 //! The emulator's API over raw HTTP: authentication, role rules, validation and the audit log.
 
-mod common;
 mod http;
 
 use std::time::Duration;
 
+const BIN: &str = env!("CARGO_BIN_EXE_mixpanel-emulator");
+
 use chrono::{SubsecRound, Utc};
-use common::Emulator;
 use http::Api;
 use serde_json::{json, Value};
+use testkit::emulator::Emulator;
 
 #[tokio::test]
 async fn unknown_wrong_missing_and_expired_credentials_are_401() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let owner = Api::new(&emu, &b);
     assert_eq!(owner.get("/api/app/me").await.status, 200);
 
@@ -128,8 +129,8 @@ async fn unknown_wrong_missing_and_expired_credentials_are_401() {
 
 #[tokio::test]
 async fn each_role_lacking_a_right_is_refused_with_403() {
-    let emu = Emulator::start();
-    let g = emu.bootstrap_with("Globex", "admin").await;
+    let emu = Emulator::spawn(BIN);
+    let g = emu.bootstrap("Globex", "admin");
     let org = g.org_id;
     let admin = Api::new(&emu, &g);
     let project = admin.create_project(org, "globex-prod").await;
@@ -304,9 +305,9 @@ async fn each_role_lacking_a_right_is_refused_with_403() {
 
 #[tokio::test]
 async fn another_organization_is_out_of_reach() {
-    let emu = Emulator::start();
-    let acme = emu.bootstrap().await;
-    let globex = emu.bootstrap_with("Globex", "owner").await;
+    let emu = Emulator::spawn(BIN);
+    let acme = emu.bootstrap("Acme", "owner");
+    let globex = emu.bootstrap("Globex", "owner");
     let a = Api::new(&emu, &acme);
     let g = Api::new(&emu, &globex);
     let gp = g.create_project(globex.org_id, "globex").await;
@@ -326,8 +327,8 @@ async fn another_organization_is_out_of_reach() {
 
 #[tokio::test]
 async fn an_organization_keeps_its_last_owner() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let org = b.org_id;
     let api = Api::new(&emu, &b);
     let update = format!("/organizations/{org}/users/{}/update/", b.owner_email);
@@ -375,8 +376,8 @@ async fn an_organization_keeps_its_last_owner() {
 
 #[tokio::test]
 async fn access_requires_organization_membership() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let org = b.org_id;
     let api = Api::new(&emu, &b);
     let p = api.create_project(org, "prod").await;
@@ -460,8 +461,8 @@ async fn access_requires_organization_membership() {
 
 #[tokio::test]
 async fn service_accounts_are_never_owners() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let org = b.org_id;
     let api = Api::new(&emu, &b);
     let p = api.create_project(org, "prod").await;
@@ -523,8 +524,8 @@ async fn service_accounts_are_never_owners() {
 
 #[tokio::test]
 async fn effective_access_is_the_strongest_source() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let org = b.org_id;
     let api = Api::new(&emu, &b);
     let p = api.create_project(org, "prod").await;
@@ -621,8 +622,8 @@ async fn effective_access_is_the_strongest_source() {
 
 #[tokio::test]
 async fn malformed_bodies_are_400s_that_name_the_field() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let org = b.org_id;
     let api = Api::new(&emu, &b);
     let p = api.create_project(org, "prod").await;
@@ -736,8 +737,8 @@ async fn malformed_bodies_are_400s_that_name_the_field() {
 
 #[tokio::test]
 async fn the_audit_log_records_every_change_and_pages_with_a_cursor() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let org = b.org_id;
     let api = Api::new(&emu, &b);
     let p = api.create_project(org, "prod").await;

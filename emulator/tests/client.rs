@@ -1,16 +1,16 @@
 //! The shared API client against a running emulator over HTTP: every route, its success and
 //! its error path.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Bootstrap, Emulator};
+const BIN: &str = env!("CARGO_BIN_EXE_mixpanel-emulator");
+
 use mixpanel_access::api::{wire, ApiError, Client, ClientConfig};
 use mixpanel_access::model::*;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
+use testkit::emulator::{Creds as Bootstrap, Emulator};
 
 fn client_for(emu: &Emulator, username: &str, secret: &str) -> Client {
     let mut cfg = ClientConfig::new(&emu.url, username, SecretString::from(secret.to_string()))
@@ -66,8 +66,8 @@ async fn new_project(c: &Client, org: OrgId, name: &str) -> ProjectId {
 
 #[tokio::test]
 async fn me_and_organization_discovery() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let me = c.me().await.expect("me");
     assert!(me.user_email.contains(&b.username), "{}", me.user_email);
@@ -85,8 +85,8 @@ async fn me_and_organization_discovery() {
 
 #[tokio::test]
 async fn service_account_routes() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let org = OrgId(b.org_id);
     let p = new_project(&c, org, "warehouse").await;
@@ -243,8 +243,8 @@ async fn service_account_routes() {
 
 #[tokio::test]
 async fn project_routes() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let org = OrgId(b.org_id);
 
@@ -310,7 +310,7 @@ async fn project_routes() {
     let err = c.project_metadata(ProjectId(424_242)).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
 
-    let admin = emu.bootstrap_with("Globex", "admin").await;
+    let admin = emu.bootstrap("Globex", "admin");
     let ac = client(&emu, &admin);
     let ap = new_project(&ac, OrgId(admin.org_id), "globex-prod").await;
     let err = ac
@@ -336,8 +336,8 @@ async fn project_routes() {
 
 #[tokio::test]
 async fn team_member_and_grant_routes() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let org = OrgId(b.org_id);
     let p = new_project(&c, org, "prod").await;
@@ -477,8 +477,8 @@ async fn team_member_and_grant_routes() {
 
 #[tokio::test]
 async fn audit_log_pages_with_a_cursor() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let org = OrgId(b.org_id);
     for i in 0..5 {
@@ -505,8 +505,8 @@ async fn audit_log_pages_with_a_cursor() {
 
 #[tokio::test]
 async fn writes_complete_under_thirty_percent_errors_without_duplicates() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let org = OrgId(b.org_id);
     admin_put(
@@ -555,8 +555,8 @@ async fn writes_complete_under_thirty_percent_errors_without_duplicates() {
 
 #[tokio::test]
 async fn a_create_that_failed_after_the_write_is_not_sent_twice() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let org = OrgId(b.org_id);
     // The change is stored, then the answer is a 502: as a gateway timing out after the write.
@@ -642,8 +642,8 @@ async fn a_create_that_failed_after_the_write_is_not_sent_twice() {
 
 #[tokio::test]
 async fn retry_after_is_honoured_and_rate_limits_end_in_a_typed_error() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     admin_put(
         &emu,
         "/_emulator/faults",
@@ -670,8 +670,8 @@ async fn retry_after_is_honoured_and_rate_limits_end_in_a_typed_error() {
 
 #[tokio::test]
 async fn a_redirect_never_replays_a_post_as_a_get() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let slashless = format!("/organizations/{}/add-teams", b.org_id);
 

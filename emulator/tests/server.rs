@@ -1,24 +1,25 @@
 //! The emulator as a process: persistence across restarts, SIGTERM, redirects, unknown routes,
 //! the admin API (faults, counters, reset, activation) and the bootstrap CLI.
 
-mod common;
 mod http;
 
 use std::process::Command;
 
-use common::Emulator;
+const BIN: &str = env!("CARGO_BIN_EXE_mixpanel-emulator");
+
 use http::{admin, Api};
 use mixpanel_access::api::wire;
 use mixpanel_access::model::{OrgId, ProjectId, ServiceAccountId, TeamId};
 use reqwest::Method;
 use serde_json::{json, Value};
+use testkit::emulator::Emulator;
 
 #[tokio::test]
 async fn data_survives_a_restart_and_sigterm_exits_zero() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("state.db");
-    let mut emu = Emulator::start_on(&db);
-    let b = emu.bootstrap().await;
+    let mut emu = Emulator::spawn_on(BIN, &db);
+    let b = emu.bootstrap("Acme", "owner");
     let org = b.org_id;
     let api = Api::new(&emu, &b);
     let p = api.create_project(org, "durable").await;
@@ -41,7 +42,7 @@ async fn data_survives_a_restart_and_sigterm_exits_zero() {
         "SIGTERM ends the process with exit code 0"
     );
 
-    let emu = Emulator::start_on(&db);
+    let emu = Emulator::spawn_on(BIN, &db);
     let api = Api::new(&emu, &b);
     let projects = api.ok_get(&format!("/organizations/{org}/projects/")).await;
     assert_eq!(projects[0]["id"], p);
@@ -91,8 +92,8 @@ async fn data_survives_a_restart_and_sigterm_exits_zero() {
 /// method, and is neither the router's "not a route" 404, a redirect, a 401 nor a 405.
 #[tokio::test]
 async fn every_route_of_the_table_is_served() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -132,8 +133,8 @@ async fn every_route_of_the_table_is_served() {
 
 #[tokio::test]
 async fn slashless_routes_redirect_and_unknown_routes_are_json_404s() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let api = Api::new(&emu, &b);
     let org = b.org_id;
     for (method, path) in [
@@ -189,8 +190,8 @@ async fn slashless_routes_redirect_and_unknown_routes_are_json_404s() {
 
 #[tokio::test]
 async fn faults_fire_before_handlers_and_counters_count_every_request() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let api = Api::new(&emu, &b);
     let org = b.org_id;
     let teams = format!("/organizations/{org}/teams/");
@@ -312,8 +313,8 @@ async fn faults_fire_before_handlers_and_counters_count_every_request() {
 
 #[tokio::test]
 async fn latency_is_added_before_the_handler() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let api = Api::new(&emu, &b);
     admin(
         &emu.url,
@@ -332,8 +333,8 @@ async fn latency_is_added_before_the_handler() {
 
 #[tokio::test]
 async fn reset_wipes_everything_and_activate_accepts_an_invitation() {
-    let emu = Emulator::start();
-    let b = emu.bootstrap().await;
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
     let api = Api::new(&emu, &b);
     let org = b.org_id;
     api.ok_post(
@@ -371,7 +372,7 @@ async fn reset_wipes_everything_and_activate_accepts_an_invitation() {
     assert_eq!(a.status, 200);
     assert_eq!(api.get("/api/app/me").await.status, 401);
     // A fresh bootstrap works after a reset, with a new organization id.
-    let b2 = emu.bootstrap().await;
+    let b2 = emu.bootstrap("Acme", "owner");
     assert_ne!(b2.org_id, b.org_id);
     assert_eq!(Api::new(&emu, &b2).get("/api/app/me").await.status, 200);
     let routes = admin(&emu.url, Method::GET, "/_emulator/routes", None).await;
@@ -384,7 +385,7 @@ async fn reset_wipes_everything_and_activate_accepts_an_invitation() {
 
 #[tokio::test]
 async fn bootstrap_cli_prints_shell_lines_that_work() {
-    let emu = Emulator::start();
+    let emu = Emulator::spawn(BIN);
     let out = Command::new(env!("CARGO_BIN_EXE_mixpanel-emulator"))
         .args([
             "bootstrap",

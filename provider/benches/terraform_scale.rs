@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::emulator::LocalEmulator;
+use support::emulator::Emulator;
 use support::*;
 
 const N: usize = 1000;
@@ -68,9 +68,9 @@ fn main() {
         let baseline = TerraformDir::plain(terraform.clone(), &base_body);
         base_applies.push(timed(&baseline, &["apply", "-auto-approve", "-no-color"]));
         // The provider against the emulator.
-        let emu = LocalEmulator::start();
+        let emu = Emulator::start();
         let creds = emu.bootstrap("Bench", "owner");
-        let mut dir = TerraformDir::with_dev_overrides(terraform.clone(), &body);
+        let mut dir = dev_overrides_dir(terraform.clone(), &body);
         dir.set_env("MIXPANEL_API_URL", &emu.url);
         dir.set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
         dir.set_env("MIXPANEL_SERVICE_ACCOUNT_SECRET", &creds.secret);

@@ -9,7 +9,7 @@ use std::process::Output;
 
 use mixpanel_access::model::{OrgId, OrgRole, ProjectRole, TeamId};
 use serde_json::Value;
-use support::emulator::{Creds, LocalEmulator};
+use support::emulator::{Creds, Emulator};
 use support::*;
 
 /// Terraform's stdout and stderr, with its line wrapping of long messages undone.
@@ -27,9 +27,9 @@ struct Workspace {
 }
 
 impl Workspace {
-    fn new(emu: &LocalEmulator, creds: &Creds, body: &str) -> Workspace {
+    fn new(emu: &Emulator, creds: &Creds, body: &str) -> Workspace {
         let terraform = terraform_or_skip("acceptance").expect("terraform");
-        let mut dir = TerraformDir::with_dev_overrides(terraform, &config(body));
+        let mut dir = dev_overrides_dir(terraform, &config(body));
         dir.set_env("MIXPANEL_API_URL", &emu.url);
         dir.set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
         dir.set_env("MIXPANEL_SERVICE_ACCOUNT_SECRET", &creds.secret);
@@ -100,8 +100,8 @@ fn config(body: &str) -> String {
     format!("{REQUIRED_PROVIDERS}\nprovider \"mixpanel\" {{}}\n\n{body}\n")
 }
 
-fn setup() -> (LocalEmulator, Creds) {
-    let emu = LocalEmulator::start();
+fn setup() -> (Emulator, Creds) {
+    let emu = Emulator::start();
     let creds = emu.bootstrap("Acme", "owner");
     (emu, creds)
 }
@@ -400,9 +400,9 @@ resource "mixpanel_service_account_project" "etl" {
     // The secret authenticates.
     let rt = runtime();
     let as_etl = emu.client(&Creds {
-        org_id: creds.org_id,
         username: full.clone(),
         secret: secret.clone(),
+        ..creds.clone()
     });
     rt.block_on(as_etl.me())
         .expect("created account authenticates");
@@ -561,7 +561,7 @@ fn protected_projects_refuse_deletion_and_residency_changes() {
 
 #[test]
 fn a_provider_account_without_the_role_gets_a_diagnostic_naming_it() {
-    let emu = LocalEmulator::start();
+    let emu = Emulator::start();
     let admin = emu.bootstrap("Globex", "admin");
     let rt = runtime();
     let client = emu.client(&admin);
@@ -579,9 +579,9 @@ fn a_provider_account_without_the_role_gets_a_diagnostic_naming_it() {
         .expect("analyst account");
     use secrecy::ExposeSecret;
     let weak = Creds {
-        org_id: admin.org_id,
         username: analyst.account.username.to_string(),
         secret: analyst.secret.expose_secret().to_string(),
+        ..admin.clone()
     };
     let ws = Workspace::new(&emu, &weak, TEAM);
     let o = ws.run(&["apply", "-auto-approve", "-no-color"]);
@@ -672,7 +672,7 @@ impl Workspace {
 }
 
 /// An analyst service account (organization role member) with no project of its own.
-fn analyst(emu: &LocalEmulator, owner: &Creds) -> Creds {
+fn analyst(emu: &Emulator, owner: &Creds) -> Creds {
     use secrecy::ExposeSecret;
     let made = runtime()
         .block_on(emu.client(owner).create_service_account(
@@ -686,9 +686,10 @@ fn analyst(emu: &LocalEmulator, owner: &Creds) -> Creds {
         ))
         .expect("analyst account");
     Creds {
-        org_id: owner.org_id,
+        sa_id: made.account.id.0,
         username: made.account.username.to_string(),
         secret: made.secret.expose_secret().to_string(),
+        ..owner.clone()
     }
 }
 

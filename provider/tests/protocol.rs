@@ -121,7 +121,7 @@ fn automtls_accepts_only_the_pinned_client_certificate() {
 /// The RPCs the minimal provider serves, over a plaintext socket (AutoMTLS off on the host side).
 #[test]
 fn provider_block_rpcs() {
-    let emu = support::emulator::LocalEmulator::start();
+    let emu = support::emulator::Emulator::start();
     let creds = emu.bootstrap("Acme", "owner");
     let (mut plugin, handshake) = PluginProcess::start_managed(None);
     assert!(

@@ -38,7 +38,7 @@ fn validate_and_plan_with_dev_overrides() {
     let Some(terraform) = terraform_or_skip("validate_and_plan_with_dev_overrides") else {
         return;
     };
-    let dir = TerraformDir::with_dev_overrides(terraform, &config());
+    let dir = dev_overrides_dir(terraform, &config());
 
     let validate = dir.run_ok(&["validate", "-no-color"]);
     assert!(

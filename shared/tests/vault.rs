@@ -1,7 +1,5 @@
 //! `shared::vault` against a real OpenBao server (started per test on a free loopback port).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -16,7 +14,7 @@ use mixpanel_access::vault::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use support::openbao::OpenBao;
+use testkit::openbao::OpenBao;
 
 fn config(bao: &OpenBao) -> VaultConfig {
     VaultConfig::new(bao.address(), VaultAuth::token(bao.root_token()))

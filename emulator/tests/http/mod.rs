@@ -6,7 +6,7 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{Bootstrap, Emulator};
+use testkit::emulator::{Creds as Bootstrap, Emulator};
 
 pub struct Api {
     pub base: String,

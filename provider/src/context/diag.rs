@@ -12,7 +12,7 @@ pub fn api_diag(summary: &str, err: &ApiError, attr: Option<&str>) -> Diagnostic
     let mut detail = err.to_string();
     if let ApiError::MaybeApplied { route, .. } = err {
         // Terraform did not record it: a second apply would create a twin.
-        detail.push_str(if *route == "create_service_account" {
+        detail.push_str(if *route == mixpanel_access::api::wire::CREATE_SERVICE_ACCOUNT.name {
             ". If the account exists, delete it before the next apply: its secret is shown only when it is created, so Terraform cannot take it over."
         } else {
             ". If it exists, bring it under Terraform with `terraform import` (the resource's documentation gives the id) instead of applying again."

@@ -102,9 +102,14 @@ impl DataSource<Ctx> for ProjectDataSource {
                 }
                 Ok(v)
             }
-            [] => Err(Diagnostic::error(
+            [] if ctx.sees_whole_organization() => Err(Diagnostic::error(
                 "No such project",
                 "The organization has no project matching id or name.",
+            )
+            .into()),
+            [] => Err(Diagnostic::error(
+                "No such project visible",
+                "No project the provider's service account can see matches id or name; its organization role shows only the projects it has a role on, so the project may exist. Use a service account with the organization role owner or admin, or give this one a role on the project.",
             )
             .into()),
             many => Err(Diagnostic::attr_error(

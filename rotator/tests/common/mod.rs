@@ -2,8 +2,7 @@
 //! loopback port, the rotator binary as a subprocess with its output captured, and checks.
 #![allow(dead_code)]
 
-#[path = "../../../shared/tests/support/openbao.rs"]
-pub mod openbao;
+pub use testkit::openbao;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

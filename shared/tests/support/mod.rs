@@ -1,4 +1,0 @@
-//! Test support shared by the integration tests (and later the rotator's).
-#![allow(dead_code)]
-
-pub mod openbao;
