@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use crate::context::Ctx;
 use crate::cty::Value;
-use crate::framework::resource::{opt_str, opt_u64};
+use crate::framework::resource::{opt_bool, opt_str, opt_u64};
 use crate::framework::{Attribute, Diagnostic, Diagnostics, Schema, Validator};
 
 pub fn schema() -> Schema {
@@ -46,6 +46,11 @@ pub fn schema() -> Schema {
                 .validate(Validator::IntRange { min: 0, max: 20 })
                 .describe("Retries of a rate-limited or failed request (default 5). Environment variable: `MIXPANEL_MAX_RETRIES`."),
         )
+        .attr(
+            Attribute::bool("batch_writes")
+                .optional()
+                .describe("Send the grants, invitations and team changes that Terraform applies together as one request per route (default true); false sends one request per change. Environment variable: `MIXPANEL_BATCH_WRITES`."),
+        )
 }
 
 fn setting(config: &Value, attr: &str, env: &str) -> Option<String> {
@@ -66,6 +71,24 @@ fn number_setting(config: &Value, attr: &str, env: &str) -> Result<Option<u64>, 
                 format!("{env}={v:?} is not a whole number"),
             )
         }),
+        _ => Ok(None),
+    }
+}
+
+fn bool_setting(config: &Value, attr: &str, env: &str) -> Result<Option<bool>, Diagnostic> {
+    if let Some(b) = opt_bool(config, attr) {
+        return Ok(Some(b));
+    }
+    match std::env::var(env) {
+        Ok(v) if !v.is_empty() => match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(Some(true)),
+            "false" | "0" => Ok(Some(false)),
+            _ => Err(Diagnostic::attr_error(
+                attr,
+                format!("Invalid {env}"),
+                format!("{env}={v:?} is not a boolean: use true or false"),
+            )),
+        },
         _ => Ok(None),
     }
 }
@@ -157,6 +180,11 @@ pub fn configure(config: &Value) -> Result<(Client, Option<OrgId>), Diagnostics>
     }
     if let Some(r) = numbers[2] {
         cfg.max_retries = r.min(20) as usize;
+    }
+    match bool_setting(config, "batch_writes", "MIXPANEL_BATCH_WRITES") {
+        Ok(Some(b)) => cfg.batch_writes = b,
+        Ok(None) => {}
+        Err(e) => return Err(e.into()),
     }
     let client = Client::new(cfg).map_err(|e| {
         Diagnostics::from(Diagnostic::error(

@@ -1004,3 +1004,139 @@ fn an_update_plans_unchanged_computed_attributes_as_they_are() {
     ws.apply();
     ws.assert_no_changes();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Coalesced writes and reads
+// ---------------------------------------------------------------------------------------------
+
+/// 100 invitations and 100 grants, as an onboarding with `for_each` writes them.
+fn onboarding(n: usize) -> String {
+    format!(
+        r#"
+resource "mixpanel_project" "p" {{
+  name                = "onboarding"
+  timezone            = "UTC"
+  deletion_protection = false
+}}
+locals {{
+  people = toset([for i in range({n}) : "user${{i}}@acme.example"])
+}}
+resource "mixpanel_organization_member" "m" {{
+  for_each = local.people
+  email    = each.key
+  role     = "member"
+}}
+resource "mixpanel_project_member" "g" {{
+  for_each   = local.people
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.m[each.key].email
+  role       = "analyst"
+}}
+"#
+    )
+}
+
+fn count(counters: &Value, route: &str, method: &str) -> u64 {
+    counters[route][method].as_u64().unwrap_or(0)
+}
+
+fn total(counters: &Value) -> u64 {
+    counters
+        .as_object()
+        .map(|routes| {
+            routes
+                .values()
+                .filter_map(Value::as_object)
+                .flat_map(|m| m.values())
+                .filter_map(Value::as_u64)
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Terraform applies ten resources at once: their writes go as one request per route and
+/// their verifying reads share one listing, far below a request per resource. With batching
+/// off, every change is its own request.
+#[test]
+fn an_onboarding_apply_coalesces_its_writes_and_reads() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, &onboarding(100));
+    // Real Mixpanel answers in 100-300 ms: with every call slow, the ten resources Terraform
+    // applies at once are in flight together.
+    emu.faults(Some(serde_json::json!({"latency_ms": 50})));
+    emu.reset_counters();
+    ws.apply();
+    emu.faults(None);
+    let c = emu.counters();
+    let (invites, grants) = (
+        count(&c, "invite_org_users", "POST"),
+        count(&c, "add_users_to_projects", "POST"),
+    );
+    let all = total(&c);
+    println!("batched: {invites} invitation requests, {grants} grant requests, {all} in all for 201 resources");
+    // One request per change would be 200 writes and 200 verifying listings.
+    assert!(
+        invites + grants <= 90,
+        "{invites} invitation and {grants} grant requests for 200 changes: {c}"
+    );
+    assert!(all <= 200, "{all} requests for 201 resources: {c}");
+    ws.assert_no_changes();
+    let members = runtime()
+        .block_on(emu.client(&creds).list_org_users(OrgId(creds.org_id)))
+        .expect("members");
+    assert_eq!(members.len(), 101, "the owner and the 100 people");
+
+    // One request per change with batching off.
+    let (emu2, creds2) = setup();
+    let mut ws2 = Workspace::new(&emu2, &creds2, &onboarding(20));
+    ws2.dir.set_env("MIXPANEL_BATCH_WRITES", "false");
+    emu2.reset_counters();
+    ws2.apply();
+    let c = emu2.counters();
+    assert_eq!(count(&c, "invite_org_users", "POST"), 20, "{c}");
+    assert_eq!(count(&c, "add_users_to_projects", "POST"), 20, "{c}");
+}
+
+/// A batch with one bad item is split: the good grants land, the bad one gets its own
+/// diagnostic on its own resource.
+#[test]
+fn one_refused_grant_in_a_batch_fails_alone() {
+    let (emu, creds) = setup();
+    let body = r#"
+resource "mixpanel_project" "p" {
+  name                = "split"
+  timezone            = "UTC"
+  deletion_protection = false
+}
+resource "mixpanel_organization_member" "m" {
+  for_each = toset(["a@acme.example", "b@acme.example", "c@acme.example"])
+  email    = each.key
+  role     = "member"
+}
+resource "mixpanel_project_member" "g" {
+  for_each   = toset(["a@acme.example", "b@acme.example", "c@acme.example", "stranger@elsewhere.example"])
+  project_id = mixpanel_project.p.id
+  email      = each.key
+  role       = "analyst"
+  depends_on = [mixpanel_organization_member.m]
+}
+"#;
+    let ws = Workspace::new(&emu, &creds, body);
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert_eq!(
+        out.matches("Error: Cannot grant the project role").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("stranger@elsewhere.example"), "{out}");
+    let listed = ws.state_list();
+    for who in ["a@acme.example", "b@acme.example", "c@acme.example"] {
+        assert!(
+            listed.contains(&format!("mixpanel_project_member.g[\"{who}\"]")),
+            "{listed}"
+        );
+    }
+    assert!(!listed.contains("stranger"), "{listed}");
+}

@@ -353,8 +353,9 @@ fn debug_mode_prints_reattach_and_cleans_up_on_interrupt() {
 /// `provider "mixpanel" {}` with every attribute set or null, msgpack-encoded as Terraform sends it.
 fn provider_config_msgpack(api_url: &str, username: &str, secret: &str) -> Vec<u8> {
     let mut buf = Vec::new();
-    let attrs: [(&str, Option<&str>); 7] = [
+    let attrs: [(&str, Option<&str>); 8] = [
         ("api_url", Some(api_url)),
+        ("batch_writes", None),
         ("max_concurrency", None),
         ("max_retries", None),
         ("organization_id", None),
@@ -362,7 +363,7 @@ fn provider_config_msgpack(api_url: &str, username: &str, secret: &str) -> Vec<u
         ("service_account_secret", Some(secret)),
         ("service_account_username", Some(username)),
     ];
-    rmp::encode::write_map_len(&mut buf, 7).expect("map");
+    rmp::encode::write_map_len(&mut buf, 8).expect("map");
     for (key, value) in attrs {
         rmp::encode::write_str(&mut buf, key).expect("key");
         match value {

@@ -578,7 +578,7 @@ pub struct Member {
 }
 
 /// A project and the role granted on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProjectRoleGrant {
     pub id: ProjectId,
     pub role: ProjectRole,

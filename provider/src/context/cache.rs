@@ -1,6 +1,11 @@
 //! The per-process read cache. Terraform starts one provider process per walk and reads each
 //! resource separately; the first read of a kind lists the whole collection once and every
-//! later read of that kind is answered from it. Any write clears the cache.
+//! later read of that kind is answered from it.
+//!
+//! Listings are keyed by the API client's write count when they started: a read is answered
+//! only by a listing that started after every write that had an outcome when the read began.
+//! So the reads that verify a batch of writes (each resource waiting to see its own change)
+//! share one fresh listing, instead of each clearing the cache and listing again.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -26,15 +31,33 @@ pub enum CacheKey {
 
 type Slot = Arc<OnceCell<Arc<dyn Any + Send + Sync>>>;
 
-#[derive(Default)]
 pub struct ReadCache {
-    slots: Mutex<HashMap<CacheKey, Slot>>,
+    /// Each listing with the write count it started after.
+    slots: Mutex<HashMap<CacheKey, (u64, Slot)>>,
     loads: AtomicU64,
+    writes: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        ReadCache::keyed_by(|| 0)
+    }
 }
 
 impl ReadCache {
+    /// A cache whose listings never go stale (no writes).
     pub fn new() -> ReadCache {
         ReadCache::default()
+    }
+
+    /// A cache whose listings are fresh for reads that begin before the next write:
+    /// `writes` counts the writes that have had an outcome.
+    pub fn keyed_by(writes: impl Fn() -> u64 + Send + Sync + 'static) -> ReadCache {
+        ReadCache {
+            slots: Mutex::new(HashMap::new()),
+            loads: AtomicU64::new(0),
+            writes: Box::new(writes),
+        }
     }
 
     /// The cached collection, loading it once; concurrent callers wait for the one load.
@@ -44,12 +67,20 @@ impl ReadCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
+        let need = (self.writes)();
         let slot = {
             let mut slots = self
                 .slots
                 .lock()
                 .map_err(|_| ApiError::Config("read cache poisoned".into()))?;
-            slots.entry(key).or_default().clone()
+            match slots.get(&key) {
+                Some((started, slot)) if *started >= need => slot.clone(),
+                _ => {
+                    let slot = Slot::default();
+                    slots.insert(key, (need, slot.clone()));
+                    slot
+                }
+            }
         };
         let any = slot
             .get_or_try_init(|| async {
@@ -79,13 +110,6 @@ impl ReadCache {
     {
         self.get_or_load(key, || async { Ok(Indexed::new(load().await?, index)) })
             .await
-    }
-
-    /// Forgets everything: called after every write.
-    pub fn invalidate(&self) {
-        if let Ok(mut slots) = self.slots.lock() {
-            slots.clear();
-        }
     }
 
     /// How many loads went to the API (for tests and benchmarks).
@@ -139,8 +163,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn loads_once_until_invalidated() {
-        let cache = ReadCache::new();
+    async fn loads_once_until_a_write() {
+        let writes = Arc::new(AtomicU64::new(0));
+        let cache = ReadCache::keyed_by({
+            let w = writes.clone();
+            move || w.load(Ordering::SeqCst)
+        });
         let calls = AtomicU64::new(0);
         let load = || async {
             calls.fetch_add(1, Ordering::Relaxed);
@@ -153,7 +181,14 @@ mod tests {
         assert_eq!(*a.unwrap(), vec![1, 2, 3]);
         assert_eq!(*b.unwrap(), vec![1, 2, 3]);
         assert_eq!(calls.load(Ordering::Relaxed), 1);
-        cache.invalidate();
+        writes.fetch_add(1, Ordering::SeqCst);
+        // Readers after the write share one fresh listing.
+        let (a, b) = tokio::join!(
+            cache.get_or_load(CacheKey::Teams, load),
+            cache.get_or_load(CacheKey::Teams, load)
+        );
+        assert!(a.is_ok() && b.is_ok());
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
         cache.get_or_load(CacheKey::Teams, load).await.unwrap();
         assert_eq!(calls.load(Ordering::Relaxed), 2);
         // A failed load is not cached.

@@ -5,8 +5,6 @@ use mixpanel_access::api::ApiError;
 use crate::cty::AttributePath;
 use crate::framework::{Diagnostic, Diagnostics};
 
-use super::Ctx;
-
 /// An API failure as a diagnostic; `attr` points at the attribute it concerns, if any.
 pub fn api_diag(summary: &str, err: &ApiError, attr: Option<&str>) -> Diagnostic {
     let mut detail = err.to_string();
@@ -26,12 +24,11 @@ pub fn api_diag(summary: &str, err: &ApiError, attr: Option<&str>) -> Diagnostic
 }
 
 /// The outcome of a removal, verified by a read. `still_listed` reads the collection again
-/// (the cache is cleared first) and says whether Mixpanel still holds the object. A 404 with
+/// (a listing that starts after the removal) and says whether Mixpanel still holds the object. A 404 with
 /// the object gone is done; a 404 with the object still there means the route is missing on
 /// this host (as the emulator-only routes are upstream), on any host; a success that left the
 /// object in place is not taken for one. `by_hand` says where to make the change instead.
 pub async fn removed<F, Fut>(
-    ctx: &Ctx,
     result: Result<(), ApiError>,
     summary: &str,
     by_hand: &str,
@@ -41,7 +38,6 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<bool, Diagnostics>>,
 {
-    ctx.cache.invalidate();
     let answered_404 = match &result {
         Ok(()) => false,
         Err(e) if e.is_not_found() => true,

@@ -29,11 +29,12 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(client: Client, org: OrgId, role: Option<OrgRole>) -> Ctx {
+        let writes = client.clone();
         Ctx {
             client,
             org,
             role,
-            cache: ReadCache::new(),
+            cache: ReadCache::keyed_by(move || writes.write_count()),
         }
     }
 

@@ -89,7 +89,6 @@ impl TypedResource<Ctx> for OrganizationMemberResource {
             .invite_org_users(ctx.org(), std::slice::from_ref(&email), role)
             .await
             .map_err(|e| api_diag("Cannot invite the member", &e, Some("email")))?;
-        ctx.cache.invalidate();
         listed(ctx, email, "was invited").await
     }
 
@@ -116,7 +115,6 @@ impl TypedResource<Ctx> for OrganizationMemberResource {
             .update_org_user_role(ctx.org(), &email, role)
             .await
             .map_err(|e| api_diag("Cannot change the member's role", &e, Some("role")))?;
-        ctx.cache.invalidate();
         listed(ctx, email, "was given a new role").await
     }
 
@@ -127,7 +125,6 @@ impl TypedResource<Ctx> for OrganizationMemberResource {
             .remove_org_users(ctx.org(), std::slice::from_ref(&email))
             .await;
         removed(
-            ctx,
             result,
             "Cannot remove the member",
             &format!("Remove {email} in Mixpanel's web app (Organization Settings > Users), then run terraform apply again."),

@@ -110,7 +110,6 @@ async fn set_default_role(
     summary: &str,
 ) -> Result<(), Failed<ProjectModel>> {
     let set = ctx.client.set_default_access(id, role).await;
-    ctx.cache.invalidate();
     match set {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -210,7 +209,6 @@ impl TypedResource<Ctx> for ProjectResource {
             )
             .await
             .map_err(|e| api_diag("Cannot create the project", &e, None))?;
-        ctx.cache.invalidate();
         let protection = planned.deletion_protection;
         if planned.default_role.is_some() {
             // The project exists: on failure it is recorded (Terraform taints it), no twin.
@@ -262,7 +260,6 @@ impl TypedResource<Ctx> for ProjectResource {
                 .update_project(id, new_name, new_tz)
                 .await
                 .map_err(|e| api_diag("Cannot update the project", &e, None))?;
-            ctx.cache.invalidate();
         }
         let protection = planned.deletion_protection;
         if prior.default_role != planned.default_role {
@@ -295,7 +292,6 @@ impl TypedResource<Ctx> for ProjectResource {
         let id = state.project_id()?;
         let result = ctx.client.delete_project(ctx.org(), id).await;
         removed(
-            ctx,
             result,
             "Cannot delete the project",
             &format!("Delete project {id} in Mixpanel's web app (Settings > Project Settings > Overview > Delete Project), then run terraform apply again."),

@@ -123,7 +123,6 @@ impl TypedResource<Ctx> for ProjectMemberResource {
             .remove_users_from_projects(ctx.org(), std::slice::from_ref(&email), &[project])
             .await;
         removed(
-            ctx,
             result,
             "Cannot remove the project grant",
             &format!("Remove {email}'s individual role in Mixpanel's web app (Settings > Project Settings > Users & Teams of project {project}), then run terraform apply again."),
@@ -156,7 +155,6 @@ async fn grant(ctx: &Ctx, planned: ProjectMember) -> Applied<ProjectMember> {
         .add_users_to_projects(ctx.org(), std::slice::from_ref(&email), &[project], role)
         .await
         .map_err(|e| api_diag("Cannot grant the project role", &e, Some("email")))?;
-    ctx.cache.invalidate();
     read_grant(ctx, project, email.clone()).await?.ok_or_else(|| {
         Diagnostic::error(
             "Grant not applied",

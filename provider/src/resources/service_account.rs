@@ -165,7 +165,6 @@ impl TypedResource<Ctx> for ServiceAccountResource {
             .create_service_account(ctx.org(), &request)
             .await
             .map_err(|e| api_diag("Cannot create the service account", &e, Some("username")))?;
-        ctx.cache.invalidate();
         let secret = Some(Sensitive::new(created.secret.expose_secret()));
         let listed = list_service_accounts(ctx)
             .await?
@@ -210,7 +209,6 @@ impl TypedResource<Ctx> for ServiceAccountResource {
         let id: ServiceAccountId = super::known_id(&state.id, "id")?;
         let result = ctx.client.delete_service_account(ctx.org(), id).await;
         removed(
-            ctx,
             result,
             "Cannot delete the service account",
             "Delete the service account in Mixpanel's web app (Organization Settings > Service Accounts), then run terraform apply again.",

@@ -130,7 +130,6 @@ impl TypedResource<Ctx> for ServiceAccountProjectResource {
             .remove_service_accounts_from_projects(ctx.org(), project, &[sa])
             .await;
         removed(
-            ctx,
             result,
             "Cannot remove the service account from the project",
             &format!("Remove service account {sa} from project {project} in Mixpanel's web app (Organization Settings > Service Accounts), then run terraform apply again."),
@@ -179,7 +178,6 @@ async fn grant(ctx: &Ctx, planned: ServiceAccountProject) -> Applied<ServiceAcco
                 Some("role"),
             )
         })?;
-    ctx.cache.invalidate();
     read_grant(ctx, project, sa, Some(role)).await?.ok_or_else(|| {
         Diagnostic::error(
             "Grant not applied",

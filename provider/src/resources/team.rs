@@ -74,7 +74,6 @@ impl TypedResource<Ctx> for TeamResource {
             .create_team(ctx.org(), &planned.name)
             .await
             .map_err(|e| api_diag("Cannot create the team", &e, Some("name")))?;
-        ctx.cache.invalidate();
         match find_team(ctx, team.id).await? {
             Some(t) => Ok(TeamModel::of(&t)),
             None => Err(Failed::partial(
@@ -101,7 +100,6 @@ impl TypedResource<Ctx> for TeamResource {
             .rename_team(ctx.org(), id, &planned.name)
             .await
             .map_err(|e| api_diag("Cannot rename the team", &e, Some("name")))?;
-        ctx.cache.invalidate();
         match find_team(ctx, id).await? {
             Some(t) => Ok(TeamModel::of(&t)),
             None => Err(Diagnostic::error("Team vanished", format!("Team {id} is gone")).into()),
@@ -112,7 +110,6 @@ impl TypedResource<Ctx> for TeamResource {
         let id = state.team_id()?;
         let result = ctx.client.delete_team(ctx.org(), id).await;
         removed(
-            ctx,
             result,
             "Cannot delete the team",
             "Delete the team in Mixpanel's web app (Organization Settings > Teams), then run terraform apply again.",

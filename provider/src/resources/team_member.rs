@@ -155,7 +155,6 @@ impl TypedResource<Ctx> for TeamMemberResource {
                     .await
             }
         };
-        ctx.cache.invalidate();
         let attr = match w {
             Who::User(_) => "email",
             Who::Account(_) => "service_account_id",
@@ -204,7 +203,6 @@ impl TypedResource<Ctx> for TeamMemberResource {
             }
         };
         removed(
-            ctx,
             result,
             "Cannot remove the team member",
             &format!(

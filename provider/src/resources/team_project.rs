@@ -96,7 +96,6 @@ impl TypedResource<Ctx> for TeamProjectResource {
             .remove_projects_from_team(ctx.org(), team, &[project])
             .await;
         removed(
-            ctx,
             result,
             "Cannot remove the team's project role",
             &format!("Remove project {project} from team {team} in Mixpanel's web app (Organization Settings > Teams), then run terraform apply again."),
@@ -127,7 +126,6 @@ async fn grant(ctx: &Ctx, planned: TeamProject) -> Applied<TeamProject> {
         .add_projects_to_team(ctx.org(), team, &[ProjectRoleGrant { id: project, role }])
         .await
         .map_err(|e| api_diag("Cannot grant the team a project role", &e, Some("role")))?;
-    ctx.cache.invalidate();
     read_grant(ctx, team, project).await?.ok_or_else(|| {
         Diagnostic::error(
             "Grant not applied",

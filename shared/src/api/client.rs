@@ -21,6 +21,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use super::batch::Batcher;
 use super::error::ApiError;
 use super::wire::{self, route_named, PathArgs, Route, RouteStatus};
 use crate::model::{
@@ -51,6 +52,13 @@ pub struct ClientConfig {
     /// the API counts as unreachable; after that, requests fail at their first connection
     /// failure until one gets through again.
     pub connect_budget: Duration,
+    /// Coalesce concurrent writes to the same list-taking route into one request
+    /// (see [`super::batch`]); off, every call is its own request.
+    pub batch_writes: bool,
+    /// How long the first write of a batch waits for others.
+    pub batch_window: Duration,
+    /// The most items in one batched request.
+    pub batch_cap: usize,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -62,6 +70,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_concurrency", &self.max_concurrency)
             .field("max_retries", &self.max_retries)
             .field("connect_budget", &self.connect_budget)
+            .field("batch_writes", &self.batch_writes)
             .finish()
     }
 }
@@ -94,6 +103,9 @@ impl ClientConfig {
             max_backoff: Duration::from_secs(60),
             timeout: Duration::from_secs(60),
             connect_budget: Duration::from_secs(10),
+            batch_writes: true,
+            batch_window: Duration::from_millis(10),
+            batch_cap: 100,
         })
     }
 
@@ -122,6 +134,60 @@ struct Inner {
     timezones: tokio::sync::OnceCell<Vec<wire::TimezoneRow>>,
     /// When connections started failing, with none getting through since.
     unreachable_since: Mutex<Option<std::time::Instant>>,
+    /// Write requests (any method but GET) that have an outcome, for read-after-write.
+    writes: std::sync::atomic::AtomicU64,
+    batch: Batchers,
+}
+
+/// The coalescing of each list-taking write route, by what a batch must share.
+struct Batchers {
+    invite: Batcher<(OrgId, OrgRole), Vec<Email>>,
+    users_to_projects: Batcher<(OrgId, ProjectRole, Vec<ProjectId>), Vec<Email>>,
+    users_to_teams: Batcher<OrgId, (TeamId, Vec<Email>)>,
+    projects_to_teams: Batcher<OrgId, (TeamId, Vec<ProjectRoleGrant>)>,
+    accounts_to_projects: Batcher<(OrgId, Vec<ProjectRoleGrant>), Vec<ServiceAccountId>>,
+}
+
+impl Batchers {
+    fn new(c: &ClientConfig) -> Batchers {
+        let (w, n) = (c.batch_window, c.batch_cap);
+        Batchers {
+            invite: Batcher::new(w, n),
+            users_to_projects: Batcher::new(w, n),
+            users_to_teams: Batcher::new(w, n),
+            projects_to_teams: Batcher::new(w, n),
+            accounts_to_projects: Batcher::new(w, n),
+        }
+    }
+}
+
+/// The items of a batch as one list, without repeats, in first-seen order.
+fn union<T: PartialEq + Clone>(lists: Vec<Vec<T>>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for item in lists.into_iter().flatten() {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// `(team, items)` pairs merged by team, in first-seen order.
+fn by_team<T: PartialEq + Clone>(items: Vec<(TeamId, Vec<T>)>) -> Vec<(TeamId, Vec<T>)> {
+    let mut out: Vec<(TeamId, Vec<T>)> = Vec::new();
+    for (team, list) in items {
+        match out.iter_mut().find(|(t, _)| *t == team) {
+            Some((_, l)) => {
+                for x in list {
+                    if !l.contains(&x) {
+                        l.push(x);
+                    }
+                }
+            }
+            None => out.push((team, list)),
+        }
+    }
+    out
 }
 
 impl fmt::Debug for Client {
@@ -167,6 +233,8 @@ impl Client {
                 project_hosts: Mutex::new(HashMap::new()),
                 timezones: tokio::sync::OnceCell::new(),
                 unreachable_since: Mutex::new(None),
+                writes: std::sync::atomic::AtomicU64::new(0),
+                batch: Batchers::new(&config),
                 config,
             }),
         })
@@ -174,6 +242,12 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// How many write requests have had an outcome. A read that starts after a write's count
+    /// sees the write (the provider's read cache keys its listings by it).
+    pub fn write_count(&self) -> u64 {
+        self.inner.writes.load(Ordering::Acquire)
     }
 
     /// Whether the base URL is one of Mixpanel's own hosts.
@@ -266,6 +340,9 @@ impl Client {
             tracing::warn!(route, error = %f.error, delay_ms = d.as_millis() as u64, "retrying");
         })
         .await;
+        if method != Method::GET {
+            self.inner.writes.fetch_add(1, Ordering::AcqRel);
+        }
         result.map_err(|f| {
             let n = attempts.load(Ordering::Relaxed);
             match f.error {
@@ -653,9 +730,39 @@ impl Client {
         service_accounts: &[ServiceAccountId],
         projects: &[ProjectRoleGrant],
     ) -> Result<(), ApiError> {
+        if !self.inner.config.batch_writes {
+            return self
+                .send_accounts_to_projects(org, service_accounts.to_vec(), projects.to_vec())
+                .await;
+        }
+        let client = self.clone();
+        self.inner
+            .batch
+            .accounts_to_projects
+            .submit(
+                (org, projects.to_vec()),
+                service_accounts.to_vec(),
+                move |(org, projects), items| {
+                    let client = client.clone();
+                    async move {
+                        client
+                            .send_accounts_to_projects(org, union(items), projects)
+                            .await
+                    }
+                },
+            )
+            .await
+    }
+
+    async fn send_accounts_to_projects(
+        &self,
+        org: OrgId,
+        service_account_ids: Vec<ServiceAccountId>,
+        projects: Vec<ProjectRoleGrant>,
+    ) -> Result<(), ApiError> {
         let body = wire::AddServiceAccountsToProjects {
-            service_account_ids: service_accounts.to_vec(),
-            projects: projects.to_vec(),
+            service_account_ids,
+            projects,
         };
         self.call_unit(
             &wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS,
@@ -898,11 +1005,31 @@ impl Client {
         team: TeamId,
         projects: &[ProjectRoleGrant],
     ) -> Result<(), ApiError> {
+        let item = (team, projects.to_vec());
+        if !self.inner.config.batch_writes {
+            return self.send_projects_to_teams(org, vec![item]).await;
+        }
+        let client = self.clone();
+        self.inner
+            .batch
+            .projects_to_teams
+            .submit(org, item, move |org, items| {
+                let client = client.clone();
+                async move { client.send_projects_to_teams(org, by_team(items)).await }
+            })
+            .await
+    }
+
+    async fn send_projects_to_teams(
+        &self,
+        org: OrgId,
+        teams: Vec<(TeamId, Vec<ProjectRoleGrant>)>,
+    ) -> Result<(), ApiError> {
         let body = wire::AddProjectsToTeams {
-            teams: vec![wire::TeamProjects {
-                id: team,
-                projects: projects.to_vec(),
-            }],
+            teams: teams
+                .into_iter()
+                .map(|(id, projects)| wire::TeamProjects { id, projects })
+                .collect(),
             add_default_projects: false,
         };
         self.call_unit(
@@ -936,11 +1063,31 @@ impl Client {
         team: TeamId,
         users: &[Email],
     ) -> Result<(), ApiError> {
+        let item = (team, users.to_vec());
+        if !self.inner.config.batch_writes {
+            return self.send_users_to_teams(org, vec![item]).await;
+        }
+        let client = self.clone();
+        self.inner
+            .batch
+            .users_to_teams
+            .submit(org, item, move |org, items| {
+                let client = client.clone();
+                async move { client.send_users_to_teams(org, by_team(items)).await }
+            })
+            .await
+    }
+
+    async fn send_users_to_teams(
+        &self,
+        org: OrgId,
+        teams: Vec<(TeamId, Vec<Email>)>,
+    ) -> Result<(), ApiError> {
         let body = wire::AddUsersToTeams {
-            teams: vec![wire::TeamUsers {
-                id: team,
-                users: users.to_vec(),
-            }],
+            teams: teams
+                .into_iter()
+                .map(|(id, users)| wire::TeamUsers { id, users })
+                .collect(),
         };
         self.call_unit(&wire::ADD_USERS_TO_TEAMS, PathArgs::org(org), json(&body)?)
             .await
@@ -978,10 +1125,27 @@ impl Client {
         emails: &[Email],
         role: OrgRole,
     ) -> Result<(), ApiError> {
-        let body = wire::InviteUsers {
-            emails: emails.to_vec(),
-            role,
-        };
+        if !self.inner.config.batch_writes {
+            return self.send_invitations(org, emails.to_vec(), role).await;
+        }
+        let client = self.clone();
+        self.inner
+            .batch
+            .invite
+            .submit((org, role), emails.to_vec(), move |(org, role), items| {
+                let client = client.clone();
+                async move { client.send_invitations(org, union(items), role).await }
+            })
+            .await
+    }
+
+    async fn send_invitations(
+        &self,
+        org: OrgId,
+        emails: Vec<Email>,
+        role: OrgRole,
+    ) -> Result<(), ApiError> {
+        let body = wire::InviteUsers { emails, role };
         self.call_unit(&wire::INVITE_ORG_USERS, PathArgs::org(org), json(&body)?)
             .await
     }
@@ -1023,9 +1187,40 @@ impl Client {
         projects: &[ProjectId],
         role: ProjectRole,
     ) -> Result<(), ApiError> {
+        if !self.inner.config.batch_writes {
+            return self
+                .send_users_to_projects(org, users.to_vec(), projects.to_vec(), role)
+                .await;
+        }
+        let client = self.clone();
+        self.inner
+            .batch
+            .users_to_projects
+            .submit(
+                (org, role, projects.to_vec()),
+                users.to_vec(),
+                move |(org, role, projects), items| {
+                    let client = client.clone();
+                    async move {
+                        client
+                            .send_users_to_projects(org, union(items), projects, role)
+                            .await
+                    }
+                },
+            )
+            .await
+    }
+
+    async fn send_users_to_projects(
+        &self,
+        org: OrgId,
+        users: Vec<Email>,
+        projects: Vec<ProjectId>,
+        role: ProjectRole,
+    ) -> Result<(), ApiError> {
         let body = wire::AddUsersToProjects {
-            users: users.to_vec(),
-            projects: projects.to_vec(),
+            users,
+            projects,
             role,
         };
         self.call_unit(

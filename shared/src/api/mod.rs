@@ -1,5 +1,6 @@
 //! The Mixpanel management API: wire shapes and the async client.
 
+pub mod batch;
 mod client;
 mod error;
 pub mod wire;
