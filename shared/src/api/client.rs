@@ -52,6 +52,9 @@ pub struct ClientConfig {
     /// the API counts as unreachable; after that, requests fail at their first connection
     /// failure until one gets through again.
     pub connect_budget: Duration,
+    /// Most requests per second, every attempt (retries included) counted; `None`: no limit
+    /// beyond `max_concurrency`.
+    pub requests_per_second: Option<std::num::NonZeroU32>,
     /// Coalesce concurrent writes to the same list-taking route into one request
     /// (see [`super::batch`]); off, every call is its own request.
     pub batch_writes: bool,
@@ -103,6 +106,7 @@ impl ClientConfig {
             max_backoff: Duration::from_secs(60),
             timeout: Duration::from_secs(60),
             connect_budget: Duration::from_secs(10),
+            requests_per_second: None,
             batch_writes: true,
             batch_window: Duration::from_millis(10),
             batch_cap: 100,
@@ -125,6 +129,7 @@ struct Inner {
     http: reqwest::Client,
     config: ClientConfig,
     limit: Semaphore,
+    rate: Option<governor::DefaultDirectRateLimiter>,
     real_mixpanel: bool,
     /// Whether a project `domain` that is not Mixpanel's has been refused (and logged) yet.
     refused_domain: AtomicBool,
@@ -228,6 +233,9 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 limit: Semaphore::new(config.max_concurrency.max(1)),
+                rate: config
+                    .requests_per_second
+                    .map(|r| governor::RateLimiter::direct(governor::Quota::per_second(r))),
                 real_mixpanel,
                 refused_domain: AtomicBool::new(false),
                 project_hosts: Mutex::new(HashMap::new()),
@@ -376,6 +384,10 @@ impl Client {
         url: &Url,
         body: &Body,
     ) -> Result<Vec<u8>, Failure> {
+        // Every attempt passes the rate limit and the concurrency limit.
+        if let Some(rate) = &self.inner.rate {
+            rate.until_ready().await;
+        }
         let _permit = self.inner.limit.acquire().await.map_err(|_| Failure {
             error: ApiError::Config("client is shut down".into()),
             retry: false,
@@ -1876,6 +1888,44 @@ mod tests {
         assert_eq!(server.requests.load(Ordering::SeqCst), 12);
         let max = server.max_in_flight.load(Ordering::SeqCst);
         assert!((1..=2).contains(&max), "{max} requests in flight at once");
+    }
+
+    #[tokio::test]
+    async fn every_retry_passes_the_rate_limit() {
+        // Four calls, each failing once: eight attempts at two a second (a burst of two) take
+        // at least three seconds; without the limit they take milliseconds.
+        let failed = Arc::new(Mutex::new(HashSet::new()));
+        let server = serve(move |_, path, _| {
+            let first = failed.lock().expect("lock").insert(path.to_string());
+            (
+                if first { 503 } else { 200 },
+                "{}".to_string(),
+                Duration::ZERO,
+            )
+        })
+        .await;
+        let url = server.url.clone();
+        let mut cfg = ClientConfig::new(&url, "a.abc.mp-service-account", "s".to_string().into())
+            .expect("config");
+        cfg.max_concurrency = 8;
+        cfg.min_backoff = Duration::from_millis(1);
+        cfg.max_backoff = Duration::from_millis(1);
+        cfg.requests_per_second = std::num::NonZeroU32::new(2);
+        let c = Client::new(cfg).expect("client");
+        let started = std::time::Instant::now();
+        let calls = (0..4).map(|i| {
+            let c = c.clone();
+            async move { c.raw(Method::GET, &format!("/r{i}"), None).await }
+        });
+        for r in spawn_all(calls).await {
+            r.expect("call");
+        }
+        assert_eq!(server.requests.load(Ordering::SeqCst), 8);
+        assert!(
+            started.elapsed() >= Duration::from_millis(2900),
+            "eight attempts at 2/s took {:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
