@@ -17,17 +17,17 @@ use mixpanel_access::inventory::{
     CredentialKind, CredentialStatus, ExportFormat, IntegrationType, InventoryEntry, METADATA_KEYS,
 };
 use mixpanel_access::model::{ProjectId, ProjectRole, ProjectRoleGrant, ServiceAccountId};
-use mixpanel_access::vault::{Credential, Phase, Trigger, VaultStore};
+use mixpanel_access::vault::{Credential, Phase, VaultStore};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Mixpanel;
 use crate::config::{Config, ProcessEnv};
 use crate::election::Elector;
-use crate::engine::{self, Engine, Outcome, Requested};
+use crate::engine::{self, Engine};
 use crate::error::{Result, RotatorError};
 use crate::http::{self, HttpState};
-use crate::inventory::{self, Record, RotationRequest};
+use crate::inventory::{self, Record};
 use crate::metrics::Metrics;
 use crate::table;
 use crate::triggers::Scheduler;
@@ -54,7 +54,7 @@ pub enum Command {
         #[arg(long)]
         wait: bool,
     },
-    /// Rotate one credential now (manual or incident).
+    /// Rotate credentials now (manual or incident) and wait until the old ones no longer work.
     Rotate(Box<RotateArgs>),
     /// Manage the inventory.
     #[command(subcommand)]
@@ -69,8 +69,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
-    /// The credential's name (its path under creds/).
-    pub name: String,
+    /// The credentials' names (their paths under creds/).
+    pub names: Vec<String>,
+    /// Also every credential the inventory lists on this project.
+    #[arg(long)]
+    pub project: Option<u64>,
     /// Why (a ticket, an incident); recorded in the journal and the inventory.
     #[arg(long)]
     pub reason: String,
@@ -84,10 +87,18 @@ pub struct RotateArgs {
     /// Who asks (default: $USER).
     #[arg(long)]
     pub requested_by: Option<String>,
-    /// Return once the new credential is stored, leaving the overlap and the revocation of the
-    /// old one to the daemon (or the next `once`).
+    /// Return once the new credential is stored (or, when another replica leads, once the
+    /// request is handed over), leaving the overlap and the revocation of the old one to the
+    /// daemon (or the next `once`).
     #[arg(long)]
     pub no_wait: bool,
+    /// How long to wait for the rotations to finish; on expiry the command exits non-zero and
+    /// says what state each rotation is in.
+    #[arg(long, value_parser = parse_duration_arg, default_value = "5m")]
+    pub timeout: Duration,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +177,19 @@ fn parse_duration_arg(s: &str) -> std::result::Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// Writes to stdout; a closed pipe (`status --all | head -1`) ends the output quietly
+/// instead of panicking.
+pub(crate) fn out(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
+}
+
+/// [`out`] with a newline.
+pub(crate) fn out_line(text: &str) {
+    out(&format!("{text}\n"));
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
@@ -174,7 +198,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run => run_daemon(config).await,
         Command::Once { wait } => once(config, wait).await,
-        Command::Rotate(args) => rotate(config, *args).await,
+        Command::Rotate(args) => crate::rotate_cmd::rotate(config, *args).await,
         Command::Inventory(InventoryCommand::Add(args)) => inventory_add(config, *args).await,
         Command::Inventory(InventoryCommand::Apply { file, dry_run }) => {
             inventory_apply(config, file, dry_run).await
@@ -187,11 +211,11 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn connect_store(config: &Config) -> Result<VaultStore> {
+pub(crate) async fn connect_store(config: &Config) -> Result<VaultStore> {
     Ok(VaultStore::connect(config.vault_config()?).await?)
 }
 
-async fn connect_api(config: &Config) -> Result<Mixpanel> {
+pub(crate) async fn connect_api(config: &Config) -> Result<Mixpanel> {
     Mixpanel::connect(
         config.client_config()?,
         config.organization(),
@@ -210,7 +234,7 @@ fn make_engine(
 }
 
 /// A token cancelled on SIGTERM or SIGINT.
-fn shutdown_on_signals() -> CancellationToken {
+pub(crate) fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
@@ -349,125 +373,6 @@ async fn once(config: Config, wait: bool) -> Result<()> {
                 metrics.rotations_with("success"),
                 metrics.rotations_with("needs_human"),
             );
-            Ok(())
-        }
-    }
-}
-
-async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
-    inventory::check_name(&args.name)?;
-    if args.reason.trim().is_empty() {
-        return Err(RotatorError::Invalid("--reason must not be empty".into()));
-    }
-    let shutdown = shutdown_on_signals();
-    let store = connect_store(&config).await?;
-    let entry = inventory::entry(&store, &args.name).await?;
-    let overlap = match (args.overlap, args.incident) {
-        (Some(o), _) => Some(o),
-        (None, true) => Some(Duration::ZERO),
-        (None, false) => None,
-    };
-    let incident = args.incident || overlap.is_some_and(|o| o.is_zero());
-    let mut req = RotationRequest::new(
-        if incident {
-            Trigger::Incident
-        } else {
-            Trigger::Manual
-        },
-        Some(args.reason.clone()),
-        overlap,
-    );
-    req.requested_by = args
-        .requested_by
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| Some("cli".into()));
-    let api = connect_api(&config).await?;
-    let metrics = Arc::new(Metrics::default());
-    let engine = make_engine(&config, store.clone(), api, metrics.clone());
-    let elector = Elector::new(
-        store.clone(),
-        config.holder(),
-        config.election.lease_ttl,
-        metrics,
-    );
-    let wait = !args.no_wait;
-    let name = args.name.clone();
-    let result = elector
-        .try_lead(&shutdown, |lead| {
-            let engine = engine.clone();
-            let req = req.clone();
-            async move { engine.rotate(&name, &req, &lead, wait).await }
-        })
-        .await?;
-    let Some(result) = result else {
-        inventory::leave_request(&store, &args.name, &req).await?;
-        let holder = crate::election::leader(&store).await?.map(|(h, _)| h);
-        println!(
-            "{}: another replica leads ({}); the request was left for it and will be picked up at its next pass",
-            args.name,
-            holder.unwrap_or_else(|| "unknown".into())
-        );
-        return Ok(());
-    };
-    let (requested, outcome) = result?;
-    match &requested {
-        Requested::Started { rotation_id } => println!(
-            "{}: rotation {rotation_id} started ({}): {}",
-            args.name, req.trigger, args.reason
-        ),
-        Requested::Joined { rotation_id } => println!(
-            "{}: a rotation was already in progress ({rotation_id}); this request joined it",
-            args.name
-        ),
-        Requested::Resumed { rotation_id } => println!(
-            "{}: rotation {rotation_id} (which needed a human) resumed",
-            args.name
-        ),
-        Requested::Blocked { rotation_id } => {
-            println!("{}: rotation {rotation_id} needs a human", args.name)
-        }
-        Requested::Mirrored { status } => {
-            let e = inventory::entry(&store, &args.name).await?;
-            println!(
-                "{}: {} cannot be rotated through Mixpanel's API; its current value was mirrored and validated; status {status}: {}",
-                args.name,
-                entry.kind,
-                e.status_reason.unwrap_or_default()
-            );
-            return Ok(());
-        }
-    }
-    match outcome {
-        Outcome::Done { rotation_id } => {
-            let e = inventory::entry(&store, &args.name).await?;
-            let who = match (&e.username, e.sa_id) {
-                (Some(u), Some(id)) => format!(" now uses {u} (id {id});"),
-                _ => String::new(),
-            };
-            println!(
-                "{}: rotation {rotation_id} done;{who} next rotation {}",
-                args.name,
-                e.next_rotation
-                    .map(inventory::stamp)
-                    .unwrap_or_else(|| "never".into())
-            );
-            Ok(())
-        }
-        Outcome::Waiting { rotation_id, until } => {
-            println!(
-                "{}: rotation {rotation_id}: the new credential is stored and tested; the old one stays valid until {} (the daemon or the next `once` revokes it)",
-                args.name,
-                inventory::stamp(until)
-            );
-            Ok(())
-        }
-        Outcome::NeedsHuman { rotation_id, error } => Err(RotatorError::Invalid(format!(
-            "{}: rotation {rotation_id} needs a human: {error}",
-            args.name
-        ))),
-        Outcome::Idle => {
-            println!("{}: no rotation open", args.name);
             Ok(())
         }
     }

@@ -18,6 +18,7 @@
 //!
 //! [rotation]
 //! reconcile_interval = "1m"                      # MIXPANEL_ROTATOR_RECONCILE_INTERVAL
+//! request_poll = "2s"                            # MIXPANEL_ROTATOR_REQUEST_POLL (handed-over requests)
 //! membership_interval = "5m"                     # MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL ("0s" = off)
 //! max_concurrent = 4                             # MIXPANEL_ROTATOR_MAX_CONCURRENT
 //! max_attempts = 8                               # MIXPANEL_ROTATOR_MAX_ATTEMPTS
@@ -140,6 +141,11 @@ pub struct RotationSettings {
     /// How often the leader re-reads the inventory (it also wakes at the next due date).
     #[serde(default = "default_reconcile", with = "serde_humantime")]
     pub reconcile_interval: Duration,
+    /// How often the leader checks for rotation requests handed over by other processes
+    /// (`rotate` on a follower, `POST /rotate` on a follower): one metadata read of the
+    /// request doorbell (`locks/requests`) per poll.
+    #[serde(default = "default_request_poll", with = "serde_humantime")]
+    pub request_poll: Duration,
     /// How often the membership watcher compares owners and admins; zero turns it off.
     #[serde(default = "default_membership", with = "serde_humantime")]
     pub membership_interval: Duration,
@@ -172,6 +178,7 @@ impl Default for RotationSettings {
     fn default() -> Self {
         RotationSettings {
             reconcile_interval: default_reconcile(),
+            request_poll: default_request_poll(),
             membership_interval: default_membership(),
             membership_overlap: None,
             max_concurrent: default_concurrent(),
@@ -277,6 +284,9 @@ fn default_rate() -> u32 {
 fn default_reconcile() -> Duration {
     Duration::from_secs(60)
 }
+fn default_request_poll() -> Duration {
+    Duration::from_secs(2)
+}
 fn default_membership() -> Duration {
     Duration::from_secs(300)
 }
@@ -376,6 +386,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "MIXPANEL_ROTATOR_RECONCILE_INTERVAL",
         "rotation.reconcile_interval",
     ),
+    ("MIXPANEL_ROTATOR_REQUEST_POLL", "rotation.request_poll"),
     (
         "MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL",
         "rotation.membership_interval",
@@ -492,6 +503,7 @@ impl Config {
             "MIXPANEL_ROTATOR_RECONCILE_INTERVAL",
             &mut r.reconcile_interval,
         )?;
+        env_duration(env, "MIXPANEL_ROTATOR_REQUEST_POLL", &mut r.request_poll)?;
         env_duration(
             env,
             "MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL",
@@ -631,6 +643,11 @@ impl Config {
         if r.reconcile_interval.is_zero() {
             return Err(RotatorError::Config(
                 "rotation.reconcile_interval must be longer than zero".into(),
+            ));
+        }
+        if r.request_poll < Duration::from_millis(100) {
+            return Err(RotatorError::Config(
+                "rotation.request_poll must be at least 100ms".into(),
             ));
         }
         if r.max_concurrent == 0 || r.max_attempts == 0 {

@@ -1266,7 +1266,7 @@ fn new_account(j: &Journal) -> Result<(ServiceAccountId, ServiceAccountUsername,
 }
 
 /// Whether two credentials hold the same values (secrets compared, never printed).
-fn same_value(a: &Credential, b: &Credential) -> bool {
+pub fn same_value(a: &Credential, b: &Credential) -> bool {
     match (a, b) {
         (
             Credential::ProjectSecret {

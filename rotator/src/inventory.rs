@@ -40,6 +40,9 @@ pub struct RotationRequest {
     pub requested_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_at: Option<DateTime<Utc>>,
+    /// Who left it, so a waiting CLI can take back its own request and no other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 mod opt_humantime {
@@ -70,6 +73,7 @@ impl RotationRequest {
             overlap,
             requested_by: None,
             requested_at: Some(Utc::now()),
+            id: None,
         }
     }
 
@@ -175,13 +179,41 @@ pub async fn patch_extra(
     Ok(())
 }
 
-/// Leaves a rotation request for the active replica.
+/// Leaves a rotation request for the active replica and rings the request doorbell, so the
+/// leader picks it up within its `request_poll` instead of at its next reconcile pass.
 pub async fn leave_request(
     store: &VaultStore,
     name: &str,
     request: &RotationRequest,
 ) -> Result<()> {
-    patch_extra(store, name, REQUEST_KEY, Some(request.to_metadata_value())).await
+    patch_extra(store, name, REQUEST_KEY, Some(request.to_metadata_value())).await?;
+    store.ring_doorbell(name).await?;
+    Ok(())
+}
+
+/// Removes the request left under `name` if it is still the one with this id (a request
+/// someone else left meanwhile is kept).
+pub async fn take_back_request(store: &VaultStore, name: &str, id: &str) -> Result<()> {
+    let Some(meta) = store.read_metadata(name).await? else {
+        return Ok(());
+    };
+    let ours = meta
+        .custom_metadata
+        .get(REQUEST_KEY)
+        .and_then(|v| RotationRequest::from_metadata_value(v))
+        .is_some_and(|r| r.id.as_deref() == Some(id));
+    if ours {
+        let fields = BTreeMap::from([(REQUEST_KEY.to_string(), None)]);
+        let patched = match meta.current_metadata_version {
+            Some(v) => store.patch_metadata_cas(name, &fields, v).await,
+            None => store.patch_metadata(name, &fields).await,
+        };
+        match patched {
+            Ok(()) | Err(mixpanel_access::vault::VaultError::CasMismatch { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Rejects names the rotator reserves for its own state.

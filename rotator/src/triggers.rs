@@ -11,7 +11,9 @@
 //!   credential of that project, with the change as the reason;
 //! - requests: `rotate` (CLI) and `POST /rotate` (HTTP) with a reason and an overlap (zero for
 //!   incidents). A request for a credential already rotating joins that rotation. Requests
-//!   made where no leader is running are left in the entry's metadata and picked up here.
+//!   made where this replica does not lead are left in the entry's metadata and the request
+//!   doorbell (`locks/requests`) is rung; the leader polls the doorbell every `request_poll`
+//!   and runs a pass at once when it changed, so a handed-over request starts within seconds.
 //!
 //! A semaphore bounds the rotations running at once; the Mixpanel rate limit is in [`crate::api`].
 
@@ -140,9 +142,25 @@ impl Scheduler {
         let mut full_scan = true;
         let mut next_pass = Utc::now();
         let mut last_membership: Option<Instant> = None;
+        // Requests handed over by other processes ring the doorbell: a new version brings the
+        // next pass forward, so a request is picked up within `request_poll`.
+        let mut bell = self.engine.store.doorbell_version().await.unwrap_or(0);
+        let mut last_bell = Instant::now();
         loop {
             if lead.is_over() {
                 break;
+            }
+            if last_bell.elapsed() >= settings.request_poll {
+                last_bell = Instant::now();
+                match self.engine.store.doorbell_version().await {
+                    Ok(v) if v != bell => {
+                        bell = v;
+                        tracing::debug!(doorbell = v, "a rotation request was handed over");
+                        next_pass = Utc::now();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot read the request doorbell"),
+                }
             }
             if Utc::now() >= next_pass {
                 next_pass = match self.pass(&lead, full_scan, &mut tasks).await {
@@ -186,6 +204,8 @@ impl Scheduler {
                     .saturating_sub(last_membership.map(|t| t.elapsed()).unwrap_or_default());
                 sleep = sleep.min(until_membership.max(Duration::from_millis(20)));
             }
+            let until_bell = settings.request_poll.saturating_sub(last_bell.elapsed());
+            sleep = sleep.min(until_bell.max(Duration::from_millis(20)));
             tokio::select! {
                 _ = lead.ended() => break,
                 _ = tokio::time::sleep(sleep) => {}

@@ -639,8 +639,14 @@ async fn without_a_reset_route_project_secrets_are_mirrored_and_marked_for_a_hum
             ],
             &[],
         )
-        .await
-        .ok();
+        .await;
+    // Nothing was rotated: the command says so and fails.
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("manual_rotation_required") && run.stdout.contains("NOT rotated"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains(&before) && !run.stderr.contains(&before));
     let e = w.entry("upstream/secret").await;
     assert_eq!(
@@ -671,12 +677,14 @@ async fn without_a_reset_route_project_secrets_are_mirrored_and_marked_for_a_hum
         .await;
     let after = mixpanel_secret().await;
     assert_ne!(after, before);
-    w.cli(
-        &["rotate", "upstream/secret", "--reason", "reset by hand"],
-        &[],
-    )
-    .await
-    .ok();
+    let run = w
+        .cli(
+            &["rotate", "upstream/secret", "--reason", "reset by hand"],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("mirrored"), "{}", run.stdout);
     assert_eq!(
         stored_secret(w.store.read_credential("upstream/secret").await.unwrap()),
         after
@@ -1120,6 +1128,7 @@ async fn sigterm_mid_rotation_finishes_the_step_releases_the_lease_and_a_restart
                 "asked while a daemon leads",
                 "--overlap",
                 "4s",
+                "--no-wait",
             ],
             &[],
         )
@@ -1234,7 +1243,8 @@ async fn bounded_retries_end_in_needs_human_and_a_manual_request_resumes() {
         )
         .await;
     assert!(!run.success);
-    assert!(run.stderr.contains("needs a human"), "{}", run.stderr);
+    assert!(run.stdout.contains("needs a human"), "{}", run.stdout);
+    assert!(run.stderr.contains("did not complete"), "{}", run.stderr);
     let (j, _) = w.store.read_journal(name).await.expect("j").expect("j");
     assert_eq!(j.phase.as_str(), "needs_human");
     assert_eq!(j.attempts, 3);
