@@ -616,7 +616,8 @@ impl Engine {
         let phase = j.phase;
         j.record_failure(format!("{phase}: {message}"), Utc::now());
         let max = self.settings.max_attempts.max(1);
-        if j.attempts >= max {
+        let stop_now = matches!(error, RotatorError::NeedsHuman(_));
+        if j.attempts >= max || stop_now {
             let last = j.last_error.clone().unwrap_or_default();
             j.phase = Phase::NeedsHuman;
             j.updated_at = Utc::now();
@@ -794,9 +795,12 @@ impl Engine {
         Ok(())
     }
 
-    /// The projects whose grants a new account copies: the inventory's, plus every project
-    /// the old account can reach as `GET /api/app/me` answers with its own credential (one
-    /// call), so access on a project the inventory does not list is not lost.
+    /// The projects whose grants a new account copies and whose access is compared before
+    /// promotion: the inventory's, plus every project the old account reaches as
+    /// `GET /api/app/me` answers with its own credential (retried: a transient failure must not
+    /// drop a grant). When that cannot be known the rotation stops in `needs_human`. When no
+    /// credential of the old account is stored, every project of the organization is looked at
+    /// (the rotator's own view).
     async fn old_account_projects(
         &self,
         name: &str,
@@ -808,41 +812,174 @@ impl Engine {
         let Some(old_id) = old_id else {
             return Ok(projects);
         };
-        let Some((
-            Credential::ServiceAccount {
-                username,
-                secret,
-                sa_id,
-            },
-            _,
-        )) = self.store.read_credential(name).await?
-        else {
-            return Ok(projects);
+        let stored = match self.store.read_credential(name).await? {
+            Some((
+                Credential::ServiceAccount {
+                    username,
+                    secret,
+                    sa_id,
+                },
+                _,
+            )) if sa_id == old_id => Some((username, secret)),
+            _ => None,
         };
-        if sa_id != old_id {
-            return Ok(projects);
-        }
-        lead.check()?;
-        let client = self.api.client_for(username.as_str(), secret)?;
-        match self.api.me_with(&client).await {
-            Ok(me) => {
-                for (id, p) in &me.projects {
-                    match id.parse::<u64>() {
-                        Ok(id) if p.organization_id == self.api.org() => {
-                            let id = ProjectId(id);
-                            if !projects.contains(&id) {
-                                projects.push(id);
-                            }
-                        }
-                        _ => {}
-                    }
+        let Some((username, secret)) = stored else {
+            lead.check()?;
+            for p in self.api.list_projects().await? {
+                if !projects.contains(&p) {
+                    projects.push(p);
                 }
             }
-            Err(e) => {
-                tracing::warn!(credential = name, error = %e, "cannot list the projects of the old account with its own credential: only the inventory's projects are copied")
+            return Ok(projects);
+        };
+        let client = self.api.client_for(username.as_str(), secret)?;
+        let mut delay = Duration::from_millis(250);
+        let mut tries = 0;
+        let me = loop {
+            lead.check()?;
+            tries += 1;
+            match self.api.me_with(&client).await {
+                Ok(me) => break me,
+                Err(e) if e.is_transient() && tries < 5 => {
+                    tracing::warn!(credential = name, attempt = tries, error = %e, "cannot list the projects of the old account yet; retrying");
+                    lead.sleep(delay).await?;
+                    delay = (delay * 2).min(Duration::from_secs(4));
+                }
+                Err(e) => {
+                    return Err(RotatorError::NeedsHuman(format!(
+                        "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
+                    )))
+                }
+            }
+        };
+        for (id, p) in &me.projects {
+            match id.parse::<u64>() {
+                Ok(id) if p.organization_id == self.api.org() => {
+                    let id = ProjectId(id);
+                    if !projects.contains(&id) {
+                        projects.push(id);
+                    }
+                }
+                _ => {}
             }
         }
         Ok(projects)
+    }
+
+    /// Compares the new account's access with the old one's before promotion: the
+    /// organization role, the teams, and the individual grant on every project either can
+    /// reach. An individual grant of the old account missing on the new one is added (and read
+    /// back); any other difference stops the rotation in `needs_human`.
+    async fn check_access(
+        &self,
+        name: &str,
+        entry: &InventoryEntry,
+        j: &Journal,
+        client: &mixpanel_access::api::Client,
+        lead: &Leadership,
+    ) -> Result<()> {
+        let (new_id, _, _) = new_account(j)?;
+        let Some(old_id) = j.old_sa_id else {
+            return Ok(());
+        };
+        lead.check()?;
+        let accounts = self.api.list_service_accounts().await?;
+        let Some(old) = accounts.iter().find(|a| a.id == old_id) else {
+            tracing::warn!(
+                credential = name,
+                old_id = old_id.0,
+                "the old account no longer exists: nothing to compare the new one with"
+            );
+            return Ok(());
+        };
+        let new = accounts.iter().find(|a| a.id == new_id).ok_or_else(|| {
+            RotatorError::Invalid(format!(
+                "the new account (id {new_id}) is not in the organization's list yet"
+            ))
+        })?;
+        let mut diffs = Vec::new();
+        let (ro, rn) = (old.role.map(|r| r.min_admin()), new.role);
+        if ro != rn {
+            diffs.push(format!(
+                "organization role {} on the old account, {} on the new",
+                ro.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
+                rn.map(|r| r.to_string()).unwrap_or_else(|| "none".into())
+            ));
+        }
+        let teams = self.api.list_teams().await?;
+        for t in &teams {
+            let (o, n) = (
+                t.service_accounts.contains(&old_id),
+                t.service_accounts.contains(&new_id),
+            );
+            if o != n {
+                diffs.push(format!(
+                    "team {} has {} account only",
+                    t.name,
+                    if o { "the old" } else { "the new" }
+                ));
+            }
+        }
+        let mut projects = self
+            .old_account_projects(name, entry, Some(old_id), lead)
+            .await?;
+        let me_new = self.api.me_with(client).await?;
+        for (id, p) in &me_new.projects {
+            if let (Ok(id), true) = (id.parse::<u64>(), p.organization_id == self.api.org()) {
+                if !projects.contains(&ProjectId(id)) {
+                    projects.push(ProjectId(id));
+                }
+            }
+        }
+        projects.sort();
+        for p in projects {
+            lead.check()?;
+            let individual = |members: &[mixpanel_access::model::ProjectServiceAccount],
+                              id: ServiceAccountId| {
+                members
+                    .iter()
+                    .find(|m| m.account.id == id && m.target_type == TargetType::Individual)
+                    .map(|m| m.project_role)
+            };
+            let members = match self.api.list_project_service_accounts(p).await {
+                Ok(m) => m,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let o = individual(&members, old_id).map(MinAdmin::min_admin);
+            let mut n = individual(&members, new_id);
+            if let (Some(role), None) = (o, n) {
+                lead.check()?;
+                self.api
+                    .add_service_accounts_to_projects(
+                        &[new_id],
+                        &[ProjectRoleGrant { id: p, role }],
+                    )
+                    .await?;
+                let members = self.api.list_project_service_accounts(p).await?;
+                n = individual(&members, new_id);
+                tracing::info!(credential = name, rotation_id = %j.rotation_id, project = p.0, role = %role, "added the old account's individual grant the new one lacked");
+            }
+            if o != n {
+                diffs.push(format!(
+                    "project {p}: individual role {} on the old account, {} on the new",
+                    o.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
+                    n.map(|r| r.to_string()).unwrap_or_else(|| "none".into())
+                ));
+            }
+        }
+        if diffs.is_empty() {
+            tracing::info!(credential = name, rotation_id = %j.rotation_id, "the new account has the same access as the old one");
+            Ok(())
+        } else {
+            Err(RotatorError::NeedsHuman(clip(
+                &format!(
+                    "the new account's access differs from the old one's, so it is not promoted: {}",
+                    diffs.join("; ")
+                ),
+                380,
+            )))
+        }
     }
 
     async fn sa_test(
@@ -891,6 +1028,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
+        self.check_access(name, entry, j, &client, lead).await?;
         self.advance(name, j, ver, Phase::Tested, lead).await
     }
 

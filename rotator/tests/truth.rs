@@ -218,3 +218,181 @@ async fn a_rotation_requested_while_a_daemon_leads_returns_only_after_revocation
     d.terminate().await;
     w.assert_no_secret_leaked().await;
 }
+
+/// The individual project role of an account, as the organization's admin sees it.
+async fn individual_role(
+    w: &World,
+    project: mixpanel_access::model::ProjectId,
+    id: mixpanel_access::model::ServiceAccountId,
+) -> Option<ProjectRole> {
+    w.admin
+        .list_project_service_accounts(project)
+        .await
+        .expect("project service accounts")
+        .into_iter()
+        .find(|m| {
+            m.account.id == id && m.target_type == mixpanel_access::model::TargetType::Individual
+        })
+        .map(|m| m.project_role)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_503_on_me_never_yields_a_promoted_successor_with_fewer_grants() {
+    let w = World::new().await;
+    let org = w.boot.org;
+    let p = w.project("listed").await;
+    let side = w.project("unlisted").await;
+    let old = w
+        .service_account("grants", ProjectRole::Analyst, &[p])
+        .await;
+    w.admin
+        .add_service_accounts_to_projects(
+            org,
+            &[old.id],
+            &[mixpanel_access::model::ProjectRoleGrant {
+                id: side,
+                role: ProjectRole::Consumer,
+            }],
+        )
+        .await
+        .expect("side grant");
+    // The inventory lists only `p`: the grant on `side` is known only through GET /api/app/me.
+    w.register_sa("g/etl", &old, &[p], |_| {}).await;
+    let env = [
+        ("MIXPANEL_ROTATOR_MAX_ATTEMPTS", "3"),
+        ("MIXPANEL_ROTATOR_RETRY_BACKOFF", "50ms"),
+    ];
+    let rotate = ["rotate", "g/etl", "--reason", "grants", "--overlap", "0s"];
+
+    // /api/app/me keeps failing: the old account's projects are unknown, so nothing is
+    // created and nothing promoted; the rotation waits for a human, and says why.
+    w.emu
+        .set_faults(json!({"error_rate": 1.0, "error_status": 503, "routes": ["me"]}))
+        .await;
+    let run = w.cli(&rotate, &env).await;
+    assert!(!run.success, "{}", run.stdout);
+    assert!(run.stdout.contains("needs_human"), "{}", run.stdout);
+    assert!(run.stdout.contains("cannot be listed"), "{}", run.stdout);
+    let (j, _) = w.store.read_journal("g/etl").await.expect("j").expect("j");
+    assert_eq!(j.phase.as_str(), "needs_human");
+    assert_eq!(w.stored("g/etl").await.expect("stored").0, old.id);
+    assert_eq!(w.accounts().await.len(), 2, "an account was created");
+    let e = w.entry("g/etl").await;
+    assert_eq!(e.status.as_str(), "needs_human");
+    assert!(e
+        .status_reason
+        .unwrap_or_default()
+        .contains("cannot be listed"));
+
+    // Flaky /api/app/me (half the calls answer 503): whatever the draws, a promoted
+    // successor has every grant, and an unpromoted rotation leaves the old credential in use.
+    for seed in [1u64, 2, 3] {
+        w.emu
+            .set_faults(
+                json!({"error_rate": 0.5, "error_status": 503, "routes": ["me"], "seed": seed}),
+            )
+            .await;
+        let before = w.stored("g/etl").await.expect("stored");
+        let run = w.cli(&rotate, &env).await;
+        w.emu.clear_faults().await;
+        let after = w.stored("g/etl").await.expect("stored");
+        eprintln!(
+            "seed {seed}: {}",
+            run.stdout.lines().next().unwrap_or_default()
+        );
+        if after.0 != before.0 {
+            assert!(run.success, "promoted but reported failed: {}", run.stdout);
+            assert_eq!(
+                individual_role(&w, p, after.0).await,
+                Some(ProjectRole::Analyst)
+            );
+            assert_eq!(
+                individual_role(&w, side, after.0).await,
+                Some(ProjectRole::Consumer),
+                "seed {seed}: the unlisted grant was lost"
+            );
+        } else {
+            assert!(
+                !run.success,
+                "seed {seed}: not rotated but reported ok: {}",
+                run.stdout
+            );
+            assert!(!refused(&w, &before.1, &before.2).await);
+        }
+    }
+    // Once /api/app/me answers, a request resumes and the successor keeps both grants.
+    let run = w.cli(&rotate, &env).await.ok();
+    assert!(run.stdout.contains("done"), "{}", run.stdout);
+    let now = w.stored("g/etl").await.expect("stored");
+    assert_eq!(
+        individual_role(&w, p, now.0).await,
+        Some(ProjectRole::Analyst)
+    );
+    assert_eq!(
+        individual_role(&w, side, now.0).await,
+        Some(ProjectRole::Consumer)
+    );
+    assert!(refused(&w, &old.username, &old.secret).await);
+    w.assert_converged("g/etl", "grants").await;
+    w.assert_no_secret_leaked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_successor_whose_access_differs_is_not_promoted() {
+    let w = World::new().await;
+    let org = w.boot.org;
+    let p = w.project("same").await;
+    let extra = w.project("extra").await;
+    let old = w.service_account("diff", ProjectRole::Consumer, &[p]).await;
+    w.register_sa("d/etl", &old, &[p], |_| {}).await;
+    // The process dies once the new account exists and its secret is journaled.
+    let run = w
+        .cli(
+            &["rotate", "d/etl", "--reason", "diff", "--overlap", "0s"],
+            &[("MIXPANEL_ROTATOR_CRASH_AFTER", "created")],
+        )
+        .await;
+    assert!(!run.success);
+    let (j, _) = w.store.read_journal("d/etl").await.expect("j").expect("j");
+    assert_eq!(j.phase.as_str(), "created");
+    let new_id = j.new_sa_id.expect("new account");
+    // Meanwhile someone gives the new account more than the old one had.
+    w.admin
+        .add_service_accounts_to_projects(
+            org,
+            &[new_id],
+            &[mixpanel_access::model::ProjectRoleGrant {
+                id: extra,
+                role: ProjectRole::Analyst,
+            }],
+        )
+        .await
+        .expect("extra grant");
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "d/etl",
+                "--reason",
+                "diff again",
+                "--overlap",
+                "0s",
+            ],
+            &[],
+        )
+        .await;
+    assert!(!run.success, "{}", run.stdout);
+    assert!(run.stdout.contains("access differs"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("project {extra}")),
+        "{}",
+        run.stdout
+    );
+    let (j, _) = w.store.read_journal("d/etl").await.expect("j").expect("j");
+    assert_eq!(j.phase.as_str(), "needs_human");
+    // Not promoted: consumers still read the old, working credential.
+    let stored = w.stored("d/etl").await.expect("stored");
+    assert_eq!(stored.0, old.id);
+    assert!(!refused(&w, &old.username, &old.secret).await);
+    w.assert_no_secret_leaked().await;
+}
