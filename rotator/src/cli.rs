@@ -99,6 +99,10 @@ pub struct RotateArgs {
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Rotate even where the entry's rotate_on does not name this trigger: the only way to
+    /// reset a project token by default (ingestion with the old token stops).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,9 +154,13 @@ pub struct AddArgs {
     /// e.g. 90d, or "never".
     #[arg(long)]
     pub rotation_period: Option<String>,
-    /// e.g. 24h.
+    /// e.g. 24h (service accounts only: project secrets and tokens are replaced in one step).
     #[arg(long)]
     pub overlap: Option<String>,
+    /// The events that may rotate it, comma-separated: admin_removed, admin_downgraded,
+    /// incident, schedule, manual, or none. Default: all of them; none for a project token.
+    #[arg(long)]
+    pub rotate_on: Option<String>,
     /// The service account's role (its organization role and its role on the projects).
     #[arg(long)]
     pub role: Option<String>,
@@ -405,6 +413,15 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
     if let Some(o) = &args.overlap {
         e.overlap =
             parse_duration(o).map_err(|err| RotatorError::Invalid(format!("--overlap: {err}")))?;
+        if kind != CredentialKind::ServiceAccount && !e.overlap.is_zero() {
+            return Err(RotatorError::Invalid(format!(
+                "--overlap: a {kind} is replaced in one step, so the old value cannot stay valid for an overlap; leave --overlap out"
+            )));
+        }
+    }
+    if let Some(r) = &args.rotate_on {
+        e.rotate_on = mixpanel_access::inventory::parse_rotate_on(&r.replace(' ', ""))
+            .map_err(|err| RotatorError::Invalid(format!("--rotate-on: {err}")))?;
     }
     e.role = args
         .role

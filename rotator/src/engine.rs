@@ -256,6 +256,7 @@ impl Engine {
     ) -> Result<Requested> {
         lead.check()?;
         let entry = inventory::entry(&self.store, name).await?;
+        inventory::check_request(&entry, req)?;
         let existing = self.store.read_journal(name).await?;
         if let Some((mut j, ver)) = existing.clone().filter(|(j, _)| j.phase.is_open()) {
             let reason = req.reason.as_deref().unwrap_or(req.trigger.as_str());
@@ -1261,7 +1262,10 @@ impl Engine {
         e.record_rotation(
             Utc::now(),
             Some(j.rotation_id.clone()),
-            Some(trigger_label(j)),
+            Some(clip(
+                &format!("{}; reset through the API", trigger_label(j)),
+                300,
+            )),
         );
         inventory::patch_fields(&self.store, &e, ROTATION_FIELDS).await?;
         self.advance(name, j, ver, Phase::Promoted, lead).await
@@ -1336,10 +1340,10 @@ impl Engine {
         }
         let hint = match entry.kind {
             CredentialKind::ProjectToken => format!(
-                "Mixpanel cannot reset a project token through its API (only Mixpanel support can): the rotator mirrors and checks the current token of project {project}"
+                "not reset, mirrored: this API has no route to reset a project token (Mixpanel's has none; only Mixpanel support can): the rotator mirrors and checks the current token of project {project}"
             ),
             _ => format!(
-                "Mixpanel has no API to reset a project API secret: reset it in the settings of project {project} (owners only); the rotator mirrors and validates the current value"
+                "not reset, mirrored: this API has no route to reset a project API secret (Mixpanel's has none): reset it in the settings of project {project} (owners only); the rotator mirrors and validates the current value"
             ),
         };
         e.refresh(now);

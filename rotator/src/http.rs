@@ -167,6 +167,9 @@ struct RotateBody {
     incident: bool,
     #[serde(default)]
     requested_by: Option<String>,
+    /// Rotate even where the entry's rotate_on does not name this trigger.
+    #[serde(default)]
+    force: bool,
 }
 
 /// Compares two byte strings in time independent of where they differ.
@@ -231,6 +234,7 @@ async fn rotate(State(st): State<Arc<HttpState>>, headers: HeaderMap, body: Byte
         }),
     );
     request.requested_by = Some(req.requested_by.unwrap_or_else(|| "http".into()));
+    request.force = req.force;
     let lead = st.leader.borrow().clone();
     match lead {
         Some(lead) => match st.scheduler.submit(&req.name, &request, &lead).await {
@@ -252,11 +256,23 @@ async fn rotate(State(st): State<Arc<HttpState>>, headers: HeaderMap, body: Byte
                 StatusCode::NOT_FOUND,
                 format!("credential {n} is not in the inventory"),
             ),
+            // Permanent: asking again does not help (a refused trigger or overlap, an invalid
+            // entry, the rotator's own account).
+            Err(e @ (RotatorError::Invalid(_) | RotatorError::Inventory(_))) => {
+                error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
             Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         },
         None => {
             match inventory::load_one(&st.store, &req.name).await {
-                Ok(Some(_)) => {}
+                Ok(Some(r)) => match &r.entry {
+                    Ok(e) => {
+                        if let Err(err) = inventory::check_request(e, &request) {
+                            return error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string());
+                        }
+                    }
+                    Err(err) => return error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
+                },
                 Ok(None) => {
                     return error(
                         StatusCode::NOT_FOUND,

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use mixpanel_access::inventory::{serde_humantime, InventoryEntry, InventoryError};
+use mixpanel_access::inventory::{
+    serde_humantime, CredentialKind, InventoryEntry, InventoryError, RotateOn,
+};
 use mixpanel_access::vault::{KvMetadata, Trigger, VaultStore};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +45,9 @@ pub struct RotationRequest {
     /// Who left it, so a waiting CLI can take back its own request and no other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Rotate even if the entry's `rotate_on` does not name this trigger (`rotate --force`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 mod opt_humantime {
@@ -74,6 +79,7 @@ impl RotationRequest {
             requested_by: None,
             requested_at: Some(Utc::now()),
             id: None,
+            force: false,
         }
     }
 
@@ -211,6 +217,51 @@ pub async fn take_back_request(store: &VaultStore, name: &str, id: &str) -> Resu
         match patched {
             Ok(()) | Err(mixpanel_access::vault::VaultError::CasMismatch { .. }) => {}
             Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The `rotate_on` event a manual or incident request is.
+pub fn request_event(trigger: Trigger) -> Option<RotateOn> {
+    match trigger {
+        Trigger::Manual => Some(RotateOn::Manual),
+        Trigger::Incident => Some(RotateOn::Incident),
+        Trigger::Schedule => Some(RotateOn::Schedule),
+        Trigger::Membership => None,
+    }
+}
+
+/// Whether a request may rotate `entry`: its `rotate_on` names the request's trigger (or the
+/// request is forced), and the overlap is one the kind can honour. The error says why not and
+/// what to do.
+pub fn check_request(entry: &InventoryEntry, req: &RotationRequest) -> Result<()> {
+    if entry.kind != CredentialKind::ServiceAccount && req.overlap.is_some_and(|o| !o.is_zero()) {
+        return Err(RotatorError::Invalid(format!(
+            "{}: a {} is replaced in one step, so the old value cannot stay valid for an overlap; ask again with --overlap 0s (or without --overlap)",
+            entry.name, entry.kind
+        )));
+    }
+    if req.force {
+        return Ok(());
+    }
+    if let Some(event) = request_event(req.trigger) {
+        if !entry.allows(event) {
+            let consequence = if entry.kind == CredentialKind::ProjectToken {
+                " (a project token identifies the project to every client that sends events: resetting it stops ingestion with the old token)"
+            } else {
+                ""
+            };
+            let allowed: Vec<&str> = entry
+                .effective_rotate_on()
+                .iter()
+                .map(|t| t.as_str())
+                .collect();
+            return Err(RotatorError::Invalid(format!(
+                "{}: its rotate_on ({}) does not include {event}{consequence}; to rotate it anyway, ask again with --force",
+                entry.name,
+                if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
+            )));
         }
     }
     Ok(())

@@ -168,6 +168,7 @@ pub async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
         );
         req.requested_by = Some(requested_by.clone());
         req.id = Some(crate::engine::new_rotation_id());
+        req.force = args.force;
         let mut t = Target {
             name: name.clone(),
             kind: CredentialKind::ServiceAccount,
@@ -179,8 +180,19 @@ pub async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
             rotation_id: None,
             result: None,
         };
-        // An unknown or invalid name stops the command before anything is rotated.
+        // An unknown or invalid name, or a request the entry refuses, stops the command
+        // before anything is rotated.
         let e = inventory::entry(&store, &name).await?;
+        inventory::check_request(&e, &t.req)?;
+        if e.kind == CredentialKind::ProjectToken {
+            eprintln!(
+                "warning: {name}: resetting the token of project {}: every client that sends events with the old token stops being ingested until it is given the new one",
+                e.projects
+                    .first()
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "?".into())
+            );
+        }
         t.kind = e.kind;
         t.old_sa_id = e.sa_id;
         t.old = store.read_credential(&name).await?.map(|(c, _)| c);

@@ -1026,14 +1026,38 @@ used_by = "web SDK"
         other => panic!("expected a project token, got {other:?}"),
     };
     let old_token = token_of(w.store.read_credential("proj/token").await.expect("read"));
-    let run = w
+    // A project token rotates only on --force: its rotate_on is empty by default.
+    let refused = w
         .cli(
             &["rotate", "proj/token", "--reason", "token in a public repo"],
+            &[],
+        )
+        .await;
+    assert!(!refused.success);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(
+        token_of(w.store.read_credential("proj/token").await.expect("read")),
+        old_token
+    );
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "proj/token",
+                "--reason",
+                "token in a public repo",
+                "--force",
+            ],
             &[],
         )
         .await
         .ok();
     assert!(run.stdout.contains("done"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("stops being ingested"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stdout.contains(&old_token), "{}", run.stdout);
     let new_token = token_of(w.store.read_credential("proj/token").await.expect("read"));
     assert_ne!(new_token, old_token);
@@ -1056,7 +1080,7 @@ used_by = "web SDK"
     let token_entry = w.entry("proj/token").await;
     assert_eq!(
         token_entry.last_trigger.as_deref(),
-        Some("manual: token in a public repo")
+        Some("manual: token in a public repo; reset through the API")
     );
     assert!(token_entry.last_rotated.is_some());
 

@@ -396,3 +396,216 @@ async fn a_successor_whose_access_differs_is_not_promoted() {
     assert!(!refused(&w, &old.username, &old.secret).await);
     w.assert_no_secret_leaked().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_kind_rotates_by_its_own_rule_and_an_admin_removal_leaves_a_never_token_working() {
+    let w = World::new().await;
+    let org = w.boot.org;
+    let p = w.project("web").await;
+    let ps = p.0.to_string();
+    let ana: mixpanel_access::model::Email = "ana@acme.example".parse().expect("email");
+    let bob: mixpanel_access::model::Email = "bob@acme.example".parse().expect("email");
+    w.admin
+        .invite_org_users(
+            org,
+            &[ana.clone(), bob.clone()],
+            mixpanel_access::model::OrgRole::Member,
+        )
+        .await
+        .expect("invite");
+    w.emu.activate("ana@acme.example").await;
+    w.emu.activate("bob@acme.example").await;
+    w.admin
+        .add_users_to_projects(org, &[ana.clone(), bob.clone()], &[p], ProjectRole::Admin)
+        .await
+        .expect("grant admin");
+    // A service account that rotates on removals only, the project secret (default: every
+    // trigger), and the web token whose period is never (default rotate_on: none).
+    let sa = w
+        .service_account("web-etl", ProjectRole::Consumer, &[p])
+        .await;
+    w.register_sa("web/etl", &sa, &[p], |e| {
+        e.rotate_on = Some(vec![mixpanel_access::inventory::RotateOn::AdminRemoved]);
+    })
+    .await;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    for (name, kind) in [
+        ("web/secret", "project_secret"),
+        ("web/token", "project_token"),
+    ] {
+        let mut args = vec![
+            "inventory",
+            "add",
+            name,
+            "--kind",
+            kind,
+            "--owner",
+            "web@acme.example",
+            "--project",
+            &ps,
+            "--last-rotated",
+            &today,
+        ];
+        if kind == "project_token" {
+            args.extend(["--rotation-period", "never"]);
+        }
+        w.cli(&args, &[]).await.ok();
+    }
+    // An overlap a project secret cannot honour is refused, not silently zeroed.
+    let run = w
+        .cli(
+            &["rotate", "web/secret", "--reason", "x", "--overlap", "5s"],
+            &[],
+        )
+        .await;
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("cannot stay valid for an overlap"),
+        "{}",
+        run.stderr
+    );
+    let run = w
+        .cli(
+            &[
+                "inventory",
+                "add",
+                "web/secret2",
+                "--kind",
+                "project_secret",
+                "--owner",
+                "o",
+                "--project",
+                &ps,
+                "--overlap",
+                "5s",
+            ],
+            &[],
+        )
+        .await;
+    assert!(!run.success, "{}", run.stdout);
+    let token_before = match w.store.read_credential("web/token").await.expect("read") {
+        Some((mixpanel_access::vault::Credential::ProjectToken { token, .. }, _)) => token,
+        other => panic!("{other:?}"),
+    };
+
+    let mut d = w.daemon(
+        "watcher",
+        &[
+            ("MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL", "1s"),
+            ("MIXPANEL_ROTATOR_MEMBERSHIP_OVERLAP", "0s"),
+        ],
+    );
+    d.wait_http().await;
+    let store = w.store.clone();
+    let snapshot = format!("_membership/{}", p.0);
+    wait_for("the membership baseline", Duration::from_secs(20), || {
+        let store = store.clone();
+        let snapshot = snapshot.clone();
+        async move {
+            let (doc, _) = store
+                .read_state_document::<serde_json::Value>(&snapshot)
+                .await
+                .ok()??;
+            doc["privileged"]["bob@acme.example"].as_str().map(|_| ())
+        }
+    })
+    .await;
+
+    // Bob is downgraded: only the project secret (default: every trigger) rotates.
+    w.admin
+        .add_users_to_projects(org, std::slice::from_ref(&bob), &[p], ProjectRole::Analyst)
+        .await
+        .expect("downgrade");
+    wait_for("the secret's rotation", Duration::from_secs(30), || {
+        let store = store.clone();
+        async move {
+            let j = store.read_journal("web/secret").await.ok()??;
+            (j.0.phase.as_str() == "done").then_some(())
+        }
+    })
+    .await;
+    let e = w.entry("web/secret").await;
+    let trigger = e.last_trigger.clone().unwrap_or_default();
+    assert!(
+        trigger.contains("admin_downgraded: admin bob@acme.example downgraded to analyst"),
+        "{trigger}"
+    );
+    assert!(trigger.contains("reset through the API"), "{trigger}");
+    assert!(!trigger.contains("no API"), "{trigger}");
+    // Give the watcher a few passes: the service account (removals only) stays as it is.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(w.store.read_journal("web/etl").await.expect("j").is_none());
+    assert_eq!(w.stored("web/etl").await.expect("stored").0, sa.id);
+
+    // Ana leaves the organization: the service account rotates (removed), the token does not.
+    w.admin
+        .remove_org_users(org, std::slice::from_ref(&ana))
+        .await
+        .expect("remove ana");
+    wait_for(
+        "the service account's rotation",
+        Duration::from_secs(30),
+        || {
+            let store = store.clone();
+            async move {
+                let j = store.read_journal("web/etl").await.ok()??;
+                (j.0.phase.as_str() == "done").then_some(())
+            }
+        },
+    )
+    .await;
+    let e = w.entry("web/etl").await;
+    let trigger = e.last_trigger.clone().unwrap_or_default();
+    assert!(
+        trigger.contains("admin_removed: admin ana@acme.example removed from project"),
+        "{trigger}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(w
+        .store
+        .read_journal("web/token")
+        .await
+        .expect("j")
+        .is_none());
+    let project = w.admin.project_metadata(p).await.expect("project");
+    assert_eq!(
+        project.token.as_deref(),
+        Some(token_before.as_str()),
+        "the web token was reset"
+    );
+    // Events sent with the token are still accepted: it validates with the current secret.
+    let secret = project.secret.expect("secret");
+    assert!(w
+        .admin
+        .validate_project_credentials(&token_before, &secret)
+        .await
+        .expect("validate"));
+    assert!(d
+        .log_text()
+        .contains("not rotated: its rotate_on names none of these changes"));
+    assert_eq!(d.terminate().await, Some(0));
+
+    // Only an explicit --force resets the token, and the command says what that stops.
+    let run = w
+        .cli(&["rotate", "web/token", "--reason", "leak"], &[])
+        .await;
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("stops ingestion") && run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
+    let run = w
+        .cli(&["rotate", "web/token", "--reason", "leak", "--force"], &[])
+        .await
+        .ok();
+    assert!(
+        run.stderr.contains("stops being ingested"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("no longer validates"), "{}", run.stdout);
+    let project = w.admin.project_metadata(p).await.expect("project");
+    assert_ne!(project.token.as_deref(), Some(token_before.as_str()));
+    w.assert_no_secret_leaked().await;
+}

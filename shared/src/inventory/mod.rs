@@ -27,8 +27,8 @@ pub use duration::{
 pub use export::{to_csv, to_json, to_markdown, ExportFormat, COLUMNS};
 pub use file::{parse_inventory_toml, InventoryFile, FILE_KEYS};
 pub use metadata::{
-    CUSTOM_METADATA_MAX_KEYS, CUSTOM_METADATA_MAX_KEY_LEN, CUSTOM_METADATA_MAX_VALUE_LEN,
-    EMPTY_SENTINEL, METADATA_KEYS, NEVER_SENTINEL,
+    parse_rotate_on, CUSTOM_METADATA_MAX_KEYS, CUSTOM_METADATA_MAX_KEY_LEN,
+    CUSTOM_METADATA_MAX_VALUE_LEN, DEFAULT_SENTINEL, EMPTY_SENTINEL, METADATA_KEYS, NEVER_SENTINEL,
 };
 
 /// The default rotation period of an entry that names none.
@@ -115,6 +115,22 @@ impl CredentialKind {
 }
 
 name_enum!(
+    /// An event that may rotate a credential (an entry's `rotate_on`).
+    RotateOn, "rotation trigger", {
+        /// An owner or admin of one of its projects was removed.
+        AdminRemoved => "admin_removed",
+        /// An owner or admin of one of its projects was downgraded.
+        AdminDowngraded => "admin_downgraded",
+        /// An incident request (`rotate --incident`, a zero overlap).
+        Incident => "incident",
+        /// The due date passed.
+        Schedule => "schedule",
+        /// A manual request (`rotate`, `POST /rotate`).
+        Manual => "manual",
+    }
+);
+
+name_enum!(
     /// What kind of integration uses the credential.
     IntegrationType, "integration type", {
         DataPipeline => "data_pipeline",
@@ -188,6 +204,10 @@ pub struct InventoryEntry {
     pub rotation_id: Option<String>,
     /// What triggered the last rotation (schedule, membership, manual, incident, ...).
     pub last_trigger: Option<String>,
+    /// The events that may rotate it; `None`: the kind's default ([`RotateOn::ALL`] for
+    /// service accounts and project secrets, nothing for project tokens, which identify a
+    /// project to every client that sends events: resetting one stops their ingestion).
+    pub rotate_on: Option<Vec<RotateOn>>,
 }
 
 impl InventoryEntry {
@@ -221,7 +241,24 @@ impl InventoryEntry {
             role: None,
             rotation_id: None,
             last_trigger: None,
+            rotate_on: None,
         }
+    }
+
+    /// The events that may rotate this entry (its `rotate_on`, or its kind's default).
+    pub fn effective_rotate_on(&self) -> Vec<RotateOn> {
+        match &self.rotate_on {
+            Some(list) => list.clone(),
+            None => match self.kind {
+                CredentialKind::ProjectToken => Vec::new(),
+                _ => RotateOn::ALL.to_vec(),
+            },
+        }
+    }
+
+    /// Whether `event` may rotate this entry.
+    pub fn allows(&self, event: RotateOn) -> bool {
+        self.effective_rotate_on().contains(&event)
     }
 
     /// The deterministic jitter of the current due date (see [`jitter_for`]).
