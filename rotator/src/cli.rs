@@ -462,6 +462,15 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
                     e.name
                 )));
             }
+            // The secret exists only in the create's answer: make sure it can be stored
+            // before the account exists.
+            let missing = store.missing_write_capabilities(&e.name).await?;
+            if !missing.is_empty() {
+                return Err(RotatorError::Invalid(format!(
+                    "the Vault token cannot store the new secret (it lacks {}): no account was created; use a token with the rotator's policy",
+                    missing.join(", ")
+                )));
+            }
             let role = e.role.unwrap_or(ProjectRole::Consumer);
             let base = engine::username_base(None, &e.name);
             let request = wire::CreateServiceAccount {
@@ -480,12 +489,15 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
                 secret: created.secret,
                 sa_id: created.account.id,
             };
-            let cas = store
-                .read_metadata(&e.name)
-                .await?
-                .map(|m| m.current_version)
-                .unwrap_or(0);
-            store.write_credential(&e.name, &cred, cas).await?;
+            let cas = match store.read_metadata(&e.name).await {
+                Ok(m) => m.map(|m| m.current_version).unwrap_or(0),
+                Err(err) => {
+                    return Err(undo_create(&api, &created.account, err.into()).await);
+                }
+            };
+            if let Err(err) = store.write_credential(&e.name, &cred, cas).await {
+                return Err(undo_create(&api, &created.account, err.into()).await);
+            }
             e.sa_id = Some(created.account.id);
             e.username = Some(created.account.username.clone());
             e.role = Some(role);
@@ -577,6 +589,34 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         message
     );
     Ok(())
+}
+
+/// The secret of an account just created could not be stored: deletes the account (nobody
+/// could use it) and checks by a read that it is gone; the error says what happened.
+async fn undo_create(
+    api: &Mixpanel,
+    account: &mixpanel_access::model::ServiceAccount,
+    cause: RotatorError,
+) -> RotatorError {
+    let deleted = match api.delete_service_account(account.id).await {
+        Ok(()) => api
+            .list_service_accounts()
+            .await
+            .map(|l| !l.iter().any(|a| a.id == account.id))
+            .unwrap_or(false),
+        Err(_) => false,
+    };
+    if deleted {
+        RotatorError::Invalid(format!(
+            "the new secret could not be stored in Vault ({cause}); the account {} (id {}) was deleted again, nothing is left behind",
+            account.username, account.id
+        ))
+    } else {
+        RotatorError::Invalid(format!(
+            "the new secret could not be stored in Vault ({cause}) and the account {} (id {}) could not be deleted: delete it by hand, its secret is lost",
+            account.username, account.id
+        ))
+    }
 }
 
 /// Mirrors the current value of a project secret or token into Vault and validates it.

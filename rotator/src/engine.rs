@@ -680,20 +680,37 @@ impl Engine {
         })?;
         lead.check()?;
         let accounts = self.api.list_service_accounts().await?;
-        if let Some(orphan) = accounts
+        let orphans: Vec<&mixpanel_access::model::ServiceAccount> = accounts
             .iter()
-            .find(|a| a.username.base_name() == new_username)
-        {
-            // Created by this rotation, but its secret never reached the journal.
-            tracing::warn!(
-                credential = name,
-                rotation_id = %j.rotation_id,
-                orphan = %orphan.username,
-                orphan_id = orphan.id.0,
-                "found the account of an interrupted create (its secret was never recorded): deleting it and starting over with a new rotation id"
-            );
+            .filter(|a| a.username.base_name() == new_username)
+            .collect();
+        if !orphans.is_empty() {
+            // Created by this rotation (once, or twice after an ambiguous create), but no
+            // secret reached the journal: nobody can use them. Delete every one, check by a
+            // read that none is left, and start over under a new username.
             lead.verify().await?;
-            self.api.delete_service_account(orphan.id).await?;
+            for orphan in &orphans {
+                tracing::warn!(
+                    credential = name,
+                    rotation_id = %j.rotation_id,
+                    orphan = %orphan.username,
+                    orphan_id = orphan.id.0,
+                    "found an account of an interrupted create (its secret was never recorded): deleting it"
+                );
+                self.api.delete_service_account(orphan.id).await?;
+            }
+            let left = self
+                .api
+                .list_service_accounts()
+                .await?
+                .into_iter()
+                .filter(|a| a.username.base_name() == new_username)
+                .count();
+            if left > 0 {
+                return Err(RotatorError::Invalid(format!(
+                    "{left} account(s) named {new_username} are still listed after their deletion"
+                )));
+            }
             let now = Utc::now();
             let rotation_id = new_rotation_id();
             let base = username_base(j.old_username.as_ref(), name);
@@ -704,9 +721,14 @@ impl Engine {
             fresh.old_username = j.old_username.clone();
             fresh.new_username = Some(rotation_username(&base, now, &rotation_id));
             fresh.attempts = j.attempts.saturating_add(1);
+            fresh.abandoned_usernames = j.abandoned_usernames.clone();
+            if !fresh.abandoned_usernames.contains(&new_username) {
+                fresh.abandoned_usernames.push(new_username.clone());
+            }
             fresh.last_error = Some(format!(
-                "intent: deleted the orphan account {} of rotation {}",
-                orphan.username, j.rotation_id
+                "intent: deleted {} orphan account(s) named {new_username} of rotation {}",
+                orphans.len(),
+                j.rotation_id
             ));
             fresh.updated_at = now;
             *ver = self
@@ -1106,16 +1128,38 @@ impl Engine {
         ver: &mut u64,
         lead: &Leadership,
     ) -> Result<()> {
-        if let Some(new_username) = j.new_username.clone() {
+        // Every account this rotation may have created, under its username or an abandoned
+        // one, except the promoted one: exactly one is kept, checked by a second listing.
+        let mut names: Vec<String> = j.abandoned_usernames.clone();
+        if let Some(u) = j.new_username.clone() {
+            names.push(u);
+        }
+        if !names.is_empty() {
+            let twins = |accounts: &[mixpanel_access::model::ServiceAccount]| -> Vec<(ServiceAccountId, String)> {
+                accounts
+                    .iter()
+                    .filter(|a| {
+                        names.iter().any(|n| a.username.base_name() == n.as_str())
+                            && Some(a.id) != j.new_sa_id
+                    })
+                    .map(|a| (a.id, a.username.to_string()))
+                    .collect()
+            };
             lead.check()?;
-            let accounts = self.api.list_service_accounts().await?;
-            for twin in accounts
-                .iter()
-                .filter(|a| a.username.base_name() == new_username && Some(a.id) != j.new_sa_id)
-            {
+            for (id, username) in twins(&self.api.list_service_accounts().await?) {
                 lead.verify().await?;
-                tracing::warn!(credential = name, rotation_id = %j.rotation_id, twin = %twin.username, "deleting a twin account left by an ambiguous create");
-                self.api.delete_service_account(twin.id).await?;
+                tracing::warn!(credential = name, rotation_id = %j.rotation_id, twin = %username, "deleting a twin account left by an ambiguous create");
+                self.api.delete_service_account(id).await?;
+            }
+            let left = twins(&self.api.list_service_accounts().await?);
+            if !left.is_empty() {
+                return Err(RotatorError::Invalid(format!(
+                    "twin account(s) still listed after their deletion: {}",
+                    left.iter()
+                        .map(|(_, u)| u.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
         }
         self.advance(name, j, ver, Phase::Done, lead).await

@@ -609,3 +609,207 @@ async fn each_kind_rotates_by_its_own_rule_and_an_admin_removal_leaves_a_never_t
     assert_ne!(project.token.as_deref(), Some(token_before.as_str()));
     w.assert_no_secret_leaked().await;
 }
+
+/// How many live accounts carry this base name.
+async fn named(w: &World, base: &str) -> usize {
+    w.accounts()
+        .await
+        .into_iter()
+        .filter(|a| a.username.base_name() == base)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ambiguous_creates_and_a_sigkill_leave_exactly_one_account() {
+    let w = World::new().await;
+    let p = w.project("twins").await;
+    let old = w.service_account("twin", ProjectRole::Consumer, &[p]).await;
+    w.register_sa("t/etl", &old, &[p], |_| {}).await;
+
+    // 1. The journal names the new username, then the process dies; two creates under that
+    //    username were carried out meanwhile (their answers lost: nobody has their secrets).
+    let run = w
+        .cli(
+            &["rotate", "t/etl", "--reason", "twins", "--overlap", "0s"],
+            &[("MIXPANEL_ROTATOR_CRASH_AFTER", "intent")],
+        )
+        .await;
+    assert!(!run.success);
+    let (j, _) = w.store.read_journal("t/etl").await.expect("j").expect("j");
+    let planned = j.new_username.clone().expect("new username");
+    for _ in 0..2 {
+        w.admin
+            .create_service_account(
+                w.boot.org,
+                &mixpanel_access::api::wire::CreateServiceAccount {
+                    username: planned.clone(),
+                    role: ProjectRole::Analyst,
+                    expires: None,
+                    projects: vec![mixpanel_access::model::ProjectRoleGrant {
+                        id: p,
+                        role: ProjectRole::Analyst,
+                    }],
+                },
+            )
+            .await
+            .expect("twin");
+    }
+    assert_eq!(named(&w, &planned).await, 2);
+    let run = w
+        .cli(
+            &["rotate", "t/etl", "--reason", "twins", "--overlap", "0s"],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("done"), "{}", run.stdout);
+    assert_eq!(named(&w, &planned).await, 0, "a twin was left");
+    w.assert_converged("t/etl", "twin").await;
+
+    // 2. Every create answers 503 after it was carried out, under a daemon that is then
+    //    SIGKILLed; the next run converges to exactly one account.
+    w.emu
+        .set_faults(json!({
+            "error_rate": 1.0,
+            "error_status": 503,
+            "error_after_commit": true,
+            "routes": ["create_service_account"],
+        }))
+        .await;
+    let before = w.stored("t/etl").await.expect("stored");
+    let mut d = w.daemon("doomed", &[("MIXPANEL_ROTATOR_MAX_ATTEMPTS", "50")]);
+    d.wait_http().await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/rotate", d.url()))
+        .bearer_auth("test-bearer-token-value")
+        .json(&json!({"name": "t/etl", "reason": "flaky creates", "overlap": "0s"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 202);
+    let store = w.store.clone();
+    wait_for("several ambiguous creates", Duration::from_secs(30), || {
+        let store = store.clone();
+        async move {
+            let (j, _) = store.read_journal("t/etl").await.ok()??;
+            (j.abandoned_usernames.len() >= 2).then_some(())
+        }
+    })
+    .await;
+    d.kill().await;
+    w.emu.clear_faults().await;
+    // The killed leader's lease expires on the server (TTL 3s).
+    wait_for("the lease to expire", Duration::from_secs(10), || {
+        let store = store.clone();
+        async move {
+            matches!(Lease::status(&store).await.ok()?, LeaseStatus::Free { .. }).then_some(())
+        }
+    })
+    .await;
+    let run = w.cli(&["once", "--wait"], &[]).await.ok();
+    if std::env::var_os("ROTATOR_TEST_SHOW_OUTPUT").is_some() {
+        eprintln!("{}\n{}", run.stdout, run.stderr);
+    }
+    w.assert_converged("t/etl", "twin").await;
+    assert!(refused(&w, &before.1, &before.2).await);
+    let (j, _) = w.store.read_journal("t/etl").await.expect("j").expect("j");
+    for n in &j.abandoned_usernames {
+        assert_eq!(named(&w, n).await, 0, "an account named {n} is left");
+    }
+    // The bootstrap account and the one in use: nothing else.
+    assert_eq!(w.accounts().await.len(), 2);
+    w.assert_no_secret_leaked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_read_only_vault_token_leaves_no_account_behind() {
+    let w = World::new().await;
+    let p = w.project("ro").await;
+    let policy = r#"path "secret/data/*" { capabilities = ["read", "list"] }
+path "secret/metadata/*" { capabilities = ["read", "list"] }
+path "secret/detailed-metadata/*" { capabilities = ["list"] }"#;
+    let body = json!({ "policy": policy }).to_string();
+    let bao = &w.bao;
+    let token = tokio::task::block_in_place(|| {
+        let (s, b) = bao.request("PUT", "/v1/sys/policies/acl/readonly", Some(&body));
+        assert!(s < 300, "policy: {s} {b}");
+        let (s, b) = bao.request(
+            "POST",
+            "/v1/auth/token/create",
+            Some(&json!({"policies": ["readonly"], "ttl": "1h"}).to_string()),
+        );
+        assert!(s < 300, "token: {s} {b}");
+        let v: Value = serde_json::from_str(&b).expect("json");
+        v["auth"]["client_token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    });
+    let before = w.accounts().await.len();
+    let run = w
+        .cli(
+            &[
+                "inventory",
+                "add",
+                "ro/etl",
+                "--kind",
+                "service_account",
+                "--owner",
+                "o@acme.example",
+                "--role",
+                "analyst",
+                "--project",
+                &p.0.to_string(),
+                "--create",
+            ],
+            &[("VAULT_TOKEN", token.as_str())],
+        )
+        .await;
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("no account was created"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        w.accounts().await.len(),
+        before,
+        "an account was left behind"
+    );
+    assert!(w
+        .store
+        .read_metadata("ro/etl")
+        .await
+        .expect("meta")
+        .is_none());
+    // The same command with a token that can write creates it and stores its secret.
+    let run = w
+        .cli(
+            &[
+                "inventory",
+                "add",
+                "ro/etl",
+                "--kind",
+                "service_account",
+                "--owner",
+                "o@acme.example",
+                "--role",
+                "analyst",
+                "--project",
+                &p.0.to_string(),
+                "--create",
+            ],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(
+        run.stdout.contains("created service account"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.accounts().await.len(), before + 1);
+    let (_, username, secret) = w.stored("ro/etl").await.expect("stored");
+    assert!(!refused(&w, &username, &secret).await);
+    w.assert_no_secret_leaked().await;
+}

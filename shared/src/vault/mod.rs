@@ -283,6 +283,32 @@ impl VaultStore {
         Ok(self.kv_write(&path, &data, cas).await?.version)
     }
 
+    /// What this token lacks to store a new credential under `creds/<name>` (create on its
+    /// data path, create/update on its metadata path); empty when it can. Asked before an
+    /// account is created, so a token that cannot write never leaves an account whose secret
+    /// nobody has.
+    pub async fn missing_write_capabilities(&self, name: &str) -> Result<Vec<String>, VaultError> {
+        let path = self.kv_path(Area::Creds, name)?;
+        let data = self.data_policy_path(&path);
+        let meta = self.metadata_policy_path(&path);
+        let caps = self
+            .capabilities_self(&[data.clone(), meta.clone()])
+            .await?;
+        let has = |p: &str, c: &str| {
+            caps.get(p).is_some_and(|l| {
+                l.iter().any(|x| x == c || x == "root") && !l.iter().any(|x| x == "deny")
+            })
+        };
+        let mut missing = Vec::new();
+        if !has(&data, "create") && !has(&data, "update") {
+            missing.push(format!("create on {data}"));
+        }
+        if !has(&meta, "create") && !has(&meta, "update") {
+            missing.push(format!("update on {meta}"));
+        }
+        Ok(missing)
+    }
+
     // ---- request doorbell ----
 
     /// The doorbell's current version (0 if never rung). The leader polls it: a new version
