@@ -60,10 +60,16 @@ pub enum Command {
     #[command(subcommand)]
     Inventory(InventoryCommand),
     /// Show the leader, the inventory's statuses and open rotations.
+    /// Exits 1 when a credential needs attention (overdue, needs_human,
+    /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
+    /// or the inventory is empty.
     Status {
         /// List every credential, not only those that need attention.
         #[arg(long)]
         all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -215,7 +221,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Inventory(InventoryCommand::Export { format, output }) => {
             inventory_export(config, &format, output).await
         }
-        Command::Status { all } => status(config, all).await,
+        Command::Status { all, json } => status(config, all, json).await,
     }
 }
 
@@ -318,7 +324,7 @@ async fn run_daemon(config: Config) -> Result<()> {
         api.clone(),
         metrics.clone(),
         scheduler.clone(),
-        elector.subscribe(),
+        &elector,
         holder.clone(),
         config.http.token.clone(),
     );
@@ -513,22 +519,46 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         CredentialKind::ServiceAccount if args.sa_id.is_some() || args.username.is_some() => {
             let api = connect_api(&config).await?;
             let accounts = api.list_service_accounts().await?;
-            let found = accounts
-                .iter()
-                .find(|a| {
-                    args.sa_id.is_some_and(|id| a.id == ServiceAccountId(id))
-                        || args.username.as_deref() == Some(a.username.as_str())
-                })
-                .ok_or_else(|| {
-                    RotatorError::Invalid(format!(
+            let by_id = args
+                .sa_id
+                .map(|id| accounts.iter().find(|a| a.id == ServiceAccountId(id)));
+            let by_name = args
+                .username
+                .as_deref()
+                .map(|u| accounts.iter().find(|a| a.username.as_str() == u));
+            let found = match (by_id, by_name) {
+                (Some(Some(a)), Some(Some(b))) if a.id != b.id => {
+                    return Err(RotatorError::Invalid(format!(
+                        "--sa-id {} is {}, but --username names {} (id {}): give one of them, or two that agree",
+                        a.id, a.username, b.username, b.id
+                    )))
+                }
+                (Some(Some(a)), None | Some(Some(_))) | (None, Some(Some(a))) => a,
+                _ => {
+                    return Err(RotatorError::Invalid(format!(
                         "no service account {} in organization {}",
                         args.username
                             .clone()
                             .or(args.sa_id.map(|i| i.to_string()))
                             .unwrap_or_default(),
                         api.org()
-                    ))
-                })?;
+                    )))
+                }
+            };
+            // One account, one entry: rotating one name would revoke the other's consumers.
+            for r in inventory::load(&store).await? {
+                if let Ok(other) = &r.entry {
+                    if other.name != e.name
+                        && (other.sa_id == Some(found.id)
+                            || other.username.as_ref() == Some(&found.username))
+                    {
+                        return Err(RotatorError::Invalid(format!(
+                            "{} (id {}) is already registered as {}: rotating one entry would revoke the credential the other's consumers use; use that entry",
+                            found.username, found.id, other.name
+                        )));
+                    }
+                }
+            }
             e.sa_id = Some(found.id);
             e.username = Some(found.username.clone());
             e.role = e.role.or(found.role);
@@ -545,6 +575,24 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
                 let secret = secret.trim().to_string();
                 if secret.is_empty() {
                     return Err(RotatorError::Invalid("stdin held no secret".into()));
+                }
+                // Only a secret Mixpanel accepts is stored.
+                let client =
+                    api.client_for(found.username.as_str(), SecretString::from(secret.clone()))?;
+                match api.me_with(&client).await {
+                    Ok(_) => {}
+                    Err(err @ mixpanel_access::api::ApiError::Unauthorized { .. }) => {
+                        return Err(RotatorError::Invalid(format!(
+                            "Mixpanel refuses the secret given on stdin for {} ({err}): nothing was registered",
+                            found.username
+                        )))
+                    }
+                    Err(err) => {
+                        return Err(RotatorError::Invalid(format!(
+                            "the secret given on stdin for {} could not be checked ({err}): nothing was registered; try again",
+                            found.username
+                        )))
+                    }
                 }
                 let cred = Credential::ServiceAccount {
                     username: found.username.clone(),
@@ -890,113 +938,218 @@ async fn inventory_export(config: Config, format: &str, output: Option<PathBuf>)
     Ok(())
 }
 
-async fn status(config: Config, all: bool) -> Result<()> {
+/// One row of `status`.
+#[derive(Debug, serde::Serialize)]
+struct StatusRow {
+    name: String,
+    kind: String,
+    status: String,
+    health: String,
+    phase: String,
+    rotation_id: Option<String>,
+    attempts: Option<u32>,
+    next_rotation: Option<String>,
+    attention: bool,
+    note: String,
+}
+
+async fn status(config: Config, all: bool, json: bool) -> Result<()> {
     let store = connect_store(&config).await?;
     let leader = crate::election::leader(&store).await?;
-    match &leader {
-        Some((holder, token)) => println!("leader: {holder} (fencing token {token})"),
-        None => println!("leader: none (no replica holds the lease)"),
-    }
+    let leader_line = match &leader {
+        Some((holder, token)) => format!("leader: {holder} (fencing token {token})"),
+        None => "leader: none (no replica holds the lease)".to_string(),
+    };
     let records = inventory::load(&store).await?;
+    let api = if config.client_config().is_ok() {
+        match connect_api(&config).await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("warning: cannot reach Mixpanel ({e}): stored secrets are not checked");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let max_age = config.rotation.health_check_interval;
+    let mut budget = crate::health::MAX_CHECKS_PER_RUN;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut rows = Vec::new();
+    let mut rows: Vec<StatusRow> = Vec::new();
     let n = records.len();
+    let mut attention_count = 0usize;
     for (i, r) in records.into_iter().enumerate() {
         if n > 50 && (i + 1) % 50 == 0 {
-            eprintln!("[{}/{n}] reading journals", i + 1);
+            eprintln!("[{}/{n}] reading journals and checking secrets", i + 1);
         }
         let entry = match r.entry {
             Ok(e) => e,
             Err(err) => {
                 *counts.entry("invalid".into()).or_default() += 1;
-                rows.push(vec![
-                    r.name.clone(),
-                    "invalid".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    table::cell(&err.to_string(), 80),
-                ]);
+                attention_count += 1;
+                rows.push(StatusRow {
+                    name: r.name.clone(),
+                    kind: "-".into(),
+                    status: "invalid".into(),
+                    health: "-".into(),
+                    phase: "-".into(),
+                    rotation_id: None,
+                    attempts: None,
+                    next_rotation: None,
+                    attention: true,
+                    note: err.to_string(),
+                });
                 continue;
             }
         };
-        *counts.entry(entry.status.to_string()).or_default() += 1;
         let journal = store.read_journal(&entry.name).await?.map(|(j, _)| j);
+        let health = crate::health::check(
+            &store,
+            api.as_ref(),
+            &entry,
+            r.auth_check.as_ref(),
+            max_age,
+            &mut budget,
+        )
+        .await?;
+        // The journal is the truth about a rotation in progress or stopped.
+        let mut status = entry.status;
+        if journal
+            .as_ref()
+            .is_some_and(|j| j.phase == Phase::NeedsHuman)
+        {
+            status = CredentialStatus::NeedsHuman;
+        }
+        *counts.entry(status.to_string()).or_default() += 1;
+        if health.needs_attention() {
+            *counts.entry(health.label().to_string()).or_default() += 1;
+        }
+        let attention = health.needs_attention()
+            || matches!(
+                status,
+                CredentialStatus::Overdue
+                    | CredentialStatus::NeedsHuman
+                    | CredentialStatus::ManualRotationRequired
+            );
+        if attention {
+            attention_count += 1;
+        }
         let open = journal.as_ref().is_some_and(|j| j.phase.is_open());
-        let attention =
-            open || r.request.is_some() || !matches!(entry.status, CredentialStatus::Ok);
-        if !(all || attention) {
+        if !(all || attention || open || r.request.is_some()) {
             continue;
         }
-        let (phase, rid, attempts, note) = match &journal {
-            Some(j) => (
-                j.phase.to_string(),
-                j.rotation_id.clone(),
-                if j.phase == Phase::Done {
-                    "-".to_string()
-                } else {
-                    j.attempts.to_string()
-                },
-                j.last_error
-                    .clone()
-                    .filter(|_| j.phase != Phase::Done)
-                    .or_else(|| entry.status_reason.clone())
-                    .unwrap_or_default(),
-            ),
-            None => (
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                entry.status_reason.clone().unwrap_or_default(),
-            ),
-        };
-        let note = if r.request.is_some() {
-            format!("request pending; {note}")
-        } else {
-            note
-        };
-        rows.push(vec![
-            entry.name.clone(),
-            entry.status.to_string(),
-            phase,
-            rid,
-            attempts,
-            entry
-                .next_rotation
-                .map(inventory::stamp)
-                .unwrap_or_else(|| "never".into()),
-            table::cell(&note, 80),
-        ]);
-    }
-    let summary: Vec<String> = counts.iter().map(|(s, c)| format!("{c} {s}")).collect();
-    println!(
-        "credentials: {n}{}{}",
-        if summary.is_empty() { "" } else { " (" },
-        if summary.is_empty() {
-            String::new()
-        } else {
-            summary.join(", ") + ")"
+        let mut notes: Vec<String> = Vec::new();
+        if r.request.is_some() {
+            notes.push("request pending".into());
         }
-    );
-    if rows.is_empty() {
-        println!("nothing needs attention");
+        if health.needs_attention() {
+            notes.push(health.detail());
+        }
+        match &journal {
+            Some(j) if j.phase != Phase::Done => {
+                if let Some(e) = &j.last_error {
+                    notes.push(e.clone());
+                } else if let Some(r) = &entry.status_reason {
+                    notes.push(r.clone());
+                }
+            }
+            _ => {
+                if let Some(r) = &entry.status_reason {
+                    notes.push(r.clone());
+                }
+            }
+        }
+        rows.push(StatusRow {
+            name: entry.name.clone(),
+            kind: entry.kind.to_string(),
+            status: status.to_string(),
+            health: health.label().to_string(),
+            phase: journal
+                .as_ref()
+                .map(|j| j.phase.to_string())
+                .unwrap_or_else(|| "-".into()),
+            rotation_id: journal.as_ref().map(|j| j.rotation_id.clone()),
+            attempts: journal
+                .as_ref()
+                .filter(|j| j.phase != Phase::Done)
+                .map(|j| j.attempts),
+            next_rotation: entry.next_rotation.map(inventory::stamp),
+            attention,
+            note: notes.join("; "),
+        });
+    }
+    let where_ = format!("{}/{}/creds/", store.config().mount, store.config().prefix);
+    if n == 0 {
+        eprintln!(
+            "warning: no credential at all under {where_}: check the Vault mount and prefix (MIXPANEL_ROTATOR_VAULT_MOUNT, MIXPANEL_ROTATOR_VAULT_PREFIX) or add entries with `inventory add` / `inventory apply`"
+        );
+    }
+    if json {
+        let doc = serde_json::json!({
+            "leader": leader.as_ref().map(|(h, t)| serde_json::json!({"holder": h, "fencing_token": t.0})),
+            "location": where_,
+            "credentials": n,
+            "counts": counts,
+            "needs_attention": attention_count,
+            "entries": rows,
+        });
+        out_line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        print!(
-            "{}",
-            table::render(
+        out_line(&leader_line);
+        let summary: Vec<String> = counts.iter().map(|(s, c)| format!("{c} {s}")).collect();
+        out_line(&format!(
+            "credentials: {n}{}{}",
+            if summary.is_empty() { "" } else { " (" },
+            if summary.is_empty() {
+                String::new()
+            } else {
+                summary.join(", ") + ")"
+            }
+        ));
+        if rows.is_empty() {
+            out_line("nothing needs attention");
+        } else {
+            let table_rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.status.clone(),
+                        r.health.clone(),
+                        r.phase.clone(),
+                        r.rotation_id.clone().unwrap_or_else(|| "-".into()),
+                        r.attempts
+                            .map(|a| a.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        r.next_rotation.clone().unwrap_or_else(|| "never".into()),
+                        table::cell(&r.note, 80),
+                    ]
+                })
+                .collect();
+            out(&table::render(
                 &[
                     "NAME",
                     "STATUS",
+                    "SECRET",
                     "PHASE",
                     "ROTATION",
                     "ATTEMPTS",
                     "NEXT ROTATION",
-                    "NOTE"
+                    "NOTE",
                 ],
-                &rows
-            )
-        );
+                &table_rows,
+            ));
+        }
+    }
+    if n == 0 {
+        return Err(RotatorError::Invalid(format!(
+            "the inventory under {where_} is empty"
+        )));
+    }
+    if attention_count > 0 {
+        return Err(RotatorError::Invalid(format!(
+            "{attention_count} credential(s) need attention (see above)"
+        )));
     }
     Ok(())
 }

@@ -169,6 +169,10 @@ pub struct RotationSettings {
     /// How often a credential that must be rotated by hand is re-read and re-validated.
     #[serde(default = "default_mirror", with = "serde_humantime")]
     pub mirror_interval: Duration,
+    /// How long `status` trusts a check of a stored secret against Mixpanel before it checks
+    /// again (the checks are also bounded per run and by the rate limit).
+    #[serde(default = "default_health_check", with = "serde_humantime")]
+    pub health_check_interval: Duration,
     /// How long SIGTERM waits for in-flight steps before releasing the lease.
     #[serde(default = "default_grace", with = "serde_humantime")]
     pub shutdown_grace: Duration,
@@ -187,6 +191,7 @@ impl Default for RotationSettings {
             max_retry_backoff: default_max_retry_backoff(),
             test_timeout: default_test_timeout(),
             mirror_interval: default_mirror(),
+            health_check_interval: default_health_check(),
             shutdown_grace: default_grace(),
         }
     }
@@ -308,6 +313,9 @@ fn default_test_timeout() -> Duration {
 fn default_mirror() -> Duration {
     Duration::from_secs(3600)
 }
+fn default_health_check() -> Duration {
+    Duration::from_secs(15 * 60)
+}
 fn default_grace() -> Duration {
     Duration::from_secs(30)
 }
@@ -408,6 +416,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "rotation.mirror_interval",
     ),
     ("MIXPANEL_ROTATOR_SHUTDOWN_GRACE", "rotation.shutdown_grace"),
+    (
+        "MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL",
+        "rotation.health_check_interval",
+    ),
     ("MIXPANEL_ROTATOR_HOLDER", "election.holder"),
     ("MIXPANEL_ROTATOR_LEASE_TTL", "election.lease_ttl"),
     ("MIXPANEL_ROTATOR_HTTP_LISTEN", "http.listen"),
@@ -536,6 +548,11 @@ impl Config {
             env,
             "MIXPANEL_ROTATOR_SHUTDOWN_GRACE",
             &mut r.shutdown_grace,
+        )?;
+        env_duration(
+            env,
+            "MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL",
+            &mut r.health_check_interval,
         )?;
         if let Some(h) = env.var("MIXPANEL_ROTATOR_HOLDER") {
             self.election.holder = Some(h);

@@ -44,6 +44,8 @@ pub struct HttpState {
     pub leader: watch::Receiver<Option<Leadership>>,
     pub holder: String,
     pub token: Option<SecretString>,
+    /// Why the replica cannot read or write its lease, if it cannot.
+    pub lease_error: watch::Receiver<Option<String>>,
     ready: Mutex<Option<(Instant, std::result::Result<(), String>)>>,
 }
 
@@ -53,10 +55,12 @@ impl HttpState {
         api: Mixpanel,
         metrics: Arc<Metrics>,
         scheduler: Arc<Scheduler>,
-        leader: watch::Receiver<Option<Leadership>>,
+        elector: &crate::election::Elector,
         holder: String,
         token: Option<SecretString>,
     ) -> Arc<HttpState> {
+        let leader = elector.subscribe();
+        let lease_error = elector.lease_health();
         Arc::new(HttpState {
             store,
             api,
@@ -65,6 +69,7 @@ impl HttpState {
             leader,
             holder,
             token,
+            lease_error,
             ready: Mutex::new(None),
         })
     }
@@ -122,6 +127,12 @@ async fn readyz(State(st): State<Arc<HttpState>>) -> Response {
         }
     };
     let leader = st.leader.borrow().is_some();
+    // Not cached: the elector knows at once when the lease cannot be written.
+    let lease_error = st.lease_error.borrow().clone();
+    let result = match (result, lease_error) {
+        (Ok(()), Some(why)) => Err(why),
+        (r, _) => r,
+    };
     match result {
         Ok(()) => (
             StatusCode::OK,

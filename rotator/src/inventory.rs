@@ -112,6 +112,8 @@ pub struct Record {
     pub entry: std::result::Result<InventoryEntry, InventoryError>,
     pub request: Option<RotationRequest>,
     pub mirrored_at: Option<DateTime<Utc>>,
+    /// The last check of the stored secret against Mixpanel ([`crate::health`]).
+    pub auth_check: Option<crate::health::AuthCheck>,
 }
 
 impl Record {
@@ -126,11 +128,16 @@ impl Record {
             .get(MIRRORED_KEY)
             .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
             .map(|d| d.with_timezone(&Utc));
+        let auth_check = metadata
+            .custom_metadata
+            .get(crate::health::AUTH_CHECK_KEY)
+            .and_then(|v| crate::health::AuthCheck::parse(v));
         Record {
             name,
             entry,
             request,
             mirrored_at,
+            auth_check,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod crash;
 pub mod election;
 pub mod engine;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod inventory;
 pub mod logging;

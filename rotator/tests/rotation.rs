@@ -1295,7 +1295,12 @@ async fn bounded_retries_end_in_needs_human_and_a_manual_request_resumes() {
             .as_str(),
         "needs_human"
     );
-    let status = w.cli(&["status"], &[]).await.ok();
+    let status = w.cli(&["status"], &[]).await;
+    assert_eq!(
+        status.code,
+        Some(1),
+        "status must fail while a rotation needs a human"
+    );
     assert!(status.stdout.contains("needs_human"), "{}", status.stdout);
     // ... until a person fixes the cause and asks again.
     let mut fixed = w.entry(name).await;

@@ -813,3 +813,183 @@ path "secret/detailed-metadata/*" { capabilities = ["list"] }"#;
     assert!(!refused(&w, &username, &secret).await);
     w.assert_no_secret_leaked().await;
 }
+
+fn run_args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registration_refusals_and_a_status_that_tells_the_truth() {
+    let w = World::new().await;
+    let p = w.project("reg").await;
+    let acct = w
+        .service_account("reg-etl", ProjectRole::Consumer, &[p])
+        .await;
+    let other = w
+        .service_account("reg-bi", ProjectRole::Consumer, &[p])
+        .await;
+    let id = acct.id.0.to_string();
+    let add = |name: &'static str, extra: Vec<String>| {
+        let mut v: Vec<String> = [
+            "inventory",
+            "add",
+            name,
+            "--kind",
+            "service_account",
+            "--owner",
+            "o@acme.example",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra);
+        v
+    };
+
+    // A wrong secret on stdin: refused, nothing registered.
+    let args = add(
+        "r/one",
+        vec!["--sa-id".into(), id.clone(), "--secret-stdin".into()],
+    );
+    let run = w
+        .cli_stdin(&run_args(&args), &[], Some("not-the-secret-at-all"))
+        .await;
+    assert!(!run.success);
+    assert!(run.stderr.contains("refuses the secret"), "{}", run.stderr);
+    assert!(w
+        .store
+        .read_metadata("r/one")
+        .await
+        .expect("meta")
+        .is_none());
+    // The right one: registered and stored.
+    w.cli_stdin(&run_args(&args), &[], Some(&acct.secret))
+        .await
+        .ok();
+    assert_eq!(w.stored("r/one").await.expect("stored").0, acct.id);
+    // The same account under another name: refused.
+    let args2 = add("r/two", vec!["--username".into(), acct.username.clone()]);
+    let run = w.cli(&run_args(&args2), &[]).await;
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("already registered as r/one"),
+        "{}",
+        run.stderr
+    );
+    assert!(w
+        .store
+        .read_metadata("r/two")
+        .await
+        .expect("meta")
+        .is_none());
+    // --sa-id and --username that name two accounts: refused.
+    let args3 = add(
+        "r/three",
+        vec![
+            "--sa-id".into(),
+            other.id.0.to_string(),
+            "--username".into(),
+            acct.username.clone(),
+        ],
+    );
+    let run = w.cli(&run_args(&args3), &[]).await;
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("give one of them, or two that agree"),
+        "{}",
+        run.stderr
+    );
+
+    // status: everything fine -> 0, and the check is cached in the entry's metadata.
+    let run = w.cli(&["status"], &[]).await.ok();
+    assert!(
+        run.stdout.contains("nothing needs attention"),
+        "{}",
+        run.stdout
+    );
+    let meta = w.store.read_metadata("r/one").await.expect("m").expect("m");
+    assert!(meta
+        .custom_metadata
+        .get("auth_check")
+        .is_some_and(|v| v.starts_with("ok ")));
+
+    // An entry without a secret: secret_missing, exit 1.
+    let args4 = add("r/nosecret", vec!["--sa-id".into(), other.id.0.to_string()]);
+    w.cli(&run_args(&args4), &[]).await.ok();
+    let run = w.cli(&["status", "--json"], &[]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(v["needs_attention"], 1, "{v}");
+    let entries = v["entries"].as_array().expect("entries");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["name"] == "r/nosecret" && e["health"] == "secret_missing"),
+        "{v}"
+    );
+
+    // The account behind r/one is deleted in Mixpanel: the cached "ok" hides it until the
+    // cache is older than the interval; then status says the secret is refused.
+    w.admin
+        .delete_service_account(w.boot.org, acct.id)
+        .await
+        .expect("delete");
+    let run = w.cli(&["status", "--json"], &[]).await;
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(v["needs_attention"], 1, "cached answer expected: {v}");
+    let run = w
+        .cli(
+            &["status"],
+            &[("MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL", "0s")],
+        )
+        .await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.contains("secret_rejected"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("2 credential(s) need attention"),
+        "{}",
+        run.stderr
+    );
+
+    // An overdue entry needs attention too.
+    w.register_sa("r/old", &other, &[p], |e| {
+        e.last_rotated = Some(chrono::Utc::now() - chrono::TimeDelta::days(30));
+        e.rotation_period = Some(Duration::from_secs(86_400));
+    })
+    .await;
+    let run = w.cli(&["status"], &[]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.contains("overdue"), "{}", run.stdout);
+
+    // A wrong prefix: an empty inventory is a warning and a failure, not "nothing to do".
+    let run = w
+        .cli(
+            &["status"],
+            &[("MIXPANEL_ROTATOR_VAULT_PREFIX", "typo-prefix")],
+        )
+        .await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr
+            .contains("no credential at all under secret/typo-prefix/creds/"),
+        "{}",
+        run.stderr
+    );
+
+    // A daemon pointed at a mount that does not exist cannot write its lease: not ready.
+    let mut d = w.daemon("wrong-mount", &[("MIXPANEL_ROTATOR_VAULT_MOUNT", "nope")]);
+    d.wait_http().await;
+    let url = d.url();
+    let body = wait_for("/readyz to answer 503", Duration::from_secs(15), || {
+        let url = url.clone();
+        async move {
+            let r = reqwest::get(format!("{url}/readyz")).await.ok()?;
+            (r.status().as_u16() == 503).then_some(())?;
+            r.text().await.ok()
+        }
+    })
+    .await;
+    assert!(body.contains("lease"), "{body}");
+    d.kill().await;
+    w.assert_no_secret_leaked().await;
+}
