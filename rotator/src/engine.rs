@@ -442,6 +442,8 @@ impl Engine {
         match &result {
             Ok(Outcome::Done { rotation_id }) => {
                 self.metrics.rotation(trigger, "success");
+                let took = (Utc::now() - j.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+                self.metrics.rotation_duration(took);
                 tracing::info!(credential = name, rotation_id = %rotation_id, trigger, "rotation done");
             }
             Ok(Outcome::NeedsHuman { .. }) => self.metrics.rotation(trigger, "needs_human"),

@@ -301,6 +301,16 @@ impl Scheduler {
             ..PassReport::default()
         };
         let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
+        let mut secrets: BTreeMap<String, u64> = BTreeMap::new();
+        for r in &records {
+            let h = match &r.auth_check {
+                Some(c) if c.ok => "ok",
+                Some(_) => "rejected",
+                None => "unchecked",
+            };
+            *secrets.entry(h.into()).or_default() += 1;
+        }
+        engine.metrics.secret_health(secrets);
         let mut next = Utc::now() + to_delta(engine.settings.reconcile_interval);
         for record in &records {
             lead.check()?;

@@ -139,6 +139,16 @@ async fn a_rotation_requested_while_a_daemon_leads_returns_only_after_revocation
     assert_eq!(v[0]["state"], "done", "{v}");
     w.assert_converged("lead/a", "la").await;
     assert!(d.log_text().contains("picked up a rotation request"));
+    let metrics = reqwest::get(format!("{}/metrics", d.url()))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("mixpanel_rotator_rotation_duration_seconds_count 1"),
+        "{metrics}"
+    );
 
     // Every credential of a project at once, with a summary table.
     let run = w
