@@ -730,6 +730,87 @@ fn merge(
     e
 }
 
+/// The fields `inventory apply` owns: what the file describes. The rotator's own fields
+/// (dates, account, status, last rotation) are written only where the entry has none yet.
+const FILE_OWNED: &[&str] = &[
+    "integration",
+    "projects",
+    "owner",
+    "created_by",
+    "used_by",
+    "purpose",
+    "rotation_period",
+    "overlap",
+    "role",
+    "rotate_on",
+];
+
+/// Updates one stored entry from the file: reads it, merges, and patches only the fields that
+/// differ among those the file owns (plus the schedule when the period changed), with
+/// check-and-set on the metadata version; a conflict (a rotation promoted meanwhile) reads
+/// again. Returns the entry as written.
+async fn apply_owned(
+    store: &VaultStore,
+    file: &InventoryEntry,
+    now: DateTime<Utc>,
+) -> Result<InventoryEntry> {
+    for _ in 0..8 {
+        let Some(meta) = store.read_metadata(&file.name).await? else {
+            let e = merge(file, None, now);
+            store.save_inventory_entry(&e).await?;
+            return Ok(e);
+        };
+        let stored = match InventoryEntry::from_custom_metadata(&file.name, &meta.custom_metadata) {
+            Ok(s) => s,
+            Err(_) => {
+                // Not a valid entry: the file's version replaces it whole.
+                let e = merge(file, None, now);
+                store.save_inventory_entry(&e).await?;
+                return Ok(e);
+            }
+        };
+        if stored.kind != file.kind {
+            return Err(RotatorError::Invalid(format!(
+                "{}: the kind cannot change from {} to {}: remove the entry and add it again",
+                file.name, stored.kind, file.kind
+            )));
+        }
+        let merged = merge(file, Some(&stored), now);
+        let (before, after) = (stored.to_custom_metadata()?, merged.to_custom_metadata()?);
+        let mut keys: Vec<&str> = FILE_OWNED.to_vec();
+        keys.extend(["sa_id", "username", "last_used", "last_rotated"]);
+        if stored.rotation_period != merged.rotation_period
+            || stored.last_rotated != merged.last_rotated
+        {
+            keys.extend(["next_rotation", "status", "status_reason"]);
+        }
+        let fields: BTreeMap<String, Option<String>> = keys
+            .iter()
+            .filter(|k| before.get(**k) != after.get(**k))
+            .filter_map(|k| after.get(*k).map(|v| (k.to_string(), Some(v.clone()))))
+            .collect();
+        if fields.is_empty() {
+            return Ok(stored);
+        }
+        crate::crash::pause("apply_loaded").await;
+        let written = match meta.current_metadata_version {
+            Some(v) => store.patch_metadata_cas(&file.name, &fields, v).await,
+            None => store.patch_metadata(&file.name, &fields).await,
+        };
+        match written {
+            Ok(()) => return Ok(merged),
+            Err(mixpanel_access::vault::VaultError::CasMismatch { .. }) => {
+                tracing::info!(credential = %file.name, "the entry changed during apply (a rotation?): reading it again");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(RotatorError::Invalid(format!(
+        "{}: the entry kept changing while apply wrote it (a rotation in progress?): run apply again",
+        file.name
+    )))
+}
+
 fn same_metadata(a: &InventoryEntry, b: &InventoryEntry) -> bool {
     match (a.to_custom_metadata(), b.to_custom_metadata()) {
         (Ok(x), Ok(y)) => METADATA_KEYS.iter().all(|k| x.get(*k) == y.get(*k)),
@@ -810,7 +891,12 @@ async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Result
             }
         );
         if !dry_run && action != "unchanged" {
-            store.save_inventory_entry(&e).await?;
+            match stored {
+                None => store.save_inventory_entry(&e).await?,
+                // Only the fields the file owns, against the entry as it is now (check-and-set
+                // on the metadata version): a rotation promoted since the load is kept.
+                Some(_) => e = apply_owned(&store, file_entry, now).await?,
+            }
         }
         // A project secret or token with no value in Vault yet gets its current value now,
         // as `inventory add` does, so consumers can read `creds/<name>` at once.

@@ -300,6 +300,7 @@ impl Scheduler {
             credentials: records.len(),
             ..PassReport::default()
         };
+        self.refresh_last_used(&records, lead).await?;
         let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
         let mut secrets: BTreeMap<String, u64> = BTreeMap::new();
         for r in &records {
@@ -353,6 +354,43 @@ impl Scheduler {
             .metrics
             .inventory(statuses, report.due as u64, report.overdue as u64);
         Ok((report, next))
+    }
+
+    /// Copies each service account's `last_used` from Mixpanel's list (one call) into the
+    /// entries where it changed.
+    async fn refresh_last_used(&self, records: &[Record], lead: &Leadership) -> Result<()> {
+        let engine = &self.engine;
+        let with_account: Vec<&InventoryEntry> = records
+            .iter()
+            .filter_map(|r| r.entry.as_ref().ok())
+            .filter(|e| e.kind == CredentialKind::ServiceAccount && e.sa_id.is_some())
+            .collect();
+        if with_account.is_empty() {
+            return Ok(());
+        }
+        let accounts = match engine.api.list_service_accounts().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list service accounts: last_used not refreshed");
+                return Ok(());
+            }
+        };
+        let used: HashMap<_, _> = accounts
+            .iter()
+            .filter_map(|a| a.last_used.map(|t| (a.id, t)))
+            .collect();
+        for e in with_account {
+            let Some(at) = e.sa_id.and_then(|id| used.get(&id)).copied() else {
+                continue;
+            };
+            if e.last_used.map(|l| l.timestamp()) != Some(at.timestamp()) {
+                lead.check()?;
+                let mut e = e.clone();
+                e.last_used = Some(at);
+                inventory::patch_fields(&engine.store, &e, &["last_used"]).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Starts driving every open rotation whose time has come; returns the earliest time of

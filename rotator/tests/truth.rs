@@ -593,6 +593,23 @@ async fn each_kind_rotates_by_its_own_rule_and_an_admin_removal_leaves_a_never_t
     assert!(d
         .log_text()
         .contains("not rotated: its rotate_on names none of these changes"));
+    // POST /rotate answers a permanent refusal with 422, not 503.
+    let r = reqwest::Client::new()
+        .post(format!("{}/rotate", d.url()))
+        .bearer_auth("test-bearer-token-value")
+        .json(&json!({"name": "web/token", "reason": "leak", "overlap": "0s"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 422);
+    let r = reqwest::Client::new()
+        .post(format!("{}/rotate", d.url()))
+        .bearer_auth("test-bearer-token-value")
+        .json(&json!({"name": "web/secret", "reason": "leak", "overlap": "5s"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 422);
     assert_eq!(d.terminate().await, Some(0));
 
     // Only an explicit --force resets the token, and the command says what that stops.
@@ -1001,5 +1018,117 @@ async fn registration_refusals_and_a_status_that_tells_the_truth() {
     .await;
     assert!(body.contains("lease"), "{body}");
     d.kill().await;
+    w.assert_no_secret_leaked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn inventory_apply_during_a_rotation_never_undoes_it_and_last_used_is_filled() {
+    let w = World::new().await;
+    let p = w.project("apply").await;
+    let acct = w
+        .service_account("apply-etl", ProjectRole::Consumer, &[p])
+        .await;
+    w.register_sa("a/etl", &acct, &[p], |_| {}).await;
+    // A consumer uses the credential: Mixpanel records last_used.
+    w.emu
+        .client(&acct.username, &acct.secret)
+        .me()
+        .await
+        .expect("consumer call");
+    let file = w.dir.path().join("inventory.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[credential]]
+name = "a/etl"
+kind = "service_account"
+projects = [{p}]
+owner = "new-owner@acme.example"
+rotation_period = "30d"
+overlap = "1s"
+sa_id = {id}
+username = "{username}"
+"#,
+            p = p.0,
+            id = acct.id.0,
+            username = acct.username
+        ),
+    )
+    .expect("write file");
+    let path = file.display().to_string();
+    // apply reads the entry, then pauses before its write; a rotation is promoted meanwhile.
+    let apply_args = ["inventory", "apply", "-f", path.as_str()];
+    let pause = [("MIXPANEL_ROTATOR_PAUSE_AT", "apply_loaded:3000")];
+    let apply = w.cli(&apply_args, &pause);
+    let rotate = async {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        w.cli(
+            &[
+                "rotate",
+                "a/etl",
+                "--reason",
+                "during apply",
+                "--overlap",
+                "0s",
+            ],
+            &[],
+        )
+        .await
+    };
+    let (applied, rotated) = tokio::join!(apply, rotate);
+    let applied = applied.ok();
+    rotated.ok();
+    assert!(applied.stderr.contains("pausing"), "{}", applied.stderr);
+    assert!(
+        applied.stderr.contains("the entry changed during apply"),
+        "the rotation did not land inside the apply: {}",
+        applied.stderr
+    );
+    let stored = w.stored("a/etl").await.expect("stored");
+    assert_ne!(stored.0, acct.id);
+    let e = w.entry("a/etl").await;
+    // The rotation's fields are kept ...
+    assert_eq!(e.sa_id, Some(stored.0), "apply undid the rotation");
+    assert_eq!(
+        e.username.as_ref().map(|u| u.to_string()),
+        Some(stored.1.clone())
+    );
+    assert!(e
+        .last_trigger
+        .clone()
+        .unwrap_or_default()
+        .contains("during apply"));
+    assert_eq!(e.status.as_str(), "ok");
+    // ... and the file's fields applied.
+    assert_eq!(e.owner, "new-owner@acme.example");
+    assert_eq!(e.rotation_period, Some(Duration::from_secs(30 * 86_400)));
+    w.assert_converged("a/etl", "apply-etl").await;
+
+    // last_used comes from Mixpanel at the next pass (the new account was used by its test).
+    assert!(e.last_used.is_none());
+    w.cli(&["once"], &[]).await.ok();
+    let e = w.entry("a/etl").await;
+    let account = w
+        .accounts()
+        .await
+        .into_iter()
+        .find(|a| a.id == stored.0)
+        .expect("account");
+    assert!(account.last_used.is_some());
+    assert_eq!(
+        e.last_used.map(|t| t.timestamp()),
+        account.last_used.map(|t| t.timestamp())
+    );
+    let csv = w
+        .cli(&["inventory", "export", "--format", "csv"], &[])
+        .await
+        .ok();
+    let day = account
+        .last_used
+        .expect("used")
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(csv.stdout.contains(&day), "{}", csv.stdout);
     w.assert_no_secret_leaked().await;
 }
