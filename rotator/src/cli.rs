@@ -40,6 +40,10 @@ pub struct Cli {
     /// The TOML configuration file (environment variables override it).
     #[arg(long, short = 'c', global = true, env = "MIXPANEL_ROTATOR_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Log lines on stderr: auto (text on a terminal, JSON otherwise), json or text; overrides
+    /// log.format and MIXPANEL_ROTATOR_LOG_FORMAT.
+    #[arg(long, global = true)]
+    pub log_format: Option<crate::config::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -59,6 +63,16 @@ pub enum Command {
     /// Manage the inventory.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Export the rotation history (from the journals' stored versions) as CSV or JSON.
+    History {
+        /// Only these credentials (default: every credential with a journal).
+        names: Vec<String>,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write to a file instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
     /// Show the leader, the inventory's statuses and open rotations.
     /// Exits 1 when a credential needs attention (overdue, needs_human,
     /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
@@ -124,7 +138,11 @@ pub enum InventoryCommand {
         dry_run: bool,
     },
     /// List the inventory as a table.
-    List,
+    List {
+        /// Print JSON (the same document as `export --format json`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Export the inventory (csv, json, md).
     Export {
         #[arg(long, default_value = "csv")]
@@ -191,6 +209,16 @@ fn parse_duration_arg(s: &str) -> std::result::Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// `println!` that ends quietly on a closed pipe (see [`out`]).
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::cli::out_line(&format!($($t)*)) };
+}
+
+/// `print!` that ends quietly on a closed pipe (see [`out`]).
+macro_rules! outp {
+    ($($t:tt)*) => { $crate::cli::out(&format!($($t)*)) };
+}
+
 /// Writes to stdout; a closed pipe (`status --all | head -1`) ends the output quietly
 /// instead of panicking.
 pub(crate) fn out(text: &str) {
@@ -208,7 +236,11 @@ pub(crate) fn out_line(text: &str) {
 pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
     config.validate()?;
-    crate::logging::init(config.log.format, &config.log.filter);
+    mixpanel_access::inventory::set_max_jitter(config.rotation.max_jitter);
+    crate::logging::init(
+        cli.log_format.unwrap_or(config.log.format),
+        &config.log.filter,
+    );
     match cli.command {
         Command::Run => run_daemon(config).await,
         Command::Once { wait } => once(config, wait).await,
@@ -217,11 +249,30 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Inventory(InventoryCommand::Apply { file, dry_run }) => {
             inventory_apply(config, file, dry_run).await
         }
-        Command::Inventory(InventoryCommand::List) => inventory_list(config).await,
+        Command::Inventory(InventoryCommand::List { json }) => inventory_list(config, json).await,
         Command::Inventory(InventoryCommand::Export { format, output }) => {
             inventory_export(config, &format, output).await
         }
         Command::Status { all, json } => status(config, all, json).await,
+        Command::History {
+            names,
+            format,
+            output,
+        } => {
+            let store = connect_store(&config).await?;
+            let rows = crate::history::collect(&store, &names).await?;
+            let text = crate::history::render(&rows, &format)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &text).map_err(|e| {
+                        RotatorError::Io(format!("cannot write {}: {e}", path.display()))
+                    })?;
+                    eprintln!("{} rotation(s) written to {}", rows.len(), path.display());
+                }
+                None => out(&text),
+            }
+            Ok(())
+        }
     }
 }
 
@@ -367,7 +418,7 @@ async fn once(config: Config, wait: bool) -> Result<()> {
     match result {
         None => {
             let holder = crate::election::leader(&store).await?.map(|(h, _)| h);
-            println!(
+            outln!(
                 "another replica leads ({}): it does the rotations; nothing done",
                 holder.unwrap_or_else(|| "unknown".into())
             );
@@ -375,7 +426,7 @@ async fn once(config: Config, wait: bool) -> Result<()> {
         }
         Some(report) => {
             let report = report?;
-            println!(
+            outln!(
                 "reconciled {} credentials: {} rotation(s) started, {} mirrored, {} still open, {} due, {} overdue, {} invalid; {} rotation(s) completed, {} need a human",
                 report.credentials,
                 report.started,
@@ -626,7 +677,7 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         message = format!("current value mirrored into Vault and validated; status {status}");
     }
     let e = inventory::entry(&store, &e.name).await?;
-    println!(
+    outln!(
         "{}: added ({}, next rotation {}){}{}",
         e.name,
         e.kind,
@@ -928,14 +979,14 @@ async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Result
                 .unwrap_or_else(|| "never".into()),
         ]);
     }
-    print!(
+    outp!(
         "{}",
         table::render(
             &["NAME", "KIND", "ACTION", "STATUS", "NEXT ROTATION"],
             &rows
         )
     );
-    println!(
+    outln!(
         "{n} entries: {created} created, {updated} updated, {unchanged} unchanged{}",
         if dry_run {
             " (dry run: nothing written)"
@@ -957,9 +1008,13 @@ fn valid_entries(records: Vec<Record>) -> Vec<InventoryEntry> {
     out
 }
 
-async fn inventory_list(config: Config) -> Result<()> {
+async fn inventory_list(config: Config, json: bool) -> Result<()> {
     let store = connect_store(&config).await?;
     let entries = valid_entries(inventory::load(&store).await?);
+    if json {
+        out_line(&mixpanel_access::inventory::to_json(&entries)?);
+        return Ok(());
+    }
     let day = |d: Option<DateTime<Utc>>| {
         d.map(|d| d.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_else(|| "-".into())
@@ -983,7 +1038,7 @@ async fn inventory_list(config: Config) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    outp!(
         "{}",
         table::render(
             &[
@@ -999,7 +1054,7 @@ async fn inventory_list(config: Config) -> Result<()> {
             &rows
         )
     );
-    println!("{} credential(s)", rows.len());
+    outln!("{} credential(s)", rows.len());
     Ok(())
 }
 
@@ -1015,9 +1070,9 @@ async fn inventory_export(config: Config, format: &str, output: Option<PathBuf>)
             eprintln!("{} entries written to {}", entries.len(), path.display());
         }
         None => {
-            print!("{text}");
+            out(&text);
             if !text.ends_with('\n') {
-                println!();
+                out("\n");
             }
         }
     }

@@ -19,6 +19,7 @@
 //! [rotation]
 //! reconcile_interval = "1m"                      # MIXPANEL_ROTATOR_RECONCILE_INTERVAL
 //! request_poll = "2s"                            # MIXPANEL_ROTATOR_REQUEST_POLL (handed-over requests)
+//! max_jitter = "12h"                             # MIXPANEL_ROTATOR_MAX_JITTER (due dates ± 5 % of the period, at most this; "0s": none)
 //! membership_interval = "5m"                     # MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL ("0s" = off)
 //! max_concurrent = 4                             # MIXPANEL_ROTATOR_MAX_CONCURRENT
 //! max_attempts = 8                               # MIXPANEL_ROTATOR_MAX_ATTEMPTS
@@ -32,7 +33,8 @@
 //! # token: the bearer token of POST /rotate     # MIXPANEL_ROTATOR_HTTP_TOKEN
 //!
 //! [log]
-//! format = "json"                                # MIXPANEL_ROTATOR_LOG_FORMAT (json | text)
+//! format = "auto"                                # MIXPANEL_ROTATOR_LOG_FORMAT, --log-format (auto | json | text;
+//!                                                #   auto: text on a terminal, JSON otherwise)
 //! filter = "info"                                # MIXPANEL_ROTATOR_LOG (vaultrs=off, rustify=off added)
 //! ```
 
@@ -173,6 +175,12 @@ pub struct RotationSettings {
     /// again (the checks are also bounded per run and by the rate limit).
     #[serde(default = "default_health_check", with = "serde_humantime")]
     pub health_check_interval: Duration,
+    /// The cap on the jitter added to due dates (`last_rotated + period ± jitter`, the jitter
+    /// being 5 % of the period, a stable function of the name and the last rotation, so
+    /// credentials rotated together do not fall due together); the default cap is 12h,
+    /// "0s" turns the jitter off.
+    #[serde(default, with = "opt_duration")]
+    pub max_jitter: Option<Duration>,
     /// How long SIGTERM waits for in-flight steps before releasing the lease.
     #[serde(default = "default_grace", with = "serde_humantime")]
     pub shutdown_grace: Duration,
@@ -192,6 +200,7 @@ impl Default for RotationSettings {
             test_timeout: default_test_timeout(),
             mirror_interval: default_mirror(),
             health_check_interval: default_health_check(),
+            max_jitter: None,
             shutdown_grace: default_grace(),
         }
     }
@@ -261,8 +270,22 @@ impl Default for LogSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Human text lines when stderr is a terminal, JSON lines otherwise.
+    Auto,
     Json,
     Text,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(LogFormat::Auto),
+            "json" => Ok(LogFormat::Json),
+            "text" => Ok(LogFormat::Text),
+            _ => Err(format!("\"{s}\" is not auto, json or text")),
+        }
+    }
 }
 
 fn default_api_url() -> String {
@@ -326,7 +349,7 @@ fn default_listen() -> String {
     "0.0.0.0:9464".into()
 }
 fn default_log_format() -> LogFormat {
-    LogFormat::Json
+    LogFormat::Auto
 }
 fn default_log_filter() -> String {
     "info".into()
@@ -420,6 +443,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL",
         "rotation.health_check_interval",
     ),
+    ("MIXPANEL_ROTATOR_MAX_JITTER", "rotation.max_jitter"),
     ("MIXPANEL_ROTATOR_HOLDER", "election.holder"),
     ("MIXPANEL_ROTATOR_LEASE_TTL", "election.lease_ttl"),
     ("MIXPANEL_ROTATOR_HTTP_LISTEN", "http.listen"),
@@ -554,6 +578,12 @@ impl Config {
             "MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL",
             &mut r.health_check_interval,
         )?;
+        if let Some(v) = env.var("MIXPANEL_ROTATOR_MAX_JITTER") {
+            r.max_jitter =
+                Some(parse_duration(&v).map_err(|e| {
+                    RotatorError::Config(format!("MIXPANEL_ROTATOR_MAX_JITTER: {e}"))
+                })?);
+        }
         if let Some(h) = env.var("MIXPANEL_ROTATOR_HOLDER") {
             self.election.holder = Some(h);
         }
@@ -569,15 +599,9 @@ impl Config {
             self.http.token = Some(SecretString::from(t));
         }
         if let Some(f) = env.var("MIXPANEL_ROTATOR_LOG_FORMAT") {
-            self.log.format = match f.trim().to_ascii_lowercase().as_str() {
-                "json" => LogFormat::Json,
-                "text" => LogFormat::Text,
-                _ => {
-                    return Err(RotatorError::Config(format!(
-                        "MIXPANEL_ROTATOR_LOG_FORMAT: \"{f}\" is not json or text"
-                    )))
-                }
-            };
+            self.log.format = f
+                .parse()
+                .map_err(|e| RotatorError::Config(format!("MIXPANEL_ROTATOR_LOG_FORMAT: {e}")))?;
         }
         if let Some(f) = env.var("MIXPANEL_ROTATOR_LOG") {
             self.log.filter = f;

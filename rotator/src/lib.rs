@@ -24,6 +24,7 @@ pub mod election;
 pub mod engine;
 pub mod error;
 pub mod health;
+pub mod history;
 pub mod http;
 pub mod inventory;
 pub mod logging;

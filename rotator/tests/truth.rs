@@ -1132,3 +1132,135 @@ username = "{username}"
     assert!(csv.stdout.contains(&day), "{}", csv.stdout);
     w.assert_no_secret_leaked().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operators_cli_formula_cells_closed_pipes_logs_json_jitter_and_history() {
+    let w = World::new().await;
+    let p = w.project("ops").await;
+    let ps = p.0.to_string();
+    let acct = w
+        .service_account("ops-etl", ProjectRole::Consumer, &[p])
+        .await;
+    w.register_sa("ops/etl", &acct, &[p], |_| {}).await;
+    // An owner that a spreadsheet would run as a formula; the jitter turned off.
+    w.cli(
+        &[
+            "inventory",
+            "add",
+            "ops/secret",
+            "--kind",
+            "project_secret",
+            "--owner",
+            "=HYPERLINK(\"http://evil.example\",\"click\")",
+            "--project",
+            &ps,
+            "--last-rotated",
+            "2026-11-01",
+        ],
+        &[("MIXPANEL_ROTATOR_MAX_JITTER", "0s")],
+    )
+    .await
+    .ok();
+    let e = w.entry("ops/secret").await;
+    let last = e.last_rotated.expect("last rotated");
+    assert_eq!(
+        e.next_rotation,
+        Some(last + chrono::TimeDelta::days(90)),
+        "with max_jitter 0s the due date is last_rotated + period"
+    );
+    let csv = w
+        .cli(&["inventory", "export", "--format", "csv"], &[])
+        .await
+        .ok();
+    assert!(csv.stdout.contains("\"'=HYPERLINK("), "{}", csv.stdout);
+    assert!(!csv.stdout.contains(",=HYPERLINK") && !csv.stdout.contains(",\"=HYPERLINK"));
+
+    // --json on inventory list.
+    let list = w.cli(&["inventory", "list", "--json"], &[]).await.ok();
+    let v: Value = serde_json::from_str(&list.stdout).expect("json list");
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+
+    // A closed pipe ends the output quietly: no panic, no crash exit code.
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!(
+            "'{}' status --all | true; echo \"rc=${{PIPESTATUS[0]}}\"",
+            common::BIN
+        ))
+        .envs(w.env())
+        .env_remove("MIXPANEL_ROTATOR_CONFIG");
+    let out = tokio::task::block_in_place(|| cmd.output()).expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stdout.contains("rc=0") || stdout.contains("rc=1"),
+        "{stdout}\n{stderr}"
+    );
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!(
+            "'{}' inventory export --format csv | head -c 1 >/dev/null; echo \"rc=${{PIPESTATUS[0]}}\"",
+            common::BIN
+        ))
+        .envs(w.env());
+    let out = tokio::task::block_in_place(|| cmd.output()).expect("bash");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rc=0"));
+
+    // Logs: JSON when stderr is not a terminal (here), text with --log-format text.
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "ops/etl",
+                "--reason",
+                "=cmd|' /C calc'!A0",
+                "--overlap",
+                "0s",
+            ],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with('{')),
+        "{}",
+        run.stderr
+    );
+    let run = w.cli(&["once", "--log-format", "text"], &[]).await.ok();
+    assert!(
+        run.stderr.contains("leader lease acquired"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.lines().any(|l| l.starts_with('{')),
+        "{}",
+        run.stderr
+    );
+
+    // The rotation history, as CSV (formula cells neutralized) and JSON.
+    let hist = w.cli(&["history", "--format", "csv"], &[]).await.ok();
+    assert!(
+        hist.stdout.starts_with("credential,rotation_id,trigger"),
+        "{}",
+        hist.stdout
+    );
+    assert!(hist.stdout.contains("'=cmd"), "{}", hist.stdout);
+    let hist = w
+        .cli(&["history", "ops/etl", "--format", "json"], &[])
+        .await
+        .ok();
+    let v: Value = serde_json::from_str(&hist.stdout).expect("history json");
+    let rows = v.as_array().expect("rows");
+    assert_eq!(rows.len(), 1, "{v}");
+    let stored = w.stored("ops/etl").await.expect("stored");
+    assert_eq!(rows[0]["outcome"], "done");
+    assert_eq!(rows[0]["trigger"], "incident");
+    assert_eq!(rows[0]["old_account"], acct.username.as_str());
+    assert_eq!(rows[0]["new_account"], stored.1.as_str());
+    assert_eq!(rows[0]["old_sa_id"], acct.id.0);
+    assert!(rows[0]["finished_at"].is_string());
+    w.assert_no_secret_leaked().await;
+}

@@ -24,7 +24,7 @@ pub use duration::{
     format_duration, format_optional_period, parse_duration, parse_optional_period,
     serde_humantime, NEVER,
 };
-pub use export::{to_csv, to_json, to_markdown, ExportFormat, COLUMNS};
+pub use export::{csv_safe, to_csv, to_json, to_markdown, ExportFormat, COLUMNS};
 pub use file::{parse_inventory_toml, InventoryFile, FILE_KEYS};
 pub use metadata::{
     parse_rotate_on, CUSTOM_METADATA_MAX_KEYS, CUSTOM_METADATA_MAX_KEY_LEN,
@@ -465,9 +465,26 @@ fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
-/// The maximum jitter for a period: 5 % of it, capped at 12 hours.
+/// The process-wide cap on the jitter set by [`set_max_jitter`] (seconds; `u64::MAX`: the
+/// default cap, [`MAX_JITTER`]).
+static JITTER_CAP_SECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
+/// Sets the cap on the jitter of due dates for this process (a binary's configuration):
+/// `None` restores the default (12 hours), `Some(0s)` turns the jitter off. Every process that
+/// computes due dates for the same inventory should use the same cap.
+pub fn set_max_jitter(cap: Option<Duration>) {
+    let secs = cap.map(|d| d.as_secs()).unwrap_or(u64::MAX);
+    JITTER_CAP_SECS.store(secs, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The maximum jitter for a period: 5 % of it, capped at 12 hours (or at the cap set with
+/// [`set_max_jitter`]).
 pub fn max_jitter_for(period: Duration) -> Duration {
-    period.mul_f64(JITTER_FRACTION).min(MAX_JITTER)
+    let cap = match JITTER_CAP_SECS.load(std::sync::atomic::Ordering::Relaxed) {
+        u64::MAX => MAX_JITTER,
+        secs => Duration::from_secs(secs),
+    };
+    period.mul_f64(JITTER_FRACTION).min(MAX_JITTER).min(cap)
 }
 
 /// The grace before a due credential is overdue: 10 % of the period, capped at 24 hours.

@@ -347,6 +347,27 @@ impl VaultStore {
         }))
     }
 
+    /// Every stored version of the journal of `<name>`, oldest first (Vault keeps the last
+    /// [`DEFAULT_MAX_VERSIONS`]); versions that are deleted or not a journal are skipped.
+    pub async fn journal_history(&self, name: &str) -> Result<Vec<(u64, Journal)>, VaultError> {
+        let path = self.kv_path(Area::State, name)?;
+        let Some(meta) = self.kv_metadata(&path).await? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (v, info) in &meta.versions {
+            if info.destroyed || info.deletion_time.is_some() {
+                continue;
+            }
+            if let Some((data, _)) = self.kv_read(&path, Some(*v)).await? {
+                if let Ok(j) = serde_json::from_value::<Journal>(data) {
+                    out.push((*v, j));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The names of every credential that has a journal (to reconcile open journals at start).
     pub async fn list_journals(&self) -> Result<Vec<String>, VaultError> {
         self.kv_list_names(&self.folder(Area::State)).await
