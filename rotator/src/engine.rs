@@ -1148,12 +1148,18 @@ impl Engine {
                     .collect()
             };
             lead.check()?;
-            for (id, username) in twins(&self.api.list_service_accounts().await?) {
+            let found = twins(&self.api.list_service_accounts().await?);
+            for (id, username) in &found {
                 lead.verify().await?;
                 tracing::warn!(credential = name, rotation_id = %j.rotation_id, twin = %username, "deleting a twin account left by an ambiguous create");
-                self.api.delete_service_account(id).await?;
+                self.api.delete_service_account(*id).await?;
             }
-            let left = twins(&self.api.list_service_accounts().await?);
+            // Checked by a second listing when something was deleted.
+            let left = if found.is_empty() {
+                Vec::new()
+            } else {
+                twins(&self.api.list_service_accounts().await?)
+            };
             if !left.is_empty() {
                 return Err(RotatorError::Invalid(format!(
                     "twin account(s) still listed after their deletion: {}",
