@@ -1180,6 +1180,25 @@ async fn an_operators_cli_formula_cells_closed_pipes_logs_json_jitter_and_histor
     let v: Value = serde_json::from_str(&list.stdout).expect("json list");
     assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
 
+    // once --dry-run: says what a pass would rotate, and changes nothing.
+    let due = w
+        .service_account("ops-due", ProjectRole::Consumer, &[p])
+        .await;
+    w.register_sa("ops/due", &due, &[p], |e| {
+        e.last_rotated = Some(chrono::Utc::now() - chrono::TimeDelta::days(3));
+    })
+    .await;
+    let dry = w.cli(&["once", "--dry-run"], &[]).await.ok();
+    assert!(
+        dry.stdout.contains("ops/due") && dry.stdout.contains("rotate"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains(&due.username), "{}", dry.stdout);
+    assert!(dry.stdout.contains("nothing was changed"), "{}", dry.stdout);
+    assert!(w.store.read_journal("ops/due").await.expect("j").is_none());
+    assert_eq!(w.stored("ops/due").await.expect("stored").0, due.id);
+
     // A closed pipe ends the output quietly: no panic, no crash exit code.
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
