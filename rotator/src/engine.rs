@@ -1320,7 +1320,44 @@ impl Engine {
             )),
         );
         inventory::patch_fields(&self.store, &e, ROTATION_FIELDS).await?;
+        if let Credential::ProjectToken { token, project_id } = &cred {
+            self.update_token_beside_secrets(*project_id, token).await?;
+        }
         self.advance(name, j, ver, Phase::Promoted, lead).await
+    }
+
+    /// A project token was reset: the project secrets stored with the old token beside them
+    /// get the new one (a new version each), so their consumers do not pair a valid secret
+    /// with a token that no longer exists.
+    async fn update_token_beside_secrets(&self, project: ProjectId, token: &str) -> Result<()> {
+        for r in inventory::load(&self.store).await? {
+            let Ok(e) = &r.entry else { continue };
+            if e.kind != CredentialKind::ProjectSecret || e.projects.first() != Some(&project) {
+                continue;
+            }
+            let Some((
+                Credential::ProjectSecret {
+                    secret, token: old, ..
+                },
+                info,
+            )) = self.store.read_credential(&e.name).await?
+            else {
+                continue;
+            };
+            if old.as_deref() == Some(token) {
+                continue;
+            }
+            let cred = Credential::ProjectSecret {
+                project_id: project,
+                secret,
+                token: Some(token.to_string()),
+            };
+            self.store
+                .write_credential(&e.name, &cred, info.version)
+                .await?;
+            tracing::info!(credential = %e.name, project = project.0, "the new project token is stored beside the project secret");
+        }
+        Ok(())
     }
 
     /// Reads a project secret or token back from Mixpanel into `creds/<name>` (only when it

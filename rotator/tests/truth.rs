@@ -634,6 +634,19 @@ async fn each_kind_rotates_by_its_own_rule_and_an_admin_removal_leaves_a_never_t
     assert!(run.stdout.contains("no longer validates"), "{}", run.stdout);
     let project = w.admin.project_metadata(p).await.expect("project");
     assert_ne!(project.token.as_deref(), Some(token_before.as_str()));
+    // The project secret's entry now carries the new token beside its secret.
+    match w.store.read_credential("web/secret").await.expect("read") {
+        Some((mixpanel_access::vault::Credential::ProjectSecret { token, .. }, _)) => {
+            assert_eq!(token, project.token)
+        }
+        other => panic!("{other:?}"),
+    }
+    let status = w.cli(&["status", "--all"], &[]).await;
+    assert!(
+        !status.stdout.contains("secret_rejected"),
+        "{}",
+        status.stdout
+    );
     w.assert_no_secret_leaked().await;
 }
 
