@@ -114,6 +114,8 @@ pub struct Record {
     pub mirrored_at: Option<DateTime<Utc>>,
     /// The last check of the stored secret against Mixpanel ([`crate::health`]).
     pub auth_check: Option<crate::health::AuthCheck>,
+    /// Whether `creds/<name>` holds a live version (from the metadata: no extra read).
+    pub has_secret: bool,
 }
 
 impl Record {
@@ -132,12 +134,17 @@ impl Record {
             .custom_metadata
             .get(crate::health::AUTH_CHECK_KEY)
             .and_then(|v| crate::health::AuthCheck::parse(v));
+        let has_secret = metadata.current_version > 0
+            && metadata
+                .current()
+                .is_none_or(|v| !v.destroyed && v.deletion_time.is_none());
         Record {
             name,
             entry,
             request,
             mirrored_at,
             auth_check,
+            has_secret,
         }
     }
 }

@@ -11,8 +11,8 @@
 //! - `mixpanel_rotator_reconcile_passes_total{result}` (counter)
 //! - `mixpanel_rotator_membership_changes_total` (counter)
 //! - `mixpanel_rotator_credential_secrets{health}` (gauge, from the last reconcile pass: the
-//!   cached check of each stored secret, `ok`, `rejected` or `unchecked`; `status` refreshes
-//!   the checks)
+//!   cached check of each stored secret, `ok`, `rejected` or `unchecked`, and `missing` when
+//!   `creds/<name>` holds no live version; `status` refreshes the checks)
 //! - `mixpanel_rotator_rotation_duration_seconds` (histogram: from the journal's start to
 //!   `done`, overlap included)
 

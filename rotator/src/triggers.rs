@@ -305,6 +305,7 @@ impl Scheduler {
         let mut secrets: BTreeMap<String, u64> = BTreeMap::new();
         for r in &records {
             let h = match &r.auth_check {
+                _ if !r.has_secret => "missing",
                 Some(c) if c.ok => "ok",
                 Some(_) => "rejected",
                 None => "unchecked",

@@ -968,6 +968,27 @@ async fn registration_refusals_and_a_status_that_tells_the_truth() {
         "{v}"
     );
 
+    // The daemon's metrics count the same: one secret checked ok, one missing.
+    let mut d = w.daemon("healthy", &[]);
+    d.wait_http().await;
+    let url = d.url();
+    wait_for("the secret health metrics", Duration::from_secs(15), || {
+        let url = url.clone();
+        async move {
+            let text = reqwest::get(format!("{url}/metrics"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            (text.contains("mixpanel_rotator_credential_secrets{health=\"missing\"} 1")
+                && text.contains("mixpanel_rotator_credential_secrets{health=\"ok\"} 1"))
+            .then_some(())
+        }
+    })
+    .await;
+    assert_eq!(d.terminate().await, Some(0));
+
     // The account behind r/one is deleted in Mixpanel: the cached "ok" hides it until the
     // cache is older than the interval; then status says the secret is refused.
     w.admin
