@@ -1317,3 +1317,65 @@ async fn an_operators_cli_formula_cells_closed_pipes_logs_json_jitter_and_histor
     assert!(rows[0]["finished_at"].is_string());
     w.assert_no_secret_leaked().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotation_this_process_leads_gives_up_at_its_timeout_and_says_where_it_stands() {
+    let w = World::new().await;
+    let p = w.project("slow").await;
+    let old = w.service_account("slow", ProjectRole::Consumer, &[p]).await;
+    w.register_sa("s/etl", &old, &[p], |_| {}).await;
+    w.emu
+        .set_faults(json!({
+            "error_rate": 1.0,
+            "error_status": 503,
+            "routes": ["create_service_account"],
+        }))
+        .await;
+    let started = Instant::now();
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "s/etl",
+                "--reason",
+                "INC-5",
+                "--overlap",
+                "0s",
+                "--timeout",
+                "4s",
+            ],
+            &[("MIXPANEL_ROTATOR_MAX_ATTEMPTS", "50")],
+        )
+        .await;
+    let took = started.elapsed();
+    assert!(!run.success, "{}", run.stdout);
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(run.stdout.contains("timed_out"), "{}", run.stdout);
+    assert!(run.stdout.contains("phase intent"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("1 of 1 rotation(s) did not complete"),
+        "{}",
+        run.stderr
+    );
+    // The term ended with the command: the lease is released, the journal kept for the next
+    // leader, and the old credential still works.
+    assert!(matches!(
+        Lease::status(&w.store).await.expect("lease"),
+        LeaseStatus::Free { .. }
+    ));
+    let (j, _) = w.store.read_journal("s/etl").await.expect("j").expect("j");
+    assert_eq!(j.phase.as_str(), "intent");
+    assert!(!refused(&w, &old.username, &old.secret).await);
+    w.emu.clear_faults().await;
+    let run = w
+        .cli(
+            &["rotate", "s/etl", "--reason", "INC-5", "--overlap", "0s"],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("joined the rotation"), "{}", run.stdout);
+    assert!(refused(&w, &old.username, &old.secret).await);
+    w.assert_converged("s/etl", "slow").await;
+    w.assert_no_secret_leaked().await;
+}
