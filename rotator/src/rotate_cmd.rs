@@ -180,10 +180,18 @@ pub async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
             rotation_id: None,
             result: None,
         };
-        // An unknown or invalid name, or a request the entry refuses, stops the command
-        // before anything is rotated.
+        // An unknown or invalid name, or a request a named entry refuses, stops the command
+        // before anything is rotated; an entry found through --project that refuses (a project
+        // token without --force, say) is skipped and reported.
         let e = inventory::entry(&store, &name).await?;
-        inventory::check_request(&e, &t.req)?;
+        if let Err(refused) = inventory::check_request(&e, &t.req) {
+            if args.names.contains(&name) {
+                return Err(refused);
+            }
+            t.finish(true, "skipped", format!("not rotated: {refused}"));
+            targets.push(t);
+            continue;
+        }
         if e.kind == CredentialKind::ProjectToken {
             eprintln!(
                 "warning: {name}: resetting the token of project {}: every client that sends events with the old token stops being ingested until it is given the new one",
@@ -780,6 +788,15 @@ fn print_results(results: &[RotateResult], json: bool) {
         &["NAME", "RESULT", "STATE", "ROTATION", "DETAIL"],
         &rows,
     ));
-    let ok = results.iter().filter(|r| r.ok).count();
-    crate::cli::out_line(&format!("{ok} of {} rotation(s) completed", results.len()));
+    let skipped = results.iter().filter(|r| r.state == "skipped").count();
+    let ok = results.iter().filter(|r| r.ok).count() - skipped;
+    crate::cli::out_line(&format!(
+        "{ok} of {} rotation(s) completed{}",
+        results.len() - skipped,
+        if skipped > 0 {
+            format!(", {skipped} skipped (see DETAIL)")
+        } else {
+            String::new()
+        }
+    ));
 }

@@ -612,6 +612,33 @@ async fn each_kind_rotates_by_its_own_rule_and_an_admin_removal_leaves_a_never_t
     assert_eq!(r.status().as_u16(), 422);
     assert_eq!(d.terminate().await, Some(0));
 
+    // Every credential of the project at once: the token (rotate_on empty) and the service
+    // account (removals only) are skipped and say why; the project secret rotates.
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "--project",
+                &ps,
+                "--reason",
+                "INC-9",
+                "--overlap",
+                "0s",
+            ],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(
+        run.stdout
+            .contains("1 of 1 rotation(s) completed, 2 skipped"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("web/token") && run.stdout.contains("skipped"));
+    let project = w.admin.project_metadata(p).await.expect("project");
+    assert_eq!(project.token.as_deref(), Some(token_before.as_str()));
+
     // Only an explicit --force resets the token, and the command says what that stops.
     let run = w
         .cli(&["rotate", "web/token", "--reason", "leak"], &[])
