@@ -273,6 +273,16 @@ impl Scheduler {
         let engine = &self.engine;
         let store = &engine.store;
         let records = inventory::load(store).await?;
+        if full_scan && records.is_empty() {
+            let c = store.config();
+            tracing::warn!(
+                mount = %c.mount,
+                prefix = %c.prefix,
+                "no credential at all under {}/{}/creds/: check the Vault mount and prefix, or add entries",
+                c.mount,
+                c.prefix
+            );
+        }
         if full_scan {
             let mut found = HashMap::new();
             for name in store.list_journals().await? {

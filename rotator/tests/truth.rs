@@ -1063,6 +1063,20 @@ async fn registration_refusals_and_a_status_that_tells_the_truth() {
         "{}",
         run.stderr
     );
+    // The daemon's pass (here `once`) warns the same way.
+    let run = w
+        .cli(
+            &["once"],
+            &[("MIXPANEL_ROTATOR_VAULT_PREFIX", "typo-prefix")],
+        )
+        .await
+        .ok();
+    assert!(
+        run.stderr
+            .contains("no credential at all under secret/typo-prefix/creds/"),
+        "{}",
+        run.stderr
+    );
 
     // A daemon pointed at a mount that does not exist cannot write its lease: not ready.
     let mut d = w.daemon("wrong-mount", &[("MIXPANEL_ROTATOR_VAULT_MOUNT", "nope")]);
