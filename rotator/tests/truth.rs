@@ -1420,3 +1420,62 @@ async fn a_rotation_this_process_leads_gives_up_at_its_timeout_and_says_where_it
     w.assert_converged("s/etl", "slow").await;
     w.assert_no_secret_leaked().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotate_several_names_in_one_call_reports_each_and_fails_if_one_fails() {
+    let w = World::new().await;
+    let p = w.project("batch").await;
+    let mut olds = Vec::new();
+    for n in ["ba", "bb", "bc"] {
+        let old = w.service_account(n, ProjectRole::Consumer, &[p]).await;
+        w.register_sa(&format!("batch/{n}"), &old, &[p], |_| {})
+            .await;
+        olds.push(old);
+    }
+    // batch/bc's stored secret is wrong: its account's grants cannot be listed with it.
+    let mut broken = olds[2].clone();
+    broken.secret = "0123456789abcdef0123456789abcdef".into();
+    w.register_sa("batch/bc", &broken, &[p], |_| {}).await;
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "batch/ba",
+                "batch/bb",
+                "batch/bc",
+                "--reason",
+                "INC-7",
+                "--overlap",
+                "0s",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    assert!(!run.success, "{}", run.stdout);
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    let rows = v.as_array().expect("rows");
+    assert_eq!(rows.len(), 3, "{v}");
+    let by = |n: &str| {
+        rows.iter()
+            .find(|r| r["name"] == n)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(by("batch/ba")["state"], "done", "{v}");
+    assert_eq!(by("batch/bb")["state"], "done", "{v}");
+    assert_eq!(by("batch/bc")["state"], "needs_human", "{v}");
+    assert_eq!(by("batch/bc")["ok"], false, "{v}");
+    assert!(
+        run.stderr.contains("1 of 3 rotation(s) did not complete"),
+        "{}",
+        run.stderr
+    );
+    assert!(refused(&w, &olds[0].username, &olds[0].secret).await);
+    assert!(refused(&w, &olds[1].username, &olds[1].secret).await);
+    // The broken one was not touched: its account still exists.
+    assert!(w.accounts().await.iter().any(|a| a.id == olds[2].id));
+    w.assert_converged("batch/ba", "ba").await;
+    w.assert_converged("batch/bb", "bb").await;
+    w.assert_no_secret_leaked().await;
+}
