@@ -1020,6 +1020,44 @@ async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Result
         .into_iter()
         .map(|r| (r.name.clone(), r))
         .collect();
+    // One account, one entry: refuse a file that names an account another entry already uses
+    // (rotating one name would revoke the credential the other's consumers use).
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    for r in existing.values() {
+        if let Ok(e) = &r.entry {
+            if entries.iter().any(|f| f.name == e.name) {
+                continue;
+            }
+            if let Some(id) = e.sa_id {
+                owners.insert(format!("id {id}"), e.name.clone());
+            }
+            if let Some(u) = &e.username {
+                owners.insert(u.to_string(), e.name.clone());
+            }
+        }
+    }
+    for f in &entries {
+        let stored = existing.get(&f.name).and_then(|r| r.entry.as_ref().ok());
+        let sa_id = stored.and_then(|s| s.sa_id).or(f.sa_id);
+        let username = stored
+            .and_then(|s| s.username.clone())
+            .or_else(|| f.username.clone());
+        let keys: Vec<String> = sa_id
+            .map(|i| format!("id {i}"))
+            .into_iter()
+            .chain(username.map(|u| u.to_string()))
+            .collect();
+        for k in keys {
+            if let Some(other) = owners.insert(k.clone(), f.name.clone()) {
+                if other != f.name {
+                    return Err(RotatorError::Invalid(format!(
+                        "{}: the service account {k} is already the credential of {other}: one account per entry (rotating one would revoke the other's); nothing was written",
+                        f.name
+                    )));
+                }
+            }
+        }
+    }
     let mut api: Option<Mixpanel> = None;
     let api_configured = config.client_config().is_ok();
     let now = Utc::now();

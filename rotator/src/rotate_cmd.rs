@@ -292,7 +292,7 @@ pub async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
             .ok()
             .flatten()
             .map(|(h, _)| h)
-            .unwrap_or_else(|| "unknown".into());
+            .unwrap_or_else(|| "another command, just finishing".into());
         for t in targets.iter_mut().filter(|t| t.result.is_none() && !t.left) {
             inventory::leave_request(&ctx.store, &t.name, &t.req).await?;
             t.left = true;

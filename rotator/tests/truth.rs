@@ -967,6 +967,35 @@ async fn registration_refusals_and_a_status_that_tells_the_truth() {
         run.stderr
     );
 
+    // The same account in an inventory file under another name: refused, nothing written.
+    let file = w.dir.path().join("dup.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[credential]]\nname = \"r/dup\"\nkind = \"service_account\"\nowner = \"o@acme.example\"\nsa_id = {}\n",
+            acct.id.0
+        ),
+    )
+    .expect("write");
+    let run = w
+        .cli(
+            &["inventory", "apply", "-f", &file.display().to_string()],
+            &[],
+        )
+        .await;
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("already the credential of r/one"),
+        "{}",
+        run.stderr
+    );
+    assert!(w
+        .store
+        .read_metadata("r/dup")
+        .await
+        .expect("meta")
+        .is_none());
+
     // status: everything fine -> 0, and the check is cached in the entry's metadata.
     let run = w.cli(&["status"], &[]).await.ok();
     assert!(
