@@ -1508,3 +1508,95 @@ async fn rotate_several_names_in_one_call_reports_each_and_fails_if_one_fails() 
     w.assert_converged("batch/bb", "bb").await;
     w.assert_no_secret_leaked().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn post_rotate_on_a_follower_is_refused_with_422_or_picked_up_by_the_leader_within_seconds() {
+    let w = World::new().await;
+    let p = w.project("follow").await;
+    let old = w.service_account("fol", ProjectRole::Consumer, &[p]).await;
+    w.register_sa("f/etl", &old, &[p], |_| {}).await;
+    w.cli(
+        &[
+            "inventory",
+            "add",
+            "f/token",
+            "--kind",
+            "project_token",
+            "--owner",
+            "o@acme.example",
+            "--project",
+            &p.0.to_string(),
+        ],
+        &[],
+    )
+    .await
+    .ok();
+    let slow = [("MIXPANEL_ROTATOR_RECONCILE_INTERVAL", "1m")];
+    let mut a = w.daemon("fa", &slow);
+    a.wait_http().await;
+    let store = w.store.clone();
+    wait_for("fa to lead", Duration::from_secs(15), || {
+        let store = store.clone();
+        async move {
+            match Lease::status(&store).await.ok()? {
+                LeaseStatus::Held { record, .. } if record.holder == "fa" => Some(()),
+                _ => None,
+            }
+        }
+    })
+    .await;
+    let mut b = w.daemon("fb", &slow);
+    b.wait_http().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let http = reqwest::Client::new();
+    let post = |body: Value| {
+        let http = http.clone();
+        let url = format!("{}/rotate", b.url());
+        async move {
+            http.post(url)
+                .bearer_auth("test-bearer-token-value")
+                .json(&body)
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    // Refused on the follower too: 422, and nothing is queued.
+    let r = post(json!({"name": "f/token", "reason": "leak", "overlap": "0s"})).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let meta = w
+        .store
+        .read_metadata("f/token")
+        .await
+        .expect("m")
+        .expect("m");
+    assert!(!meta.custom_metadata.contains_key("rotation_requested"));
+    let r = post(json!({"name": "f/nope", "reason": "x"})).await;
+    assert_eq!(r.status().as_u16(), 404);
+    // Queued on the follower, started by the leader within seconds (it reconciles every 1m).
+    let started = Instant::now();
+    let r = post(json!({"name": "f/etl", "reason": "INC-8", "overlap": "0s"})).await;
+    assert_eq!(r.status().as_u16(), 202);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["result"], "queued", "{v}");
+    wait_for(
+        "the leader to finish the rotation",
+        Duration::from_secs(20),
+        || {
+            let store = store.clone();
+            async move {
+                let (j, _) = store.read_journal("f/etl").await.ok()??;
+                (j.phase.as_str() == "done").then_some(())
+            }
+        },
+    )
+    .await;
+    let took = started.elapsed();
+    eprintln!("POST /rotate on the follower to done on the leader: {took:?}");
+    assert!(took < Duration::from_secs(20));
+    assert!(refused(&w, &old.username, &old.secret).await);
+    w.assert_converged("f/etl", "fol").await;
+    assert_eq!(b.terminate().await, Some(0));
+    assert_eq!(a.terminate().await, Some(0));
+    w.assert_no_secret_leaked().await;
+}
