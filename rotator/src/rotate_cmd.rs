@@ -437,6 +437,12 @@ async fn settle_led(ctx: &Ctx, t: &mut Target, result: Result<(Requested, Outcom
             };
             match outcome {
                 Outcome::Done { rotation_id } => {
+                    if matches!(requested, Requested::Joined { .. }) && !replaced(ctx, t).await? {
+                        // The rotation joined had promoted its credential before this command
+                        // read it: it did not replace what this command was asked to replace.
+                        // The next turn of the loop asks for a rotation of its own.
+                        return Ok(());
+                    }
                     t.rotation_id = Some(rotation_id);
                     verify_done(ctx, t).await?;
                 }
@@ -460,6 +466,16 @@ async fn settle_led(ctx: &Ctx, t: &mut Target, result: Result<(Requested, Outcom
         }
     }
     Ok(())
+}
+
+/// Whether `creds/<name>` holds another value than when the command started.
+async fn replaced(ctx: &Ctx, t: &Target) -> Result<bool> {
+    let current = ctx.store.read_credential(&t.name).await?.map(|(c, _)| c);
+    Ok(match (&t.old, &current) {
+        (Some(o), Some(c)) => !same_value(o, c),
+        (None, Some(_)) => true,
+        _ => false,
+    })
 }
 
 /// `--no-wait` on the leader: the new credential is stored; says until when the old one works.

@@ -1600,3 +1600,51 @@ async fn post_rotate_on_a_follower_is_refused_with_422_or_picked_up_by_the_leade
     assert_eq!(a.terminate().await, Some(0));
     w.assert_no_secret_leaked().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_incident_during_an_overlap_revokes_the_credential_it_saw() {
+    let w = World::new().await;
+    let p = w.project("overlap").await;
+    let first = w.service_account("ov", ProjectRole::Consumer, &[p]).await;
+    w.register_sa("o/etl", &first, &[p], |e| {
+        e.overlap = Duration::from_secs(3600)
+    })
+    .await;
+    // A scheduled-style rotation left in its one-hour overlap.
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "o/etl",
+                "--reason",
+                "routine",
+                "--overlap",
+                "1h",
+                "--no-wait",
+            ],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("promoted"), "{}", run.stdout);
+    let (j, _) = w.store.read_journal("o/etl").await.expect("j").expect("j");
+    assert_eq!(j.phase.as_str(), "overlap");
+    let seen = w.stored("o/etl").await.expect("stored");
+    // The incident is about the credential in use now (the promoted one): it must be refused
+    // when the command returns, as must the first one.
+    let run = w
+        .cli(
+            &["rotate", "o/etl", "--reason", "INC-10", "--overlap", "0s"],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains(": done"), "{}", run.stdout);
+    assert!(
+        refused(&w, &seen.1, &seen.2).await,
+        "the credential in use at the incident still works"
+    );
+    assert!(refused(&w, &first.username, &first.secret).await);
+    w.assert_converged("o/etl", "ov").await;
+    w.assert_no_secret_leaked().await;
+}
