@@ -301,8 +301,14 @@ impl Bare {
         // drive
         let _ = s.read_journal(name).await.expect("journal");
         let _ = s.read_metadata(name).await.expect("meta");
-        // intent -> created
+        // intent -> created (the old account's projects, with its own credential)
         let _ = self.api.list_service_accounts().await.expect("list");
+        let _ = s.read_credential(name).await.expect("cred");
+        let old_client = self
+            .api
+            .client_for(&old.username, SecretString::from(old.secret.clone()))
+            .expect("client");
+        self.api.me_with(&old_client).await.expect("me old");
         let _ = self
             .api
             .list_project_service_accounts(self.project)
@@ -338,6 +344,17 @@ impl Bare {
             .project_call_with(&client, self.project)
             .await
             .expect("project call");
+        // the access comparison before promotion
+        let _ = self.api.list_service_accounts().await.expect("list");
+        let _ = self.api.list_teams().await.expect("teams");
+        let _ = s.read_credential(name).await.expect("cred");
+        self.api.me_with(&old_client).await.expect("me old");
+        self.api.me_with(&client).await.expect("me new");
+        let _ = self
+            .api
+            .list_project_service_accounts(self.project)
+            .await
+            .expect("members");
         j.phase = Phase::Tested;
         v = s
             .write_journal(name, &j, v, fencing)

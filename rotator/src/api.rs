@@ -163,6 +163,18 @@ impl Mixpanel {
             .await
     }
 
+    /// Every project of the organization (the rotator's own view).
+    pub async fn list_projects(&self) -> Result<Vec<ProjectId>, ApiError> {
+        self.wait().await;
+        Ok(self
+            .client
+            .list_projects(self.org)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect())
+    }
+
     pub async fn list_teams(&self) -> Result<Vec<Team>, ApiError> {
         self.wait().await;
         self.client.list_teams(self.org).await

@@ -17,17 +17,17 @@ use mixpanel_access::inventory::{
     CredentialKind, CredentialStatus, ExportFormat, IntegrationType, InventoryEntry, METADATA_KEYS,
 };
 use mixpanel_access::model::{ProjectId, ProjectRole, ProjectRoleGrant, ServiceAccountId};
-use mixpanel_access::vault::{Credential, Phase, Trigger, VaultStore};
+use mixpanel_access::vault::{Credential, Phase, VaultStore};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Mixpanel;
 use crate::config::{Config, ProcessEnv};
 use crate::election::Elector;
-use crate::engine::{self, Engine, Outcome, Requested};
+use crate::engine::{self, Engine};
 use crate::error::{Result, RotatorError};
 use crate::http::{self, HttpState};
-use crate::inventory::{self, Record, RotationRequest};
+use crate::inventory::{self, Record};
 use crate::metrics::Metrics;
 use crate::table;
 use crate::triggers::Scheduler;
@@ -40,6 +40,10 @@ pub struct Cli {
     /// The TOML configuration file (environment variables override it).
     #[arg(long, short = 'c', global = true, env = "MIXPANEL_ROTATOR_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Log lines on stderr: auto (text on a terminal, JSON otherwise), json or text; overrides
+    /// log.format and MIXPANEL_ROTATOR_LOG_FORMAT.
+    #[arg(long, global = true)]
+    pub log_format: Option<crate::config::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,24 +57,47 @@ pub enum Command {
         /// Also wait out overlap windows, so every rotation started ends before exiting.
         #[arg(long)]
         wait: bool,
+        /// Show what a pass would rotate, resume, mirror and delete, without taking the lease or
+        /// changing anything (the membership watcher's changes are not predicted).
+        #[arg(long)]
+        dry_run: bool,
     },
-    /// Rotate one credential now (manual or incident).
+    /// Rotate credentials now (manual or incident) and wait until the old ones no longer work.
     Rotate(Box<RotateArgs>),
     /// Manage the inventory.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Export the rotation history (from the journals' stored versions) as CSV or JSON.
+    History {
+        /// Only these credentials (default: every credential with a journal).
+        names: Vec<String>,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write to a file instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
     /// Show the leader, the inventory's statuses and open rotations.
+    /// Exits 1 when a credential needs attention (overdue, needs_human,
+    /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
+    /// or the inventory is empty.
     Status {
         /// List every credential, not only those that need attention.
         #[arg(long)]
         all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
-    /// The credential's name (its path under creds/).
-    pub name: String,
+    /// The credentials' names (their paths under creds/).
+    pub names: Vec<String>,
+    /// Also every credential the inventory lists on this project.
+    #[arg(long)]
+    pub project: Option<u64>,
     /// Why (a ticket, an incident); recorded in the journal and the inventory.
     #[arg(long)]
     pub reason: String,
@@ -84,10 +111,22 @@ pub struct RotateArgs {
     /// Who asks (default: $USER).
     #[arg(long)]
     pub requested_by: Option<String>,
-    /// Return once the new credential is stored, leaving the overlap and the revocation of the
-    /// old one to the daemon (or the next `once`).
+    /// Return once the new credential is stored (or, when another replica leads, once the
+    /// request is handed over), leaving the overlap and the revocation of the old one to the
+    /// daemon (or the next `once`).
     #[arg(long)]
     pub no_wait: bool,
+    /// How long to wait for the rotations to finish; on expiry the command exits non-zero and
+    /// says what state each rotation is in.
+    #[arg(long, value_parser = parse_duration_arg, default_value = "5m")]
+    pub timeout: Duration,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Rotate even where the entry's rotate_on does not name this trigger: the only way to
+    /// reset a project token by default (ingestion with the old token stops).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,7 +142,11 @@ pub enum InventoryCommand {
         dry_run: bool,
     },
     /// List the inventory as a table.
-    List,
+    List {
+        /// Print JSON (the same document as `export --format json`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Export the inventory (csv, json, md).
     Export {
         #[arg(long, default_value = "csv")]
@@ -139,9 +182,13 @@ pub struct AddArgs {
     /// e.g. 90d, or "never".
     #[arg(long)]
     pub rotation_period: Option<String>,
-    /// e.g. 24h.
+    /// e.g. 24h (service accounts only: project secrets and tokens are replaced in one step).
     #[arg(long)]
     pub overlap: Option<String>,
+    /// The events that may rotate it, comma-separated: admin_removed, admin_downgraded,
+    /// incident, schedule, manual, or none. Default: all of them; none for a project token.
+    #[arg(long)]
+    pub rotate_on: Option<String>,
     /// The service account's role (its organization role and its role on the projects).
     #[arg(long)]
     pub role: Option<String>,
@@ -166,32 +213,79 @@ fn parse_duration_arg(s: &str) -> std::result::Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// `println!` that ends quietly on a closed pipe (see [`out`]).
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::cli::out_line(&format!($($t)*)) };
+}
+
+/// `print!` that ends quietly on a closed pipe (see [`out`]).
+macro_rules! outp {
+    ($($t:tt)*) => { $crate::cli::out(&format!($($t)*)) };
+}
+
+/// Writes to stdout; a closed pipe (`status --all | head -1`) ends the output quietly
+/// instead of panicking.
+pub(crate) fn out(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
+}
+
+/// [`out`] with a newline.
+pub(crate) fn out_line(text: &str) {
+    out(&format!("{text}\n"));
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
     config.validate()?;
-    crate::logging::init(config.log.format, &config.log.filter);
+    mixpanel_access::inventory::set_max_jitter(config.rotation.max_jitter);
+    crate::logging::init(
+        cli.log_format.unwrap_or(config.log.format),
+        &config.log.filter,
+    );
     match cli.command {
         Command::Run => run_daemon(config).await,
-        Command::Once { wait } => once(config, wait).await,
-        Command::Rotate(args) => rotate(config, *args).await,
+        Command::Once { dry_run: true, .. } => once_dry_run(config).await,
+        Command::Once { wait, .. } => once(config, wait).await,
+        Command::Rotate(args) => crate::rotate_cmd::rotate(config, *args).await,
         Command::Inventory(InventoryCommand::Add(args)) => inventory_add(config, *args).await,
         Command::Inventory(InventoryCommand::Apply { file, dry_run }) => {
             inventory_apply(config, file, dry_run).await
         }
-        Command::Inventory(InventoryCommand::List) => inventory_list(config).await,
+        Command::Inventory(InventoryCommand::List { json }) => inventory_list(config, json).await,
         Command::Inventory(InventoryCommand::Export { format, output }) => {
             inventory_export(config, &format, output).await
         }
-        Command::Status { all } => status(config, all).await,
+        Command::Status { all, json } => status(config, all, json).await,
+        Command::History {
+            names,
+            format,
+            output,
+        } => {
+            let store = connect_store(&config).await?;
+            let rows = crate::history::collect(&store, &names).await?;
+            let text = crate::history::render(&rows, &format)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &text).map_err(|e| {
+                        RotatorError::Io(format!("cannot write {}: {e}", path.display()))
+                    })?;
+                    eprintln!("{} rotation(s) written to {}", rows.len(), path.display());
+                }
+                None => out(&text),
+            }
+            Ok(())
+        }
     }
 }
 
-async fn connect_store(config: &Config) -> Result<VaultStore> {
+pub(crate) async fn connect_store(config: &Config) -> Result<VaultStore> {
     Ok(VaultStore::connect(config.vault_config()?).await?)
 }
 
-async fn connect_api(config: &Config) -> Result<Mixpanel> {
+pub(crate) async fn connect_api(config: &Config) -> Result<Mixpanel> {
     Mixpanel::connect(
         config.client_config()?,
         config.organization(),
@@ -210,7 +304,7 @@ fn make_engine(
 }
 
 /// A token cancelled on SIGTERM or SIGINT.
-fn shutdown_on_signals() -> CancellationToken {
+pub(crate) fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
@@ -286,7 +380,7 @@ async fn run_daemon(config: Config) -> Result<()> {
         api.clone(),
         metrics.clone(),
         scheduler.clone(),
-        elector.subscribe(),
+        &elector,
         holder.clone(),
         config.http.token.clone(),
     );
@@ -304,6 +398,138 @@ async fn run_daemon(config: Config) -> Result<()> {
         Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),
     }
     tracing::info!(holder = %holder, "mixpanel-rotator stopped");
+    Ok(())
+}
+
+/// `once --dry-run`: what a pass would do, from the inventory and the journals (read only).
+async fn once_dry_run(config: Config) -> Result<()> {
+    use mixpanel_access::inventory::RotateOn;
+    let store = connect_store(&config).await?;
+    let api = connect_api(&config).await?;
+    let engine = make_engine(&config, store.clone(), api, Arc::new(Metrics::default()));
+    let now = Utc::now();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for r in inventory::load(&store).await? {
+        let Ok(entry) = &r.entry else {
+            rows.push(vec![
+                r.name.clone(),
+                "skip".into(),
+                "not a valid inventory entry".into(),
+            ]);
+            continue;
+        };
+        let journal = store.read_journal(&entry.name).await?.map(|(j, _)| j);
+        if let Some(j) = journal.as_ref().filter(|j| j.phase.is_open()) {
+            let (action, what) = match j.phase {
+                Phase::NeedsHuman => (
+                    "blocked",
+                    format!(
+                        "rotation {} needs a human ({}); only a manual request resumes it",
+                        j.rotation_id,
+                        j.last_error.clone().unwrap_or_default()
+                    ),
+                ),
+                Phase::Promoted | Phase::Overlap => {
+                    let end = j.overlap_ends_at().unwrap_or(now);
+                    let old = j
+                        .old_username
+                        .as_ref()
+                        .map(|u| u.to_string())
+                        .unwrap_or_else(|| "-".into());
+                    if end <= now {
+                        (
+                            "delete",
+                            format!(
+                                "rotation {}: delete the old account {old} now",
+                                j.rotation_id
+                            ),
+                        )
+                    } else {
+                        (
+                            "wait",
+                            format!(
+                                "rotation {}: delete the old account {old} after {}",
+                                j.rotation_id,
+                                inventory::stamp(end)
+                            ),
+                        )
+                    }
+                }
+                p => (
+                    "resume",
+                    format!("rotation {} from phase {p}", j.rotation_id),
+                ),
+            };
+            rows.push(vec![entry.name.clone(), action.into(), what]);
+            continue;
+        }
+        if let Some(req) = &r.request {
+            let what = match inventory::check_request(entry, req) {
+                Ok(()) => format!(
+                    "take the {} request: {}",
+                    req.trigger,
+                    req.reason.clone().unwrap_or_default()
+                ),
+                Err(e) => format!("drop the refused request: {e}"),
+            };
+            rows.push(vec![entry.name.clone(), "request".into(), what]);
+            continue;
+        }
+        let mut e = entry.clone();
+        if e.status == CredentialStatus::Rotating {
+            e.status = CredentialStatus::Ok;
+        }
+        if e.status == CredentialStatus::NeedsHuman {
+            continue;
+        }
+        let (status, reason) = e.compute_status(now);
+        let due = matches!(
+            status,
+            CredentialStatus::Due
+                | CredentialStatus::Overdue
+                | CredentialStatus::ManualRotationRequired
+        );
+        if !due {
+            continue;
+        }
+        let why = reason
+            .map(|r| r.split("; ").next().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        let (action, what) = if !e.allows(RotateOn::Schedule) {
+            ("none", format!("{why}; its rotate_on excludes schedule"))
+        } else if engine.can_rotate(e.kind) {
+            let old = e
+                .username
+                .as_ref()
+                .map(|u| {
+                    format!(
+                        " (replacing {u}, deleted after an overlap of {})",
+                        mixpanel_access::inventory::format_duration(e.overlap)
+                    )
+                })
+                .filter(|_| e.kind == CredentialKind::ServiceAccount)
+                .unwrap_or_default();
+            ("rotate", format!("{why}{old}"))
+        } else {
+            ("mirror", format!("{why}; this API cannot reset a {}: mirrored and marked manual_rotation_required", e.kind))
+        };
+        rows.push(vec![e.name.clone(), action.into(), what]);
+    }
+    if rows.is_empty() {
+        outln!("dry run: a pass would do nothing (the membership watcher is not predicted)");
+    } else {
+        out(&table::render(
+            &["NAME", "ACTION", "DETAIL"],
+            &rows
+                .iter()
+                .map(|r| vec![r[0].clone(), r[1].clone(), table::cell(&r[2], 240)])
+                .collect::<Vec<_>>(),
+        ));
+        outln!(
+            "dry run: nothing was changed ({} credential(s) listed; the membership watcher is not predicted)",
+            rows.len()
+        );
+    }
     Ok(())
 }
 
@@ -329,7 +555,7 @@ async fn once(config: Config, wait: bool) -> Result<()> {
     match result {
         None => {
             let holder = crate::election::leader(&store).await?.map(|(h, _)| h);
-            println!(
+            outln!(
                 "another replica leads ({}): it does the rotations; nothing done",
                 holder.unwrap_or_else(|| "unknown".into())
             );
@@ -337,7 +563,7 @@ async fn once(config: Config, wait: bool) -> Result<()> {
         }
         Some(report) => {
             let report = report?;
-            println!(
+            outln!(
                 "reconciled {} credentials: {} rotation(s) started, {} mirrored, {} still open, {} due, {} overdue, {} invalid; {} rotation(s) completed, {} need a human",
                 report.credentials,
                 report.started,
@@ -349,125 +575,6 @@ async fn once(config: Config, wait: bool) -> Result<()> {
                 metrics.rotations_with("success"),
                 metrics.rotations_with("needs_human"),
             );
-            Ok(())
-        }
-    }
-}
-
-async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
-    inventory::check_name(&args.name)?;
-    if args.reason.trim().is_empty() {
-        return Err(RotatorError::Invalid("--reason must not be empty".into()));
-    }
-    let shutdown = shutdown_on_signals();
-    let store = connect_store(&config).await?;
-    let entry = inventory::entry(&store, &args.name).await?;
-    let overlap = match (args.overlap, args.incident) {
-        (Some(o), _) => Some(o),
-        (None, true) => Some(Duration::ZERO),
-        (None, false) => None,
-    };
-    let incident = args.incident || overlap.is_some_and(|o| o.is_zero());
-    let mut req = RotationRequest::new(
-        if incident {
-            Trigger::Incident
-        } else {
-            Trigger::Manual
-        },
-        Some(args.reason.clone()),
-        overlap,
-    );
-    req.requested_by = args
-        .requested_by
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| Some("cli".into()));
-    let api = connect_api(&config).await?;
-    let metrics = Arc::new(Metrics::default());
-    let engine = make_engine(&config, store.clone(), api, metrics.clone());
-    let elector = Elector::new(
-        store.clone(),
-        config.holder(),
-        config.election.lease_ttl,
-        metrics,
-    );
-    let wait = !args.no_wait;
-    let name = args.name.clone();
-    let result = elector
-        .try_lead(&shutdown, |lead| {
-            let engine = engine.clone();
-            let req = req.clone();
-            async move { engine.rotate(&name, &req, &lead, wait).await }
-        })
-        .await?;
-    let Some(result) = result else {
-        inventory::leave_request(&store, &args.name, &req).await?;
-        let holder = crate::election::leader(&store).await?.map(|(h, _)| h);
-        println!(
-            "{}: another replica leads ({}); the request was left for it and will be picked up at its next pass",
-            args.name,
-            holder.unwrap_or_else(|| "unknown".into())
-        );
-        return Ok(());
-    };
-    let (requested, outcome) = result?;
-    match &requested {
-        Requested::Started { rotation_id } => println!(
-            "{}: rotation {rotation_id} started ({}): {}",
-            args.name, req.trigger, args.reason
-        ),
-        Requested::Joined { rotation_id } => println!(
-            "{}: a rotation was already in progress ({rotation_id}); this request joined it",
-            args.name
-        ),
-        Requested::Resumed { rotation_id } => println!(
-            "{}: rotation {rotation_id} (which needed a human) resumed",
-            args.name
-        ),
-        Requested::Blocked { rotation_id } => {
-            println!("{}: rotation {rotation_id} needs a human", args.name)
-        }
-        Requested::Mirrored { status } => {
-            let e = inventory::entry(&store, &args.name).await?;
-            println!(
-                "{}: {} cannot be rotated through Mixpanel's API; its current value was mirrored and validated; status {status}: {}",
-                args.name,
-                entry.kind,
-                e.status_reason.unwrap_or_default()
-            );
-            return Ok(());
-        }
-    }
-    match outcome {
-        Outcome::Done { rotation_id } => {
-            let e = inventory::entry(&store, &args.name).await?;
-            let who = match (&e.username, e.sa_id) {
-                (Some(u), Some(id)) => format!(" now uses {u} (id {id});"),
-                _ => String::new(),
-            };
-            println!(
-                "{}: rotation {rotation_id} done;{who} next rotation {}",
-                args.name,
-                e.next_rotation
-                    .map(inventory::stamp)
-                    .unwrap_or_else(|| "never".into())
-            );
-            Ok(())
-        }
-        Outcome::Waiting { rotation_id, until } => {
-            println!(
-                "{}: rotation {rotation_id}: the new credential is stored and tested; the old one stays valid until {} (the daemon or the next `once` revokes it)",
-                args.name,
-                inventory::stamp(until)
-            );
-            Ok(())
-        }
-        Outcome::NeedsHuman { rotation_id, error } => Err(RotatorError::Invalid(format!(
-            "{}: rotation {rotation_id} needs a human: {error}",
-            args.name
-        ))),
-        Outcome::Idle => {
-            println!("{}: no rotation open", args.name);
             Ok(())
         }
     }
@@ -500,6 +607,15 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
     if let Some(o) = &args.overlap {
         e.overlap =
             parse_duration(o).map_err(|err| RotatorError::Invalid(format!("--overlap: {err}")))?;
+        if kind != CredentialKind::ServiceAccount && !e.overlap.is_zero() {
+            return Err(RotatorError::Invalid(format!(
+                "--overlap: a {kind} is replaced in one step, so the old value cannot stay valid for an overlap; leave --overlap out"
+            )));
+        }
+    }
+    if let Some(r) = &args.rotate_on {
+        e.rotate_on = mixpanel_access::inventory::parse_rotate_on(&r.replace(' ', ""))
+            .map_err(|err| RotatorError::Invalid(format!("--rotate-on: {err}")))?;
     }
     e.role = args
         .role
@@ -540,6 +656,15 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
                     e.name
                 )));
             }
+            // The secret exists only in the create's answer: make sure it can be stored
+            // before the account exists.
+            let missing = store.missing_write_capabilities(&e.name).await?;
+            if !missing.is_empty() {
+                return Err(RotatorError::Invalid(format!(
+                    "the Vault token cannot store the new secret (it lacks {}): no account was created; use a token with the rotator's policy",
+                    missing.join(", ")
+                )));
+            }
             let role = e.role.unwrap_or(ProjectRole::Consumer);
             let base = engine::username_base(None, &e.name);
             let request = wire::CreateServiceAccount {
@@ -558,12 +683,15 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
                 secret: created.secret,
                 sa_id: created.account.id,
             };
-            let cas = store
-                .read_metadata(&e.name)
-                .await?
-                .map(|m| m.current_version)
-                .unwrap_or(0);
-            store.write_credential(&e.name, &cred, cas).await?;
+            let cas = match store.read_metadata(&e.name).await {
+                Ok(m) => m.map(|m| m.current_version).unwrap_or(0),
+                Err(err) => {
+                    return Err(undo_create(&api, &created.account, err.into()).await);
+                }
+            };
+            if let Err(err) = store.write_credential(&e.name, &cred, cas).await {
+                return Err(undo_create(&api, &created.account, err.into()).await);
+            }
             e.sa_id = Some(created.account.id);
             e.username = Some(created.account.username.clone());
             e.role = Some(role);
@@ -579,22 +707,46 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         CredentialKind::ServiceAccount if args.sa_id.is_some() || args.username.is_some() => {
             let api = connect_api(&config).await?;
             let accounts = api.list_service_accounts().await?;
-            let found = accounts
-                .iter()
-                .find(|a| {
-                    args.sa_id.is_some_and(|id| a.id == ServiceAccountId(id))
-                        || args.username.as_deref() == Some(a.username.as_str())
-                })
-                .ok_or_else(|| {
-                    RotatorError::Invalid(format!(
+            let by_id = args
+                .sa_id
+                .map(|id| accounts.iter().find(|a| a.id == ServiceAccountId(id)));
+            let by_name = args
+                .username
+                .as_deref()
+                .map(|u| accounts.iter().find(|a| a.username.as_str() == u));
+            let found = match (by_id, by_name) {
+                (Some(Some(a)), Some(Some(b))) if a.id != b.id => {
+                    return Err(RotatorError::Invalid(format!(
+                        "--sa-id {} is {}, but --username names {} (id {}): give one of them, or two that agree",
+                        a.id, a.username, b.username, b.id
+                    )))
+                }
+                (Some(Some(a)), None | Some(Some(_))) | (None, Some(Some(a))) => a,
+                _ => {
+                    return Err(RotatorError::Invalid(format!(
                         "no service account {} in organization {}",
                         args.username
                             .clone()
                             .or(args.sa_id.map(|i| i.to_string()))
                             .unwrap_or_default(),
                         api.org()
-                    ))
-                })?;
+                    )))
+                }
+            };
+            // One account, one entry: rotating one name would revoke the other's consumers.
+            for r in inventory::load(&store).await? {
+                if let Ok(other) = &r.entry {
+                    if other.name != e.name
+                        && (other.sa_id == Some(found.id)
+                            || other.username.as_ref() == Some(&found.username))
+                    {
+                        return Err(RotatorError::Invalid(format!(
+                            "{} (id {}) is already registered as {}: rotating one entry would revoke the credential the other's consumers use; use that entry",
+                            found.username, found.id, other.name
+                        )));
+                    }
+                }
+            }
             e.sa_id = Some(found.id);
             e.username = Some(found.username.clone());
             e.role = e.role.or(found.role);
@@ -611,6 +763,24 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
                 let secret = secret.trim().to_string();
                 if secret.is_empty() {
                     return Err(RotatorError::Invalid("stdin held no secret".into()));
+                }
+                // Only a secret Mixpanel accepts is stored.
+                let client =
+                    api.client_for(found.username.as_str(), SecretString::from(secret.clone()))?;
+                match api.me_with(&client).await {
+                    Ok(_) => {}
+                    Err(err @ mixpanel_access::api::ApiError::Unauthorized { .. }) => {
+                        return Err(RotatorError::Invalid(format!(
+                            "Mixpanel refuses the secret given on stdin for {} ({err}): nothing was registered",
+                            found.username
+                        )))
+                    }
+                    Err(err) => {
+                        return Err(RotatorError::Invalid(format!(
+                            "the secret given on stdin for {} could not be checked ({err}): nothing was registered; try again",
+                            found.username
+                        )))
+                    }
                 }
                 let cred = Credential::ServiceAccount {
                     username: found.username.clone(),
@@ -644,7 +814,7 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         message = format!("current value mirrored into Vault and validated; status {status}");
     }
     let e = inventory::entry(&store, &e.name).await?;
-    println!(
+    outln!(
         "{}: added ({}, next rotation {}){}{}",
         e.name,
         e.kind,
@@ -655,6 +825,34 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         message
     );
     Ok(())
+}
+
+/// The secret of an account just created could not be stored: deletes the account (nobody
+/// could use it) and checks by a read that it is gone; the error says what happened.
+async fn undo_create(
+    api: &Mixpanel,
+    account: &mixpanel_access::model::ServiceAccount,
+    cause: RotatorError,
+) -> RotatorError {
+    let deleted = match api.delete_service_account(account.id).await {
+        Ok(()) => api
+            .list_service_accounts()
+            .await
+            .map(|l| !l.iter().any(|a| a.id == account.id))
+            .unwrap_or(false),
+        Err(_) => false,
+    };
+    if deleted {
+        RotatorError::Invalid(format!(
+            "the new secret could not be stored in Vault ({cause}); the account {} (id {}) was deleted again, nothing is left behind",
+            account.username, account.id
+        ))
+    } else {
+        RotatorError::Invalid(format!(
+            "the new secret could not be stored in Vault ({cause}) and the account {} (id {}) could not be deleted: delete it by hand, its secret is lost",
+            account.username, account.id
+        ))
+    }
 }
 
 /// Mirrors the current value of a project secret or token into Vault and validates it.
@@ -720,6 +918,87 @@ fn merge(
     e
 }
 
+/// The fields `inventory apply` owns: what the file describes. The rotator's own fields
+/// (dates, account, status, last rotation) are written only where the entry has none yet.
+const FILE_OWNED: &[&str] = &[
+    "integration",
+    "projects",
+    "owner",
+    "created_by",
+    "used_by",
+    "purpose",
+    "rotation_period",
+    "overlap",
+    "role",
+    "rotate_on",
+];
+
+/// Updates one stored entry from the file: reads it, merges, and patches only the fields that
+/// differ among those the file owns (plus the schedule when the period changed), with
+/// check-and-set on the metadata version; a conflict (a rotation promoted meanwhile) reads
+/// again. Returns the entry as written.
+async fn apply_owned(
+    store: &VaultStore,
+    file: &InventoryEntry,
+    now: DateTime<Utc>,
+) -> Result<InventoryEntry> {
+    for _ in 0..8 {
+        let Some(meta) = store.read_metadata(&file.name).await? else {
+            let e = merge(file, None, now);
+            store.save_inventory_entry(&e).await?;
+            return Ok(e);
+        };
+        let stored = match InventoryEntry::from_custom_metadata(&file.name, &meta.custom_metadata) {
+            Ok(s) => s,
+            Err(_) => {
+                // Not a valid entry: the file's version replaces it whole.
+                let e = merge(file, None, now);
+                store.save_inventory_entry(&e).await?;
+                return Ok(e);
+            }
+        };
+        if stored.kind != file.kind {
+            return Err(RotatorError::Invalid(format!(
+                "{}: the kind cannot change from {} to {}: remove the entry and add it again",
+                file.name, stored.kind, file.kind
+            )));
+        }
+        let merged = merge(file, Some(&stored), now);
+        let (before, after) = (stored.to_custom_metadata()?, merged.to_custom_metadata()?);
+        let mut keys: Vec<&str> = FILE_OWNED.to_vec();
+        keys.extend(["sa_id", "username", "last_used", "last_rotated"]);
+        if stored.rotation_period != merged.rotation_period
+            || stored.last_rotated != merged.last_rotated
+        {
+            keys.extend(["next_rotation", "status", "status_reason"]);
+        }
+        let fields: BTreeMap<String, Option<String>> = keys
+            .iter()
+            .filter(|k| before.get(**k) != after.get(**k))
+            .filter_map(|k| after.get(*k).map(|v| (k.to_string(), Some(v.clone()))))
+            .collect();
+        if fields.is_empty() {
+            return Ok(stored);
+        }
+        crate::crash::pause("apply_loaded").await;
+        let written = match meta.current_metadata_version {
+            Some(v) => store.patch_metadata_cas(&file.name, &fields, v).await,
+            None => store.patch_metadata(&file.name, &fields).await,
+        };
+        match written {
+            Ok(()) => return Ok(merged),
+            Err(mixpanel_access::vault::VaultError::CasMismatch { .. }) => {
+                tracing::info!(credential = %file.name, "the entry changed during apply (a rotation?): reading it again");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(RotatorError::Invalid(format!(
+        "{}: the entry kept changing while apply wrote it (a rotation in progress?): run apply again",
+        file.name
+    )))
+}
+
 fn same_metadata(a: &InventoryEntry, b: &InventoryEntry) -> bool {
     match (a.to_custom_metadata(), b.to_custom_metadata()) {
         (Ok(x), Ok(y)) => METADATA_KEYS.iter().all(|k| x.get(*k) == y.get(*k)),
@@ -741,6 +1020,44 @@ async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Result
         .into_iter()
         .map(|r| (r.name.clone(), r))
         .collect();
+    // One account, one entry: refuse a file that names an account another entry already uses
+    // (rotating one name would revoke the credential the other's consumers use).
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    for r in existing.values() {
+        if let Ok(e) = &r.entry {
+            if entries.iter().any(|f| f.name == e.name) {
+                continue;
+            }
+            if let Some(id) = e.sa_id {
+                owners.insert(format!("id {id}"), e.name.clone());
+            }
+            if let Some(u) = &e.username {
+                owners.insert(u.to_string(), e.name.clone());
+            }
+        }
+    }
+    for f in &entries {
+        let stored = existing.get(&f.name).and_then(|r| r.entry.as_ref().ok());
+        let sa_id = stored.and_then(|s| s.sa_id).or(f.sa_id);
+        let username = stored
+            .and_then(|s| s.username.clone())
+            .or_else(|| f.username.clone());
+        let keys: Vec<String> = sa_id
+            .map(|i| format!("id {i}"))
+            .into_iter()
+            .chain(username.map(|u| u.to_string()))
+            .collect();
+        for k in keys {
+            if let Some(other) = owners.insert(k.clone(), f.name.clone()) {
+                if other != f.name {
+                    return Err(RotatorError::Invalid(format!(
+                        "{}: the service account {k} is already the credential of {other}: one account per entry (rotating one would revoke the other's); nothing was written",
+                        f.name
+                    )));
+                }
+            }
+        }
+    }
     let mut api: Option<Mixpanel> = None;
     let api_configured = config.client_config().is_ok();
     let now = Utc::now();
@@ -800,7 +1117,12 @@ async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Result
             }
         );
         if !dry_run && action != "unchanged" {
-            store.save_inventory_entry(&e).await?;
+            match stored {
+                None => store.save_inventory_entry(&e).await?,
+                // Only the fields the file owns, against the entry as it is now (check-and-set
+                // on the metadata version): a rotation promoted since the load is kept.
+                Some(_) => e = apply_owned(&store, file_entry, now).await?,
+            }
         }
         // A project secret or token with no value in Vault yet gets its current value now,
         // as `inventory add` does, so consumers can read `creds/<name>` at once.
@@ -832,14 +1154,14 @@ async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Result
                 .unwrap_or_else(|| "never".into()),
         ]);
     }
-    print!(
+    outp!(
         "{}",
         table::render(
             &["NAME", "KIND", "ACTION", "STATUS", "NEXT ROTATION"],
             &rows
         )
     );
-    println!(
+    outln!(
         "{n} entries: {created} created, {updated} updated, {unchanged} unchanged{}",
         if dry_run {
             " (dry run: nothing written)"
@@ -861,9 +1183,13 @@ fn valid_entries(records: Vec<Record>) -> Vec<InventoryEntry> {
     out
 }
 
-async fn inventory_list(config: Config) -> Result<()> {
+async fn inventory_list(config: Config, json: bool) -> Result<()> {
     let store = connect_store(&config).await?;
     let entries = valid_entries(inventory::load(&store).await?);
+    if json {
+        out_line(&mixpanel_access::inventory::to_json(&entries)?);
+        return Ok(());
+    }
     let day = |d: Option<DateTime<Utc>>| {
         d.map(|d| d.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_else(|| "-".into())
@@ -887,7 +1213,7 @@ async fn inventory_list(config: Config) -> Result<()> {
             ]
         })
         .collect();
-    print!(
+    outp!(
         "{}",
         table::render(
             &[
@@ -903,7 +1229,7 @@ async fn inventory_list(config: Config) -> Result<()> {
             &rows
         )
     );
-    println!("{} credential(s)", rows.len());
+    outln!("{} credential(s)", rows.len());
     Ok(())
 }
 
@@ -919,122 +1245,227 @@ async fn inventory_export(config: Config, format: &str, output: Option<PathBuf>)
             eprintln!("{} entries written to {}", entries.len(), path.display());
         }
         None => {
-            print!("{text}");
+            out(&text);
             if !text.ends_with('\n') {
-                println!();
+                out("\n");
             }
         }
     }
     Ok(())
 }
 
-async fn status(config: Config, all: bool) -> Result<()> {
+/// One row of `status`.
+#[derive(Debug, serde::Serialize)]
+struct StatusRow {
+    name: String,
+    kind: String,
+    status: String,
+    health: String,
+    phase: String,
+    rotation_id: Option<String>,
+    attempts: Option<u32>,
+    next_rotation: Option<String>,
+    attention: bool,
+    note: String,
+}
+
+async fn status(config: Config, all: bool, json: bool) -> Result<()> {
     let store = connect_store(&config).await?;
     let leader = crate::election::leader(&store).await?;
-    match &leader {
-        Some((holder, token)) => println!("leader: {holder} (fencing token {token})"),
-        None => println!("leader: none (no replica holds the lease)"),
-    }
+    let leader_line = match &leader {
+        Some((holder, token)) => format!("leader: {holder} (fencing token {token})"),
+        None => "leader: none (no replica holds the lease)".to_string(),
+    };
     let records = inventory::load(&store).await?;
+    let api = if config.client_config().is_ok() {
+        match connect_api(&config).await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("warning: cannot reach Mixpanel ({e}): stored secrets are not checked");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let max_age = config.rotation.health_check_interval;
+    let mut budget = crate::health::MAX_CHECKS_PER_RUN;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut rows = Vec::new();
+    let mut rows: Vec<StatusRow> = Vec::new();
     let n = records.len();
+    let mut attention_count = 0usize;
     for (i, r) in records.into_iter().enumerate() {
         if n > 50 && (i + 1) % 50 == 0 {
-            eprintln!("[{}/{n}] reading journals", i + 1);
+            eprintln!("[{}/{n}] reading journals and checking secrets", i + 1);
         }
         let entry = match r.entry {
             Ok(e) => e,
             Err(err) => {
                 *counts.entry("invalid".into()).or_default() += 1;
-                rows.push(vec![
-                    r.name.clone(),
-                    "invalid".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    table::cell(&err.to_string(), 80),
-                ]);
+                attention_count += 1;
+                rows.push(StatusRow {
+                    name: r.name.clone(),
+                    kind: "-".into(),
+                    status: "invalid".into(),
+                    health: "-".into(),
+                    phase: "-".into(),
+                    rotation_id: None,
+                    attempts: None,
+                    next_rotation: None,
+                    attention: true,
+                    note: err.to_string(),
+                });
                 continue;
             }
         };
-        *counts.entry(entry.status.to_string()).or_default() += 1;
         let journal = store.read_journal(&entry.name).await?.map(|(j, _)| j);
+        let health = crate::health::check(
+            &store,
+            api.as_ref(),
+            &entry,
+            r.auth_check.as_ref(),
+            max_age,
+            &mut budget,
+        )
+        .await?;
+        // The journal is the truth about a rotation in progress or stopped.
+        let mut status = entry.status;
+        if journal
+            .as_ref()
+            .is_some_and(|j| j.phase == Phase::NeedsHuman)
+        {
+            status = CredentialStatus::NeedsHuman;
+        }
+        *counts.entry(status.to_string()).or_default() += 1;
+        if health.needs_attention() {
+            *counts.entry(health.label().to_string()).or_default() += 1;
+        }
+        let attention = health.needs_attention()
+            || matches!(
+                status,
+                CredentialStatus::Overdue
+                    | CredentialStatus::NeedsHuman
+                    | CredentialStatus::ManualRotationRequired
+            );
+        if attention {
+            attention_count += 1;
+        }
         let open = journal.as_ref().is_some_and(|j| j.phase.is_open());
-        let attention =
-            open || r.request.is_some() || !matches!(entry.status, CredentialStatus::Ok);
-        if !(all || attention) {
+        if !(all || attention || open || r.request.is_some()) {
             continue;
         }
-        let (phase, rid, attempts, note) = match &journal {
-            Some(j) => (
-                j.phase.to_string(),
-                j.rotation_id.clone(),
-                if j.phase == Phase::Done {
-                    "-".to_string()
-                } else {
-                    j.attempts.to_string()
-                },
-                j.last_error
-                    .clone()
-                    .filter(|_| j.phase != Phase::Done)
-                    .or_else(|| entry.status_reason.clone())
-                    .unwrap_or_default(),
-            ),
-            None => (
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                entry.status_reason.clone().unwrap_or_default(),
-            ),
-        };
-        let note = if r.request.is_some() {
-            format!("request pending; {note}")
-        } else {
-            note
-        };
-        rows.push(vec![
-            entry.name.clone(),
-            entry.status.to_string(),
-            phase,
-            rid,
-            attempts,
-            entry
-                .next_rotation
-                .map(inventory::stamp)
-                .unwrap_or_else(|| "never".into()),
-            table::cell(&note, 80),
-        ]);
-    }
-    let summary: Vec<String> = counts.iter().map(|(s, c)| format!("{c} {s}")).collect();
-    println!(
-        "credentials: {n}{}{}",
-        if summary.is_empty() { "" } else { " (" },
-        if summary.is_empty() {
-            String::new()
-        } else {
-            summary.join(", ") + ")"
+        let mut notes: Vec<String> = Vec::new();
+        if r.request.is_some() {
+            notes.push("request pending".into());
         }
-    );
-    if rows.is_empty() {
-        println!("nothing needs attention");
+        if health.needs_attention() {
+            notes.push(health.detail());
+        }
+        match &journal {
+            Some(j) if j.phase != Phase::Done => {
+                if let Some(e) = &j.last_error {
+                    notes.push(e.clone());
+                } else if let Some(r) = &entry.status_reason {
+                    notes.push(r.clone());
+                }
+            }
+            _ => {
+                if let Some(r) = &entry.status_reason {
+                    notes.push(r.clone());
+                }
+            }
+        }
+        rows.push(StatusRow {
+            name: entry.name.clone(),
+            kind: entry.kind.to_string(),
+            status: status.to_string(),
+            health: health.label().to_string(),
+            phase: journal
+                .as_ref()
+                .map(|j| j.phase.to_string())
+                .unwrap_or_else(|| "-".into()),
+            rotation_id: journal.as_ref().map(|j| j.rotation_id.clone()),
+            attempts: journal
+                .as_ref()
+                .filter(|j| j.phase != Phase::Done)
+                .map(|j| j.attempts),
+            next_rotation: entry.next_rotation.map(inventory::stamp),
+            attention,
+            note: notes.join("; "),
+        });
+    }
+    let where_ = format!("{}/{}/creds/", store.config().mount, store.config().prefix);
+    if n == 0 {
+        eprintln!(
+            "warning: no credential at all under {where_}: check the Vault mount and prefix (MIXPANEL_ROTATOR_VAULT_MOUNT, MIXPANEL_ROTATOR_VAULT_PREFIX) or add entries with `inventory add` / `inventory apply`"
+        );
+    }
+    if json {
+        let doc = serde_json::json!({
+            "leader": leader.as_ref().map(|(h, t)| serde_json::json!({"holder": h, "fencing_token": t.0})),
+            "location": where_,
+            "credentials": n,
+            "counts": counts,
+            "needs_attention": attention_count,
+            "entries": rows,
+        });
+        out_line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        print!(
-            "{}",
-            table::render(
+        out_line(&leader_line);
+        let summary: Vec<String> = counts.iter().map(|(s, c)| format!("{c} {s}")).collect();
+        out_line(&format!(
+            "credentials: {n}{}{}",
+            if summary.is_empty() { "" } else { " (" },
+            if summary.is_empty() {
+                String::new()
+            } else {
+                summary.join(", ") + ")"
+            }
+        ));
+        if rows.is_empty() {
+            out_line("nothing needs attention");
+        } else {
+            let table_rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.status.clone(),
+                        r.health.clone(),
+                        r.phase.clone(),
+                        r.rotation_id.clone().unwrap_or_else(|| "-".into()),
+                        r.attempts
+                            .map(|a| a.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        r.next_rotation.clone().unwrap_or_else(|| "never".into()),
+                        table::cell(&r.note, 80),
+                    ]
+                })
+                .collect();
+            out(&table::render(
                 &[
                     "NAME",
                     "STATUS",
+                    "SECRET",
                     "PHASE",
                     "ROTATION",
                     "ATTEMPTS",
                     "NEXT ROTATION",
-                    "NOTE"
+                    "NOTE",
                 ],
-                &rows
-            )
-        );
+                &table_rows,
+            ));
+        }
+    }
+    if n == 0 {
+        return Err(RotatorError::Invalid(format!(
+            "the inventory under {where_} is empty"
+        )));
+    }
+    if attention_count > 0 {
+        return Err(RotatorError::Invalid(format!(
+            "{attention_count} credential(s) need attention (see above)"
+        )));
     }
     Ok(())
 }

@@ -18,6 +18,8 @@
 //!
 //! [rotation]
 //! reconcile_interval = "1m"                      # MIXPANEL_ROTATOR_RECONCILE_INTERVAL
+//! request_poll = "2s"                            # MIXPANEL_ROTATOR_REQUEST_POLL (handed-over requests)
+//! max_jitter = "12h"                             # MIXPANEL_ROTATOR_MAX_JITTER (due dates ± 5 % of the period, at most this; "0s": none)
 //! membership_interval = "5m"                     # MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL ("0s" = off)
 //! max_concurrent = 4                             # MIXPANEL_ROTATOR_MAX_CONCURRENT
 //! max_attempts = 8                               # MIXPANEL_ROTATOR_MAX_ATTEMPTS
@@ -31,7 +33,8 @@
 //! # token: the bearer token of POST /rotate     # MIXPANEL_ROTATOR_HTTP_TOKEN
 //!
 //! [log]
-//! format = "json"                                # MIXPANEL_ROTATOR_LOG_FORMAT (json | text)
+//! format = "auto"                                # MIXPANEL_ROTATOR_LOG_FORMAT, --log-format (auto | json | text;
+//!                                                #   auto: text on a terminal, JSON otherwise)
 //! filter = "info"                                # MIXPANEL_ROTATOR_LOG (vaultrs=off, rustify=off added)
 //! ```
 
@@ -140,6 +143,11 @@ pub struct RotationSettings {
     /// How often the leader re-reads the inventory (it also wakes at the next due date).
     #[serde(default = "default_reconcile", with = "serde_humantime")]
     pub reconcile_interval: Duration,
+    /// How often the leader checks for rotation requests handed over by other processes
+    /// (`rotate` on a follower, `POST /rotate` on a follower): one metadata read of the
+    /// request doorbell (`locks/requests`) per poll.
+    #[serde(default = "default_request_poll", with = "serde_humantime")]
+    pub request_poll: Duration,
     /// How often the membership watcher compares owners and admins; zero turns it off.
     #[serde(default = "default_membership", with = "serde_humantime")]
     pub membership_interval: Duration,
@@ -163,6 +171,16 @@ pub struct RotationSettings {
     /// How often a credential that must be rotated by hand is re-read and re-validated.
     #[serde(default = "default_mirror", with = "serde_humantime")]
     pub mirror_interval: Duration,
+    /// How long `status` trusts a check of a stored secret against Mixpanel before it checks
+    /// again (the checks are also bounded per run and by the rate limit).
+    #[serde(default = "default_health_check", with = "serde_humantime")]
+    pub health_check_interval: Duration,
+    /// The cap on the jitter added to due dates (`last_rotated + period ± jitter`, the jitter
+    /// being 5 % of the period, a stable function of the name and the last rotation, so
+    /// credentials rotated together do not fall due together); the default cap is 12h,
+    /// "0s" turns the jitter off.
+    #[serde(default, with = "opt_duration")]
+    pub max_jitter: Option<Duration>,
     /// How long SIGTERM waits for in-flight steps before releasing the lease.
     #[serde(default = "default_grace", with = "serde_humantime")]
     pub shutdown_grace: Duration,
@@ -172,6 +190,7 @@ impl Default for RotationSettings {
     fn default() -> Self {
         RotationSettings {
             reconcile_interval: default_reconcile(),
+            request_poll: default_request_poll(),
             membership_interval: default_membership(),
             membership_overlap: None,
             max_concurrent: default_concurrent(),
@@ -180,6 +199,8 @@ impl Default for RotationSettings {
             max_retry_backoff: default_max_retry_backoff(),
             test_timeout: default_test_timeout(),
             mirror_interval: default_mirror(),
+            health_check_interval: default_health_check(),
+            max_jitter: None,
             shutdown_grace: default_grace(),
         }
     }
@@ -249,8 +270,22 @@ impl Default for LogSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Human text lines when stderr is a terminal, JSON lines otherwise.
+    Auto,
     Json,
     Text,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(LogFormat::Auto),
+            "json" => Ok(LogFormat::Json),
+            "text" => Ok(LogFormat::Text),
+            _ => Err(format!("\"{s}\" is not auto, json or text")),
+        }
+    }
 }
 
 fn default_api_url() -> String {
@@ -277,6 +312,9 @@ fn default_rate() -> u32 {
 fn default_reconcile() -> Duration {
     Duration::from_secs(60)
 }
+fn default_request_poll() -> Duration {
+    Duration::from_secs(2)
+}
 fn default_membership() -> Duration {
     Duration::from_secs(300)
 }
@@ -298,6 +336,9 @@ fn default_test_timeout() -> Duration {
 fn default_mirror() -> Duration {
     Duration::from_secs(3600)
 }
+fn default_health_check() -> Duration {
+    Duration::from_secs(15 * 60)
+}
 fn default_grace() -> Duration {
     Duration::from_secs(30)
 }
@@ -308,7 +349,7 @@ fn default_listen() -> String {
     "0.0.0.0:9464".into()
 }
 fn default_log_format() -> LogFormat {
-    LogFormat::Json
+    LogFormat::Auto
 }
 fn default_log_filter() -> String {
     "info".into()
@@ -376,6 +417,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "MIXPANEL_ROTATOR_RECONCILE_INTERVAL",
         "rotation.reconcile_interval",
     ),
+    ("MIXPANEL_ROTATOR_REQUEST_POLL", "rotation.request_poll"),
     (
         "MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL",
         "rotation.membership_interval",
@@ -397,6 +439,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "rotation.mirror_interval",
     ),
     ("MIXPANEL_ROTATOR_SHUTDOWN_GRACE", "rotation.shutdown_grace"),
+    (
+        "MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL",
+        "rotation.health_check_interval",
+    ),
+    ("MIXPANEL_ROTATOR_MAX_JITTER", "rotation.max_jitter"),
     ("MIXPANEL_ROTATOR_HOLDER", "election.holder"),
     ("MIXPANEL_ROTATOR_LEASE_TTL", "election.lease_ttl"),
     ("MIXPANEL_ROTATOR_HTTP_LISTEN", "http.listen"),
@@ -492,6 +539,7 @@ impl Config {
             "MIXPANEL_ROTATOR_RECONCILE_INTERVAL",
             &mut r.reconcile_interval,
         )?;
+        env_duration(env, "MIXPANEL_ROTATOR_REQUEST_POLL", &mut r.request_poll)?;
         env_duration(
             env,
             "MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL",
@@ -525,6 +573,17 @@ impl Config {
             "MIXPANEL_ROTATOR_SHUTDOWN_GRACE",
             &mut r.shutdown_grace,
         )?;
+        env_duration(
+            env,
+            "MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL",
+            &mut r.health_check_interval,
+        )?;
+        if let Some(v) = env.var("MIXPANEL_ROTATOR_MAX_JITTER") {
+            r.max_jitter =
+                Some(parse_duration(&v).map_err(|e| {
+                    RotatorError::Config(format!("MIXPANEL_ROTATOR_MAX_JITTER: {e}"))
+                })?);
+        }
         if let Some(h) = env.var("MIXPANEL_ROTATOR_HOLDER") {
             self.election.holder = Some(h);
         }
@@ -540,15 +599,9 @@ impl Config {
             self.http.token = Some(SecretString::from(t));
         }
         if let Some(f) = env.var("MIXPANEL_ROTATOR_LOG_FORMAT") {
-            self.log.format = match f.trim().to_ascii_lowercase().as_str() {
-                "json" => LogFormat::Json,
-                "text" => LogFormat::Text,
-                _ => {
-                    return Err(RotatorError::Config(format!(
-                        "MIXPANEL_ROTATOR_LOG_FORMAT: \"{f}\" is not json or text"
-                    )))
-                }
-            };
+            self.log.format = f
+                .parse()
+                .map_err(|e| RotatorError::Config(format!("MIXPANEL_ROTATOR_LOG_FORMAT: {e}")))?;
         }
         if let Some(f) = env.var("MIXPANEL_ROTATOR_LOG") {
             self.log.filter = f;
@@ -631,6 +684,11 @@ impl Config {
         if r.reconcile_interval.is_zero() {
             return Err(RotatorError::Config(
                 "rotation.reconcile_interval must be longer than zero".into(),
+            ));
+        }
+        if r.request_poll < Duration::from_millis(100) {
+            return Err(RotatorError::Config(
+                "rotation.request_poll must be at least 100ms".into(),
             ));
         }
         if r.max_concurrent == 0 || r.max_attempts == 0 {

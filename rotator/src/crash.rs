@@ -20,3 +20,21 @@ pub fn after(point: &str) {
         }
     }
 }
+
+/// The environment variable of the pause knob: `<point>:<milliseconds>`.
+pub const PAUSE_ENV: &str = "MIXPANEL_ROTATOR_PAUSE_AT";
+
+/// Sleeps if the pause knob names `point` (test-only: lets a test change Vault between a read
+/// and the check-and-set write that follows it, e.g. `apply_loaded:3000`).
+pub async fn pause(point: &str) {
+    if let Ok(v) = std::env::var(PAUSE_ENV) {
+        if let Some((p, ms)) = v.trim().split_once(':') {
+            if p == point {
+                if let Ok(ms) = ms.parse::<u64>() {
+                    eprintln!("{PAUSE_ENV}={point}: pausing {ms} ms (test knob)");
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+            }
+        }
+    }
+}

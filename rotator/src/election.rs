@@ -103,6 +103,9 @@ pub struct Elector {
     ttl: Duration,
     metrics: std::sync::Arc<Metrics>,
     state: watch::Sender<Option<Leadership>>,
+    /// Why the last attempt to read or take the lease failed (`None` once one works): a
+    /// replica that cannot write its lease is not ready.
+    lease_error: watch::Sender<Option<String>>,
 }
 
 impl Elector {
@@ -113,17 +116,24 @@ impl Elector {
         metrics: std::sync::Arc<Metrics>,
     ) -> Elector {
         let (state, _) = watch::channel(None);
+        let (lease_error, _) = watch::channel(None);
         Elector {
             store,
             holder,
             ttl: ttl.max(Duration::from_secs(1)),
             metrics,
             state,
+            lease_error,
         }
     }
 
     pub fn holder(&self) -> &str {
         &self.holder
+    }
+
+    /// Why this replica cannot read or write the lease, if it cannot (for `/readyz`).
+    pub fn lease_health(&self) -> watch::Receiver<Option<String>> {
+        self.lease_error.subscribe()
     }
 
     /// The current term, if this replica leads (for the HTTP server).
@@ -162,11 +172,16 @@ impl Elector {
         while !shutdown.is_cancelled() {
             match Lease::acquire(&self.store, &self.holder, self.ttl).await {
                 Ok(Some(guard)) => {
+                    self.lease_error.send_replace(None);
                     self.term(guard, &shutdown, &mut work).await;
                 }
-                Ok(None) => {}
+                Ok(None) => {
+                    self.lease_error.send_replace(None);
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot read or take the leader lease; retrying")
+                    tracing::warn!(error = %e, "cannot read or take the leader lease; retrying");
+                    self.lease_error
+                        .send_replace(Some(format!("cannot read or write the leader lease: {e}")));
                 }
             }
             tokio::select! {

@@ -256,6 +256,7 @@ impl Engine {
     ) -> Result<Requested> {
         lead.check()?;
         let entry = inventory::entry(&self.store, name).await?;
+        inventory::check_request(&entry, req)?;
         let existing = self.store.read_journal(name).await?;
         if let Some((mut j, ver)) = existing.clone().filter(|(j, _)| j.phase.is_open()) {
             let reason = req.reason.as_deref().unwrap_or(req.trigger.as_str());
@@ -441,6 +442,8 @@ impl Engine {
         match &result {
             Ok(Outcome::Done { rotation_id }) => {
                 self.metrics.rotation(trigger, "success");
+                let took = (Utc::now() - j.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+                self.metrics.rotation_duration(took);
                 tracing::info!(credential = name, rotation_id = %rotation_id, trigger, "rotation done");
             }
             Ok(Outcome::NeedsHuman { .. }) => self.metrics.rotation(trigger, "needs_human"),
@@ -616,7 +619,8 @@ impl Engine {
         let phase = j.phase;
         j.record_failure(format!("{phase}: {message}"), Utc::now());
         let max = self.settings.max_attempts.max(1);
-        if j.attempts >= max {
+        let stop_now = matches!(error, RotatorError::NeedsHuman(_));
+        if j.attempts >= max || stop_now {
             let last = j.last_error.clone().unwrap_or_default();
             j.phase = Phase::NeedsHuman;
             j.updated_at = Utc::now();
@@ -678,20 +682,37 @@ impl Engine {
         })?;
         lead.check()?;
         let accounts = self.api.list_service_accounts().await?;
-        if let Some(orphan) = accounts
+        let orphans: Vec<&mixpanel_access::model::ServiceAccount> = accounts
             .iter()
-            .find(|a| a.username.base_name() == new_username)
-        {
-            // Created by this rotation, but its secret never reached the journal.
-            tracing::warn!(
-                credential = name,
-                rotation_id = %j.rotation_id,
-                orphan = %orphan.username,
-                orphan_id = orphan.id.0,
-                "found the account of an interrupted create (its secret was never recorded): deleting it and starting over with a new rotation id"
-            );
+            .filter(|a| a.username.base_name() == new_username)
+            .collect();
+        if !orphans.is_empty() {
+            // Created by this rotation (once, or twice after an ambiguous create), but no
+            // secret reached the journal: nobody can use them. Delete every one, check by a
+            // read that none is left, and start over under a new username.
             lead.verify().await?;
-            self.api.delete_service_account(orphan.id).await?;
+            for orphan in &orphans {
+                tracing::warn!(
+                    credential = name,
+                    rotation_id = %j.rotation_id,
+                    orphan = %orphan.username,
+                    orphan_id = orphan.id.0,
+                    "found an account of an interrupted create (its secret was never recorded): deleting it"
+                );
+                self.api.delete_service_account(orphan.id).await?;
+            }
+            let left = self
+                .api
+                .list_service_accounts()
+                .await?
+                .into_iter()
+                .filter(|a| a.username.base_name() == new_username)
+                .count();
+            if left > 0 {
+                return Err(RotatorError::Invalid(format!(
+                    "{left} account(s) named {new_username} are still listed after their deletion"
+                )));
+            }
             let now = Utc::now();
             let rotation_id = new_rotation_id();
             let base = username_base(j.old_username.as_ref(), name);
@@ -702,9 +723,14 @@ impl Engine {
             fresh.old_username = j.old_username.clone();
             fresh.new_username = Some(rotation_username(&base, now, &rotation_id));
             fresh.attempts = j.attempts.saturating_add(1);
+            fresh.abandoned_usernames = j.abandoned_usernames.clone();
+            if !fresh.abandoned_usernames.contains(&new_username) {
+                fresh.abandoned_usernames.push(new_username.clone());
+            }
             fresh.last_error = Some(format!(
-                "intent: deleted the orphan account {} of rotation {}",
-                orphan.username, j.rotation_id
+                "intent: deleted {} orphan account(s) named {new_username} of rotation {}",
+                orphans.len(),
+                j.rotation_id
             ));
             fresh.updated_at = now;
             *ver = self
@@ -794,9 +820,12 @@ impl Engine {
         Ok(())
     }
 
-    /// The projects whose grants a new account copies: the inventory's, plus every project
-    /// the old account can reach as `GET /api/app/me` answers with its own credential (one
-    /// call), so access on a project the inventory does not list is not lost.
+    /// The projects whose grants a new account copies and whose access is compared before
+    /// promotion: the inventory's, plus every project the old account reaches as
+    /// `GET /api/app/me` answers with its own credential (retried: a transient failure must not
+    /// drop a grant). When that cannot be known the rotation stops in `needs_human`. When no
+    /// credential of the old account is stored, every project of the organization is looked at
+    /// (the rotator's own view).
     async fn old_account_projects(
         &self,
         name: &str,
@@ -808,41 +837,174 @@ impl Engine {
         let Some(old_id) = old_id else {
             return Ok(projects);
         };
-        let Some((
-            Credential::ServiceAccount {
-                username,
-                secret,
-                sa_id,
-            },
-            _,
-        )) = self.store.read_credential(name).await?
-        else {
-            return Ok(projects);
+        let stored = match self.store.read_credential(name).await? {
+            Some((
+                Credential::ServiceAccount {
+                    username,
+                    secret,
+                    sa_id,
+                },
+                _,
+            )) if sa_id == old_id => Some((username, secret)),
+            _ => None,
         };
-        if sa_id != old_id {
-            return Ok(projects);
-        }
-        lead.check()?;
-        let client = self.api.client_for(username.as_str(), secret)?;
-        match self.api.me_with(&client).await {
-            Ok(me) => {
-                for (id, p) in &me.projects {
-                    match id.parse::<u64>() {
-                        Ok(id) if p.organization_id == self.api.org() => {
-                            let id = ProjectId(id);
-                            if !projects.contains(&id) {
-                                projects.push(id);
-                            }
-                        }
-                        _ => {}
-                    }
+        let Some((username, secret)) = stored else {
+            lead.check()?;
+            for p in self.api.list_projects().await? {
+                if !projects.contains(&p) {
+                    projects.push(p);
                 }
             }
-            Err(e) => {
-                tracing::warn!(credential = name, error = %e, "cannot list the projects of the old account with its own credential: only the inventory's projects are copied")
+            return Ok(projects);
+        };
+        let client = self.api.client_for(username.as_str(), secret)?;
+        let mut delay = Duration::from_millis(250);
+        let mut tries = 0;
+        let me = loop {
+            lead.check()?;
+            tries += 1;
+            match self.api.me_with(&client).await {
+                Ok(me) => break me,
+                Err(e) if e.is_transient() && tries < 5 => {
+                    tracing::warn!(credential = name, attempt = tries, error = %e, "cannot list the projects of the old account yet; retrying");
+                    lead.sleep(delay).await?;
+                    delay = (delay * 2).min(Duration::from_secs(4));
+                }
+                Err(e) => {
+                    return Err(RotatorError::NeedsHuman(format!(
+                        "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
+                    )))
+                }
+            }
+        };
+        for (id, p) in &me.projects {
+            match id.parse::<u64>() {
+                Ok(id) if p.organization_id == self.api.org() => {
+                    let id = ProjectId(id);
+                    if !projects.contains(&id) {
+                        projects.push(id);
+                    }
+                }
+                _ => {}
             }
         }
         Ok(projects)
+    }
+
+    /// Compares the new account's access with the old one's before promotion: the
+    /// organization role, the teams, and the individual grant on every project either can
+    /// reach. An individual grant of the old account missing on the new one is added (and read
+    /// back); any other difference stops the rotation in `needs_human`.
+    async fn check_access(
+        &self,
+        name: &str,
+        entry: &InventoryEntry,
+        j: &Journal,
+        client: &mixpanel_access::api::Client,
+        lead: &Leadership,
+    ) -> Result<()> {
+        let (new_id, _, _) = new_account(j)?;
+        let Some(old_id) = j.old_sa_id else {
+            return Ok(());
+        };
+        lead.check()?;
+        let accounts = self.api.list_service_accounts().await?;
+        let Some(old) = accounts.iter().find(|a| a.id == old_id) else {
+            tracing::warn!(
+                credential = name,
+                old_id = old_id.0,
+                "the old account no longer exists: nothing to compare the new one with"
+            );
+            return Ok(());
+        };
+        let new = accounts.iter().find(|a| a.id == new_id).ok_or_else(|| {
+            RotatorError::Invalid(format!(
+                "the new account (id {new_id}) is not in the organization's list yet"
+            ))
+        })?;
+        let mut diffs = Vec::new();
+        let (ro, rn) = (old.role.map(|r| r.min_admin()), new.role);
+        if ro != rn {
+            diffs.push(format!(
+                "organization role {} on the old account, {} on the new",
+                ro.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
+                rn.map(|r| r.to_string()).unwrap_or_else(|| "none".into())
+            ));
+        }
+        let teams = self.api.list_teams().await?;
+        for t in &teams {
+            let (o, n) = (
+                t.service_accounts.contains(&old_id),
+                t.service_accounts.contains(&new_id),
+            );
+            if o != n {
+                diffs.push(format!(
+                    "team {} has {} account only",
+                    t.name,
+                    if o { "the old" } else { "the new" }
+                ));
+            }
+        }
+        let mut projects = self
+            .old_account_projects(name, entry, Some(old_id), lead)
+            .await?;
+        let me_new = self.api.me_with(client).await?;
+        for (id, p) in &me_new.projects {
+            if let (Ok(id), true) = (id.parse::<u64>(), p.organization_id == self.api.org()) {
+                if !projects.contains(&ProjectId(id)) {
+                    projects.push(ProjectId(id));
+                }
+            }
+        }
+        projects.sort();
+        for p in projects {
+            lead.check()?;
+            let individual = |members: &[mixpanel_access::model::ProjectServiceAccount],
+                              id: ServiceAccountId| {
+                members
+                    .iter()
+                    .find(|m| m.account.id == id && m.target_type == TargetType::Individual)
+                    .map(|m| m.project_role)
+            };
+            let members = match self.api.list_project_service_accounts(p).await {
+                Ok(m) => m,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let o = individual(&members, old_id).map(MinAdmin::min_admin);
+            let mut n = individual(&members, new_id);
+            if let (Some(role), None) = (o, n) {
+                lead.check()?;
+                self.api
+                    .add_service_accounts_to_projects(
+                        &[new_id],
+                        &[ProjectRoleGrant { id: p, role }],
+                    )
+                    .await?;
+                let members = self.api.list_project_service_accounts(p).await?;
+                n = individual(&members, new_id);
+                tracing::info!(credential = name, rotation_id = %j.rotation_id, project = p.0, role = %role, "added the old account's individual grant the new one lacked");
+            }
+            if o != n {
+                diffs.push(format!(
+                    "project {p}: individual role {} on the old account, {} on the new",
+                    o.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
+                    n.map(|r| r.to_string()).unwrap_or_else(|| "none".into())
+                ));
+            }
+        }
+        if diffs.is_empty() {
+            tracing::info!(credential = name, rotation_id = %j.rotation_id, "the new account has the same access as the old one");
+            Ok(())
+        } else {
+            Err(RotatorError::NeedsHuman(clip(
+                &format!(
+                    "the new account's access differs from the old one's, so it is not promoted: {}",
+                    diffs.join("; ")
+                ),
+                380,
+            )))
+        }
     }
 
     async fn sa_test(
@@ -891,6 +1053,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
+        self.check_access(name, entry, j, &client, lead).await?;
         self.advance(name, j, ver, Phase::Tested, lead).await
     }
 
@@ -967,16 +1130,44 @@ impl Engine {
         ver: &mut u64,
         lead: &Leadership,
     ) -> Result<()> {
-        if let Some(new_username) = j.new_username.clone() {
+        // Every account this rotation may have created, under its username or an abandoned
+        // one, except the promoted one: exactly one is kept, checked by a second listing.
+        let mut names: Vec<String> = j.abandoned_usernames.clone();
+        if let Some(u) = j.new_username.clone() {
+            names.push(u);
+        }
+        if !names.is_empty() {
+            let twins = |accounts: &[mixpanel_access::model::ServiceAccount]| -> Vec<(ServiceAccountId, String)> {
+                accounts
+                    .iter()
+                    .filter(|a| {
+                        names.iter().any(|n| a.username.base_name() == n.as_str())
+                            && Some(a.id) != j.new_sa_id
+                    })
+                    .map(|a| (a.id, a.username.to_string()))
+                    .collect()
+            };
             lead.check()?;
-            let accounts = self.api.list_service_accounts().await?;
-            for twin in accounts
-                .iter()
-                .filter(|a| a.username.base_name() == new_username && Some(a.id) != j.new_sa_id)
-            {
+            let found = twins(&self.api.list_service_accounts().await?);
+            for (id, username) in &found {
                 lead.verify().await?;
-                tracing::warn!(credential = name, rotation_id = %j.rotation_id, twin = %twin.username, "deleting a twin account left by an ambiguous create");
-                self.api.delete_service_account(twin.id).await?;
+                tracing::warn!(credential = name, rotation_id = %j.rotation_id, twin = %username, "deleting a twin account left by an ambiguous create");
+                self.api.delete_service_account(*id).await?;
+            }
+            // Checked by a second listing when something was deleted.
+            let left = if found.is_empty() {
+                Vec::new()
+            } else {
+                twins(&self.api.list_service_accounts().await?)
+            };
+            if !left.is_empty() {
+                return Err(RotatorError::Invalid(format!(
+                    "twin account(s) still listed after their deletion: {}",
+                    left.iter()
+                        .map(|(_, u)| u.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
         }
         self.advance(name, j, ver, Phase::Done, lead).await
@@ -1123,10 +1314,50 @@ impl Engine {
         e.record_rotation(
             Utc::now(),
             Some(j.rotation_id.clone()),
-            Some(trigger_label(j)),
+            Some(clip(
+                &format!("{}; reset through the API", trigger_label(j)),
+                300,
+            )),
         );
         inventory::patch_fields(&self.store, &e, ROTATION_FIELDS).await?;
+        if let Credential::ProjectToken { token, project_id } = &cred {
+            self.update_token_beside_secrets(*project_id, token).await?;
+        }
         self.advance(name, j, ver, Phase::Promoted, lead).await
+    }
+
+    /// A project token was reset: the project secrets stored with the old token beside them
+    /// get the new one (a new version each), so their consumers do not pair a valid secret
+    /// with a token that no longer exists.
+    async fn update_token_beside_secrets(&self, project: ProjectId, token: &str) -> Result<()> {
+        for r in inventory::load(&self.store).await? {
+            let Ok(e) = &r.entry else { continue };
+            if e.kind != CredentialKind::ProjectSecret || e.projects.first() != Some(&project) {
+                continue;
+            }
+            let Some((
+                Credential::ProjectSecret {
+                    secret, token: old, ..
+                },
+                info,
+            )) = self.store.read_credential(&e.name).await?
+            else {
+                continue;
+            };
+            if old.as_deref() == Some(token) {
+                continue;
+            }
+            let cred = Credential::ProjectSecret {
+                project_id: project,
+                secret,
+                token: Some(token.to_string()),
+            };
+            self.store
+                .write_credential(&e.name, &cred, info.version)
+                .await?;
+            tracing::info!(credential = %e.name, project = project.0, "the new project token is stored beside the project secret");
+        }
+        Ok(())
     }
 
     /// Reads a project secret or token back from Mixpanel into `creds/<name>` (only when it
@@ -1198,10 +1429,10 @@ impl Engine {
         }
         let hint = match entry.kind {
             CredentialKind::ProjectToken => format!(
-                "Mixpanel cannot reset a project token through its API (only Mixpanel support can): the rotator mirrors and checks the current token of project {project}"
+                "not reset, mirrored: this API has no route to reset a project token (Mixpanel's has none; only Mixpanel support can): the rotator mirrors and checks the current token of project {project}"
             ),
             _ => format!(
-                "Mixpanel has no API to reset a project API secret: reset it in the settings of project {project} (owners only); the rotator mirrors and validates the current value"
+                "not reset, mirrored: this API has no route to reset a project API secret (Mixpanel's has none): reset it in the settings of project {project} (owners only); the rotator mirrors and validates the current value"
             ),
         };
         e.refresh(now);
@@ -1266,7 +1497,7 @@ fn new_account(j: &Journal) -> Result<(ServiceAccountId, ServiceAccountUsername,
 }
 
 /// Whether two credentials hold the same values (secrets compared, never printed).
-fn same_value(a: &Credential, b: &Credential) -> bool {
+pub fn same_value(a: &Credential, b: &Credential) -> bool {
     match (a, b) {
         (
             Credential::ProjectSecret {

@@ -30,6 +30,10 @@ pub enum RotatorError {
     /// Something a user asked for cannot be done.
     #[error("{0}")]
     Invalid(String),
+    /// A rotation step found something no retry can fix (the old account's access cannot be
+    /// known, or the successor's access differs): the rotation stops in `needs_human` at once.
+    #[error("{0}")]
+    NeedsHuman(String),
     /// A local I/O problem (a file, a socket).
     #[error("{0}")]
     Io(String),

@@ -44,6 +44,8 @@ pub struct HttpState {
     pub leader: watch::Receiver<Option<Leadership>>,
     pub holder: String,
     pub token: Option<SecretString>,
+    /// Why the replica cannot read or write its lease, if it cannot.
+    pub lease_error: watch::Receiver<Option<String>>,
     ready: Mutex<Option<(Instant, std::result::Result<(), String>)>>,
 }
 
@@ -53,10 +55,12 @@ impl HttpState {
         api: Mixpanel,
         metrics: Arc<Metrics>,
         scheduler: Arc<Scheduler>,
-        leader: watch::Receiver<Option<Leadership>>,
+        elector: &crate::election::Elector,
         holder: String,
         token: Option<SecretString>,
     ) -> Arc<HttpState> {
+        let leader = elector.subscribe();
+        let lease_error = elector.lease_health();
         Arc::new(HttpState {
             store,
             api,
@@ -65,6 +69,7 @@ impl HttpState {
             leader,
             holder,
             token,
+            lease_error,
             ready: Mutex::new(None),
         })
     }
@@ -122,6 +127,12 @@ async fn readyz(State(st): State<Arc<HttpState>>) -> Response {
         }
     };
     let leader = st.leader.borrow().is_some();
+    // Not cached: the elector knows at once when the lease cannot be written.
+    let lease_error = st.lease_error.borrow().clone();
+    let result = match (result, lease_error) {
+        (Ok(()), Some(why)) => Err(why),
+        (r, _) => r,
+    };
     match result {
         Ok(()) => (
             StatusCode::OK,
@@ -167,6 +178,9 @@ struct RotateBody {
     incident: bool,
     #[serde(default)]
     requested_by: Option<String>,
+    /// Rotate even where the entry's rotate_on does not name this trigger.
+    #[serde(default)]
+    force: bool,
 }
 
 /// Compares two byte strings in time independent of where they differ.
@@ -231,6 +245,7 @@ async fn rotate(State(st): State<Arc<HttpState>>, headers: HeaderMap, body: Byte
         }),
     );
     request.requested_by = Some(req.requested_by.unwrap_or_else(|| "http".into()));
+    request.force = req.force;
     let lead = st.leader.borrow().clone();
     match lead {
         Some(lead) => match st.scheduler.submit(&req.name, &request, &lead).await {
@@ -252,11 +267,23 @@ async fn rotate(State(st): State<Arc<HttpState>>, headers: HeaderMap, body: Byte
                 StatusCode::NOT_FOUND,
                 format!("credential {n} is not in the inventory"),
             ),
+            // Permanent: asking again does not help (a refused trigger or overlap, an invalid
+            // entry, the rotator's own account).
+            Err(e @ (RotatorError::Invalid(_) | RotatorError::Inventory(_))) => {
+                error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
             Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         },
         None => {
             match inventory::load_one(&st.store, &req.name).await {
-                Ok(Some(_)) => {}
+                Ok(Some(r)) => match &r.entry {
+                    Ok(e) => {
+                        if let Err(err) = inventory::check_request(e, &request) {
+                            return error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string());
+                        }
+                    }
+                    Err(err) => return error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
+                },
                 Ok(None) => {
                     return error(
                         StatusCode::NOT_FOUND,

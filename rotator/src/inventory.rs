@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use mixpanel_access::inventory::{serde_humantime, InventoryEntry, InventoryError};
+use mixpanel_access::inventory::{
+    serde_humantime, CredentialKind, InventoryEntry, InventoryError, RotateOn,
+};
 use mixpanel_access::vault::{KvMetadata, Trigger, VaultStore};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +42,12 @@ pub struct RotationRequest {
     pub requested_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_at: Option<DateTime<Utc>>,
+    /// Who left it, so a waiting CLI can take back its own request and no other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Rotate even if the entry's `rotate_on` does not name this trigger (`rotate --force`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 mod opt_humantime {
@@ -70,6 +78,8 @@ impl RotationRequest {
             overlap,
             requested_by: None,
             requested_at: Some(Utc::now()),
+            id: None,
+            force: false,
         }
     }
 
@@ -102,6 +112,10 @@ pub struct Record {
     pub entry: std::result::Result<InventoryEntry, InventoryError>,
     pub request: Option<RotationRequest>,
     pub mirrored_at: Option<DateTime<Utc>>,
+    /// The last check of the stored secret against Mixpanel ([`crate::health`]).
+    pub auth_check: Option<crate::health::AuthCheck>,
+    /// Whether `creds/<name>` holds a live version (from the metadata: no extra read).
+    pub has_secret: bool,
 }
 
 impl Record {
@@ -116,11 +130,21 @@ impl Record {
             .get(MIRRORED_KEY)
             .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
             .map(|d| d.with_timezone(&Utc));
+        let auth_check = metadata
+            .custom_metadata
+            .get(crate::health::AUTH_CHECK_KEY)
+            .and_then(|v| crate::health::AuthCheck::parse(v));
+        let has_secret = metadata.current_version > 0
+            && metadata
+                .current()
+                .is_none_or(|v| !v.destroyed && v.deletion_time.is_none());
         Record {
             name,
             entry,
             request,
             mirrored_at,
+            auth_check,
+            has_secret,
         }
     }
 }
@@ -175,13 +199,86 @@ pub async fn patch_extra(
     Ok(())
 }
 
-/// Leaves a rotation request for the active replica.
+/// Leaves a rotation request for the active replica and rings the request doorbell, so the
+/// leader picks it up within its `request_poll` instead of at its next reconcile pass.
 pub async fn leave_request(
     store: &VaultStore,
     name: &str,
     request: &RotationRequest,
 ) -> Result<()> {
-    patch_extra(store, name, REQUEST_KEY, Some(request.to_metadata_value())).await
+    patch_extra(store, name, REQUEST_KEY, Some(request.to_metadata_value())).await?;
+    store.ring_doorbell(name).await?;
+    Ok(())
+}
+
+/// Removes the request left under `name` if it is still the one with this id (a request
+/// someone else left meanwhile is kept).
+pub async fn take_back_request(store: &VaultStore, name: &str, id: &str) -> Result<()> {
+    let Some(meta) = store.read_metadata(name).await? else {
+        return Ok(());
+    };
+    let ours = meta
+        .custom_metadata
+        .get(REQUEST_KEY)
+        .and_then(|v| RotationRequest::from_metadata_value(v))
+        .is_some_and(|r| r.id.as_deref() == Some(id));
+    if ours {
+        let fields = BTreeMap::from([(REQUEST_KEY.to_string(), None)]);
+        let patched = match meta.current_metadata_version {
+            Some(v) => store.patch_metadata_cas(name, &fields, v).await,
+            None => store.patch_metadata(name, &fields).await,
+        };
+        match patched {
+            Ok(()) | Err(mixpanel_access::vault::VaultError::CasMismatch { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The `rotate_on` event a manual or incident request is.
+pub fn request_event(trigger: Trigger) -> Option<RotateOn> {
+    match trigger {
+        Trigger::Manual => Some(RotateOn::Manual),
+        Trigger::Incident => Some(RotateOn::Incident),
+        Trigger::Schedule => Some(RotateOn::Schedule),
+        Trigger::Membership => None,
+    }
+}
+
+/// Whether a request may rotate `entry`: its `rotate_on` names the request's trigger (or the
+/// request is forced), and the overlap is one the kind can honour. The error says why not and
+/// what to do.
+pub fn check_request(entry: &InventoryEntry, req: &RotationRequest) -> Result<()> {
+    if entry.kind != CredentialKind::ServiceAccount && req.overlap.is_some_and(|o| !o.is_zero()) {
+        return Err(RotatorError::Invalid(format!(
+            "{}: a {} is replaced in one step, so the old value cannot stay valid for an overlap; ask again with --overlap 0s (or without --overlap)",
+            entry.name, entry.kind
+        )));
+    }
+    if req.force {
+        return Ok(());
+    }
+    if let Some(event) = request_event(req.trigger) {
+        if !entry.allows(event) {
+            let consequence = if entry.kind == CredentialKind::ProjectToken {
+                " (a project token identifies the project to every client that sends events: resetting it stops ingestion with the old token)"
+            } else {
+                ""
+            };
+            let allowed: Vec<&str> = entry
+                .effective_rotate_on()
+                .iter()
+                .map(|t| t.as_str())
+                .collect();
+            return Err(RotatorError::Invalid(format!(
+                "{}: its rotate_on ({}) does not include {event}{consequence}; to rotate it anyway, ask again with --force",
+                entry.name,
+                if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Rejects names the rotator reserves for its own state.

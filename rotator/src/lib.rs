@@ -10,7 +10,8 @@
 //! - [`election`]: one active replica through the shared Vault lease (fencing token = KV
 //!   version), renewed at a third of its TTL.
 //! - [`http`]: `/healthz`, `/readyz`, `/metrics` and the authenticated `POST /rotate`.
-//! - [`cli`]: the command line (`run`, `once`, `rotate`, `inventory ...`, `status`).
+//! - [`cli`]: the command line (`run`, `once`, `rotate`, `inventory ...`, `status`); [`rotate_cmd`]
+//!   waits for rotations and checks by reads that the old credentials stopped working.
 //!
 //! Secrets only ever travel in `secrecy::SecretString`: no log line, `Debug` print, error
 //! message or CLI output contains one.
@@ -22,10 +23,13 @@ pub mod crash;
 pub mod election;
 pub mod engine;
 pub mod error;
+pub mod health;
+pub mod history;
 pub mod http;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;
+pub mod rotate_cmd;
 pub mod table;
 pub mod triggers;
 

@@ -1,4 +1,4 @@
-//! Logs: JSON lines (or text) on stderr, `vaultrs` and `rustify` (its HTTP layer) silenced: they
+//! Logs on stderr: human text lines on a terminal, JSON lines otherwise (or as configured), `vaultrs` and `rustify` (its HTTP layer) silenced: they
 //! log the expected 404s and check-and-set conflicts at ERROR, and the store returns those as
 //! values.
 
@@ -29,8 +29,19 @@ pub fn init(format: LogFormat, filter: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
+    let format = match format {
+        LogFormat::Auto => {
+            use std::io::IsTerminal;
+            if std::io::stderr().is_terminal() {
+                LogFormat::Text
+            } else {
+                LogFormat::Json
+            }
+        }
+        f => f,
+    };
     let _ = match format {
-        LogFormat::Json => builder
+        LogFormat::Json | LogFormat::Auto => builder
             .json()
             .flatten_event(true)
             .with_current_span(false)

@@ -10,6 +10,11 @@
 //! - `mixpanel_rotator_last_success_timestamp_seconds` (gauge)
 //! - `mixpanel_rotator_reconcile_passes_total{result}` (counter)
 //! - `mixpanel_rotator_membership_changes_total` (counter)
+//! - `mixpanel_rotator_credential_secrets{health}` (gauge, from the last reconcile pass: the
+//!   cached check of each stored secret, `ok`, `rejected` or `unchecked`, and `missing` when
+//!   `creds/<name>` holds no live version; `status` refreshes the checks)
+//! - `mixpanel_rotator_rotation_duration_seconds` (histogram: from the journal's start to
+//!   `done`, overlap included)
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -29,6 +34,20 @@ pub struct Metrics {
     passes_ok: AtomicU64,
     passes_failed: AtomicU64,
     membership_changes: AtomicU64,
+    secret_health: Mutex<BTreeMap<String, u64>>,
+    durations: Mutex<Histogram>,
+}
+
+/// The upper bounds (seconds) of the rotation duration histogram.
+pub const DURATION_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 21_600.0, 86_400.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
 }
 
 impl Metrics {
@@ -83,6 +102,29 @@ impl Metrics {
             self.passes_ok.fetch_add(1, Ordering::Relaxed);
         } else {
             self.passes_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records the cached health of the stored secrets as the last pass saw it.
+    pub fn secret_health(&self, counts: BTreeMap<String, u64>) {
+        if let Ok(mut s) = self.secret_health.lock() {
+            *s = counts;
+        }
+    }
+
+    /// Observes how long a finished rotation took.
+    pub fn rotation_duration(&self, seconds: f64) {
+        if let Ok(mut h) = self.durations.lock() {
+            if h.counts.len() != DURATION_BUCKETS.len() {
+                h.counts = vec![0; DURATION_BUCKETS.len()];
+            }
+            for (i, b) in DURATION_BUCKETS.iter().enumerate() {
+                if seconds <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.sum += seconds.max(0.0);
+            h.count += 1;
         }
     }
 
@@ -167,6 +209,37 @@ impl Metrics {
             "# HELP mixpanel_rotator_membership_changes_total Owner/admin removals or downgrades seen.\n# TYPE mixpanel_rotator_membership_changes_total counter\nmixpanel_rotator_membership_changes_total {}",
             self.membership_changes.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP mixpanel_rotator_credential_secrets Stored secrets by their last check against Mixpanel (last reconcile pass).\n# TYPE mixpanel_rotator_credential_secrets gauge"
+        );
+        if let Ok(s) = self.secret_health.lock() {
+            for (health, n) in s.iter() {
+                let _ = writeln!(
+                    out,
+                    "mixpanel_rotator_credential_secrets{{health=\"{}\"}} {n}",
+                    escape(health)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP mixpanel_rotator_rotation_duration_seconds Time from a rotation's start to done, overlap included.\n# TYPE mixpanel_rotator_rotation_duration_seconds histogram"
+        );
+        if let Ok(h) = self.durations.lock() {
+            for (i, b) in DURATION_BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "mixpanel_rotator_rotation_duration_seconds_bucket{{le=\"{b}\"}} {}",
+                    h.counts.get(i).copied().unwrap_or(0)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "mixpanel_rotator_rotation_duration_seconds_bucket{{le=\"+Inf\"}} {}\nmixpanel_rotator_rotation_duration_seconds_sum {}\nmixpanel_rotator_rotation_duration_seconds_count {}",
+                h.count, h.sum, h.count
+            );
+        }
         out
     }
 }
@@ -209,6 +282,15 @@ mod tests {
         assert!(text.contains("mixpanel_rotator_credentials{status=\"ok\"} 3"));
         assert!(text.contains("mixpanel_rotator_credentials_due 1"));
         assert_eq!(m.rotations_with("success"), 2);
+        m.rotation_duration(3.0);
+        m.rotation_duration(120.0);
+        let text = m.render();
+        assert!(text.contains("mixpanel_rotator_rotation_duration_seconds_bucket{le=\"1\"} 0"));
+        assert!(text.contains("mixpanel_rotator_rotation_duration_seconds_bucket{le=\"5\"} 1"));
+        assert!(text.contains("mixpanel_rotator_rotation_duration_seconds_bucket{le=\"300\"} 2"));
+        assert!(text.contains("mixpanel_rotator_rotation_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("mixpanel_rotator_rotation_duration_seconds_sum 123"));
+        assert!(text.contains("mixpanel_rotator_rotation_duration_seconds_count 2"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert_eq!(line.split(' ').count(), 2, "{line}");
         }

@@ -11,7 +11,9 @@
 //!   credential of that project, with the change as the reason;
 //! - requests: `rotate` (CLI) and `POST /rotate` (HTTP) with a reason and an overlap (zero for
 //!   incidents). A request for a credential already rotating joins that rotation. Requests
-//!   made where no leader is running are left in the entry's metadata and picked up here.
+//!   made where this replica does not lead are left in the entry's metadata and the request
+//!   doorbell (`locks/requests`) is rung; the leader polls the doorbell every `request_poll`
+//!   and runs a pass at once when it changed, so a handed-over request starts within seconds.
 //!
 //! A semaphore bounds the rotations running at once; the Mixpanel rate limit is in [`crate::api`].
 
@@ -20,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use mixpanel_access::inventory::{CredentialKind, CredentialStatus, InventoryEntry};
+use mixpanel_access::inventory::{CredentialKind, CredentialStatus, InventoryEntry, RotateOn};
 use mixpanel_access::model::{OrgRole, ProjectId, ProjectRole};
 use mixpanel_access::vault::{Phase, Trigger};
 use tokio::sync::{Notify, Semaphore};
@@ -140,9 +142,25 @@ impl Scheduler {
         let mut full_scan = true;
         let mut next_pass = Utc::now();
         let mut last_membership: Option<Instant> = None;
+        // Requests handed over by other processes ring the doorbell: a new version brings the
+        // next pass forward, so a request is picked up within `request_poll`.
+        let mut bell = self.engine.store.doorbell_version().await.unwrap_or(0);
+        let mut last_bell = Instant::now();
         loop {
             if lead.is_over() {
                 break;
+            }
+            if last_bell.elapsed() >= settings.request_poll {
+                last_bell = Instant::now();
+                match self.engine.store.doorbell_version().await {
+                    Ok(v) if v != bell => {
+                        bell = v;
+                        tracing::debug!(doorbell = v, "a rotation request was handed over");
+                        next_pass = Utc::now();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot read the request doorbell"),
+                }
             }
             if Utc::now() >= next_pass {
                 next_pass = match self.pass(&lead, full_scan, &mut tasks).await {
@@ -186,6 +204,8 @@ impl Scheduler {
                     .saturating_sub(last_membership.map(|t| t.elapsed()).unwrap_or_default());
                 sleep = sleep.min(until_membership.max(Duration::from_millis(20)));
             }
+            let until_bell = settings.request_poll.saturating_sub(last_bell.elapsed());
+            sleep = sleep.min(until_bell.max(Duration::from_millis(20)));
             tokio::select! {
                 _ = lead.ended() => break,
                 _ = tokio::time::sleep(sleep) => {}
@@ -253,6 +273,16 @@ impl Scheduler {
         let engine = &self.engine;
         let store = &engine.store;
         let records = inventory::load(store).await?;
+        if full_scan && records.is_empty() {
+            let c = store.config();
+            tracing::warn!(
+                mount = %c.mount,
+                prefix = %c.prefix,
+                "no credential at all under {}/{}/creds/: check the Vault mount and prefix, or add entries",
+                c.mount,
+                c.prefix
+            );
+        }
         if full_scan {
             let mut found = HashMap::new();
             for name in store.list_journals().await? {
@@ -280,7 +310,19 @@ impl Scheduler {
             credentials: records.len(),
             ..PassReport::default()
         };
+        self.refresh_last_used(&records, lead).await?;
         let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
+        let mut secrets: BTreeMap<String, u64> = BTreeMap::new();
+        for r in &records {
+            let h = match &r.auth_check {
+                _ if !r.has_secret => "missing",
+                Some(c) if c.ok => "ok",
+                Some(_) => "rejected",
+                None => "unchecked",
+            };
+            *secrets.entry(h.into()).or_default() += 1;
+        }
+        engine.metrics.secret_health(secrets);
         let mut next = Utc::now() + to_delta(engine.settings.reconcile_interval);
         for record in &records {
             lead.check()?;
@@ -323,6 +365,43 @@ impl Scheduler {
             .metrics
             .inventory(statuses, report.due as u64, report.overdue as u64);
         Ok((report, next))
+    }
+
+    /// Copies each service account's `last_used` from Mixpanel's list (one call) into the
+    /// entries where it changed.
+    async fn refresh_last_used(&self, records: &[Record], lead: &Leadership) -> Result<()> {
+        let engine = &self.engine;
+        let with_account: Vec<&InventoryEntry> = records
+            .iter()
+            .filter_map(|r| r.entry.as_ref().ok())
+            .filter(|e| e.kind == CredentialKind::ServiceAccount && e.sa_id.is_some())
+            .collect();
+        if with_account.is_empty() {
+            return Ok(());
+        }
+        let accounts = match engine.api.list_service_accounts().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list service accounts: last_used not refreshed");
+                return Ok(());
+            }
+        };
+        let used: HashMap<_, _> = accounts
+            .iter()
+            .filter_map(|a| a.last_used.map(|t| (a.id, t)))
+            .collect();
+        for e in with_account {
+            let Some(at) = e.sa_id.and_then(|id| used.get(&id)).copied() else {
+                continue;
+            };
+            if e.last_used.map(|l| l.timestamp()) != Some(at.timestamp()) {
+                lead.check()?;
+                let mut e = e.clone();
+                e.last_used = Some(at);
+                inventory::patch_fields(&engine.store, &e, &["last_used"]).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Starts driving every open rotation whose time has come; returns the earliest time of
@@ -417,7 +496,17 @@ impl Scheduler {
             self.with_state(|s| (s.open.contains_key(name), s.inflight.contains(name)));
         if let Some(req) = &record.request {
             // Even while a drive is in flight: the request joins the open rotation.
-            let res = self.submit(name, req, lead).await?;
+            let res = match self.submit(name, req, lead).await {
+                Ok(res) => res,
+                Err(e @ crate::error::RotatorError::Invalid(_)) => {
+                    // A request this entry refuses (its rotate_on, an overlap its kind cannot
+                    // honour): dropped, so it is not tried again at every pass.
+                    tracing::warn!(credential = name, trigger = %req.trigger, error = %e, "rotation request refused");
+                    inventory::patch_extra(&engine.store, name, REQUEST_KEY, None).await?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
             inventory::patch_extra(&engine.store, name, REQUEST_KEY, None).await?;
             tracing::info!(credential = name, trigger = %req.trigger, result = ?res, "picked up a rotation request");
             if matches!(res, Requested::Started { .. }) {
@@ -453,7 +542,10 @@ impl Scheduler {
             }
             _ => {}
         }
-        if due && engine.can_rotate(e.kind) {
+        if due && engine.can_rotate(e.kind) && e.allows(RotateOn::Schedule) {
+            // The reason is the due date: this kind is reset through the API here, so a hint
+            // about rotating it by hand does not belong in the journal or the audit trail.
+            let reason = reason.map(|r| r.split("; ").next().unwrap_or_default().to_string());
             let req = RotationRequest::new(Trigger::Schedule, reason, None);
             let res = self.submit(name, &req, lead).await?;
             if matches!(res, Requested::Started { .. }) {
@@ -492,21 +584,24 @@ impl Scheduler {
         lead.check()?;
         let engine = &self.engine;
         let records = inventory::load(&engine.store).await?;
-        let mut by_project: BTreeMap<ProjectId, Vec<String>> = BTreeMap::new();
+        let mut by_project: BTreeMap<ProjectId, Vec<InventoryEntry>> = BTreeMap::new();
         for r in &records {
             if let Ok(e) = &r.entry {
                 for p in &e.projects {
-                    by_project.entry(*p).or_default().push(e.name.clone());
+                    by_project.entry(*p).or_default().push(e.clone());
                 }
             }
         }
+        drop(records);
         if by_project.is_empty() {
             return Ok(Vec::new());
         }
-        let org_roles: BTreeMap<String, ProjectRole> = engine
-            .api
-            .list_org_users()
-            .await?
+        let org_users = engine.api.list_org_users().await?;
+        let org_members: BTreeMap<String, OrgRole> = org_users
+            .iter()
+            .map(|m| (m.email.as_str().to_ascii_lowercase(), m.role))
+            .collect();
+        let org_roles: BTreeMap<String, ProjectRole> = org_users
             .into_iter()
             .filter_map(|m| {
                 let role = match m.role {
@@ -518,7 +613,7 @@ impl Scheduler {
             })
             .collect();
         let mut all_changes = Vec::new();
-        for (project, names) in by_project {
+        for (project, entries) in by_project {
             lead.check()?;
             let grants = match engine.api.granted_users(project).await {
                 Ok(g) => g,
@@ -559,20 +654,40 @@ impl Scheduler {
                 );
                 continue;
             };
-            let changes = membership_changes(project, &prev_map, &current);
+            let changes = membership_changes(project, &prev_map, &current, &org_members);
             if !changes.is_empty() {
-                let reason = changes.join("; ");
-                tracing::warn!(project = project.0, changes = %reason, credentials = names.len(), "owner/admin removed or downgraded: rotating the project's credentials");
+                let all = changes
+                    .iter()
+                    .map(|(_, c)| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                tracing::warn!(project = project.0, changes = %all, credentials = entries.len(), "owner/admin removed or downgraded");
                 for _ in &changes {
                     engine.metrics.membership_change();
                 }
-                let req = RotationRequest::new(
-                    Trigger::Membership,
-                    Some(reason),
-                    engine.settings.membership_overlap,
-                );
-                for name in &names {
+                for entry in &entries {
                     lead.check()?;
+                    let name = entry.name.as_str();
+                    // Only the changes this entry's rotate_on names rotate it.
+                    let relevant: Vec<String> = changes
+                        .iter()
+                        .filter(|(event, _)| entry.allows(*event))
+                        .map(|(event, c)| format!("{event}: {c}"))
+                        .collect();
+                    if relevant.is_empty() {
+                        tracing::info!(credential = name, changes = %all, rotate_on = ?entry.effective_rotate_on(), "not rotated: its rotate_on names none of these changes");
+                        continue;
+                    }
+                    // Project secrets and tokens are replaced in one step: no overlap.
+                    let overlap = match entry.kind {
+                        CredentialKind::ServiceAccount => engine.settings.membership_overlap,
+                        _ => None,
+                    };
+                    let req = RotationRequest::new(
+                        Trigger::Membership,
+                        Some(relevant.join("; ")),
+                        overlap,
+                    );
                     match self.submit(name, &req, lead).await {
                         Ok(res) => {
                             tracing::info!(credential = %name, result = ?res, "membership rotation requested")
@@ -583,7 +698,7 @@ impl Scheduler {
                         }
                     }
                 }
-                all_changes.extend(changes);
+                all_changes.extend(changes.into_iter().map(|(_, c)| c));
                 self.spawn_ready(lead, tasks);
             }
             if prev_map != privileged {
@@ -594,18 +709,33 @@ impl Scheduler {
     }
 }
 
-/// Removals and downgrades of owners/admins between two snapshots, as sentences.
+/// Removals and downgrades of owners/admins between two snapshots, as sentences with the
+/// event each is. Someone no longer privileged on the project but still a member of the
+/// organization (an organization admin made a member, say) was downgraded, not removed.
 pub fn membership_changes(
     project: ProjectId,
     previous: &BTreeMap<String, ProjectRole>,
     current: &BTreeMap<String, ProjectRole>,
-) -> Vec<String> {
+    org_members: &BTreeMap<String, OrgRole>,
+) -> Vec<(RotateOn, String)> {
     let mut out = Vec::new();
     for (email, role) in previous {
         match current.get(email) {
-            None => out.push(format!("{role} {email} removed from project {project}")),
-            Some(now) if now.rank() < role.rank() => out.push(format!(
-                "{role} {email} downgraded to {now} on project {project}"
+            None => match org_members.get(email) {
+                Some(org_role) => out.push((
+                    RotateOn::AdminDowngraded,
+                    format!(
+                        "{role} {email} downgraded to no role on project {project} (organization role now {org_role})"
+                    ),
+                )),
+                None => out.push((
+                    RotateOn::AdminRemoved,
+                    format!("{role} {email} removed from project {project}"),
+                )),
+            },
+            Some(now) if now.rank() < role.rank() => out.push((
+                RotateOn::AdminDowngraded,
+                format!("{role} {email} downgraded to {now} on project {project}"),
             )),
             Some(_) => {}
         }
@@ -648,22 +778,38 @@ mod tests {
             ("ana@x".to_string(), ProjectRole::Admin),
             ("bob@x".to_string(), ProjectRole::Owner),
             ("cy@x".to_string(), ProjectRole::Admin),
+            ("dan@x".to_string(), ProjectRole::Admin),
         ]);
         let cur = BTreeMap::from([
             ("bob@x".to_string(), ProjectRole::Admin),
             ("cy@x".to_string(), ProjectRole::Owner),
             ("dee@x".to_string(), ProjectRole::Admin),
         ]);
-        let c = membership_changes(ProjectId(42), &prev, &cur);
+        let org = BTreeMap::from([("dan@x".to_string(), OrgRole::Member)]);
+        let c = membership_changes(ProjectId(42), &prev, &cur, &org);
         assert_eq!(
             c,
             vec![
-                "admin ana@x removed from project 42".to_string(),
-                "owner bob@x downgraded to admin on project 42".to_string(),
+                (
+                    RotateOn::AdminRemoved,
+                    "admin ana@x removed from project 42".to_string()
+                ),
+                (
+                    RotateOn::AdminDowngraded,
+                    "owner bob@x downgraded to admin on project 42".to_string()
+                ),
+                (
+                    RotateOn::AdminDowngraded,
+                    "admin dan@x downgraded to no role on project 42 (organization role now member)"
+                        .to_string()
+                ),
             ]
         );
         let cur2 = BTreeMap::from([("ana@x".to_string(), ProjectRole::Analyst)]);
-        let c = membership_changes(ProjectId(42), &prev, &cur2);
-        assert!(c.contains(&"admin ana@x downgraded to analyst on project 42".to_string()));
+        let c = membership_changes(ProjectId(42), &prev, &cur2, &BTreeMap::new());
+        assert!(c.contains(&(
+            RotateOn::AdminDowngraded,
+            "admin ana@x downgraded to analyst on project 42".to_string()
+        )));
     }
 }

@@ -639,8 +639,14 @@ async fn without_a_reset_route_project_secrets_are_mirrored_and_marked_for_a_hum
             ],
             &[],
         )
-        .await
-        .ok();
+        .await;
+    // Nothing was rotated: the command says so and fails.
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("manual_rotation_required") && run.stdout.contains("NOT rotated"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains(&before) && !run.stderr.contains(&before));
     let e = w.entry("upstream/secret").await;
     assert_eq!(
@@ -671,12 +677,14 @@ async fn without_a_reset_route_project_secrets_are_mirrored_and_marked_for_a_hum
         .await;
     let after = mixpanel_secret().await;
     assert_ne!(after, before);
-    w.cli(
-        &["rotate", "upstream/secret", "--reason", "reset by hand"],
-        &[],
-    )
-    .await
-    .ok();
+    let run = w
+        .cli(
+            &["rotate", "upstream/secret", "--reason", "reset by hand"],
+            &[],
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("mirrored"), "{}", run.stdout);
     assert_eq!(
         stored_secret(w.store.read_credential("upstream/secret").await.unwrap()),
         after
@@ -1018,14 +1026,38 @@ used_by = "web SDK"
         other => panic!("expected a project token, got {other:?}"),
     };
     let old_token = token_of(w.store.read_credential("proj/token").await.expect("read"));
-    let run = w
+    // A project token rotates only on --force: its rotate_on is empty by default.
+    let refused = w
         .cli(
             &["rotate", "proj/token", "--reason", "token in a public repo"],
+            &[],
+        )
+        .await;
+    assert!(!refused.success);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(
+        token_of(w.store.read_credential("proj/token").await.expect("read")),
+        old_token
+    );
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "proj/token",
+                "--reason",
+                "token in a public repo",
+                "--force",
+            ],
             &[],
         )
         .await
         .ok();
     assert!(run.stdout.contains("done"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("stops being ingested"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stdout.contains(&old_token), "{}", run.stdout);
     let new_token = token_of(w.store.read_credential("proj/token").await.expect("read"));
     assert_ne!(new_token, old_token);
@@ -1048,7 +1080,7 @@ used_by = "web SDK"
     let token_entry = w.entry("proj/token").await;
     assert_eq!(
         token_entry.last_trigger.as_deref(),
-        Some("manual: token in a public repo")
+        Some("manual: token in a public repo; reset through the API")
     );
     assert!(token_entry.last_rotated.is_some());
 
@@ -1120,6 +1152,7 @@ async fn sigterm_mid_rotation_finishes_the_step_releases_the_lease_and_a_restart
                 "asked while a daemon leads",
                 "--overlap",
                 "4s",
+                "--no-wait",
             ],
             &[],
         )
@@ -1234,7 +1267,8 @@ async fn bounded_retries_end_in_needs_human_and_a_manual_request_resumes() {
         )
         .await;
     assert!(!run.success);
-    assert!(run.stderr.contains("needs a human"), "{}", run.stderr);
+    assert!(run.stdout.contains("needs a human"), "{}", run.stdout);
+    assert!(run.stderr.contains("did not complete"), "{}", run.stderr);
     let (j, _) = w.store.read_journal(name).await.expect("j").expect("j");
     assert_eq!(j.phase.as_str(), "needs_human");
     assert_eq!(j.attempts, 3);
@@ -1261,7 +1295,12 @@ async fn bounded_retries_end_in_needs_human_and_a_manual_request_resumes() {
             .as_str(),
         "needs_human"
     );
-    let status = w.cli(&["status"], &[]).await.ok();
+    let status = w.cli(&["status"], &[]).await;
+    assert_eq!(
+        status.code,
+        Some(1),
+        "status must fail while a rotation needs a human"
+    );
     assert!(status.stdout.contains("needs_human"), "{}", status.stdout);
     // ... until a person fixes the cause and asks again.
     let mut fixed = w.entry(name).await;

@@ -9,3 +9,8 @@ path "secret/metadata/mixpanel-rotator/*" {
 path "secret/detailed-metadata/mixpanel-rotator/*" {
   capabilities = ["list"]
 }
+# `inventory add --create` asks whether the token can store the new secret before it creates
+# the account (Vault's default policy grants this too).
+path "sys/capabilities-self" {
+  capabilities = ["update"]
+}

@@ -16,6 +16,9 @@
 //! sa_id = 4242                          # optional, service accounts
 //! username = "fivetran.1a2b.mp-service-account"
 //! role = "analyst"
+//! rotate_on = ["admin_removed", "incident", "schedule"]   # optional: the events that may rotate it
+//!                                       # (admin_removed, admin_downgraded, incident, schedule, manual);
+//!                                       # default: all of them, none for a project token
 //! ```
 //!
 //! Every error names the entry (by name, or by position when the name is missing) and the field.
@@ -26,7 +29,7 @@ use toml::{Table, Value};
 
 use super::duration::{parse_duration, parse_optional_period};
 use super::metadata::parse_datetime;
-use super::{CredentialKind, IntegrationType, InventoryEntry, InventoryError};
+use super::{CredentialKind, IntegrationType, InventoryEntry, InventoryError, RotateOn};
 use crate::model::{ProjectId, ServiceAccountId};
 
 /// The keys a `[[credential]]` table may hold.
@@ -46,6 +49,7 @@ pub const FILE_KEYS: &[&str] = &[
     "sa_id",
     "username",
     "role",
+    "rotate_on",
 ];
 
 /// A parsed inventory file.
@@ -250,6 +254,36 @@ pub fn parse_inventory_toml(text: &str) -> Result<Vec<InventoryEntry>, Inventory
             .transpose()?;
         e.username = f.parsed("username")?;
         e.role = f.parsed("role")?;
+        e.rotate_on = match table.get("rotate_on") {
+            None => None,
+            Some(Value::Array(items)) => {
+                let mut list: Vec<RotateOn> = Vec::new();
+                for v in items {
+                    let Value::String(t) = v else {
+                        return Err(f.err(
+                            "rotate_on",
+                            format!("expected a list of strings, found {}", type_name(v)),
+                        ));
+                    };
+                    let t: RotateOn = t
+                        .parse()
+                        .map_err(|e: crate::model::ParseError| f.err("rotate_on", e.to_string()))?;
+                    if !list.contains(&t) {
+                        list.push(t);
+                    }
+                }
+                Some(list)
+            }
+            Some(v) => {
+                return Err(f.err(
+                    "rotate_on",
+                    format!(
+                        "expected a list such as [\"schedule\", \"incident\"], found {}",
+                        type_name(v)
+                    ),
+                ))
+            }
+        };
         if kind != CredentialKind::ServiceAccount {
             for field in ["sa_id", "username", "role"] {
                 if table.contains_key(field) {

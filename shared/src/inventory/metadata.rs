@@ -8,8 +8,42 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::duration::{format_duration, format_optional_period, parse_duration};
 use super::{
     parse_optional_period, CredentialKind, CredentialStatus, IntegrationType, InventoryEntry,
-    InventoryError, DEFAULT_OVERLAP, DEFAULT_ROTATION_PERIOD,
+    InventoryError, RotateOn, DEFAULT_OVERLAP, DEFAULT_ROTATION_PERIOD,
 };
+
+/// What an entry without its own `rotate_on` stores (its kind's default applies).
+pub const DEFAULT_SENTINEL: &str = "default";
+
+/// `rotate_on` as a metadata value: `default`, `none`, or a comma-separated list.
+fn rotate_on_value(v: &Option<Vec<RotateOn>>) -> String {
+    match v {
+        None => DEFAULT_SENTINEL.into(),
+        Some(list) if list.is_empty() => EMPTY_SENTINEL.into(),
+        Some(list) => list
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}
+
+/// Parses a `rotate_on` metadata value.
+pub fn parse_rotate_on(v: &str) -> Result<Option<Vec<RotateOn>>, ParseError> {
+    match v.trim() {
+        "" | DEFAULT_SENTINEL => Ok(None),
+        EMPTY_SENTINEL => Ok(Some(Vec::new())),
+        list => {
+            let mut out = Vec::new();
+            for t in list.split(',') {
+                let t: RotateOn = t.parse()?;
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            Ok(Some(out))
+        }
+    }
+}
 use crate::model::{ParseError, ProjectId};
 
 /// Vault's limit on the number of `custom_metadata` keys.
@@ -44,6 +78,7 @@ pub const METADATA_KEYS: &[&str] = &[
     "role",
     "rotation_id",
     "last_trigger",
+    "rotate_on",
 ];
 
 fn text(v: &str) -> String {
@@ -93,7 +128,7 @@ impl InventoryEntry {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let pairs: [(&str, String); 19] = [
+        let pairs: [(&str, String); 20] = [
             ("kind", self.kind.to_string()),
             ("integration", self.integration.to_string()),
             ("projects", projects),
@@ -116,6 +151,7 @@ impl InventoryEntry {
             ("role", opt_text(&self.role)),
             ("rotation_id", opt_text(&self.rotation_id)),
             ("last_trigger", opt_text(&self.last_trigger)),
+            ("rotate_on", rotate_on_value(&self.rotate_on)),
         ];
         let mut map = BTreeMap::new();
         for (key, value) in pairs {
@@ -223,6 +259,10 @@ impl InventoryEntry {
         entry.role = parsed(get("role")).map_err(|e: ParseError| err("role", e.to_string()))?;
         entry.rotation_id = get("rotation_id").map(str::to_string);
         entry.last_trigger = get("last_trigger").map(str::to_string);
+        entry.rotate_on = match map.get("rotate_on") {
+            None => None,
+            Some(v) => parse_rotate_on(v).map_err(|e| err("rotate_on", e.to_string()))?,
+        };
         Ok(entry)
     }
 }

@@ -24,11 +24,11 @@ pub use duration::{
     format_duration, format_optional_period, parse_duration, parse_optional_period,
     serde_humantime, NEVER,
 };
-pub use export::{to_csv, to_json, to_markdown, ExportFormat, COLUMNS};
+pub use export::{csv_safe, to_csv, to_json, to_markdown, ExportFormat, COLUMNS};
 pub use file::{parse_inventory_toml, InventoryFile, FILE_KEYS};
 pub use metadata::{
-    CUSTOM_METADATA_MAX_KEYS, CUSTOM_METADATA_MAX_KEY_LEN, CUSTOM_METADATA_MAX_VALUE_LEN,
-    EMPTY_SENTINEL, METADATA_KEYS, NEVER_SENTINEL,
+    parse_rotate_on, CUSTOM_METADATA_MAX_KEYS, CUSTOM_METADATA_MAX_KEY_LEN,
+    CUSTOM_METADATA_MAX_VALUE_LEN, DEFAULT_SENTINEL, EMPTY_SENTINEL, METADATA_KEYS, NEVER_SENTINEL,
 };
 
 /// The default rotation period of an entry that names none.
@@ -115,6 +115,22 @@ impl CredentialKind {
 }
 
 name_enum!(
+    /// An event that may rotate a credential (an entry's `rotate_on`).
+    RotateOn, "rotation trigger", {
+        /// An owner or admin of one of its projects was removed.
+        AdminRemoved => "admin_removed",
+        /// An owner or admin of one of its projects was downgraded.
+        AdminDowngraded => "admin_downgraded",
+        /// An incident request (`rotate --incident`, a zero overlap).
+        Incident => "incident",
+        /// The due date passed.
+        Schedule => "schedule",
+        /// A manual request (`rotate`, `POST /rotate`).
+        Manual => "manual",
+    }
+);
+
+name_enum!(
     /// What kind of integration uses the credential.
     IntegrationType, "integration type", {
         DataPipeline => "data_pipeline",
@@ -188,6 +204,10 @@ pub struct InventoryEntry {
     pub rotation_id: Option<String>,
     /// What triggered the last rotation (schedule, membership, manual, incident, ...).
     pub last_trigger: Option<String>,
+    /// The events that may rotate it; `None`: the kind's default ([`RotateOn::ALL`] for
+    /// service accounts and project secrets, nothing for project tokens, which identify a
+    /// project to every client that sends events: resetting one stops their ingestion).
+    pub rotate_on: Option<Vec<RotateOn>>,
 }
 
 impl InventoryEntry {
@@ -221,7 +241,24 @@ impl InventoryEntry {
             role: None,
             rotation_id: None,
             last_trigger: None,
+            rotate_on: None,
         }
+    }
+
+    /// The events that may rotate this entry (its `rotate_on`, or its kind's default).
+    pub fn effective_rotate_on(&self) -> Vec<RotateOn> {
+        match &self.rotate_on {
+            Some(list) => list.clone(),
+            None => match self.kind {
+                CredentialKind::ProjectToken => Vec::new(),
+                _ => RotateOn::ALL.to_vec(),
+            },
+        }
+    }
+
+    /// Whether `event` may rotate this entry.
+    pub fn allows(&self, event: RotateOn) -> bool {
+        self.effective_rotate_on().contains(&event)
     }
 
     /// The deterministic jitter of the current due date (see [`jitter_for`]).
@@ -428,9 +465,26 @@ fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
-/// The maximum jitter for a period: 5 % of it, capped at 12 hours.
+/// The process-wide cap on the jitter set by [`set_max_jitter`] (seconds; `u64::MAX`: the
+/// default cap, [`MAX_JITTER`]).
+static JITTER_CAP_SECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
+/// Sets the cap on the jitter of due dates for this process (a binary's configuration):
+/// `None` restores the default (12 hours), `Some(0s)` turns the jitter off. Every process that
+/// computes due dates for the same inventory should use the same cap.
+pub fn set_max_jitter(cap: Option<Duration>) {
+    let secs = cap.map(|d| d.as_secs()).unwrap_or(u64::MAX);
+    JITTER_CAP_SECS.store(secs, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The maximum jitter for a period: 5 % of it, capped at 12 hours (or at the cap set with
+/// [`set_max_jitter`]).
 pub fn max_jitter_for(period: Duration) -> Duration {
-    period.mul_f64(JITTER_FRACTION).min(MAX_JITTER)
+    let cap = match JITTER_CAP_SECS.load(std::sync::atomic::Ordering::Relaxed) {
+        u64::MAX => MAX_JITTER,
+        secs => Duration::from_secs(secs),
+    };
+    period.mul_f64(JITTER_FRACTION).min(MAX_JITTER).min(cap)
 }
 
 /// The grace before a due credential is overdue: 10 % of the period, capped at 24 hours.

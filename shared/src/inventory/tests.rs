@@ -638,3 +638,22 @@ fn toml_errors_name_the_entry_and_field() {
         "inventory file is not valid TOML: unknown top-level key `settings`: an inventory file holds only [[credential]] tables"
     );
 }
+
+#[test]
+fn csv_cells_that_start_a_formula_are_neutralized() {
+    let mut e = sample();
+    e.owner = "=HYPERLINK(\"http://evil.example\",\"x\")".into();
+    e.purpose = "+1 call".into();
+    e.used_by = "@SUM(A1)".into();
+    e.created_by = "-2+3".into();
+    let csv = to_csv(&[e]).unwrap();
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""),
+        "{csv}"
+    );
+    assert!(csv.contains(",'+1 call,"), "{csv}");
+    assert!(csv.contains(",'@SUM(A1),"), "{csv}");
+    assert!(csv.contains(",'-2+3,"), "{csv}");
+    assert_eq!(super::csv_safe("plain"), "plain");
+    assert_eq!(super::csv_safe("\tx"), "'\tx");
+}

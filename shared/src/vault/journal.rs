@@ -160,6 +160,11 @@ pub struct Journal {
     pub promoted_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub finished_at: Option<DateTime<Utc>>,
+    /// Usernames requested by earlier attempts of this rotation whose create may have been
+    /// carried out without its secret reaching the journal: every account with one of them is
+    /// deleted before the rotation is done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abandoned_usernames: Vec<String>,
 }
 
 fn zero_token() -> FencingToken {
@@ -194,6 +199,7 @@ impl Journal {
             updated_at: now,
             promoted_at: None,
             finished_at: None,
+            abandoned_usernames: Vec::new(),
         }
     }
 

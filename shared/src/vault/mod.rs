@@ -6,6 +6,9 @@
 //!   Its `custom_metadata` holds the inventory entry ([`crate::inventory`]). Consumers read it.
 //! - `state/<name>`: the rotation journal ([`Journal`]). Only the rotator reads it.
 //! - `locks/leader`: the leader lease ([`Lease`]).
+//! - `locks/requests`: the request doorbell: a process that leaves a rotation request for the
+//!   leader writes a new version here, and the leader polls its version (one metadata read)
+//!   to pick requests up within seconds instead of at its next reconcile pass.
 //!
 //! Every data write is check-and-set. `cas_required` and `max_versions` are set on a key's
 //! metadata when it is first written.
@@ -44,6 +47,11 @@ pub use store::{
 };
 
 use crate::inventory::{InventoryEntry, InventoryError};
+
+/// The request doorbell's name under `locks/`.
+pub const REQUEST_DOORBELL: &str = "requests";
+/// How many versions of the doorbell Vault keeps (only its version number matters).
+const DOORBELL_MAX_VERSIONS: u64 = 3;
 use store::Area;
 
 impl VaultStore {
@@ -273,6 +281,91 @@ impl VaultStore {
                 .await?;
         }
         Ok(self.kv_write(&path, &data, cas).await?.version)
+    }
+
+    /// What this token lacks to store a new credential under `creds/<name>` (create on its
+    /// data path, create/update on its metadata path); empty when it can. Asked before an
+    /// account is created, so a token that cannot write never leaves an account whose secret
+    /// nobody has.
+    pub async fn missing_write_capabilities(&self, name: &str) -> Result<Vec<String>, VaultError> {
+        let path = self.kv_path(Area::Creds, name)?;
+        let data = self.data_policy_path(&path);
+        let meta = self.metadata_policy_path(&path);
+        let caps = self
+            .capabilities_self(&[data.clone(), meta.clone()])
+            .await?;
+        let has = |p: &str, c: &str| {
+            caps.get(p).is_some_and(|l| {
+                l.iter().any(|x| x == c || x == "root") && !l.iter().any(|x| x == "deny")
+            })
+        };
+        let mut missing = Vec::new();
+        if !has(&data, "create") && !has(&data, "update") {
+            missing.push(format!("create on {data}"));
+        }
+        if !has(&meta, "create") && !has(&meta, "update") {
+            missing.push(format!("update on {meta}"));
+        }
+        Ok(missing)
+    }
+
+    // ---- request doorbell ----
+
+    /// The doorbell's current version (0 if never rung). The leader polls it: a new version
+    /// means a request was left in some entry's metadata.
+    pub async fn doorbell_version(&self) -> Result<u64, VaultError> {
+        let path = self.kv_path(Area::Locks, REQUEST_DOORBELL)?;
+        Ok(self
+            .kv_metadata(&path)
+            .await?
+            .map(|m| m.current_version)
+            .unwrap_or(0))
+    }
+
+    /// Rings the doorbell: writes a new version naming the credential (check-and-set, retried
+    /// when another process rang at the same time). Returns the new version.
+    pub async fn ring_doorbell(&self, name: &str) -> Result<u64, VaultError> {
+        let path = self.kv_path(Area::Locks, REQUEST_DOORBELL)?;
+        let data = serde_json::json!({ "name": name, "at": chrono::Utc::now().to_rfc3339() });
+        let mut last = None;
+        for _ in 0..10 {
+            let meta = self.kv_metadata(&path).await?;
+            let cas = meta.as_ref().map(|m| m.current_version).unwrap_or(0);
+            if meta.is_none() {
+                self.kv_configure(&path, true, DOORBELL_MAX_VERSIONS, None)
+                    .await?;
+            }
+            match self.kv_write(&path, &data, cas).await {
+                Ok(info) => return Ok(info.version),
+                Err(e @ VaultError::CasMismatch { .. }) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(VaultError::InvalidInput {
+            path: self.data_policy_path(&path),
+            reason: "the doorbell could not be written".into(),
+        }))
+    }
+
+    /// Every stored version of the journal of `<name>`, oldest first (Vault keeps the last
+    /// [`DEFAULT_MAX_VERSIONS`]); versions that are deleted or not a journal are skipped.
+    pub async fn journal_history(&self, name: &str) -> Result<Vec<(u64, Journal)>, VaultError> {
+        let path = self.kv_path(Area::State, name)?;
+        let Some(meta) = self.kv_metadata(&path).await? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (v, info) in &meta.versions {
+            if info.destroyed || info.deletion_time.is_some() {
+                continue;
+            }
+            if let Some((data, _)) = self.kv_read(&path, Some(*v)).await? {
+                if let Ok(j) = serde_json::from_value::<Journal>(data) {
+                    out.push((*v, j));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The names of every credential that has a journal (to reconcile open journals at start).

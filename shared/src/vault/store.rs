@@ -772,6 +772,47 @@ impl VaultStore {
         })
     }
 
+    /// `POST sys/capabilities-self`: the capabilities this token has on each API path (such
+    /// as `secret/data/mixpanel-rotator/creds/x`), e.g. `["create", "read", "update"]`, or
+    /// `["deny"]`.
+    pub async fn capabilities_self(
+        &self,
+        api_paths: &[String],
+    ) -> Result<BTreeMap<String, Vec<String>>, VaultError> {
+        self.ensure_authenticated().await?;
+        let body = serde_json::json!({ "paths": api_paths });
+        let (status, resp) = self
+            .raw(
+                Method::POST,
+                "sys/capabilities-self",
+                Some(("application/json", body)),
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(self.raw_error("POST", "sys/capabilities-self", status, &resp, None));
+        }
+        let v: Value = serde_json::from_slice(&resp).map_err(|e| VaultError::Decode {
+            method: "POST".into(),
+            path: "sys/capabilities-self".into(),
+            reason: e.to_string(),
+        })?;
+        let mut out = BTreeMap::new();
+        for p in api_paths {
+            let caps = v
+                .get(p)
+                .or_else(|| v.get("data").and_then(|d| d.get(p)))
+                .and_then(|c| c.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.insert(p.clone(), caps);
+        }
+        Ok(out)
+    }
+
     /// `GET sys/health`: answers even when sealed or on a standby (no token needed).
     pub async fn health(&self) -> Result<ServerHealth, VaultError> {
         let path = "sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200";
