@@ -207,6 +207,19 @@ impl Emulator {
         });
     }
 
+    /// Marks an invited member active, with a login now (`POST /_emulator/users/{email}/activate`).
+    pub fn activate(&self, email: &str) {
+        let url = format!("{}/_emulator/users/{email}/activate", self.url);
+        block_on(async {
+            let r = reqwest::Client::new()
+                .post(url)
+                .send()
+                .await
+                .expect("activate");
+            assert!(r.status().is_success(), "activate: {}", r.status());
+        });
+    }
+
     /// Sets the emulator's faults (`PUT /_emulator/faults`); `None` clears them.
     pub fn faults(&self, faults: Option<Value>) {
         let url = format!("{}/_emulator/faults", self.url);

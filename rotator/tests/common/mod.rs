@@ -19,18 +19,18 @@ use mixpanel_access::model::{
 };
 use mixpanel_access::vault::{Credential, VaultAuth, VaultConfig, VaultStore};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::process::Command;
 
 pub use openbao::OpenBao;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mixpanel-rotator");
 
-/// The emulator, served from this test's runtime.
+/// The emulator (the test kit's, in-process on its own thread), with the async face these
+/// scenarios use.
 pub struct Emu {
     pub url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
+    kit: testkit::emulator::Emulator,
 }
 
 /// A bootstrapped organization and its owner service account (the rotator's identity).
@@ -43,87 +43,37 @@ pub struct Boot {
 
 impl Emu {
     pub async fn start() -> Emu {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("emulator.db");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = mixpanel_emulator::serve(listener, &db, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
+        let kit = testkit::emulator::Emulator::start();
         Emu {
-            url,
-            stop: Some(tx),
-            _dir: dir,
+            url: kit.url.clone(),
+            kit,
         }
     }
 
     pub async fn bootstrap(&self) -> Boot {
-        let v: Value = reqwest::Client::new()
-            .post(format!("{}/_emulator/bootstrap", self.url))
-            .json(&json!({"organization_name": "Acme", "owner_email": "owner@acme.example"}))
-            .send()
-            .await
-            .expect("bootstrap")
-            .json()
-            .await
-            .expect("bootstrap json");
-        let r = &v["results"];
+        let c = self.kit.bootstrap("Acme", "owner");
         Boot {
-            org: OrgId(r["organization_id"].as_u64().expect("org id")),
-            username: r["service_account"]["username"]
-                .as_str()
-                .expect("username")
-                .into(),
-            secret: r["service_account"]["secret"]
-                .as_str()
-                .expect("secret")
-                .into(),
+            org: OrgId(c.org_id),
+            username: c.username,
+            secret: c.secret,
         }
     }
 
     pub async fn set_faults(&self, faults: Value) {
-        let r = reqwest::Client::new()
-            .put(format!("{}/_emulator/faults", self.url))
-            .json(&faults)
-            .send()
-            .await
-            .expect("faults");
-        assert!(r.status().is_success(), "faults: {}", r.status());
+        self.kit.faults(Some(faults));
     }
 
     /// Request counts: route name → method → count.
     pub async fn counters(&self) -> Value {
-        reqwest::get(format!("{}/_emulator/counters", self.url))
-            .await
-            .expect("counters")
-            .json::<Value>()
-            .await
-            .expect("counters json")["results"]
-            .clone()
+        self.kit.counters()
     }
 
     pub async fn clear_faults(&self) {
-        let r = reqwest::Client::new()
-            .delete(format!("{}/_emulator/faults", self.url))
-            .send()
-            .await
-            .expect("clear faults");
-        assert!(r.status().is_success());
+        self.kit.faults(None);
     }
 
     pub async fn activate(&self, email: &str) {
-        let r = reqwest::Client::new()
-            .post(format!("{}/_emulator/users/{email}/activate", self.url))
-            .send()
-            .await
-            .expect("activate");
-        assert!(r.status().is_success(), "activate: {}", r.status());
+        self.kit.activate(email);
     }
 
     pub fn client(&self, username: &str, secret: &str) -> Client {
@@ -131,14 +81,6 @@ impl Emu {
             .expect("client config");
         c.max_retries = 0;
         Client::new(c).expect("client")
-    }
-}
-
-impl Drop for Emu {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
     }
 }
 

@@ -129,7 +129,7 @@ struct Inner {
     http: reqwest::Client,
     config: ClientConfig,
     limit: Semaphore,
-    rate: Option<governor::DefaultDirectRateLimiter>,
+    rate: Option<Arc<governor::DefaultDirectRateLimiter>>,
     real_mixpanel: bool,
     /// Whether a project `domain` that is not Mixpanel's has been refused (and logged) yet.
     refused_domain: AtomicBool,
@@ -233,9 +233,11 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 limit: Semaphore::new(config.max_concurrency.max(1)),
-                rate: config
-                    .requests_per_second
-                    .map(|r| governor::RateLimiter::direct(governor::Quota::per_second(r))),
+                rate: config.requests_per_second.map(|r| {
+                    Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(
+                        r,
+                    )))
+                }),
                 real_mixpanel,
                 refused_domain: AtomicBool::new(false),
                 project_hosts: Mutex::new(HashMap::new()),
@@ -250,6 +252,26 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// A client for other credentials on the same host (to test a new secret): no retries, one
+    /// request at a time, a timeout of at most 30 s, and this client's rate limit, shared.
+    pub fn with_credentials(
+        &self,
+        username: &str,
+        secret: SecretString,
+    ) -> Result<Client, ApiError> {
+        let base = &self.inner.config;
+        let mut c = ClientConfig::new(base.base_url.as_str(), username, secret)?;
+        c.max_retries = 0;
+        c.max_concurrency = 1;
+        c.timeout = base.timeout.min(Duration::from_secs(30));
+        c.requests_per_second = None;
+        let mut client = Client::new(c)?;
+        if let Some(inner) = Arc::get_mut(&mut client.inner) {
+            inner.rate = self.inner.rate.clone();
+        }
+        Ok(client)
     }
 
     /// How many write requests have had an outcome. A read that starts after a write's count

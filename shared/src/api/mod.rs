@@ -3,7 +3,9 @@
 pub mod batch;
 mod client;
 mod error;
+mod org;
 pub mod wire;
 
 pub use client::{route_capability, Client, ClientConfig, AUDIT_LOG_MAX_PAGES};
 pub use error::ApiError;
+pub use org::OrgClient;
