@@ -566,23 +566,7 @@ fn a_provider_account_without_the_role_gets_a_diagnostic_naming_it() {
     let rt = runtime();
     let client = emu.client(&admin);
     let org = OrgId(admin.org_id);
-    let analyst = rt
-        .block_on(client.create_service_account(
-            org,
-            &mixpanel_access::api::wire::CreateServiceAccount {
-                username: "readonly".into(),
-                role: ProjectRole::Analyst,
-                expires: None,
-                projects: vec![],
-            },
-        ))
-        .expect("analyst account");
-    use secrecy::ExposeSecret;
-    let weak = Creds {
-        username: analyst.account.username.to_string(),
-        secret: analyst.secret.expose_secret().to_string(),
-        ..admin.clone()
-    };
+    let weak = analyst(&emu, &admin);
     let ws = Workspace::new(&emu, &weak, TEAM);
     let o = ws.run(&["apply", "-auto-approve", "-no-color"]);
     let out = text(&o);

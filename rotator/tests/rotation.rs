@@ -781,40 +781,13 @@ async fn an_admin_downgraded_on_a_project_rotates_that_projects_credentials() {
         .await;
     w.register_sa("watched/job", &s1, &[p1], |_| {}).await;
     w.register_sa("other/job", &s2, &[p2], |_| {}).await;
-    let mut d = w.daemon(
-        "watcher",
-        &[
-            ("MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL", "1s"),
-            ("MIXPANEL_ROTATOR_MEMBERSHIP_OVERLAP", "0s"),
-        ],
-    );
-    d.wait_http().await;
-    let store = w.store.clone();
-    let snapshot = format!("_membership/{}", p1.0);
-    wait_for("the membership baseline", Duration::from_secs(20), || {
-        let store = store.clone();
-        let snapshot = snapshot.clone();
-        async move {
-            let (doc, _) = store
-                .read_state_document::<serde_json::Value>(&snapshot)
-                .await
-                .ok()??;
-            doc["privileged"]["ana@acme.example"].as_str().map(|_| ())
-        }
-    })
-    .await;
+    let mut d = w.watcher(p1, "ana@acme.example").await;
     w.admin
         .add_users_to_projects(org, std::slice::from_ref(&ana), &[p1], ProjectRole::Analyst)
         .await
         .expect("downgrade");
-    wait_for("the membership rotation", Duration::from_secs(30), || {
-        let store = store.clone();
-        async move {
-            let j = store.read_journal("watched/job").await.ok()??;
-            (j.0.phase.as_str() == "done").then_some(())
-        }
-    })
-    .await;
+    w.rotation_done("watched/job", Duration::from_secs(30))
+        .await;
     let e = w.entry("watched/job").await;
     let trigger = e.last_trigger.clone().unwrap_or_default();
     let expected = format!(

@@ -498,42 +498,14 @@ async fn each_kind_rotates_by_its_own_rule_and_an_admin_removal_leaves_a_never_t
         other => panic!("{other:?}"),
     };
 
-    let mut d = w.daemon(
-        "watcher",
-        &[
-            ("MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL", "1s"),
-            ("MIXPANEL_ROTATOR_MEMBERSHIP_OVERLAP", "0s"),
-        ],
-    );
-    d.wait_http().await;
-    let store = w.store.clone();
-    let snapshot = format!("_membership/{}", p.0);
-    wait_for("the membership baseline", Duration::from_secs(20), || {
-        let store = store.clone();
-        let snapshot = snapshot.clone();
-        async move {
-            let (doc, _) = store
-                .read_state_document::<serde_json::Value>(&snapshot)
-                .await
-                .ok()??;
-            doc["privileged"]["bob@acme.example"].as_str().map(|_| ())
-        }
-    })
-    .await;
+    let mut d = w.watcher(p, "bob@acme.example").await;
 
     // Bob is downgraded: only the project secret (default: every trigger) rotates.
     w.admin
         .add_users_to_projects(org, std::slice::from_ref(&bob), &[p], ProjectRole::Analyst)
         .await
         .expect("downgrade");
-    wait_for("the secret's rotation", Duration::from_secs(30), || {
-        let store = store.clone();
-        async move {
-            let j = store.read_journal("web/secret").await.ok()??;
-            (j.0.phase.as_str() == "done").then_some(())
-        }
-    })
-    .await;
+    w.rotation_done("web/secret", Duration::from_secs(30)).await;
     let e = w.entry("web/secret").await;
     let trigger = e.last_trigger.clone().unwrap_or_default();
     assert!(
@@ -552,18 +524,7 @@ async fn each_kind_rotates_by_its_own_rule_and_an_admin_removal_leaves_a_never_t
         .remove_org_users(org, std::slice::from_ref(&ana))
         .await
         .expect("remove ana");
-    wait_for(
-        "the service account's rotation",
-        Duration::from_secs(30),
-        || {
-            let store = store.clone();
-            async move {
-                let j = store.read_journal("web/etl").await.ok()??;
-                (j.0.phase.as_str() == "done").then_some(())
-            }
-        },
-    )
-    .await;
+    w.rotation_done("web/etl", Duration::from_secs(30)).await;
     let e = w.entry("web/etl").await;
     let trigger = e.last_trigger.clone().unwrap_or_default();
     assert!(

@@ -355,6 +355,47 @@ impl World {
         }
     }
 
+    /// A daemon whose membership watcher looks every second (zero overlap), once it has
+    /// recorded `email` as privileged on `project` (the baseline a change is measured from).
+    pub async fn watcher(&self, project: ProjectId, email: &str) -> Daemon {
+        let mut d = self.daemon(
+            "watcher",
+            &[
+                ("MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL", "1s"),
+                ("MIXPANEL_ROTATOR_MEMBERSHIP_OVERLAP", "0s"),
+            ],
+        );
+        d.wait_http().await;
+        let store = self.store.clone();
+        let snapshot = format!("_membership/{}", project.0);
+        wait_for("the membership baseline", Duration::from_secs(20), || {
+            let store = store.clone();
+            let snapshot = snapshot.clone();
+            async move {
+                let (doc, _) = store
+                    .read_state_document::<serde_json::Value>(&snapshot)
+                    .await
+                    .ok()??;
+                doc["privileged"][email].as_str().map(|_| ())
+            }
+        })
+        .await;
+        d
+    }
+
+    /// Waits until the rotation of `name` is done.
+    pub async fn rotation_done(&self, name: &str, within: Duration) {
+        let store = self.store.clone();
+        wait_for(&format!("the rotation of {name}"), within, || {
+            let store = store.clone();
+            async move {
+                let j = store.read_journal(name).await.ok()??;
+                (j.0.phase.as_str() == "done").then_some(())
+            }
+        })
+        .await;
+    }
+
     pub async fn entry(&self, name: &str) -> InventoryEntry {
         self.store
             .read_inventory_entry(name)
