@@ -2,7 +2,9 @@
 //! `make release`, from the debug build) in a filesystem mirror in the registry's packed layout,
 //! a CLI configuration with that mirror and no `dev_overrides`, `terraform init` (the one test
 //! that runs it; the mirror is the only installation method, so it cannot reach the network),
-//! apply against the emulator, an empty next plan, and the lock file holding the zip's hash.
+//! apply against the emulator, an empty next plan, and the lock file holding the zip's hash;
+//! then `make install`'s script into the implied local mirror of a HOME of its own, and a plain
+//! `terraform init` with no provider_installation finds the same package there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -229,4 +231,29 @@ fn terraform_init_installs_the_release_zip_from_a_filesystem_mirror() {
         text(&plan)
     );
     tf.run_ok(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+
+    // 6. `make install`'s script puts the same binary in Terraform's implied local mirror
+    // (`~/.terraform.d/plugins`, here under a HOME of the test's own), where a CLI
+    // configuration without provider_installation finds it: the lock file gets the same h1:.
+    let home = work.path().join("home");
+    let out = Command::new("bash")
+        .arg(workspace_root().join("scripts/install.sh"))
+        .current_dir(workspace_root())
+        .env("TF_PLUGIN_MIRROR", home.join(".terraform.d/plugins"))
+        .env("INSTALL_BIN", &provider)
+        .output()
+        .expect("run scripts/install.sh");
+    assert!(out.status.success(), "install.sh failed:\n{}", text(&out));
+    let terraform = testkit::terraform::terraform_binary().expect("terraform");
+    let mut plain = TerraformDir::plain(terraform, &main_tf);
+    plain.set_env("HOME", home.to_str().expect("utf-8 path"));
+    let init = plain.run_ok(&["init", "-input=false", "-no-color"]);
+    assert!(
+        text(&init).contains(&format!("Installing mixpanel-access/mixpanel v{VERSION}")),
+        "{}",
+        text(&init)
+    );
+    let lock =
+        std::fs::read_to_string(plain.path().join(".terraform.lock.hcl")).expect("lock file");
+    assert!(lock.contains(&format!("\"{h1}\"")), "{h1} missing:\n{lock}");
 }
