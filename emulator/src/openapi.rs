@@ -103,7 +103,11 @@ fn shape(route: &Route) -> Option<Shape> {
                 request(
                     &["username", "role"],
                     json!({
-                        "username": { "type": "string" },
+                        "username": {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9._-]{1,100}$",
+                            "description": "without the .mp-service-account suffix: Mixpanel adds a tag and the suffix",
+                        },
                         "role": r("ProjectRole"),
                         "expires": nullable(json!({
                             "type": "string",
