@@ -15,6 +15,8 @@
 //! Mixpanel API the emulator stands in for, and a fuzzer let loose on `/_emulator/reset` or
 //! `/_emulator/faults` would wipe or break the server it is testing.
 
+use std::collections::BTreeMap;
+
 use mixpanel_access::api::wire::{self, Method, Route, RouteStatus, ROUTES};
 use mixpanel_access::model::{
     DataResidency, MemberStatus, OrgRole, ProjectRole, TargetType, Timezone,
@@ -558,15 +560,10 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
 
 /// The document. `Err` names a route of the table that has no description here.
 pub fn document() -> Result<Value, String> {
-    let mut paths = Map::new();
+    let mut paths: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     for route in ROUTES {
         let shape = shape(route).ok_or_else(|| format!("route {} is not described", route.name))?;
-        let item = paths
-            .entry(route.path.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        let Value::Object(item) = item else {
-            unreachable!("path items are objects")
-        };
+        let item = paths.entry(route.path).or_default();
         for method in std::iter::once(route.method).chain(route.fallback) {
             item.insert(
                 method.as_str().to_lowercase(),
