@@ -38,10 +38,12 @@ done
 if [ -n "${RELEASE_BIN_DIR:-}" ]; then
   bin_dir=$RELEASE_BIN_DIR
 else
-  packages=()
-  for c in $components; do packages+=(-p "${package_of[$c]}"); done
-  echo "== cargo build --release ${packages[*]}" >&2
-  cargo build --release --locked "${packages[@]}" --bins >&2
+  # One package at a time: built together, cargo unifies their dependencies' features and the
+  # provider would differ from the one `make install` builds on its own.
+  for c in $components; do
+    echo "== cargo build --release -p ${package_of[$c]}" >&2
+    cargo build --release --locked -p "${package_of[$c]}" --bins >&2
+  done
   bin_dir=$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release
 fi
 for c in $components; do
