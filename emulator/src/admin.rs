@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/reset", post(reset))
         .route("/users/{email}/activate", post(activate))
         .route("/routes", get(routes))
+        .route("/openapi.json", get(openapi))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -223,4 +224,11 @@ async fn activate(State(st): State<AppState>, Params(email): Params<String>) -> 
 
 async fn routes() -> ApiResult {
     Ok(ok(ROUTES))
+}
+
+/// The OpenAPI document of the API routes (not wrapped in the envelope: tools read it as is).
+async fn openapi() -> ApiResult {
+    let doc = crate::openapi::document()
+        .map_err(|e| ApiError::internal(format!("the OpenAPI document is incomplete: {e}")))?;
+    Ok(crate::error::json_response(StatusCode::OK, &doc))
 }

@@ -23,6 +23,7 @@
 //! - `POST /_emulator/users/{email}/activate` marks an invited member active (in every
 //!   organization that invited the address), as if they had accepted.
 //! - `GET /_emulator/routes` lists the API routes served.
+//! - `GET /_emulator/openapi.json`: the API routes as an OpenAPI 3.0 document ([`openapi`]).
 //!
 //! Slash-less forms of the organization RPC routes (outside `/api/app`, ending in `/`) answer
 //! 301 to the trailing-slash path, as Mixpanel does, for any method. Redirects are neither
@@ -51,6 +52,7 @@ pub mod error;
 pub mod extract;
 pub mod faults;
 pub mod handlers;
+pub mod openapi;
 pub mod routes;
 
 use std::future::Future;

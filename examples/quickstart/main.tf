@@ -1,5 +1,7 @@
 # A development and a production project, teams with project roles, members, and a
 # service account for a data pipeline. Credentials come from MIXPANEL_* variables.
+# `make install` (at the repository root), then `terraform init` and `terraform apply` here:
+# see README.md beside this file.
 
 terraform {
   required_providers {

@@ -58,6 +58,13 @@ impl TerraformDir {
         Self::new(terraform, dir, &cli, main_tf)
     }
 
+    /// A CLI configuration of the caller's (`cli`, written to `terraform.rc`): for the test of
+    /// the install path, whose configuration holds a `filesystem_mirror` and no `dev_overrides`.
+    pub fn with_cli_config(terraform: PathBuf, cli: &str, main_tf: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::new(terraform, dir, cli, main_tf)
+    }
+
     /// No provider installation settings: for reattach (`TF_REATTACH_PROVIDERS`) runs.
     pub fn plain(terraform: PathBuf, main_tf: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -96,6 +103,7 @@ impl TerraformDir {
             .env_remove("TF_REATTACH_PROVIDERS")
             .env_remove("TF_LOG")
             .env_remove("TF_LOG_PATH")
+            .env_remove("TF_PLUGIN_CACHE_DIR")
             .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);

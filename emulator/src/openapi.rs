@@ -1,0 +1,640 @@
+//! The emulator's API described as an OpenAPI 3.0 document, served at
+//! `GET /_emulator/openapi.json`.
+//!
+//! The operations come from the route table, `mixpanel_access::api::wire::ROUTES`, the same
+//! table the router and the client use: one operation per route and method, `operationId` the
+//! route's name, `x-upstream-status` where its shape is known from (`documented_upstream`,
+//! `observed_upstream`, `emulator_only`), `x-creates` and `x-capability` as in the table. The
+//! bodies are JSON Schemas written here beside the route they describe, with the wire enums'
+//! value lists taken from the model (`ProjectRole::NAMES`, ...), so a role added to the model
+//! shows up in the document. A route of the table without a description here is a test failure,
+//! not a silent gap. Success bodies are strict (`additionalProperties: false`): a field added
+//! to a response without being described here fails the schemathesis run.
+//!
+//! The admin routes under `/_emulator/` are not part of the document: it describes the
+//! Mixpanel API the emulator stands in for, and a fuzzer let loose on `/_emulator/reset` or
+//! `/_emulator/faults` would wipe or break the server it is testing.
+
+use std::collections::BTreeMap;
+
+use mixpanel_access::api::wire::{self, Method, Route, RouteStatus, ROUTES};
+use mixpanel_access::model::{
+    DataResidency, MemberStatus, OrgRole, ProjectRole, TargetType, Timezone,
+};
+use serde_json::{json, Map, Value};
+
+/// What the document says about one route: its request body and its success answer.
+struct Shape {
+    /// The request body's schema and media type, if the route takes one.
+    body: Option<(&'static str, Value)>,
+    /// Whether the body may be left out (an empty body means "all defaults").
+    body_optional: bool,
+    /// The success status.
+    status: u16,
+    /// The whole success body's schema.
+    answer: Value,
+}
+
+fn r(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn nullable(mut schema: Value) -> Value {
+    if let Some(obj) = schema.as_object_mut() {
+        if obj.contains_key("$ref") {
+            return json!({ "allOf": [schema], "nullable": true });
+        }
+        obj.insert("nullable".into(), Value::Bool(true));
+    }
+    schema
+}
+
+fn array(items: Value) -> Value {
+    json!({ "type": "array", "items": items })
+}
+
+/// `{"status":"ok","results":results}`.
+fn ok(results: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": ["status", "results"],
+        "additionalProperties": false,
+        "properties": { "status": { "type": "string", "enum": ["ok"] }, "results": results },
+    })
+}
+
+/// A strict object: every listed property, `required` of them always present.
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": required,
+        "additionalProperties": false,
+        "properties": properties,
+    })
+}
+
+/// A request body: the named properties, `required` of them needed.
+fn request(required: &[&str], properties: Value) -> Value {
+    json!({ "type": "object", "required": required, "properties": properties })
+}
+
+fn json_body(schema: Value) -> Option<(&'static str, Value)> {
+    Some(("application/json", schema))
+}
+
+fn shape(route: &Route) -> Option<Shape> {
+    let get = |answer: Value| Shape {
+        body: None,
+        body_optional: false,
+        status: 200,
+        answer: ok(answer),
+    };
+    let post = |body: Value, answer: Value| Shape {
+        body: json_body(body),
+        body_optional: false,
+        status: 200,
+        answer: ok(answer),
+    };
+    let ids = |key: &str| request(&[key], json!({ key: array(r("Id")) }));
+    Some(match *route {
+        wire::ME => get(r("Me")),
+        wire::LIST_SERVICE_ACCOUNTS => get(array(r("ServiceAccount"))),
+        wire::CREATE_SERVICE_ACCOUNT => Shape {
+            status: 201,
+            ..post(
+                request(
+                    &["username", "role"],
+                    json!({
+                        "username": {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9._-]{1,100}$",
+                            "description": "without the .mp-service-account suffix: Mixpanel adds a tag and the suffix",
+                        },
+                        "role": r("ProjectRole"),
+                        "expires": nullable(json!({
+                            "type": "string",
+                            "description": "RFC 3339 time in the future; \"\" or null: never expires",
+                        })),
+                        "projects": array(r("ProjectRoleGrant")),
+                    }),
+                ),
+                r("CreatedServiceAccount"),
+            )
+        },
+        wire::GET_SERVICE_ACCOUNT => get(r("ServiceAccount")),
+        wire::DELETE_SERVICE_ACCOUNT => get(r("Empty")),
+        wire::LIST_PROJECT_SERVICE_ACCOUNTS => get(array(r("ProjectServiceAccount"))),
+        wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS => post(
+            request(
+                &["service_account_ids", "projects"],
+                json!({
+                    "service_account_ids": array(r("Id")),
+                    "projects": array(r("ProjectRoleGrant")),
+                }),
+            ),
+            r("Empty"),
+        ),
+        wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS => post(
+            request(
+                &["projects"],
+                json!({ "projects": array(request(
+                    &["id", "service_account_ids"],
+                    json!({ "id": r("Id"), "service_account_ids": array(r("Id")) }),
+                )) }),
+            ),
+            r("Empty"),
+        ),
+        wire::LIST_TEAM_SERVICE_ACCOUNTS => get(array(r("ServiceAccount"))),
+        wire::ADD_SERVICE_ACCOUNTS_TO_TEAM => Shape {
+            status: 201,
+            ..post(ids("service_account_ids"), r("Empty"))
+        },
+        wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM => post(ids("service_account_ids"), r("Empty")),
+        wire::CREATE_PROJECT => post(
+            request(
+                &["project_name", "cluster_id", "timezone_id"],
+                json!({
+                    "project_name": { "type": "string", "minLength": 1 },
+                    "cluster_id": {
+                        "type": "integer",
+                        "enum": DataResidency::ALL.iter().map(|r| r.cluster_id()).collect::<Vec<_>>(),
+                        "description": "1 (us), 5 (eu), 6 (in)",
+                    },
+                    "timezone_id": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": Timezone::all_names().len(),
+                        "description": "an id of /api/app/timezones",
+                    },
+                    "is_b2b": { "type": "boolean" },
+                }),
+            ),
+            r("Project"),
+        ),
+        wire::LIST_TIMEZONES => get(array(json!({
+            "type": "array",
+            "description": "[id, name, UTC offset in minutes]",
+            "minItems": 3,
+            "maxItems": 3,
+            "items": { "oneOf": [{ "type": "integer" }, { "type": "string" }] },
+        }))),
+        wire::PROJECT_METADATA => get(r("ProjectMetadata")),
+        wire::UPDATE_PROJECT => Shape {
+            body: Some((
+                "application/x-www-form-urlencoded",
+                request(
+                    &[],
+                    json!({
+                        "name": { "type": "string" },
+                        "timezone": { "type": "string" },
+                        "timezone_name": { "type": "string" },
+                        "data_residency": { "type": "string", "description": "must be the project's own" },
+                        "cluster_id": { "type": "string", "description": "must be the project's own" },
+                    }),
+                ),
+            )),
+            ..get(r("Project"))
+        },
+        wire::DELETE_PROJECTS => post(ids("projectIds"), r("Empty")),
+        wire::LIST_PROJECTS => get(array(r("Project"))),
+        wire::LIST_TEAMS => get(array(r("Team"))),
+        wire::ADD_TEAMS => post(
+            request(
+                &["teamNames"],
+                json!({ "teamNames": array(json!({ "type": "string" })) }),
+            ),
+            array(object(
+                &["name", "created"],
+                json!({ "name": { "type": "string" }, "created": { "type": "boolean" } }),
+            )),
+        ),
+        wire::RENAME_TEAM => post(
+            request(&["name"], json!({ "name": { "type": "string" } })),
+            r("Updated"),
+        ),
+        wire::DELETE_TEAMS => post(ids("teamIds"), r("Empty")),
+        wire::ADD_PROJECTS_TO_TEAMS => post(
+            request(
+                &["teams"],
+                json!({
+                    "teams": array(request(
+                        &["id", "projects"],
+                        json!({ "id": r("Id"), "projects": array(r("ProjectRoleGrant")) }),
+                    )),
+                    "add_default_projects": { "type": "boolean" },
+                }),
+            ),
+            r("Empty"),
+        ),
+        wire::REMOVE_PROJECTS_FROM_TEAM => post(ids("projectIds"), r("Empty")),
+        wire::ADD_USERS_TO_TEAMS => post(
+            request(
+                &["teams"],
+                json!({ "teams": array(request(
+                    &["id", "users"],
+                    json!({ "id": r("Id"), "users": array(r("Email")) }),
+                )) }),
+            ),
+            r("Success"),
+        ),
+        wire::REMOVE_USERS_FROM_TEAM => post(
+            request(&["emails"], json!({ "emails": array(r("Email")) })),
+            r("Empty"),
+        ),
+        wire::LIST_ORG_USERS => get(array(r("Member"))),
+        wire::INVITE_ORG_USERS => post(
+            request(
+                &["emails", "role"],
+                json!({ "emails": array(r("Email")), "role": r("OrgRole") }),
+            ),
+            r("Success"),
+        ),
+        wire::UPDATE_ORG_USER => post(
+            request(&["role"], json!({ "role": r("OrgRole") })),
+            r("Updated"),
+        ),
+        wire::REMOVE_ORG_USERS => post(
+            request(&["emails"], json!({ "emails": array(r("Email")) })),
+            r("Success"),
+        ),
+        wire::ADD_USERS_TO_PROJECTS => post(
+            request(
+                &["users", "projects", "role"],
+                json!({
+                    "users": array(r("Email")),
+                    "projects": array(r("Id")),
+                    "role": r("ProjectRole"),
+                }),
+            ),
+            r("Success"),
+        ),
+        wire::REMOVE_USERS_FROM_PROJECTS => post(
+            request(
+                &["users", "projects"],
+                json!({ "users": array(r("Email")), "projects": array(r("Id")) }),
+            ),
+            r("Success"),
+        ),
+        wire::GRANTED_USERS => get(array(r("UserGrant"))),
+        wire::GRANTED_TEAMS => get(array(r("TeamGrant"))),
+        wire::GET_DEFAULT_ACCESS => get(r("DefaultAccess")),
+        wire::SET_DEFAULT_ACCESS => post(
+            request(&["role"], json!({ "role": nullable(r("ProjectRole")) })),
+            r("DefaultAccess"),
+        ),
+        wire::RESET_PROJECT_SECRET => get(object(
+            &["secret"],
+            json!({ "secret": { "type": "string" } }),
+        )),
+        wire::RESET_PROJECT_TOKEN => {
+            get(object(&["token"], json!({ "token": { "type": "string" } })))
+        }
+        wire::VALIDATE_PROJECT_CREDENTIALS => post(
+            request(
+                &["project_token", "api_secret"],
+                json!({
+                    "project_token": { "type": "string" },
+                    "api_secret": { "type": "string" },
+                }),
+            ),
+            object(
+                &["status"],
+                json!({ "status": { "type": "string", "enum": ["success"] } }),
+            ),
+        ),
+        wire::AUDIT_LOGS => Shape {
+            body: json_body(request(
+                &[],
+                json!({
+                    "types": array(json!({ "type": "string" })),
+                    "created_gte": { "type": "string", "format": "date-time" },
+                    "project_ids": array(r("Id")),
+                    "cursor": { "type": "string" },
+                    "limit": { "type": "integer", "minimum": 1, "maximum": 1000 },
+                }),
+            )),
+            body_optional: true,
+            status: 200,
+            answer: r("AuditLogPage"),
+        },
+        _ => return None,
+    })
+}
+
+fn names(values: &[&str]) -> Value {
+    json!({ "type": "string", "enum": values })
+}
+
+fn components() -> Value {
+    let time = json!({ "type": "string", "format": "date-time" });
+    let service_account = json!({
+        "id": r("Id"),
+        "username": { "type": "string" },
+        "org_role": nullable(r("ProjectRole")),
+        "expires": nullable(time.clone()),
+        "created": time.clone(),
+        "creator": nullable(r("Id")),
+        "last_used": nullable(time.clone()),
+        "user": nullable(r("Id")),
+    });
+    let with = |extra: Value| {
+        let mut props = service_account.clone();
+        if let (Some(p), Value::Object(e)) = (props.as_object_mut(), extra) {
+            p.extend(e);
+        }
+        props
+    };
+    let me = object(
+        &[
+            "user_id",
+            "user_email",
+            "user_name",
+            "organizations",
+            "projects",
+        ],
+        json!({
+            "user_id": r("Id"),
+            "user_email": { "type": "string" },
+            "user_name": { "type": "string" },
+            "organizations": {
+                "type": "object",
+                "description": "keyed by organization id",
+                "additionalProperties": object(&["id", "name", "role", "permissions"], json!({
+                    "id": r("Id"),
+                    "name": { "type": "string" },
+                    "role": { "type": "string", "description": "the organization role, or \"no role\"" },
+                    "permissions": array(json!({ "type": "string" })),
+                })),
+            },
+            "projects": {
+                "type": "object",
+                "description": "keyed by project id",
+                "additionalProperties": object(&["name", "organization_id", "domain", "timezone"], json!({
+                    "name": { "type": "string" },
+                    "organization_id": r("Id"),
+                    "domain": { "type": "string" },
+                    "timezone": { "type": "string" },
+                    "role": nullable(object(&["id", "name"], json!({
+                        "id": { "type": "string" },
+                        "name": { "type": "string" },
+                    }))),
+                })),
+            },
+        }),
+    );
+    json!({
+        "securitySchemes": {
+            "basicAuth": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "A service account: the full `name.<hex>.mp-service-account` username and its secret",
+            },
+        },
+        "schemas": {
+            "Id": { "type": "integer", "format": "int64", "minimum": 1 },
+            "Email": { "type": "string", "format": "email" },
+            "ProjectRole": names(ProjectRole::NAMES),
+            "OrgRole": names(OrgRole::NAMES),
+            "Empty": { "type": "object", "additionalProperties": false },
+            "Error": {
+                "type": "object",
+                "required": ["status", "error"],
+                "properties": {
+                    "status": { "type": "string", "enum": ["error"] },
+                    "error": { "type": "string" },
+                },
+            },
+            "Success": object(&["success"], json!({ "success": { "type": "boolean" } })),
+            "Updated": object(&["updated"], json!({
+                "updated": { "type": "boolean" },
+                "fail_reason": { "type": "string" },
+            })),
+            "ProjectRoleGrant": object(&["id", "role"], json!({ "id": r("Id"), "role": r("ProjectRole") })),
+            "ServiceAccount": object(&["id", "username", "created"], service_account.clone()),
+            "CreatedServiceAccount": object(&["id", "username", "created", "token"], with(json!({
+                "token": { "type": "string", "description": "the secret, shown once" },
+            }))),
+            "ProjectServiceAccount": object(&["id", "username", "created", "role", "target_type"], with(json!({
+                "role": r("ProjectRole"),
+                "target_type": names(TargetType::NAMES),
+                "hasSensitiveAccess": { "type": "boolean" },
+            }))),
+            "Project": object(&["id", "name", "timezone_name", "data_residency", "domain"], json!({
+                "id": r("Id"),
+                "name": { "type": "string" },
+                "timezone_name": { "type": "string" },
+                "data_residency": names(DataResidency::NAMES),
+                "token": nullable(json!({ "type": "string" })),
+                "api_secret": { "type": "string" },
+                "domain": { "type": "string" },
+                "organization_id": nullable(r("Id")),
+                "default_role": r("ProjectRole"),
+            })),
+            "ProjectMetadata": object(&["id", "name", "domain", "timezone_name"], json!({
+                "id": r("Id"),
+                "name": { "type": "string" },
+                "domain": { "type": "string" },
+                "timezone_name": { "type": "string" },
+                "token": nullable(json!({ "type": "string" })),
+                "secret": { "type": "string" },
+            })),
+            "Team": object(&["id", "name", "scim_managed", "members", "service_accounts", "projects"], json!({
+                "id": r("Id"),
+                "name": { "type": "string" },
+                "scim_managed": { "type": "boolean" },
+                "members": array(r("Email")),
+                "service_accounts": array(r("Id")),
+                "projects": array(r("ProjectRoleGrant")),
+            })),
+            "Member": object(&["email", "role", "status"], json!({
+                "email": r("Email"),
+                "role": r("OrgRole"),
+                "status": names(MemberStatus::NAMES),
+                "last_login": nullable(time.clone()),
+                "two_factor_enabled": { "type": "boolean" },
+                "scim_managed": { "type": "boolean" },
+            })),
+            "UserGrant": object(&["email", "role", "target_type"], json!({
+                "email": r("Email"),
+                "role": r("ProjectRole"),
+                "target_type": names(TargetType::NAMES),
+                "team_id": r("Id"),
+                "team_name": { "type": "string" },
+            })),
+            "TeamGrant": object(&["id", "name", "role"], json!({
+                "id": r("Id"),
+                "name": { "type": "string" },
+                "role": r("ProjectRole"),
+            })),
+            "DefaultAccess": object(&["role"], json!({ "role": nullable(r("ProjectRole")) })),
+            "Me": me,
+            "AuditEvent": object(&["id", "type", "created", "actor", "payload"], json!({
+                "id": { "type": "integer", "minimum": 0 },
+                "type": { "type": "string" },
+                "created": time.clone(),
+                "actor": { "type": "string" },
+                "project_id": nullable(r("Id")),
+                "payload": {},
+            })),
+            "AuditLogPage": object(&["status", "results", "pagination"], json!({
+                "status": { "type": "string", "enum": ["ok"] },
+                "results": array(r("AuditEvent")),
+                "pagination": object(&["next_cursor", "previous_cursor"], json!({
+                    "next_cursor": nullable(json!({ "type": "string" })),
+                    "previous_cursor": nullable(json!({ "type": "string" })),
+                })),
+            })),
+        },
+    })
+}
+
+fn parameters(path: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        let name = &after[..close];
+        let (schema, what) = match name {
+            "email" => (r("Email"), "a member's email address"),
+            "org" => (r("Id"), "an organization id"),
+            "project" => (r("Id"), "a project id"),
+            "team" => (r("Id"), "a team id"),
+            "sa" => (r("Id"), "a service account id"),
+            _ => (json!({ "type": "string" }), "a path value"),
+        };
+        out.push(json!({
+            "name": name, "in": "path", "required": true, "schema": schema, "description": what,
+        }));
+        rest = &after[close + 1..];
+    }
+    out
+}
+
+fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
+    let mut op = Map::new();
+    let id = if method == route.method {
+        route.name.to_string()
+    } else {
+        format!("{}_{}", route.name, method.as_str().to_lowercase())
+    };
+    op.insert("operationId".into(), Value::String(id));
+    let mut summary = route.name.replace('_', " ");
+    if route.status == RouteStatus::EmulatorOnly {
+        summary.push_str(" (emulator only: not available upstream yet)");
+    }
+    op.insert("summary".into(), Value::String(summary));
+    op.insert("x-upstream-status".into(), json!(route.status));
+    if let Some(check) = route.creates {
+        op.insert("x-creates".into(), json!({ "check": check }));
+    }
+    if let Some(cap) = route.capability {
+        op.insert("x-capability".into(), json!(cap));
+    }
+    let params = parameters(route.path);
+    if !params.is_empty() {
+        op.insert("parameters".into(), Value::Array(params));
+    }
+    if let Some((media, schema)) = &shape.body {
+        op.insert(
+            "requestBody".into(),
+            json!({
+                "required": !shape.body_optional,
+                "content": { *media: { "schema": schema } },
+            }),
+        );
+    }
+    let json_of = |schema: Value| json!({ "application/json": { "schema": schema } });
+    op.insert(
+        "responses".into(),
+        json!({
+            shape.status.to_string(): { "description": "success", "content": json_of(shape.answer.clone()) },
+            "default": {
+                "description": "an error, as Mixpanel answers it (400, 401, 403, 404, 405, 409, 422, 429 with Retry-After, 5xx)",
+                "content": json_of(r("Error")),
+            },
+        }),
+    );
+    Value::Object(op)
+}
+
+/// The document. `Err` names a route of the table that has no description here.
+pub fn document() -> Result<Value, String> {
+    let mut paths: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
+    for route in ROUTES {
+        let shape = shape(route).ok_or_else(|| format!("route {} is not described", route.name))?;
+        let item = paths.entry(route.path).or_default();
+        for method in std::iter::once(route.method).chain(route.fallback) {
+            item.insert(
+                method.as_str().to_lowercase(),
+                operation(route, method, &shape),
+            );
+        }
+    }
+    Ok(json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Mixpanel management API (mixpanel-emulator)",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web app), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
+        },
+        "servers": [{ "url": "/" }],
+        "security": [{ "basicAuth": [] }],
+        "paths": paths,
+        "components": components(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_described_with_its_name_and_upstream_status() {
+        let doc = document().unwrap_or_else(|e| panic!("{e}"));
+        for route in ROUTES {
+            let op = &doc["paths"][route.path][route.method.as_str().to_lowercase()];
+            assert_eq!(op["operationId"], route.name, "{}", route.path);
+            let status = match route.status {
+                RouteStatus::DocumentedUpstream => "documented_upstream",
+                RouteStatus::ObservedUpstream => "observed_upstream",
+                RouteStatus::EmulatorOnly => "emulator_only",
+            };
+            assert_eq!(op["x-upstream-status"], status, "{}", route.name);
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap_or_default();
+                assert!(route.path.contains(&format!("{{{name}}}")));
+            }
+        }
+        let remove = &doc["paths"][wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS.path];
+        assert_eq!(
+            remove["delete"]["operationId"],
+            "remove_service_accounts_from_projects_delete"
+        );
+        assert_eq!(doc["security"], json!([{ "basicAuth": [] }]));
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document().unwrap_or_else(|e| panic!("{e}"));
+        fn walk(v: &Value, doc: &Value) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(target)) = m.get("$ref") {
+                        let name = target
+                            .strip_prefix("#/components/schemas/")
+                            .unwrap_or_else(|| panic!("{target}"));
+                        assert!(
+                            doc["components"]["schemas"].get(name).is_some(),
+                            "{target} does not resolve"
+                        );
+                    }
+                    m.values().for_each(|x| walk(x, doc));
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, doc)),
+                _ => {}
+            }
+        }
+        walk(&doc, &doc);
+    }
+}
