@@ -774,25 +774,22 @@ path "secret/detailed-metadata/*" { capabilities = ["list"] }"#;
             .to_string()
     });
     let before = w.accounts().await.len();
-    let run = w
-        .cli(
-            &[
-                "inventory",
-                "add",
-                "ro/etl",
-                "--kind",
-                "service_account",
-                "--owner",
-                "o@acme.example",
-                "--role",
-                "analyst",
-                "--project",
-                &p.0.to_string(),
-                "--create",
-            ],
-            &[("VAULT_TOKEN", token.as_str())],
-        )
-        .await;
+    let project = p.0.to_string();
+    let add = [
+        "inventory",
+        "add",
+        "ro/etl",
+        "--kind",
+        "service_account",
+        "--owner",
+        "o@acme.example",
+        "--role",
+        "analyst",
+        "--project",
+        project.as_str(),
+        "--create",
+    ];
+    let run = w.cli(&add, &[("VAULT_TOKEN", token.as_str())]).await;
     assert!(!run.success, "{}", run.stdout);
     assert!(
         run.stderr.contains("no account was created"),
@@ -811,26 +808,7 @@ path "secret/detailed-metadata/*" { capabilities = ["list"] }"#;
         .expect("meta")
         .is_none());
     // The same command with a token that can write creates it and stores its secret.
-    let run = w
-        .cli(
-            &[
-                "inventory",
-                "add",
-                "ro/etl",
-                "--kind",
-                "service_account",
-                "--owner",
-                "o@acme.example",
-                "--role",
-                "analyst",
-                "--project",
-                &p.0.to_string(),
-                "--create",
-            ],
-            &[],
-        )
-        .await
-        .ok();
+    let run = w.cli(&add, &[]).await.ok();
     assert!(
         run.stdout.contains("created service account"),
         "{}",
