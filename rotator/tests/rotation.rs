@@ -395,19 +395,9 @@ async fn two_replicas_rotate_each_due_entry_once_and_the_follower_takes_over() {
     // Kill the leader: the follower takes over within the lease TTL (3s) and does the work.
     let killed = Instant::now();
     leading.kill().await;
+    w.wait_leader(&follower.holder, Duration::from_secs(10))
+        .await;
     let store = w.store.clone();
-    let survivor = follower.holder.clone();
-    wait_for("the follower to lead", Duration::from_secs(10), || {
-        let store = store.clone();
-        let survivor = survivor.clone();
-        async move {
-            match Lease::status(&store).await.ok()? {
-                LeaseStatus::Held { record, .. } if record.holder == survivor => Some(()),
-                _ => None,
-            }
-        }
-    })
-    .await;
     let takeover = killed.elapsed();
     eprintln!("takeover after the leader was killed: {takeover:?} (lease TTL 3s)");
     // The lease expires on the server at most one TTL after the last renewal and the follower

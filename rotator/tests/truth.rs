@@ -90,17 +90,7 @@ async fn a_rotation_requested_while_a_daemon_leads_returns_only_after_revocation
     // A daemon that reconciles only every minute: requests must come in through the doorbell.
     let mut d = w.daemon("leader-1", &[("MIXPANEL_ROTATOR_RECONCILE_INTERVAL", "1m")]);
     d.wait_http().await;
-    let store = w.store.clone();
-    wait_for("the daemon to lead", Duration::from_secs(15), || {
-        let store = store.clone();
-        async move {
-            match Lease::status(&store).await.ok()? {
-                LeaseStatus::Held { record, .. } if record.holder == "leader-1" => Some(()),
-                _ => None,
-            }
-        }
-    })
-    .await;
+    w.wait_leader("leader-1", Duration::from_secs(15)).await;
     // Let the first pass finish so that only the doorbell can explain a quick pickup.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -1473,17 +1463,8 @@ async fn post_rotate_on_a_follower_is_refused_with_422_or_picked_up_by_the_leade
     let slow = [("MIXPANEL_ROTATOR_RECONCILE_INTERVAL", "1m")];
     let mut a = w.daemon("fa", &slow);
     a.wait_http().await;
+    w.wait_leader("fa", Duration::from_secs(15)).await;
     let store = w.store.clone();
-    wait_for("fa to lead", Duration::from_secs(15), || {
-        let store = store.clone();
-        async move {
-            match Lease::status(&store).await.ok()? {
-                LeaseStatus::Held { record, .. } if record.holder == "fa" => Some(()),
-                _ => None,
-            }
-        }
-    })
-    .await;
     let mut b = w.daemon("fb", &slow);
     b.wait_http().await;
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -383,6 +383,25 @@ impl World {
         d
     }
 
+    /// Waits until `holder` holds the leader lease.
+    pub async fn wait_leader(&self, holder: &str, within: Duration) {
+        let store = self.store.clone();
+        wait_for(&format!("{holder} to lead"), within, || {
+            let store = store.clone();
+            async move {
+                match mixpanel_access::vault::Lease::status(&store).await.ok()? {
+                    mixpanel_access::vault::LeaseStatus::Held { record, .. }
+                        if record.holder == holder =>
+                    {
+                        Some(())
+                    }
+                    _ => None,
+                }
+            }
+        })
+        .await;
+    }
+
     /// Waits until the rotation of `name` is done.
     pub async fn rotation_done(&self, name: &str, within: Duration) {
         let store = self.store.clone();
