@@ -336,11 +336,18 @@ impl ProviderHandler for MixpanelProvider {
             if d.has_errors() {
                 return Err(d);
             }
-            provider_config::configure(&cfg)
+            let vault = provider_config::vault_config(&cfg)?;
+            provider_config::configure(&cfg).map(|(client, org)| (client, org, vault))
         }) {
-            Ok((client, org)) => {
-                self.cancellable(provider_config::connect(client, org))
-                    .await
+            Ok((client, org, vault)) => {
+                self.cancellable(async move {
+                    let ctx = provider_config::connect(client, org).await?;
+                    match vault {
+                        Some(v) => Ok(ctx.with_vault(provider_config::connect_vault(v).await?)),
+                        None => Ok(ctx),
+                    }
+                })
+                .await
             }
             Err(d) => Err(d),
         }

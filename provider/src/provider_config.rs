@@ -4,12 +4,13 @@
 use mixpanel_access::api::wire::MeOrganization;
 use mixpanel_access::api::{ApiError, Client, ClientConfig};
 use mixpanel_access::model::{DataResidency, OrgId, OrgRole};
+use mixpanel_access::vault::{VaultAuth, VaultConfig, VaultStore, DEFAULT_MOUNT, DEFAULT_PREFIX};
 use secrecy::SecretString;
 
 use crate::context::Ctx;
-use crate::cty::Value;
+use crate::cty::{AttributePath, Value};
 use crate::framework::resource::{opt_bool, opt_str, opt_u64};
-use crate::framework::{Attribute, Diagnostic, Diagnostics, Schema, Validator};
+use crate::framework::{Attribute, BlockType, Diagnostic, Diagnostics, Nesting, Schema, Validator};
 
 pub fn schema() -> Schema {
     Schema::new("Manages a Mixpanel organization: projects, members, roles, teams and service accounts.")
@@ -51,6 +52,145 @@ pub fn schema() -> Schema {
                 .optional()
                 .describe("Send the grants, invitations and team changes that Terraform applies together as one request per route (default true); false sends one request per change. Environment variable: `MIXPANEL_BATCH_WRITES`."),
         )
+        .block(vault_block())
+}
+
+/// The `vault {}` block: where `mixpanel_rotated_credential` keeps secrets, in the rotator's
+/// layout (`<mount>/<prefix>/creds/<name>`), and how the provider logs in there.
+fn vault_block() -> BlockType {
+    BlockType {
+        name: "vault".into(),
+        nesting: Nesting::Single,
+        attributes: vec![
+            Attribute::string("address").optional().describe("Vault or OpenBao address, `http(s)://host:port`. Environment variable: `VAULT_ADDR`."),
+            Attribute::string("mount").optional().describe("The KV v2 mount (default `secret`), as in the rotator's configuration."),
+            Attribute::string("prefix").optional().describe("The rotator's folder under the mount (default `mixpanel-rotator`)."),
+            Attribute::string("namespace").optional().describe("A Vault Enterprise / OpenBao namespace. Environment variable: `VAULT_NAMESPACE`."),
+            Attribute::string("token").optional().sensitive().describe("Token authentication. Environment variable: `VAULT_TOKEN`."),
+            Attribute::string("approle_role_id").optional().describe("AppRole authentication: the role id (with `approle_secret_id`)."),
+            Attribute::string("approle_secret_id").optional().sensitive().describe("AppRole authentication: the secret id."),
+            Attribute::string("kubernetes_role").optional().describe("Kubernetes authentication: the Vault role (the pod's projected service-account token is read from `kubernetes_jwt_path`)."),
+            Attribute::string("kubernetes_jwt_path").optional().describe("Where the pod's service-account token is (default `/var/run/secrets/kubernetes.io/serviceaccount/token`)."),
+            Attribute::string("auth_mount").optional().describe("The mount of the AppRole or Kubernetes auth method (default `approle` or `kubernetes`)."),
+        ],
+        blocks: vec![],
+        description: "Where `mixpanel_rotated_credential` stores secrets: the Vault (or OpenBao) of the mixpanel-rotator, in its layout. Without this block, `mixpanel_rotated_credential` cannot be used. Give one authentication: `token`, `approle_role_id` + `approle_secret_id`, or `kubernetes_role`.".into(),
+        min_items: 0,
+        max_items: 0,
+    }
+}
+
+fn vault_attr(name: &str) -> AttributePath {
+    AttributePath::attr("vault").then_attr(name)
+}
+
+/// The Vault settings of the `vault {}` block; `None` without the block.
+pub fn vault_config(config: &Value) -> Result<Option<VaultConfig>, Diagnostics> {
+    let Some(block) = config.get_attr("vault").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let get = |name: &str| {
+        opt_str(block, name)
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut d = Diagnostics::new();
+    let address = get("address").or_else(|| env("VAULT_ADDR"));
+    let Some(address) = address else {
+        return Err(Diagnostic::error(
+            "Missing Vault address",
+            "Set address in the vault block (or VAULT_ADDR), e.g. https://vault.example.com:8200.",
+        )
+        .at(vault_attr("address"))
+        .into());
+    };
+    let token = get("token");
+    let role_id = get("approle_role_id");
+    let secret_id = get("approle_secret_id");
+    let k8s_role = get("kubernetes_role");
+    let given = [
+        token.is_some(),
+        role_id.is_some() || secret_id.is_some(),
+        k8s_role.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if given > 1 {
+        d.push(
+            Diagnostic::error(
+                "Several Vault authentications",
+                "Give one of token, approle_role_id + approle_secret_id, or kubernetes_role in the vault block.",
+            )
+            .at(vault_attr("token")),
+        );
+        return Err(d);
+    }
+    let auth = match (token, role_id, secret_id, k8s_role) {
+        (Some(t), ..) => VaultAuth::token(t),
+        (None, Some(r), Some(s), None) => {
+            let mut a = VaultAuth::approle(r, s);
+            if let (VaultAuth::AppRole { mount, .. }, Some(m)) = (&mut a, get("auth_mount")) {
+                *mount = m;
+            }
+            a
+        }
+        (None, Some(_), None, None) | (None, None, Some(_), None) => {
+            return Err(Diagnostic::error(
+                "Incomplete AppRole authentication",
+                "AppRole needs both approle_role_id and approle_secret_id in the vault block.",
+            )
+            .at(vault_attr(if get("approle_role_id").is_some() { "approle_secret_id" } else { "approle_role_id" }))
+            .into())
+        }
+        (None, None, None, Some(role)) => {
+            let mut a = VaultAuth::kubernetes(role);
+            if let VaultAuth::Kubernetes { jwt_path, mount, .. } = &mut a {
+                if let Some(p) = get("kubernetes_jwt_path") {
+                    *jwt_path = p.into();
+                }
+                if let Some(m) = get("auth_mount") {
+                    *mount = m;
+                }
+            }
+            a
+        }
+        _ => match env("VAULT_TOKEN") {
+            Some(t) => VaultAuth::token(t),
+            None => {
+                return Err(Diagnostic::error(
+                    "Missing Vault authentication",
+                    "Give token (or VAULT_TOKEN), approle_role_id + approle_secret_id, or kubernetes_role in the vault block.",
+                )
+                .at(vault_attr("token"))
+                .into())
+            }
+        },
+    };
+    let mut cfg = VaultConfig::new(address, auth);
+    cfg.mount = get("mount").unwrap_or_else(|| DEFAULT_MOUNT.into());
+    cfg.prefix = get("prefix").unwrap_or_else(|| DEFAULT_PREFIX.into());
+    cfg.namespace = get("namespace").or_else(|| env("VAULT_NAMESPACE"));
+    if let Err(e) = cfg.validate() {
+        return Err(Diagnostic::error("Invalid vault block", e.to_string())
+            .at(vault_attr("address"))
+            .into());
+    }
+    Ok(Some(cfg))
+}
+
+/// Logs in to Vault once at configuration, so a wrong token is one diagnostic.
+pub async fn connect_vault(cfg: VaultConfig) -> Result<VaultStore, Diagnostics> {
+    let address = cfg.address.clone();
+    VaultStore::connect(cfg).await.map_err(|e| {
+        Diagnostic::error(
+            "Cannot use Vault",
+            format!("The provider's vault block ({address}): {e}"),
+        )
+        .at(vault_attr("token"))
+        .into()
+    })
 }
 
 fn setting(config: &Value, attr: &str, env: &str) -> Option<String> {

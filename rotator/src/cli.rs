@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use mixpanel_access::api::wire;
 use mixpanel_access::inventory::{
     format_optional_period, parse_duration, parse_inventory_toml, parse_optional_period,
     CredentialKind, CredentialStatus, ExportFormat, IntegrationType, InventoryEntry, METADATA_KEYS,
 };
-use mixpanel_access::model::{ProjectId, ProjectRole, ProjectRoleGrant, ServiceAccountId};
+use mixpanel_access::model::{ProjectId, ProjectRole, ServiceAccountId};
+use mixpanel_access::provision;
 use mixpanel_access::vault::{Credential, Phase, VaultStore};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::Mixpanel;
 use crate::config::{Config, ProcessEnv};
 use crate::election::Elector;
-use crate::engine::{self, Engine};
+use crate::engine::Engine;
 use crate::error::{Result, RotatorError};
 use crate::http::{self, HttpState};
 use crate::inventory::{self, Record};
@@ -650,59 +650,31 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
     match kind {
         CredentialKind::ServiceAccount if args.create => {
             let api = connect_api(&config).await?;
-            if store.read_credential(&e.name).await?.is_some() {
-                return Err(RotatorError::Invalid(format!(
-                    "creds/{} already holds a credential: choose another name",
-                    e.name
-                )));
-            }
-            // The secret exists only in the create's answer: make sure it can be stored
-            // before the account exists.
-            let missing = store.missing_write_capabilities(&e.name).await?;
-            if !missing.is_empty() {
-                return Err(RotatorError::Invalid(format!(
-                    "the Vault token cannot store the new secret (it lacks {}): no account was created; use a token with the rotator's policy",
-                    missing.join(", ")
-                )));
-            }
-            let role = e.role.unwrap_or(ProjectRole::Consumer);
-            let base = engine::username_base(None, &e.name);
-            let request = wire::CreateServiceAccount {
-                username: base,
-                role,
-                expires: Some(engine::expiry_for(now, e.rotation_period)),
-                projects: e
-                    .projects
-                    .iter()
-                    .map(|p| ProjectRoleGrant { id: *p, role })
-                    .collect(),
-            };
-            let created = api.create_service_account(&request).await?;
-            let cred = Credential::ServiceAccount {
-                username: created.account.username.clone(),
-                secret: created.secret,
-                sa_id: created.account.id,
-            };
-            let cas = match store.read_metadata(&e.name).await {
-                Ok(m) => m.map(|m| m.current_version).unwrap_or(0),
-                Err(err) => {
-                    return Err(undo_create(&api, &created.account, err.into()).await);
-                }
-            };
-            if let Err(err) = store.write_credential(&e.name, &cred, cas).await {
-                return Err(undo_create(&api, &created.account, err.into()).await);
-            }
-            e.sa_id = Some(created.account.id);
-            e.username = Some(created.account.username.clone());
-            e.role = Some(role);
-            e.last_rotated = Some(now);
-            e.last_trigger = Some("created".into());
-            message = format!(
-                "created service account {} (id {}, role {role}, expires {}); its secret is stored in Vault",
-                created.account.username,
-                created.account.id,
-                request.expires.map(|x| x.to_string()).unwrap_or_default()
+            e.role = Some(e.role.unwrap_or(ProjectRole::Consumer));
+            let made = provision::create_service_account_credential(&api, &store, e, &[], now)
+                .await
+                .map_err(|err| match err {
+                    provision::ProvisionError::Api(a) => RotatorError::from(a),
+                    provision::ProvisionError::Vault(v) => RotatorError::from(v),
+                    other => RotatorError::Invalid(other.to_string()),
+                })?;
+            let e = inventory::entry(&store, &made.entry.name).await?;
+            outln!(
+                "{}: added ({}, next rotation {}): created service account {} (id {}, role {}, expires {}); its secret is stored in Vault and authenticates",
+                e.name,
+                e.kind,
+                e.next_rotation
+                    .map(inventory::stamp)
+                    .unwrap_or_else(|| "never".into()),
+                made.account.username,
+                made.account.id,
+                e.role.map(|r| r.to_string()).unwrap_or_default(),
+                made.account
+                    .expires
+                    .map(inventory::stamp)
+                    .unwrap_or_else(|| "never".into())
             );
+            return Ok(());
         }
         CredentialKind::ServiceAccount if args.sa_id.is_some() || args.username.is_some() => {
             let api = connect_api(&config).await?;
@@ -825,34 +797,6 @@ async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         message
     );
     Ok(())
-}
-
-/// The secret of an account just created could not be stored: deletes the account (nobody
-/// could use it) and checks by a read that it is gone; the error says what happened.
-async fn undo_create(
-    api: &Mixpanel,
-    account: &mixpanel_access::model::ServiceAccount,
-    cause: RotatorError,
-) -> RotatorError {
-    let deleted = match api.delete_service_account(account.id).await {
-        Ok(()) => api
-            .list_service_accounts()
-            .await
-            .map(|l| !l.iter().any(|a| a.id == account.id))
-            .unwrap_or(false),
-        Err(_) => false,
-    };
-    if deleted {
-        RotatorError::Invalid(format!(
-            "the new secret could not be stored in Vault ({cause}); the account {} (id {}) was deleted again, nothing is left behind",
-            account.username, account.id
-        ))
-    } else {
-        RotatorError::Invalid(format!(
-            "the new secret could not be stored in Vault ({cause}) and the account {} (id {}) could not be deleted: delete it by hand, its secret is lost",
-            account.username, account.id
-        ))
-    }
 }
 
 /// Mirrors the current value of a project secret or token into Vault and validates it.

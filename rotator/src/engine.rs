@@ -27,14 +27,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use mixpanel_access::api::{wire, ApiError};
-use mixpanel_access::inventory::{
-    CredentialKind, CredentialStatus, InventoryEntry, DEFAULT_ROTATION_PERIOD,
-};
+use mixpanel_access::inventory::{CredentialKind, CredentialStatus, InventoryEntry};
 use mixpanel_access::model::{
-    Expiry, ProjectId, ProjectRole, ProjectRoleGrant, ServiceAccountId, ServiceAccountUsername,
-    TargetType,
+    ProjectId, ProjectRole, ProjectRoleGrant, ServiceAccountId, ServiceAccountUsername, TargetType,
 };
 use mixpanel_access::vault::{Credential, Journal, Phase, Trigger, VaultError, VaultStore};
 use secrecy::{ExposeSecret, SecretString};
@@ -115,68 +112,12 @@ pub fn new_rotation_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-/// The base of new usernames: the old account's name without Mixpanel's tag and without an
-/// earlier rotation suffix, else the last segment of the credential name.
-pub fn username_base(old: Option<&ServiceAccountUsername>, credential: &str) -> String {
-    let raw = match old {
-        Some(u) => u.base_name().to_string(),
-        None => credential
-            .rsplit('/')
-            .next()
-            .unwrap_or(credential)
-            .to_string(),
-    };
-    let stripped = strip_rotation_suffix(&raw);
-    let mut base: String = stripped
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(80)
-        .collect();
-    while base.ends_with(['.', '-']) {
-        base.pop();
-    }
-    if base.is_empty() {
-        "rotated".into()
-    } else {
-        base
-    }
-}
-
-/// `x-20260101-ab12cd` → `x`.
-fn strip_rotation_suffix(s: &str) -> &str {
-    let b = s.as_bytes();
-    let n = b.len();
-    if n > 16
-        && b[n - 7] == b'-'
-        && b[n - 16] == b'-'
-        && b[n - 15..n - 7].iter().all(u8::is_ascii_digit)
-        && b[n - 6..]
-            .iter()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
-    {
-        &s[..n - 16]
-    } else {
-        s
-    }
-}
+pub use mixpanel_access::provision::{expiry_for, strip_rotation_suffix, username_base};
 
 /// The deterministic username of a rotation: `<base>-<yyyymmdd>-<rid6>`.
 pub fn rotation_username(base: &str, at: DateTime<Utc>, rotation_id: &str) -> String {
     let rid6: String = rotation_id.chars().take(6).collect();
     format!("{base}-{}-{rid6}", at.format("%Y%m%d"))
-}
-
-/// The `expires` of a new account: twice the rotation period from `now`, whole seconds.
-pub fn expiry_for(now: DateTime<Utc>, period: Option<Duration>) -> Expiry {
-    let period = period.unwrap_or(DEFAULT_ROTATION_PERIOD);
-    let span = TimeDelta::from_std(period.saturating_mul(2)).unwrap_or(TimeDelta::MAX);
-    Expiry::from_datetime(now.checked_add_signed(span).unwrap_or(now))
 }
 
 fn clip(s: &str, max: usize) -> String {

@@ -5,4 +5,5 @@ pub mod api;
 pub mod inventory;
 pub mod model;
 pub mod permissions;
+pub mod provision;
 pub mod vault;

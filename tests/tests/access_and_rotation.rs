@@ -202,3 +202,195 @@ fn terraform_manages_access_while_the_rotator_rotates_a_credential_into_openbao(
         .expect("plan");
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
 }
+
+fn rotated_config(role: &str, protected: bool, with_team: bool) -> String {
+    let teams = if with_team {
+        "[mixpanel_team.bi.id]"
+    } else {
+        "[]"
+    };
+    format!(
+        r#"{REQUIRED_PROVIDERS}
+provider "mixpanel" {{
+  vault {{}}
+}}
+
+resource "mixpanel_project" "warehouse" {{
+  name                = "warehouse"
+  timezone            = "UTC"
+  deletion_protection = false
+}}
+
+resource "mixpanel_team" "bi" {{
+  name = "BI"
+}}
+
+resource "mixpanel_rotated_credential" "looker" {{
+  name                = "warehouse/looker"
+  role                = "{role}"
+  projects            = [mixpanel_project.warehouse.id]
+  teams               = {teams}
+  integration         = "bi_tool"
+  owner               = "data-platform@acme.example"
+  used_by             = "looker"
+  purpose             = "dashboards"
+  rotation_period     = "30d"
+  overlap             = "1h"
+  deletion_protection = {protected}
+}}
+"#
+    )
+}
+
+fn resource_values(tf: &TerraformDir, address: &str) -> Value {
+    let shown: Value =
+        serde_json::from_slice(&tf.run_ok(&["show", "-json"]).stdout).expect("show json");
+    shown["values"]["root_module"]["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["address"] == address))
+        .map(|r| r["values"].clone())
+        .unwrap_or_else(|| panic!("{address} not in the state: {shown}"))
+}
+
+fn plan_code(tf: &TerraformDir) -> (Option<i32>, String) {
+    let plan = tf
+        .command(&["plan", "-detailed-exitcode", "-no-color", "-input=false"])
+        .output()
+        .expect("plan");
+    (plan.status.code(), text(&plan))
+}
+
+#[test]
+fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotator() {
+    let emu = Emulator::start();
+    let creds = emu.bootstrap("Acme", "owner");
+    let bao = OpenBao::dev();
+    let terraform = terraform_or_skip("rotated credential").expect("terraform");
+    let mut tf = TerraformDir::with_dev_overrides(
+        terraform,
+        &workspace_binary("terraform-provider-mixpanel"),
+        &rotated_config("analyst", true, true),
+    );
+    tf.set_env("MIXPANEL_API_URL", &emu.url);
+    tf.set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
+    tf.set_env("MIXPANEL_SERVICE_ACCOUNT_SECRET", &creds.secret);
+    tf.set_env("VAULT_ADDR", &bao.address());
+    tf.set_env("VAULT_TOKEN", bao.root_token());
+    let main = tf.path().join("main.tf");
+    let name = "warehouse/looker";
+    let addr = "mixpanel_rotated_credential.looker";
+
+    tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    // The secret is in Vault and authenticates; it is in neither the state nor `show -json`.
+    let (user, secret) = stored(&bao, name);
+    let me = block_on(client(&emu, &user, &secret).me()).expect("the stored secret works");
+    let v = resource_values(&tf, addr);
+    let project = v["projects"][0].as_str().expect("project id").to_string();
+    assert!(me.projects.contains_key(&project), "{me:?}");
+    assert_eq!(v["username"], user.as_str());
+    assert_eq!(
+        v["vault_path"],
+        format!("secret/mixpanel-rotator/creds/{name}")
+    );
+    let state = std::fs::read_to_string(tf.path().join("terraform.tfstate")).expect("state");
+    let shown = String::from_utf8(tf.run_ok(&["show", "-json"]).stdout).expect("utf8");
+    assert!(!state.contains(&secret), "the secret is in the state");
+    assert!(!shown.contains(&secret), "the secret is in show -json");
+    assert_eq!(plan_code(&tf).0, Some(0), "{}", plan_code(&tf).1);
+
+    // The rotator's inventory has the entry Terraform declared.
+    let rotator = Rotator {
+        emu: &emu,
+        creds: &creds,
+        bao: &bao,
+    };
+    let csv = rotator.ok(&["inventory", "export", "--format", "csv"]);
+    assert!(
+        csv.contains(name) && csv.contains("looker") && csv.contains("bi_tool"),
+        "{csv}"
+    );
+
+    // Import by name gives the same state and an empty plan.
+    tf.run_ok(&["state", "rm", addr]);
+    tf.run_ok(&["import", "-no-color", "-input=false", addr, name]);
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, Some(0), "after import:\n{out}");
+
+    // An out-of-band change: the account removed from its team shows in the plan.
+    let sa: u64 = v["service_account_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("sa id");
+    let team_id: u64 = v["teams"][0]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("team id");
+    block_on(emu.client(&creds).remove_service_accounts_from_team(
+        mixpanel_access::model::OrgId(creds.org_id),
+        mixpanel_access::model::TeamId(team_id),
+        &[mixpanel_access::model::ServiceAccountId(sa)],
+    ))
+    .expect("remove from team");
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, Some(2), "the removal is not in the plan:\n{out}");
+    assert!(out.contains("teams"), "{out}");
+    tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert_eq!(plan_code(&tf).0, Some(0));
+
+    // A rotation by the rotator is not drift.
+    rotator.ok(&["rotate", name, "--reason", "test", "--overlap", "0s"]);
+    let (user2, secret2) = stored(&bao, name);
+    assert_ne!(user2, user);
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, Some(0), "a rotation shows as drift:\n{out}");
+    tf.run_ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+    let v = resource_values(&tf, addr);
+    assert_eq!(
+        v["username"],
+        user2.as_str(),
+        "the state follows the rotation"
+    );
+    assert_eq!(v["teams"].as_array().map(Vec::len), Some(1), "{v}");
+
+    // A role change applies to the rotated (current) account.
+    std::fs::write(&main, rotated_config("consumer", true, true)).expect("main.tf");
+    tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let grants = block_on(
+        emu.client(&creds)
+            .list_project_service_accounts(ProjectId(project.parse().expect("id"))),
+    )
+    .expect("project accounts");
+    let current = grants
+        .iter()
+        .find(|g| g.account.username.as_str() == user2)
+        .expect("the current account is on the project");
+    assert_eq!(current.project_role.as_str(), "consumer");
+    assert_eq!(plan_code(&tf).0, Some(0));
+    let state = std::fs::read_to_string(tf.path().join("terraform.tfstate")).expect("state");
+    assert!(
+        !state.contains(&secret2),
+        "the rotated secret is in the state"
+    );
+
+    // Destroy: refused while protected; with protection off, the account and the Vault entry go.
+    let destroy = tf
+        .command(&["destroy", "-auto-approve", "-no-color", "-input=false"])
+        .output()
+        .expect("destroy");
+    assert!(!destroy.status.success());
+    assert!(text(&destroy).contains("protected"), "{}", text(&destroy));
+    assert!(block_on(client(&emu, &user2, &secret2).me()).is_ok());
+    std::fs::write(&main, rotated_config("consumer", false, true)).expect("main.tf");
+    tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    tf.run_ok(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
+    assert!(
+        block_on(client(&emu, &user2, &secret2).me()).is_err(),
+        "the destroyed credential still authenticates"
+    );
+    let (status, _) = bao.request(
+        "GET",
+        &format!("/v1/secret/metadata/mixpanel-rotator/creds/{name}"),
+        None,
+    );
+    assert_eq!(status, 404, "the Vault entry is still there");
+}

@@ -8,8 +8,9 @@ mod diag;
 
 use std::sync::Arc;
 
-use mixpanel_access::api::Client;
+use mixpanel_access::api::{Client, OrgClient};
 use mixpanel_access::model::{Email, Expiry, OrgId, OrgRole, ProjectRole, Timezone};
+use mixpanel_access::vault::VaultStore;
 
 use crate::framework::validators::parses;
 use crate::framework::{Diagnostic, Diagnostics, Validator};
@@ -25,6 +26,8 @@ pub struct Ctx {
     /// The provider's own organization role, from `/api/app/me`; `None` when it has none.
     role: Option<OrgRole>,
     pub cache: ReadCache,
+    /// The rotator's Vault, from the provider's `vault {}` block.
+    vault: Option<VaultStore>,
 }
 
 impl Ctx {
@@ -35,7 +38,28 @@ impl Ctx {
             org,
             role,
             cache: ReadCache::keyed_by(move || writes.write_count()),
+            vault: None,
         }
+    }
+
+    pub fn with_vault(mut self, store: VaultStore) -> Ctx {
+        self.vault = Some(store);
+        self
+    }
+
+    /// The rotator's Vault, or the error a resource that needs it reports.
+    pub fn vault(&self, resource: &str) -> Result<&VaultStore, Diagnostic> {
+        self.vault.as_ref().ok_or_else(|| {
+            Diagnostic::error(
+                "No vault block in the provider configuration",
+                format!("{resource} stores its secret in Vault, never in the Terraform state: add a vault {{ address = ..., token = ... }} block (the rotator's Vault, mount and prefix) to the provider \"mixpanel\" block."),
+            )
+        })
+    }
+
+    /// The organization's client in the shape `shared` functions take.
+    pub fn org_client(&self) -> OrgClient {
+        OrgClient::new(self.client.clone(), self.org)
     }
 
     pub fn org(&self) -> OrgId {

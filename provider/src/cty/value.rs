@@ -70,6 +70,43 @@ impl Refinements {
 }
 
 impl Value {
+    /// This value shaped by `ty`: sequences become the list, set or tuple the type says, and
+    /// the same inside objects, maps and collections. What does not fit is left as it is (the
+    /// encoders report it).
+    pub fn conform(self, ty: &Type) -> Value {
+        let seq = |items: Vec<Value>, el: &Type| -> Vec<Value> {
+            items.into_iter().map(|v| v.conform(el)).collect()
+        };
+        match (self, ty) {
+            (Value::List(i) | Value::Set(i) | Value::Tuple(i), Type::List(el)) => {
+                Value::List(seq(i, el))
+            }
+            (Value::List(i) | Value::Set(i) | Value::Tuple(i), Type::Set(el)) => {
+                Value::Set(seq(i, el))
+            }
+            (Value::List(i) | Value::Set(i) | Value::Tuple(i), Type::Tuple(tys))
+                if i.len() == tys.len() =>
+            {
+                Value::Tuple(i.into_iter().zip(tys).map(|(v, t)| v.conform(t)).collect())
+            }
+            (Value::Map(m) | Value::Object(m), Type::Map(el)) => {
+                Value::Map(m.into_iter().map(|(k, v)| (k, v.conform(el))).collect())
+            }
+            (Value::Map(m) | Value::Object(m), Type::Object { attrs, .. }) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let v = match attrs.get(&k) {
+                            Some(t) => v.conform(t),
+                            None => v,
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            (v, _) => v,
+        }
+    }
+
     /// A wholly unknown value.
     pub fn unknown() -> Value {
         Value::Unknown(Box::default())

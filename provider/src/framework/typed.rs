@@ -7,7 +7,7 @@
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Serialize;
 
-use crate::cty::{from_value, to_value, CtyError, Value};
+use crate::cty::{from_value, to_value, CtyError, Type, Value};
 
 use super::diag::{Diagnostic, Diagnostics};
 use super::plan::Plan;
@@ -69,8 +69,12 @@ fn model<M: DeserializeOwned>(v: &Value) -> Result<M, Diagnostics> {
     from_value(v).map_err(|e| cty_diag("Value does not fit the resource", e))
 }
 
-fn value<M: Serialize>(m: &M) -> Result<Value, Diagnostics> {
-    to_value(m).map_err(|e| cty_diag("Resource state cannot be encoded", e))
+/// The model as a value of the schema's type (a model's sequence is a list until the type says
+/// it is a set).
+fn value<M: Serialize>(m: &M, ty: &Type) -> Result<Value, Diagnostics> {
+    to_value(m)
+        .map(|v| v.conform(ty))
+        .map_err(|e| cty_diag("Resource state cannot be encoded", e))
 }
 
 fn cty_diag(summary: &str, e: CtyError) -> Diagnostics {
@@ -82,9 +86,9 @@ fn cty_diag(summary: &str, e: CtyError) -> Diagnostics {
     }
 }
 
-fn failed<M: Serialize>(f: Failed<M>) -> ApplyError {
+fn failed<M: Serialize>(f: Failed<M>, ty: &Type) -> ApplyError {
     let mut diags = f.diags;
-    let state = match f.state.as_ref().map(value) {
+    let state = match f.state.as_ref().map(|m| value(m, ty)) {
         Some(Ok(v)) => Some(v),
         Some(Err(d)) => {
             diags.extend(d);
@@ -114,24 +118,30 @@ impl<C: Sync, R: TypedResource<C>> Resource<C> for Typed<R> {
     }
 
     async fn create(&self, ctx: &C, planned: &Value) -> Result<Value, ApplyError> {
-        let m = self.0.create(ctx, model(planned)?).await.map_err(failed)?;
-        Ok(value(&m)?)
+        let ty = self.0.schema().cty_type();
+        let m = self
+            .0
+            .create(ctx, model(planned)?)
+            .await
+            .map_err(|f| failed(f, &ty))?;
+        Ok(value(&m, &ty)?)
     }
 
     async fn read(&self, ctx: &C, state: &Value) -> Result<Option<Value>, Diagnostics> {
         match self.0.read(ctx, model(state)?).await? {
-            Some(m) => value(&m).map(Some),
+            Some(m) => value(&m, &self.0.schema().cty_type()).map(Some),
             None => Ok(None),
         }
     }
 
     async fn update(&self, ctx: &C, prior: &Value, planned: &Value) -> Result<Value, ApplyError> {
+        let ty = self.0.schema().cty_type();
         let m = self
             .0
             .update(ctx, model(prior)?, model(planned)?)
             .await
-            .map_err(failed)?;
-        Ok(value(&m)?)
+            .map_err(|f| failed(f, &ty))?;
+        Ok(value(&m, &ty)?)
     }
 
     async fn delete(&self, ctx: &C, state: &Value) -> Result<(), Diagnostics> {
@@ -139,7 +149,7 @@ impl<C: Sync, R: TypedResource<C>> Resource<C> for Typed<R> {
     }
 
     async fn import(&self, ctx: &C, id: &str) -> Result<Value, Diagnostics> {
-        value(&self.0.import(ctx, id).await?)
+        value(&self.0.import(ctx, id).await?, &self.0.schema().cty_type())
     }
 
     fn import_id_format(&self) -> &'static str {

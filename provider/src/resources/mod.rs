@@ -3,6 +3,7 @@
 mod organization_member;
 mod project;
 mod project_member;
+mod rotated_credential;
 mod service_account;
 mod service_account_project;
 mod team;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 pub(crate) use organization_member::list_members;
 pub(crate) use project::{list_projects, project_state};
 pub(crate) use project_member::granted_users;
+pub(crate) use service_account::list_service_accounts;
 pub(crate) use team::list_teams;
 
 use crate::context::Ctx;
@@ -32,6 +34,7 @@ pub fn all() -> Vec<Arc<dyn Resource<Ctx>>> {
         Arc::new(Typed(
             service_account_project::ServiceAccountProjectResource,
         )),
+        Arc::new(Typed(rotated_credential::RotatedCredentialResource)),
     ]
 }
 

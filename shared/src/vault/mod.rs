@@ -166,6 +166,34 @@ impl VaultStore {
         self.kv_list_plain(&self.folder(Area::Creds)).await
     }
 
+    /// Destroys `creds/<name>` (every version and its metadata, so the inventory entry too)
+    /// and its journal `state/<name>`, then reads both back: `Ok` only when both are gone.
+    pub async fn delete_credential(&self, name: &str) -> Result<(), VaultError> {
+        let creds = self.kv_path(Area::Creds, name)?;
+        let state = self.kv_path(Area::State, name)?;
+        self.kv_delete_all(&creds).await?;
+        self.kv_delete_all(&state).await?;
+        for path in [creds, state] {
+            if self.kv_metadata(&path).await?.is_some() {
+                return Err(VaultError::InvalidInput {
+                    path: self.metadata_policy_path(&path),
+                    reason: "still present after it was deleted".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Where consumers read `creds/<name>`: `<mount>/<prefix>/creds/<name>` (as `bao kv get`
+    /// and Terraform's `vault_kv_secret_v2` name it).
+    pub fn credential_location(&self, name: &str) -> Result<String, VaultError> {
+        Ok(format!(
+            "{}/{}",
+            self.config().mount,
+            self.kv_path(Area::Creds, name)?
+        ))
+    }
+
     // ---- inventory ----
 
     /// The inventory entry kept in the metadata of `creds/<name>`. `Ok(Some(Err(_)))`: the

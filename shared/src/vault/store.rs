@@ -913,6 +913,18 @@ impl VaultStore {
             .map_err(|e| self.client_error(e, "DELETE", &api_path, None))
     }
 
+    /// `DELETE metadata`: destroys every version of the key and its metadata. A key that does
+    /// not exist is no error (Vault answers 204 either way).
+    pub(crate) async fn kv_delete_all(&self, kv_path: &str) -> Result<(), VaultError> {
+        self.ensure_authenticated().await?;
+        let api_path = self.metadata_policy_path(kv_path);
+        let (status, body) = self.raw(Method::DELETE, &api_path, None).await?;
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(self.raw_error("DELETE", &api_path, status, &body, None))
+    }
+
     /// `POST metadata`: sets the given settings, leaving the others (and `custom_metadata`)
     /// as they are.
     pub(crate) async fn kv_configure(
