@@ -115,6 +115,27 @@ fn attributes(schema: &Schema) -> String {
         }
         s.push('\n');
     }
+    if !schema.blocks.is_empty() {
+        s.push_str(
+            "### Blocks
+
+",
+        );
+        for b in &schema.blocks {
+            s.push_str(&format!(
+                "- `{}` ({:?} block) {}\n",
+                b.name, b.nesting, b.description
+            ));
+        }
+        s.push('\n');
+    }
+    for b in &schema.blocks {
+        s.push_str(&format!("### Nested Schema for `{}`\n\n", b.name));
+        for n in &b.attributes {
+            s.push_str(&line(n));
+        }
+        s.push('\n');
+    }
     for a in &schema.attributes {
         if let AttrType::Nested { attributes, .. } = &a.ty {
             s.push_str(&format!("### Nested Schema for `{}`\n\n", a.name));

@@ -687,7 +687,7 @@ mod tests {
     #[test]
     fn every_type_has_a_schema_that_encodes() {
         let c = Catalog::build();
-        assert_eq!(c.resources.len(), 8);
+        assert_eq!(c.resources.len(), 9);
         assert_eq!(c.data_sources.len(), 3);
         for (name, t) in &c.resources {
             assert!(name.starts_with("mixpanel_"));

@@ -746,23 +746,8 @@ async fn a_read_only_vault_token_leaves_no_account_behind() {
     let policy = r#"path "secret/data/*" { capabilities = ["read", "list"] }
 path "secret/metadata/*" { capabilities = ["read", "list"] }
 path "secret/detailed-metadata/*" { capabilities = ["list"] }"#;
-    let body = json!({ "policy": policy }).to_string();
     let bao = &w.bao;
-    let token = tokio::task::block_in_place(|| {
-        let (s, b) = bao.request("PUT", "/v1/sys/policies/acl/readonly", Some(&body));
-        assert!(s < 300, "policy: {s} {b}");
-        let (s, b) = bao.request(
-            "POST",
-            "/v1/auth/token/create",
-            Some(&json!({"policies": ["readonly"], "ttl": "1h"}).to_string()),
-        );
-        assert!(s < 300, "token: {s} {b}");
-        let v: Value = serde_json::from_str(&b).expect("json");
-        v["auth"]["client_token"]
-            .as_str()
-            .expect("token")
-            .to_string()
-    });
+    let token = tokio::task::block_in_place(|| bao.token_with_policy("readonly", policy));
     let before = w.accounts().await.len();
     let project = p.0.to_string();
     let add = [

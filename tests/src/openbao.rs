@@ -393,6 +393,22 @@ impl OpenBao {
 
     /// A blocking HTTP request with the root token: `(status, body)`. Panics if the server
     /// does not answer.
+    /// A new token holding only `policy` (HCL), written as the ACL policy `name`: for tests
+    /// of what a weaker Vault credential can and cannot do.
+    pub fn token_with_policy(&self, name: &str, policy: &str) -> String {
+        let body = serde_json::json!({ "policy": policy }).to_string();
+        let (s, b) = self.request("PUT", &format!("/v1/sys/policies/acl/{name}"), Some(&body));
+        assert!(s < 300, "policy {name}: {s} {b}");
+        let body = serde_json::json!({ "policies": [name], "ttl": "1h" }).to_string();
+        let (s, b) = self.request("POST", "/v1/auth/token/create", Some(&body));
+        assert!(s < 300, "token: {s} {b}");
+        let v: serde_json::Value = serde_json::from_str(&b).expect("token json");
+        v["auth"]["client_token"]
+            .as_str()
+            .expect("client_token")
+            .to_string()
+    }
+
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         self.http(method, path, Some(&self.root_token), body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))

@@ -394,3 +394,70 @@ fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotato
     );
     assert_eq!(status, 404, "the Vault entry is still there");
 }
+
+#[test]
+fn a_rotated_credential_without_a_usable_vault_creates_nothing() {
+    let emu = Emulator::start();
+    let creds = emu.bootstrap("Acme", "owner");
+    let bao = OpenBao::dev();
+    let terraform = terraform_or_skip("rotated credential, unhappy paths").expect("terraform");
+    let accounts = || {
+        block_on(
+            emu.client(&creds)
+                .list_service_accounts(mixpanel_access::model::OrgId(creds.org_id)),
+        )
+        .expect("accounts")
+        .len()
+    };
+    let before = accounts();
+    let config = |vault: &str| {
+        format!(
+            r#"{REQUIRED_PROVIDERS}
+provider "mixpanel" {{
+{vault}
+}}
+resource "mixpanel_rotated_credential" "etl" {{
+  name = "warehouse/etl"
+}}
+"#
+        )
+    };
+    let run = |main_tf: &str, token: Option<&str>| {
+        let mut tf = TerraformDir::with_dev_overrides(
+            terraform.clone(),
+            &workspace_binary("terraform-provider-mixpanel"),
+            main_tf,
+        );
+        tf.set_env("MIXPANEL_API_URL", &emu.url);
+        tf.set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
+        tf.set_env("MIXPANEL_SERVICE_ACCOUNT_SECRET", &creds.secret);
+        tf.set_env("VAULT_ADDR", &bao.address());
+        if let Some(t) = token {
+            tf.set_env("VAULT_TOKEN", t);
+        }
+        let o = tf
+            .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
+            .output()
+            .expect("apply");
+        // Terraform wraps diagnostics: compare with single spaces.
+        let out = text(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+        (o.status.success(), out)
+    };
+
+    // No vault block: an error that says what to add.
+    let (ok, out) = run(&config(""), None);
+    assert!(!ok && out.contains("No vault block"), "{out}");
+    // A token Vault rejects: one error at configuration.
+    let (ok, out) = run(&config("  vault {}"), Some("not-a-token"));
+    assert!(!ok && out.contains("Cannot use Vault"), "{out}");
+    // No authentication at all: says what to set, on the block's attribute.
+    let (ok, out) = run(&config("  vault {}"), None);
+    assert!(!ok && out.contains("Missing Vault authentication"), "{out}");
+    // A token that can read but not write: refused before any account exists.
+    let policy = r#"path "secret/data/*" { capabilities = ["read", "list"] }
+path "secret/metadata/*" { capabilities = ["read", "list"] }"#;
+    let ro = bao.token_with_policy("provider-readonly", policy);
+    let (ok, out) = run(&config("  vault {}"), Some(&ro));
+    assert!(!ok && out.contains("no account was created"), "{out}");
+    assert_eq!(accounts(), before, "an account was left behind");
+}

@@ -36,6 +36,7 @@ const SA_ROLES: &[&str] = &["admin", "analyst", "consumer"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RotatedCredentialModel {
+    id: Unknowable<String>,
     name: String,
     role: Option<ProjectRole>,
     projects: Option<BTreeSet<String>>,
@@ -221,6 +222,7 @@ async fn observe(
         }
     };
     Ok(Some(RotatedCredentialModel {
+        id: Unknowable::Known(e.name.clone()),
         name: e.name.clone(),
         role: Some(role),
         projects: none_if_empty(projects, &asked.projects),
@@ -271,6 +273,7 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
 
     fn schema(&self) -> Schema {
         Schema::new("A service account that the mixpanel-rotator keeps: the provider creates it, writes its secret straight into Vault in the rotator's layout (`<mount>/<prefix>/creds/<name>`, the inventory entry in its metadata) and keeps only the Vault path, the current account's id and username and the inventory fields in the state. The secret never enters the Terraform state. Rotations by the rotator are not drift; a change of role, projects or teams is applied to the current account. Needs the provider's `vault` block.")
+            .attr(Attribute::string("id").computed().use_state_for_unknown().describe("The credential's name (the import id)."))
             .attr(Attribute::string("name").required().requires_replace().describe("The credential's name in the inventory: its path under `creds/` (letters, digits, `-`, `_`, `.`, segments separated by `/`)."))
             .attr(
                 Attribute::string("role")
@@ -511,6 +514,7 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<RotatedCredentialModel, Diagnostics> {
         let store = ctx.vault(TYPE)?;
         let asked = RotatedCredentialModel {
+            id: Unknowable::Known(id.to_string()),
             name: id.to_string(),
             role: None,
             projects: None,
