@@ -285,7 +285,7 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
                         Some(s) if !SA_ROLES.contains(&s) => Some(format!("\"{s}\" is not valid; use one of: admin, analyst, consumer")),
                         _ => None,
                     }))
-                    .describe("The account's role, on the organization and on each of `projects`: `admin`, `analyst` or `consumer` (default)."),
+                    .describe("The role on each of `projects`: `admin`, `analyst` or `consumer` (default); a new account is also created with it as its own role. A change applies to the current account's project grants at once; the account's own role, fixed at creation (Mixpanel cannot change a service account), is kept by rotations."),
             )
             .attr(Attribute::of_type("projects", Type::set(Type::String)).optional().describe("Ids of the projects the account is granted `role` on."))
             .attr(Attribute::of_type("teams", Type::set(Type::String)).optional().describe("Ids of the teams the account is a member of."))
