@@ -1524,17 +1524,6 @@ mod tests {
         assert_eq!(strip_rotation_suffix(&u), "etl");
     }
 
-    #[test]
-    fn expiry_is_twice_the_period_in_mixpanel_format() {
-        let at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.750Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let e = expiry_for(at, Some(Duration::from_secs(86_400)));
-        assert_eq!(e.to_string(), "2026-11-24T10:00:00Z");
-        let e = expiry_for(at, None);
-        assert_eq!(e.to_string(), "2027-05-21T10:00:00Z");
-    }
-
     #[tokio::test]
     async fn project_secrets_are_mirrored_on_real_mixpanel_and_rotated_on_the_emulator() {
         use mixpanel_access::api::ClientConfig;

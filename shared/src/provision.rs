@@ -271,29 +271,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usernames_drop_the_tag_and_an_earlier_rotation_suffix() {
-        let old: ServiceAccountUsername = "etl-20260101-ab12cd.1a2b3c.mp-service-account"
-            .parse()
-            .unwrap();
-        assert_eq!(username_base(Some(&old), "x"), "etl");
-        assert_eq!(
-            username_base(None, "warehouse/fivetran prod"),
-            "fivetran-prod"
-        );
+    fn expiry_is_twice_the_period_in_mixpanel_format() {
+        let at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.750Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let e = expiry_for(at, Some(Duration::from_secs(86_400)));
+        assert_eq!(e.to_string(), "2026-11-24T10:00:00Z");
+        let e = expiry_for(at, None);
+        assert_eq!(e.to_string(), "2027-05-21T10:00:00Z");
+    }
+
+    #[test]
+    fn a_credential_name_without_a_usable_segment_gives_a_fixed_base() {
         assert_eq!(username_base(None, "..."), "rotated");
         assert_eq!(
             strip_rotation_suffix("etl-2026010-ab12cd"),
             "etl-2026010-ab12cd"
         );
-    }
-
-    #[test]
-    fn expiry_is_twice_the_period() {
-        let at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let e = expiry_for(at, Some(Duration::from_secs(86_400)));
-        assert_eq!(e.0, at + TimeDelta::days(2));
-        assert_eq!(expiry_for(at, None).0, at + TimeDelta::days(180));
     }
 }

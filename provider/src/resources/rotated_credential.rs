@@ -26,6 +26,7 @@ use crate::framework::{
     Applied, Attribute, Diagnostic, Diagnostics, Failed, Plan, Schema, TypedResource, Validator,
 };
 
+use super::service_account::delete_service_account;
 use super::service_account_project::project_accounts;
 use super::{list_service_accounts, list_teams};
 
@@ -492,14 +493,7 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
         if let Some(entry) = entry_of(store, &state.name).await? {
             not_rotating(&entry)?;
             if let Some(sa) = entry.sa_id {
-                let result = ctx.client.delete_service_account(ctx.org(), sa).await;
-                removed(
-                    result,
-                    "Cannot delete the service account",
-                    "Delete the service account in Mixpanel's web app (Organization Settings > Service Accounts), then run terraform apply again.",
-                    || async { Ok(list_service_accounts(ctx).await?.get(&sa).is_some()) },
-                )
-                .await?;
+                delete_service_account(ctx, sa).await?;
             }
         }
         store.delete_credential(&state.name).await.map_err(|e| {

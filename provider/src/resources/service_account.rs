@@ -75,6 +75,21 @@ pub(crate) async fn list_service_accounts(
         .map_err(|e| api_diag("Cannot list the organization's service accounts", &e, None))
 }
 
+/// Deletes a service account and confirms by a listing that it is gone.
+pub(crate) async fn delete_service_account(
+    ctx: &Ctx,
+    id: ServiceAccountId,
+) -> Result<(), Diagnostics> {
+    let result = ctx.client.delete_service_account(ctx.org(), id).await;
+    removed(
+        result,
+        "Cannot delete the service account",
+        "Delete the service account in Mixpanel's web app (Organization Settings > Service Accounts), then run terraform apply again.",
+        || async { Ok(list_service_accounts(ctx).await?.get(&id).is_some()) },
+    )
+    .await
+}
+
 #[tonic::async_trait]
 impl TypedResource<Ctx> for ServiceAccountResource {
     type Model = ServiceAccountModel;
@@ -207,14 +222,7 @@ impl TypedResource<Ctx> for ServiceAccountResource {
 
     async fn delete(&self, ctx: &Ctx, state: ServiceAccountModel) -> Result<(), Diagnostics> {
         let id: ServiceAccountId = super::known_id(&state.id, "id")?;
-        let result = ctx.client.delete_service_account(ctx.org(), id).await;
-        removed(
-            result,
-            "Cannot delete the service account",
-            "Delete the service account in Mixpanel's web app (Organization Settings > Service Accounts), then run terraform apply again.",
-            || async { Ok(list_service_accounts(ctx).await?.get(&id).is_some()) },
-        )
-        .await
+        delete_service_account(ctx, id).await
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<ServiceAccountModel, Diagnostics> {
