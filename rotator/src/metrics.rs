@@ -65,7 +65,7 @@ pub const OUTCOMES: &[&str] = &[
 pub struct Metrics {
     leader: AtomicBool,
     lease_ttl_ms: AtomicU64,
-    leader_seen: AtomicI64,
+    leader_seen_ms: AtomicI64,
     rotations: Mutex<BTreeMap<(String, String), u64>>,
     statuses: Mutex<BTreeMap<String, u64>>,
     due: AtomicU64,
@@ -105,9 +105,9 @@ impl Metrics {
     pub fn election_started(&self, ttl: std::time::Duration) {
         self.lease_ttl_ms
             .store(ttl.as_millis() as u64, Ordering::Relaxed);
-        let _ = self.leader_seen.compare_exchange(
+        let _ = self.leader_seen_ms.compare_exchange(
             0,
-            chrono::Utc::now().timestamp(),
+            chrono::Utc::now().timestamp_millis(),
             Ordering::Relaxed,
             Ordering::Relaxed,
         );
@@ -116,14 +116,14 @@ impl Metrics {
     /// This replica knows, now, of a live leader lease (it took or renewed its own, or read
     /// another replica's).
     pub fn leader_seen(&self) {
-        self.leader_seen
-            .fetch_max(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+        self.leader_seen_ms
+            .fetch_max(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
     }
 
-    /// When this replica last knew of a live leader lease (Unix seconds; 0: never, and no
-    /// election was started).
-    pub fn leader_seen_at(&self) -> i64 {
-        self.leader_seen.load(Ordering::Relaxed)
+    /// When this replica last knew of a live leader lease (Unix seconds, to the millisecond;
+    /// 0: never, and no election was started).
+    pub fn leader_seen_at(&self) -> f64 {
+        self.leader_seen_ms.load(Ordering::Relaxed) as f64 / 1000.0
     }
 
     /// The term ended: what the last pass saw is no longer this replica's to report.
@@ -409,7 +409,10 @@ mod tests {
             .filter_map(|l| l.split(' ').next())
             .collect();
         assert_eq!(families, METRIC_NAMES, "METRIC_NAMES is out of date");
-        assert!(text.contains("mixpanel_rotator_lease_ttl_seconds 30\n"), "{text}");
+        assert!(
+            text.contains("mixpanel_rotator_lease_ttl_seconds 30\n"),
+            "{text}"
+        );
         // Failures are visible from the start, at 0.
         assert!(text.contains(
             "mixpanel_rotator_rotations_total{trigger=\"schedule\",outcome=\"needs_human\"} 0"
@@ -418,7 +421,11 @@ mod tests {
             "mixpanel_rotator_rotations_total{trigger=\"membership\",outcome=\"error\"} 0"
         ));
         let seen = m.leader_seen_at();
-        assert!((chrono::Utc::now().timestamp() - seen).abs() <= 1, "{seen}");
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        assert!((now - seen).abs() <= 1.0, "{seen}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        m.leader_seen();
+        assert!(m.leader_seen_at() > seen, "{seen}");
     }
 
     #[test]

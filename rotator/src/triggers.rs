@@ -386,9 +386,12 @@ impl Scheduler {
                 .auth_check
                 .as_ref()
                 .is_none_or(|c| now - c.at >= fresh || now < c.at);
-            let rotating = self.with_state(|s| s.open.contains_key(&r.name) || s.inflight.contains(&r.name));
+            let rotating =
+                self.with_state(|s| s.open.contains_key(&r.name) || s.inflight.contains(&r.name));
             let checkable = match &r.entry {
-                Ok(e) => r.has_secret && e.kind != CredentialKind::ProjectToken && stale && !rotating,
+                Ok(e) => {
+                    r.has_secret && e.kind != CredentialKind::ProjectToken && stale && !rotating
+                }
                 Err(_) => false,
             };
             let label = match (&r.entry, checkable) {

@@ -7,7 +7,8 @@
 //!   alert has a unit test;
 //! - a real Prometheus scraping a real daemon (emulator and OpenBao from the test kit) sees the
 //!   failed-rotation alert (and the needs_human and refused-secret ones) pending after an
-//!   injected failure, and every dashboard query evaluates there.
+//!   injected failure, every dashboard query evaluates there, and with OpenBao stopped the
+//!   no-leader alert fires after two lease periods.
 //!
 //! Prometheus and promtool come from Debian's `prometheus` package (`make setup`, or the test
 //! kit installs it); where it cannot be had the Prometheus tests skip with a banner.
@@ -63,7 +64,10 @@ fn dashboard_exprs(dashboard: &Value) -> Vec<(String, String)> {
             let title = p["title"].as_str().unwrap_or_default().to_string();
             for t in p["targets"].as_array().into_iter().flatten() {
                 let expr = t["expr"].as_str().unwrap_or_default();
-                assert!(!expr.trim().is_empty(), "panel {title:?} has an empty query");
+                assert!(
+                    !expr.trim().is_empty(),
+                    "panel {title:?} has an empty query"
+                );
                 out.push((title.clone(), expr.to_string()));
             }
             walk(&p["panels"], out);
@@ -173,21 +177,59 @@ fn alert_rules_pass_promtool_and_their_tests_catch_a_wrong_rule() {
     let rules = read(&dir.join("alerts.yml"));
     let tests = read(&dir.join("alerts.test.yml"));
     let mutations = [
-        ("needs_human|error\"}[15m]", "error\"}[15m]", "RotationFailed ignores needs_human"),
-        ("        for: 1m\n", "        for: 10m\n", "RotationFailed waits 10m"),
-        ("credentials_overdue) > 0", "credentials_overdue) > 1", "Overdue needs two"),
-        ("status=~\"needs_human|manual_rotation_required\"", "status=~\"needs_human\"", "NeedsAttention ignores manual_rotation_required"),
-        ("> 2 * max(mixpanel_rotator_lease_ttl_seconds)", "> 4 * max(mixpanel_rotator_lease_ttl_seconds)", "NoLeader waits four lease periods"),
-        ("min(timestamp(", "max(timestamp(", "NoLeader takes the stalest replica"),
-        ("absent(mixpanel_rotator_is_leader)", "absent(up)", "Absent looks at up"),
-        ("health=~\"rejected|missing\"", "health=~\"missing\"", "SecretRejected ignores rejected"),
+        (
+            "needs_human|error\"}[15m]",
+            "error\"}[15m]",
+            "RotationFailed ignores needs_human",
+        ),
+        (
+            "        for: 1m\n",
+            "        for: 10m\n",
+            "RotationFailed waits 10m",
+        ),
+        (
+            "credentials_overdue) > 0",
+            "credentials_overdue) > 1",
+            "Overdue needs two",
+        ),
+        (
+            "status=~\"needs_human|manual_rotation_required\"",
+            "status=~\"needs_human\"",
+            "NeedsAttention ignores manual_rotation_required",
+        ),
+        (
+            "> 2 * max(mixpanel_rotator_lease_ttl_seconds)",
+            "> 4 * max(mixpanel_rotator_lease_ttl_seconds)",
+            "NoLeader waits four lease periods",
+        ),
+        (
+            "min(timestamp(",
+            "max(timestamp(",
+            "NoLeader takes the stalest replica",
+        ),
+        (
+            "absent(mixpanel_rotator_is_leader)",
+            "absent(up)",
+            "Absent looks at up",
+        ),
+        (
+            "health=~\"rejected|missing\"",
+            "health=~\"missing\"",
+            "SecretRejected ignores rejected",
+        ),
     ];
     let scratch = tempfile::tempdir().expect("temp dir");
     std::fs::write(scratch.path().join("alerts.test.yml"), &tests).expect("write tests");
     for (from, to, what) in mutations {
-        assert!(rules.contains(from), "mutation {what:?}: {from:?} is not in alerts.yml");
-        std::fs::write(scratch.path().join("alerts.yml"), rules.replacen(from, to, 1))
-            .expect("write mutated rules");
+        assert!(
+            rules.contains(from),
+            "mutation {what:?}: {from:?} is not in alerts.yml"
+        );
+        std::fs::write(
+            scratch.path().join("alerts.yml"),
+            rules.replacen(from, to, 1),
+        )
+        .expect("write mutated rules");
         let (ok, out) =
             prometheus::run_promtool(scratch.path(), &["test", "rules", "alerts.test.yml"]);
         assert!(!ok, "the unit tests did not notice: {what}\n{out}");
@@ -219,10 +261,14 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
         return;
     }
     let started = Instant::now();
-    let w = World::new().await;
+    let mut w = World::new().await;
     let p = w.project("alerting").await;
-    let etl = w.service_account("alerting", ProjectRole::Analyst, &[p]).await;
-    let other = w.service_account("broken", ProjectRole::Consumer, &[p]).await;
+    let etl = w
+        .service_account("alerting", ProjectRole::Analyst, &[p])
+        .await;
+    let other = w
+        .service_account("broken", ProjectRole::Consumer, &[p])
+        .await;
     let mut d = w.daemon(
         "alerts",
         &[
@@ -253,13 +299,17 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
     // evaluated over them with nothing pending.
     let failed = r#"mixpanel_rotator_rotations_total{job="mixpanel-rotator",trigger="schedule",outcome="needs_human"}"#;
     let prom_ref = &prom;
-    wait_for("Prometheus to scrape the daemon", Duration::from_secs(30), || async move {
-        tokio::task::block_in_place(|| {
-            (single_value(prom_ref, failed) == Some(0.0)
-                && single_value(prom_ref, r#"up{job="mixpanel-rotator"}"#) == Some(1.0))
-            .then_some(())
-        })
-    })
+    wait_for(
+        "Prometheus to scrape the daemon",
+        Duration::from_secs(30),
+        || async move {
+            tokio::task::block_in_place(|| {
+                (single_value(prom_ref, failed) == Some(0.0)
+                    && single_value(prom_ref, r#"up{job="mixpanel-rotator"}"#) == Some(1.0))
+                .then_some(())
+            })
+        },
+    )
     .await;
     let scraped_at = Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -296,16 +346,21 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
     .await;
     let mut refused = other.clone();
     refused.secret = "not-the-secret-mixpanel-issued".into();
-    w.register_sa("alerting/broken", &refused, &[p], |_| {}).await;
+    w.register_sa("alerting/broken", &refused, &[p], |_| {})
+        .await;
 
     let store = w.store.clone();
-    wait_for("the rotation to stop in needs_human", Duration::from_secs(60), || {
-        let store = store.clone();
-        async move {
-            let (j, _) = store.read_journal("alerting/etl").await.ok()??;
-            (j.phase.as_str() == "needs_human").then_some(())
-        }
-    })
+    wait_for(
+        "the rotation to stop in needs_human",
+        Duration::from_secs(60),
+        || {
+            let store = store.clone();
+            async move {
+                let (j, _) = store.read_journal("alerting/etl").await.ok()??;
+                (j.phase.as_str() == "needs_human").then_some(())
+            }
+        },
+    )
     .await;
     let needs_human_at = Instant::now();
 
@@ -314,22 +369,44 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
         Duration::from_secs(60),
         || async move {
             let alerts = tokio::task::block_in_place(|| prom_ref.alerts());
-            let all = alert(&alerts, "MixpanelRotatorRotationFailed", ("outcome", "needs_human"))
+            let all = alert(
+                &alerts,
+                "MixpanelRotatorRotationFailed",
+                ("outcome", "needs_human"),
+            )
+            .is_some()
+                && alert(
+                    &alerts,
+                    "MixpanelRotatorNeedsAttention",
+                    ("status", "needs_human"),
+                )
                 .is_some()
-                && alert(&alerts, "MixpanelRotatorNeedsAttention", ("status", "needs_human"))
-                    .is_some()
-                && alert(&alerts, "MixpanelRotatorStoredSecretRejected", ("health", "rejected"))
-                    .is_some();
+                && alert(
+                    &alerts,
+                    "MixpanelRotatorStoredSecretRejected",
+                    ("health", "rejected"),
+                )
+                .is_some();
             all.then_some(alerts)
         },
     )
     .await;
     let pending_at = Instant::now();
-    let failed_alert = alert(&alerts, "MixpanelRotatorRotationFailed", ("outcome", "needs_human"))
-        .expect("the failed-rotation alert");
+    let failed_alert = alert(
+        &alerts,
+        "MixpanelRotatorRotationFailed",
+        ("outcome", "needs_human"),
+    )
+    .expect("the failed-rotation alert");
     assert_eq!(failed_alert["state"], "pending", "{failed_alert}");
-    assert_eq!(failed_alert["labels"]["trigger"], "schedule", "{failed_alert}");
-    assert_eq!(failed_alert["labels"]["severity"], "warning", "{failed_alert}");
+    assert_eq!(
+        failed_alert["labels"]["trigger"], "schedule",
+        "{failed_alert}"
+    );
+    assert_eq!(
+        failed_alert["labels"]["severity"], "warning",
+        "{failed_alert}"
+    );
     let value: f64 = failed_alert["value"]
         .as_str()
         .and_then(|v| v.parse().ok())
@@ -344,7 +421,11 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
         );
     }
     // Nothing else fired: a leader is there, nothing is overdue.
-    for quiet in ["MixpanelRotatorNoLeader", "MixpanelRotatorAbsent", "MixpanelRotatorCredentialOverdue"] {
+    for quiet in [
+        "MixpanelRotatorNoLeader",
+        "MixpanelRotatorAbsent",
+        "MixpanelRotatorCredentialOverdue",
+    ] {
         assert!(
             !alerts.iter().any(|a| a["labels"]["alertname"] == quiet),
             "{quiet} is active: {alerts:?}"
@@ -369,9 +450,7 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
     // success" (none has succeeded) return data.
     let dashboard = load_dashboard();
     for (title, expr) in dashboard_exprs(&dashboard) {
-        let q = expr
-            .replace("$job", ".+")
-            .replace("$__rate_interval", "1m");
+        let q = expr.replace("$job", ".+").replace("$__rate_interval", "1m");
         let result = tokio::task::block_in_place(|| prom.query(&q))
             .unwrap_or_else(|e| panic!("panel {title:?}: {q}: {e}"));
         if !q.contains("last_success_timestamp_seconds") {
@@ -379,7 +458,41 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
         }
     }
     w.emu.clear_faults().await;
-    d.terminate().await;
+
+    // Vault goes away: the leader's renewals fail, no replica can take the lease, and after
+    // two lease periods (2 x 3s here) without one, the no-leader alert fires.
+    let prom_ref = &prom;
+    tokio::task::block_in_place(|| w.bao.stop());
+    let vault_down = Instant::now();
+    let no_leader = wait_for(
+        "the no-leader alert to fire",
+        Duration::from_secs(60),
+        || async move {
+            let alerts = tokio::task::block_in_place(|| prom_ref.alerts());
+            alerts.into_iter().find(|a| {
+                a["labels"]["alertname"] == "MixpanelRotatorNoLeader" && a["state"] == "firing"
+            })
+        },
+    )
+    .await;
+    let no_leader_at = Instant::now();
+    let without: f64 = no_leader["value"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("a value");
+    assert!(without > 6.0, "{no_leader}");
+    assert_eq!(
+        tokio::task::block_in_place(|| single_value(
+            &prom,
+            r#"mixpanel_rotator_is_leader{job="mixpanel-rotator"}"#
+        )),
+        Some(0.0)
+    );
+    eprintln!(
+        "no-leader alert firing {:.1}s after OpenBao stopped (value {without}s)",
+        (no_leader_at - vault_down).as_secs_f64()
+    );
+    d.kill().await;
     eprintln!(
         "timings: OpenBao+emulator+daemon up {:.1}s; Prometheus ready in {:.1}s; first scrape {:.1}s after start; \
          needs_human {:.1}s after the fault; alerts pending {:.1}s after needs_human ({:.1}s after the fault); whole test {:.1}s",
