@@ -278,6 +278,9 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
     );
     d.wait_http().await;
     w.wait_leader("alerts", Duration::from_secs(20)).await;
+    // A standby replica: it never leads here, but sees the leader's lease when it polls.
+    let mut standby = w.daemon("standby", &[]);
+    standby.wait_http().await;
 
     let rules = examples().join("alerts.yml");
     let target = format!("127.0.0.1:{}", d.port);
@@ -286,7 +289,7 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
         Prometheus::start(
             &[ScrapeJob {
                 job: "mixpanel-rotator".into(),
-                targets: vec![target.clone()],
+                targets: vec![target.clone(), format!("127.0.0.1:{}", standby.port)],
             }],
             &[rules],
             Duration::from_secs(1),
@@ -420,6 +423,37 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
             a["labels"]
         );
     }
+    // The standby knows of the leader (its view is at most a few seconds old: it polls every
+    // third of the 3s TTL) and reports no inventory: that is the leader's.
+    let standby_target = format!("127.0.0.1:{}", standby.port);
+    let standby_view = tokio::task::block_in_place(|| {
+        single_value(
+            &prom,
+            &format!(
+                r#"timestamp(mixpanel_rotator_leader_seen_timestamp_seconds{{instance="{standby_target}"}}) - mixpanel_rotator_leader_seen_timestamp_seconds{{instance="{standby_target}"}}"#
+            ),
+        )
+    })
+    .expect("the standby's leader_seen");
+    assert!(
+        standby_view < 6.0,
+        "the standby last saw a leader {standby_view}s before its scrape"
+    );
+    let standby_inventory = tokio::task::block_in_place(|| {
+        prom.query(&format!(
+            r#"mixpanel_rotator_credentials{{instance="{standby_target}"}} or mixpanel_rotator_credential_secrets{{instance="{standby_target}"}}"#
+        ))
+    })
+    .expect("query");
+    assert!(standby_inventory.is_empty(), "{standby_inventory:?}");
+    assert_eq!(
+        tokio::task::block_in_place(|| single_value(
+            &prom,
+            &format!(r#"mixpanel_rotator_is_leader{{instance="{standby_target}"}}"#)
+        )),
+        Some(0.0)
+    );
+
     // Nothing else fired: a leader is there, nothing is overdue.
     for quiet in [
         "MixpanelRotatorNoLeader",
@@ -484,7 +518,7 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
     assert_eq!(
         tokio::task::block_in_place(|| single_value(
             &prom,
-            r#"mixpanel_rotator_is_leader{job="mixpanel-rotator"}"#
+            r#"max(mixpanel_rotator_is_leader{job="mixpanel-rotator"})"#
         )),
         Some(0.0)
     );
@@ -493,6 +527,7 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
         (no_leader_at - vault_down).as_secs_f64()
     );
     d.kill().await;
+    standby.kill().await;
     eprintln!(
         "timings: OpenBao+emulator+daemon up {:.1}s; Prometheus ready in {:.1}s; first scrape {:.1}s after start; \
          needs_human {:.1}s after the fault; alerts pending {:.1}s after needs_human ({:.1}s after the fault); whole test {:.1}s",
