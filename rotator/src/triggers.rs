@@ -312,6 +312,10 @@ impl Scheduler {
             ..PassReport::default()
         };
         self.refresh_last_used(&records, lead).await?;
+        // The stored secrets, checked before this pass opens new rotations (one already
+        // rotating keeps its cached answer: its secret is about to change).
+        let secrets = self.check_secrets(&records, lead).await?;
+        engine.metrics.secret_health(secrets);
         let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
         let mut next = Utc::now() + to_delta(engine.settings.reconcile_interval);
         for record in &records {
@@ -349,8 +353,6 @@ impl Scheduler {
             self.spawn_ready(lead, tasks);
         }
         self.spawn_ready(lead, tasks);
-        let secrets = self.check_secrets(&records, lead).await?;
-        engine.metrics.secret_health(secrets);
         report.open = self.open_count();
         engine.metrics.set_open(report.open as u64);
         engine

@@ -307,8 +307,10 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
         Duration::from_secs(30),
         || async move {
             tokio::task::block_in_place(|| {
-                (single_value(prom_ref, failed) == Some(0.0)
-                    && single_value(prom_ref, r#"up{job="mixpanel-rotator"}"#) == Some(1.0))
+                // Both replicas up, each with the failure counter at 0.
+                (single_value(prom_ref, &format!("count({failed} == 0)")) == Some(2.0)
+                    && single_value(prom_ref, r#"count(up{job="mixpanel-rotator"} == 1)"#)
+                        == Some(2.0))
                 .then_some(())
             })
         },
