@@ -17,7 +17,8 @@
 //! - `mixpanel_rotator_credential_secrets{health}` (gauge, from the last reconcile pass: the
 //!   check of each stored secret against Mixpanel, `ok`, `rejected` or `unchecked`, and
 //!   `missing` when `creds/<name>` holds no live version; the leader re-checks a secret whose
-//!   cached check is older than `health_check_interval`, and so does `status`)
+//!   cached check is older than `secret_check_interval`, and `status` those older than
+//!   `health_check_interval`)
 //! - `mixpanel_rotator_rotation_duration_seconds` (histogram: from the journal's start to
 //!   `done`, overlap included)
 //!

@@ -362,17 +362,19 @@ impl Scheduler {
     }
 
     /// The health of every stored secret, by label (`ok`, `rejected`, `unchecked`, `missing`):
-    /// the cached check where it is younger than `health_check_interval`, else a fresh check
+    /// the cached check where it is younger than `secret_check_interval`, else a fresh check
     /// against Mixpanel (cached in the entry's metadata), at most
-    /// [`crate::health::MAX_CHECKS_PER_RUN`] per pass. A credential that is rotating keeps its
-    /// cached answer: its stored secret is about to change.
+    /// [`crate::health::MAX_CHECKS_PER_RUN`] per pass; none with `secret_check_interval` 0. A
+    /// credential that is rotating keeps its cached answer: its stored secret is about to
+    /// change.
     async fn check_secrets(
         &self,
         records: &[Record],
         lead: &Leadership,
     ) -> Result<BTreeMap<String, u64>> {
         let engine = &self.engine;
-        let max_age = engine.settings.health_check_interval;
+        let max_age = engine.settings.secret_check_interval;
+        let enabled = !max_age.is_zero();
         let fresh = to_delta(max_age);
         let now = Utc::now();
         let mut budget = crate::health::MAX_CHECKS_PER_RUN;
@@ -392,7 +394,11 @@ impl Scheduler {
                 self.with_state(|s| s.open.contains_key(&r.name) || s.inflight.contains(&r.name));
             let checkable = match &r.entry {
                 Ok(e) => {
-                    r.has_secret && e.kind != CredentialKind::ProjectToken && stale && !rotating
+                    enabled
+                        && r.has_secret
+                        && e.kind != CredentialKind::ProjectToken
+                        && stale
+                        && !rotating
                 }
                 Err(_) => false,
             };

@@ -543,3 +543,101 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
     );
     drop(prom);
 }
+
+/// `mixpanel_rotator_credential_secrets` of a daemon's `/metrics`, once a pass has run
+/// since `after` passes were counted: health → count.
+async fn secret_health_after_pass(
+    d: &common::Daemon,
+    after: u64,
+) -> std::collections::BTreeMap<String, u64> {
+    let url = format!("{}/metrics", d.url());
+    wait_for("a reconcile pass", Duration::from_secs(30), || {
+        let url = url.clone();
+        async move {
+            let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+            let passes: u64 = text
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("mixpanel_rotator_reconcile_passes_total{result=\"ok\"} ")
+                })?
+                .parse()
+                .ok()?;
+            (passes > after).then(|| {
+                text.lines()
+                    .filter_map(|l| l.strip_prefix("mixpanel_rotator_credential_secrets{health=\""))
+                    .filter_map(|l| l.split_once("\"} "))
+                    .filter_map(|(h, n)| Some((h.to_string(), n.parse().ok()?)))
+                    .collect()
+            })
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_leader_checks_stored_secrets_unless_turned_off() {
+    let w = World::new().await;
+    let p = w.project("checked").await;
+    let good = w.service_account("good", ProjectRole::Analyst, &[p]).await;
+    let mut bad = w.service_account("bad", ProjectRole::Analyst, &[p]).await;
+    bad.secret = "not-the-secret-mixpanel-issued".into();
+    w.register_sa("checked/good", &good, &[p], |_| {}).await;
+    w.register_sa("checked/bad", &bad, &[p], |_| {}).await;
+    let me_calls = |c: &Value| c["me"]["GET"].as_u64().unwrap_or(0);
+
+    // Checks off: nothing is checked, nothing is cached, both stay unchecked.
+    let before = me_calls(&w.emu.counters().await);
+    let mut off = w.daemon("off", &[("MIXPANEL_ROTATOR_SECRET_CHECK_INTERVAL", "0s")]);
+    off.wait_http().await;
+    w.wait_leader("off", Duration::from_secs(20)).await;
+    let health = secret_health_after_pass(&off, 1).await;
+    assert_eq!(health.get("unchecked"), Some(&2), "{health:?}");
+    assert_eq!(health.get("rejected"), None, "{health:?}");
+    let after = me_calls(&w.emu.counters().await);
+    off.terminate().await;
+    for name in ["checked/good", "checked/bad"] {
+        let meta = w
+            .store
+            .read_metadata(name)
+            .await
+            .expect("meta")
+            .expect("meta");
+        assert!(
+            !meta.custom_metadata.contains_key("auth_check"),
+            "{name}: {:?}",
+            meta.custom_metadata.get("auth_check")
+        );
+    }
+
+    // Checks on (the default): the leader asks Mixpanel once per secret and caches the answer.
+    let mut on = w.daemon("on", &[]);
+    on.wait_http().await;
+    w.wait_leader("on", Duration::from_secs(20)).await;
+    let health = secret_health_after_pass(&on, 0).await;
+    assert_eq!(health.get("ok"), Some(&1), "{health:?}");
+    assert_eq!(health.get("rejected"), Some(&1), "{health:?}");
+    let bad_meta = w
+        .store
+        .read_metadata("checked/bad")
+        .await
+        .expect("meta")
+        .expect("meta");
+    let cached = bad_meta
+        .custom_metadata
+        .get("auth_check")
+        .cloned()
+        .unwrap_or_default();
+    assert!(cached.starts_with("rejected "), "{cached}");
+    // Later passes trust the cache (1h): no new check of either secret.
+    let checked = me_calls(&w.emu.counters().await);
+    let _ = secret_health_after_pass(&on, 2).await;
+    assert_eq!(me_calls(&w.emu.counters().await), checked);
+    on.terminate().await;
+    // GET /api/app/me with a stored secret is the check: none with checks off, one per
+    // secret with checks on.
+    assert_eq!(after, before, "checks off, yet /api/app/me was called");
+    assert_eq!(checked, after + 2, "{after} -> {checked}");
+    eprintln!(
+        "GET /api/app/me: {before} before, {after} with checks off, {checked} with checks on"
+    );
+}
