@@ -814,6 +814,26 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_parses_and_the_secret_checks_can_be_turned_off() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rotator/rotator.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.rotation.secret_check_interval, Duration::from_secs(3600));
+        assert_eq!(c.rotation.health_check_interval, Duration::from_secs(900));
+        let env: HashMap<String, String> = [(
+            "MIXPANEL_ROTATOR_SECRET_CHECK_INTERVAL".to_string(),
+            "0s".to_string(),
+        )]
+        .into();
+        c.apply_env(&env).unwrap();
+        assert_eq!(c.rotation.secret_check_interval, Duration::ZERO);
+        assert_eq!(
+            Config::default().rotation.secret_check_interval,
+            Duration::from_secs(3600)
+        );
+    }
+
+    #[test]
     fn missing_settings_say_what_to_set() {
         let c = Config::default();
         let err = c.vault_config().unwrap_err().to_string();
