@@ -48,6 +48,11 @@ pub fn ensure_installed() -> Result<(), String> {
             if promtool().is_some() && prometheus_binary().is_some() {
                 return Ok(());
             }
+            for var in ["PROMTOOL_BIN", "PROMETHEUS_BIN"] {
+                if let Some(p) = std::env::var_os(var).filter(|p| !Path::new(p).is_file()) {
+                    return Err(format!("{var}={} is not a file", Path::new(&p).display()));
+                }
+            }
             let script = crate::workspace_root().join("scripts/install-prometheus.sh");
             let out = Command::new("sh")
                 .arg(&script)
@@ -70,10 +75,14 @@ pub fn ensure_installed() -> Result<(), String> {
         .clone()
 }
 
-/// Prints a banner no one can miss: `what` was NOT tested, and why.
+/// Prints a banner no one can miss: `what` was NOT tested, and why. Written to the process's
+/// stderr directly, so that `cargo test` shows it even for a test that passes (the test
+/// harness captures only `print!`/`eprint!`).
 pub fn skip_loudly(what: &str, why: &str) {
+    use std::io::Write;
     let bar = "!".repeat(100);
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "\n{bar}\nSKIPPED: {what} was NOT tested: Prometheus (Debian's `prometheus` package, \
          for promtool and the server) cannot be had here: {why}\n\
          Install it with `apt-get install prometheus` (or `make setup`) to run this test.\n{bar}\n"
