@@ -332,6 +332,14 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
         .filter_map(|r| r["name"].as_str())
         .collect();
     assert_eq!(loaded.len(), 6, "rules loaded: {loaded:?}");
+    // Each rule evaluated on the scraped series without an error.
+    for r in groups
+        .iter()
+        .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+    {
+        assert_eq!(r["health"], "ok", "{r}");
+        assert_eq!(r["state"], "inactive", "{r}");
+    }
 
     // The fault: every service-account create fails (503, before the write). A due entry
     // starts a scheduled rotation that fails twice and stops in needs_human. A second entry
