@@ -12,6 +12,9 @@ setup:
 	@# schemathesis (PyPI) fuzzes the emulator's OpenAPI document; its test skips, loudly, only
 	@# where it cannot be installed.
 	@python3 -m schemathesis.cli --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check schemathesis || echo "WARNING: could not install schemathesis: the emulator's fuzz test will skip"
+	@# Prometheus (Debian's package: promtool and the server) for the rotator's alert-rule tests;
+	@# they skip, loudly, only where it cannot be installed. Nothing is left running.
+	@sh scripts/install-prometheus.sh || echo "WARNING: could not install Debian's prometheus package: the rotator's alert-rule tests will skip"
 
 build:
 	$(CARGO) build --workspace --all-targets

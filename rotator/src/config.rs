@@ -23,6 +23,8 @@
 //! membership_interval = "5m"                     # MIXPANEL_ROTATOR_MEMBERSHIP_INTERVAL ("0s" = off)
 //! max_concurrent = 4                             # MIXPANEL_ROTATOR_MAX_CONCURRENT
 //! max_attempts = 8                               # MIXPANEL_ROTATOR_MAX_ATTEMPTS
+//! health_check_interval = "15m"                  # MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL (`status` trusts a secret check this long)
+//! secret_check_interval = "1h"                   # MIXPANEL_ROTATOR_SECRET_CHECK_INTERVAL (the leader re-checks each stored secret; "0s" = off)
 //!
 //! [election]
 //! holder = "rotator-0"                           # MIXPANEL_ROTATOR_HOLDER (default: host name and pid)
@@ -175,6 +177,12 @@ pub struct RotationSettings {
     /// again (the checks are also bounded per run and by the rate limit).
     #[serde(default = "default_health_check", with = "serde_humantime")]
     pub health_check_interval: Duration,
+    /// How often the leader re-checks each stored secret against Mixpanel (the answer feeds
+    /// `mixpanel_rotator_credential_secrets` and the cache `status` reads); "0s" turns the
+    /// leader's checks off. A service account's check authenticates as that account, which
+    /// Mixpanel may record as its `last_used`.
+    #[serde(default = "default_secret_check", with = "serde_humantime")]
+    pub secret_check_interval: Duration,
     /// The cap on the jitter added to due dates (`last_rotated + period ± jitter`, the jitter
     /// being 5 % of the period, a stable function of the name and the last rotation, so
     /// credentials rotated together do not fall due together); the default cap is 12h,
@@ -200,6 +208,7 @@ impl Default for RotationSettings {
             test_timeout: default_test_timeout(),
             mirror_interval: default_mirror(),
             health_check_interval: default_health_check(),
+            secret_check_interval: default_secret_check(),
             max_jitter: None,
             shutdown_grace: default_grace(),
         }
@@ -339,6 +348,9 @@ fn default_mirror() -> Duration {
 fn default_health_check() -> Duration {
     Duration::from_secs(15 * 60)
 }
+fn default_secret_check() -> Duration {
+    Duration::from_secs(60 * 60)
+}
 fn default_grace() -> Duration {
     Duration::from_secs(30)
 }
@@ -442,6 +454,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     (
         "MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL",
         "rotation.health_check_interval",
+    ),
+    (
+        "MIXPANEL_ROTATOR_SECRET_CHECK_INTERVAL",
+        "rotation.secret_check_interval",
     ),
     ("MIXPANEL_ROTATOR_MAX_JITTER", "rotation.max_jitter"),
     ("MIXPANEL_ROTATOR_HOLDER", "election.holder"),
@@ -577,6 +593,11 @@ impl Config {
             env,
             "MIXPANEL_ROTATOR_HEALTH_CHECK_INTERVAL",
             &mut r.health_check_interval,
+        )?;
+        env_duration(
+            env,
+            "MIXPANEL_ROTATOR_SECRET_CHECK_INTERVAL",
+            &mut r.secret_check_interval,
         )?;
         if let Some(v) = env.var("MIXPANEL_ROTATOR_MAX_JITTER") {
             r.max_jitter =
@@ -790,6 +811,26 @@ mod tests {
             [("MIXPANEL_ROTATOR_LEASE_TTL".to_string(), "soon".to_string())].into();
         let err = c.apply_env(&bad).unwrap_err().to_string();
         assert!(err.contains("MIXPANEL_ROTATOR_LEASE_TTL"), "{err}");
+    }
+
+    #[test]
+    fn the_example_configuration_parses_and_the_secret_checks_can_be_turned_off() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rotator/rotator.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.rotation.secret_check_interval, Duration::from_secs(3600));
+        assert_eq!(c.rotation.health_check_interval, Duration::from_secs(900));
+        let env: HashMap<String, String> = [(
+            "MIXPANEL_ROTATOR_SECRET_CHECK_INTERVAL".to_string(),
+            "0s".to_string(),
+        )]
+        .into();
+        c.apply_env(&env).unwrap();
+        assert_eq!(c.rotation.secret_check_interval, Duration::ZERO);
+        assert_eq!(
+            Config::default().rotation.secret_check_interval,
+            Duration::from_secs(3600)
+        );
     }
 
     #[test]

@@ -117,6 +117,7 @@ impl Elector {
     ) -> Elector {
         let (state, _) = watch::channel(None);
         let (lease_error, _) = watch::channel(None);
+        metrics.election_started(ttl);
         Elector {
             store,
             holder,
@@ -176,7 +177,9 @@ impl Elector {
                     self.term(guard, &shutdown, &mut work).await;
                 }
                 Ok(None) => {
+                    // Another replica holds a live lease: there is a leader.
                     self.lease_error.send_replace(None);
+                    self.metrics.leader_seen();
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read or take the leader lease; retrying");
@@ -204,6 +207,7 @@ impl Elector {
             "leading: this replica rotates"
         );
         self.metrics.set_leader(true);
+        self.metrics.leader_seen();
         self.state.send_replace(Some(lead.clone()));
         let stop = CancellationToken::new();
         let renewer = tokio::spawn(renew_loop(
@@ -211,10 +215,11 @@ impl Elector {
             self.renew_every(),
             cancel.clone(),
             stop.clone(),
+            self.metrics.clone(),
         ));
         let out = work(lead).await;
         cancel.cancel();
-        self.metrics.set_leader(false);
+        self.metrics.term_ended();
         self.state.send_replace(None);
         stop.cancel();
         if let Err(e) = renewer.await {
@@ -229,6 +234,7 @@ async fn renew_loop(
     every: Duration,
     lead: CancellationToken,
     stop: CancellationToken,
+    metrics: std::sync::Arc<Metrics>,
 ) {
     let mut lost = false;
     loop {
@@ -247,7 +253,10 @@ async fn renew_loop(
             Ok(Ok(())) if guard.is_expired() => {
                 Some("the renewal came back after the TTL".to_string())
             }
-            Ok(Ok(())) => None,
+            Ok(Ok(())) => {
+                metrics.leader_seen();
+                None
+            }
             Ok(Err(e)) => Some(e.to_string()),
         };
         if let Some(reason) = failure {

@@ -1032,7 +1032,7 @@ impl Engine {
         );
         e.sa_id = Some(new_id);
         e.username = Some(username);
-        inventory::patch_fields(
+        inventory::patch_fields_new_secret(
             &self.store,
             &e,
             &[ROTATION_FIELDS, &["sa_id", "username"]].concat(),
@@ -1260,7 +1260,7 @@ impl Engine {
                 300,
             )),
         );
-        inventory::patch_fields(&self.store, &e, ROTATION_FIELDS).await?;
+        inventory::patch_fields_new_secret(&self.store, &e, ROTATION_FIELDS).await?;
         if let Credential::ProjectToken { token, project_id } = &cred {
             self.update_token_beside_secrets(*project_id, token).await?;
         }
@@ -1406,7 +1406,11 @@ impl Engine {
         };
         e.status = status;
         e.status_reason = reason.map(|r| clip(&r, 500));
-        inventory::patch_fields(&self.store, &e, ROTATION_FIELDS).await?;
+        if changed {
+            inventory::patch_fields_new_secret(&self.store, &e, ROTATION_FIELDS).await?;
+        } else {
+            inventory::patch_fields(&self.store, &e, ROTATION_FIELDS).await?;
+        }
         inventory::patch_extra(&self.store, name, MIRRORED_KEY, Some(inventory::stamp(now)))
             .await?;
         tracing::info!(credential = name, project = project.0, status = %status, changed, "current value mirrored and validated");

@@ -187,6 +187,24 @@ pub async fn patch_fields(store: &VaultStore, entry: &InventoryEntry, keys: &[&s
     Ok(())
 }
 
+/// [`patch_fields`] for an entry whose stored secret was just replaced: the same write also
+/// forgets the cached check of the previous secret ([`crate::health::AUTH_CHECK_KEY`]), so
+/// the next pass (or `status`) checks the new one instead of reporting the old answer.
+pub async fn patch_fields_new_secret(
+    store: &VaultStore,
+    entry: &InventoryEntry,
+    keys: &[&str],
+) -> Result<()> {
+    let map = entry.to_custom_metadata()?;
+    let mut fields: BTreeMap<String, Option<String>> = keys
+        .iter()
+        .filter_map(|k| map.get(*k).map(|v| (k.to_string(), Some(v.clone()))))
+        .collect();
+    fields.insert(crate::health::AUTH_CHECK_KEY.to_string(), None);
+    store.patch_metadata(&entry.name, &fields).await?;
+    Ok(())
+}
+
 /// Sets or removes one of the rotator's extra keys.
 pub async fn patch_extra(
     store: &VaultStore,

@@ -2,8 +2,12 @@
 //! counters and gauges do not need a metrics framework.
 //!
 //! - `mixpanel_rotator_is_leader` (gauge)
+//! - `mixpanel_rotator_lease_ttl_seconds` (gauge: the configured `election.lease_ttl`)
+//! - `mixpanel_rotator_leader_seen_timestamp_seconds` (gauge: when this replica last knew of a
+//!   live leader lease, its own or another replica's; the process start until then)
 //! - `mixpanel_rotator_rotations_total{trigger,outcome}` (counter; outcome `success`,
-//!   `needs_human`, `mirrored`, `coalesced`, `interrupted`, `error`)
+//!   `needs_human`, `mirrored`, `coalesced`, `interrupted`, `error`; every trigger and outcome
+//!   is exported from the start, at 0, so that `increase()` sees the first failure)
 //! - `mixpanel_rotator_credentials{status}` (gauge, from the last reconcile pass)
 //! - `mixpanel_rotator_credentials_due`, `mixpanel_rotator_credentials_overdue` (gauges)
 //! - `mixpanel_rotator_open_rotations` (gauge)
@@ -11,20 +15,58 @@
 //! - `mixpanel_rotator_reconcile_passes_total{result}` (counter)
 //! - `mixpanel_rotator_membership_changes_total` (counter)
 //! - `mixpanel_rotator_credential_secrets{health}` (gauge, from the last reconcile pass: the
-//!   cached check of each stored secret, `ok`, `rejected` or `unchecked`, and `missing` when
-//!   `creds/<name>` holds no live version; `status` refreshes the checks)
+//!   check of each stored secret against Mixpanel, `ok`, `rejected` or `unchecked`, and
+//!   `missing` when `creds/<name>` holds no live version; the leader re-checks a secret whose
+//!   cached check is older than `secret_check_interval`, and `status` those older than
+//!   `health_check_interval`)
 //! - `mixpanel_rotator_rotation_duration_seconds` (histogram: from the journal's start to
 //!   `done`, overlap included)
+//!
+//! The gauges taken from a reconcile pass describe the leader's last pass: a replica whose term
+//! ends clears them (a standby exports no statuses and zero due/overdue/open), so that a
+//! former leader does not keep reporting what it saw. [`METRIC_NAMES`] lists every family.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use mixpanel_access::vault::Trigger;
+
+/// Every metric family `/metrics` exports (the dashboard and the alert rules in
+/// `examples/rotator/` may use only these; a test checks both).
+pub const METRIC_NAMES: &[&str] = &[
+    "mixpanel_rotator_is_leader",
+    "mixpanel_rotator_lease_ttl_seconds",
+    "mixpanel_rotator_leader_seen_timestamp_seconds",
+    "mixpanel_rotator_rotations_total",
+    "mixpanel_rotator_credentials",
+    "mixpanel_rotator_credentials_due",
+    "mixpanel_rotator_credentials_overdue",
+    "mixpanel_rotator_open_rotations",
+    "mixpanel_rotator_last_success_timestamp_seconds",
+    "mixpanel_rotator_reconcile_passes_total",
+    "mixpanel_rotator_membership_changes_total",
+    "mixpanel_rotator_credential_secrets",
+    "mixpanel_rotator_rotation_duration_seconds",
+];
+
+/// The outcomes `mixpanel_rotator_rotations_total` counts.
+pub const OUTCOMES: &[&str] = &[
+    "success",
+    "needs_human",
+    "mirrored",
+    "coalesced",
+    "interrupted",
+    "error",
+];
+
 /// The rotator's metrics. Shared through an `Arc`.
 #[derive(Debug, Default)]
 pub struct Metrics {
     leader: AtomicBool,
+    lease_ttl_ms: AtomicU64,
+    leader_seen_ms: AtomicI64,
     rotations: Mutex<BTreeMap<(String, String), u64>>,
     statuses: Mutex<BTreeMap<String, u64>>,
     due: AtomicU64,
@@ -57,6 +99,46 @@ impl Metrics {
 
     pub fn is_leader(&self) -> bool {
         self.leader.load(Ordering::Relaxed)
+    }
+
+    /// Records the lease TTL and starts the "leader seen" clock at now (the process start),
+    /// unless a leader was seen already.
+    pub fn election_started(&self, ttl: std::time::Duration) {
+        self.lease_ttl_ms
+            .store(ttl.as_millis() as u64, Ordering::Relaxed);
+        let _ = self.leader_seen_ms.compare_exchange(
+            0,
+            chrono::Utc::now().timestamp_millis(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// This replica knows, now, of a live leader lease (it took or renewed its own, or read
+    /// another replica's).
+    pub fn leader_seen(&self) {
+        self.leader_seen_ms
+            .fetch_max(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// When this replica last knew of a live leader lease (Unix seconds, to the millisecond;
+    /// 0: never, and no election was started).
+    pub fn leader_seen_at(&self) -> f64 {
+        self.leader_seen_ms.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    /// The term ended: what the last pass saw is no longer this replica's to report.
+    pub fn term_ended(&self) {
+        self.set_leader(false);
+        if let Ok(mut s) = self.statuses.lock() {
+            s.clear();
+        }
+        if let Ok(mut s) = self.secret_health.lock() {
+            s.clear();
+        }
+        self.due.store(0, Ordering::Relaxed);
+        self.overdue.store(0, Ordering::Relaxed);
+        self.open.store(0, Ordering::Relaxed);
     }
 
     /// Counts a rotation outcome; `success` also records the time.
@@ -147,12 +229,33 @@ impl Metrics {
             "1 when this replica holds the leader lease and rotates.",
             u8::from(self.is_leader()).to_string(),
         );
+        gauge(
+            &mut out,
+            "mixpanel_rotator_lease_ttl_seconds",
+            "The leader lease's TTL (election.lease_ttl).",
+            (self.lease_ttl_ms.load(Ordering::Relaxed) as f64 / 1000.0).to_string(),
+        );
+        gauge(
+            &mut out,
+            "mixpanel_rotator_leader_seen_timestamp_seconds",
+            "Unix time this replica last knew of a live leader lease, its own or another's (the process start until then).",
+            self.leader_seen_at().to_string(),
+        );
         let _ = writeln!(
             out,
             "# HELP mixpanel_rotator_rotations_total Rotations by trigger and outcome.\n# TYPE mixpanel_rotator_rotations_total counter"
         );
         if let Ok(m) = self.rotations.lock() {
-            for ((trigger, outcome), n) in m.iter() {
+            // Every known pair from the start, at 0: a counter that appears only with its
+            // first increment is invisible to increase() and rate().
+            let mut all = m.clone();
+            for trigger in Trigger::ALL {
+                for outcome in OUTCOMES {
+                    all.entry((trigger.as_str().to_string(), outcome.to_string()))
+                        .or_default();
+                }
+            }
+            for ((trigger, outcome), n) in all.iter() {
                 let _ = writeln!(
                     out,
                     "mixpanel_rotator_rotations_total{{trigger=\"{}\",outcome=\"{}\"}} {n}",
@@ -294,5 +397,51 @@ mod tests {
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert_eq!(line.split(' ').count(), 2, "{line}");
         }
+    }
+
+    #[test]
+    fn every_family_rendered_is_listed_and_every_listed_one_is_rendered() {
+        let m = Metrics::default();
+        m.election_started(std::time::Duration::from_secs(30));
+        let text = m.render();
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        assert_eq!(families, METRIC_NAMES, "METRIC_NAMES is out of date");
+        assert!(
+            text.contains("mixpanel_rotator_lease_ttl_seconds 30\n"),
+            "{text}"
+        );
+        // Failures are visible from the start, at 0.
+        assert!(text.contains(
+            "mixpanel_rotator_rotations_total{trigger=\"schedule\",outcome=\"needs_human\"} 0"
+        ));
+        assert!(text.contains(
+            "mixpanel_rotator_rotations_total{trigger=\"membership\",outcome=\"error\"} 0"
+        ));
+        let seen = m.leader_seen_at();
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        assert!((now - seen).abs() <= 1.0, "{seen}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        m.leader_seen();
+        assert!(m.leader_seen_at() > seen, "{seen}");
+    }
+
+    #[test]
+    fn a_term_that_ends_clears_what_its_passes_saw() {
+        let m = Metrics::default();
+        m.set_leader(true);
+        m.inventory(BTreeMap::from([("needs_human".to_string(), 2)]), 3, 1);
+        m.secret_health(BTreeMap::from([("rejected".to_string(), 1)]));
+        m.set_open(2);
+        m.term_ended();
+        let text = m.render();
+        assert!(text.contains("mixpanel_rotator_is_leader 0"));
+        assert!(!text.contains("status=\"needs_human\""), "{text}");
+        assert!(!text.contains("health=\"rejected\""), "{text}");
+        assert!(text.contains("mixpanel_rotator_credentials_overdue 0"));
+        assert!(text.contains("mixpanel_rotator_open_rotations 0"));
     }
 }

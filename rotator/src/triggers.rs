@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 use crate::election::Leadership;
 use crate::engine::{Engine, Outcome, Requested};
 use crate::error::Result;
+use crate::health::Health;
 use crate::inventory::{self, Record, RotationRequest, REQUEST_KEY, RESERVED_SEGMENT};
 
 #[derive(Debug, Clone, Copy)]
@@ -311,18 +312,11 @@ impl Scheduler {
             ..PassReport::default()
         };
         self.refresh_last_used(&records, lead).await?;
-        let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
-        let mut secrets: BTreeMap<String, u64> = BTreeMap::new();
-        for r in &records {
-            let h = match &r.auth_check {
-                _ if !r.has_secret => "missing",
-                Some(c) if c.ok => "ok",
-                Some(_) => "rejected",
-                None => "unchecked",
-            };
-            *secrets.entry(h.into()).or_default() += 1;
-        }
+        // The stored secrets, checked before this pass opens new rotations (one already
+        // rotating keeps its cached answer: its secret is about to change).
+        let secrets = self.check_secrets(&records, lead).await?;
         engine.metrics.secret_health(secrets);
+        let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
         let mut next = Utc::now() + to_delta(engine.settings.reconcile_interval);
         for record in &records {
             lead.check()?;
@@ -365,6 +359,83 @@ impl Scheduler {
             .metrics
             .inventory(statuses, report.due as u64, report.overdue as u64);
         Ok((report, next))
+    }
+
+    /// The health of every stored secret, by label (`ok`, `rejected`, `unchecked`, `missing`):
+    /// the cached check where it is younger than `secret_check_interval`, else a fresh check
+    /// against Mixpanel (cached in the entry's metadata), at most
+    /// [`crate::health::MAX_CHECKS_PER_RUN`] per pass; none with `secret_check_interval` 0. A
+    /// credential that is rotating keeps its cached answer: its stored secret is about to
+    /// change.
+    async fn check_secrets(
+        &self,
+        records: &[Record],
+        lead: &Leadership,
+    ) -> Result<BTreeMap<String, u64>> {
+        let engine = &self.engine;
+        let max_age = engine.settings.secret_check_interval;
+        let enabled = !max_age.is_zero();
+        let fresh = to_delta(max_age);
+        let now = Utc::now();
+        let mut budget = crate::health::MAX_CHECKS_PER_RUN;
+        let mut secrets: BTreeMap<String, u64> = BTreeMap::new();
+        for r in records {
+            let cached = match &r.auth_check {
+                _ if !r.has_secret => "missing",
+                Some(c) if c.ok => "ok",
+                Some(_) => "rejected",
+                None => "unchecked",
+            };
+            let stale = r
+                .auth_check
+                .as_ref()
+                .is_none_or(|c| now - c.at >= fresh || now < c.at);
+            let rotating =
+                self.with_state(|s| s.open.contains_key(&r.name) || s.inflight.contains(&r.name));
+            let checkable = match &r.entry {
+                Ok(e) => {
+                    enabled
+                        && r.has_secret
+                        && e.kind != CredentialKind::ProjectToken
+                        && stale
+                        && !rotating
+                }
+                Err(_) => false,
+            };
+            let label = match (&r.entry, checkable) {
+                (Ok(entry), true) => {
+                    lead.check()?;
+                    match crate::health::check(
+                        &engine.store,
+                        Some(&engine.api),
+                        entry,
+                        r.auth_check.as_ref(),
+                        max_age,
+                        &mut budget,
+                    )
+                    .await
+                    {
+                        Ok(Health::Ok(_)) => "ok",
+                        Ok(Health::SecretRejected(why)) => {
+                            tracing::warn!(credential = %r.name, reason = %why, "Mixpanel refuses the stored secret");
+                            "rejected"
+                        }
+                        Ok(Health::SecretMissing) => "missing",
+                        Ok(Health::Unchecked(_) | Health::NotApplicable) => cached,
+                        Err(e) if e.is_interrupted() || crate::engine::is_vault_outage(&e) => {
+                            return Err(e)
+                        }
+                        Err(e) => {
+                            tracing::debug!(credential = %r.name, error = %e, "stored secret not checked");
+                            cached
+                        }
+                    }
+                }
+                _ => cached,
+            };
+            *secrets.entry(label.into()).or_default() += 1;
+        }
+        Ok(secrets)
     }
 
     /// Copies each service account's `last_used` from Mixpanel's list (one call) into the

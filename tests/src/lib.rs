@@ -4,6 +4,8 @@
 //! - [`emulator`]: the Mixpanel emulator, in-process or as its binary, with bootstrap, faults,
 //!   request counters and an API client.
 //! - [`openbao`]: a real OpenBao server (`bao server -dev`, or persistent with Raft storage).
+//! - [`prometheus`]: `promtool` and a real Prometheus server (Debian's `prometheus` package,
+//!   installed by `scripts/install-prometheus.sh` when missing).
 //! - [`terraform`]: the real `terraform` binary in a working directory of its own, with a CLI
 //!   configuration that points the provider at a built binary through `dev_overrides`.
 //!
@@ -11,6 +13,7 @@
 
 pub mod emulator;
 pub mod openbao;
+pub mod prometheus;
 pub mod terraform;
 
 /// Runs a future to completion on a runtime of its own, on a thread of its own, so that a
@@ -31,6 +34,12 @@ where
         .join()
         .expect("test runtime thread")
     })
+}
+
+/// The workspace's root folder (where `Cargo.toml`, `examples/` and `scripts/` are).
+pub fn workspace_root() -> std::path::PathBuf {
+    let kit = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    kit.parent().unwrap_or(kit).to_path_buf()
 }
 
 /// The workspace's target directory holding the binaries of this build (`target/debug`), found

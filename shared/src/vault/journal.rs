@@ -98,6 +98,14 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// Every trigger, for metrics that export each one from the start.
+    pub const ALL: [Trigger; 4] = [
+        Trigger::Schedule,
+        Trigger::Membership,
+        Trigger::Manual,
+        Trigger::Incident,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Schedule => "schedule",
