@@ -13,7 +13,7 @@ resource "mixpanel_rotated_credential" "looker" {
   name            = "warehouse/looker"
   role            = "analyst"
   projects        = [mixpanel_project.production.id]
-  teams           = [mixpanel_team.bi.id]
+  teams           = [mixpanel_team.data.id]
   integration     = "bi_tool"
   owner           = "data-platform@example.com"
   used_by         = "looker"
