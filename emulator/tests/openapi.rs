@@ -132,10 +132,9 @@ fn seed(emu: &Emulator, creds: &Creds) -> Seeded {
 #[test]
 fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
     if !ensure_schemathesis() {
-        eprintln!(
-            "\n{bar}\nSKIPPED: schemathesis could not be installed (python3 -m pip install schemathesis \
-             failed), so the emulator's OpenAPI document was NOT fuzzed.\n{bar}\n",
-            bar = "!".repeat(100)
+        testkit::skip_loudly(
+            "schemathesis could not be installed (python3 -m pip install schemathesis failed), \
+             so the emulator's OpenAPI document was NOT fuzzed.",
         );
         return;
     }

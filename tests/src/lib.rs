@@ -16,6 +16,14 @@ pub mod openbao;
 pub mod prometheus;
 pub mod terraform;
 
+/// Says, past the test harness's capture (straight to the process's stderr, so `cargo test`
+/// shows it even when the test passes), that something was NOT tested and why.
+pub fn skip_loudly(message: &str) {
+    use std::io::Write;
+    let bar = "!".repeat(100);
+    let _ = writeln!(std::io::stderr(), "\n{bar}\nSKIPPED: {message}\n{bar}\n");
+}
+
 /// Runs a future to completion on a runtime of its own, on a thread of its own, so that a
 /// blocking helper works from synchronous tests and from inside a tokio test alike.
 pub fn block_on<F>(fut: F) -> F::Output

@@ -79,14 +79,11 @@ pub fn ensure_installed() -> Result<(), String> {
 /// stderr directly, so that `cargo test` shows it even for a test that passes (the test
 /// harness captures only `print!`/`eprint!`).
 pub fn skip_loudly(what: &str, why: &str) {
-    use std::io::Write;
-    let bar = "!".repeat(100);
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n{bar}\nSKIPPED: {what} was NOT tested: Prometheus (Debian's `prometheus` package, \
-         for promtool and the server) cannot be had here: {why}\n\
-         Install it with `apt-get install prometheus` (or `make setup`) to run this test.\n{bar}\n"
-    );
+    crate::skip_loudly(&format!(
+        "{what} was NOT tested: Prometheus (Debian's `prometheus` package, for promtool and the \
+         server) cannot be had here: {why}\nInstall it with `apt-get install prometheus` (or \
+         `make setup`) to run this test."
+    ));
 }
 
 /// Runs `promtool` with `args` in `dir`: (success, stdout + stderr).
