@@ -94,6 +94,20 @@ done
 healthy || { echo "OpenBao did not start:"; tail -n 20 "$work/openbao.log"; exit 1; }
 echo "OpenBao at $VAULT_ADDR"
 
+echo "== terraform apply examples/rotated-credential (a credential whose secret goes to OpenBao, not the state)"
+mkdir -p "$work/tf-cred"
+cp examples/rotated-credential/main.tf "$work/tf-cred/main.tf"
+if ! terraform -chdir="$work/tf-cred" apply -auto-approve -no-color -compact-warnings >"$work/tf-cred.log" 2>&1; then
+  cat "$work/tf-cred.log"; exit 1
+fi
+grep -E 'Apply complete|looker_' "$work/tf-cred.log"
+secret=$(bao kv get -mount=secret -field=secret mixpanel-rotator/creds/bi/looker)
+if grep -qF "$secret" "$work/tf-cred/terraform.tfstate"; then
+  echo "the secret is in the Terraform state"; exit 1
+fi
+echo "the secret is in OpenBao at secret/mixpanel-rotator/creds/bi/looker and not in terraform.tfstate"
+unset secret
+
 ROTATOR=target/debug/mixpanel-rotator ./scripts/demo-rotator.sh
 
 echo "demo finished"
