@@ -353,7 +353,7 @@ fn debug_mode_prints_reattach_and_cleans_up_on_interrupt() {
 /// `provider "mixpanel" {}` with every attribute set or null, msgpack-encoded as Terraform sends it.
 fn provider_config_msgpack(api_url: &str, username: &str, secret: &str) -> Vec<u8> {
     let mut buf = Vec::new();
-    let attrs: [(&str, Option<&str>); 8] = [
+    let attrs: [(&str, Option<&str>); 9] = [
         ("api_url", Some(api_url)),
         ("batch_writes", None),
         ("max_concurrency", None),
@@ -362,8 +362,9 @@ fn provider_config_msgpack(api_url: &str, username: &str, secret: &str) -> Vec<u
         ("region", None),
         ("service_account_secret", Some(secret)),
         ("service_account_username", Some(username)),
+        ("vault", None),
     ];
-    rmp::encode::write_map_len(&mut buf, 8).expect("map");
+    rmp::encode::write_map_len(&mut buf, attrs.len() as u32).expect("map");
     for (key, value) in attrs {
         rmp::encode::write_str(&mut buf, key).expect("key");
         match value {
