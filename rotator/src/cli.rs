@@ -77,6 +77,10 @@ pub enum Command {
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
     },
+    /// The access review: every member's access with its sources, last logins, two-factor,
+    /// and findings (dormant, lingering service accounts, ...). Exits non-zero with
+    /// --fail-on when a finding reaches that severity.
+    Review(ReviewArgs),
     /// Show the leader, the inventory's statuses and open rotations.
     /// Exits 1 when a credential needs attention (overdue, needs_human,
     /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
@@ -89,6 +93,33 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// md, csv or json (repeat for several with --output; default md on stdout, all three
+    /// with --output).
+    #[arg(long = "format", value_parser = parse_report_format)]
+    pub formats: Vec<mixpanel_access::governance::report::ReportFormat>,
+    /// Write the reports into this folder (access-review-<time>.<ext>) instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Exit non-zero when a finding has this severity or higher (info, low, medium, high).
+    #[arg(long, value_parser = parse_severity)]
+    pub fail_on: Option<mixpanel_access::governance::Severity>,
+    /// Days without a login before a member counts as dormant (default: governance.dormant_days).
+    #[arg(long)]
+    pub dormant_days: Option<i64>,
+}
+
+fn parse_report_format(
+    s: &str,
+) -> std::result::Result<mixpanel_access::governance::report::ReportFormat, String> {
+    s.parse()
+}
+
+fn parse_severity(s: &str) -> std::result::Result<mixpanel_access::governance::Severity, String> {
+    s.parse()
 }
 
 #[derive(Debug, Args)]
@@ -259,6 +290,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             inventory_export(config, &format, output).await
         }
         Command::Status { all, json } => status(config, all, json).await,
+        Command::Review(args) => {
+            crate::governance::review_cmd(
+                config,
+                crate::governance::ReviewOptions {
+                    formats: args.formats,
+                    output: args.output,
+                    fail_on: args.fail_on,
+                    dormant_days: args.dormant_days,
+                },
+            )
+            .await
+        }
         Command::History {
             names,
             format,
