@@ -81,6 +81,9 @@ pub enum Command {
     /// and findings (dormant, lingering service accounts, ...). Exits non-zero with
     /// --fail-on when a finding reaches that severity.
     Review(ReviewArgs),
+    /// Offboard a person in the playbook's order (dry run unless --execute), journaled in
+    /// Vault, with an evidence folder; `offboard verify DIR` checks an evidence folder.
+    Offboard(OffboardCmd),
     /// Show the leader, the inventory's statuses and open rotations.
     /// Exits 1 when a credential needs attention (overdue, needs_human,
     /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
@@ -93,6 +96,38 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct OffboardCmd {
+    #[command(subcommand)]
+    pub sub: Option<OffboardSub>,
+    /// The person's e-mail address.
+    #[arg(required = true)]
+    pub email: Option<String>,
+    /// The ticket (IAM-1234): names the journal and the evidence folder <evidence_dir>/<year>/<ticket>/.
+    #[arg(long, required = true)]
+    pub ticket: Option<String>,
+    /// Carry the plan out (without it, only print it).
+    #[arg(long)]
+    pub execute: bool,
+    /// Downgrade to organization member with no project instead of removing the membership.
+    #[arg(long)]
+    pub keep_account: bool,
+    /// Also reset the tokens of projects the person administered (ingestion with the old
+    /// token stops).
+    #[arg(long)]
+    pub include_tokens: bool,
+    /// How long the rotations may take.
+    #[arg(long, value_parser = parse_duration_arg, default_value = "10m")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OffboardSub {
+    /// Check an evidence folder against its SHA256SUMS.
+    Verify { dir: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +325,26 @@ pub async fn run(cli: Cli) -> Result<()> {
             inventory_export(config, &format, output).await
         }
         Command::Status { all, json } => status(config, all, json).await,
+        Command::Offboard(OffboardCmd {
+            sub: Some(OffboardSub::Verify { dir }),
+            ..
+        }) => crate::offboard::verify_cmd(&dir),
+        Command::Offboard(c) => {
+            crate::offboard::offboard_cmd(
+                config,
+                crate::offboard::OffboardArgs {
+                    email: c.email.unwrap_or_default(),
+                    ticket: c.ticket.unwrap_or_default(),
+                    execute: c.execute,
+                    options: mixpanel_access::governance::offboard::OffboardOptions {
+                        keep_account: c.keep_account,
+                        include_tokens: c.include_tokens,
+                    },
+                    rotation_timeout: c.timeout,
+                },
+            )
+            .await
+        }
         Command::Review(args) => {
             crate::governance::review_cmd(
                 config,

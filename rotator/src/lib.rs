@@ -33,6 +33,7 @@ pub mod http;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;
+pub mod offboard;
 pub mod rotate_cmd;
 pub mod table;
 pub mod triggers;

@@ -132,3 +132,351 @@ async fn review_reports_dormant_active_and_lingering() {
         run.stderr
     );
 }
+
+/// The offboarding scenario's organization: `leaver@` (member) is an individual admin of
+/// web and, through team contractors, an analyst of ios; they created `warehouse/leaver-etl`
+/// (in the inventory) and `adhoc` (not); `bi/other` works on ios only.
+struct Offboarding {
+    web: ProjectId,
+    ios: ProjectId,
+    etl: Created,
+    adhoc: Created,
+    other: Created,
+}
+
+type Created = common::wire_created::Created;
+
+async fn offboarding_org(w: &World) -> Offboarding {
+    let web = w.project("web").await;
+    let ios = w.project("ios").await;
+    member(w, "leaver@acme.example", OrgRole::Member, Some(2)).await;
+    member(w, "stays@acme.example", OrgRole::Member, Some(1)).await;
+    grant(w, "leaver@acme.example", web, ProjectRole::Admin).await;
+    grant(w, "stays@acme.example", web, ProjectRole::Analyst).await;
+    let team = w
+        .admin
+        .create_team(w.boot.org, "contractors")
+        .await
+        .expect("team");
+    w.admin
+        .add_projects_to_team(
+            w.boot.org,
+            team.id,
+            &[mixpanel_access::model::ProjectRoleGrant {
+                id: ios,
+                role: ProjectRole::Analyst,
+            }],
+        )
+        .await
+        .expect("team project");
+    w.admin
+        .add_users_to_team(w.boot.org, team.id, &[email("leaver@acme.example")])
+        .await
+        .expect("team seat");
+    let etl = w
+        .service_account("leaver-etl", ProjectRole::Analyst, &[web])
+        .await;
+    w.register_sa("warehouse/leaver-etl", &etl, &[web], |_| {})
+        .await;
+    let adhoc = w
+        .service_account("adhoc", ProjectRole::Analyst, &[web])
+        .await;
+    let other = w
+        .service_account("other", ProjectRole::Analyst, &[ios])
+        .await;
+    w.register_sa("bi/other", &other, &[ios], |_| {}).await;
+    for sa in [&etl, &adhoc] {
+        w.emu.kit().service_account_facts(
+            w.boot.org.0,
+            sa.id.0,
+            serde_json::json!({"creator_email": "leaver@acme.example"}),
+        );
+    }
+    Offboarding {
+        web,
+        ios,
+        etl,
+        adhoc,
+        other,
+    }
+}
+
+fn version(meta: Option<mixpanel_access::vault::KvMetadata>) -> u64 {
+    meta.map(|m| m.current_version).unwrap_or(0)
+}
+
+fn writes(counters: &Value) -> u64 {
+    let mut n = 0;
+    if let Some(routes) = counters.as_object() {
+        for (route, methods) in routes {
+            let write = !matches!(
+                route.as_str(),
+                "me" | "list_service_accounts"
+                    | "get_service_account"
+                    | "list_project_service_accounts"
+                    | "list_team_service_accounts"
+                    | "list_timezones"
+                    | "project_metadata"
+                    | "list_projects"
+                    | "list_teams"
+                    | "list_org_users"
+                    | "granted_users"
+                    | "granted_teams"
+                    | "get_default_access"
+                    | "validate_project_credentials"
+                    | "audit_logs"
+                    | "project_audit_logs"
+                    | "list_audit_log_exports"
+                    | "download_audit_log_export"
+            );
+            if write {
+                n += methods
+                    .as_object()
+                    .map(|m| m.values().filter_map(Value::as_u64).sum::<u64>())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
+    let w = World::new().await;
+    let o = offboarding_org(&w).await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let env = [("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev)];
+    let etl_before = version(
+        w.store
+            .read_metadata("warehouse/leaver-etl")
+            .await
+            .expect("meta"),
+    );
+    let other_before = version(w.store.read_metadata("bi/other").await.expect("meta"));
+
+    // Dry run: the plan, nothing changed.
+    let run = w
+        .cli(
+            &["offboard", "leaver@acme.example", "--ticket", "IAM-7"],
+            &env,
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("dry run"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("remove leaver@acme.example from team contractors"),
+        "{}",
+        run.stdout
+    );
+    assert!(w
+        .admin
+        .list_org_users(w.boot.org)
+        .await
+        .expect("users")
+        .iter()
+        .any(|m| m.email.as_str() == "leaver@acme.example"));
+
+    let run = w
+        .cli(
+            &[
+                "offboard",
+                "leaver@acme.example",
+                "--ticket",
+                "IAM-7",
+                "--execute",
+            ],
+            &env,
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("evidence:"), "{}", run.stdout);
+    // No effective access anywhere: not a member, no grant listed on any project.
+    let users = w.admin.list_org_users(w.boot.org).await.expect("users");
+    assert!(!users
+        .iter()
+        .any(|m| m.email.as_str() == "leaver@acme.example"));
+    for p in [o.web, o.ios] {
+        let g = w.admin.granted_users(p).await.expect("granted");
+        assert!(
+            !g.iter().any(|g| g.email.as_str() == "leaver@acme.example"),
+            "{g:?}"
+        );
+    }
+    // Rotated exactly what it should: the account they created, not bi/other.
+    assert!(
+        version(
+            w.store
+                .read_metadata("warehouse/leaver-etl")
+                .await
+                .expect("meta")
+        ) > etl_before
+    );
+    assert_eq!(
+        version(w.store.read_metadata("bi/other").await.expect("meta")),
+        other_before
+    );
+    let accounts = w.accounts().await;
+    assert!(
+        !accounts.iter().any(|a| a.id == o.etl.id),
+        "the old etl account is revoked"
+    );
+    assert!(accounts.iter().any(|a| a.id == o.other.id));
+    // The unregistered account they created is deleted.
+    assert!(!accounts.iter().any(|a| a.id == o.adhoc.id));
+    // The evidence folder.
+    let year = Utc::now().format("%Y").to_string();
+    let dir = evidence.join(&year).join("IAM-7");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("evidence folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "SHA256SUMS",
+            "activity.csv",
+            "after.json",
+            "before.json",
+            "manual-steps.md",
+            "rotated-credentials.csv",
+            "summary.md"
+        ]
+    );
+    let before: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("before.json")).expect("before"))
+            .expect("json");
+    assert_eq!(
+        before["person"]["projects"].as_array().map(Vec::len),
+        Some(2),
+        "{before:#}"
+    );
+    let after: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("after.json")).expect("after"))
+            .expect("json");
+    assert_eq!(
+        after["person"]["projects"],
+        serde_json::json!([]),
+        "{after:#}"
+    );
+    assert!(after["person"]["org_role"].is_null());
+    let activity = std::fs::read_to_string(dir.join("activity.csv")).expect("activity");
+    assert!(activity.contains("session.logged_in"), "{activity}");
+    assert!(activity.contains("organization.user_removed"), "{activity}");
+    assert!(!activity.contains("stays@acme.example"), "{activity}");
+    let rotated = std::fs::read_to_string(dir.join("rotated-credentials.csv")).expect("rotated");
+    assert!(rotated.contains("warehouse/leaver-etl"), "{rotated}");
+    assert!(
+        !rotated.contains(&o.etl.secret),
+        "no secret in the evidence"
+    );
+    for f in &files {
+        let text = std::fs::read_to_string(dir.join(f)).expect("file");
+        for s in [&o.etl.secret, &o.adhoc.secret, &o.other.secret] {
+            assert!(!text.contains(s.as_str()), "{f} holds a secret");
+        }
+    }
+    let d = dir.to_str().expect("utf-8");
+    let ok = w.cli(&["offboard", "verify", d], &[]).await.ok();
+    assert!(ok.stdout.contains("OK"), "{}", ok.stdout);
+
+    // A second run changes nothing: no write reaches Mixpanel, nothing rotates again.
+    w.emu.kit().reset_counters();
+    let etl_after = version(
+        w.store
+            .read_metadata("warehouse/leaver-etl")
+            .await
+            .expect("meta"),
+    );
+    let run = w
+        .cli(
+            &[
+                "offboard",
+                "leaver@acme.example",
+                "--ticket",
+                "IAM-7",
+                "--execute",
+            ],
+            &env,
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("nothing to change"), "{}", run.stdout);
+    assert_eq!(
+        writes(&w.emu.counters().await),
+        0,
+        "{}",
+        w.emu.counters().await
+    );
+    assert_eq!(
+        version(
+            w.store
+                .read_metadata("warehouse/leaver-etl")
+                .await
+                .expect("meta")
+        ),
+        etl_after
+    );
+    // Tampering is caught.
+    std::fs::write(dir.join("summary.md"), "edited").expect("tamper");
+    let bad = w.cli(&["offboard", "verify", d], &[]).await;
+    assert!(!bad.success);
+    assert!(bad.stdout.contains("summary.md"), "{}", bad.stdout);
+    let _ = o.ios;
+}
+
+/// Against an API without the emulator-only routes (as Mixpanel): keeping the account, the
+/// grant and the team seat cannot be removed through the API; they are listed as manual steps
+/// with where to do them, never as done, and the exit code says how many remain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_emulator_only_routes_the_steps_are_manual_and_the_exit_is_non_zero() {
+    let w = World::new().await;
+    let o = offboarding_org(&w).await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let env = [("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev)];
+    w.emu
+        .set_faults(serde_json::json!({"hide_emulator_only_routes": true}))
+        .await;
+    let run = w
+        .cli(
+            &[
+                "offboard",
+                "leaver@acme.example",
+                "--ticket",
+                "IAM-8",
+                "--execute",
+                "--keep-account",
+            ],
+            &env,
+        )
+        .await;
+    assert!(!run.success, "{run:?}");
+    assert!(
+        run.stderr.contains("2 manual step(s) remain"),
+        "{}",
+        run.stderr
+    );
+    // The grant and the seat are still there: nothing claimed otherwise.
+    let g = w.admin.granted_users(o.web).await.expect("granted");
+    assert!(g.iter().any(|g| g.email.as_str() == "leaver@acme.example"));
+    let dir = evidence
+        .join(Utc::now().format("%Y").to_string())
+        .join("IAM-8");
+    let manual = std::fs::read_to_string(dir.join("manual-steps.md")).expect("manual steps");
+    assert!(
+        manual.contains("Organization Settings → Users & Seats"),
+        "{manual}"
+    );
+    assert!(
+        manual.contains("Organization Settings → Teams → contractors"),
+        "{manual}"
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+    assert!(summary.contains("| manual |"), "{summary}");
+    assert!(!summary.contains("removed from team"), "{summary}");
+    let d = dir.to_str().expect("utf-8");
+    w.cli(&["offboard", "verify", d], &[]).await.ok();
+}

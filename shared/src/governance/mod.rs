@@ -10,6 +10,7 @@
 //! snapshot without the network, so the CLI, the daemon and tests share one implementation.
 
 pub mod findings;
+pub mod offboard;
 pub mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
