@@ -480,3 +480,70 @@ async fn without_the_emulator_only_routes_the_steps_are_manual_and_the_exit_is_n
     let d = dir.to_str().expect("utf-8");
     w.cli(&["offboard", "verify", d], &[]).await.ok();
 }
+
+/// A crash in the middle (the process aborts like a SIGKILL: once right after the first
+/// access step was journaled, once in the middle of the rotation, after the new account was
+/// promoted) resumes from the journal: the next run finishes, rotates once and leaves exactly
+/// one successor account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offboarding_killed_in_the_middle_resumes() {
+    let w = World::new().await;
+    let o = offboarding_org(&w).await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let args = [
+        "offboard",
+        "leaver@acme.example",
+        "--ticket",
+        "IAM-9",
+        "--execute",
+    ];
+    for point in ["offboard_step_0", "promoted"] {
+        let run = w
+            .cli(
+                &args,
+                &[
+                    ("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev),
+                    ("MIXPANEL_ROTATOR_CRASH_AFTER", point),
+                ],
+            )
+            .await;
+        assert!(!run.success, "{point}: {run:?}");
+        assert!(
+            run.stderr.contains("aborting the process on purpose"),
+            "{}",
+            run.stderr
+        );
+    }
+    // The lease the killed run held expires (3 s in tests) before the resumed run can rotate.
+    let run = w
+        .cli(&args, &[("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev)])
+        .await
+        .ok();
+    assert!(
+        run.stderr.contains("resuming the offboarding IAM-9"),
+        "{}",
+        run.stderr
+    );
+    let accounts = w.accounts().await;
+    let successors: Vec<_> = accounts
+        .iter()
+        .filter(|a| a.username.as_str().starts_with("leaver-etl-"))
+        .collect();
+    assert_eq!(successors.len(), 1, "{accounts:?}");
+    assert!(!accounts
+        .iter()
+        .any(|a| a.id == o.etl.id || a.id == o.adhoc.id));
+    let users = w.admin.list_org_users(w.boot.org).await.expect("users");
+    assert!(!users
+        .iter()
+        .any(|m| m.email.as_str() == "leaver@acme.example"));
+    let stored = w.stored("warehouse/leaver-etl").await.expect("stored");
+    assert_eq!(stored.0, successors[0].id);
+    let dir = evidence
+        .join(Utc::now().format("%Y").to_string())
+        .join("IAM-9");
+    w.cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
+        .await
+        .ok();
+}
