@@ -131,7 +131,10 @@ pub enum OffboardSub {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReviewArgs {
+    #[command(subcommand)]
+    pub sub: Option<ReviewSub>,
     /// md, csv or json (repeat for several with --output; default md on stdout, all three
     /// with --output).
     #[arg(long = "format", value_parser = parse_report_format)]
@@ -145,6 +148,21 @@ pub struct ReviewArgs {
     /// Days without a login before a member counts as dormant (default: governance.dormant_days).
     #[arg(long)]
     pub dormant_days: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewSub {
+    /// Carry out the REVOKE and REDUCE decisions of a filled-in review CSV (dry run unless
+    /// --execute), each verified by a read, with an evidence folder.
+    Apply {
+        /// The review's CSV with decision, reviewer and justification filled in.
+        decisions: PathBuf,
+        /// The ticket: names the evidence folder <evidence_dir>/<year>/<ticket>/.
+        #[arg(long)]
+        ticket: String,
+        #[arg(long)]
+        execute: bool,
+    },
 }
 
 fn parse_report_format(
@@ -345,6 +363,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
+        Command::Review(ReviewArgs {
+            sub:
+                Some(ReviewSub::Apply {
+                    decisions,
+                    ticket,
+                    execute,
+                }),
+            ..
+        }) => crate::governance::apply_cmd(config, &decisions, &ticket, execute).await,
         Command::Review(args) => {
             crate::governance::review_cmd(
                 config,

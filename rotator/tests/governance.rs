@@ -547,3 +547,99 @@ async fn an_offboarding_killed_in_the_middle_resumes() {
         .await
         .ok();
 }
+
+/// `review apply`: a REVOKE on one member and project removes that grant and only that one
+/// (the same member's other project and another member's grant on the same project stay); the
+/// dry run changes nothing; a second apply finds it already done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_apply_revokes_that_grant_and_only_that_one() {
+    let w = World::new().await;
+    let web = w.project("web").await;
+    let ios = w.project("ios").await;
+    member(&w, "ana@acme.example", OrgRole::Member, Some(3)).await;
+    member(&w, "bo@acme.example", OrgRole::Member, Some(3)).await;
+    grant(&w, "ana@acme.example", web, ProjectRole::Analyst).await;
+    grant(&w, "ana@acme.example", ios, ProjectRole::Analyst).await;
+    grant(&w, "bo@acme.example", web, ProjectRole::Admin).await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let env = [("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev)];
+    let csv = w.cli(&["review", "--format", "csv"], &[]).await.ok().stdout;
+    // The reviewer's edit: REVOKE ana on web, REDUCE bo on web to analyst, KEEP the rest.
+    let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    let headers = rd.headers().expect("headers").clone();
+    let col = |n: &str| headers.iter().position(|h| h == n).expect(n);
+    let mut wr = csv::Writer::from_writer(Vec::new());
+    wr.write_record(&headers).expect("header");
+    for r in rd.records() {
+        let r = r.expect("row");
+        let mut row: Vec<String> = r.iter().map(String::from).collect();
+        let who = row[col("email")].clone();
+        let pid = row[col("project_id")].clone();
+        if pid == web.to_string() && who == "ana@acme.example" {
+            row[col("decision")] = "REVOKE".into();
+        } else if pid == web.to_string() && who == "bo@acme.example" {
+            row[col("decision")] = "REDUCE:analyst".into();
+        } else {
+            row[col("decision")] = "KEEP".into();
+        }
+        row[col("reviewer")] = "rita@acme.example".into();
+        row[col("justification")] = "Q4 review".into();
+        wr.write_record(&row).expect("row");
+    }
+    let path = w.dir.path().join("decisions.csv");
+    std::fs::write(&path, wr.into_inner().expect("csv")).expect("write");
+    let p = path.to_str().expect("utf-8");
+
+    let role_of = |grants: &[mixpanel_access::model::UserGrant], who: &str| {
+        grants
+            .iter()
+            .find(|g| g.email.as_str() == who)
+            .map(|g| g.role)
+    };
+    let dry = w
+        .cli(&["review", "apply", p, "--ticket", "REV-1"], &env)
+        .await
+        .ok();
+    assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
+    let g = w.admin.granted_users(web).await.expect("granted");
+    assert_eq!(role_of(&g, "ana@acme.example"), Some(ProjectRole::Analyst));
+
+    let run = w
+        .cli(
+            &["review", "apply", p, "--ticket", "REV-1", "--execute"],
+            &env,
+        )
+        .await
+        .ok();
+    assert!(run.stdout.contains("evidence:"), "{}", run.stdout);
+    let web_grants = w.admin.granted_users(web).await.expect("granted");
+    assert_eq!(role_of(&web_grants, "ana@acme.example"), None, "revoked");
+    assert_eq!(
+        role_of(&web_grants, "bo@acme.example"),
+        Some(ProjectRole::Analyst),
+        "reduced"
+    );
+    let ios_grants = w.admin.granted_users(ios).await.expect("granted");
+    assert_eq!(
+        role_of(&ios_grants, "ana@acme.example"),
+        Some(ProjectRole::Analyst),
+        "only that grant"
+    );
+    let users = w.admin.list_org_users(w.boot.org).await.expect("users");
+    assert!(users.iter().any(|m| m.email.as_str() == "ana@acme.example"));
+    let dir = evidence
+        .join(Utc::now().format("%Y").to_string())
+        .join("REV-1");
+    w.cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
+        .await
+        .ok();
+    let again = w
+        .cli(
+            &["review", "apply", p, "--ticket", "REV-1", "--execute"],
+            &env,
+        )
+        .await
+        .ok();
+    assert!(again.stdout.contains("already_done"), "{}", again.stdout);
+}

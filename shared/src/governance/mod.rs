@@ -9,6 +9,7 @@
 //! Everything else ([`review`], [`findings`], the offboarding plan) is computed from the
 //! snapshot without the network, so the CLI, the daemon and tests share one implementation.
 
+pub mod decisions;
 pub mod findings;
 pub mod offboard;
 pub mod report;
