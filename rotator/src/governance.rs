@@ -211,7 +211,11 @@ pub async fn apply_cmd(config: Config, file: &Path, ticket: &str, execute: bool)
             let outcome: std::result::Result<String, (String, String)> = match &a.action {
                 Action::RemoveGrant { email, project, .. } => {
                     let call = api
-                        .remove_users_from_projects(api.org(), &[email.clone()], &[*project])
+                        .remove_users_from_projects(
+                            api.org(),
+                            std::slice::from_ref(email),
+                            &[*project],
+                        )
                         .await;
                     let grants = api.granted_users(*project).await?;
                     match individual(&grants, email) {
@@ -229,7 +233,12 @@ pub async fn apply_cmd(config: Config, file: &Path, ticket: &str, execute: bool)
                     email, project, to, ..
                 } => {
                     let call = api
-                        .add_users_to_projects(api.org(), &[email.clone()], &[*project], *to)
+                        .add_users_to_projects(
+                            api.org(),
+                            std::slice::from_ref(email),
+                            &[*project],
+                            *to,
+                        )
                         .await;
                     let grants = api.granted_users(*project).await?;
                     match individual(&grants, email) {
@@ -251,7 +260,9 @@ pub async fn apply_cmd(config: Config, file: &Path, ticket: &str, execute: bool)
                     }
                 }
                 Action::RemoveMember { email } => {
-                    let call = api.remove_org_users(api.org(), &[email.clone()]).await;
+                    let call = api
+                        .remove_org_users(api.org(), std::slice::from_ref(email))
+                        .await;
                     let still = api
                         .list_org_users()
                         .await?
