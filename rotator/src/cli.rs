@@ -81,6 +81,9 @@ pub enum Command {
     /// and findings (dormant, lingering service accounts, ...). Exits non-zero with
     /// --fail-on when a finding reaches that severity.
     Review(ReviewArgs),
+    /// The activity log (the audit log).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Offboard a person in the playbook's order (dry run unless --execute), journaled in
     /// Vault, with an evidence folder; `offboard verify DIR` checks an evidence folder.
     Offboard(OffboardCmd),
@@ -122,6 +125,38 @@ pub struct OffboardCmd {
     /// How long the rotations may take.
     #[arg(long, value_parser = parse_duration_arg, default_value = "10m")]
     pub timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Export the activity log, page by page, streamed to a file or stdout.
+    Export {
+        /// From this date or time (2026-01-31 or RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Up to this date (the whole day) or time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only events by or about this person.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this event type (entity.action; repeat for several).
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Only events of this project (repeat for several).
+        #[arg(long = "project")]
+        projects: Vec<u64>,
+        /// csv or ndjson.
+        #[arg(long, default_value = "csv", value_parser = parse_export_format)]
+        format: wire::AuditExportFormat,
+        /// Write to a file instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+}
+
+fn parse_export_format(s: &str) -> std::result::Result<wire::AuditExportFormat, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -343,6 +378,29 @@ pub async fn run(cli: Cli) -> Result<()> {
             inventory_export(config, &format, output).await
         }
         Command::Status { all, json } => status(config, all, json).await,
+        Command::Audit(AuditCommand::Export {
+            since,
+            until,
+            user,
+            types,
+            projects,
+            format,
+            output,
+        }) => {
+            crate::governance::audit_export_cmd(
+                config,
+                crate::governance::AuditExportOptions {
+                    since,
+                    until,
+                    user,
+                    types,
+                    projects,
+                    format,
+                    output,
+                },
+            )
+            .await
+        }
         Command::Offboard(OffboardCmd {
             sub: Some(OffboardSub::Verify { dir }),
             ..

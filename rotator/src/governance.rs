@@ -400,3 +400,130 @@ fn describe_action(a: &mixpanel_access::governance::decisions::Action) -> String
         Action::AlreadyDone { email, project, .. } => format!("{email}{}", p(project)),
     }
 }
+
+/// Options of `audit export`.
+#[derive(Debug, Clone)]
+pub struct AuditExportOptions {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub user: Option<String>,
+    pub types: Vec<String>,
+    pub projects: Vec<u64>,
+    pub format: mixpanel_access::api::wire::AuditExportFormat,
+    pub output: Option<PathBuf>,
+}
+
+/// A time given as RFC 3339 or a date (`YYYY-MM-DD`, midnight UTC; `end_of_day` for --until).
+pub fn parse_time(what: &str, s: &str, end_of_day: bool) -> Result<chrono::DateTime<Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        let t = if end_of_day {
+            d.and_hms_micro_opt(23, 59, 59, 999_999)
+        } else {
+            d.and_hms_opt(0, 0, 0)
+        };
+        if let Some(t) = t {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(RotatorError::Invalid(format!(
+        "{what} {s:?}: give a date (2026-01-31) or an RFC 3339 time (2026-01-31T12:00:00Z)"
+    )))
+}
+
+/// `audit export`: the activity log, page by page, streamed to a file or stdout.
+pub async fn audit_export_cmd(config: Config, opts: AuditExportOptions) -> Result<()> {
+    use mixpanel_access::api::wire::AuditLogQuery;
+    use mixpanel_access::audit::{concerns, EventWriter};
+    use std::io::Write;
+    let since = opts
+        .since
+        .as_deref()
+        .map(|s| parse_time("--since", s, false))
+        .transpose()?;
+    let until = opts
+        .until
+        .as_deref()
+        .map(|s| parse_time("--until", s, true))
+        .transpose()?;
+    if let (Some(a), Some(b)) = (since, until) {
+        if a > b {
+            return Err(RotatorError::Invalid(
+                "--since is after --until: nothing could match".into(),
+            ));
+        }
+    }
+    let user = match &opts.user {
+        Some(u) => Some(
+            u.parse::<mixpanel_access::model::Email>()
+                .map_err(|e| RotatorError::Invalid(format!("--user: {e}")))?,
+        ),
+        None => None,
+    };
+    for t in &opts.types {
+        if !t.contains('.') {
+            return Err(RotatorError::Invalid(format!(
+                "--type {t:?}: an event type is entity.action, such as session.logged_in"
+            )));
+        }
+    }
+    let api = crate::cli::connect_api(&config).await?;
+    let query = AuditLogQuery {
+        types: opts.types.clone(),
+        created_gte: since,
+        created_lte: until,
+        project_ids: opts
+            .projects
+            .iter()
+            .map(|p| mixpanel_access::model::ProjectId(*p))
+            .collect(),
+        search: user.as_ref().map(|u| u.to_string()),
+        limit: Some(1000),
+        ..Default::default()
+    };
+    let out: Box<dyn Write + Send> = match &opts.output {
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| RotatorError::Io(format!("cannot write {}: {e}", p.display())),
+        )?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let mut w = EventWriter::new(opts.format, out).map_err(|e| RotatorError::Io(e.to_string()))?;
+    let mut count = 0usize;
+    let mut failure: Option<String> = None;
+    let pages = api
+        .audit_log_each(&query, |page| {
+            for e in page {
+                if user.as_ref().is_some_and(|u| !concerns(e, u.as_str())) {
+                    continue;
+                }
+                if let Err(err) = w.write(e) {
+                    failure.get_or_insert(err.to_string());
+                    return Err(mixpanel_access::api::ApiError::Config(
+                        "the output could not be written".into(),
+                    ));
+                }
+                count += 1;
+            }
+            Ok(())
+        })
+        .await;
+    if let Some(f) = failure {
+        // A closed pipe (`| head`) ends the export quietly; anything else is an error.
+        if f.contains("Broken pipe") {
+            return Ok(());
+        }
+        return Err(RotatorError::Io(f));
+    }
+    let pages = pages?;
+    w.finish().map_err(|e| RotatorError::Io(e.to_string()))?;
+    eprintln!(
+        "{count} event(s) exported in {pages} page(s){}",
+        opts.output
+            .as_ref()
+            .map(|p| format!(" to {}", p.display()))
+            .unwrap_or_default()
+    );
+    Ok(())
+}

@@ -643,3 +643,81 @@ async fn review_apply_revokes_that_grant_and_only_that_one() {
         .ok();
     assert!(again.stdout.contains("already_done"), "{}", again.stdout);
 }
+
+/// `audit export`: filters by person, type and time, pages past 1,000 events, CSV or NDJSON,
+/// to stdout or a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_export_filters_pages_and_streams() {
+    let w = World::new().await;
+    member(&w, "ana@acme.example", OrgRole::Member, None).await;
+    member(&w, "bo@acme.example", OrgRole::Member, Some(1)).await;
+    for d in 0..1_100 {
+        w.emu
+            .kit()
+            .record_login(w.boot.org.0, "ana@acme.example", &days_ago(d % 300), false);
+    }
+    let run = w
+        .cli(
+            &[
+                "audit",
+                "export",
+                "--user",
+                "ana@acme.example",
+                "--type",
+                "session.logged_in",
+                "--format",
+                "ndjson",
+            ],
+            &[],
+        )
+        .await
+        .ok();
+    assert_eq!(run.stdout.lines().count(), 1_100);
+    assert!(
+        run.stderr.contains("1100 event(s) exported in 2 page(s)"),
+        "{}",
+        run.stderr
+    );
+    for l in run.stdout.lines() {
+        let e: Value = serde_json::from_str(l).expect("ndjson");
+        assert_eq!(e["actor"], "ana@acme.example");
+        assert_eq!(e["type"], "session.logged_in");
+    }
+    // A time window: the logins of the last 10 days, counted from the dates written.
+    let since = (Utc::now() - chrono::Duration::days(10) + chrono::Duration::hours(1)).to_rfc3339();
+    let expected = (0..1_100).filter(|d| d % 300 < 10).count();
+    let file = w.dir.path().join("activity.csv");
+    let run = w
+        .cli(
+            &[
+                "audit",
+                "export",
+                "--user",
+                "ana@acme.example",
+                "--type",
+                "session.logged_in",
+                "--since",
+                &since,
+                "--output",
+                file.to_str().expect("utf-8"),
+            ],
+            &[],
+        )
+        .await
+        .ok();
+    let text = std::fs::read_to_string(&file).expect("csv");
+    assert_eq!(text.lines().count(), expected + 1, "{}", run.stderr);
+    assert!(text.starts_with("id,created,type,actor,project_id,payload"));
+    // Bo's events only.
+    let bo = w
+        .cli(&["audit", "export", "--user", "bo@acme.example"], &[])
+        .await
+        .ok();
+    assert!(bo.stdout.contains("bo@acme.example"));
+    assert!(!bo.stdout.contains("ana@acme.example"), "{}", bo.stdout);
+    let bad = w
+        .cli(&["audit", "export", "--since", "last tuesday"], &[])
+        .await;
+    assert!(!bad.success);
+    assert!(bad.stderr.contains("give a date"), "{}", bad.stderr);
+}
