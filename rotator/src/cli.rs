@@ -569,6 +569,13 @@ async fn run_daemon(config: Config) -> Result<()> {
     );
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(http::serve(listener, http_state, http_stop.clone()));
+    let reviews = tokio::spawn(crate::governance::review_schedule(
+        config.clone(),
+        store.clone(),
+        api.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     elector
         .run(shutdown.clone(), |lead| {
             let s = scheduler.clone();
@@ -576,6 +583,7 @@ async fn run_daemon(config: Config) -> Result<()> {
         })
         .await;
     http_stop.cancel();
+    reviews.abort();
     match http_task.await {
         Ok(r) => r?,
         Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),

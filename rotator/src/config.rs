@@ -807,9 +807,9 @@ impl Config {
                     .into(),
             ));
         }
-        if !g.review_interval.is_zero() && g.review_interval < Duration::from_secs(60) {
+        if !g.review_interval.is_zero() && g.review_interval < Duration::from_secs(1) {
             return Err(RotatorError::Config(
-                "governance.review_interval must be 0s (off) or at least 1m".into(),
+                "governance.review_interval must be 0s (off) or at least 1s".into(),
             ));
         }
         Ok(())

@@ -527,3 +527,102 @@ pub async fn audit_export_cmd(config: Config, opts: AuditExportOptions) -> Resul
     );
     Ok(())
 }
+
+/// The review schedule's record in Vault (`state/_governance/review`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ReviewSchedule {
+    last: chrono::DateTime<Utc>,
+    reports: Vec<String>,
+}
+
+/// The daemon's review schedule: on the leader, every `governance.review_interval`, a review
+/// written to `<evidence_dir>/<year>/reviews/` and its finding counts in `/metrics`. The time
+/// of the last one is kept in Vault, so a restart does not review again early; a new leader
+/// computes the gauges once without writing a report.
+pub async fn review_schedule(
+    config: Config,
+    store: VaultStore,
+    api: Mixpanel,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let interval = config.governance.review_interval;
+    if interval.is_zero() {
+        return;
+    }
+    let name = format!("{}/review", crate::inventory::GOVERNANCE_SEGMENT);
+    let mut gauges_set = false;
+    loop {
+        if metrics.is_leader() {
+            match review_if_due(&config, &store, &api, &metrics, &name, interval, gauges_set).await
+            {
+                Ok(true) => gauges_set = true,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "scheduled access review failed; retrying later")
+                }
+            }
+        } else {
+            gauges_set = false;
+        }
+        // Until this replica has reviewed as leader, look again every second (leadership
+        // comes and goes); then every 30 s at most.
+        let pause = if gauges_set {
+            interval.min(std::time::Duration::from_secs(30))
+        } else {
+            std::time::Duration::from_secs(1)
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+async fn review_if_due(
+    config: &Config,
+    store: &VaultStore,
+    api: &Mixpanel,
+    metrics: &crate::metrics::Metrics,
+    name: &str,
+    interval: std::time::Duration,
+    gauges_set: bool,
+) -> Result<bool> {
+    let prev = store.read_state_document::<ReviewSchedule>(name).await?;
+    let due = prev.as_ref().is_none_or(|(s, _)| {
+        s.last + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX) <= Utc::now()
+    });
+    if !due && gauges_set {
+        return Ok(false);
+    }
+    let snap = snapshot(config, store, api).await?;
+    let review = governance::review(&snap, &config.governance.policy());
+    metrics.review(&review);
+    if !due {
+        return Ok(true);
+    }
+    let dir = config
+        .governance
+        .evidence_dir
+        .join(review.taken_at.year().to_string())
+        .join("reviews");
+    let paths = write_reports(
+        &review,
+        &[ReportFormat::Md, ReportFormat::Csv, ReportFormat::Json],
+        &dir,
+    )?;
+    let record = ReviewSchedule {
+        last: review.taken_at,
+        reports: paths.iter().map(|p| p.display().to_string()).collect(),
+    };
+    let cas = prev.map(|(_, v)| v).unwrap_or(0);
+    store
+        .write_unfenced_state_document(name, &record, cas)
+        .await?;
+    tracing::info!(
+        findings = review.findings.len(),
+        reports = %record.reports.join(", "),
+        "scheduled access review written"
+    );
+    Ok(true)
+}

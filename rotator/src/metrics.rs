@@ -15,6 +15,9 @@
 //!   `creds/<name>` holds no live version; `status` refreshes the checks)
 //! - `mixpanel_rotator_rotation_duration_seconds` (histogram: from the journal's start to
 //!   `done`, overlap included)
+//! - `mixpanel_rotator_review_findings{code}` (gauge, from the last scheduled access
+//!   review: every finding code, zero included) and
+//!   `mixpanel_rotator_last_review_timestamp_seconds` (gauge)
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -36,6 +39,8 @@ pub struct Metrics {
     membership_changes: AtomicU64,
     secret_health: Mutex<BTreeMap<String, u64>>,
     durations: Mutex<Histogram>,
+    findings: Mutex<Option<BTreeMap<&'static str, (String, u64)>>>,
+    last_review: AtomicI64,
 }
 
 /// The upper bounds (seconds) of the rotation duration histogram.
@@ -133,8 +138,45 @@ impl Metrics {
     }
 
     /// The text exposition.
+    /// Records the findings of an access review: a count per code (every code, zero included).
+    pub fn review(&self, review: &mixpanel_access::governance::Review) {
+        use mixpanel_access::governance::findings::code;
+        let mut m: BTreeMap<&'static str, (String, u64)> =
+            code::ALL.iter().map(|c| (*c, (String::new(), 0))).collect();
+        for f in &review.findings {
+            let e = m.entry(f.code).or_default();
+            e.0 = f.severity.to_string();
+            e.1 += 1;
+        }
+        if let Ok(mut slot) = self.findings.lock() {
+            *slot = Some(m);
+        }
+        self.last_review
+            .store(review.taken_at.timestamp(), Ordering::Relaxed);
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
+        if let Ok(slot) = self.findings.lock() {
+            if let Some(m) = slot.as_ref() {
+                let _ = writeln!(
+                    out,
+                    "# HELP mixpanel_rotator_review_findings Findings of the last access review by code.\n# TYPE mixpanel_rotator_review_findings gauge"
+                );
+                for (code, (_, n)) in m {
+                    let _ = writeln!(
+                        out,
+                        "mixpanel_rotator_review_findings{{code=\"{}\"}} {n}",
+                        escape(code)
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "# HELP mixpanel_rotator_last_review_timestamp_seconds When the last access review was taken.\n# TYPE mixpanel_rotator_last_review_timestamp_seconds gauge\nmixpanel_rotator_last_review_timestamp_seconds {}",
+                    self.last_review.load(Ordering::Relaxed)
+                );
+            }
+        }
         let gauge = |out: &mut String, name: &str, help: &str, value: String| {
             let _ = writeln!(
                 out,

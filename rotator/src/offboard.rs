@@ -6,7 +6,7 @@
 //! could read, then the deletion of the service accounts they created that are not in the
 //! inventory. Without `--execute` it only prints the plan.
 //!
-//! The run is journaled in Vault at `state/_offboard/<ticket>` (check-and-set): each step is
+//! The run is journaled in Vault at `state/_governance/offboard/<ticket>` (check-and-set): each step is
 //! recorded once a read has shown it done, so a crash resumes where it stopped and a second run
 //! changes nothing. A step the API cannot carry out (a route Mixpanel does not have: the read
 //! after the call still shows the access) is recorded as a manual step with where to do it in
@@ -37,7 +37,7 @@ use crate::cli::RotateArgs;
 use crate::config::Config;
 use crate::error::{Result, RotatorError};
 use crate::governance::{evidence_folder, snapshot};
-use crate::inventory::{self, RotationRequest, OFFBOARD_SEGMENT};
+use crate::inventory::{self, RotationRequest, GOVERNANCE_SEGMENT};
 
 /// Where a step stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +74,7 @@ pub struct StepRecord {
     pub rotation_id: Option<String>,
 }
 
-/// The offboarding journal (`state/_offboard/<ticket>`).
+/// The offboarding journal (`state/_governance/offboard/<ticket>`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OffboardJournal {
     pub ticket: String,
@@ -102,7 +102,7 @@ pub struct OffboardArgs {
 }
 
 fn journal_name(ticket: &str) -> String {
-    format!("{OFFBOARD_SEGMENT}/{ticket}")
+    format!("{GOVERNANCE_SEGMENT}/offboard/{ticket}")
 }
 
 struct Run<'a> {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use chrono::Utc;
 use common::*;
 use mixpanel_access::model::{Email, OrgRole, ProjectId, ProjectRole};
@@ -720,4 +722,93 @@ async fn audit_export_filters_pages_and_streams() {
         .await;
     assert!(!bad.success);
     assert!(bad.stderr.contains("give a date"), "{}", bad.stderr);
+}
+
+/// The daemon's review schedule: the leader writes a review into the evidence folder and
+/// exposes a gauge per finding code in /metrics (zero included); a second daemon start within
+/// the interval does not write another report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reviews_on_schedule_and_exposes_finding_gauges() {
+    let w = World::new().await;
+    let web = w.project("web").await;
+    member(&w, "dormant@acme.example", OrgRole::Member, Some(200)).await;
+    w.emu
+        .kit()
+        .record_login(w.boot.org.0, "owner@acme.example", &days_ago(1), true);
+    w.service_account("forgotten", ProjectRole::Analyst, &[web])
+        .await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let env = [
+        ("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev),
+        ("MIXPANEL_ROTATOR_REVIEW_INTERVAL", "1h"),
+    ];
+    let reviews = evidence
+        .join(Utc::now().format("%Y").to_string())
+        .join("reviews");
+    let mut d = w.daemon("reviewer-0", &env);
+    d.wait_http().await;
+    let url = d.url();
+    let text = wait_for("the review gauges", Duration::from_secs(30), || {
+        let url = url.clone();
+        async move {
+            let t = reqwest::get(format!("{url}/metrics"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            t.contains("mixpanel_rotator_review_findings").then_some(t)
+        }
+    })
+    .await;
+    assert!(
+        text.contains("mixpanel_rotator_review_findings{code=\"service_account.lingering\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mixpanel_rotator_review_findings{code=\"member.dormant\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mixpanel_rotator_review_findings{code=\"inventory.account_missing\"} 0"),
+        "{text}"
+    );
+    let files = wait_for("the review reports", Duration::from_secs(10), || {
+        let reviews = reviews.clone();
+        async move {
+            let files: Vec<String> = std::fs::read_dir(&reviews)
+                .ok()?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            (files.len() == 3).then_some(files)
+        }
+    })
+    .await;
+    assert!(files.iter().any(|f| f.ends_with(".md")), "{files:?}");
+    d.terminate().await;
+    // A restart within the interval computes the gauges but writes no new report.
+    let mut d = w.daemon("reviewer-1", &env);
+    d.wait_http().await;
+    let url = d.url();
+    wait_for(
+        "the gauges after a restart",
+        Duration::from_secs(30),
+        || {
+            let url = url.clone();
+            async move {
+                let t = reqwest::get(format!("{url}/metrics"))
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()?;
+                t.contains("mixpanel_rotator_review_findings").then_some(())
+            }
+        },
+    )
+    .await;
+    assert_eq!(std::fs::read_dir(&reviews).expect("reviews").count(), 3);
+    d.terminate().await;
 }
