@@ -636,7 +636,10 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
             "offboarding {} of {} is complete (finished {}): nothing to change; evidence in {}",
             journal.ticket,
             journal.email,
-            journal.finished.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            journal
+                .finished
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default(),
             dir.display()
         ));
         return Ok(());
