@@ -769,6 +769,23 @@ fn print_plan(email: &Email, before: &PersonAccess, steps: &[(Step, String)]) {
             a.sources.join(", ")
         ));
     }
+    for (t, name) in &before.teams {
+        s.push_str(&format!("  team: {name} ({t})\n"));
+    }
+    for c in &before.created_accounts {
+        s.push_str(&format!(
+            "  created service account {} ({}): {}\n",
+            c.username,
+            c.id,
+            c.inventory
+                .as_deref()
+                .map(|n| format!("in the inventory as {n}"))
+                .unwrap_or_else(|| "not in the inventory".into())
+        ));
+    }
+    for n in &before.inventory_owned {
+        s.push_str(&format!("  owns inventory entry {n} (needs a new owner)\n"));
+    }
     for (n, (step, status)) in steps.iter().enumerate() {
         s.push_str(&format!(
             "  {}. [{status}] {}\n",
@@ -930,6 +947,11 @@ async fn write_evidence(
     }
     for l in leftover {
         m.push_str(&format!("- [ ] {l}\n"));
+    }
+    for name in &j.before.inventory_owned {
+        m.push_str(&format!(
+            "- [ ] Give inventory entry {name} a new owner: {email} owned it (`inventory apply` with a new `owner`)\n"
+        ));
     }
     m.push_str("\n## Web-app checklist (no API does these)\n\n");
     for c in WEB_APP_CHECKLIST {

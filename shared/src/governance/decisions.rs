@@ -330,6 +330,22 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let d = parse_decisions(include_str!(
+            "../../../examples/governance/decisions.example.csv"
+        ))
+        .unwrap();
+        let kinds: Vec<DecisionKind> = d.iter().map(|x| x.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                DecisionKind::Revoke,
+                DecisionKind::Reduce(Some(ProjectRole::Analyst))
+            ]
+        );
+    }
+
+    #[test]
     fn bad_rows_are_reported_with_their_lines() {
         let s = snapshot();
         let csv = to_csv(&review(&s, &Policy::default())).unwrap();

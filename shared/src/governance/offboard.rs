@@ -58,6 +58,11 @@ pub struct PersonAccess {
     pub projects: Vec<AccessLine>,
     pub teams: Vec<(TeamId, String)>,
     pub created_accounts: Vec<CreatedAccount>,
+    /// Inventory entries naming the person as `owner` (a new owner is needed) or `created_by`.
+    #[serde(default)]
+    pub inventory_owned: Vec<String>,
+    #[serde(default)]
+    pub inventory_created: Vec<String>,
 }
 
 /// One step of the plan.
@@ -203,6 +208,18 @@ pub fn person_access(snap: &Snapshot, email: &Email) -> PersonAccess {
             .map(|t| (t.id, t.name.clone()))
             .collect(),
         created_accounts,
+        inventory_owned: snap
+            .inventory
+            .iter()
+            .filter(|e| e.owner.trim().eq_ignore_ascii_case(email.as_str()))
+            .map(|e| e.name.clone())
+            .collect(),
+        inventory_created: snap
+            .inventory
+            .iter()
+            .filter(|e| e.created_by.trim().eq_ignore_ascii_case(email.as_str()))
+            .map(|e| e.name.clone())
+            .collect(),
     }
 }
 
@@ -258,6 +275,20 @@ pub fn plan(snap: &Snapshot, email: &Email, options: OffboardOptions) -> Option<
                 kind: CredentialKind::ServiceAccount,
                 reason: format!("service account {} created by {email}", c.username),
             });
+        }
+    }
+    for name in &before.inventory_created {
+        if affected.iter().any(|a| a.name == *name) {
+            continue;
+        }
+        if let Some(e) = snap.inventory.iter().find(|e| e.name == *name) {
+            if e.kind != CredentialKind::ProjectToken || options.include_tokens {
+                affected.push(AffectedCredential {
+                    name: name.clone(),
+                    kind: e.kind,
+                    reason: format!("created by {email} (the inventory's created_by)"),
+                });
+            }
         }
     }
     for e in &snap.inventory {
