@@ -725,7 +725,7 @@ async fn logins_audit_filters_and_exports() {
     let c = client(&emu, &b);
     let org = OrgId(b.org_id);
     let ana = email("ana@acme.example");
-    c.invite_org_users(org, &[ana.clone()], OrgRole::Member)
+    c.invite_org_users(org, std::slice::from_ref(&ana), OrgRole::Member)
         .await
         .expect("invite");
     emu.activate(ana.as_str());
