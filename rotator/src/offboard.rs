@@ -671,6 +671,7 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
         run.perform(i).await?;
         run.save().await?;
         crate::crash::after(&format!("offboard_step_{i}"));
+        crate::crash::pause(&format!("offboard_step_{i}")).await;
         if matches!(run.journal.steps[i].step, Step::RemoveMembership) {
             run.settle_superseded().await?;
             run.save().await?;

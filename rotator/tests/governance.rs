@@ -483,10 +483,9 @@ async fn without_the_emulator_only_routes_the_steps_are_manual_and_the_exit_is_n
     w.cli(&["offboard", "verify", d], &[]).await.ok();
 }
 
-/// A crash in the middle (the process aborts like a SIGKILL: once right after the first
-/// access step was journaled, once in the middle of the rotation, after the new account was
-/// promoted) resumes from the journal: the next run finishes, rotates once and leaves exactly
-/// one successor account.
+/// A crash in the middle resumes from the journal: a SIGKILL right after the first access step
+/// was journaled, then an abort in the middle of the rotation (after the new account was
+/// promoted). The next run finishes, rotates once and leaves exactly one successor account.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offboarding_killed_in_the_middle_resumes() {
     let w = World::new().await;
@@ -500,23 +499,62 @@ async fn an_offboarding_killed_in_the_middle_resumes() {
         "IAM-9",
         "--execute",
     ];
-    for point in ["offboard_step_0", "promoted"] {
-        let run = w
-            .cli(
-                &args,
-                &[
-                    ("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev),
-                    ("MIXPANEL_ROTATOR_CRASH_AFTER", point),
-                ],
-            )
-            .await;
-        assert!(!run.success, "{point}: {run:?}");
-        assert!(
-            run.stderr.contains("aborting the process on purpose"),
-            "{}",
-            run.stderr
-        );
-    }
+    // SIGKILL while the run pauses right after journaling its first step.
+    let mut child = tokio::process::Command::new(BIN)
+        .args(args)
+        .env_remove("MIXPANEL_ROTATOR_CONFIG")
+        .envs(w.env())
+        .env("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev)
+        .env("MIXPANEL_ROTATOR_PAUSE_AT", "offboard_step_0:30000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the offboarding");
+    let store = w.store.clone();
+    wait_for(
+        "the first step in the journal",
+        Duration::from_secs(30),
+        || {
+            let store = store.clone();
+            async move {
+                let (j, _) = store
+                    .read_state_document::<Value>("_governance/offboard/IAM-9")
+                    .await
+                    .ok()
+                    .flatten()?;
+                (j["steps"][0]["status"] == "done").then_some(())
+            }
+        },
+    )
+    .await;
+    child.start_kill().expect("SIGKILL");
+    let status = child.wait().await.expect("killed");
+    assert!(!status.success());
+    let users = w.admin.list_org_users(w.boot.org).await.expect("users");
+    assert!(
+        users
+            .iter()
+            .any(|m| m.email.as_str() == "leaver@acme.example"),
+        "killed before the membership step"
+    );
+    // Then an abort in the middle of the rotation.
+    let run = w
+        .cli(
+            &args,
+            &[
+                ("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev),
+                ("MIXPANEL_ROTATOR_CRASH_AFTER", "promoted"),
+            ],
+        )
+        .await;
+    assert!(!run.success, "{run:?}");
+    assert!(
+        run.stderr.contains("aborting the process on purpose"),
+        "{}",
+        run.stderr
+    );
     // The lease the killed run held expires (3 s in tests) before the resumed run can rotate.
     let run = w
         .cli(&args, &[("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev)])
