@@ -850,3 +850,75 @@ async fn the_daemon_reviews_on_schedule_and_exposes_finding_gauges() {
     assert_eq!(std::fs::read_dir(&reviews).expect("reviews").count(), 3);
     d.terminate().await;
 }
+
+/// A credential that cannot see the whole organization (a service account below organization
+/// admin cannot read the audit log) gets no review at all, not a partial one: the error names
+/// the role needed. `review apply` against an API without the emulator-only route lists the
+/// REVOKE as manual and exits non-zero, the grant untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weaker_credential_gets_no_partial_review_and_a_missing_route_is_manual() {
+    let w = World::new().await;
+    let web = w.project("web").await;
+    member(&w, "ana@acme.example", OrgRole::Member, Some(3)).await;
+    grant(&w, "ana@acme.example", web, ProjectRole::Analyst).await;
+    let weak = w
+        .service_account("viewer", ProjectRole::Analyst, &[web])
+        .await;
+    let run = w
+        .cli(
+            &["review"],
+            &[
+                ("MIXPANEL_SERVICE_ACCOUNT_USERNAME", weak.username.as_str()),
+                ("MIXPANEL_SERVICE_ACCOUNT_SECRET", weak.secret.as_str()),
+            ],
+        )
+        .await;
+    assert!(!run.success, "{run:?}");
+    assert!(run.stdout.is_empty(), "no partial report: {}", run.stdout);
+    assert!(run.stderr.contains("admin"), "{}", run.stderr);
+
+    let csv = w.cli(&["review", "--format", "csv"], &[]).await.ok().stdout;
+    let mut out = String::new();
+    for (n, line) in csv.lines().enumerate() {
+        if n > 0 && line.starts_with("ana@acme.example,") {
+            out.push_str(&format!(
+                "{},REVOKE,rita,done\n",
+                line.trim_end_matches(",,,")
+            ));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let path = w.dir.path().join("decisions.csv");
+    std::fs::write(&path, out).expect("write");
+    let evidence = w.dir.path().join("evidence");
+    w.emu
+        .set_faults(serde_json::json!({"hide_emulator_only_routes": true}))
+        .await;
+    let run = w
+        .cli(
+            &[
+                "review",
+                "apply",
+                path.to_str().expect("utf-8"),
+                "--ticket",
+                "REV-2",
+                "--execute",
+            ],
+            &[(
+                "MIXPANEL_ROTATOR_EVIDENCE_DIR",
+                evidence.to_str().expect("utf-8"),
+            )],
+        )
+        .await;
+    assert!(!run.success, "{run:?}");
+    assert!(run.stdout.contains("manual"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("not carried out through the API"),
+        "{}",
+        run.stderr
+    );
+    let g = w.admin.granted_users(web).await.expect("granted");
+    assert!(g.iter().any(|g| g.email.as_str() == "ana@acme.example"));
+}
