@@ -249,6 +249,33 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
     let evidence = w.dir.path().join("evidence");
     let ev = evidence.to_str().expect("utf-8");
     let env = [("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev)];
+    // The project secret and token of web, which leaver administers: the secret rotates, the
+    // token only with --include-tokens.
+    let web = o.web.to_string();
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    for (name, kind) in [
+        ("web/secret", "project_secret"),
+        ("web/token", "project_token"),
+    ] {
+        let mut args = vec![
+            "inventory",
+            "add",
+            name,
+            "--kind",
+            kind,
+            "--owner",
+            "web@acme.example",
+            "--project",
+            &web,
+            "--last-rotated",
+            &today,
+        ];
+        if kind == "project_token" {
+            args.extend(["--rotation-period", "never"]);
+        }
+        w.cli(&args, &[]).await.ok();
+    }
+    let meta_before = w.admin.project_metadata(o.web).await.expect("metadata");
     let etl_before = version(
         w.store
             .read_metadata("warehouse/leaver-etl")
@@ -319,6 +346,23 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
         version(w.store.read_metadata("bi/other").await.expect("meta")),
         other_before
     );
+    let meta_after = w.admin.project_metadata(o.web).await.expect("metadata");
+    {
+        use secrecy::ExposeSecret;
+        let secret = |m: &mixpanel_access::api::wire::ProjectMetadata| {
+            m.secret.as_ref().map(|s| s.expose_secret().to_string())
+        };
+        assert!(secret(&meta_before).is_some());
+        assert_ne!(
+            secret(&meta_before),
+            secret(&meta_after),
+            "the project secret was reset"
+        );
+    }
+    assert_eq!(
+        meta_before.token, meta_after.token,
+        "the token only with --include-tokens"
+    );
     let accounts = w.accounts().await;
     assert!(
         !accounts.iter().any(|a| a.id == o.etl.id),
@@ -370,6 +414,8 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
     assert!(!activity.contains("stays@acme.example"), "{activity}");
     let rotated = std::fs::read_to_string(dir.join("rotated-credentials.csv")).expect("rotated");
     assert!(rotated.contains("warehouse/leaver-etl"), "{rotated}");
+    assert!(rotated.contains("web/secret"), "{rotated}");
+    assert!(!rotated.contains("web/token"), "{rotated}");
     assert!(
         !rotated.contains(&o.etl.secret),
         "no secret in the evidence"
