@@ -742,6 +742,29 @@ async fn logins_audit_filters_and_exports() {
         .await
         .expect("login");
     assert_eq!(r.status().as_u16(), 404);
+    // Bad input is a 400 naming the field; a member who has not accepted cannot log in.
+    c.invite_org_users(org, &[email("cy@acme.example")], OrgRole::Member)
+        .await
+        .expect("invite");
+    for (who, body, status, says) in [
+        ("ana@acme.example", json!({"login_method": "telepathy"}), 400, "login_method"),
+        ("ana@acme.example", json!({"twofactor_method": "carrier pigeon"}), 400, "twofactor_method"),
+        ("ana@acme.example", json!({"at": "2999-01-01T00:00:00Z"}), 400, "future"),
+        ("cy@acme.example", json!({}), 409, "has not accepted"),
+    ] {
+        let r = reqwest::Client::new()
+            .post(format!(
+                "{}/_emulator/organizations/{}/users/{who}/login",
+                emu.url, b.org_id
+            ))
+            .json(&body)
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status().as_u16(), status, "{body}");
+        let text = r.text().await.expect("body");
+        assert!(text.contains(says), "{text}");
+    }
 
     let logins = c
         .audit_logs_all(
