@@ -747,9 +747,24 @@ async fn logins_audit_filters_and_exports() {
         .await
         .expect("invite");
     for (who, body, status, says) in [
-        ("ana@acme.example", json!({"login_method": "telepathy"}), 400, "login_method"),
-        ("ana@acme.example", json!({"twofactor_method": "carrier pigeon"}), 400, "twofactor_method"),
-        ("ana@acme.example", json!({"at": "2999-01-01T00:00:00Z"}), 400, "future"),
+        (
+            "ana@acme.example",
+            json!({"login_method": "telepathy"}),
+            400,
+            "login_method",
+        ),
+        (
+            "ana@acme.example",
+            json!({"twofactor_method": "carrier pigeon"}),
+            400,
+            "twofactor_method",
+        ),
+        (
+            "ana@acme.example",
+            json!({"at": "2999-01-01T00:00:00Z"}),
+            400,
+            "future",
+        ),
         ("cy@acme.example", json!({}), 409, "has not accepted"),
     ] {
         let r = reqwest::Client::new()

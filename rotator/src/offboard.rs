@@ -539,6 +539,12 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
                 args.ticket, j.email
             )));
         }
+        if j.options != args.options {
+            eprintln!(
+                "warning: ticket {} was started with keep_account = {}, include_tokens = {}: the journal's plan is kept; use a new ticket for a different plan",
+                args.ticket, j.options.keep_account, j.options.include_tokens
+            );
+        }
     }
     if !args.execute {
         let (steps, before) = match &existing {
@@ -587,7 +593,11 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
                 options: args.options,
                 started: Utc::now(),
                 finished: None,
-                evidence: evidence_folder(&config, &args.ticket)?,
+                evidence: {
+                    let dir = evidence_folder(&config, &args.ticket)?;
+                    // Absolute, so a resumed run from another directory writes to the same place.
+                    std::path::absolute(&dir).unwrap_or(dir)
+                },
                 before: p.before,
                 affected: p.affected,
                 cred_versions,
@@ -963,9 +973,12 @@ async fn write_evidence(
     let mut s = format!(
         "# Offboarding {} of {email}\n\nStarted {}; {}.\n\nOptions: keep_account = {}, include_tokens = {}.\n\n| # | Step | Status | Detail |\n|---|---|---|---|\n",
         j.ticket,
-        j.started.to_rfc3339(),
+        j.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         match j.finished {
-            Some(t) => format!("finished {}", t.to_rfc3339()),
+            Some(t) => format!(
+                "finished {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
             None => "not finished".into(),
         },
         j.options.keep_account,
