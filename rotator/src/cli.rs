@@ -152,6 +152,10 @@ pub enum AuditCommand {
         /// Write to a file instead of stdout.
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
+        /// Use Mixpanel's asynchronous export (create, wait, download) instead of paging;
+        /// the value is how long to wait for it (e.g. 10m).
+        #[arg(long, value_parser = parse_duration_arg)]
+        via_export: Option<Duration>,
     },
 }
 
@@ -386,6 +390,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             projects,
             format,
             output,
+            via_export,
         }) => {
             crate::governance::audit_export_cmd(
                 config,
@@ -397,6 +402,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     projects,
                     format,
                     output,
+                    via_export,
                 },
             )
             .await

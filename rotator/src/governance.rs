@@ -411,6 +411,9 @@ pub struct AuditExportOptions {
     pub projects: Vec<u64>,
     pub format: mixpanel_access::api::wire::AuditExportFormat,
     pub output: Option<PathBuf>,
+    /// Through Mixpanel's asynchronous export (create, wait for SUCCEEDED, download) instead of
+    /// paging, waiting at most this long.
+    pub via_export: Option<std::time::Duration>,
 }
 
 /// A time given as RFC 3339 or a date (`YYYY-MM-DD`, midnight UTC; `end_of_day` for --until).
@@ -491,6 +494,28 @@ pub async fn audit_export_cmd(config: Config, opts: AuditExportOptions) -> Resul
     };
     let mut w = EventWriter::new(opts.format, out).map_err(|e| RotatorError::Io(e.to_string()))?;
     let mut count = 0usize;
+    if let Some(timeout) = opts.via_export {
+        let events = via_export(&api, &query, timeout).await?;
+        for e in &events {
+            if user.as_ref().is_some_and(|u| !concerns(e, u.as_str())) {
+                continue;
+            }
+            match w.write(e) {
+                Ok(()) => count += 1,
+                Err(err) if err.to_string().contains("Broken pipe") => return Ok(()),
+                Err(err) => return Err(RotatorError::Io(err.to_string())),
+            }
+        }
+        w.finish().map_err(|e| RotatorError::Io(e.to_string()))?;
+        eprintln!(
+            "{count} event(s) exported through an asynchronous export{}",
+            opts.output
+                .as_ref()
+                .map(|p| format!(" to {}", p.display()))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
     let mut failure: Option<String> = None;
     let pages = api
         .audit_log_each(&query, |page| {
@@ -625,4 +650,64 @@ async fn review_if_due(
         "scheduled access review written"
     );
     Ok(true)
+}
+
+/// Mixpanel's asynchronous export: create it (NDJSON), wait until the list shows it SUCCEEDED
+/// (FAILED or CANCELED is an error), download and decode it.
+async fn via_export(
+    api: &Mixpanel,
+    query: &mixpanel_access::api::wire::AuditLogQuery,
+    timeout: std::time::Duration,
+) -> Result<Vec<mixpanel_access::model::AuditEvent>> {
+    use mixpanel_access::api::wire::{AuditExportFormat, AuditExportStatus, CreateAuditExport};
+    let mut filter = query.clone();
+    filter.cursor = None;
+    filter.limit = None;
+    let id = api
+        .create_audit_log_export(&CreateAuditExport {
+            filter,
+            export_format: AuditExportFormat::Ndjson,
+        })
+        .await?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let list = api.list_audit_log_exports().await?;
+        match list.iter().find(|e| e.export_id == id).map(|e| (e.status, e.error.clone())) {
+            Some((AuditExportStatus::Succeeded, _)) => break,
+            Some((AuditExportStatus::InProgress, _)) => {}
+            Some((status, error)) => {
+                return Err(RotatorError::Invalid(format!(
+                    "audit-log export {id} ended {status:?}{}: nothing was written; try again or page with audit export (without --via-export)",
+                    error.map(|e| format!(" ({e})")).unwrap_or_default()
+                )))
+            }
+            None => {
+                return Err(RotatorError::Invalid(format!(
+                    "audit-log export {id} is not in the list of exports: nothing was written"
+                )))
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(RotatorError::Invalid(format!(
+                "audit-log export {id} was still in progress after {}s: nothing was written; try a longer --via-export timeout",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let bytes = api.download_audit_log_export(&id).await?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| RotatorError::Invalid(format!("audit-log export {id} is not UTF-8")))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(n, l)| {
+            serde_json::from_str(l).map_err(|e| {
+                RotatorError::Invalid(format!(
+                    "audit-log export {id}, line {}: not an audit event ({e})",
+                    n + 1
+                ))
+            })
+        })
+        .collect()
 }

@@ -769,6 +769,31 @@ async fn audit_export_filters_pages_and_streams() {
         assert_eq!(e["actor"], "ana@acme.example");
         assert_eq!(e["type"], "session.logged_in");
     }
+    // The same through Mixpanel's asynchronous export.
+    let via = w
+        .cli(
+            &[
+                "audit",
+                "export",
+                "--user",
+                "ana@acme.example",
+                "--type",
+                "session.logged_in",
+                "--format",
+                "ndjson",
+                "--via-export",
+                "30s",
+            ],
+            &[],
+        )
+        .await
+        .ok();
+    assert_eq!(via.stdout, run.stdout);
+    assert!(
+        via.stderr.contains("through an asynchronous export"),
+        "{}",
+        via.stderr
+    );
     // A time window: the logins of the last 10 days, counted from the dates written.
     let since = (Utc::now() - chrono::Duration::days(10) + chrono::Duration::hours(1)).to_rfc3339();
     let expected = (0..1_100).filter(|d| d % 300 < 10).count();
