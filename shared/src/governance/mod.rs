@@ -355,8 +355,24 @@ pub struct Review {
     pub audit_since: DateTime<Utc>,
     pub policy: Policy,
     pub members: Vec<MemberReview>,
+    pub service_accounts: Vec<ServiceAccountReview>,
     pub findings: Vec<Finding>,
     pub api_calls: usize,
+}
+
+/// One service account's line of a review.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceAccountReview {
+    pub id: crate::model::ServiceAccountId,
+    pub username: String,
+    pub role: Option<crate::model::ProjectRole>,
+    pub created: DateTime<Utc>,
+    pub expires: Option<DateTime<Utc>>,
+    pub last_used: Option<DateTime<Utc>>,
+    /// The inventory entry naming it.
+    pub inventory: Option<String>,
+    /// The creator's e-mail when the member list names them.
+    pub creator: Option<String>,
 }
 
 impl Review {
@@ -426,12 +442,31 @@ pub fn review(snap: &Snapshot, policy: &Policy) -> Review {
         })
         .collect();
     members.sort_by_key(|m| m.email.as_str().to_lowercase());
+    let mut service_accounts: Vec<ServiceAccountReview> = snap
+        .service_accounts
+        .iter()
+        .map(|sa| ServiceAccountReview {
+            id: sa.id,
+            username: sa.username.to_string(),
+            role: sa.role,
+            created: sa.created,
+            expires: sa.expires,
+            last_used: sa.last_used,
+            inventory: snap.inventory_of(sa).map(|e| e.name.clone()),
+            creator: sa
+                .creator
+                .and_then(|c| snap.member_by_id(c))
+                .map(|m| m.email.to_string()),
+        })
+        .collect();
+    service_accounts.sort_by(|a, b| a.username.cmp(&b.username));
     Review {
         organization: snap.organization,
         taken_at: snap.taken_at,
         audit_since: snap.audit.since,
         policy: policy.clone(),
         members,
+        service_accounts,
         findings: findings(snap, policy),
         api_calls: snap.api_calls,
     }

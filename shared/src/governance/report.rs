@@ -153,6 +153,30 @@ pub fn to_markdown(review: &Review) -> String {
             }),
         );
     }
+    let _ = writeln!(s, "\n## Service accounts\n");
+    let _ = writeln!(
+        s,
+        "| Account | Role | Created | Expires | Last used | Inventory | Creator |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let day = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
+        t.map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| none.to_string())
+    };
+    for a in &review.service_accounts {
+        let _ = writeln!(
+            s,
+            "| {} ({}) | {} | {} | {} | {} | {} | {} |",
+            md_cell(&a.username),
+            a.id,
+            a.role.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+            day(Some(a.created), "-"),
+            day(a.expires, "never"),
+            day(a.last_used, "never"),
+            md_cell(a.inventory.as_deref().unwrap_or("NOT IN THE INVENTORY")),
+            md_cell(a.creator.as_deref().unwrap_or("-")),
+        );
+    }
     s
 }
 

@@ -348,6 +348,12 @@ fn review_lists_access_with_sources_and_renders() {
         "{md}"
     );
     assert!(md.contains("`member.dormant`"), "{md}");
+    assert!(
+        md.contains("| never | warehouse/etl |") || md.contains("| warehouse/etl |"),
+        "{md}"
+    );
+    assert!(md.contains("NOT IN THE INVENTORY"), "{md}");
+    assert_eq!(r.service_accounts.len(), 3);
     let csv = to_csv(&r).unwrap();
     let mut rd = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(
