@@ -373,6 +373,8 @@ pub struct ServiceAccountReview {
     pub inventory: Option<String>,
     /// The creator's e-mail when the member list names them.
     pub creator: Option<String>,
+    /// The credential this review was taken with.
+    pub reviewer: bool,
 }
 
 impl Review {
@@ -457,6 +459,7 @@ pub fn review(snap: &Snapshot, policy: &Policy) -> Review {
                 .creator
                 .and_then(|c| snap.member_by_id(c))
                 .map(|m| m.email.to_string()),
+            reviewer: snap.reviewer_user.is_some() && sa.user == snap.reviewer_user,
         })
         .collect();
     service_accounts.sort_by(|a, b| a.username.cmp(&b.username));

@@ -173,7 +173,11 @@ pub fn to_markdown(review: &Review) -> String {
             day(Some(a.created), "-"),
             day(a.expires, "never"),
             day(a.last_used, "never"),
-            md_cell(a.inventory.as_deref().unwrap_or("NOT IN THE INVENTORY")),
+            md_cell(match (&a.inventory, a.reviewer) {
+                (Some(n), _) => n,
+                (None, true) => "not in the inventory (this review's own credential)",
+                (None, false) => "NOT IN THE INVENTORY",
+            }),
             md_cell(a.creator.as_deref().unwrap_or("-")),
         );
     }
