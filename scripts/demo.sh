@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: build, start the emulator and an OpenBao dev server on free
 # loopback ports, `terraform apply` the quickstart example through the provider, show that the
-# next plan is empty, rotate a credential into OpenBao and export the inventory. Everything runs
-# in a temporary directory and is stopped at the end.
+# next plan is empty, rotate a credential into OpenBao and export the inventory, then an access
+# review and the offboarding of a collaborator with its evidence folder (kept when
+# DEMO_EVIDENCE_DIR names a folder). Everything else runs in a temporary directory and is
+# stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -109,5 +111,7 @@ echo "the secret is in OpenBao at secret/mixpanel-rotator/creds/bi/looker and no
 unset secret
 
 ROTATOR=target/debug/mixpanel-rotator ./scripts/demo-rotator.sh
+
+ROTATOR=target/debug/mixpanel-rotator DEMO_EVIDENCE_DIR="${DEMO_EVIDENCE_DIR:-$work/evidence}" ./scripts/demo-governance.sh
 
 echo "demo finished"

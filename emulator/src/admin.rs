@@ -6,10 +6,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::Router;
+use chrono::{DateTime, Utc};
 use mixpanel_access::api::wire::ROUTES;
 use mixpanel_access::model::{
-    serialize_secret, Email, MemberStatus, OrgId, OrgRole, ProjectRole, ServiceAccountId,
-    ServiceAccountUsername,
+    serialize_secret, Email, MemberStatus, OrgId, OrgRole, ProjectId, ProjectRole,
+    ServiceAccountId, ServiceAccountUsername,
 };
 use rusqlite::params;
 use secrecy::SecretString;
@@ -37,6 +38,15 @@ pub fn router() -> Router<AppState> {
         .route("/counters", get(counters).delete(reset_counters))
         .route("/reset", post(reset))
         .route("/users/{email}/activate", post(activate))
+        .route(
+            "/organizations/{org}/users/{email}/login",
+            post(record_login),
+        )
+        .route(
+            "/organizations/{org}/service-accounts/{sa}/facts",
+            post(set_service_account_facts),
+        )
+        .route("/organizations/{org}/audit-events", post(record_event))
         .route("/routes", get(routes))
         .route("/openapi.json", get(openapi))
 }
@@ -220,6 +230,196 @@ async fn activate(State(st): State<AppState>, Params(email): Params<String>) -> 
         )));
     }
     Ok(ok(&json!({"activated": n})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    /// When the login happened (RFC 3339); now when left out.
+    #[serde(default)]
+    at: Option<DateTime<Utc>>,
+    /// password, sso, magic_link or social.
+    #[serde(default)]
+    login_method: Option<String>,
+    /// totp or sms when the login passed a second factor.
+    #[serde(default)]
+    twofactor_method: Option<String>,
+    /// Also record that the member enrolled in two-factor authentication (at the same time,
+    /// with `twofactor_method` or totp), unless already enrolled.
+    #[serde(default)]
+    twofactor_enabled: bool,
+}
+
+const LOGIN_METHODS: &[&str] = &["password", "sso", "magic_link", "social"];
+const TWOFACTOR_METHODS: &[&str] = &["totp", "sms"];
+
+/// Records a member's login at a given time, as Mixpanel's audit log would (`session.logged_in`
+/// with `login_method` and `twofactor_method`), and optionally their two-factor enrollment
+/// (`user.twofactor_enabled`). Tests and the demo make dormant and active people with it.
+async fn record_login(
+    State(st): State<AppState>,
+    Params((org, email)): Params<(u64, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let org = OrgId(org);
+    let email: Email = email
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("email: {e}")))?;
+    let req: LoginRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        decode_body(b"{}")?
+    } else {
+        decode_body(&body)?
+    };
+    let method = req.login_method.unwrap_or_else(|| "password".into());
+    if !LOGIN_METHODS.contains(&method.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "login_method: {method:?} is not one of {}",
+            LOGIN_METHODS.join(", ")
+        )));
+    }
+    if let Some(m) = &req.twofactor_method {
+        if !TWOFACTOR_METHODS.contains(&m.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "twofactor_method: {m:?} is not one of {}",
+                TWOFACTOR_METHODS.join(", ")
+            )));
+        }
+    }
+    let at = req.at.unwrap_or_else(db::now);
+    if at > db::now() + chrono::Duration::minutes(5) {
+        return Err(ApiError::bad_request("at: a login cannot be in the future"));
+    }
+    let enrolled = st.db.write(|tx| {
+        let m = db::get_member(tx, org, &email)?.ok_or_else(|| {
+            ApiError::not_found(format!("{email} is not a member of organization {org}"))
+        })?;
+        if m.status != MemberStatus::Active {
+            return Err(ApiError::conflict(format!(
+                "{email} has not accepted the invitation yet: activate them first (POST /_emulator/users/{{email}}/activate)"
+            )));
+        }
+        let enroll = (req.twofactor_enabled || req.twofactor_method.is_some()) && !m.two_factor;
+        if enroll {
+            let method = req.twofactor_method.clone().unwrap_or_else(|| "totp".into());
+            audit::record_at(
+                tx,
+                org,
+                m.email.as_str(),
+                kind::USER_TWOFACTOR_ENABLED,
+                None,
+                json!({"email": m.email, "method": method}),
+                at,
+            )?;
+        }
+        audit::record_at(
+            tx,
+            org,
+            m.email.as_str(),
+            kind::SESSION_LOGGED_IN,
+            None,
+            json!({"email": m.email, "login_method": method, "twofactor_method": req.twofactor_method}),
+            at,
+        )?;
+        tx.prepare_cached(
+            "UPDATE members SET last_login = max(coalesce(last_login, 0), ?1), two_factor = two_factor OR ?2 WHERE id = ?3",
+        )?
+        .execute(params![db::to_secs(at), enroll, m.id.0 as i64])?;
+        Ok(enroll)
+    })?;
+    Ok(ok(
+        &json!({"email": email, "at": at, "twofactor_enrolled": enrolled}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceAccountFacts {
+    /// The member recorded as the account's creator (as if they had made it in the web app).
+    #[serde(default)]
+    creator_email: Option<Email>,
+    #[serde(default)]
+    created: Option<DateTime<Utc>>,
+    #[serde(default)]
+    last_used: Option<DateTime<Utc>>,
+}
+
+/// Sets facts about a service account that only time or the web app produce: who created it,
+/// when, and when it was last used.
+async fn set_service_account_facts(
+    State(st): State<AppState>,
+    Params((org, sa)): Params<(u64, u64)>,
+    JsonBody(req): JsonBody<ServiceAccountFacts>,
+) -> ApiResult {
+    let org = OrgId(org);
+    let sa = ServiceAccountId(sa);
+    st.db.write(|tx| {
+        let row = db::get_sa(tx, sa)?
+            .filter(|r| r.org_id == org)
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "Service account {sa} not found in organization {org}"
+                ))
+            })?;
+        if let Some(email) = &req.creator_email {
+            let m = db::get_member(tx, org, email)?.ok_or_else(|| {
+                ApiError::not_found(format!("{email} is not a member of organization {org}"))
+            })?;
+            tx.prepare_cached("UPDATE service_accounts SET creator = ?1 WHERE id = ?2")?
+                .execute(params![m.id.0 as i64, row.id.0 as i64])?;
+        }
+        if let Some(t) = req.created {
+            tx.prepare_cached("UPDATE service_accounts SET created = ?1 WHERE id = ?2")?
+                .execute(params![db::to_secs(t), row.id.0 as i64])?;
+        }
+        if let Some(t) = req.last_used {
+            tx.prepare_cached("UPDATE service_accounts SET last_used = ?1 WHERE id = ?2")?
+                .execute(params![db::to_secs(t), row.id.0 as i64])?;
+        }
+        Ok(())
+    })?;
+    // The authentication cache keeps its own last_used: drop it so the new value stands.
+    st.auth.clear();
+    Ok(ok_empty())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    actor: String,
+    #[serde(default)]
+    created: Option<DateTime<Utc>>,
+    #[serde(default)]
+    project_id: Option<ProjectId>,
+    #[serde(default)]
+    payload: serde_json::Value,
+}
+
+/// Records any audit event at any time (an invitation sent 40 days ago, say).
+async fn record_event(
+    State(st): State<AppState>,
+    Params(org): Params<u64>,
+    JsonBody(req): JsonBody<RecordEvent>,
+) -> ApiResult {
+    let org = OrgId(org);
+    if !req.kind.contains('.') {
+        return Err(ApiError::bad_request(
+            "type: an event type is entity.action, such as invitation.sent",
+        ));
+    }
+    st.db.write(|tx| {
+        audit::record_at(
+            tx,
+            org,
+            &req.actor,
+            &req.kind,
+            req.project_id,
+            req.payload.clone(),
+            req.created.unwrap_or_else(db::now),
+        )
+    })?;
+    Ok(ok_with(StatusCode::CREATED, &json!({"recorded": true})))
 }
 
 async fn routes() -> ApiResult {

@@ -19,7 +19,20 @@ pub fn record(
     project: Option<ProjectId>,
     payload: Value,
 ) -> Result<(), ApiError> {
-    let created = db::now().timestamp_micros();
+    record_at(conn, org, actor, kind, project, payload, db::now())
+}
+
+/// Records one event at a given time (the admin API's simulated logins).
+pub fn record_at(
+    conn: &Connection,
+    org: OrgId,
+    actor: &str,
+    kind: &str,
+    project: Option<ProjectId>,
+    payload: Value,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let created = at.timestamp_micros();
     conn.prepare_cached(
         "INSERT INTO audit_log (org_id, kind, created, actor, project_id, payload)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -40,7 +53,11 @@ pub struct Query<'a> {
     pub org: OrgId,
     pub types: &'a [String],
     pub created_gte_micros: Option<i64>,
+    pub created_lte_micros: Option<i64>,
     pub project_ids: &'a [ProjectId],
+    pub exclude_actors: &'a [String],
+    /// Case-insensitive text the actor or the payload contains.
+    pub search: Option<&'a str>,
     /// Only events with an id below this one (the cursor).
     pub before_id: Option<i64>,
     pub limit: usize,
@@ -66,6 +83,23 @@ pub fn query(conn: &Connection, q: &Query<'_>) -> Result<Vec<AuditEvent>, ApiErr
     }
     if let Some(t) = q.created_gte_micros {
         sql.push_str(" AND created >= ?");
+        args.push(t.into());
+    }
+    if let Some(t) = q.created_lte_micros {
+        sql.push_str(" AND created <= ?");
+        args.push(t.into());
+    }
+    if !q.exclude_actors.is_empty() {
+        sql.push_str(" AND lower(actor) NOT IN (");
+        sql.push_str(&vec!["?"; q.exclude_actors.len()].join(","));
+        sql.push(')');
+        args.extend(q.exclude_actors.iter().map(|a| a.to_lowercase().into()));
+    }
+    if let Some(text) = q.search.filter(|t| !t.is_empty()) {
+        // instr, not LIKE: the text is matched literally, `%` and `_` included.
+        sql.push_str(" AND (instr(lower(actor), ?) > 0 OR instr(lower(payload), ?) > 0)");
+        let t = text.to_lowercase();
+        args.push(t.clone().into());
         args.push(t.into());
     }
     if let Some(b) = q.before_id {

@@ -115,10 +115,22 @@ CREATE TABLE IF NOT EXISTS audit_log (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_log_org ON audit_log(org_id, id);
+-- Asynchronous audit-log exports: the filter, then the file once written.
+CREATE TABLE IF NOT EXISTS audit_exports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    filter TEXT NOT NULL,
+    content BLOB,
+    error TEXT
+);
 "#;
 
 /// Tables wiped by a reset, children first.
 const DATA_TABLES: &[&str] = &[
+    "audit_exports",
     "audit_log",
     "team_projects",
     "team_members",

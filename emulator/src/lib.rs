@@ -22,6 +22,14 @@
 //! - `POST /_emulator/reset` wipes all data.
 //! - `POST /_emulator/users/{email}/activate` marks an invited member active (in every
 //!   organization that invited the address), as if they had accepted.
+//! - `POST /_emulator/organizations/{org}/users/{email}/login` `{"at","login_method",
+//!   "twofactor_method","twofactor_enabled"}` (all optional) records a member's login at a given
+//!   time (`session.logged_in`) and optionally their two-factor enrollment
+//!   (`user.twofactor_enabled`): dormant and active people for reviews.
+//! - `POST /_emulator/organizations/{org}/service-accounts/{sa}/facts` `{"creator_email",
+//!   "created","last_used"}` sets what only time or the web app produce.
+//! - `POST /_emulator/organizations/{org}/audit-events` `{"type","actor","created","project_id",
+//!   "payload"}` records any audit event at any time.
 //! - `GET /_emulator/routes` lists the API routes served.
 //! - `GET /_emulator/openapi.json`: the API routes as an OpenAPI 3.0 document ([`openapi`]).
 //!

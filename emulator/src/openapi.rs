@@ -17,7 +17,9 @@
 
 use std::collections::BTreeMap;
 
-use mixpanel_access::api::wire::{self, Method, Route, RouteStatus, ROUTES};
+use mixpanel_access::api::wire::{
+    self, AuditExportFormat, AuditExportStatus, Method, Route, RouteStatus, ROUTES,
+};
 use mixpanel_access::model::{
     DataResidency, MemberStatus, OrgRole, ProjectRole, TargetType, Timezone,
 };
@@ -302,23 +304,61 @@ fn shape(route: &Route) -> Option<Shape> {
                 json!({ "status": { "type": "string", "enum": ["success"] } }),
             ),
         ),
-        wire::AUDIT_LOGS => Shape {
-            body: json_body(request(
-                &[],
-                json!({
-                    "types": array(json!({ "type": "string" })),
-                    "created_gte": { "type": "string", "format": "date-time" },
-                    "project_ids": array(r("Id")),
-                    "cursor": { "type": "string" },
-                    "limit": { "type": "integer", "minimum": 1, "maximum": 1000 },
-                }),
-            )),
+        wire::AUDIT_LOGS | wire::PROJECT_AUDIT_LOGS => Shape {
+            body: json_body(audit_filter(true)),
             body_optional: true,
             status: 200,
             answer: r("AuditLogPage"),
         },
+        wire::CREATE_AUDIT_LOG_EXPORT => Shape {
+            status: 201,
+            ..post(
+                {
+                    let mut f = audit_filter(false);
+                    f["required"] = json!(["export_format"]);
+                    f["properties"]["export_format"] = names(AuditExportFormat::NAMES);
+                    f
+                },
+                object(&["export_id"], json!({ "export_id": { "type": "string" } })),
+            )
+        },
+        wire::LIST_AUDIT_LOG_EXPORTS => get(array(object(
+            &["export_id", "status", "export_format", "created"],
+            json!({
+                "export_id": { "type": "string" },
+                "status": names(AuditExportStatus::NAMES),
+                "export_format": names(AuditExportFormat::NAMES),
+                "created": { "type": "string", "format": "date-time" },
+                "error": { "type": "string" },
+            }),
+        ))),
+        wire::DOWNLOAD_AUDIT_LOG_EXPORT => Shape {
+            body: None,
+            body_optional: false,
+            status: 200,
+            answer: json!({ "type": "string", "description": "the export's CSV (text/csv) or NDJSON (application/x-ndjson) file, not wrapped in the envelope" }),
+        },
         _ => return None,
     })
+}
+
+/// The audit log's filter body; `paged` adds the cursor and the page size.
+fn audit_filter(paged: bool) -> Value {
+    let strings = || array(json!({ "type": "string" }));
+    let time = json!({ "type": "string", "format": "date-time" });
+    let mut props = json!({
+        "types": strings(),
+        "created_gte": time.clone(),
+        "created_lte": time,
+        "project_ids": array(r("Id")),
+        "exclude_user_emails": strings(),
+        "search": { "type": "string" },
+    });
+    if paged {
+        props["cursor"] = json!({ "type": "string" });
+        props["limit"] = json!({ "type": "integer", "minimum": 1, "maximum": 1000 });
+    }
+    request(&[], props)
 }
 
 fn names(values: &[&str]) -> Value {
@@ -447,6 +487,7 @@ fn components() -> Value {
                 "projects": array(r("ProjectRoleGrant")),
             })),
             "Member": object(&["email", "role", "status"], json!({
+                "id": r("Id"),
                 "email": r("Email"),
                 "role": r("OrgRole"),
                 "status": names(MemberStatus::NAMES),
@@ -501,6 +542,7 @@ fn parameters(path: &str) -> Vec<Value> {
             "project" => (r("Id"), "a project id"),
             "team" => (r("Id"), "a team id"),
             "sa" => (r("Id"), "a service account id"),
+            "export" => (json!({ "type": "string" }), "an audit-log export id"),
             _ => (json!({ "type": "string" }), "a path value"),
         };
         out.push(json!({
@@ -545,10 +587,19 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
         );
     }
     let json_of = |schema: Value| json!({ "application/json": { "schema": schema } });
+    // A file download answers its own media type, not JSON.
+    let success_content = if *route == wire::DOWNLOAD_AUDIT_LOG_EXPORT {
+        json!({
+            "text/csv": { "schema": shape.answer.clone() },
+            "application/x-ndjson": { "schema": shape.answer.clone() },
+        })
+    } else {
+        json_of(shape.answer.clone())
+    };
     op.insert(
         "responses".into(),
         json!({
-            shape.status.to_string(): { "description": "success", "content": json_of(shape.answer.clone()) },
+            shape.status.to_string(): { "description": "success", "content": success_content },
             "default": {
                 "description": "an error, as Mixpanel answers it (400, 401, 403, 404, 405, 409, 422, 429 with Retry-After, 5xx)",
                 "content": json_of(r("Error")),

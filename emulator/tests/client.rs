@@ -713,3 +713,193 @@ async fn a_redirect_never_replays_a_post_as_a_get() {
         .expect("teams")
         .is_empty());
 }
+
+/// Simulated logins land in the audit log as `session.logged_in` (and a two-factor enrollment
+/// as `user.twofactor_enabled`) at the given time; the filters (time range, search, project)
+/// narrow the log; the project variant answers only that project's events; an export runs
+/// asynchronously and downloads as CSV or NDJSON with every matching event.
+#[tokio::test]
+async fn logins_audit_filters_and_exports() {
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+    let ana = email("ana@acme.example");
+    c.invite_org_users(org, std::slice::from_ref(&ana), OrgRole::Member)
+        .await
+        .expect("invite");
+    emu.activate(ana.as_str());
+    emu.record_login(b.org_id, ana.as_str(), "2026-01-05T10:00:00Z", true);
+    emu.record_login(b.org_id, &b.owner_email, "2026-03-01T10:00:00Z", false);
+    // An invited member has not logged in: the route says so instead of inventing a login.
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/_emulator/organizations/{}/users/bo@acme.example/login",
+            emu.url, b.org_id
+        ))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 404);
+    // Bad input is a 400 naming the field; a member who has not accepted cannot log in.
+    c.invite_org_users(org, &[email("cy@acme.example")], OrgRole::Member)
+        .await
+        .expect("invite");
+    for (who, body, status, says) in [
+        (
+            "ana@acme.example",
+            json!({"login_method": "telepathy"}),
+            400,
+            "login_method",
+        ),
+        (
+            "ana@acme.example",
+            json!({"twofactor_method": "carrier pigeon"}),
+            400,
+            "twofactor_method",
+        ),
+        (
+            "ana@acme.example",
+            json!({"at": "2999-01-01T00:00:00Z"}),
+            400,
+            "future",
+        ),
+        ("cy@acme.example", json!({}), 409, "has not accepted"),
+    ] {
+        let r = reqwest::Client::new()
+            .post(format!(
+                "{}/_emulator/organizations/{}/users/{who}/login",
+                emu.url, b.org_id
+            ))
+            .json(&body)
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status().as_u16(), status, "{body}");
+        let text = r.text().await.expect("body");
+        assert!(text.contains(says), "{text}");
+    }
+
+    let logins = c
+        .audit_logs_all(
+            org,
+            &wire::AuditLogQuery {
+                types: vec![audit_event::SESSION_LOGGED_IN.into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("logins");
+    assert_eq!(logins.len(), 2, "{logins:?}");
+    let ana_login = logins
+        .iter()
+        .find(|e| e.actor == ana.as_str())
+        .expect("ana");
+    assert_eq!(ana_login.created.to_rfc3339(), "2026-01-05T10:00:00+00:00");
+    assert_eq!(ana_login.payload["login_method"], "password");
+    assert_eq!(ana_login.payload["twofactor_method"], "totp");
+    let twofactor = c
+        .audit_logs_all(
+            org,
+            &wire::AuditLogQuery {
+                types: vec![audit_event::USER_TWOFACTOR_ENABLED.into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("2fa");
+    assert_eq!(twofactor.len(), 1);
+    assert_eq!(twofactor[0].payload["email"], ana.as_str());
+
+    // Time range and search.
+    let q = wire::AuditLogQuery {
+        created_gte: Some("2026-02-01T00:00:00Z".parse().unwrap()),
+        created_lte: Some("2026-04-01T00:00:00Z".parse().unwrap()),
+        ..Default::default()
+    };
+    let in_range = c.audit_logs_all(org, &q).await.expect("range");
+    assert_eq!(in_range.len(), 1, "{in_range:?}");
+    assert_eq!(in_range[0].actor, b.owner_email);
+    let about_ana = c
+        .audit_logs_all(
+            org,
+            &wire::AuditLogQuery {
+                search: Some("ANA@acme".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("search");
+    assert!(about_ana.len() >= 3, "{about_ana:?}");
+    assert!(about_ana
+        .iter()
+        .all(|e| mixpanel_access::audit::concerns(e, ana.as_str())));
+    let not_owner = c
+        .audit_logs_all(
+            org,
+            &wire::AuditLogQuery {
+                types: vec![audit_event::SESSION_LOGGED_IN.into()],
+                exclude_user_emails: vec![b.owner_email.to_uppercase()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("exclude");
+    assert_eq!(not_owner.len(), 1);
+
+    // The project variant sees only its project.
+    let p = new_project(&c, org, "web").await;
+    new_project(&c, org, "ios").await;
+    let page = c
+        .project_audit_logs(p, &wire::AuditLogQuery::default())
+        .await
+        .expect("project log");
+    assert!(!page.results.is_empty());
+    assert!(page.results.iter().all(|e| e.project_id == Some(p)));
+
+    // Exports: 201 with an id, IN_PROGRESS then SUCCEEDED, the file holds every matching event.
+    let all = c
+        .audit_logs_all(org, &wire::AuditLogQuery::default())
+        .await
+        .expect("all");
+    for (format, lines) in [
+        (wire::AuditExportFormat::Csv, all.len() + 1),
+        (wire::AuditExportFormat::Ndjson, all.len()),
+    ] {
+        let id = c
+            .create_audit_log_export(
+                org,
+                &wire::CreateAuditExport {
+                    filter: wire::AuditLogQuery::default(),
+                    export_format: format,
+                },
+            )
+            .await
+            .expect("export");
+        let mut done = false;
+        for _ in 0..100 {
+            let list = c.list_audit_log_exports(org).await.expect("list");
+            let e = list.iter().find(|e| e.export_id == id).expect("listed");
+            assert_eq!(e.export_format, format);
+            if e.status == wire::AuditExportStatus::Succeeded {
+                done = true;
+                break;
+            }
+            assert_eq!(e.status, wire::AuditExportStatus::InProgress);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(done, "the export never finished");
+        let bytes = c
+            .download_audit_log_export(org, &id)
+            .await
+            .expect("download");
+        let text = String::from_utf8(bytes).expect("utf-8");
+        assert_eq!(text.lines().count(), lines, "{format:?}: {text}");
+    }
+    let err = c
+        .download_audit_log_export(org, "424242")
+        .await
+        .expect_err("unknown export");
+    assert_eq!(err.status(), Some(404), "{err}");
+}

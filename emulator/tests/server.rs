@@ -106,6 +106,7 @@ async fn every_route_of_the_table_is_served() {
             team: has("{team}").then_some(TeamId(999_999)),
             sa: has("{sa}").then_some(ServiceAccountId(999_999)),
             email: has("{email}").then_some("nobody+x@acme.example"),
+            export: has("{export}").then_some("999999"),
         };
         let path = r.fill(&args).unwrap_or_else(|e| panic!("{e}"));
         for m in std::iter::once(r.method).chain(r.fallback) {

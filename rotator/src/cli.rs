@@ -77,6 +77,16 @@ pub enum Command {
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
     },
+    /// The access review: every member's access with its sources, last logins, two-factor,
+    /// and findings (dormant, lingering service accounts, ...). Exits non-zero with
+    /// --fail-on when a finding reaches that severity.
+    Review(ReviewArgs),
+    /// The activity log (the audit log).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Offboard a person in the playbook's order (dry run unless --execute), journaled in
+    /// Vault, with an evidence folder; `offboard verify DIR` checks an evidence folder.
+    Offboard(OffboardCmd),
     /// Show the leader, the inventory's statuses and open rotations.
     /// Exits 1 when a credential needs attention (overdue, needs_human,
     /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
@@ -89,6 +99,119 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct OffboardCmd {
+    #[command(subcommand)]
+    pub sub: Option<OffboardSub>,
+    /// The person's e-mail address.
+    #[arg(required = true)]
+    pub email: Option<String>,
+    /// The ticket (IAM-1234): names the journal and the evidence folder <evidence_dir>/<year>/<ticket>/.
+    #[arg(long, required = true)]
+    pub ticket: Option<String>,
+    /// Carry the plan out (without it, only print it).
+    #[arg(long)]
+    pub execute: bool,
+    /// Downgrade to organization member with no project instead of removing the membership.
+    #[arg(long)]
+    pub keep_account: bool,
+    /// Also reset the tokens of projects the person administered (ingestion with the old
+    /// token stops).
+    #[arg(long)]
+    pub include_tokens: bool,
+    /// How long the rotations may take.
+    #[arg(long, value_parser = parse_duration_arg, default_value = "10m")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Export the activity log, page by page, streamed to a file or stdout.
+    Export {
+        /// From this date or time (2026-01-31 or RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Up to this date (the whole day) or time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only events by or about this person.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this event type (entity.action; repeat for several).
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Only events of this project (repeat for several).
+        #[arg(long = "project")]
+        projects: Vec<u64>,
+        /// csv or ndjson.
+        #[arg(long, default_value = "csv", value_parser = parse_export_format)]
+        format: wire::AuditExportFormat,
+        /// Write to a file instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Use Mixpanel's asynchronous export (create, wait, download) instead of paging;
+        /// the value is how long to wait for it (e.g. 10m).
+        #[arg(long, value_parser = parse_duration_arg)]
+        via_export: Option<Duration>,
+    },
+}
+
+fn parse_export_format(s: &str) -> std::result::Result<wire::AuditExportFormat, String> {
+    s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OffboardSub {
+    /// Check an evidence folder against its SHA256SUMS.
+    Verify { dir: PathBuf },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReviewArgs {
+    #[command(subcommand)]
+    pub sub: Option<ReviewSub>,
+    /// md, csv or json (repeat for several with --output; default md on stdout, all three
+    /// with --output).
+    #[arg(long = "format", value_parser = parse_report_format)]
+    pub formats: Vec<mixpanel_access::governance::report::ReportFormat>,
+    /// Write the reports into this folder (access-review-<time>.<ext>) instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Exit non-zero when a finding has this severity or higher (info, low, medium, high).
+    #[arg(long, value_parser = parse_severity)]
+    pub fail_on: Option<mixpanel_access::governance::Severity>,
+    /// Days without a login before a member counts as dormant (default: governance.dormant_days).
+    #[arg(long)]
+    pub dormant_days: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewSub {
+    /// Carry out the REVOKE and REDUCE decisions of a filled-in review CSV (dry run unless
+    /// --execute), each verified by a read, with an evidence folder.
+    Apply {
+        /// The review's CSV with decision, reviewer and justification filled in.
+        decisions: PathBuf,
+        /// The ticket: names the evidence folder <evidence_dir>/<year>/<ticket>/.
+        #[arg(long)]
+        ticket: String,
+        #[arg(long)]
+        execute: bool,
+    },
+}
+
+fn parse_report_format(
+    s: &str,
+) -> std::result::Result<mixpanel_access::governance::report::ReportFormat, String> {
+    s.parse()
+}
+
+fn parse_severity(s: &str) -> std::result::Result<mixpanel_access::governance::Severity, String> {
+    s.parse()
 }
 
 #[derive(Debug, Args)]
@@ -259,6 +382,72 @@ pub async fn run(cli: Cli) -> Result<()> {
             inventory_export(config, &format, output).await
         }
         Command::Status { all, json } => status(config, all, json).await,
+        Command::Audit(AuditCommand::Export {
+            since,
+            until,
+            user,
+            types,
+            projects,
+            format,
+            output,
+            via_export,
+        }) => {
+            crate::governance::audit_export_cmd(
+                config,
+                crate::governance::AuditExportOptions {
+                    since,
+                    until,
+                    user,
+                    types,
+                    projects,
+                    format,
+                    output,
+                    via_export,
+                },
+            )
+            .await
+        }
+        Command::Offboard(OffboardCmd {
+            sub: Some(OffboardSub::Verify { dir }),
+            ..
+        }) => crate::offboard::verify_cmd(&dir),
+        Command::Offboard(c) => {
+            crate::offboard::offboard_cmd(
+                config,
+                crate::offboard::OffboardArgs {
+                    email: c.email.unwrap_or_default(),
+                    ticket: c.ticket.unwrap_or_default(),
+                    execute: c.execute,
+                    options: mixpanel_access::governance::offboard::OffboardOptions {
+                        keep_account: c.keep_account,
+                        include_tokens: c.include_tokens,
+                    },
+                    rotation_timeout: c.timeout,
+                },
+            )
+            .await
+        }
+        Command::Review(ReviewArgs {
+            sub:
+                Some(ReviewSub::Apply {
+                    decisions,
+                    ticket,
+                    execute,
+                }),
+            ..
+        }) => crate::governance::apply_cmd(config, &decisions, &ticket, execute).await,
+        Command::Review(args) => {
+            crate::governance::review_cmd(
+                config,
+                crate::governance::ReviewOptions {
+                    formats: args.formats,
+                    output: args.output,
+                    fail_on: args.fail_on,
+                    dormant_days: args.dormant_days,
+                },
+            )
+            .await
+        }
         Command::History {
             names,
             format,
@@ -386,6 +575,13 @@ async fn run_daemon(config: Config) -> Result<()> {
     );
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(http::serve(listener, http_state, http_stop.clone()));
+    let reviews = tokio::spawn(crate::governance::review_schedule(
+        config.clone(),
+        store.clone(),
+        api.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     elector
         .run(shutdown.clone(), |lead| {
             let s = scheduler.clone();
@@ -393,6 +589,7 @@ async fn run_daemon(config: Config) -> Result<()> {
         })
         .await;
     http_stop.cancel();
+    reviews.abort();
     match http_task.await {
         Ok(r) => r?,
         Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),

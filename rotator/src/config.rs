@@ -34,6 +34,14 @@
 //! listen = "0.0.0.0:9464"                        # MIXPANEL_ROTATOR_HTTP_LISTEN
 //! # token: the bearer token of POST /rotate     # MIXPANEL_ROTATOR_HTTP_TOKEN
 //!
+//! [governance]
+//! evidence_dir = "evidence"                      # MIXPANEL_ROTATOR_EVIDENCE_DIR (<dir>/<year>/<ticket>/)
+//! review_interval = "0s"                         # MIXPANEL_ROTATOR_REVIEW_INTERVAL (e.g. "90d"; "0s" = off)
+//! dormant_days = 90                              # MIXPANEL_ROTATOR_DORMANT_DAYS
+//! invitation_days = 30
+//! sa_unused_days = 90
+//! audit_lookback = "730d"                        # how far back reviews read the audit log
+//!
 //! [log]
 //! format = "auto"                                # MIXPANEL_ROTATOR_LOG_FORMAT, --log-format (auto | json | text;
 //!                                                #   auto: text on a terminal, JSON otherwise)
@@ -69,6 +77,76 @@ pub struct Config {
     pub http: HttpSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub governance: GovernanceSection,
+}
+
+/// `[governance]`: access reviews, offboarding and their evidence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GovernanceSection {
+    /// Evidence folders go to `<evidence_dir>/<year>/<ticket>/`, scheduled reviews to
+    /// `<evidence_dir>/<year>/reviews/`.
+    #[serde(default = "default_evidence_dir")]
+    pub evidence_dir: PathBuf,
+    /// How often the daemon's leader writes a review; zero: never.
+    #[serde(default, with = "serde_humantime")]
+    pub review_interval: Duration,
+    #[serde(default = "default_dormant_days")]
+    pub dormant_days: i64,
+    #[serde(default = "default_invitation_days")]
+    pub invitation_days: i64,
+    #[serde(default = "default_dormant_days")]
+    pub sa_unused_days: i64,
+    #[serde(default = "default_audit_lookback", with = "serde_humantime")]
+    pub audit_lookback: Duration,
+}
+
+impl Default for GovernanceSection {
+    fn default() -> Self {
+        GovernanceSection {
+            evidence_dir: default_evidence_dir(),
+            review_interval: Duration::ZERO,
+            dormant_days: default_dormant_days(),
+            invitation_days: default_invitation_days(),
+            sa_unused_days: default_dormant_days(),
+            audit_lookback: default_audit_lookback(),
+        }
+    }
+}
+
+fn default_evidence_dir() -> PathBuf {
+    PathBuf::from("evidence")
+}
+fn default_dormant_days() -> i64 {
+    90
+}
+fn default_invitation_days() -> i64 {
+    30
+}
+fn default_audit_lookback() -> Duration {
+    Duration::from_secs(730 * 86_400)
+}
+
+impl GovernanceSection {
+    /// The review policy these settings give.
+    pub fn policy(&self) -> mixpanel_access::governance::Policy {
+        mixpanel_access::governance::Policy {
+            dormant_days: self.dormant_days,
+            invitation_days: self.invitation_days,
+            sa_unused_days: self.sa_unused_days,
+            ..Default::default()
+        }
+    }
+
+    /// The snapshot options these settings give.
+    pub fn collect_options(&self) -> mixpanel_access::governance::CollectOptions {
+        mixpanel_access::governance::CollectOptions {
+            audit_lookback: chrono::Duration::from_std(self.audit_lookback)
+                .unwrap_or(chrono::Duration::days(730)),
+            ..Default::default()
+        }
+    }
 }
 
 /// `[vault]`: like the shared [`VaultConfig`], with every field optional so that the
@@ -466,6 +544,12 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("MIXPANEL_ROTATOR_HTTP_TOKEN", "http.token"),
     ("MIXPANEL_ROTATOR_LOG_FORMAT", "log.format"),
     ("MIXPANEL_ROTATOR_LOG", "log.filter"),
+    ("MIXPANEL_ROTATOR_EVIDENCE_DIR", "governance.evidence_dir"),
+    (
+        "MIXPANEL_ROTATOR_REVIEW_INTERVAL",
+        "governance.review_interval",
+    ),
+    ("MIXPANEL_ROTATOR_DORMANT_DAYS", "governance.dormant_days"),
 ];
 
 fn env_duration(env: &dyn Env, key: &str, slot: &mut Duration) -> Result<()> {
@@ -549,6 +633,16 @@ impl Config {
         env_number(env, "MIXPANEL_ROTATOR_API_MAX_RETRIES", &mut m.max_retries)?;
         env_duration(env, "MIXPANEL_ROTATOR_API_MIN_BACKOFF", &mut m.min_backoff)?;
         env_duration(env, "MIXPANEL_ROTATOR_API_MAX_BACKOFF", &mut m.max_backoff)?;
+        let g = &mut self.governance;
+        if let Some(d) = env.var("MIXPANEL_ROTATOR_EVIDENCE_DIR") {
+            g.evidence_dir = PathBuf::from(d);
+        }
+        env_duration(
+            env,
+            "MIXPANEL_ROTATOR_REVIEW_INTERVAL",
+            &mut g.review_interval,
+        )?;
+        env_number(env, "MIXPANEL_ROTATOR_DORMANT_DAYS", &mut g.dormant_days)?;
         let r = &mut self.rotation;
         env_duration(
             env,
@@ -725,6 +819,18 @@ impl Config {
         if self.mixpanel.requests_per_second == 0 {
             return Err(RotatorError::Config(
                 "mixpanel.requests_per_second must be at least 1".into(),
+            ));
+        }
+        let g = &self.governance;
+        if g.dormant_days < 1 || g.invitation_days < 1 || g.sa_unused_days < 1 {
+            return Err(RotatorError::Config(
+                "governance.dormant_days, invitation_days and sa_unused_days must be at least 1"
+                    .into(),
+            ));
+        }
+        if !g.review_interval.is_zero() && g.review_interval < Duration::from_secs(1) {
+            return Err(RotatorError::Config(
+                "governance.review_interval must be 0s (off) or at least 1s".into(),
             ));
         }
         Ok(())

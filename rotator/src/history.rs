@@ -11,7 +11,7 @@ use mixpanel_access::vault::{Journal, Phase, VaultStore};
 use serde::Serialize;
 
 use crate::error::{Result, RotatorError};
-use crate::inventory::{self, RESERVED_SEGMENT};
+use crate::inventory;
 
 /// One rotation.
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +84,7 @@ pub async fn collect(store: &VaultStore, names: &[String]) -> Result<Vec<History
             .list_journals()
             .await?
             .into_iter()
-            .filter(|n| n.split('/').next() != Some(RESERVED_SEGMENT))
+            .filter(|n| !inventory::is_reserved(n))
             .collect()
     } else {
         for n in names {

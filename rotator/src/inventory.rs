@@ -24,6 +24,17 @@ pub const REQUEST_KEY: &str = "rotation_requested";
 pub const MIRRORED_KEY: &str = "mirrored_at";
 /// The first path segment reserved for the rotator's own state (`state/_membership/...`).
 pub const RESERVED_SEGMENT: &str = "_membership";
+/// The first path segment of the governance commands' state: offboarding journals
+/// (`state/_governance/offboard/<ticket>`) and the review schedule (`state/_governance/review`).
+pub const GOVERNANCE_SEGMENT: &str = "_governance";
+
+/// Whether a name under `state/` is the rotator's own state rather than a credential's journal.
+pub fn is_reserved(name: &str) -> bool {
+    matches!(
+        name.split('/').next(),
+        Some(RESERVED_SEGMENT | GOVERNANCE_SEGMENT)
+    )
+}
 
 /// A rotation someone asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -303,9 +314,9 @@ pub fn check_request(entry: &InventoryEntry, req: &RotationRequest) -> Result<()
 pub fn check_name(name: &str) -> Result<()> {
     mixpanel_access::inventory::validate_name(name)
         .map_err(|e| RotatorError::Invalid(e.to_string()))?;
-    if name.split('/').next() == Some(RESERVED_SEGMENT) {
+    if is_reserved(name) {
         return Err(RotatorError::Invalid(format!(
-            "credential names may not start with {RESERVED_SEGMENT}/: it is reserved for the rotator's state"
+            "credential names may not start with {RESERVED_SEGMENT}/ or {GOVERNANCE_SEGMENT}/: they are reserved for the rotator's state"
         )));
     }
     Ok(())

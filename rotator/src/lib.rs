@@ -13,6 +13,9 @@
 //! - [`cli`]: the command line (`run`, `once`, `rotate`, `inventory ...`, `status`); [`rotate_cmd`]
 //!   waits for rotations and checks by reads that the old credentials stopped working.
 //!
+//! - [`governance`]: `review`, `review apply`, `offboard`, `audit export` on
+//!   `mixpanel_access::governance`.
+//!
 //! Secrets only ever travel in `secrecy::SecretString`: no log line, `Debug` print, error
 //! message or CLI output contains one.
 
@@ -23,12 +26,14 @@ pub mod crash;
 pub mod election;
 pub mod engine;
 pub mod error;
+pub mod governance;
 pub mod health;
 pub mod history;
 pub mod http;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;
+pub mod offboard;
 pub mod rotate_cmd;
 pub mod table;
 pub mod triggers;

@@ -21,6 +21,9 @@
 //!   `health_check_interval`)
 //! - `mixpanel_rotator_rotation_duration_seconds` (histogram: from the journal's start to
 //!   `done`, overlap included)
+//! - `mixpanel_rotator_review_findings{code}` (gauge, from the last scheduled access
+//!   review: every finding code, zero included) and
+//!   `mixpanel_rotator_last_review_timestamp_seconds` (gauge)
 //!
 //! The gauges taken from a reconcile pass describe the leader's last pass: a replica whose term
 //! ends clears them (a standby exports no statuses and zero due/overdue/open), so that a
@@ -49,7 +52,13 @@ pub const METRIC_NAMES: &[&str] = &[
     "mixpanel_rotator_membership_changes_total",
     "mixpanel_rotator_credential_secrets",
     "mixpanel_rotator_rotation_duration_seconds",
+    // Only once a scheduled access review has run:
+    "mixpanel_rotator_review_findings",
+    "mixpanel_rotator_last_review_timestamp_seconds",
 ];
+
+/// How many of [`METRIC_NAMES`], at its end, appear only after an access review.
+const REVIEW_FAMILIES: usize = 2;
 
 /// The outcomes `mixpanel_rotator_rotations_total` counts.
 pub const OUTCOMES: &[&str] = &[
@@ -78,6 +87,8 @@ pub struct Metrics {
     membership_changes: AtomicU64,
     secret_health: Mutex<BTreeMap<String, u64>>,
     durations: Mutex<Histogram>,
+    findings: Mutex<Option<BTreeMap<&'static str, (String, u64)>>>,
+    last_review: AtomicI64,
 }
 
 /// The upper bounds (seconds) of the rotation duration histogram.
@@ -214,6 +225,23 @@ impl Metrics {
         self.membership_changes.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records the findings of an access review: a count per code (every code, zero included).
+    pub fn review(&self, review: &mixpanel_access::governance::Review) {
+        use mixpanel_access::governance::findings::code;
+        let mut m: BTreeMap<&'static str, (String, u64)> =
+            code::ALL.iter().map(|c| (*c, (String::new(), 0))).collect();
+        for f in &review.findings {
+            let e = m.entry(f.code).or_default();
+            e.0 = f.severity.to_string();
+            e.1 += 1;
+        }
+        if let Ok(mut slot) = self.findings.lock() {
+            *slot = Some(m);
+        }
+        self.last_review
+            .store(review.taken_at.timestamp(), Ordering::Relaxed);
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -343,6 +371,26 @@ impl Metrics {
                 h.count, h.sum, h.count
             );
         }
+        if let Ok(slot) = self.findings.lock() {
+            if let Some(m) = slot.as_ref() {
+                let _ = writeln!(
+                    out,
+                    "# HELP mixpanel_rotator_review_findings Findings of the last access review by code.\n# TYPE mixpanel_rotator_review_findings gauge"
+                );
+                for (code, (_, n)) in m {
+                    let _ = writeln!(
+                        out,
+                        "mixpanel_rotator_review_findings{{code=\"{}\"}} {n}",
+                        escape(code)
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "# HELP mixpanel_rotator_last_review_timestamp_seconds When the last access review was taken.\n# TYPE mixpanel_rotator_last_review_timestamp_seconds gauge\nmixpanel_rotator_last_review_timestamp_seconds {}",
+                    self.last_review.load(Ordering::Relaxed)
+                );
+            }
+        }
         out
     }
 }
@@ -409,7 +457,12 @@ mod tests {
             .filter_map(|l| l.strip_prefix("# TYPE "))
             .filter_map(|l| l.split(' ').next())
             .collect();
-        assert_eq!(families, METRIC_NAMES, "METRIC_NAMES is out of date");
+        // No review has run: every family but the review's.
+        assert_eq!(
+            families,
+            METRIC_NAMES[..METRIC_NAMES.len() - REVIEW_FAMILIES],
+            "METRIC_NAMES is out of date"
+        );
         assert!(
             text.contains("mixpanel_rotator_lease_ttl_seconds 30\n"),
             "{text}"

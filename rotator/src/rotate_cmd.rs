@@ -92,6 +92,22 @@ struct Ctx {
 }
 
 pub async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
+    let json = args.json;
+    let results = run_rotations(config, args).await?;
+    print_results(&results, json);
+    let failed = results.iter().filter(|r| !r.ok).count();
+    if failed > 0 {
+        return Err(RotatorError::Invalid(format!(
+            "{failed} of {} rotation(s) did not complete (see above)",
+            results.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Carries out the rotations of `args` (as `rotate` does) and returns each one's result,
+/// printing nothing: for commands that rotate as one of their steps (an offboarding).
+pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<RotateResult>> {
     if args.reason.trim().is_empty() {
         return Err(RotatorError::Invalid("--reason must not be empty".into()));
     }
@@ -336,16 +352,7 @@ pub async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
             }
         }
     }
-    let results: Vec<RotateResult> = targets.into_iter().filter_map(|t| t.result).collect();
-    print_results(&results, args.json);
-    let failed = results.iter().filter(|r| !r.ok).count();
-    if failed > 0 {
-        return Err(RotatorError::Invalid(format!(
-            "{failed} of {} rotation(s) did not complete (see above)",
-            results.len()
-        )));
-    }
-    Ok(())
+    Ok(targets.into_iter().filter_map(|t| t.result).collect())
 }
 
 fn humantime_secs(d: Duration) -> String {

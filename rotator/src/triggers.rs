@@ -73,7 +73,7 @@ fn to_delta(d: Duration) -> TimeDelta {
 }
 
 fn reserved(name: &str) -> bool {
-    name.split('/').next() == Some(RESERVED_SEGMENT)
+    crate::inventory::is_reserved(name)
 }
 
 impl Scheduler {

@@ -2,6 +2,8 @@
 //! emulator share: roles, grants, the permission rules and the Mixpanel API client.
 
 pub mod api;
+pub mod audit;
+pub mod governance;
 pub mod inventory;
 pub mod model;
 pub mod permissions;

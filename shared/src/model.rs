@@ -566,6 +566,10 @@ pub struct Project {
 /// A member of the organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
+    /// The member's Mixpanel user id, when the list gives it (the key `creator` of a service
+    /// account refers to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<UserId>,
     pub email: Email,
     pub role: OrgRole,
     pub status: MemberStatus,
@@ -729,6 +733,11 @@ pub mod audit_event {
     pub const ORG_USER_ADDED: &str = "organization.user_added";
     pub const ORG_USER_REMOVED: &str = "organization.user_removed";
     pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+    /// A member logged in: payload `email`, `login_method` (password, sso, magic_link, social),
+    /// `twofactor_method` (totp, sms or null). The only source of a member's last login.
+    pub const SESSION_LOGGED_IN: &str = "session.logged_in";
+    /// A member enrolled in two-factor authentication: payload `email`, `method`.
+    pub const USER_TWOFACTOR_ENABLED: &str = "user.twofactor_enabled";
 }
 
 /// One audit-log event.

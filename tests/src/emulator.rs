@@ -220,6 +220,40 @@ impl Emulator {
         });
     }
 
+    /// `POST /_emulator{path}` with a JSON body; panics unless it succeeds. The `results`.
+    pub fn admin_post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/_emulator{path}", self.url);
+        block_on(async {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("admin request");
+            let status = r.status();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            assert!(status.is_success(), "POST /_emulator{path}: {status} {v}");
+            v["results"].clone()
+        })
+    }
+
+    /// Records a member's login at `at` (RFC 3339), with two-factor enrollment when `twofactor`.
+    pub fn record_login(&self, org: u64, email: &str, at: &str, twofactor: bool) {
+        self.admin_post(
+            &format!("/organizations/{org}/users/{email}/login"),
+            json!({"at": at, "login_method": "password", "twofactor_enabled": twofactor,
+                   "twofactor_method": if twofactor { Some("totp") } else { None }}),
+        );
+    }
+
+    /// Sets a service account's creator (a member's e-mail), `created` and `last_used`.
+    pub fn service_account_facts(&self, org: u64, sa: u64, facts: Value) {
+        self.admin_post(
+            &format!("/organizations/{org}/service-accounts/{sa}/facts"),
+            facts,
+        );
+    }
+
     /// Sets the emulator's faults (`PUT /_emulator/faults`); `None` clears them.
     pub fn faults(&self, faults: Option<Value>) {
         let url = format!("{}/_emulator/faults", self.url);

@@ -68,6 +68,10 @@ pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
         wire::RESET_PROJECT_TOKEN => on(f, projects::reset_token),
         wire::VALIDATE_PROJECT_CREDENTIALS => on(f, projects::validate_credentials),
         wire::AUDIT_LOGS => on(f, audit_log::query),
+        wire::PROJECT_AUDIT_LOGS => on(f, audit_log::query_project),
+        wire::CREATE_AUDIT_LOG_EXPORT => on(f, audit_log::create_export),
+        wire::LIST_AUDIT_LOG_EXPORTS => on(f, audit_log::list_exports),
+        wire::DOWNLOAD_AUDIT_LOG_EXPORT => on(f, audit_log::download_export),
         _ => return None,
     };
     Some(mr)

@@ -23,6 +23,7 @@ use crate::AppState;
 
 pub fn member_model(m: &MemberRow) -> Member {
     Member {
+        id: Some(m.id),
         email: m.email.clone(),
         role: m.role,
         status: m.status,

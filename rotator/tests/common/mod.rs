@@ -76,6 +76,11 @@ impl Emu {
         self.kit.activate(email);
     }
 
+    /// The test kit's emulator handle (admin routes: logins, service-account facts).
+    pub fn kit(&self) -> &testkit::emulator::Emulator {
+        &self.kit
+    }
+
     pub fn client(&self, username: &str, secret: &str) -> Client {
         let mut c = ClientConfig::new(&self.url, username, SecretString::from(secret.to_string()))
             .expect("client config");

@@ -1416,18 +1416,44 @@ impl Client {
         query: &wire::AuditLogQuery,
         max_pages: usize,
     ) -> Result<Vec<AuditEvent>, ApiError> {
+        let mut out = Vec::new();
+        self.audit_logs_each(AuditScope::Organization(org), query, max_pages, |page| {
+            out.extend_from_slice(page);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Reads the audit log of an organization or a project page by page, handing each page to
+    /// `each` as it arrives (an export of any size streams), following the cursor for at most
+    /// `max_pages` pages. Returns the number of pages read. The same errors as
+    /// [`Client::audit_logs_up_to`]; an error from `each` stops the reading.
+    pub async fn audit_logs_each(
+        &self,
+        scope: AuditScope,
+        query: &wire::AuditLogQuery,
+        max_pages: usize,
+        mut each: impl FnMut(&[AuditEvent]) -> Result<(), ApiError>,
+    ) -> Result<usize, ApiError> {
+        let route = match scope {
+            AuditScope::Organization(_) => &wire::AUDIT_LOGS,
+            AuditScope::Project(_) => &wire::PROJECT_AUDIT_LOGS,
+        };
         let mut q = query.clone();
         let mut seen: HashSet<String> = q.cursor.iter().cloned().collect();
-        let mut out = Vec::new();
         for page_no in 1..=max_pages {
-            let page = self.audit_logs(org, &q).await?;
-            out.extend(page.results);
+            let page = match scope {
+                AuditScope::Organization(org) => self.audit_logs(org, &q).await?,
+                AuditScope::Project(p) => self.project_audit_logs(p, &q).await?,
+            };
+            each(&page.results)?;
             let Some(cursor) = page.pagination.next_cursor else {
-                return Ok(out);
+                return Ok(page_no);
             };
             if !seen.insert(cursor.clone()) {
                 return Err(ApiError::Decode {
-                    route: wire::AUDIT_LOGS.name,
+                    route: route.name,
                     message: format!(
                         "page {page_no} of the audit log points back to the cursor \"{}\" seen before, so paging would loop: stopped without reading the log to its end; narrow the query (created_gte, types, project_ids) and try again",
                         cursor.chars().take(64).collect::<String>()
@@ -1437,11 +1463,73 @@ impl Client {
             q.cursor = Some(cursor);
         }
         Err(ApiError::Decode {
-            route: wire::AUDIT_LOGS.name,
+            route: route.name,
             message: format!(
                 "the audit log goes on past {max_pages} pages: stopped at the page cap without reading it to its end; narrow the query (created_gte, types, project_ids) and try again"
             ),
         })
+    }
+
+    /// One page of a project's audit log (`POST /api/app/projects/{project}/audit-logs`).
+    pub async fn project_audit_logs(
+        &self,
+        project: ProjectId,
+        query: &wire::AuditLogQuery,
+    ) -> Result<wire::AuditLogPage, ApiError> {
+        let bytes = self
+            .call_bytes(
+                &wire::PROJECT_AUDIT_LOGS,
+                PathArgs::project(project),
+                json(query)?,
+            )
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
+            route: wire::PROJECT_AUDIT_LOGS.name,
+            message: e.to_string(),
+        })
+    }
+
+    /// Starts an asynchronous export of the organization's audit log; the export's id.
+    pub async fn create_audit_log_export(
+        &self,
+        org: OrgId,
+        request: &wire::CreateAuditExport,
+    ) -> Result<String, ApiError> {
+        let created: wire::AuditExportCreated = self
+            .call(
+                &wire::CREATE_AUDIT_LOG_EXPORT,
+                PathArgs::org(org),
+                json(request)?,
+            )
+            .await?;
+        Ok(created.export_id)
+    }
+
+    /// The organization's audit-log exports with their status.
+    pub async fn list_audit_log_exports(
+        &self,
+        org: OrgId,
+    ) -> Result<Vec<wire::AuditExport>, ApiError> {
+        self.call(
+            &wire::LIST_AUDIT_LOG_EXPORTS,
+            PathArgs::org(org),
+            Body::Empty,
+        )
+        .await
+    }
+
+    /// The file of a finished export (CSV or NDJSON bytes).
+    pub async fn download_audit_log_export(
+        &self,
+        org: OrgId,
+        export_id: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        self.call_bytes(
+            &wire::DOWNLOAD_AUDIT_LOG_EXPORT,
+            PathArgs::org(org).export(export_id),
+            Body::Empty,
+        )
+        .await
     }
 
     /// Sends a request to any path with the client's credentials and policies, for checks and
@@ -1459,6 +1547,13 @@ impl Client {
         };
         self.send("raw", method, url, body).await
     }
+}
+
+/// Whose audit log to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditScope {
+    Organization(OrgId),
+    Project(ProjectId),
 }
 
 /// The most audit-log pages [`Client::audit_logs_all`] reads before it stops with an error.

@@ -5,9 +5,9 @@ use std::ops::Deref;
 
 use super::error::ApiError;
 use super::wire;
-use super::Client;
+use super::{AuditScope, Client};
 use crate::model::{
-    CreatedServiceAccount, Member, OrgId, Project, ProjectRoleGrant, ServiceAccount,
+    AuditEvent, CreatedServiceAccount, Member, OrgId, Project, ProjectRoleGrant, ServiceAccount,
     ServiceAccountId, Team, TeamId,
 };
 
@@ -93,5 +93,47 @@ impl OrgClient {
 
     pub async fn list_org_users(&self) -> Result<Vec<Member>, ApiError> {
         self.client.list_org_users(self.org).await
+    }
+
+    /// Every event of the organization's audit log matching `query`, all pages.
+    pub async fn audit_log(
+        &self,
+        query: &wire::AuditLogQuery,
+    ) -> Result<Vec<AuditEvent>, ApiError> {
+        self.client.audit_logs_all(self.org, query).await
+    }
+
+    /// The organization's audit log page by page (see [`Client::audit_logs_each`]).
+    pub async fn audit_log_each(
+        &self,
+        query: &wire::AuditLogQuery,
+        each: impl FnMut(&[AuditEvent]) -> Result<(), ApiError>,
+    ) -> Result<usize, ApiError> {
+        self.client
+            .audit_logs_each(
+                AuditScope::Organization(self.org),
+                query,
+                super::AUDIT_LOG_MAX_PAGES,
+                each,
+            )
+            .await
+    }
+
+    /// Starts an asynchronous audit-log export; its id.
+    pub async fn create_audit_log_export(
+        &self,
+        request: &wire::CreateAuditExport,
+    ) -> Result<String, ApiError> {
+        self.client.create_audit_log_export(self.org, request).await
+    }
+
+    pub async fn list_audit_log_exports(&self) -> Result<Vec<wire::AuditExport>, ApiError> {
+        self.client.list_audit_log_exports(self.org).await
+    }
+
+    pub async fn download_audit_log_export(&self, export_id: &str) -> Result<Vec<u8>, ApiError> {
+        self.client
+            .download_audit_log_export(self.org, export_id)
+            .await
     }
 }

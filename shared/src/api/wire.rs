@@ -62,7 +62,7 @@ impl fmt::Display for Method {
 pub struct Route {
     pub name: &'static str,
     pub method: Method,
-    /// Path with `{org}`, `{project}`, `{team}`, `{sa}`, `{email}` placeholders.
+    /// Path with `{org}`, `{project}`, `{team}`, `{sa}`, `{email}`, `{export}` placeholders.
     pub path: &'static str,
     pub status: RouteStatus,
     /// For a route that creates something new with an id chosen by Mixpanel (sending it twice
@@ -132,6 +132,7 @@ impl Route {
             ("team", args.team.map(|v| v.to_string())),
             ("sa", args.sa.map(|v| v.to_string())),
             ("email", args.email.map(str::to_string)),
+            ("export", args.export.map(str::to_string)),
         ];
         for (key, value) in &given {
             if value.is_some() && !self.path.contains(&format!("{{{key}}}")) {
@@ -171,6 +172,8 @@ pub struct PathArgs<'a> {
     pub team: Option<TeamId>,
     pub sa: Option<ServiceAccountId>,
     pub email: Option<&'a str>,
+    /// An audit-log export id.
+    pub export: Option<&'a str>,
 }
 
 impl<'a> PathArgs<'a> {
@@ -181,6 +184,7 @@ impl<'a> PathArgs<'a> {
         team: None,
         sa: None,
         email: None,
+        export: None,
     };
 
     /// `{org}`.
@@ -219,6 +223,14 @@ impl<'a> PathArgs<'a> {
     pub fn email(self, email: &'a str) -> Self {
         PathArgs {
             email: Some(email),
+            ..self
+        }
+    }
+
+    /// And `{export}`.
+    pub fn export(self, export: &'a str) -> Self {
+        PathArgs {
+            export: Some(export),
             ..self
         }
     }
@@ -465,6 +477,40 @@ pub const AUDIT_LOGS: Route = route(
     Obs,
 )
 .needs(C::ViewAuditLog);
+pub const PROJECT_AUDIT_LOGS: Route = route(
+    "project_audit_logs",
+    Post,
+    "/api/app/projects/{project}/audit-logs",
+    Obs,
+)
+.needs(C::ViewAuditLog);
+/// Starts an asynchronous export of the organization's audit log (CSV or NDJSON).
+pub const CREATE_AUDIT_LOG_EXPORT: Route = route(
+    "create_audit_log_export",
+    Post,
+    "/api/app/organizations/{org}/audit-logs/exports",
+    Obs,
+)
+.creates("list the organization's audit-log exports")
+.needs(C::ViewAuditLog);
+/// The organization's audit-log exports with their status (IN_PROGRESS, SUCCEEDED, FAILED,
+/// CANCELED). The internal spec names the list without its method; GET on the collection is
+/// the web app's convention.
+pub const LIST_AUDIT_LOG_EXPORTS: Route = route(
+    "list_audit_log_exports",
+    Get,
+    "/api/app/organizations/{org}/audit-logs/exports",
+    Obs,
+)
+.needs(C::ViewAuditLog);
+/// The file of a finished export: CSV or NDJSON, not wrapped in the envelope.
+pub const DOWNLOAD_AUDIT_LOG_EXPORT: Route = route(
+    "download_audit_log_export",
+    Get,
+    "/api/app/organizations/{org}/audit-logs/exports/{export}/download",
+    Obs,
+)
+.needs(C::ViewAuditLog);
 
 /// Every route of the client, in the order of the reference notes.
 pub const ROUTES: &[Route] = &[
@@ -507,6 +553,10 @@ pub const ROUTES: &[Route] = &[
     RESET_PROJECT_TOKEN,
     VALIDATE_PROJECT_CREDENTIALS,
     AUDIT_LOGS,
+    PROJECT_AUDIT_LOGS,
+    CREATE_AUDIT_LOG_EXPORT,
+    LIST_AUDIT_LOG_EXPORTS,
+    DOWNLOAD_AUDIT_LOG_EXPORT,
 ];
 
 /// For a route that creates something new (not safe to send twice), how to check whether an
@@ -793,14 +843,24 @@ pub struct Success {
 
 // ----- audit log -----
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The audit log's filter body (every field optional), the cursor and the page size.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditLogQuery {
+    /// Event types, `entity.action`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_gte: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_lte: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub project_ids: Vec<ProjectId>,
+    /// Events whose actor is none of these addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_user_emails: Vec<String>,
+    /// Free text: events whose actor or payload contains it (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -819,6 +879,77 @@ pub struct AuditLogPage {
 pub struct Pagination {
     pub next_cursor: Option<String>,
     pub previous_cursor: Option<String>,
+}
+
+/// The format of an audit-log export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditExportFormat {
+    Csv,
+    Ndjson,
+}
+
+impl AuditExportFormat {
+    pub const NAMES: &'static [&'static str] = &["csv", "ndjson"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditExportFormat::Csv => "csv",
+            AuditExportFormat::Ndjson => "ndjson",
+        }
+    }
+}
+
+impl std::str::FromStr for AuditExportFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Ok(AuditExportFormat::Csv),
+            "ndjson" => Ok(AuditExportFormat::Ndjson),
+            other => Err(format!(
+                "unknown export format {other:?}: use csv or ndjson"
+            )),
+        }
+    }
+}
+
+/// `POST …/audit-logs/exports`: the filter plus the format (no cursor or limit).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateAuditExport {
+    #[serde(flatten)]
+    pub filter: AuditLogQuery,
+    pub export_format: AuditExportFormat,
+}
+
+/// `201 {"export_id": ...}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditExportCreated {
+    pub export_id: String,
+}
+
+/// The status of an audit-log export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuditExportStatus {
+    InProgress,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl AuditExportStatus {
+    pub const NAMES: &'static [&'static str] = &["IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELED"];
+}
+
+/// One export of the list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditExport {
+    pub export_id: String,
+    pub status: AuditExportStatus,
+    pub export_format: AuditExportFormat,
+    pub created: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[cfg(test)]
@@ -880,6 +1011,7 @@ mod tests {
             team: Some(TeamId(3)),
             sa: Some(ServiceAccountId(4)),
             email: Some("a@b.example"),
+            export: Some("e-5"),
         };
         for r in ROUTES {
             assert!(r.path.starts_with('/'), "{}", r.name);
@@ -890,6 +1022,7 @@ mod tests {
                 team: all.team.filter(|_| r.path.contains("{team}")),
                 sa: all.sa.filter(|_| r.path.contains("{sa}")),
                 email: all.email.filter(|_| r.path.contains("{email}")),
+                export: all.export.filter(|_| r.path.contains("{export}")),
             };
             let filled = r.fill(&args).unwrap_or_else(|e| panic!("{e}"));
             assert!(!filled.contains(['{', '}']), "{}: {filled}", r.name);
@@ -934,7 +1067,12 @@ mod tests {
             .collect();
         assert_eq!(
             creating,
-            ["create_service_account", "create_project", "add_teams"]
+            [
+                "create_service_account",
+                "create_project",
+                "add_teams",
+                "create_audit_log_export"
+            ]
         );
         for r in ROUTES {
             assert_eq!(creates_new(r.name), r.creates);

@@ -311,6 +311,27 @@ impl VaultStore {
         Ok(self.kv_write(&path, &data, cas).await?.version)
     }
 
+    /// Writes a document under `state/<name>` with check-and-set only (no fencing token): for
+    /// records that are not the leader's work, such as an offboarding's journal, which one
+    /// command writes while a daemon may lead. `cas` 0 creates it (and fails if it exists).
+    pub async fn write_unfenced_state_document<T: serde::Serialize>(
+        &self,
+        name: &str,
+        doc: &T,
+        cas: u64,
+    ) -> Result<u64, VaultError> {
+        let path = self.kv_path(Area::State, name)?;
+        let data = serde_json::to_value(doc).map_err(|e| VaultError::InvalidInput {
+            path: self.data_policy_path(&path),
+            reason: e.to_string(),
+        })?;
+        if cas == 0 {
+            self.kv_configure(&path, true, DEFAULT_MAX_VERSIONS, None)
+                .await?;
+        }
+        Ok(self.kv_write(&path, &data, cas).await?.version)
+    }
+
     /// What this token lacks to store a new credential under `creds/<name>` (create on its
     /// data path, create/update on its metadata path); empty when it can. Asked before an
     /// account is created, so a token that cannot write never leaves an account whose secret
