@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
+use mixpanel_access::api::wire;
 use mixpanel_access::inventory::{
     format_optional_period, parse_duration, parse_inventory_toml, parse_optional_period,
     CredentialKind, CredentialStatus, ExportFormat, IntegrationType, InventoryEntry, METADATA_KEYS,
