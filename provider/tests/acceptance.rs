@@ -1124,3 +1124,175 @@ resource "mixpanel_project_member" "g" {
     }
     assert!(!listed.contains("stranger"), "{listed}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 9: list data sources, authoritative sets, organization settings
+// ---------------------------------------------------------------------------------------------
+
+impl Workspace {
+    fn outputs(&self) -> Value {
+        let o = self.dir.run_ok(&["output", "-json"]);
+        serde_json::from_slice(&o.stdout).expect("outputs")
+    }
+}
+
+/// The list data sources, filtered, and the effective access of a service account; a
+/// credential that cannot see everything gets an error, or with `allow_partial` a list that
+/// says it is partial.
+#[test]
+fn list_data_sources_and_a_service_accounts_effective_access() {
+    let (emu, creds) = setup();
+    let body = format!(
+        r#"{PROJECT}{MEMBER}{TEAM}
+resource "mixpanel_organization_member" "bob" {{
+  email = "bob@acme.example"
+  role  = "admin"
+}}
+resource "mixpanel_service_account" "etl" {{
+  username = "etl"
+  role     = "consumer"
+  expires  = "2099-01-01T00:00:00Z"
+}}
+resource "mixpanel_team_member" "etl" {{
+  team_id            = mixpanel_team.t.id
+  service_account_id = mixpanel_service_account.etl.id
+}}
+resource "mixpanel_team_member" "ana" {{
+  team_id = mixpanel_team.t.id
+  email   = mixpanel_organization_member.ana.email
+}}
+resource "mixpanel_team_project" "tp" {{
+  team_id    = mixpanel_team.t.id
+  project_id = mixpanel_project.p.id
+  role       = "analyst"
+}}
+resource "mixpanel_service_account_project" "etl" {{
+  project_id         = mixpanel_project.p.id
+  service_account_id = mixpanel_service_account.etl.id
+  role               = "admin"
+}}
+data "mixpanel_organization_members" "admins" {{
+  role       = "admin"
+  depends_on = [mixpanel_organization_member.bob, mixpanel_organization_member.ana]
+}}
+data "mixpanel_organization_members" "invited" {{
+  status     = "invited"
+  depends_on = [mixpanel_organization_member.bob, mixpanel_organization_member.ana]
+}}
+data "mixpanel_teams" "all" {{
+  depends_on = [mixpanel_team_member.etl, mixpanel_team_member.ana, mixpanel_team_project.tp]
+}}
+data "mixpanel_service_accounts" "all" {{
+  depends_on = [mixpanel_service_account.etl]
+}}
+data "mixpanel_projects" "all" {{
+  depends_on = [mixpanel_project.p]
+}}
+data "mixpanel_effective_access" "etl" {{
+  service_account_id = mixpanel_service_account.etl.id
+  depends_on         = [mixpanel_team_member.etl, mixpanel_team_project.tp, mixpanel_service_account_project.etl]
+}}
+output "admins" {{ value = data.mixpanel_organization_members.admins }}
+output "invited" {{ value = data.mixpanel_organization_members.invited.members[*].email }}
+output "teams" {{ value = data.mixpanel_teams.all }}
+output "accounts" {{ value = data.mixpanel_service_accounts.all }}
+output "projects" {{ value = data.mixpanel_projects.all }}
+output "etl" {{ value = data.mixpanel_effective_access.etl }}
+"#
+    );
+    let ws = Workspace::new(&emu, &creds, &body);
+    ws.apply();
+    let out = ws.outputs();
+    let admins = &out["admins"]["value"];
+    assert_eq!(admins["complete"], true);
+    let emails: Vec<&str> = admins["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["email"].as_str())
+        .collect();
+    assert_eq!(emails, ["bob@acme.example"], "{admins}");
+    assert_eq!(
+        out["invited"]["value"],
+        serde_json::json!(["ana@acme.example", "bob@acme.example"])
+    );
+    let team = &out["teams"]["value"]["teams"][0];
+    assert_eq!(team["name"], "Data Engineering");
+    assert_eq!(team["members"], serde_json::json!(["ana@acme.example"]));
+    let etl_id = ws.values("mixpanel_service_account.etl")["id"].clone();
+    assert_eq!(team["service_account_ids"], serde_json::json!([etl_id]));
+    assert_eq!(team["projects"][0]["role"], "analyst");
+    let accounts = out["accounts"]["value"]["service_accounts"]
+        .as_array()
+        .expect("accounts")
+        .clone();
+    let etl = accounts
+        .iter()
+        .find(|a| a["id"] == etl_id)
+        .expect("etl listed");
+    assert_eq!(etl["expires"], "2099-01-01T00:00:00Z");
+    assert!(etl["username"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("etl.")));
+    // The provider's own account has been used; etl never.
+    assert!(
+        accounts.iter().any(|a| a["last_used"].is_string()),
+        "{accounts:?}"
+    );
+    assert_eq!(etl["last_used"], Value::Null);
+    let pid = ws.values("mixpanel_project.p")["id"].clone();
+    assert_eq!(out["projects"]["value"]["projects"][0]["id"], pid);
+    assert_eq!(
+        out["projects"]["value"]["projects"][0]["data_residency"],
+        "eu"
+    );
+    let etl_access = &out["etl"]["value"];
+    assert_eq!(etl_access["organization_role"], "member");
+    assert_eq!(etl_access["projects"][0]["role"], "admin");
+    assert_eq!(
+        etl_access["projects"][0]["sources"],
+        serde_json::json!(["individual:admin", "team:Data Engineering:analyst"])
+    );
+    ws.assert_no_changes();
+
+    // A member-role account sees only part of the organization: each list says so.
+    let weak = analyst(&emu, &creds);
+    let ws = Workspace::new(
+        &emu,
+        &weak,
+        r#"
+data "mixpanel_teams" "all" {}
+"#,
+    );
+    let o = ws.run(&["plan", "-no-color", "-input=false", "-refresh=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Cannot list all teams"), "{out}");
+    assert!(out.contains("allow_partial"), "{out}");
+    for ds in [
+        "mixpanel_organization_members",
+        "mixpanel_service_accounts",
+        "mixpanel_projects",
+    ] {
+        ws.write(&format!("data \"{ds}\" \"x\" {{}}\n"));
+        let o = ws.run(&["plan", "-no-color", "-input=false", "-refresh=false"]);
+        assert!(!o.status.success(), "{ds}: {}", text(&o));
+        assert!(text(&o).contains("Cannot list all"), "{ds}: {}", text(&o));
+    }
+    ws.write(
+        r#"
+data "mixpanel_teams" "all" {
+  allow_partial = true
+}
+output "complete" { value = data.mixpanel_teams.all.complete }
+"#,
+    );
+    ws.ok(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-refresh=false",
+    ]);
+    assert_eq!(ws.outputs()["complete"]["value"], false);
+}

@@ -14,6 +14,8 @@ use std::sync::Arc;
 pub(crate) use organization_member::list_members;
 pub(crate) use project::{list_projects, project_state};
 pub(crate) use project_member::granted_users;
+pub(crate) use service_account::list_service_accounts;
+pub(crate) use service_account_project::project_accounts;
 pub(crate) use team::list_teams;
 
 use crate::context::Ctx;

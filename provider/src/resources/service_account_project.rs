@@ -26,7 +26,7 @@ pub struct ServiceAccountProject {
 }
 
 /// A project's service accounts, by account id.
-async fn project_accounts(
+pub(crate) async fn project_accounts(
     ctx: &Ctx,
     project: ProjectId,
 ) -> Result<std::sync::Arc<Indexed<ServiceAccountId, ProjectServiceAccount>>, Diagnostic> {
