@@ -1296,3 +1296,139 @@ output "complete" { value = data.mixpanel_teams.all.complete }
     ]);
     assert_eq!(ws.outputs()["complete"]["value"], false);
 }
+
+const SETS: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "analytics-dev"
+  timezone            = "Europe/Paris"
+  deletion_protection = false
+}
+resource "mixpanel_organization_member" "ana" {
+  email = "ana@acme.example"
+  role  = "member"
+}
+resource "mixpanel_team" "t" {
+  name = "Data Engineering"
+}
+resource "mixpanel_service_account" "etl" {
+  username = "etl"
+  role     = "consumer"
+}
+resource "mixpanel_project_members" "p" {
+  project_id   = mixpanel_project.p.id
+  members      = { "ana@acme.example" = "analyst" }
+  max_removals = 0
+  depends_on   = [mixpanel_organization_member.ana]
+}
+resource "mixpanel_team_members" "t" {
+  team_id             = mixpanel_team.t.id
+  emails              = [mixpanel_organization_member.ana.email]
+  service_account_ids = [mixpanel_service_account.etl.id]
+}
+"#;
+
+/// The authoritative sets: apply, empty plans, import; a project owner and a team member added
+/// through the API outside Terraform are planned for removal (and `max_removals` refuses the
+/// plan by name first); with Mixpanel's missing routes hidden the removal fails and says where
+/// to make it; destroy removes what the resources held.
+#[test]
+fn authoritative_sets_plan_out_of_band_members_for_removal() {
+    use mixpanel_access::model::{Email, ProjectId};
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, SETS);
+    ws.apply();
+    ws.assert_no_changes();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project id");
+    let team: u64 = ws.values("mixpanel_team.t")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("team id");
+    assert_eq!(
+        ws.values("mixpanel_project_members.p")["members"],
+        serde_json::json!({"ana@acme.example": "analyst"})
+    );
+    ws.check_import(
+        "mixpanel_project_members.p",
+        &project.to_string(),
+        &["max_removals"],
+    );
+    ws.check_import("mixpanel_team_members.t", &team.to_string(), &[]);
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Out of band, through the API: eve joins, becomes a project owner and a team member.
+    let rt = runtime();
+    let client = emu.client(&creds);
+    let org = OrgId(creds.org_id);
+    let eve: Email = "eve@acme.example".parse().expect("email");
+    rt.block_on(client.invite_org_users(org, std::slice::from_ref(&eve), OrgRole::Member))
+        .expect("invite eve");
+    rt.block_on(client.add_users_to_projects(
+        org,
+        std::slice::from_ref(&eve),
+        &[ProjectId(project)],
+        ProjectRole::Owner,
+    ))
+    .expect("eve owner");
+    rt.block_on(client.add_users_to_team(org, TeamId(team), std::slice::from_ref(&eve)))
+        .expect("eve in team");
+
+    // max_removals = 0 refuses the plan, naming her.
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Too many removals"), "{out}");
+    assert!(out.contains("eve@acme.example"), "{out}");
+
+    // With room for one removal the plan shows both removals.
+    let sets = SETS.replace("max_removals = 0", "max_removals = 1");
+    ws.write(&sets);
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    eprintln!("PLAN WITH AN OUT-OF-BAND PROJECT OWNER:\n{}", {
+        let o = ws.run(&["plan", "-no-color", "-input=false"]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    });
+    assert!(
+        out.contains("\"eve@acme.example\" = \"owner\" -> null"),
+        "{out}"
+    );
+    assert!(out.contains("- \"eve@acme.example\""), "{out}");
+
+    // Where Mixpanel has no removal route, the apply fails and says where to do it.
+    emu.faults(Some(serde_json::json!({"hide_emulator_only_routes": true})));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Mixpanel's web app"), "{out}");
+    assert!(
+        out.contains("Cannot remove the grants of eve@acme.example"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Cannot remove eve@acme.example from team"),
+        "{out}"
+    );
+    assert_eq!(ws.plan_code(&[]).0, 2, "still planned");
+
+    emu.faults(None);
+    ws.apply();
+    ws.assert_no_changes();
+    let grants = rt
+        .block_on(client.granted_users(ProjectId(project)))
+        .expect("grants");
+    assert!(!grants.iter().any(|g| g.email == eve), "{grants:?}");
+    let teams = rt.block_on(client.list_teams(org)).expect("teams");
+    assert!(!teams[0].members.contains(&eve), "{teams:?}");
+
+    // A role change applies in place.
+    ws.write(&sets.replace("= \"analyst\"", "= \"admin\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert!(code == 2 && out.contains("updated in-place"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}

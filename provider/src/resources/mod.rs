@@ -1,12 +1,15 @@
 //! The resources, one Terraform type per file.
 
+mod authoritative;
 mod organization_member;
 mod project;
 mod project_member;
+mod project_members;
 mod service_account;
 mod service_account_project;
 mod team;
 mod team_member;
+mod team_members;
 mod team_project;
 
 use std::sync::Arc;
@@ -29,6 +32,8 @@ pub fn all() -> Vec<Arc<dyn Resource<Ctx>>> {
         Arc::new(Typed(project_member::ProjectMemberResource)),
         Arc::new(Typed(team::TeamResource)),
         Arc::new(Typed(team_member::TeamMemberResource)),
+        Arc::new(Typed(team_members::TeamMembersResource)),
+        Arc::new(Typed(project_members::ProjectMembersResource)),
         Arc::new(Typed(team_project::TeamProjectResource)),
         Arc::new(Typed(service_account::ServiceAccountResource)),
         Arc::new(Typed(
