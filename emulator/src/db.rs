@@ -115,10 +115,20 @@ CREATE TABLE IF NOT EXISTS audit_log (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_log_org ON audit_log(org_id, id);
+-- Issue 9: organization settings (a missing row means the defaults).
+CREATE TABLE IF NOT EXISTS org_settings (
+    org_id INTEGER PRIMARY KEY REFERENCES organizations(id) ON DELETE CASCADE,
+    discoverability TEXT NOT NULL DEFAULT 'Closed',
+    domains TEXT NOT NULL DEFAULT '[]',
+    twofactor INTEGER NOT NULL DEFAULT 0,
+    sso INTEGER NOT NULL DEFAULT 0
+);
 "#;
 
 /// Tables wiped by a reset, children first.
 const DATA_TABLES: &[&str] = &[
+    // Issue 9.
+    "org_settings",
     "audit_log",
     "team_projects",
     "team_members",

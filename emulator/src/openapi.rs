@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use mixpanel_access::api::wire::{self, Method, Route, RouteStatus, ROUTES};
+use mixpanel_access::api::wire::{self, Discoverability, Method, Route, RouteStatus, ROUTES};
 use mixpanel_access::model::{
     DataResidency, MemberStatus, OrgRole, ProjectRole, TargetType, Timezone,
 };
@@ -317,6 +317,39 @@ fn shape(route: &Route) -> Option<Shape> {
             status: 200,
             answer: r("AuditLogPage"),
         },
+        // Issue 9: organization settings.
+        wire::GET_DISCOVERABILITY => get(object(
+            &["discoverability", "sso", "validated"],
+            json!({
+                "discoverability": r("Discoverability"),
+                "sso": { "type": "boolean" },
+                "validated": { "type": "boolean" },
+            }),
+        )),
+        wire::SET_DISCOVERABILITY => post(r("Discoverability"), r("Updated")),
+        wire::GET_DISCOVERABLE_DOMAINS => get(array(json!({ "type": "string" }))),
+        wire::SET_DISCOVERABLE_DOMAINS => post(
+            array(json!({ "type": "string", "description": "a host name such as example.com" })),
+            object(
+                &["updated"],
+                json!({
+                    "updated": { "type": "boolean" },
+                    "publicDomains": array(json!({ "type": "string" })),
+                }),
+            ),
+        ),
+        wire::GET_TWO_FACTOR => get(r("TwoFactorSetting")),
+        wire::SET_TWO_FACTOR => post(
+            request(
+                &["twofactor_auth_required"],
+                json!({ "twofactor_auth_required": { "type": "boolean" } }),
+            ),
+            r("TwoFactorSetting"),
+        ),
+        wire::GET_SSO => get(object(
+            &["sso_enabled"],
+            json!({ "sso_enabled": { "type": "boolean" } }),
+        )),
         _ => return None,
     })
 }
@@ -364,6 +397,7 @@ fn components() -> Value {
                     "name": { "type": "string" },
                     "role": { "type": "string", "description": "the organization role, or \"no role\"" },
                     "permissions": array(json!({ "type": "string" })),
+                    "twofactor_auth_required": { "type": "boolean" },
                 })),
             },
             "projects": {
@@ -394,6 +428,10 @@ fn components() -> Value {
             "Id": { "type": "integer", "format": "int64", "minimum": 1 },
             "Email": { "type": "string", "format": "email" },
             "ProjectRole": names(ProjectRole::NAMES),
+            "Discoverability": names(Discoverability::NAMES),
+            "TwoFactorSetting": object(&["twofactor_auth_required"], json!({
+                "twofactor_auth_required": { "type": "boolean" },
+            })),
             "OrgRole": names(OrgRole::NAMES),
             "Empty": { "type": "object", "additionalProperties": false },
             "Error": {
@@ -523,6 +561,9 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
     if route.status == RouteStatus::EmulatorOnly {
         summary.push_str(" (emulator only: not available upstream yet)");
     }
+    if route.status == RouteStatus::ObservedPathOnly {
+        summary.push_str(" (path seen upstream, body untyped there: the emulator's shape)");
+    }
     op.insert("summary".into(), Value::String(summary));
     op.insert("x-upstream-status".into(), json!(route.status));
     if let Some(check) = route.creates {
@@ -576,7 +617,7 @@ pub fn document() -> Result<Value, String> {
         "info": {
             "title": "Mixpanel management API (mixpanel-emulator)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web app), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
+            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web app), observed_path_only (the path is in Mixpanel's web app, its body untyped there: the body is the emulator's), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "basicAuth": [] }],
@@ -598,6 +639,7 @@ mod tests {
             let status = match route.status {
                 RouteStatus::DocumentedUpstream => "documented_upstream",
                 RouteStatus::ObservedUpstream => "observed_upstream",
+                RouteStatus::ObservedPathOnly => "observed_path_only",
                 RouteStatus::EmulatorOnly => "emulator_only",
             };
             assert_eq!(op["x-upstream-status"], status, "{}", route.name);

@@ -1432,3 +1432,112 @@ fn authoritative_sets_plan_out_of_band_members_for_removal() {
 
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
 }
+
+const ORG_SETTINGS: &str = r#"
+resource "mixpanel_organization_settings" "org" {
+  discoverability      = "admin_approval"
+  discoverable_domains = ["acme.example", "acme-corp.example"]
+  two_factor_required  = true
+}
+"#;
+
+/// Organization settings: apply, empty plans, import; a two-factor change made outside
+/// Terraform shows in the plan; each change of the requirement is in the audit log; a public
+/// domain is refused; destroy leaves the settings and says so.
+#[test]
+fn organization_settings_lifecycle() {
+    use mixpanel_access::api::wire::{AuditLogQuery, Discoverability};
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, ORG_SETTINGS);
+    ws.apply();
+    ws.assert_no_changes();
+    let v = ws.values("mixpanel_organization_settings.org");
+    assert_eq!(v["id"], creds.org_id.to_string());
+    assert_eq!(v["sso_enabled"], false);
+    assert_eq!(v["discoverability"], "admin_approval");
+    let rt = runtime();
+    let client = emu.client(&creds);
+    let org = OrgId(creds.org_id);
+    let disc = rt.block_on(client.get_discoverability(org)).expect("read");
+    assert_eq!(disc.discoverability, Discoverability::Request);
+    assert!(disc.validated);
+    assert_eq!(
+        rt.block_on(client.get_discoverable_domains(org))
+            .expect("domains"),
+        ["acme-corp.example", "acme.example"]
+    );
+    assert!(
+        rt.block_on(client.get_two_factor(org))
+            .expect("2fa")
+            .twofactor_auth_required
+    );
+    ws.check_import(
+        "mixpanel_organization_settings.org",
+        &creds.org_id.to_string(),
+        &[],
+    );
+    ws.assert_no_changes();
+
+    // Out of band: two-factor turned off, the organization opened.
+    rt.block_on(client.set_two_factor(org, false))
+        .expect("2fa off");
+    rt.block_on(client.set_discoverability(org, Discoverability::Open))
+        .expect("open");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("two_factor_required = false -> true"), "{out}");
+    assert!(
+        out.contains("discoverability = \"open\" -> \"admin_approval\""),
+        "{out}"
+    );
+    ws.apply();
+    ws.assert_no_changes();
+    let events = rt
+        .block_on(client.audit_logs(
+            org,
+            &AuditLogQuery {
+                types: vec![
+                    "organization_access_security.twofactor_enabled".into(),
+                    "organization_access_security.twofactor_disabled".into(),
+                ],
+                ..Default::default()
+            },
+        ))
+        .expect("audit");
+    let kinds: Vec<&str> = events.results.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "organization_access_security.twofactor_enabled",
+            "organization_access_security.twofactor_disabled",
+            "organization_access_security.twofactor_enabled"
+        ],
+        "newest first"
+    );
+
+    // A public domain is refused by Mixpanel, with the domain named.
+    ws.write(&ORG_SETTINGS.replace("\"acme-corp.example\"", "\"gmail.com\""));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Cannot set the discoverable domains"), "{out}");
+    assert!(out.contains("gmail.com"), "{out}");
+    ws.write(ORG_SETTINGS);
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Destroy says it changes nothing, and it does not.
+    let out = ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert!(out.contains("changes nothing in Mixpanel"), "{out}");
+    assert!(
+        rt.block_on(client.get_two_factor(org))
+            .expect("2fa")
+            .twofactor_auth_required
+    );
+    assert_eq!(
+        rt.block_on(client.get_discoverability(org))
+            .expect("read")
+            .discoverability,
+        Discoverability::Request
+    );
+}

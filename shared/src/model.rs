@@ -729,6 +729,13 @@ pub mod audit_event {
     pub const ORG_USER_ADDED: &str = "organization.user_added";
     pub const ORG_USER_REMOVED: &str = "organization.user_removed";
     pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+    // Issue 9: organization settings.
+    pub const ORG_TWOFACTOR_ENABLED: &str = "organization_access_security.twofactor_enabled";
+    pub const ORG_TWOFACTOR_DISABLED: &str = "organization_access_security.twofactor_disabled";
+    pub const ORG_DISCOVERABILITY_CHANGED: &str =
+        "organization_access_security.discoverability_changed";
+    pub const ORG_DOMAINS_CHANGED: &str =
+        "organization_access_security.discoverable_domains_changed";
 }
 
 /// One audit-log event.

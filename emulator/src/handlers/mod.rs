@@ -2,6 +2,7 @@
 
 pub mod audit_log;
 pub mod me;
+pub mod org_settings;
 pub mod projects;
 pub mod service_accounts;
 pub mod teams;
@@ -68,6 +69,14 @@ pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
         wire::RESET_PROJECT_TOKEN => on(f, projects::reset_token),
         wire::VALIDATE_PROJECT_CREDENTIALS => on(f, projects::validate_credentials),
         wire::AUDIT_LOGS => on(f, audit_log::query),
+        // Issue 9: organization settings.
+        wire::GET_DISCOVERABILITY => on(f, org_settings::get_discoverability),
+        wire::SET_DISCOVERABILITY => on(f, org_settings::set_discoverability),
+        wire::GET_DISCOVERABLE_DOMAINS => on(f, org_settings::get_discoverable_domains),
+        wire::SET_DISCOVERABLE_DOMAINS => on(f, org_settings::set_discoverable_domains),
+        wire::GET_TWO_FACTOR => on(f, org_settings::get_two_factor),
+        wire::SET_TWO_FACTOR => on(f, org_settings::set_two_factor),
+        wire::GET_SSO => on(f, org_settings::get_sso),
         _ => return None,
     };
     Some(mr)

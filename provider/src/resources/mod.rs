@@ -2,6 +2,7 @@
 
 mod authoritative;
 mod organization_member;
+mod organization_settings;
 mod project;
 mod project_member;
 mod project_members;
@@ -34,6 +35,7 @@ pub fn all() -> Vec<Arc<dyn Resource<Ctx>>> {
         Arc::new(Typed(team_member::TeamMemberResource)),
         Arc::new(Typed(team_members::TeamMembersResource)),
         Arc::new(Typed(project_members::ProjectMembersResource)),
+        Arc::new(Typed(organization_settings::OrganizationSettingsResource)),
         Arc::new(Typed(team_project::TeamProjectResource)),
         Arc::new(Typed(service_account::ServiceAccountResource)),
         Arc::new(Typed(

@@ -6,6 +6,9 @@
 //! never followed, so a POST is never replayed as a GET; ids sent as JSON numbers; the secret
 //! held in a `SecretString`.
 
+// Issue 9: the organization-settings routes.
+mod settings;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -26,6 +26,9 @@ pub enum RouteStatus {
     DocumentedUpstream,
     /// Seen in Mixpanel's own web app or in community code with live tests.
     ObservedUpstream,
+    /// The path is in Mixpanel's web-app spec, but not its body (the spec has no schema for
+    /// it): the body is this project's guess, which only the emulator is known to accept.
+    ObservedPathOnly,
     /// Defined by this project; only the emulator serves it.
     EmulatorOnly,
 }
@@ -233,7 +236,10 @@ pub fn path_segment(s: &str) -> String {
 
 use Capability as C;
 use Method::{Delete, Get, Post};
-use RouteStatus::{DocumentedUpstream as Doc, EmulatorOnly as Emu, ObservedUpstream as Obs};
+use RouteStatus::{
+    DocumentedUpstream as Doc, EmulatorOnly as Emu, ObservedPathOnly as Path,
+    ObservedUpstream as Obs,
+};
 
 pub const ME: Route = route("me", Get, "/api/app/me", Doc);
 pub const LIST_SERVICE_ACCOUNTS: Route = route(
@@ -466,6 +472,55 @@ pub const AUDIT_LOGS: Route = route(
 )
 .needs(C::ViewAuditLog);
 
+// ----- Organization settings (issue 9): discoverability, two-factor, SSO -----
+
+pub const GET_DISCOVERABILITY: Route = route(
+    "get_discoverability",
+    Get,
+    "/api/app/organizations/{org}/domains/get-discoverability",
+    Obs,
+);
+/// The body is a bare JSON string: `"Closed"`, `"Request"` or `"Open"`.
+pub const SET_DISCOVERABILITY: Route = route(
+    "set_discoverability",
+    Post,
+    "/api/app/organizations/{org}/domains/set-discoverability",
+    Obs,
+)
+.needs(C::ManageSsoAndTwoFactor);
+pub const GET_DISCOVERABLE_DOMAINS: Route = route(
+    "get_discoverable_domains",
+    Get,
+    "/api/app/organizations/{org}/domains/get-discoverable-domains",
+    Obs,
+);
+/// The body is a bare JSON array of domains.
+pub const SET_DISCOVERABLE_DOMAINS: Route = route(
+    "set_discoverable_domains",
+    Post,
+    "/api/app/organizations/{org}/domains/set-discoverable-domains",
+    Obs,
+)
+.needs(C::ManageSsoAndTwoFactor);
+/// Untyped upstream: the answer's shape is the emulator's ([`TwoFactorSetting`]). Readers use
+/// `twofactor_auth_required` of `/api/app/me`'s organization, which is typed.
+pub const GET_TWO_FACTOR: Route = route(
+    "get_two_factor",
+    Get,
+    "/organizations/{org}/twofactor",
+    Path,
+);
+/// Untyped upstream: the body ([`TwoFactorSetting`]) is this project's guess.
+pub const SET_TWO_FACTOR: Route = route(
+    "set_two_factor",
+    Post,
+    "/organizations/{org}/twofactor/update",
+    Path,
+)
+.needs(C::ManageSsoAndTwoFactor);
+/// Read only (no update route upstream); untyped upstream: the answer is [`SsoSetting`].
+pub const GET_SSO: Route = route("get_sso", Get, "/organizations/{org}/sso", Path);
+
 /// Every route of the client, in the order of the reference notes.
 pub const ROUTES: &[Route] = &[
     ME,
@@ -507,6 +562,14 @@ pub const ROUTES: &[Route] = &[
     RESET_PROJECT_TOKEN,
     VALIDATE_PROJECT_CREDENTIALS,
     AUDIT_LOGS,
+    // Organization settings (issue 9).
+    GET_DISCOVERABILITY,
+    SET_DISCOVERABILITY,
+    GET_DISCOVERABLE_DOMAINS,
+    SET_DISCOVERABLE_DOMAINS,
+    GET_TWO_FACTOR,
+    SET_TWO_FACTOR,
+    GET_SSO,
 ];
 
 /// For a route that creates something new (not safe to send twice), how to check whether an
@@ -562,6 +625,9 @@ pub struct MeOrganization {
     pub role: String,
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// Whether the organization requires two-factor authentication (issue 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twofactor_auth_required: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -819,6 +885,58 @@ pub struct AuditLogPage {
 pub struct Pagination {
     pub next_cursor: Option<String>,
     pub previous_cursor: Option<String>,
+}
+
+// ----- organization settings (issue 9) -----
+
+/// Who may find and join the organization by their e-mail domain, as Mixpanel names it:
+/// invite only (`Closed`), on an admin's approval (`Request`), or freely (`Open`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Discoverability {
+    Closed,
+    Request,
+    Open,
+}
+
+impl Discoverability {
+    pub const ALL: [Discoverability; 3] = [
+        Discoverability::Closed,
+        Discoverability::Request,
+        Discoverability::Open,
+    ];
+    /// The wire names, as in the body of `set-discoverability`.
+    pub const NAMES: &'static [&'static str] = &["Closed", "Request", "Open"];
+}
+
+/// `get-discoverability`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoverabilityInfo {
+    pub discoverability: Discoverability,
+    /// Whether the organization signs in with SSO.
+    pub sso: bool,
+    /// Whether the organization has a validated domain.
+    pub validated: bool,
+}
+
+/// `set-discoverable-domains`: whether it took effect, and the domains refused because anyone
+/// can have an address there (gmail.com, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainsUpdated {
+    pub updated: bool,
+    #[serde(rename = "publicDomains", default)]
+    pub public_domains: Vec<String>,
+}
+
+/// The two-factor requirement, as the emulator reads and takes it (untyped upstream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorSetting {
+    pub twofactor_auth_required: bool,
+}
+
+/// The SSO setting, as the emulator answers it (untyped upstream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSetting {
+    pub sso_enabled: bool,
 }
 
 #[cfg(test)]

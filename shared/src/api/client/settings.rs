@@ -1,0 +1,90 @@
+//! The organization-settings routes (issue 9): discoverability, discoverable domains, the
+//! two-factor requirement and SSO.
+
+use super::{check_updated, json, Body, Client};
+use crate::api::error::ApiError;
+use crate::api::wire::{self, Discoverability, PathArgs};
+use crate::model::OrgId;
+
+impl Client {
+    /// `get-discoverability`: who may find the organization, and whether it uses SSO.
+    pub async fn get_discoverability(
+        &self,
+        org: OrgId,
+    ) -> Result<wire::DiscoverabilityInfo, ApiError> {
+        self.call(&wire::GET_DISCOVERABILITY, PathArgs::org(org), Body::Empty)
+            .await
+    }
+
+    /// `set-discoverability`, with the bare string body Mixpanel takes.
+    pub async fn set_discoverability(
+        &self,
+        org: OrgId,
+        value: Discoverability,
+    ) -> Result<(), ApiError> {
+        let route = &wire::SET_DISCOVERABILITY;
+        let updated: wire::Updated = self.call(route, PathArgs::org(org), json(&value)?).await?;
+        check_updated(route, updated)
+    }
+
+    pub async fn get_discoverable_domains(&self, org: OrgId) -> Result<Vec<String>, ApiError> {
+        self.call(
+            &wire::GET_DISCOVERABLE_DOMAINS,
+            PathArgs::org(org),
+            Body::Empty,
+        )
+        .await
+    }
+
+    /// `set-discoverable-domains`, with the bare array body Mixpanel takes. A domain refused
+    /// as public (anyone can have an address there) is an error naming it.
+    pub async fn set_discoverable_domains(
+        &self,
+        org: OrgId,
+        domains: &[String],
+    ) -> Result<(), ApiError> {
+        let route = &wire::SET_DISCOVERABLE_DOMAINS;
+        let answer: wire::DomainsUpdated =
+            self.call(route, PathArgs::org(org), json(domains)?).await?;
+        if !answer.public_domains.is_empty() {
+            return Err(ApiError::Invalid {
+                route: route.name,
+                status: 200,
+                message: format!(
+                    "public e-mail domains cannot make an organization discoverable: {}",
+                    answer.public_domains.join(", ")
+                ),
+            });
+        }
+        check_updated(
+            route,
+            wire::Updated {
+                updated: answer.updated,
+                fail_reason: None,
+            },
+        )
+    }
+
+    /// The two-factor requirement through the untyped route (the emulator's shape); readers
+    /// of real Mixpanel use `twofactor_auth_required` of [`Client::me`]'s organization.
+    pub async fn get_two_factor(&self, org: OrgId) -> Result<wire::TwoFactorSetting, ApiError> {
+        self.call(&wire::GET_TWO_FACTOR, PathArgs::org(org), Body::Empty)
+            .await
+    }
+
+    /// Sets the two-factor requirement through the untyped route: the body is this project's
+    /// guess, so callers verify the change by a read of `/api/app/me`.
+    pub async fn set_two_factor(&self, org: OrgId, required: bool) -> Result<(), ApiError> {
+        let body = wire::TwoFactorSetting {
+            twofactor_auth_required: required,
+        };
+        self.call_unit(&wire::SET_TWO_FACTOR, PathArgs::org(org), json(&body)?)
+            .await
+    }
+
+    /// The SSO setting (read only; untyped upstream).
+    pub async fn get_sso(&self, org: OrgId) -> Result<wire::SsoSetting, ApiError> {
+        self.call(&wire::GET_SSO, PathArgs::org(org), Body::Empty)
+            .await
+    }
+}
