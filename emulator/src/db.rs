@@ -123,11 +123,24 @@ CREATE TABLE IF NOT EXISTS org_settings (
     twofactor INTEGER NOT NULL DEFAULT 0,
     sso INTEGER NOT NULL DEFAULT 0
 );
+-- Issue 9: custom roles (at most 5 per project). `permissions` is a JSON array.
+CREATE TABLE IF NOT EXISTS custom_roles (
+    role_id TEXT PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    created_by INTEGER,
+    created INTEGER NOT NULL,
+    modified INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custom_roles_project ON custom_roles(project_id);
 "#;
 
 /// Tables wiped by a reset, children first.
 const DATA_TABLES: &[&str] = &[
     // Issue 9.
+    "custom_roles",
     "org_settings",
     "audit_log",
     "team_projects",

@@ -350,6 +350,35 @@ fn shape(route: &Route) -> Option<Shape> {
             &["sso_enabled"],
             json!({ "sso_enabled": { "type": "boolean" } }),
         )),
+        // Issue 9: custom roles.
+        wire::LIST_CUSTOM_ROLES => get(array(r("CustomRole"))),
+        wire::CREATE_CUSTOM_ROLE => post(r("CustomRoleBody"), r("CustomRole")),
+        wire::CUSTOM_ROLE_SWITCH_CONFIG => get(object(
+            &["groups"],
+            json!({ "groups": array(object(&["id", "permissions"], json!({
+                "id": { "type": "string" },
+                "permissions": array(json!({ "type": "string" })),
+            }))) }),
+        )),
+        wire::GET_CUSTOM_ROLE => get(r("CustomRole")),
+        wire::UPDATE_CUSTOM_ROLE => Shape {
+            body: json_body(r("CustomRoleBody")),
+            body_optional: false,
+            status: 200,
+            answer: ok(r("CustomRole")),
+        },
+        wire::DELETE_CUSTOM_ROLE => get(object(
+            &[
+                "deleted_role_id",
+                "deleted_role_name",
+                "migrated_grants_count",
+            ],
+            json!({
+                "deleted_role_id": { "type": "string" },
+                "deleted_role_name": { "type": "string" },
+                "migrated_grants_count": { "type": "integer", "minimum": 0 },
+            }),
+        )),
         _ => return None,
     })
 }
@@ -429,6 +458,26 @@ fn components() -> Value {
             "Email": { "type": "string", "format": "email" },
             "ProjectRole": names(ProjectRole::NAMES),
             "Discoverability": names(Discoverability::NAMES),
+            "CustomRole": object(
+                &["role_id", "name", "description", "permissions", "is_default", "project_id", "created", "modified"],
+                json!({
+                    "role_id": { "type": "string", "format": "uuid" },
+                    "name": { "type": "string" },
+                    "description": { "type": "string" },
+                    "permissions": array(json!({ "type": "string" })),
+                    "is_default": { "type": "boolean" },
+                    "project_id": r("Id"),
+                    "created_by_user_id": nullable(r("Id")),
+                    "created": { "type": "string", "format": "date-time" },
+                    "modified": { "type": "string", "format": "date-time" },
+                }),
+            ),
+            "CustomRoleBody": request(&["name", "description"], json!({
+                "name": { "type": "string", "minLength": 1, "maxLength": 255 },
+                "description": { "type": "string" },
+                "permissions": array(json!({ "type": "string" })),
+                "copied_from_role_id": { "type": "string", "format": "uuid" },
+            })),
             "TwoFactorSetting": object(&["twofactor_auth_required"], json!({
                 "twofactor_auth_required": { "type": "boolean" },
             })),
@@ -539,6 +588,11 @@ fn parameters(path: &str) -> Vec<Value> {
             "project" => (r("Id"), "a project id"),
             "team" => (r("Id"), "a team id"),
             "sa" => (r("Id"), "a service account id"),
+            "workspace" => (r("Id"), "a data view's id"),
+            "role" => (
+                json!({ "type": "string", "format": "uuid" }),
+                "a custom role's id",
+            ),
             _ => (json!({ "type": "string" }), "a path value"),
         };
         out.push(json!({

@@ -1541,3 +1541,108 @@ fn organization_settings_lifecycle() {
         Discoverability::Request
     );
 }
+
+const CUSTOM_ROLE: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "analytics-dev"
+  timezone            = "Europe/Paris"
+  deletion_protection = false
+}
+resource "mixpanel_custom_role" "r" {
+  project_id  = mixpanel_project.p.id
+  name        = "Report builder"
+  description = "Builds and exports reports"
+  permissions = ["view_reports", "create_reports", "export_data"]
+}
+"#;
+
+/// Custom roles: apply, empty plans, import, an out-of-band change shown in the plan, an
+/// unknown permission refused with the catalogue, the five-per-project limit, destroy.
+#[test]
+fn custom_role_lifecycle() {
+    use mixpanel_access::api::wire::CustomRoleBody;
+    use mixpanel_access::model::ProjectId;
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, CUSTOM_ROLE);
+    ws.apply();
+    ws.assert_no_changes();
+    let v = ws.values("mixpanel_custom_role.r");
+    let id = v["id"].as_str().expect("id").to_string();
+    let role_id = v["role_id"].as_str().expect("role id").to_string();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project");
+    ws.check_import("mixpanel_custom_role.r", &id, &[]);
+    ws.assert_no_changes();
+
+    // Out of band: someone adds a permission in the web app.
+    let rt = runtime();
+    let client = emu.client(&creds);
+    rt.block_on(client.update_custom_role(
+        ProjectId(project),
+        &role_id,
+        &CustomRoleBody {
+            name: "Report builder".into(),
+            description: "Builds and exports reports".into(),
+            permissions: vec![
+                "view_reports".into(),
+                "create_reports".into(),
+                "export_data".into(),
+                "access_api_credentials".into(),
+            ],
+            copied_from_role_id: None,
+        },
+    ))
+    .expect("out-of-band change");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("- \"access_api_credentials\""), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+
+    // A permission the catalogue does not have is refused before anything is sent.
+    ws.write(&CUSTOM_ROLE.replace("\"export_data\"]", "\"export_data\", \"fly\"]"));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Unknown permission"), "{out}");
+    assert!(out.contains("no permission fly"), "{out}");
+    assert!(
+        out.contains("classified_data_access"),
+        "the catalogue is listed: {out}"
+    );
+    ws.write(CUSTOM_ROLE);
+    ws.assert_no_changes();
+
+    // Five per project: four more made outside, a sixth through Terraform is refused.
+    for i in 0..4 {
+        rt.block_on(client.create_custom_role(
+            ProjectId(project),
+            &CustomRoleBody {
+                name: format!("Outside {i}"),
+                description: String::new(),
+                permissions: vec!["view_reports".into()],
+                copied_from_role_id: None,
+            },
+        ))
+        .expect("outside role");
+    }
+    ws.write(&format!(
+        "{CUSTOM_ROLE}{}",
+        r#"
+resource "mixpanel_custom_role" "sixth" {
+  project_id  = mixpanel_project.p.id
+  name        = "Sixth"
+  permissions = ["view_reports"]
+}
+"#
+    ));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Too many custom roles"), "{out}");
+    assert!(out.contains("Outside 3"), "{out}");
+    ws.write(CUSTOM_ROLE);
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}

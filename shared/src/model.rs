@@ -736,6 +736,10 @@ pub mod audit_event {
         "organization_access_security.discoverability_changed";
     pub const ORG_DOMAINS_CHANGED: &str =
         "organization_access_security.discoverable_domains_changed";
+    // Issue 9: custom roles.
+    pub const CUSTOM_ROLE_CREATED: &str = "custom_role.created";
+    pub const CUSTOM_ROLE_UPDATED: &str = "custom_role.updated";
+    pub const CUSTOM_ROLE_DELETED: &str = "custom_role.deleted";
 }
 
 /// One audit-log event.

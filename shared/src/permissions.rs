@@ -621,9 +621,94 @@ pub fn effective_access(inputs: &GrantInputs) -> EffectiveAccess {
     }
 }
 
+// ----- Custom roles (issue 9) -----
+
+/// The most custom roles a project may have (Mixpanel Enterprise).
+pub const MAX_CUSTOM_ROLES_PER_PROJECT: usize = 5;
+
+/// The custom-role permission for classified data (since April 2026 the role-level form of the
+/// legacy per-user and per-team toggles).
+pub const CLASSIFIED_DATA_ACCESS: &str = "classified_data_access";
+
+/// A group of the permission catalogue a custom role draws from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PermissionGroup {
+    pub id: String,
+    pub permissions: Vec<String>,
+}
+
+/// The capability's wire name, e.g. `export_data`.
+pub fn capability_name(c: Capability) -> String {
+    match serde_json::to_value(c) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{c:?}"),
+    }
+}
+
+/// The permission catalogue of custom roles, from the capability matrix: every project-scope
+/// capability a role below owner holds, grouped by the lowest built-in role that holds it
+/// (`consumer`, `analyst`, `admin`), and `classified_data`. Owner-only capabilities stay with
+/// the owner role. The emulator serves it as `switch-config`; upstream, Mixpanel publishes no
+/// list and the provider reads whatever `switch-config` answers.
+pub fn custom_role_catalogue() -> Vec<PermissionGroup> {
+    let mut groups: Vec<PermissionGroup> = [
+        ProjectRole::Consumer,
+        ProjectRole::Analyst,
+        ProjectRole::Admin,
+    ]
+    .iter()
+    .map(|r| PermissionGroup {
+        id: r.as_str().to_string(),
+        permissions: Vec::new(),
+    })
+    .collect();
+    for row in MATRIX.iter().filter(|r| r.scope == Scope::Project) {
+        let lowest = row
+            .project_roles
+            .iter()
+            .filter(|r| **r != ProjectRole::Owner)
+            .min_by_key(|r| r.rank());
+        if let Some(lowest) = lowest {
+            if let Some(g) = groups.iter_mut().find(|g| g.id == lowest.as_str()) {
+                g.permissions.push(capability_name(row.capability));
+            }
+        }
+    }
+    groups.push(PermissionGroup {
+        id: "classified_data".into(),
+        permissions: vec![CLASSIFIED_DATA_ACCESS.into()],
+    });
+    groups
+}
+
+/// The permissions of `wanted` that are not in `catalogue` (a `switch-config` answer).
+pub fn unknown_permissions<'a>(
+    catalogue: &[PermissionGroup],
+    wanted: &'a [String],
+) -> Vec<&'a str> {
+    wanted
+        .iter()
+        .filter(|w| !catalogue.iter().any(|g| g.permissions.contains(w)))
+        .map(String::as_str)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_custom_role_catalogue_leaves_owner_only_capabilities_out() {
+        let cat = custom_role_catalogue();
+        let all: Vec<&String> = cat.iter().flat_map(|g| &g.permissions).collect();
+        assert!(all.iter().any(|p| *p == "export_data"));
+        assert!(all.iter().any(|p| *p == CLASSIFIED_DATA_ACCESS));
+        assert!(!all.iter().any(|p| *p == "delete_project"));
+        assert_eq!(cat[0].id, "consumer");
+        assert!(cat[0].permissions.contains(&"view_reports".to_string()));
+        let wanted = vec!["export_data".to_string(), "fly".to_string()];
+        assert_eq!(unknown_permissions(&cat, &wanted), ["fly"]);
+    }
 
     #[test]
     fn every_capability_has_exactly_one_row() {

@@ -1,6 +1,7 @@
 //! The API handlers, one module per area, and the table from route names to handlers.
 
 pub mod audit_log;
+pub mod custom_roles;
 pub mod me;
 pub mod org_settings;
 pub mod projects;
@@ -23,6 +24,8 @@ pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
         Method::Get => MethodFilter::GET,
         Method::Post => MethodFilter::POST,
         Method::Delete => MethodFilter::DELETE,
+        Method::Put => MethodFilter::PUT,
+        Method::Patch => MethodFilter::PATCH,
     };
     let f = match route.fallback {
         Some(m) => filter(route.method).or(filter(m)),
@@ -77,6 +80,13 @@ pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
         wire::GET_TWO_FACTOR => on(f, org_settings::get_two_factor),
         wire::SET_TWO_FACTOR => on(f, org_settings::set_two_factor),
         wire::GET_SSO => on(f, org_settings::get_sso),
+        // Issue 9: custom roles.
+        wire::LIST_CUSTOM_ROLES => on(f, custom_roles::list),
+        wire::CREATE_CUSTOM_ROLE => on(f, custom_roles::create),
+        wire::CUSTOM_ROLE_SWITCH_CONFIG => on(f, custom_roles::switch_config),
+        wire::GET_CUSTOM_ROLE => on(f, custom_roles::get),
+        wire::UPDATE_CUSTOM_ROLE => on(f, custom_roles::update),
+        wire::DELETE_CUSTOM_ROLE => on(f, custom_roles::delete),
         _ => return None,
     };
     Some(mr)

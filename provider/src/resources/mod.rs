@@ -1,6 +1,7 @@
 //! The resources, one Terraform type per file.
 
 mod authoritative;
+mod custom_role;
 mod organization_member;
 mod organization_settings;
 mod project;
@@ -36,6 +37,7 @@ pub fn all() -> Vec<Arc<dyn Resource<Ctx>>> {
         Arc::new(Typed(team_members::TeamMembersResource)),
         Arc::new(Typed(project_members::ProjectMembersResource)),
         Arc::new(Typed(organization_settings::OrganizationSettingsResource)),
+        Arc::new(Typed(custom_role::CustomRoleResource)),
         Arc::new(Typed(team_project::TeamProjectResource)),
         Arc::new(Typed(service_account::ServiceAccountResource)),
         Arc::new(Typed(

@@ -1479,6 +1479,8 @@ fn http_method(method: wire::Method) -> Method {
         wire::Method::Get => Method::GET,
         wire::Method::Post => Method::POST,
         wire::Method::Delete => Method::DELETE,
+        wire::Method::Put => Method::PUT,
+        wire::Method::Patch => Method::PATCH,
     }
 }
 

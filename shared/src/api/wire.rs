@@ -40,6 +40,10 @@ pub enum Method {
     Get,
     Post,
     Delete,
+    /// Issue 9: custom roles are replaced with PUT.
+    Put,
+    /// Issue 9: data views are changed with PATCH, classified-data access too.
+    Patch,
 }
 
 impl Method {
@@ -49,6 +53,8 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Delete => "DELETE",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
         }
     }
 }
@@ -135,6 +141,8 @@ impl Route {
             ("team", args.team.map(|v| v.to_string())),
             ("sa", args.sa.map(|v| v.to_string())),
             ("email", args.email.map(str::to_string)),
+            ("role", args.custom_role.map(str::to_string)),
+            ("workspace", args.workspace.map(|v| v.to_string())),
         ];
         for (key, value) in &given {
             if value.is_some() && !self.path.contains(&format!("{{{key}}}")) {
@@ -174,6 +182,10 @@ pub struct PathArgs<'a> {
     pub team: Option<TeamId>,
     pub sa: Option<ServiceAccountId>,
     pub email: Option<&'a str>,
+    /// Issue 9: `{role}`, a custom role's id (a UUID).
+    pub custom_role: Option<&'a str>,
+    /// Issue 9: `{workspace}`, a data view's id.
+    pub workspace: Option<u64>,
 }
 
 impl<'a> PathArgs<'a> {
@@ -184,6 +196,8 @@ impl<'a> PathArgs<'a> {
         team: None,
         sa: None,
         email: None,
+        custom_role: None,
+        workspace: None,
     };
 
     /// `{org}`.
@@ -225,6 +239,22 @@ impl<'a> PathArgs<'a> {
             ..self
         }
     }
+
+    /// And `{role}` (issue 9).
+    pub fn custom_role(self, role: &'a str) -> Self {
+        PathArgs {
+            custom_role: Some(role),
+            ..self
+        }
+    }
+
+    /// And `{workspace}` (issue 9).
+    pub fn workspace(self, workspace: u64) -> Self {
+        PathArgs {
+            workspace: Some(workspace),
+            ..self
+        }
+    }
 }
 
 /// Percent-encodes a value as one path segment (`/`, `@`, `+`, spaces and the rest escaped).
@@ -235,7 +265,7 @@ pub fn path_segment(s: &str) -> String {
 }
 
 use Capability as C;
-use Method::{Delete, Get, Post};
+use Method::{Delete, Get, Patch, Post, Put};
 use RouteStatus::{
     DocumentedUpstream as Doc, EmulatorOnly as Emu, ObservedPathOnly as Path,
     ObservedUpstream as Obs,
@@ -521,6 +551,52 @@ pub const SET_TWO_FACTOR: Route = route(
 /// Read only (no update route upstream); untyped upstream: the answer is [`SsoSetting`].
 pub const GET_SSO: Route = route("get_sso", Get, "/organizations/{org}/sso", Path);
 
+// ----- Custom roles (issue 9) -----
+
+pub const LIST_CUSTOM_ROLES: Route = route(
+    "list_custom_roles",
+    Get,
+    "/api/app/projects/{project}/custom-roles",
+    Obs,
+);
+pub const CREATE_CUSTOM_ROLE: Route = route(
+    "create_custom_role",
+    Post,
+    "/api/app/projects/{project}/custom-roles",
+    Obs,
+)
+.creates("list the project's custom roles")
+.needs(C::ManageProjectUsers);
+/// The project's permission catalogue, `groups` [{id, permissions}]: Mixpanel publishes no list.
+pub const CUSTOM_ROLE_SWITCH_CONFIG: Route = route(
+    "custom_role_switch_config",
+    Get,
+    "/api/app/projects/{project}/custom-roles/switch-config",
+    Obs,
+);
+pub const GET_CUSTOM_ROLE: Route = route(
+    "get_custom_role",
+    Get,
+    "/api/app/projects/{project}/custom-roles/{role}",
+    Obs,
+);
+/// Replaces name, description and permissions at once.
+pub const UPDATE_CUSTOM_ROLE: Route = route(
+    "update_custom_role",
+    Put,
+    "/api/app/projects/{project}/custom-roles/{role}",
+    Obs,
+)
+.needs(C::ManageProjectUsers);
+/// Moves the role's holders to `consumer`.
+pub const DELETE_CUSTOM_ROLE: Route = route(
+    "delete_custom_role",
+    Delete,
+    "/api/app/projects/{project}/custom-roles/{role}",
+    Obs,
+)
+.needs(C::ManageProjectUsers);
+
 /// Every route of the client, in the order of the reference notes.
 pub const ROUTES: &[Route] = &[
     ME,
@@ -570,6 +646,13 @@ pub const ROUTES: &[Route] = &[
     GET_TWO_FACTOR,
     SET_TWO_FACTOR,
     GET_SSO,
+    // Custom roles (issue 9).
+    LIST_CUSTOM_ROLES,
+    CREATE_CUSTOM_ROLE,
+    CUSTOM_ROLE_SWITCH_CONFIG,
+    GET_CUSTOM_ROLE,
+    UPDATE_CUSTOM_ROLE,
+    DELETE_CUSTOM_ROLE,
 ];
 
 /// For a route that creates something new (not safe to send twice), how to check whether an
@@ -939,6 +1022,50 @@ pub struct SsoSetting {
     pub sso_enabled: bool,
 }
 
+// ----- custom roles (issue 9) -----
+
+/// A project's custom role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomRole {
+    /// A UUID.
+    pub role_id: String,
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+    #[serde(default)]
+    pub is_default: bool,
+    pub project_id: ProjectId,
+    #[serde(default)]
+    pub created_by_user_id: Option<UserId>,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+/// The body of a custom role's create (POST) or replacement (PUT).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomRoleBody {
+    pub name: String,
+    pub description: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_from_role_id: Option<String>,
+}
+
+/// The answer to a custom role's deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedCustomRole {
+    pub deleted_role_id: String,
+    pub deleted_role_name: String,
+    pub migrated_grants_count: u64,
+}
+
+/// `switch-config`: the project's permission catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchConfig {
+    pub groups: Vec<crate::permissions::PermissionGroup>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -998,6 +1125,8 @@ mod tests {
             team: Some(TeamId(3)),
             sa: Some(ServiceAccountId(4)),
             email: Some("a@b.example"),
+            custom_role: Some("0f8c6a4e-1b2c-4d5e-8f90-123456789abc"),
+            workspace: Some(5),
         };
         for r in ROUTES {
             assert!(r.path.starts_with('/'), "{}", r.name);
@@ -1008,6 +1137,8 @@ mod tests {
                 team: all.team.filter(|_| r.path.contains("{team}")),
                 sa: all.sa.filter(|_| r.path.contains("{sa}")),
                 email: all.email.filter(|_| r.path.contains("{email}")),
+                custom_role: all.custom_role.filter(|_| r.path.contains("{role}")),
+                workspace: all.workspace.filter(|_| r.path.contains("{workspace}")),
             };
             let filled = r.fill(&args).unwrap_or_else(|e| panic!("{e}"));
             assert!(!filled.contains(['{', '}']), "{}: {filled}", r.name);
@@ -1052,7 +1183,12 @@ mod tests {
             .collect();
         assert_eq!(
             creating,
-            ["create_service_account", "create_project", "add_teams"]
+            [
+                "create_service_account",
+                "create_project",
+                "add_teams",
+                "create_custom_role"
+            ]
         );
         for r in ROUTES {
             assert_eq!(creates_new(r.name), r.creates);

@@ -88,3 +88,73 @@ impl Client {
             .await
     }
 }
+
+// ----- custom roles (issue 9) -----
+
+impl Client {
+    pub async fn list_custom_roles(
+        &self,
+        project: crate::model::ProjectId,
+    ) -> Result<Vec<wire::CustomRole>, ApiError> {
+        self.call(
+            &wire::LIST_CUSTOM_ROLES,
+            PathArgs::project(project),
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn create_custom_role(
+        &self,
+        project: crate::model::ProjectId,
+        body: &wire::CustomRoleBody,
+    ) -> Result<wire::CustomRole, ApiError> {
+        self.call(
+            &wire::CREATE_CUSTOM_ROLE,
+            PathArgs::project(project),
+            json(body)?,
+        )
+        .await
+    }
+
+    /// The project's permission catalogue (`switch-config`).
+    pub async fn custom_role_catalogue(
+        &self,
+        project: crate::model::ProjectId,
+    ) -> Result<wire::SwitchConfig, ApiError> {
+        self.call(
+            &wire::CUSTOM_ROLE_SWITCH_CONFIG,
+            PathArgs::project(project),
+            Body::Empty,
+        )
+        .await
+    }
+
+    /// Replaces the role's name, description and permissions.
+    pub async fn update_custom_role(
+        &self,
+        project: crate::model::ProjectId,
+        role: &str,
+        body: &wire::CustomRoleBody,
+    ) -> Result<wire::CustomRole, ApiError> {
+        self.call(
+            &wire::UPDATE_CUSTOM_ROLE,
+            PathArgs::project(project).custom_role(role),
+            json(body)?,
+        )
+        .await
+    }
+
+    pub async fn delete_custom_role(
+        &self,
+        project: crate::model::ProjectId,
+        role: &str,
+    ) -> Result<wire::DeletedCustomRole, ApiError> {
+        self.call(
+            &wire::DELETE_CUSTOM_ROLE,
+            PathArgs::project(project).custom_role(role),
+            Body::Empty,
+        )
+        .await
+    }
+}
