@@ -135,11 +135,40 @@ CREATE TABLE IF NOT EXISTS custom_roles (
     modified INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS custom_roles_project ON custom_roles(project_id);
+-- Issue 9: data views ("workspaces"), their members, classified-data access.
+CREATE TABLE IF NOT EXISTS data_views (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    is_global INTEGER NOT NULL,
+    is_restricted INTEGER NOT NULL,
+    is_visible INTEGER NOT NULL,
+    data_filters TEXT NOT NULL,
+    creator_id INTEGER,
+    created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS data_views_project ON data_views(project_id);
+CREATE TABLE IF NOT EXISTS data_view_members (
+    view_id INTEGER NOT NULL REFERENCES data_views(id) ON DELETE CASCADE,
+    user_id INTEGER REFERENCES members(id) ON DELETE CASCADE,
+    team_id INTEGER REFERENCES teams(id) ON DELETE CASCADE,
+    UNIQUE (view_id, user_id, team_id)
+);
+CREATE TABLE IF NOT EXISTS classified_access (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    user_id INTEGER REFERENCES members(id) ON DELETE CASCADE,
+    team_id INTEGER REFERENCES teams(id) ON DELETE CASCADE,
+    UNIQUE (project_id, user_id, team_id)
+);
 "#;
 
 /// Tables wiped by a reset, children first.
 const DATA_TABLES: &[&str] = &[
     // Issue 9.
+    "classified_access",
+    "data_view_members",
+    "data_views",
     "custom_roles",
     "org_settings",
     "audit_log",

@@ -379,6 +379,67 @@ fn shape(route: &Route) -> Option<Shape> {
                 "migrated_grants_count": { "type": "integer", "minimum": 0 },
             }),
         )),
+        // Issue 9: data views and classified data.
+        wire::LIST_DATA_VIEWS => get(array(r("DataView"))),
+        wire::CREATE_DATA_VIEW => post(
+            request(
+                &["name", "is_restricted", "is_visible"],
+                json!({
+                    "name": { "type": "string", "minLength": 1, "maxLength": 255 },
+                    "is_restricted": { "type": "boolean" },
+                    "is_visible": { "type": "boolean" },
+                    "description": { "type": "string" },
+                }),
+            ),
+            r("DataView"),
+        ),
+        wire::GET_DATA_VIEW => get(r("DataView")),
+        wire::UPDATE_DATA_VIEW => post(
+            request(
+                &["id"],
+                json!({
+                    "id": r("Id"),
+                    "name": { "type": "string", "minLength": 1, "maxLength": 255 },
+                    "description": { "type": "string" },
+                    "is_restricted": { "type": "boolean" },
+                    "is_visible": { "type": "boolean" },
+                    "data_filters": { "type": "object" },
+                }),
+            ),
+            r("DataView"),
+        ),
+        wire::DELETE_DATA_VIEW => get(r("Empty")),
+        wire::UPSERT_DATA_VIEW_MEMBERS | wire::DELETE_DATA_VIEW_MEMBERS => post(
+            request(
+                &["id"],
+                json!({
+                    "id": r("Id"),
+                    "user_emails": array(r("Email")),
+                    "team_ids": array(r("Id")),
+                }),
+            ),
+            r("Empty"),
+        ),
+        wire::SET_CLASSIFIED_ACCESS => post(
+            json!({
+                "type": "object",
+                "description": "a user's e-mail to true (grant) or false (revoke)",
+                "additionalProperties": { "type": "boolean" },
+            }),
+            r("Empty"),
+        ),
+        wire::SET_TEAM_CLASSIFIED_ACCESS => post(
+            json!({
+                "type": "object",
+                "description": "a team id to true (grant) or false (revoke)",
+                "additionalProperties": { "type": "boolean" },
+            }),
+            r("Empty"),
+        ),
+        wire::GET_CLASSIFIED_ACCESS => get(object(
+            &["users", "teams"],
+            json!({ "users": array(r("Email")), "teams": array(r("Id")) }),
+        )),
         _ => return None,
     })
 }
@@ -470,6 +531,35 @@ fn components() -> Value {
                     "created_by_user_id": nullable(r("Id")),
                     "created": { "type": "string", "format": "date-time" },
                     "modified": { "type": "string", "format": "date-time" },
+                }),
+            ),
+            "DataView": object(
+                &["id", "name", "description", "project_id", "is_default", "is_global", "is_restricted", "is_visible", "membership_approval_required", "has_all_org_members", "data_filters", "member_list", "team_list"],
+                json!({
+                    "id": r("Id"),
+                    "name": { "type": "string" },
+                    "description": { "type": "string" },
+                    "project_id": r("Id"),
+                    "is_default": { "type": "boolean" },
+                    "is_global": { "type": "boolean" },
+                    "is_restricted": { "type": "boolean" },
+                    "is_visible": { "type": "boolean" },
+                    "membership_approval_required": { "type": "boolean" },
+                    "has_all_org_members": { "type": "boolean" },
+                    "creator_id": nullable(r("Id")),
+                    "creator_name": nullable(json!({ "type": "string" })),
+                    "created_iso": nullable(json!({ "type": "string" })),
+                    "data_filters": { "type": "object" },
+                    "member_list": array(object(&["id", "email", "name", "invited"], json!({
+                        "id": r("Id"),
+                        "email": { "type": "string" },
+                        "name": { "type": "string" },
+                        "invited": { "type": "boolean" },
+                    }))),
+                    "team_list": array(object(&["id", "name"], json!({
+                        "id": r("Id"),
+                        "name": { "type": "string" },
+                    }))),
                 }),
             ),
             "CustomRoleBody": request(&["name", "description"], json!({

@@ -680,7 +680,7 @@ mod tests {
     #[test]
     fn every_type_has_a_schema_that_encodes() {
         let c = Catalog::build();
-        assert_eq!(c.resources.len(), 12);
+        assert_eq!(c.resources.len(), 15);
         assert_eq!(c.data_sources.len(), 7);
         for (name, t) in &c.resources {
             assert!(name.starts_with("mixpanel_"));

@@ -1646,3 +1646,154 @@ resource "mixpanel_custom_role" "sixth" {
     ws.write(CUSTOM_ROLE);
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
 }
+
+const DATA_VIEWS: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "analytics-dev"
+  timezone            = "Europe/Paris"
+  deletion_protection = false
+}
+resource "mixpanel_organization_member" "ana" {
+  email = "ana@acme.example"
+  role  = "member"
+}
+resource "mixpanel_team" "t" {
+  name = "Marketing"
+}
+resource "mixpanel_data_view" "v" {
+  project_id  = mixpanel_project.p.id
+  name        = "Marketing only"
+  description = "Signups and campaigns"
+  restricted  = true
+  filters     = jsonencode({ events = ["Signup", "Campaign Click"] })
+}
+resource "mixpanel_data_view_member" "ana" {
+  project_id   = mixpanel_project.p.id
+  data_view_id = mixpanel_data_view.v.data_view_id
+  email        = mixpanel_organization_member.ana.email
+}
+resource "mixpanel_data_view_member" "team" {
+  project_id   = mixpanel_project.p.id
+  data_view_id = mixpanel_data_view.v.data_view_id
+  team_id      = mixpanel_team.t.id
+}
+resource "mixpanel_classified_data_access" "ana" {
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+}
+resource "mixpanel_classified_data_access" "team" {
+  project_id = mixpanel_project.p.id
+  team_id    = mixpanel_team.t.id
+}
+"#;
+
+/// Data views, their members and classified-data access: apply, empty plans, import,
+/// out-of-band changes shown in the plan, the missing upstream read said plainly, destroy.
+#[test]
+fn data_views_and_classified_access_lifecycle() {
+    use mixpanel_access::api::wire::{DataViewMembers, UpdateDataView};
+    use mixpanel_access::model::ProjectId;
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, DATA_VIEWS);
+    ws.apply();
+    ws.assert_no_changes();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project");
+    let team: u64 = ws.values("mixpanel_team.t")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("team");
+    let v = ws.values("mixpanel_data_view.v");
+    let view: u64 = v["data_view_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("view");
+    let rt = runtime();
+    let client = emu.client(&creds);
+    let held = rt
+        .block_on(client.get_data_view(ProjectId(project), view))
+        .expect("view");
+    assert!(held.is_restricted);
+    assert_eq!(
+        held.data_filters,
+        serde_json::json!({"events": ["Signup", "Campaign Click"]})
+    );
+    assert_eq!(held.member_list[0].email.as_str(), "ana@acme.example");
+    assert_eq!(held.team_list[0].id, TeamId(team));
+    let access = rt
+        .block_on(client.get_classified_access(ProjectId(project)))
+        .expect("access");
+    assert_eq!(access.teams, [TeamId(team)]);
+
+    for (address, id) in [
+        ("mixpanel_data_view.v", format!("{project}/{view}")),
+        (
+            "mixpanel_data_view_member.ana",
+            format!("{project}/{view}/ana@acme.example"),
+        ),
+        (
+            "mixpanel_data_view_member.team",
+            format!("{project}/{view}/team/{team}"),
+        ),
+        (
+            "mixpanel_classified_data_access.ana",
+            format!("{project}/ana@acme.example"),
+        ),
+        (
+            "mixpanel_classified_data_access.team",
+            format!("{project}/team/{team}"),
+        ),
+    ] {
+        ws.check_import(address, &id, &["filters"]);
+    }
+    ws.assert_no_changes();
+
+    // Out of band: the view opened up, ana removed from it, the team's access revoked.
+    rt.block_on(client.update_data_view(
+        ProjectId(project),
+        &UpdateDataView {
+            id: view,
+            is_restricted: Some(false),
+            ..Default::default()
+        },
+    ))
+    .expect("open the view");
+    rt.block_on(client.delete_data_view_members(
+        ProjectId(project),
+        &DataViewMembers {
+            id: view,
+            user_emails: vec!["ana@acme.example".parse().expect("email")],
+            team_ids: vec![],
+        },
+    ))
+    .expect("remove ana");
+    let mut off = std::collections::BTreeMap::new();
+    off.insert(team.to_string(), false);
+    rt.block_on(client.set_team_classified_access(ProjectId(project), &off))
+        .expect("revoke");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("restricted = false -> true"), "{out}");
+    assert!(
+        out.contains("mixpanel_data_view_member.ana will be created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("mixpanel_classified_data_access.team will be created"),
+        "{out}"
+    );
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Upstream there is no read of classified-data access: the refresh says so.
+    emu.faults(Some(serde_json::json!({"hide_emulator_only_routes": true})));
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Cannot read classified-data access"), "{out}");
+    assert!(out.contains("Mixpanel's web app"), "{out}");
+    emu.faults(None);
+
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 fn docs_are_up_to_date() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let rendered = terraform_provider_mixpanel::docs::render(&repo);
-    assert_eq!(rendered.len(), 20, "index, 12 resources, 7 data sources");
+    assert_eq!(rendered.len(), 23, "index, 15 resources, 7 data sources");
     let mut stale = Vec::new();
     for (rel, content) in rendered {
         match std::fs::read_to_string(repo.join(&rel)) {

@@ -740,6 +740,15 @@ pub mod audit_event {
     pub const CUSTOM_ROLE_CREATED: &str = "custom_role.created";
     pub const CUSTOM_ROLE_UPDATED: &str = "custom_role.updated";
     pub const CUSTOM_ROLE_DELETED: &str = "custom_role.deleted";
+    // Issue 9: data views and classified data.
+    pub const WORKSPACE_CREATED: &str = "workspace.created";
+    pub const WORKSPACE_UPDATED: &str = "workspace.updated";
+    pub const WORKSPACE_DELETED: &str = "workspace.deleted";
+    pub const WORKSPACE_USER_ADDED: &str = "workspace.user_added";
+    pub const WORKSPACE_USER_REMOVED: &str = "workspace.user_removed";
+    pub const WORKSPACE_TEAM_ADDED: &str = "workspace.team_added";
+    pub const WORKSPACE_TEAM_REMOVED: &str = "workspace.team_removed";
+    pub const CLASSIFIED_ACCESS_CHANGED: &str = "project.classified_data_access_changed";
 }
 
 /// One audit-log event.

@@ -2,6 +2,7 @@
 
 pub mod audit_log;
 pub mod custom_roles;
+pub mod data_views;
 pub mod me;
 pub mod org_settings;
 pub mod projects;
@@ -87,6 +88,17 @@ pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
         wire::GET_CUSTOM_ROLE => on(f, custom_roles::get),
         wire::UPDATE_CUSTOM_ROLE => on(f, custom_roles::update),
         wire::DELETE_CUSTOM_ROLE => on(f, custom_roles::delete),
+        // Issue 9: data views and classified data.
+        wire::LIST_DATA_VIEWS => on(f, data_views::list),
+        wire::CREATE_DATA_VIEW => on(f, data_views::create),
+        wire::GET_DATA_VIEW => on(f, data_views::get),
+        wire::UPDATE_DATA_VIEW => on(f, data_views::update),
+        wire::DELETE_DATA_VIEW => on(f, data_views::delete),
+        wire::UPSERT_DATA_VIEW_MEMBERS => on(f, data_views::upsert_members),
+        wire::DELETE_DATA_VIEW_MEMBERS => on(f, data_views::delete_members),
+        wire::SET_CLASSIFIED_ACCESS => on(f, data_views::set_user_access),
+        wire::SET_TEAM_CLASSIFIED_ACCESS => on(f, data_views::set_team_access),
+        wire::GET_CLASSIFIED_ACCESS => on(f, data_views::get_access),
         _ => return None,
     };
     Some(mr)

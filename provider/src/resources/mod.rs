@@ -1,9 +1,13 @@
 //! The resources, one Terraform type per file.
 
 mod authoritative;
+mod classified_data_access;
 mod custom_role;
+mod data_view;
+mod data_view_member;
 mod organization_member;
 mod organization_settings;
+mod principal;
 mod project;
 mod project_member;
 mod project_members;
@@ -38,6 +42,9 @@ pub fn all() -> Vec<Arc<dyn Resource<Ctx>>> {
         Arc::new(Typed(project_members::ProjectMembersResource)),
         Arc::new(Typed(organization_settings::OrganizationSettingsResource)),
         Arc::new(Typed(custom_role::CustomRoleResource)),
+        Arc::new(Typed(data_view::DataViewResource)),
+        Arc::new(Typed(data_view_member::DataViewMemberResource)),
+        Arc::new(Typed(classified_data_access::ClassifiedDataAccessResource)),
         Arc::new(Typed(team_project::TeamProjectResource)),
         Arc::new(Typed(service_account::ServiceAccountResource)),
         Arc::new(Typed(

@@ -597,6 +597,81 @@ pub const DELETE_CUSTOM_ROLE: Route = route(
 )
 .needs(C::ManageProjectUsers);
 
+// ----- Data views ("workspaces") and classified data (issue 9) -----
+
+pub const LIST_DATA_VIEWS: Route = route(
+    "list_data_views",
+    Get,
+    "/api/app/projects/{project}/workspaces",
+    Obs,
+);
+pub const CREATE_DATA_VIEW: Route = route(
+    "create_data_view",
+    Post,
+    "/api/app/projects/{project}/workspaces",
+    Obs,
+)
+.creates("list the project's data views")
+.needs(C::ManageProjectUsers);
+pub const GET_DATA_VIEW: Route = route(
+    "get_data_view",
+    Get,
+    "/api/app/projects/{project}/workspaces/{workspace}",
+    Obs,
+);
+pub const UPDATE_DATA_VIEW: Route = route(
+    "update_data_view",
+    Patch,
+    "/api/app/projects/{project}/workspaces/{workspace}",
+    Obs,
+)
+.needs(C::ManageProjectUsers);
+pub const DELETE_DATA_VIEW: Route = route(
+    "delete_data_view",
+    Delete,
+    "/api/app/projects/{project}/workspaces/{workspace}",
+    Obs,
+)
+.needs(C::ManageProjectUsers);
+pub const UPSERT_DATA_VIEW_MEMBERS: Route = route(
+    "upsert_data_view_members",
+    Post,
+    "/api/app/projects/{project}/workspaces/{workspace}/upsert-members",
+    Obs,
+)
+.needs(C::ManageProjectUsers);
+pub const DELETE_DATA_VIEW_MEMBERS: Route = route(
+    "delete_data_view_members",
+    Post,
+    "/api/app/projects/{project}/workspaces/{workspace}/delete-members",
+    Obs,
+)
+.needs(C::ManageProjectUsers);
+/// Classified-data access of users: an object mapping an e-mail to true or false.
+pub const SET_CLASSIFIED_ACCESS: Route = route(
+    "set_classified_access",
+    Patch,
+    "/api/app/projects/{project}/sensitivity",
+    Obs,
+)
+.needs(C::ManageProjectUsers);
+/// Classified-data access of teams: an object mapping a team id to true or false.
+pub const SET_TEAM_CLASSIFIED_ACCESS: Route = route(
+    "set_team_classified_access",
+    Patch,
+    "/api/app/projects/{project}/sensitivity/teams",
+    Obs,
+)
+.needs(C::ManageProjectUsers);
+/// Who has classified-data access: no read route is known upstream (only the per-project
+/// service-account list's `hasSensitiveAccess`), so this one is the emulator's.
+pub const GET_CLASSIFIED_ACCESS: Route = route(
+    "get_classified_access",
+    Get,
+    "/api/app/projects/{project}/sensitivity",
+    Emu,
+);
+
 /// Every route of the client, in the order of the reference notes.
 pub const ROUTES: &[Route] = &[
     ME,
@@ -653,6 +728,17 @@ pub const ROUTES: &[Route] = &[
     GET_CUSTOM_ROLE,
     UPDATE_CUSTOM_ROLE,
     DELETE_CUSTOM_ROLE,
+    // Data views and classified data (issue 9).
+    LIST_DATA_VIEWS,
+    CREATE_DATA_VIEW,
+    GET_DATA_VIEW,
+    UPDATE_DATA_VIEW,
+    DELETE_DATA_VIEW,
+    UPSERT_DATA_VIEW_MEMBERS,
+    DELETE_DATA_VIEW_MEMBERS,
+    SET_CLASSIFIED_ACCESS,
+    SET_TEAM_CLASSIFIED_ACCESS,
+    GET_CLASSIFIED_ACCESS,
 ];
 
 /// For a route that creates something new (not safe to send twice), how to check whether an
@@ -1066,6 +1152,101 @@ pub struct SwitchConfig {
     pub groups: Vec<crate::permissions::PermissionGroup>,
 }
 
+// ----- data views and classified data (issue 9) -----
+
+/// A data view (Mixpanel's "workspace").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataView {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub project_id: ProjectId,
+    #[serde(default)]
+    pub is_default: bool,
+    /// The project's "All Project Data" view.
+    #[serde(default)]
+    pub is_global: bool,
+    pub is_restricted: bool,
+    pub is_visible: bool,
+    #[serde(default)]
+    pub membership_approval_required: bool,
+    #[serde(default)]
+    pub has_all_org_members: bool,
+    #[serde(default)]
+    pub creator_id: Option<UserId>,
+    #[serde(default)]
+    pub creator_name: Option<String>,
+    #[serde(default)]
+    pub created_iso: Option<String>,
+    #[serde(default)]
+    pub data_filters: serde_json::Value,
+    #[serde(default)]
+    pub member_list: Vec<DataViewMember>,
+    #[serde(default)]
+    pub team_list: Vec<DataViewTeam>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataViewMember {
+    pub id: UserId,
+    pub email: Email,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub invited: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataViewTeam {
+    pub id: TeamId,
+    pub name: String,
+}
+
+/// `POST /workspaces`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateDataView {
+    pub name: String,
+    pub is_restricted: bool,
+    pub is_visible: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `PATCH /workspaces/{id}`: `id` and any of the rest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateDataView {
+    pub id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_restricted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_visible: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_filters: Option<serde_json::Value>,
+}
+
+/// `upsert-members` and `delete-members`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataViewMembers {
+    pub id: u64,
+    #[serde(default)]
+    pub user_emails: Vec<Email>,
+    #[serde(default)]
+    pub team_ids: Vec<TeamId>,
+}
+
+/// Who has classified-data access on a project (the emulator's read): users by e-mail, teams
+/// by id (as a string, as JSON object keys are).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassifiedAccess {
+    pub users: Vec<Email>,
+    pub teams: Vec<TeamId>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1187,7 +1368,8 @@ mod tests {
                 "create_service_account",
                 "create_project",
                 "add_teams",
-                "create_custom_role"
+                "create_custom_role",
+                "create_data_view"
             ]
         );
         for r in ROUTES {

@@ -158,3 +158,139 @@ impl Client {
         .await
     }
 }
+
+// ----- data views and classified data (issue 9) -----
+
+impl Client {
+    pub async fn list_data_views(
+        &self,
+        project: crate::model::ProjectId,
+    ) -> Result<Vec<wire::DataView>, ApiError> {
+        self.call(
+            &wire::LIST_DATA_VIEWS,
+            PathArgs::project(project),
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn create_data_view(
+        &self,
+        project: crate::model::ProjectId,
+        body: &wire::CreateDataView,
+    ) -> Result<wire::DataView, ApiError> {
+        self.call(
+            &wire::CREATE_DATA_VIEW,
+            PathArgs::project(project),
+            json(body)?,
+        )
+        .await
+    }
+
+    pub async fn get_data_view(
+        &self,
+        project: crate::model::ProjectId,
+        view: u64,
+    ) -> Result<wire::DataView, ApiError> {
+        self.call(
+            &wire::GET_DATA_VIEW,
+            PathArgs::project(project).workspace(view),
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn update_data_view(
+        &self,
+        project: crate::model::ProjectId,
+        body: &wire::UpdateDataView,
+    ) -> Result<wire::DataView, ApiError> {
+        self.call(
+            &wire::UPDATE_DATA_VIEW,
+            PathArgs::project(project).workspace(body.id),
+            json(body)?,
+        )
+        .await
+    }
+
+    pub async fn delete_data_view(
+        &self,
+        project: crate::model::ProjectId,
+        view: u64,
+    ) -> Result<(), ApiError> {
+        self.call_unit(
+            &wire::DELETE_DATA_VIEW,
+            PathArgs::project(project).workspace(view),
+            Body::Empty,
+        )
+        .await
+    }
+
+    /// Adds users and teams to a data view.
+    pub async fn upsert_data_view_members(
+        &self,
+        project: crate::model::ProjectId,
+        body: &wire::DataViewMembers,
+    ) -> Result<(), ApiError> {
+        self.call_unit(
+            &wire::UPSERT_DATA_VIEW_MEMBERS,
+            PathArgs::project(project).workspace(body.id),
+            json(body)?,
+        )
+        .await
+    }
+
+    pub async fn delete_data_view_members(
+        &self,
+        project: crate::model::ProjectId,
+        body: &wire::DataViewMembers,
+    ) -> Result<(), ApiError> {
+        self.call_unit(
+            &wire::DELETE_DATA_VIEW_MEMBERS,
+            PathArgs::project(project).workspace(body.id),
+            json(body)?,
+        )
+        .await
+    }
+
+    /// Grants (`true`) or revokes (`false`) users' classified-data access.
+    pub async fn set_classified_access(
+        &self,
+        project: crate::model::ProjectId,
+        users: &std::collections::BTreeMap<String, bool>,
+    ) -> Result<(), ApiError> {
+        self.call_unit(
+            &wire::SET_CLASSIFIED_ACCESS,
+            PathArgs::project(project),
+            json(users)?,
+        )
+        .await
+    }
+
+    /// Grants (`true`) or revokes (`false`) teams' classified-data access.
+    pub async fn set_team_classified_access(
+        &self,
+        project: crate::model::ProjectId,
+        teams: &std::collections::BTreeMap<String, bool>,
+    ) -> Result<(), ApiError> {
+        self.call_unit(
+            &wire::SET_TEAM_CLASSIFIED_ACCESS,
+            PathArgs::project(project),
+            json(teams)?,
+        )
+        .await
+    }
+
+    /// Who has classified-data access (an emulator-only read).
+    pub async fn get_classified_access(
+        &self,
+        project: crate::model::ProjectId,
+    ) -> Result<wire::ClassifiedAccess, ApiError> {
+        self.call(
+            &wire::GET_CLASSIFIED_ACCESS,
+            PathArgs::project(project),
+            Body::Empty,
+        )
+        .await
+    }
+}
