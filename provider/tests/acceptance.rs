@@ -1797,3 +1797,32 @@ fn data_views_and_classified_access_lifecycle() {
 
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
 }
+
+/// The setup guide's module example (examples/setup-guide): a development and a production
+/// project with the same teams in different roles applies, and the next plan is empty.
+#[test]
+fn setup_guide_module_example_applies_and_the_next_plan_is_empty() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, "");
+    let src = repo().join("examples/setup-guide");
+    let dst = ws.dir.path();
+    std::fs::copy(src.join("main.tf"), dst.join("main.tf")).expect("main.tf");
+    let module = dst.join("modules/environment");
+    std::fs::create_dir_all(&module).expect("module dir");
+    for f in ["main.tf", "variables.tf", "outputs.tf"] {
+        std::fs::copy(src.join("modules/environment").join(f), module.join(f))
+            .expect("module file");
+    }
+    // Local modules need `terraform get` (no provider installation: dev_overrides serve it).
+    ws.ok(&["get", "-no-color"]);
+    ws.apply();
+    ws.assert_no_changes();
+    let out = ws.outputs();
+    assert_eq!(
+        out["ben_access"]["value"],
+        serde_json::json!({
+            "analytics-development": ["team:Engineering:admin"],
+            "analytics-production": ["team:Engineering:analyst"],
+        })
+    );
+}
