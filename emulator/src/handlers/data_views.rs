@@ -269,12 +269,15 @@ pub async fn delete(
     Ok(ok(&json!({})))
 }
 
+/// The users (id, e-mail) and teams of a request.
+type Principals = (Vec<(UserId, Email)>, Vec<TeamId>);
+
 /// The member rows of the users and teams of a request, each checked against the organization.
 fn principals(
     conn: &Connection,
     p: &ProjectRow,
     req: &DataViewMembers,
-) -> Result<(Vec<(UserId, Email)>, Vec<TeamId>), ApiError> {
+) -> Result<Principals, ApiError> {
     let mut users = Vec::new();
     for e in &req.user_emails {
         let m = db::get_member(conn, p.org_id, e)?.ok_or_else(|| {
