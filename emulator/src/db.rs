@@ -135,6 +135,13 @@ CREATE TABLE IF NOT EXISTS custom_roles (
     modified INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS custom_roles_project ON custom_roles(project_id);
+-- Issue 9: which individual grants are of a custom role (their built-in role is then consumer).
+CREATE TABLE IF NOT EXISTS custom_role_grants (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+    role_id TEXT NOT NULL REFERENCES custom_roles(role_id) ON DELETE CASCADE,
+    PRIMARY KEY (project_id, user_id)
+);
 -- Issue 9: data views ("workspaces"), their members, classified-data access.
 CREATE TABLE IF NOT EXISTS data_views (
     id INTEGER PRIMARY KEY,
@@ -166,6 +173,7 @@ CREATE TABLE IF NOT EXISTS classified_access (
 /// Tables wiped by a reset, children first.
 const DATA_TABLES: &[&str] = &[
     // Issue 9.
+    "custom_role_grants",
     "classified_access",
     "data_view_members",
     "data_views",

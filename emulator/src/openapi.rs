@@ -264,6 +264,11 @@ fn shape(route: &Route) -> Option<Shape> {
                     "users": array(r("Email")),
                     "projects": array(r("Id")),
                     "role": r("ProjectRole"),
+                    "custom_role_id": {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "issue 9, the emulator's definition: a custom role of the projects (role must then be consumer)",
+                    },
                 }),
             ),
             r("Success"),
@@ -634,6 +639,7 @@ fn components() -> Value {
             "UserGrant": object(&["email", "role", "target_type"], json!({
                 "email": r("Email"),
                 "role": r("ProjectRole"),
+                "custom_role_id": { "type": "string", "description": "issue 9, the emulator's definition: the custom role of an individual grant" },
                 "target_type": names(TargetType::NAMES),
                 "team_id": r("Id"),
                 "team_name": { "type": "string" },

@@ -1826,3 +1826,107 @@ fn setup_guide_module_example_applies_and_the_next_plan_is_empty() {
         })
     );
 }
+
+/// A custom role is assignable as a project role: to one member (`mixpanel_project_member`)
+/// and in an authoritative set (`mixpanel_project_members`), read back as `custom:<role_id>`;
+/// deleting the role leaves its holders with consumer.
+#[test]
+fn a_custom_role_is_assignable_to_project_members() {
+    use mixpanel_access::model::ProjectId;
+    let (emu, creds) = setup();
+    let body = format!(
+        r#"{CUSTOM_ROLE}
+resource "mixpanel_organization_member" "ana" {{
+  email = "ana@acme.example"
+  role  = "member"
+}}
+resource "mixpanel_organization_member" "bo" {{
+  email = "bo@acme.example"
+  role  = "member"
+}}
+resource "mixpanel_project_members" "p" {{
+  project_id = mixpanel_project.p.id
+  members = {{
+    (mixpanel_organization_member.ana.email) = "custom:${{mixpanel_custom_role.r.role_id}}"
+    (mixpanel_organization_member.bo.email)  = "analyst"
+  }}
+}}
+"#
+    );
+    let ws = Workspace::new(&emu, &creds, &body);
+    ws.apply();
+    ws.assert_no_changes();
+    let role_id = ws.values("mixpanel_custom_role.r")["role_id"]
+        .as_str()
+        .expect("role id")
+        .to_string();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project");
+    assert_eq!(
+        ws.values("mixpanel_project_members.p")["members"]["ana@acme.example"],
+        format!("custom:{role_id}")
+    );
+    let rt = runtime();
+    let client = emu.client(&creds);
+    let grants = rt
+        .block_on(client.granted_users(ProjectId(project)))
+        .expect("grants");
+    let ana = grants
+        .iter()
+        .find(|g| g.email.as_str() == "ana@acme.example")
+        .expect("ana");
+    assert_eq!(ana.custom_role_id.as_deref(), Some(role_id.as_str()));
+    assert_eq!(ana.role, ProjectRole::Consumer);
+    ws.check_import("mixpanel_project_members.p", &project.to_string(), &[]);
+    ws.assert_no_changes();
+
+    // From the custom role to a built-in one, in place.
+    ws.write(&body.replace("\"custom:${mixpanel_custom_role.r.role_id}\"", "\"admin\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert!(code == 2 && out.contains("updated in-place"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+
+    // A malformed custom role is a plan-time error on the attribute.
+    ws.write(&body.replace("\"analyst\"", "\"custom:not a uuid\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("custom:<role_id>"), "{out}");
+
+    // One member with the custom role; deleting the role leaves them consumer.
+    let single = format!(
+        r#"{CUSTOM_ROLE}
+resource "mixpanel_organization_member" "ana" {{
+  email = "ana@acme.example"
+  role  = "member"
+}}
+resource "mixpanel_project_member" "ana" {{
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+  role       = "custom:${{mixpanel_custom_role.r.role_id}}"
+}}
+"#
+    );
+    // The authoritative set goes first (the two resources would fight over ana's grant).
+    ws.write(CUSTOM_ROLE);
+    ws.apply();
+    ws.write(&single);
+    ws.apply();
+    ws.assert_no_changes();
+    ws.check_import(
+        "mixpanel_project_member.ana",
+        &format!("{project}/ana@acme.example"),
+        &[],
+    );
+    rt.block_on(client.delete_custom_role(ProjectId(project), &role_id))
+        .expect("delete role");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("\"consumer\" -> (known after apply)")
+            || out.contains("role = \"consumer\" ->"),
+        "{out}"
+    );
+}

@@ -685,6 +685,10 @@ impl Serialize for GrantSource {
 pub struct UserGrant {
     pub email: Email,
     pub role: ProjectRole,
+    /// Issue 9: for a custom-role grant, the role's id (`role` is then the base, consumer).
+    /// The emulator's definition: how Mixpanel reports a custom-role grant is not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_role_id: Option<String>,
     pub target_type: TargetType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<TeamId>,

@@ -681,6 +681,94 @@ pub fn custom_role_catalogue() -> Vec<PermissionGroup> {
     groups
 }
 
+/// The built-in role a custom-role grant carries on the wire (the emulator's definition: how
+/// Mixpanel assigns a custom role is not known). It is also where Mixpanel moves a deleted
+/// custom role's holders.
+pub const CUSTOM_ROLE_BASE: ProjectRole = ProjectRole::Consumer;
+
+/// A role a grant gives on a project: a built-in role, or a custom role of that project. In
+/// configurations a custom role is written `custom:<role_id>`; on the wire it is
+/// [`CUSTOM_ROLE_BASE`] with the role's id beside it (`custom_role_id`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AssignableRole {
+    Builtin(ProjectRole),
+    Custom(String),
+}
+
+impl AssignableRole {
+    /// The built-in role on the wire.
+    pub fn base(&self) -> ProjectRole {
+        match self {
+            AssignableRole::Builtin(r) => *r,
+            AssignableRole::Custom(_) => CUSTOM_ROLE_BASE,
+        }
+    }
+
+    /// The custom role's id, for a custom role.
+    pub fn custom_id(&self) -> Option<&str> {
+        match self {
+            AssignableRole::Builtin(_) => None,
+            AssignableRole::Custom(id) => Some(id),
+        }
+    }
+
+    /// From the wire: a built-in role and, for a custom-role grant, the role's id.
+    pub fn from_wire(role: ProjectRole, custom_role_id: Option<&str>) -> AssignableRole {
+        match custom_role_id {
+            Some(id) => AssignableRole::Custom(id.to_string()),
+            None => AssignableRole::Builtin(role),
+        }
+    }
+}
+
+impl fmt::Display for AssignableRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AssignableRole::Builtin(r) => f.write_str(r.as_str()),
+            AssignableRole::Custom(id) => write!(f, "custom:{id}"),
+        }
+    }
+}
+
+impl std::str::FromStr for AssignableRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(id) = s.strip_prefix("custom:") {
+            let ok = !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            return if ok {
+                Ok(AssignableRole::Custom(id.to_ascii_lowercase()))
+            } else {
+                Err(format!(
+                    "\"{s}\" is not a custom role: write custom:<role_id> with the role's id (a UUID), e.g. the role_id of a mixpanel_custom_role"
+                ))
+            };
+        }
+        s.parse::<ProjectRole>()
+            .map(AssignableRole::Builtin)
+            .map_err(|_| {
+                format!(
+                    "\"{s}\" is not a project role: use one of {} or custom:<role_id>",
+                    ProjectRole::NAMES.join(", ")
+                )
+            })
+    }
+}
+
+impl Serialize for AssignableRole {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AssignableRole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// The permissions of `wanted` that are not in `catalogue` (a `switch-config` answer).
 pub fn unknown_permissions<'a>(
     catalogue: &[PermissionGroup],
@@ -696,6 +784,29 @@ pub fn unknown_permissions<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assignable_roles_are_built_in_names_or_custom_ids() {
+        let r: AssignableRole = "custom:0F8C6A4E-1b2c-4d5e-8f90-123456789abc"
+            .parse()
+            .unwrap();
+        assert_eq!(r.to_string(), "custom:0f8c6a4e-1b2c-4d5e-8f90-123456789abc");
+        assert_eq!(r.base(), ProjectRole::Consumer);
+        assert_eq!(
+            "analyst".parse::<AssignableRole>(),
+            Ok(AssignableRole::Builtin(ProjectRole::Analyst))
+        );
+        let e = "superuser".parse::<AssignableRole>().unwrap_err();
+        assert!(
+            e.contains("custom:<role_id>") && e.contains("consumer"),
+            "{e}"
+        );
+        assert!("custom:".parse::<AssignableRole>().is_err());
+        assert_eq!(
+            AssignableRole::from_wire(ProjectRole::Consumer, Some("ab-1")),
+            AssignableRole::Custom("ab-1".into())
+        );
+    }
 
     #[test]
     fn the_custom_role_catalogue_leaves_owner_only_capabilities_out() {

@@ -49,6 +49,43 @@ pub fn list_for(conn: &Connection, project: ProjectId) -> Result<Vec<CustomRole>
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// The custom role of a user's individual grant on a project, if it is one.
+pub fn grant_of(
+    conn: &Connection,
+    project: ProjectId,
+    user: i64,
+) -> Result<Option<String>, ApiError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT role_id FROM custom_role_grants WHERE project_id = ?1 AND user_id = ?2",
+        )?
+        .query_row(params![project.0 as i64, user], |r| r.get(0))
+        .optional()?)
+}
+
+/// Records (or, with `None`, clears) the custom role of a user's individual grant.
+pub fn set_grant(
+    conn: &Connection,
+    project: ProjectId,
+    user: i64,
+    role: Option<&str>,
+) -> Result<(), ApiError> {
+    match role {
+        Some(r) => conn
+            .prepare_cached(
+                "INSERT INTO custom_role_grants (project_id, user_id, role_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(project_id, user_id) DO UPDATE SET role_id = ?3",
+            )?
+            .execute(params![project.0 as i64, user, r])?,
+        None => conn
+            .prepare_cached(
+                "DELETE FROM custom_role_grants WHERE project_id = ?1 AND user_id = ?2",
+            )?
+            .execute(params![project.0 as i64, user])?,
+    };
+    Ok(())
+}
+
 /// One custom role of the project.
 pub fn get_in(
     conn: &Connection,
@@ -264,6 +301,12 @@ pub async fn delete(
                 "Custom role {role_id} not found in project {project}"
             ))
         })?;
+        // Its holders keep their base role, consumer.
+        let migrated = tx
+            .prepare_cached(
+                "DELETE FROM custom_role_grants WHERE role_id = ?1 AND project_id = ?2",
+            )?
+            .execute(params![role_id, p.id.0 as i64])?;
         tx.prepare_cached("DELETE FROM custom_roles WHERE role_id = ?1 AND project_id = ?2")?
             .execute(params![role_id, p.id.0 as i64])?;
         audit::record(
@@ -277,7 +320,7 @@ pub async fn delete(
         Ok(DeletedCustomRole {
             deleted_role_id: r.role_id,
             deleted_role_name: r.name,
-            migrated_grants_count: 0,
+            migrated_grants_count: migrated as u64,
         })
     })?;
     Ok(ok(&deleted))

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use mixpanel_access::model::{Email, ProjectRole};
+use mixpanel_access::model::Email;
+use mixpanel_access::permissions::AssignableRole;
 
 use crate::cty::Value;
 use crate::framework::{Attribute, Diagnostic, Diagnostics, Validator};
@@ -162,7 +163,7 @@ fn email_roles(v: &Value) -> Option<String> {
             problems.push(e.to_string());
         }
         if let Some(r) = role.as_str() {
-            if let Err(e) = r.parse::<ProjectRole>() {
+            if let Err(e) = r.parse::<AssignableRole>() {
                 problems.push(format!("{k}: {e}"));
             }
         }

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use mixpanel_access::model::{Email, ProjectId, ProjectRole, TargetType};
+use mixpanel_access::model::{Email, ProjectId, TargetType};
+use mixpanel_access::permissions::AssignableRole;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{api_diag, removed, Ctx, NUMERIC_ID};
@@ -27,16 +28,16 @@ pub struct ProjectMembers {
     id: Unknowable<String>,
     #[serde(with = "as_string")]
     project_id: ProjectId,
-    members: BTreeMap<String, ProjectRole>,
+    members: BTreeMap<String, AssignableRole>,
     max_removals: Option<i64>,
 }
 
 impl ProjectMembers {
-    fn wanted(&self) -> Result<Vec<(Email, ProjectRole)>, Diagnostic> {
+    fn wanted(&self) -> Result<Vec<(Email, AssignableRole)>, Diagnostic> {
         self.members
             .iter()
             .map(|(e, r)| {
-                e.parse::<Email>().map(|e| (e, *r)).map_err(|err| {
+                e.parse::<Email>().map(|e| (e, r.clone())).map_err(|err| {
                     Diagnostic::attr_error("members", "Invalid value for members", err.to_string())
                 })
             })
@@ -48,7 +49,7 @@ impl ProjectMembers {
 async fn individual_grants(
     ctx: &Ctx,
     project: ProjectId,
-) -> Result<Option<Vec<(Email, ProjectRole)>>, Diagnostics> {
+) -> Result<Option<Vec<(Email, AssignableRole)>>, Diagnostics> {
     if list_projects(ctx).await?.get(&project).is_none() {
         return Ok(None);
     }
@@ -57,7 +58,12 @@ async fn individual_grants(
         grants
             .iter()
             .filter(|g| g.target_type == TargetType::Individual)
-            .map(|g| (g.email.clone(), g.role))
+            .map(|g| {
+                (
+                    g.email.clone(),
+                    AssignableRole::from_wire(g.role, g.custom_role_id.as_deref()),
+                )
+            })
             .collect(),
     ))
 }
@@ -65,7 +71,7 @@ async fn individual_grants(
 /// The grants as the model holds them, e-mail addresses spelled as in `like`.
 fn model_of(
     project: ProjectId,
-    grants: &[(Email, ProjectRole)],
+    grants: &[(Email, AssignableRole)],
     like: &ProjectMembers,
 ) -> ProjectMembers {
     let members = grants
@@ -77,7 +83,7 @@ fn model_of(
                 .find(|k| k.eq_ignore_ascii_case(e.as_str()))
                 .cloned()
                 .unwrap_or_else(|| e.to_string());
-            (key, *r)
+            (key, r.clone())
         })
         .collect();
     ProjectMembers {
@@ -126,13 +132,13 @@ async fn converge(ctx: &Ctx, planned: ProjectMembers, creating: bool) -> Applied
 
     let mut diags = Diagnostics::new();
     // One request per role: the route takes one role for all its users.
-    let mut by_role: BTreeMap<&'static str, (ProjectRole, Vec<Email>)> = BTreeMap::new();
+    let mut by_role: BTreeMap<String, (AssignableRole, Vec<Email>)> = BTreeMap::new();
     for (e, r) in &wanted {
-        let now = current.iter().find(|(c, _)| c == e).map(|(_, r)| *r);
-        if now != Some(*r) {
+        let now = current.iter().find(|(c, _)| c == e).map(|(_, r)| r);
+        if now != Some(r) {
             by_role
-                .entry(r.as_str())
-                .or_insert_with(|| (*r, Vec::new()))
+                .entry(r.to_string())
+                .or_insert_with(|| (r.clone(), Vec::new()))
                 .1
                 .push(e.clone());
         }
@@ -140,7 +146,7 @@ async fn converge(ctx: &Ctx, planned: ProjectMembers, creating: bool) -> Applied
     for (role, users) in by_role.values() {
         if let Err(e) = ctx
             .client
-            .add_users_to_projects(ctx.org(), users, &[project], *role)
+            .grant_users_role(ctx.org(), users, &[project], role)
             .await
         {
             diags.push(api_diag(
@@ -207,7 +213,7 @@ impl TypedResource<Ctx> for ProjectMembersResource {
                 Attribute::of_type("members", Type::map(Type::String))
                     .required()
                     .validate(EMAIL_ROLES)
-                    .describe("E-mail address to project role (`owner`, `admin`, `analyst` or `consumer`). Each user must be a member of the organization; only a project owner may grant `owner`."),
+                    .describe("E-mail address to project role (`owner`, `admin`, `analyst` or `consumer`, or `custom:<role_id>` for a custom role of the project: the emulator only, as how Mixpanel assigns custom roles is not known upstream). Each user must be a member of the organization; only a project owner may grant `owner`."),
             )
             .attr(max_removals_attribute("project members"))
     }

@@ -1259,6 +1259,7 @@ impl Client {
             users,
             projects,
             role,
+            custom_role_id: None,
         };
         self.call_unit(
             &wire::ADD_USERS_TO_PROJECTS,

@@ -1013,6 +1013,10 @@ pub struct AddUsersToProjects {
     pub users: Vec<Email>,
     pub projects: Vec<ProjectId>,
     pub role: ProjectRole,
+    /// Issue 9: a custom role of the projects to grant (with `role` = consumer, the base). The
+    /// emulator's definition: how Mixpanel assigns a custom role is not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_role_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -294,3 +294,36 @@ impl Client {
         .await
     }
 }
+
+// ----- custom-role grants (issue 9) -----
+
+impl Client {
+    /// Grants users a built-in or a custom role on projects. A custom role goes as consumer
+    /// with `custom_role_id` (the emulator's definition: how Mixpanel assigns a custom role is
+    /// not known), in one request of its own; a built-in role as [`Client::add_users_to_projects`].
+    pub async fn grant_users_role(
+        &self,
+        org: OrgId,
+        users: &[crate::model::Email],
+        projects: &[crate::model::ProjectId],
+        role: &crate::permissions::AssignableRole,
+    ) -> Result<(), ApiError> {
+        let Some(id) = role.custom_id() else {
+            return self
+                .add_users_to_projects(org, users, projects, role.base())
+                .await;
+        };
+        let body = wire::AddUsersToProjects {
+            users: users.to_vec(),
+            projects: projects.to_vec(),
+            role: role.base(),
+            custom_role_id: Some(id.to_string()),
+        };
+        self.call_unit(
+            &wire::ADD_USERS_TO_PROJECTS,
+            PathArgs::org(org),
+            json(&body)?,
+        )
+        .await
+    }
+}
