@@ -219,7 +219,11 @@ fn shape(route: &Route) -> Option<Shape> {
                 json!({
                     "teams": array(request(
                         &["id", "projects"],
-                        json!({ "id": r("Id"), "projects": array(r("ProjectRoleGrant")) }),
+                        json!({
+                            "id": r("Id"),
+                            "projects": array(r("ProjectRoleGrant")),
+                            "custom_roles": array(r("CustomRoleGrant")),
+                        }),
                     )),
                     "add_default_projects": { "type": "boolean" },
                 }),
@@ -627,6 +631,11 @@ fn components() -> Value {
                 "members": array(r("Email")),
                 "service_accounts": array(r("Id")),
                 "projects": array(r("ProjectRoleGrant")),
+                "custom_roles": array(r("CustomRoleGrant")),
+            })),
+            "CustomRoleGrant": object(&["id", "custom_role_id"], json!({
+                "id": r("Id"),
+                "custom_role_id": { "type": "string", "description": "issue 9, the emulator's definition: a custom role on the project (the role in projects is then consumer)" },
             })),
             "Member": object(&["email", "role", "status"], json!({
                 "email": r("Email"),

@@ -597,6 +597,17 @@ pub struct Team {
     pub service_accounts: Vec<ServiceAccountId>,
     #[serde(default)]
     pub projects: Vec<ProjectRoleGrant>,
+    /// Issue 9: the projects where the team's role is a custom role (its `projects` role is
+    /// then the base, consumer). The emulator's definition: not known upstream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_roles: Vec<CustomRoleGrant>,
+}
+
+/// Issue 9: a custom role held on a project (the emulator's definition).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CustomRoleGrant {
+    pub id: ProjectId,
+    pub custom_role_id: String,
 }
 
 /// A service account, as the organization's list returns it.

@@ -86,6 +86,44 @@ pub fn set_grant(
     Ok(())
 }
 
+/// The custom roles of a team, by project.
+pub fn team_grants(
+    conn: &Connection,
+    team: mixpanel_access::model::TeamId,
+) -> Result<Vec<mixpanel_access::model::CustomRoleGrant>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT project_id, role_id FROM custom_role_team_grants WHERE team_id = ?1 ORDER BY project_id",
+    )?;
+    let rows = stmt.query_map([team.0 as i64], |r| {
+        Ok(mixpanel_access::model::CustomRoleGrant {
+            id: ProjectId(r.get::<_, i64>(0)? as u64),
+            custom_role_id: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Records (or, with `None`, clears) the custom role of a team's grant on a project.
+pub fn set_team_grant(
+    conn: &Connection,
+    project: ProjectId,
+    team: mixpanel_access::model::TeamId,
+    role: Option<&str>,
+) -> Result<bool, ApiError> {
+    let n = match role {
+        Some(r) => conn
+            .prepare_cached(
+                "INSERT INTO custom_role_team_grants (project_id, team_id, role_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(project_id, team_id) DO UPDATE SET role_id = ?3 WHERE role_id != ?3",
+            )?
+            .execute(params![project.0 as i64, team.0 as i64, r])?,
+        None => conn
+            .prepare_cached("DELETE FROM custom_role_team_grants WHERE project_id = ?1 AND team_id = ?2")?
+            .execute(params![project.0 as i64, team.0 as i64])?,
+    };
+    Ok(n > 0)
+}
+
 /// One custom role of the project.
 pub fn get_in(
     conn: &Connection,

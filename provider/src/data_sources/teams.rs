@@ -60,7 +60,7 @@ impl DataSource<Ctx> for TeamsDataSource {
                             Nesting::List,
                             vec![
                                 Attribute::string("project_id").computed().describe("The project's id."),
-                                Attribute::string("role").computed().describe("The role the team gives on it."),
+                                Attribute::string("role").computed().describe("The role the team gives on it: a built-in role or `custom:<role_id>`."),
                             ],
                         )
                         .computed()
@@ -88,7 +88,14 @@ impl DataSource<Ctx> for TeamsDataSource {
                     .iter()
                     .map(|g| ProjectRow {
                         project_id: g.id.to_string(),
-                        role: g.role.to_string(),
+                        role: mixpanel_access::permissions::AssignableRole::from_wire(
+                            g.role,
+                            t.custom_roles
+                                .iter()
+                                .find(|c| c.id == g.id)
+                                .map(|c| c.custom_role_id.as_str()),
+                        )
+                        .to_string(),
                     })
                     .collect(),
             })

@@ -1065,7 +1065,11 @@ impl Client {
         let body = wire::AddProjectsToTeams {
             teams: teams
                 .into_iter()
-                .map(|(id, projects)| wire::TeamProjects { id, projects })
+                .map(|(id, projects)| wire::TeamProjects {
+                    id,
+                    projects,
+                    custom_roles: Vec::new(),
+                })
                 .collect(),
             add_default_projects: false,
         };

@@ -976,6 +976,10 @@ pub struct AddProjectsToTeams {
 pub struct TeamProjects {
     pub id: TeamId,
     pub projects: Vec<ProjectRoleGrant>,
+    /// Issue 9: custom roles for some of `projects` (whose role is then consumer, the base).
+    /// The emulator's definition: how Mixpanel assigns a custom role is not known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_roles: Vec<crate::model::CustomRoleGrant>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -327,3 +327,41 @@ impl Client {
         .await
     }
 }
+
+impl Client {
+    /// Gives a team a built-in or a custom role on a project. A custom role goes as consumer
+    /// with the role's id in `custom_roles` (the emulator's definition), in a request of its
+    /// own; a built-in role as [`Client::add_projects_to_team`], which also clears a custom one.
+    pub async fn grant_team_role(
+        &self,
+        org: OrgId,
+        team: crate::model::TeamId,
+        project: crate::model::ProjectId,
+        role: &crate::permissions::AssignableRole,
+    ) -> Result<(), ApiError> {
+        let grant = crate::model::ProjectRoleGrant {
+            id: project,
+            role: role.base(),
+        };
+        let Some(id) = role.custom_id() else {
+            return self.add_projects_to_team(org, team, &[grant]).await;
+        };
+        let body = wire::AddProjectsToTeams {
+            teams: vec![wire::TeamProjects {
+                id: team,
+                projects: vec![grant],
+                custom_roles: vec![crate::model::CustomRoleGrant {
+                    id: project,
+                    custom_role_id: id.to_string(),
+                }],
+            }],
+            add_default_projects: false,
+        };
+        self.call_unit(
+            &wire::ADD_PROJECTS_TO_TEAMS,
+            PathArgs::org(org),
+            json(&body)?,
+        )
+        .await
+    }
+}
