@@ -142,6 +142,12 @@ CREATE TABLE IF NOT EXISTS custom_role_grants (
     role_id TEXT NOT NULL REFERENCES custom_roles(role_id) ON DELETE CASCADE,
     PRIMARY KEY (project_id, user_id)
 );
+CREATE TABLE IF NOT EXISTS custom_role_sa_grants (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    sa_id INTEGER NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
+    role_id TEXT NOT NULL REFERENCES custom_roles(role_id) ON DELETE CASCADE,
+    PRIMARY KEY (project_id, sa_id)
+);
 CREATE TABLE IF NOT EXISTS custom_role_team_grants (
     project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
@@ -179,6 +185,7 @@ CREATE TABLE IF NOT EXISTS classified_access (
 /// Tables wiped by a reset, children first.
 const DATA_TABLES: &[&str] = &[
     // Issue 9.
+    "custom_role_sa_grants",
     "custom_role_team_grants",
     "custom_role_grants",
     "classified_access",

@@ -130,6 +130,7 @@ fn shape(route: &Route) -> Option<Shape> {
                 json!({
                     "service_account_ids": array(r("Id")),
                     "projects": array(r("ProjectRoleGrant")),
+                    "custom_roles": array(r("CustomRoleGrant")),
                 }),
             ),
             r("Empty"),
@@ -604,6 +605,7 @@ fn components() -> Value {
                 "role": r("ProjectRole"),
                 "target_type": names(TargetType::NAMES),
                 "hasSensitiveAccess": { "type": "boolean" },
+                "custom_role_id": { "type": "string", "description": "issue 9, the emulator's definition: the custom role of an individual grant" },
             }))),
             "Project": object(&["id", "name", "timezone_name", "data_residency", "domain"], json!({
                 "id": r("Id"),

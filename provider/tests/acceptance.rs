@@ -1920,13 +1920,66 @@ resource "mixpanel_project_member" "ana" {{
         &format!("{project}/ana@acme.example"),
         &[],
     );
+
+    // A team's project role and a service account's may be the custom role too.
+    let more = r#"
+resource "mixpanel_team" "t" {
+  name = "Reporting"
+}
+resource "mixpanel_team_project" "t" {
+  team_id    = mixpanel_team.t.id
+  project_id = mixpanel_project.p.id
+  role       = "custom:${mixpanel_custom_role.r.role_id}"
+}
+data "mixpanel_teams" "all" {
+  depends_on = [mixpanel_team_project.t]
+}
+output "team_role" { value = data.mixpanel_teams.all.teams[0].projects[0].role }
+resource "mixpanel_service_account" "etl" {
+  username = "etl"
+  role     = "consumer"
+}
+resource "mixpanel_service_account_project" "etl" {
+  project_id         = mixpanel_project.p.id
+  service_account_id = mixpanel_service_account.etl.id
+  role               = "custom:${mixpanel_custom_role.r.role_id}"
+}
+"#;
+    ws.write(&format!("{single}{more}"));
+    ws.apply();
+    ws.assert_no_changes();
+    assert_eq!(
+        ws.outputs()["team_role"]["value"],
+        format!("custom:{role_id}")
+    );
+    let tp = ws.values("mixpanel_team_project.t")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ws.check_import("mixpanel_team_project.t", &tp, &[]);
+    let sp = ws.values("mixpanel_service_account_project.etl");
+    assert_eq!(sp["role"], format!("custom:{role_id}"));
+    ws.check_import(
+        "mixpanel_service_account_project.etl",
+        sp["id"].as_str().expect("id"),
+        &[],
+    );
+    ws.assert_no_changes();
+
+    // Deleting the role outside Terraform leaves its holders consumer: the plan shows it.
     rt.block_on(client.delete_custom_role(ProjectId(project), &role_id))
         .expect("delete role");
     let (code, out) = ws.plan_code(&[]);
     assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("\"consumer\" -> (known after apply)")
-            || out.contains("role = \"consumer\" ->"),
-        "{out}"
-    );
+    for address in [
+        "mixpanel_project_member.ana",
+        "mixpanel_team_project.t",
+        "mixpanel_service_account_project.etl",
+    ] {
+        assert!(
+            out.contains(&format!("# {address} will be updated in-place")),
+            "{address}: {out}"
+        );
+    }
+    assert!(out.contains("~ role = \"consumer\" ->"), "{out}");
 }

@@ -649,6 +649,10 @@ pub struct ProjectServiceAccount {
     pub target_type: TargetType,
     #[serde(rename = "hasSensitiveAccess", default)]
     pub has_sensitive_access: bool,
+    /// Issue 9: for an individual custom-role grant, the role's id (`role` is then consumer).
+    /// The emulator's definition: not known upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_role_id: Option<String>,
 }
 
 /// Where a principal's access to a project comes from.

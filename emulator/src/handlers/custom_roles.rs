@@ -86,6 +86,43 @@ pub fn set_grant(
     Ok(())
 }
 
+/// The custom role of a service account's individual grant on a project, if it is one.
+pub fn sa_grant_of(
+    conn: &Connection,
+    project: ProjectId,
+    sa: i64,
+) -> Result<Option<String>, ApiError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT role_id FROM custom_role_sa_grants WHERE project_id = ?1 AND sa_id = ?2",
+        )?
+        .query_row(params![project.0 as i64, sa], |r| r.get(0))
+        .optional()?)
+}
+
+/// Records (or, with `None`, clears) the custom role of a service account's individual grant.
+pub fn set_sa_grant(
+    conn: &Connection,
+    project: ProjectId,
+    sa: i64,
+    role: Option<&str>,
+) -> Result<bool, ApiError> {
+    let n = match role {
+        Some(r) => conn
+            .prepare_cached(
+                "INSERT INTO custom_role_sa_grants (project_id, sa_id, role_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(project_id, sa_id) DO UPDATE SET role_id = ?3 WHERE role_id != ?3",
+            )?
+            .execute(params![project.0 as i64, sa, r])?,
+        None => conn
+            .prepare_cached(
+                "DELETE FROM custom_role_sa_grants WHERE project_id = ?1 AND sa_id = ?2",
+            )?
+            .execute(params![project.0 as i64, sa])?,
+    };
+    Ok(n > 0)
+}
+
 /// The custom roles of a team, by project.
 pub fn team_grants(
     conn: &Connection,
@@ -340,11 +377,18 @@ pub async fn delete(
             ))
         })?;
         // Its holders keep their base role, consumer.
-        let migrated = tx
-            .prepare_cached(
-                "DELETE FROM custom_role_grants WHERE role_id = ?1 AND project_id = ?2",
-            )?
-            .execute(params![role_id, p.id.0 as i64])?;
+        let mut migrated = 0;
+        for table in [
+            "custom_role_grants",
+            "custom_role_team_grants",
+            "custom_role_sa_grants",
+        ] {
+            migrated += tx
+                .prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE role_id = ?1 AND project_id = ?2"
+                ))?
+                .execute(params![role_id, p.id.0 as i64])?;
+        }
         tx.prepare_cached("DELETE FROM custom_roles WHERE role_id = ?1 AND project_id = ?2")?
             .execute(params![role_id, p.id.0 as i64])?;
         audit::record(

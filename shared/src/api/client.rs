@@ -800,6 +800,7 @@ impl Client {
         let body = wire::AddServiceAccountsToProjects {
             service_account_ids,
             projects,
+            custom_roles: Vec::new(),
         };
         self.call_unit(
             &wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS,

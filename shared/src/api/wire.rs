@@ -831,6 +831,10 @@ pub struct CreateServiceAccount {
 pub struct AddServiceAccountsToProjects {
     pub service_account_ids: Vec<ServiceAccountId>,
     pub projects: Vec<ProjectRoleGrant>,
+    /// Issue 9: custom roles for some of `projects` (whose role is then consumer, the base).
+    /// The emulator's definition: how Mixpanel assigns a custom role is not known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_roles: Vec<crate::model::CustomRoleGrant>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -1394,6 +1398,7 @@ mod tests {
     fn ids_are_json_numbers() {
         let body = AddServiceAccountsToProjects {
             service_account_ids: vec![ServiceAccountId(194890)],
+            custom_roles: vec![],
             projects: vec![ProjectRoleGrant {
                 id: ProjectId(4040293),
                 role: ProjectRole::Analyst,

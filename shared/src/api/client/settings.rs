@@ -365,3 +365,40 @@ impl Client {
         .await
     }
 }
+
+impl Client {
+    /// Gives service accounts a built-in or a custom role on a project. A custom role goes as
+    /// consumer with the role's id in `custom_roles` (the emulator's definition), in a request
+    /// of its own; a built-in role as [`Client::add_service_accounts_to_projects`].
+    pub async fn grant_accounts_role(
+        &self,
+        org: OrgId,
+        accounts: &[crate::model::ServiceAccountId],
+        project: crate::model::ProjectId,
+        role: &crate::permissions::AssignableRole,
+    ) -> Result<(), ApiError> {
+        let grant = crate::model::ProjectRoleGrant {
+            id: project,
+            role: role.base(),
+        };
+        let Some(id) = role.custom_id() else {
+            return self
+                .add_service_accounts_to_projects(org, accounts, &[grant])
+                .await;
+        };
+        let body = wire::AddServiceAccountsToProjects {
+            service_account_ids: accounts.to_vec(),
+            projects: vec![grant],
+            custom_roles: vec![crate::model::CustomRoleGrant {
+                id: project,
+                custom_role_id: id.to_string(),
+            }],
+        };
+        self.call_unit(
+            &wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS,
+            PathArgs::org(org),
+            json(&body)?,
+        )
+        .await
+    }
+}
