@@ -1935,6 +1935,11 @@ data "mixpanel_teams" "all" {
   depends_on = [mixpanel_team_project.t]
 }
 output "team_role" { value = data.mixpanel_teams.all.teams[0].projects[0].role }
+data "mixpanel_effective_access" "ana" {
+  email      = mixpanel_organization_member.ana.email
+  depends_on = [mixpanel_project_member.ana]
+}
+output "ana" { value = data.mixpanel_effective_access.ana.projects[0] }
 resource "mixpanel_service_account" "etl" {
   username = "etl"
   role     = "consumer"
@@ -1948,9 +1953,21 @@ resource "mixpanel_service_account_project" "etl" {
     ws.write(&format!("{single}{more}"));
     ws.apply();
     ws.assert_no_changes();
+    let out = ws.outputs();
+    assert_eq!(out["team_role"]["value"], format!("custom:{role_id}"));
+    // Effective access names the custom role and adds its permissions to consumer's.
+    let ana = &out["ana"]["value"];
+    assert_eq!(ana["role"], "consumer");
     assert_eq!(
-        ws.outputs()["team_role"]["value"],
-        format!("custom:{role_id}")
+        ana["sources"],
+        serde_json::json!([format!("individual:custom:{role_id}")])
+    );
+    let caps = ana["capabilities"].as_array().expect("capabilities");
+    assert!(caps.contains(&Value::from("view_reports")), "{caps:?}");
+    assert!(caps.contains(&Value::from("export_data")), "{caps:?}");
+    assert!(
+        !caps.contains(&Value::from("access_api_credentials")),
+        "{caps:?}"
     );
     let tp = ws.values("mixpanel_team_project.t")["id"]
         .as_str()

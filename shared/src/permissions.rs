@@ -769,6 +769,35 @@ impl<'de> serde::Deserialize<'de> for AssignableRole {
     }
 }
 
+/// A custom role held on a project through one source (an individual or a team grant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRoleHold {
+    pub source: GrantSource,
+    pub role_id: String,
+    pub permissions: Vec<String>,
+}
+
+/// What custom roles add to an effective access: the permissions of every held custom role
+/// that the built-in roles' capabilities do not already give, sorted. A custom-role grant
+/// counts as its base role ([`CUSTOM_ROLE_BASE`]) in [`effective_access`]; roles only add, so
+/// its permissions come on top, never in place.
+pub fn custom_role_permissions(access: &EffectiveAccess, holds: &[CustomRoleHold]) -> Vec<String> {
+    let have: Vec<String> = access
+        .capabilities
+        .iter()
+        .map(|c| capability_name(*c))
+        .collect();
+    let mut extra: Vec<String> = holds
+        .iter()
+        .filter(|h| access.sources.iter().any(|s| s.source == h.source))
+        .flat_map(|h| h.permissions.iter().cloned())
+        .filter(|p| !have.contains(p))
+        .collect();
+    extra.sort();
+    extra.dedup();
+    extra
+}
+
 /// The permissions of `wanted` that are not in `catalogue` (a `switch-config` answer).
 pub fn unknown_permissions<'a>(
     catalogue: &[PermissionGroup],
@@ -784,6 +813,30 @@ pub fn unknown_permissions<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_roles_add_their_permissions_on_top_of_their_base() {
+        let access = effective_access(&GrantInputs {
+            org_role: Some(OrgRole::Member),
+            individual: Some(CUSTOM_ROLE_BASE),
+            ..Default::default()
+        });
+        let hold = |source| CustomRoleHold {
+            source,
+            role_id: "r1".into(),
+            permissions: vec![
+                "view_reports".into(),
+                "export_data".into(),
+                CLASSIFIED_DATA_ACCESS.into(),
+            ],
+        };
+        assert_eq!(
+            custom_role_permissions(&access, &[hold(GrantSource::Individual)]),
+            [CLASSIFIED_DATA_ACCESS, "export_data"]
+        );
+        // A hold through a source the principal does not have adds nothing.
+        assert!(custom_role_permissions(&access, &[hold(GrantSource::AllUsers)]).is_empty());
+    }
 
     #[test]
     fn assignable_roles_are_built_in_names_or_custom_ids() {

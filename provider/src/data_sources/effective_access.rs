@@ -2,8 +2,11 @@
 //! project, with each source of it, computed by `mixpanel_access::permissions` (roles are
 //! additive).
 
+use mixpanel_access::model::GrantSource;
 use mixpanel_access::model::{Email, OrgRole, ServiceAccountId, TargetType};
-use mixpanel_access::permissions::{effective_access, GrantInputs, TeamRole};
+use mixpanel_access::permissions::{
+    custom_role_permissions, effective_access, CustomRoleHold, GrantInputs, TeamRole,
+};
 
 use crate::context::{Ctx, EMAIL, NUMERIC_ID};
 use crate::cty::{Type, Value};
@@ -42,8 +45,8 @@ impl DataSource<Ctx> for EffectiveAccessDataSource {
                         Attribute::string("project_id").computed().describe("The project's id."),
                         Attribute::string("project_name").computed().describe("The project's name."),
                         Attribute::string("role").computed().describe("The effective role: the highest of all sources."),
-                        Attribute::of_type("sources", Type::list(Type::String)).computed().describe("Every source as `<source>:<role>`, strongest first; a source is `individual`, `team:<name>`, `organization_role` or `all_users`."),
-                        Attribute::of_type("capabilities", Type::list(Type::String)).computed().describe("What the union of roles allows, e.g. `export_data`."),
+                        Attribute::of_type("sources", Type::list(Type::String)).computed().describe("Every source as `<source>:<role>`, strongest first; a source is `individual`, `team:<name>`, `organization_role` or `all_users`, and a custom role shows as `custom:<role_id>` (it counts as consumer toward `role`)."),
+                        Attribute::of_type("capabilities", Type::list(Type::String)).computed().describe("What the union of roles allows, e.g. `export_data`, custom roles' permissions included."),
                     ],
                 )
                 .computed()
@@ -99,21 +102,40 @@ impl DataSource<Ctx> for EffectiveAccessDataSource {
         let projects = list_projects(ctx).await?;
         let mut out = Vec::new();
         for p in projects.iter() {
-            let individual = match (&who, org_role) {
-                (_, None) => None,
-                (Principal::Person(e), Some(_)) => {
-                    granted_users(ctx, p.id).await?.get(e).map(|g| g.role)
-                }
+            // Each grant's built-in role, and the custom role it is, if any (issue 9).
+            let (individual, individual_custom) = match (&who, org_role) {
+                (_, None) => (None, None),
+                (Principal::Person(e), Some(_)) => granted_users(ctx, p.id)
+                    .await?
+                    .get(e)
+                    .map(|g| (Some(g.role), g.custom_role_id.clone()))
+                    .unwrap_or((None, None)),
                 (Principal::Account(a), Some(_)) => project_accounts(ctx, p.id)
                     .await?
                     .get(a)
                     .filter(|m| m.target_type == TargetType::Individual)
-                    .map(|m| m.project_role),
+                    .map(|m| (Some(m.project_role), m.custom_role_id.clone()))
+                    .unwrap_or((None, None)),
             };
+            let mut custom: Vec<(GrantSource, String)> = Vec::new();
+            if let Some(id) = individual_custom {
+                custom.push((GrantSource::Individual, id));
+            }
             let in_team = |t: &mixpanel_access::model::Team| match &who {
                 Principal::Person(e) => t.members.contains(e),
                 Principal::Account(a) => t.service_accounts.contains(a),
             };
+            for t in teams.iter().filter(|t| in_team(t)) {
+                if let Some(c) = t.custom_roles.iter().find(|c| c.id == p.id) {
+                    custom.push((
+                        GrantSource::Team {
+                            id: t.id,
+                            name: t.name.clone(),
+                        },
+                        c.custom_role_id.clone(),
+                    ));
+                }
+            }
             let team_roles = teams
                 .iter()
                 .filter(|t| in_team(t))
@@ -132,6 +154,32 @@ impl DataSource<Ctx> for EffectiveAccessDataSource {
                 all_users: p.default_role,
             });
             let Some(role) = access.role else { continue };
+            // Custom roles: their permissions, read from the project, come on top.
+            let mut holds = Vec::new();
+            if !custom.is_empty() {
+                let roles = ctx.client.list_custom_roles(p.id).await.map_err(|e| {
+                    crate::context::api_diag("Cannot read the project's custom roles", &e, None)
+                })?;
+                for (source, id) in &custom {
+                    holds.push(CustomRoleHold {
+                        source: source.clone(),
+                        role_id: id.clone(),
+                        permissions: roles
+                            .iter()
+                            .find(|r| &r.role_id == id)
+                            .map(|r| r.permissions.clone())
+                            .unwrap_or_default(),
+                    });
+                }
+            }
+            let extra = custom_role_permissions(&access, &holds);
+            let label = |s: &mixpanel_access::permissions::SourcedRole| match custom
+                .iter()
+                .find(|(src, _)| *src == s.source)
+            {
+                Some((_, id)) => format!("{}:custom:{id}", s.source),
+                None => format!("{}:{}", s.source, s.role),
+            };
             let strings = |v: Vec<String>| Value::List(v.into_iter().map(Value::from).collect());
             out.push(Value::object([
                 ("project_id", Value::string(p.id.to_string())),
@@ -139,13 +187,7 @@ impl DataSource<Ctx> for EffectiveAccessDataSource {
                 ("role", Value::string(role.as_str())),
                 (
                     "sources",
-                    strings(
-                        access
-                            .sources
-                            .iter()
-                            .map(|s| format!("{}:{}", s.source, s.role))
-                            .collect(),
-                    ),
+                    strings(access.sources.iter().map(label).collect()),
                 ),
                 (
                     "capabilities",
@@ -159,6 +201,7 @@ impl DataSource<Ctx> for EffectiveAccessDataSource {
                                     .and_then(|v| v.as_str().map(str::to_string))
                                     .unwrap_or_default()
                             })
+                            .chain(extra)
                             .collect(),
                     ),
                 ),
