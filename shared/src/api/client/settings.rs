@@ -297,7 +297,21 @@ impl Client {
 
 // ----- custom-role grants (issue 9) -----
 
+/// The name errors give the assignment of a custom role, which only the emulator defines.
+pub const CUSTOM_ROLE_GRANT: &str = "custom_role_grant";
+
 impl Client {
+    /// Refuses a custom-role grant against Mixpanel's own hosts before anything is sent: the
+    /// field is the emulator's, and Mixpanel would grant the base role (consumer) instead.
+    fn custom_grants_supported(&self) -> Result<(), ApiError> {
+        if self.is_real_mixpanel() {
+            return Err(ApiError::EmulatorOnly {
+                route: CUSTOM_ROLE_GRANT,
+            });
+        }
+        Ok(())
+    }
+
     /// Grants users a built-in or a custom role on projects. A custom role goes as consumer
     /// with `custom_role_id` (the emulator's definition: how Mixpanel assigns a custom role is
     /// not known), in one request of its own; a built-in role as [`Client::add_users_to_projects`].
@@ -313,6 +327,7 @@ impl Client {
                 .add_users_to_projects(org, users, projects, role.base())
                 .await;
         };
+        self.custom_grants_supported()?;
         let body = wire::AddUsersToProjects {
             users: users.to_vec(),
             projects: projects.to_vec(),
@@ -346,6 +361,7 @@ impl Client {
         let Some(id) = role.custom_id() else {
             return self.add_projects_to_team(org, team, &[grant]).await;
         };
+        self.custom_grants_supported()?;
         let body = wire::AddProjectsToTeams {
             teams: vec![wire::TeamProjects {
                 id: team,
@@ -386,6 +402,7 @@ impl Client {
                 .add_service_accounts_to_projects(org, accounts, &[grant])
                 .await;
         };
+        self.custom_grants_supported()?;
         let body = wire::AddServiceAccountsToProjects {
             service_account_ids: accounts.to_vec(),
             projects: vec![grant],
@@ -400,5 +417,55 @@ impl Client {
             json(&body)?,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::api::ClientConfig;
+    use crate::model::{ProjectId, ServiceAccountId, TeamId};
+    use crate::permissions::AssignableRole;
+
+    /// Against Mixpanel's hosts a custom-role grant is refused before anything is sent (no
+    /// request: the host is never contacted), so Mixpanel never grants consumer instead.
+    #[tokio::test]
+    async fn custom_role_grants_are_refused_on_mixpanel_hosts() {
+        let cfg = ClientConfig::new(
+            "https://mixpanel.com",
+            "a.abc123.mp-service-account",
+            SecretString::from("s"),
+        )
+        .unwrap();
+        let client = Client::new(cfg).unwrap();
+        let role = AssignableRole::Custom("0f8c6a4e-1b2c-4d5e-8f90-123456789abc".into());
+        let users = ["ana@example.com".parse().unwrap()];
+        let err = client
+            .grant_users_role(OrgId(1), &users, &[ProjectId(2)], &role)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ApiError::EmulatorOnly {
+                    route: CUSTOM_ROLE_GRANT
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("web app"));
+        let err = client
+            .grant_team_role(OrgId(1), TeamId(3), ProjectId(2), &role)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::EmulatorOnly { .. }), "{err}");
+        let err = client
+            .grant_accounts_role(OrgId(1), &[ServiceAccountId(4)], ProjectId(2), &role)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::EmulatorOnly { .. }), "{err}");
+        assert_eq!(client.write_count(), 0, "nothing was sent");
     }
 }
