@@ -6,7 +6,7 @@
 //! never followed, so a POST is never replayed as a GET; ids sent as JSON numbers; the secret
 //! held in a `SecretString`.
 
-// Issue 9: the organization-settings routes.
+// Issue 9: organization settings, custom roles, data views, classified data.
 mod settings;
 
 use std::collections::{HashMap, HashSet};

@@ -1,5 +1,6 @@
-//! The organization-settings routes (issue 9): discoverability, discoverable domains, the
-//! two-factor requirement and SSO.
+//! The routes of issue 9: organization settings (discoverability, discoverable domains, the
+//! two-factor requirement, SSO), custom roles and their grants, data views and classified-data
+//! access.
 
 use super::{check_updated, json, Body, Client};
 use crate::api::error::ApiError;
