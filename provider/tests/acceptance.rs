@@ -2000,3 +2000,22 @@ resource "mixpanel_service_account_project" "etl" {
     }
     assert!(out.contains("~ role = \"consumer\" ->"), "{out}");
 }
+
+/// A provider account below admin cannot change the organization's settings: the apply fails
+/// naming the role it needs, and nothing changed.
+#[test]
+fn organization_settings_need_an_admin() {
+    let (emu, creds) = setup();
+    let weak = analyst(&emu, &creds);
+    let ws = Workspace::new(&emu, &weak, ORG_SETTINGS);
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Cannot set the discoverable domains"), "{out}");
+    assert!(out.contains("owner or admin"), "{out}");
+    let client = emu.client(&creds);
+    let two_factor = runtime()
+        .block_on(client.get_two_factor(OrgId(creds.org_id)))
+        .expect("read");
+    assert!(!two_factor.twofactor_auth_required, "nothing changed");
+}
