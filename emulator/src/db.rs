@@ -126,11 +126,85 @@ CREATE TABLE IF NOT EXISTS audit_exports (
     content BLOB,
     error TEXT
 );
+-- Issue 9: organization settings (a missing row means the defaults).
+CREATE TABLE IF NOT EXISTS org_settings (
+    org_id INTEGER PRIMARY KEY REFERENCES organizations(id) ON DELETE CASCADE,
+    discoverability TEXT NOT NULL DEFAULT 'Closed',
+    domains TEXT NOT NULL DEFAULT '[]',
+    twofactor INTEGER NOT NULL DEFAULT 0,
+    sso INTEGER NOT NULL DEFAULT 0
+);
+-- Issue 9: custom roles (at most 5 per project). `permissions` is a JSON array.
+CREATE TABLE IF NOT EXISTS custom_roles (
+    role_id TEXT PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    created_by INTEGER,
+    created INTEGER NOT NULL,
+    modified INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custom_roles_project ON custom_roles(project_id);
+-- Issue 9: which individual grants are of a custom role (their built-in role is then consumer).
+CREATE TABLE IF NOT EXISTS custom_role_grants (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+    role_id TEXT NOT NULL REFERENCES custom_roles(role_id) ON DELETE CASCADE,
+    PRIMARY KEY (project_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS custom_role_sa_grants (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    sa_id INTEGER NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
+    role_id TEXT NOT NULL REFERENCES custom_roles(role_id) ON DELETE CASCADE,
+    PRIMARY KEY (project_id, sa_id)
+);
+CREATE TABLE IF NOT EXISTS custom_role_team_grants (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    role_id TEXT NOT NULL REFERENCES custom_roles(role_id) ON DELETE CASCADE,
+    PRIMARY KEY (project_id, team_id)
+);
+-- Issue 9: data views ("workspaces"), their members, classified-data access.
+CREATE TABLE IF NOT EXISTS data_views (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    is_global INTEGER NOT NULL,
+    is_restricted INTEGER NOT NULL,
+    is_visible INTEGER NOT NULL,
+    data_filters TEXT NOT NULL,
+    creator_id INTEGER,
+    created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS data_views_project ON data_views(project_id);
+CREATE TABLE IF NOT EXISTS data_view_members (
+    view_id INTEGER NOT NULL REFERENCES data_views(id) ON DELETE CASCADE,
+    user_id INTEGER REFERENCES members(id) ON DELETE CASCADE,
+    team_id INTEGER REFERENCES teams(id) ON DELETE CASCADE,
+    UNIQUE (view_id, user_id, team_id)
+);
+CREATE TABLE IF NOT EXISTS classified_access (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    user_id INTEGER REFERENCES members(id) ON DELETE CASCADE,
+    team_id INTEGER REFERENCES teams(id) ON DELETE CASCADE,
+    UNIQUE (project_id, user_id, team_id)
+);
 "#;
 
 /// Tables wiped by a reset, children first.
 const DATA_TABLES: &[&str] = &[
     "audit_exports",
+    // Issue 9.
+    "custom_role_sa_grants",
+    "custom_role_team_grants",
+    "custom_role_grants",
+    "classified_access",
+    "data_view_members",
+    "data_views",
+    "custom_roles",
+    "org_settings",
     "audit_log",
     "team_projects",
     "team_members",

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use mixpanel_access::api::wire::{
-    self, AuditExportFormat, AuditExportStatus, Method, Route, RouteStatus, ROUTES,
+    self, AuditExportFormat, AuditExportStatus, Discoverability, Method, Route, RouteStatus, ROUTES,
 };
 use mixpanel_access::model::{
     DataResidency, MemberStatus, OrgRole, ProjectRole, TargetType, Timezone,
@@ -132,6 +132,7 @@ fn shape(route: &Route) -> Option<Shape> {
                 json!({
                     "service_account_ids": array(r("Id")),
                     "projects": array(r("ProjectRoleGrant")),
+                    "custom_roles": array(r("CustomRoleGrant")),
                 }),
             ),
             r("Empty"),
@@ -221,7 +222,11 @@ fn shape(route: &Route) -> Option<Shape> {
                 json!({
                     "teams": array(request(
                         &["id", "projects"],
-                        json!({ "id": r("Id"), "projects": array(r("ProjectRoleGrant")) }),
+                        json!({
+                            "id": r("Id"),
+                            "projects": array(r("ProjectRoleGrant")),
+                            "custom_roles": array(r("CustomRoleGrant")),
+                        }),
                     )),
                     "add_default_projects": { "type": "boolean" },
                 }),
@@ -266,6 +271,11 @@ fn shape(route: &Route) -> Option<Shape> {
                     "users": array(r("Email")),
                     "projects": array(r("Id")),
                     "role": r("ProjectRole"),
+                    "custom_role_id": {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "issue 9, the emulator's definition: a custom role of the projects (role must then be consumer)",
+                    },
                 }),
             ),
             r("Success"),
@@ -338,6 +348,129 @@ fn shape(route: &Route) -> Option<Shape> {
             status: 200,
             answer: json!({ "type": "string", "description": "the export's CSV (text/csv) or NDJSON (application/x-ndjson) file, not wrapped in the envelope" }),
         },
+        // Issue 9: organization settings.
+        wire::GET_DISCOVERABILITY => get(object(
+            &["discoverability", "sso", "validated"],
+            json!({
+                "discoverability": r("Discoverability"),
+                "sso": { "type": "boolean" },
+                "validated": { "type": "boolean" },
+            }),
+        )),
+        wire::SET_DISCOVERABILITY => post(r("Discoverability"), r("Updated")),
+        wire::GET_DISCOVERABLE_DOMAINS => get(array(json!({ "type": "string" }))),
+        wire::SET_DISCOVERABLE_DOMAINS => post(
+            array(json!({ "type": "string", "description": "a host name such as example.com" })),
+            object(
+                &["updated"],
+                json!({
+                    "updated": { "type": "boolean" },
+                    "publicDomains": array(json!({ "type": "string" })),
+                }),
+            ),
+        ),
+        wire::GET_TWO_FACTOR => get(r("TwoFactorSetting")),
+        wire::SET_TWO_FACTOR => post(
+            request(
+                &["twofactor_auth_required"],
+                json!({ "twofactor_auth_required": { "type": "boolean" } }),
+            ),
+            r("TwoFactorSetting"),
+        ),
+        wire::GET_SSO => get(object(
+            &["sso_enabled"],
+            json!({ "sso_enabled": { "type": "boolean" } }),
+        )),
+        // Issue 9: custom roles.
+        wire::LIST_CUSTOM_ROLES => get(array(r("CustomRole"))),
+        wire::CREATE_CUSTOM_ROLE => post(r("CustomRoleBody"), r("CustomRole")),
+        wire::CUSTOM_ROLE_SWITCH_CONFIG => get(object(
+            &["groups"],
+            json!({ "groups": array(object(&["id", "permissions"], json!({
+                "id": { "type": "string" },
+                "permissions": array(json!({ "type": "string" })),
+            }))) }),
+        )),
+        wire::GET_CUSTOM_ROLE => get(r("CustomRole")),
+        wire::UPDATE_CUSTOM_ROLE => Shape {
+            body: json_body(r("CustomRoleBody")),
+            body_optional: false,
+            status: 200,
+            answer: ok(r("CustomRole")),
+        },
+        wire::DELETE_CUSTOM_ROLE => get(object(
+            &[
+                "deleted_role_id",
+                "deleted_role_name",
+                "migrated_grants_count",
+            ],
+            json!({
+                "deleted_role_id": { "type": "string" },
+                "deleted_role_name": { "type": "string" },
+                "migrated_grants_count": { "type": "integer", "minimum": 0 },
+            }),
+        )),
+        // Issue 9: data views and classified data.
+        wire::LIST_DATA_VIEWS => get(array(r("DataView"))),
+        wire::CREATE_DATA_VIEW => post(
+            request(
+                &["name", "is_restricted", "is_visible"],
+                json!({
+                    "name": { "type": "string", "minLength": 1, "maxLength": 255 },
+                    "is_restricted": { "type": "boolean" },
+                    "is_visible": { "type": "boolean" },
+                    "description": { "type": "string" },
+                }),
+            ),
+            r("DataView"),
+        ),
+        wire::GET_DATA_VIEW => get(r("DataView")),
+        wire::UPDATE_DATA_VIEW => post(
+            request(
+                &["id"],
+                json!({
+                    "id": r("Id"),
+                    "name": { "type": "string", "minLength": 1, "maxLength": 255 },
+                    "description": { "type": "string" },
+                    "is_restricted": { "type": "boolean" },
+                    "is_visible": { "type": "boolean" },
+                    "data_filters": { "type": "object" },
+                }),
+            ),
+            r("DataView"),
+        ),
+        wire::DELETE_DATA_VIEW => get(r("Empty")),
+        wire::UPSERT_DATA_VIEW_MEMBERS | wire::DELETE_DATA_VIEW_MEMBERS => post(
+            request(
+                &["id"],
+                json!({
+                    "id": r("Id"),
+                    "user_emails": array(r("Email")),
+                    "team_ids": array(r("Id")),
+                }),
+            ),
+            r("Empty"),
+        ),
+        wire::SET_CLASSIFIED_ACCESS => post(
+            json!({
+                "type": "object",
+                "description": "a user's e-mail to true (grant) or false (revoke)",
+                "additionalProperties": { "type": "boolean" },
+            }),
+            r("Empty"),
+        ),
+        wire::SET_TEAM_CLASSIFIED_ACCESS => post(
+            json!({
+                "type": "object",
+                "description": "a team id to true (grant) or false (revoke)",
+                "additionalProperties": { "type": "boolean" },
+            }),
+            r("Empty"),
+        ),
+        wire::GET_CLASSIFIED_ACCESS => get(object(
+            &["users", "teams"],
+            json!({ "users": array(r("Email")), "teams": array(r("Id")) }),
+        )),
         _ => return None,
     })
 }
@@ -404,6 +537,7 @@ fn components() -> Value {
                     "name": { "type": "string" },
                     "role": { "type": "string", "description": "the organization role, or \"no role\"" },
                     "permissions": array(json!({ "type": "string" })),
+                    "twofactor_auth_required": { "type": "boolean" },
                 })),
             },
             "projects": {
@@ -434,6 +568,59 @@ fn components() -> Value {
             "Id": { "type": "integer", "format": "int64", "minimum": 1 },
             "Email": { "type": "string", "format": "email" },
             "ProjectRole": names(ProjectRole::NAMES),
+            "Discoverability": names(Discoverability::NAMES),
+            "CustomRole": object(
+                &["role_id", "name", "description", "permissions", "is_default", "project_id", "created", "modified"],
+                json!({
+                    "role_id": { "type": "string", "format": "uuid" },
+                    "name": { "type": "string" },
+                    "description": { "type": "string" },
+                    "permissions": array(json!({ "type": "string" })),
+                    "is_default": { "type": "boolean" },
+                    "project_id": r("Id"),
+                    "created_by_user_id": nullable(r("Id")),
+                    "created": { "type": "string", "format": "date-time" },
+                    "modified": { "type": "string", "format": "date-time" },
+                }),
+            ),
+            "DataView": object(
+                &["id", "name", "description", "project_id", "is_default", "is_global", "is_restricted", "is_visible", "membership_approval_required", "has_all_org_members", "data_filters", "member_list", "team_list"],
+                json!({
+                    "id": r("Id"),
+                    "name": { "type": "string" },
+                    "description": { "type": "string" },
+                    "project_id": r("Id"),
+                    "is_default": { "type": "boolean" },
+                    "is_global": { "type": "boolean" },
+                    "is_restricted": { "type": "boolean" },
+                    "is_visible": { "type": "boolean" },
+                    "membership_approval_required": { "type": "boolean" },
+                    "has_all_org_members": { "type": "boolean" },
+                    "creator_id": nullable(r("Id")),
+                    "creator_name": nullable(json!({ "type": "string" })),
+                    "created_iso": nullable(json!({ "type": "string" })),
+                    "data_filters": { "type": "object" },
+                    "member_list": array(object(&["id", "email", "name", "invited"], json!({
+                        "id": r("Id"),
+                        "email": { "type": "string" },
+                        "name": { "type": "string" },
+                        "invited": { "type": "boolean" },
+                    }))),
+                    "team_list": array(object(&["id", "name"], json!({
+                        "id": r("Id"),
+                        "name": { "type": "string" },
+                    }))),
+                }),
+            ),
+            "CustomRoleBody": request(&["name", "description"], json!({
+                "name": { "type": "string", "minLength": 1, "maxLength": 255 },
+                "description": { "type": "string" },
+                "permissions": array(json!({ "type": "string" })),
+                "copied_from_role_id": { "type": "string", "format": "uuid" },
+            })),
+            "TwoFactorSetting": object(&["twofactor_auth_required"], json!({
+                "twofactor_auth_required": { "type": "boolean" },
+            })),
             "OrgRole": names(OrgRole::NAMES),
             "Empty": { "type": "object", "additionalProperties": false },
             "Error": {
@@ -458,6 +645,7 @@ fn components() -> Value {
                 "role": r("ProjectRole"),
                 "target_type": names(TargetType::NAMES),
                 "hasSensitiveAccess": { "type": "boolean" },
+                "custom_role_id": { "type": "string", "description": "issue 9, the emulator's definition: the custom role of an individual grant" },
             }))),
             "Project": object(&["id", "name", "timezone_name", "data_residency", "domain"], json!({
                 "id": r("Id"),
@@ -485,6 +673,11 @@ fn components() -> Value {
                 "members": array(r("Email")),
                 "service_accounts": array(r("Id")),
                 "projects": array(r("ProjectRoleGrant")),
+                "custom_roles": array(r("CustomRoleGrant")),
+            })),
+            "CustomRoleGrant": object(&["id", "custom_role_id"], json!({
+                "id": r("Id"),
+                "custom_role_id": { "type": "string", "description": "issue 9, the emulator's definition: a custom role on the project (the role in projects is then consumer)" },
             })),
             "Member": object(&["email", "role", "status"], json!({
                 "id": r("Id"),
@@ -498,6 +691,7 @@ fn components() -> Value {
             "UserGrant": object(&["email", "role", "target_type"], json!({
                 "email": r("Email"),
                 "role": r("ProjectRole"),
+                "custom_role_id": { "type": "string", "description": "issue 9, the emulator's definition: the custom role of an individual grant" },
                 "target_type": names(TargetType::NAMES),
                 "team_id": r("Id"),
                 "team_name": { "type": "string" },
@@ -543,6 +737,11 @@ fn parameters(path: &str) -> Vec<Value> {
             "team" => (r("Id"), "a team id"),
             "sa" => (r("Id"), "a service account id"),
             "export" => (json!({ "type": "string" }), "an audit-log export id"),
+            "workspace" => (r("Id"), "a data view's id"),
+            "role" => (
+                json!({ "type": "string", "format": "uuid" }),
+                "a custom role's id",
+            ),
             _ => (json!({ "type": "string" }), "a path value"),
         };
         out.push(json!({
@@ -564,6 +763,9 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
     let mut summary = route.name.replace('_', " ");
     if route.status == RouteStatus::EmulatorOnly {
         summary.push_str(" (emulator only: not available upstream yet)");
+    }
+    if route.status == RouteStatus::ObservedPathOnly {
+        summary.push_str(" (path seen upstream, body untyped there: the emulator's shape)");
     }
     op.insert("summary".into(), Value::String(summary));
     op.insert("x-upstream-status".into(), json!(route.status));
@@ -627,7 +829,7 @@ pub fn document() -> Result<Value, String> {
         "info": {
             "title": "Mixpanel management API (mixpanel-emulator)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web app), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
+            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web app), observed_path_only (the path is in Mixpanel's web app, its body untyped there: the body is the emulator's), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "basicAuth": [] }],
@@ -649,6 +851,7 @@ mod tests {
             let status = match route.status {
                 RouteStatus::DocumentedUpstream => "documented_upstream",
                 RouteStatus::ObservedUpstream => "observed_upstream",
+                RouteStatus::ObservedPathOnly => "observed_path_only",
                 RouteStatus::EmulatorOnly => "emulator_only",
             };
             assert_eq!(op["x-upstream-status"], status, "{}", route.name);

@@ -107,6 +107,8 @@ async fn every_route_of_the_table_is_served() {
             sa: has("{sa}").then_some(ServiceAccountId(999_999)),
             email: has("{email}").then_some("nobody+x@acme.example"),
             export: has("{export}").then_some("999999"),
+            custom_role: has("{role}").then_some("00000000-0000-4000-8000-000000000000"),
+            workspace: has("{workspace}").then_some(999_999),
         };
         let path = r.fill(&args).unwrap_or_else(|e| panic!("{e}"));
         for m in std::iter::once(r.method).chain(r.fallback) {

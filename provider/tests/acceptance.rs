@@ -1124,3 +1124,898 @@ resource "mixpanel_project_member" "g" {
     }
     assert!(!listed.contains("stranger"), "{listed}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 9: list data sources, authoritative sets, organization settings
+// ---------------------------------------------------------------------------------------------
+
+impl Workspace {
+    fn outputs(&self) -> Value {
+        let o = self.dir.run_ok(&["output", "-json"]);
+        serde_json::from_slice(&o.stdout).expect("outputs")
+    }
+}
+
+/// The list data sources, filtered, and the effective access of a service account; a
+/// credential that cannot see everything gets an error, or with `allow_partial` a list that
+/// says it is partial.
+#[test]
+fn list_data_sources_and_a_service_accounts_effective_access() {
+    let (emu, creds) = setup();
+    let body = format!(
+        r#"{PROJECT}{MEMBER}{TEAM}
+resource "mixpanel_organization_member" "bob" {{
+  email = "bob@acme.example"
+  role  = "admin"
+}}
+resource "mixpanel_service_account" "etl" {{
+  username = "etl"
+  role     = "consumer"
+  expires  = "2099-01-01T00:00:00Z"
+}}
+resource "mixpanel_team_member" "etl" {{
+  team_id            = mixpanel_team.t.id
+  service_account_id = mixpanel_service_account.etl.id
+}}
+resource "mixpanel_team_member" "ana" {{
+  team_id = mixpanel_team.t.id
+  email   = mixpanel_organization_member.ana.email
+}}
+resource "mixpanel_team_project" "tp" {{
+  team_id    = mixpanel_team.t.id
+  project_id = mixpanel_project.p.id
+  role       = "analyst"
+}}
+resource "mixpanel_service_account_project" "etl" {{
+  project_id         = mixpanel_project.p.id
+  service_account_id = mixpanel_service_account.etl.id
+  role               = "admin"
+}}
+data "mixpanel_organization_members" "admins" {{
+  role       = "admin"
+  depends_on = [mixpanel_organization_member.bob, mixpanel_organization_member.ana]
+}}
+data "mixpanel_organization_members" "invited" {{
+  status     = "invited"
+  depends_on = [mixpanel_organization_member.bob, mixpanel_organization_member.ana]
+}}
+data "mixpanel_teams" "all" {{
+  depends_on = [mixpanel_team_member.etl, mixpanel_team_member.ana, mixpanel_team_project.tp]
+}}
+data "mixpanel_service_accounts" "all" {{
+  depends_on = [mixpanel_service_account.etl]
+}}
+data "mixpanel_projects" "all" {{
+  depends_on = [mixpanel_project.p]
+}}
+data "mixpanel_effective_access" "etl" {{
+  service_account_id = mixpanel_service_account.etl.id
+  depends_on         = [mixpanel_team_member.etl, mixpanel_team_project.tp, mixpanel_service_account_project.etl]
+}}
+output "admins" {{ value = data.mixpanel_organization_members.admins }}
+output "invited" {{ value = data.mixpanel_organization_members.invited.members[*].email }}
+output "teams" {{ value = data.mixpanel_teams.all }}
+output "accounts" {{ value = data.mixpanel_service_accounts.all }}
+output "projects" {{ value = data.mixpanel_projects.all }}
+output "etl" {{ value = data.mixpanel_effective_access.etl }}
+"#
+    );
+    let ws = Workspace::new(&emu, &creds, &body);
+    ws.apply();
+    let out = ws.outputs();
+    let admins = &out["admins"]["value"];
+    assert_eq!(admins["complete"], true);
+    let emails: Vec<&str> = admins["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["email"].as_str())
+        .collect();
+    assert_eq!(emails, ["bob@acme.example"], "{admins}");
+    assert_eq!(
+        out["invited"]["value"],
+        serde_json::json!(["ana@acme.example", "bob@acme.example"])
+    );
+    let team = &out["teams"]["value"]["teams"][0];
+    assert_eq!(team["name"], "Data Engineering");
+    assert_eq!(team["members"], serde_json::json!(["ana@acme.example"]));
+    let etl_id = ws.values("mixpanel_service_account.etl")["id"].clone();
+    assert_eq!(team["service_account_ids"], serde_json::json!([etl_id]));
+    assert_eq!(team["projects"][0]["role"], "analyst");
+    let accounts = out["accounts"]["value"]["service_accounts"]
+        .as_array()
+        .expect("accounts")
+        .clone();
+    let etl = accounts
+        .iter()
+        .find(|a| a["id"] == etl_id)
+        .expect("etl listed");
+    assert_eq!(etl["expires"], "2099-01-01T00:00:00Z");
+    assert!(etl["username"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("etl.")));
+    // The provider's own account has been used; etl never.
+    assert!(
+        accounts.iter().any(|a| a["last_used"].is_string()),
+        "{accounts:?}"
+    );
+    assert_eq!(etl["last_used"], Value::Null);
+    let pid = ws.values("mixpanel_project.p")["id"].clone();
+    assert_eq!(out["projects"]["value"]["projects"][0]["id"], pid);
+    assert_eq!(
+        out["projects"]["value"]["projects"][0]["data_residency"],
+        "eu"
+    );
+    let etl_access = &out["etl"]["value"];
+    assert_eq!(etl_access["organization_role"], "member");
+    assert_eq!(etl_access["projects"][0]["role"], "admin");
+    assert_eq!(
+        etl_access["projects"][0]["sources"],
+        serde_json::json!(["individual:admin", "team:Data Engineering:analyst"])
+    );
+    ws.assert_no_changes();
+
+    // A member-role account sees only part of the organization: each list says so.
+    let weak = analyst(&emu, &creds);
+    let ws = Workspace::new(
+        &emu,
+        &weak,
+        r#"
+data "mixpanel_teams" "all" {}
+"#,
+    );
+    let o = ws.run(&["plan", "-no-color", "-input=false", "-refresh=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Cannot list all teams"), "{out}");
+    assert!(out.contains("allow_partial"), "{out}");
+    for ds in [
+        "mixpanel_organization_members",
+        "mixpanel_service_accounts",
+        "mixpanel_projects",
+    ] {
+        ws.write(&format!("data \"{ds}\" \"x\" {{}}\n"));
+        let o = ws.run(&["plan", "-no-color", "-input=false", "-refresh=false"]);
+        assert!(!o.status.success(), "{ds}: {}", text(&o));
+        assert!(text(&o).contains("Cannot list all"), "{ds}: {}", text(&o));
+    }
+    ws.write(
+        r#"
+data "mixpanel_teams" "all" {
+  allow_partial = true
+}
+output "complete" { value = data.mixpanel_teams.all.complete }
+"#,
+    );
+    ws.ok(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-refresh=false",
+    ]);
+    assert_eq!(ws.outputs()["complete"]["value"], false);
+}
+
+const SETS: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "analytics-dev"
+  timezone            = "Europe/Paris"
+  deletion_protection = false
+}
+resource "mixpanel_organization_member" "ana" {
+  email = "ana@acme.example"
+  role  = "member"
+}
+resource "mixpanel_team" "t" {
+  name = "Data Engineering"
+}
+resource "mixpanel_service_account" "etl" {
+  username = "etl"
+  role     = "consumer"
+}
+resource "mixpanel_project_members" "p" {
+  project_id   = mixpanel_project.p.id
+  members      = { "ana@acme.example" = "analyst" }
+  max_removals = 0
+  depends_on   = [mixpanel_organization_member.ana]
+}
+resource "mixpanel_team_members" "t" {
+  team_id             = mixpanel_team.t.id
+  emails              = [mixpanel_organization_member.ana.email]
+  service_account_ids = [mixpanel_service_account.etl.id]
+}
+"#;
+
+/// The authoritative sets: apply, empty plans, import; a project owner and a team member added
+/// through the API outside Terraform are planned for removal (and `max_removals` refuses the
+/// plan by name first); with Mixpanel's missing routes hidden the removal fails and says where
+/// to make it; destroy removes what the resources held.
+#[test]
+fn authoritative_sets_plan_out_of_band_members_for_removal() {
+    use mixpanel_access::model::{Email, ProjectId};
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, SETS);
+    ws.apply();
+    ws.assert_no_changes();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project id");
+    let team: u64 = ws.values("mixpanel_team.t")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("team id");
+    assert_eq!(
+        ws.values("mixpanel_project_members.p")["members"],
+        serde_json::json!({"ana@acme.example": "analyst"})
+    );
+    ws.check_import(
+        "mixpanel_project_members.p",
+        &project.to_string(),
+        &["max_removals"],
+    );
+    ws.check_import("mixpanel_team_members.t", &team.to_string(), &[]);
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Out of band, through the API: eve joins, becomes a project owner and a team member.
+    let rt = runtime();
+    let client = emu.client(&creds);
+    let org = OrgId(creds.org_id);
+    let eve: Email = "eve@acme.example".parse().expect("email");
+    rt.block_on(client.invite_org_users(org, std::slice::from_ref(&eve), OrgRole::Member))
+        .expect("invite eve");
+    rt.block_on(client.add_users_to_projects(
+        org,
+        std::slice::from_ref(&eve),
+        &[ProjectId(project)],
+        ProjectRole::Owner,
+    ))
+    .expect("eve owner");
+    rt.block_on(client.add_users_to_team(org, TeamId(team), std::slice::from_ref(&eve)))
+        .expect("eve in team");
+
+    // max_removals = 0 refuses the plan, naming her.
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Too many removals"), "{out}");
+    assert!(out.contains("eve@acme.example"), "{out}");
+
+    // With room for one removal the plan shows both removals.
+    let sets = SETS.replace("max_removals = 0", "max_removals = 1");
+    ws.write(&sets);
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    eprintln!("PLAN WITH AN OUT-OF-BAND PROJECT OWNER:\n{}", {
+        let o = ws.run(&["plan", "-no-color", "-input=false"]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    });
+    assert!(
+        out.contains("\"eve@acme.example\" = \"owner\" -> null"),
+        "{out}"
+    );
+    assert!(out.contains("- \"eve@acme.example\""), "{out}");
+
+    // Where Mixpanel has no removal route, the apply fails and says where to do it.
+    emu.faults(Some(serde_json::json!({"hide_emulator_only_routes": true})));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Mixpanel's web app"), "{out}");
+    assert!(
+        out.contains("Cannot remove the grants of eve@acme.example"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Cannot remove eve@acme.example from team"),
+        "{out}"
+    );
+    assert_eq!(ws.plan_code(&[]).0, 2, "still planned");
+
+    emu.faults(None);
+    ws.apply();
+    ws.assert_no_changes();
+    let grants = rt
+        .block_on(client.granted_users(ProjectId(project)))
+        .expect("grants");
+    assert!(!grants.iter().any(|g| g.email == eve), "{grants:?}");
+    let teams = rt.block_on(client.list_teams(org)).expect("teams");
+    assert!(!teams[0].members.contains(&eve), "{teams:?}");
+
+    // A role change applies in place.
+    ws.write(&sets.replace("= \"analyst\"", "= \"admin\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert!(code == 2 && out.contains("updated in-place"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+const ORG_SETTINGS: &str = r#"
+resource "mixpanel_organization_settings" "org" {
+  discoverability      = "admin_approval"
+  discoverable_domains = ["acme.example", "acme-corp.example"]
+  two_factor_required  = true
+}
+"#;
+
+/// Organization settings: apply, empty plans, import; a two-factor change made outside
+/// Terraform shows in the plan; each change of the requirement is in the audit log; a public
+/// domain is refused; destroy leaves the settings and says so.
+#[test]
+fn organization_settings_lifecycle() {
+    use mixpanel_access::api::wire::{AuditLogQuery, Discoverability};
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, ORG_SETTINGS);
+    ws.apply();
+    ws.assert_no_changes();
+    let v = ws.values("mixpanel_organization_settings.org");
+    assert_eq!(v["id"], creds.org_id.to_string());
+    assert_eq!(v["sso_enabled"], false);
+    assert_eq!(v["discoverability"], "admin_approval");
+    let rt = runtime();
+    let client = emu.client(&creds);
+    let org = OrgId(creds.org_id);
+    let disc = rt.block_on(client.get_discoverability(org)).expect("read");
+    assert_eq!(disc.discoverability, Discoverability::Request);
+    assert!(disc.validated);
+    assert_eq!(
+        rt.block_on(client.get_discoverable_domains(org))
+            .expect("domains"),
+        ["acme-corp.example", "acme.example"]
+    );
+    assert!(
+        rt.block_on(client.get_two_factor(org))
+            .expect("2fa")
+            .twofactor_auth_required
+    );
+    ws.check_import(
+        "mixpanel_organization_settings.org",
+        &creds.org_id.to_string(),
+        &[],
+    );
+    ws.assert_no_changes();
+
+    // Out of band: two-factor turned off, the organization opened.
+    rt.block_on(client.set_two_factor(org, false))
+        .expect("2fa off");
+    rt.block_on(client.set_discoverability(org, Discoverability::Open))
+        .expect("open");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("two_factor_required = false -> true"), "{out}");
+    assert!(
+        out.contains("discoverability = \"open\" -> \"admin_approval\""),
+        "{out}"
+    );
+    ws.apply();
+    ws.assert_no_changes();
+    let events = rt
+        .block_on(client.audit_logs(
+            org,
+            &AuditLogQuery {
+                types: vec![
+                    "organization_access_security.twofactor_enabled".into(),
+                    "organization_access_security.twofactor_disabled".into(),
+                ],
+                ..Default::default()
+            },
+        ))
+        .expect("audit");
+    let kinds: Vec<&str> = events.results.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "organization_access_security.twofactor_enabled",
+            "organization_access_security.twofactor_disabled",
+            "organization_access_security.twofactor_enabled"
+        ],
+        "newest first"
+    );
+
+    // A public domain is refused by Mixpanel, with the domain named.
+    ws.write(&ORG_SETTINGS.replace("\"acme-corp.example\"", "\"gmail.com\""));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Cannot set the discoverable domains"), "{out}");
+    assert!(out.contains("gmail.com"), "{out}");
+    ws.write(ORG_SETTINGS);
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Destroy says it changes nothing, and it does not.
+    let out = ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert!(out.contains("changes nothing in Mixpanel"), "{out}");
+    assert!(
+        rt.block_on(client.get_two_factor(org))
+            .expect("2fa")
+            .twofactor_auth_required
+    );
+    assert_eq!(
+        rt.block_on(client.get_discoverability(org))
+            .expect("read")
+            .discoverability,
+        Discoverability::Request
+    );
+}
+
+const CUSTOM_ROLE: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "analytics-dev"
+  timezone            = "Europe/Paris"
+  deletion_protection = false
+}
+resource "mixpanel_custom_role" "r" {
+  project_id  = mixpanel_project.p.id
+  name        = "Report builder"
+  description = "Builds and exports reports"
+  permissions = ["view_reports", "create_reports", "export_data"]
+}
+"#;
+
+/// Custom roles: apply, empty plans, import, an out-of-band change shown in the plan, an
+/// unknown permission refused with the catalogue, the five-per-project limit, destroy.
+#[test]
+fn custom_role_lifecycle() {
+    use mixpanel_access::api::wire::CustomRoleBody;
+    use mixpanel_access::model::ProjectId;
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, CUSTOM_ROLE);
+    ws.apply();
+    ws.assert_no_changes();
+    let v = ws.values("mixpanel_custom_role.r");
+    let id = v["id"].as_str().expect("id").to_string();
+    let role_id = v["role_id"].as_str().expect("role id").to_string();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project");
+    ws.check_import("mixpanel_custom_role.r", &id, &[]);
+    ws.assert_no_changes();
+
+    // Out of band: someone adds a permission in the web app.
+    let rt = runtime();
+    let client = emu.client(&creds);
+    rt.block_on(client.update_custom_role(
+        ProjectId(project),
+        &role_id,
+        &CustomRoleBody {
+            name: "Report builder".into(),
+            description: "Builds and exports reports".into(),
+            permissions: vec![
+                "view_reports".into(),
+                "create_reports".into(),
+                "export_data".into(),
+                "access_api_credentials".into(),
+            ],
+            copied_from_role_id: None,
+        },
+    ))
+    .expect("out-of-band change");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("- \"access_api_credentials\""), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+
+    // A permission the catalogue does not have is refused before anything is sent.
+    ws.write(&CUSTOM_ROLE.replace("\"export_data\"]", "\"export_data\", \"fly\"]"));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Unknown permission"), "{out}");
+    assert!(out.contains("no permission fly"), "{out}");
+    assert!(
+        out.contains("classified_data_access"),
+        "the catalogue is listed: {out}"
+    );
+    ws.write(CUSTOM_ROLE);
+    ws.assert_no_changes();
+
+    // Five per project: four more made outside, a sixth through Terraform is refused.
+    for i in 0..4 {
+        rt.block_on(client.create_custom_role(
+            ProjectId(project),
+            &CustomRoleBody {
+                name: format!("Outside {i}"),
+                description: String::new(),
+                permissions: vec!["view_reports".into()],
+                copied_from_role_id: None,
+            },
+        ))
+        .expect("outside role");
+    }
+    ws.write(&format!(
+        "{CUSTOM_ROLE}{}",
+        r#"
+resource "mixpanel_custom_role" "sixth" {
+  project_id  = mixpanel_project.p.id
+  name        = "Sixth"
+  permissions = ["view_reports"]
+}
+"#
+    ));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Too many custom roles"), "{out}");
+    assert!(out.contains("Outside 3"), "{out}");
+    ws.write(CUSTOM_ROLE);
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+const DATA_VIEWS: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "analytics-dev"
+  timezone            = "Europe/Paris"
+  deletion_protection = false
+}
+resource "mixpanel_organization_member" "ana" {
+  email = "ana@acme.example"
+  role  = "member"
+}
+resource "mixpanel_team" "t" {
+  name = "Marketing"
+}
+resource "mixpanel_data_view" "v" {
+  project_id  = mixpanel_project.p.id
+  name        = "Marketing only"
+  description = "Signups and campaigns"
+  restricted  = true
+  filters     = jsonencode({ events = ["Signup", "Campaign Click"] })
+}
+resource "mixpanel_data_view_member" "ana" {
+  project_id   = mixpanel_project.p.id
+  data_view_id = mixpanel_data_view.v.data_view_id
+  email        = mixpanel_organization_member.ana.email
+}
+resource "mixpanel_data_view_member" "team" {
+  project_id   = mixpanel_project.p.id
+  data_view_id = mixpanel_data_view.v.data_view_id
+  team_id      = mixpanel_team.t.id
+}
+resource "mixpanel_classified_data_access" "ana" {
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+}
+resource "mixpanel_classified_data_access" "team" {
+  project_id = mixpanel_project.p.id
+  team_id    = mixpanel_team.t.id
+}
+"#;
+
+/// Data views, their members and classified-data access: apply, empty plans, import,
+/// out-of-band changes shown in the plan, the missing upstream read said plainly, destroy.
+#[test]
+fn data_views_and_classified_access_lifecycle() {
+    use mixpanel_access::api::wire::{DataViewMembers, UpdateDataView};
+    use mixpanel_access::model::ProjectId;
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, DATA_VIEWS);
+    ws.apply();
+    ws.assert_no_changes();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project");
+    let team: u64 = ws.values("mixpanel_team.t")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("team");
+    let v = ws.values("mixpanel_data_view.v");
+    let view: u64 = v["data_view_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("view");
+    let rt = runtime();
+    let client = emu.client(&creds);
+    let held = rt
+        .block_on(client.get_data_view(ProjectId(project), view))
+        .expect("view");
+    assert!(held.is_restricted);
+    assert_eq!(
+        held.data_filters,
+        serde_json::json!({"events": ["Signup", "Campaign Click"]})
+    );
+    assert_eq!(held.member_list[0].email.as_str(), "ana@acme.example");
+    assert_eq!(held.team_list[0].id, TeamId(team));
+    let access = rt
+        .block_on(client.get_classified_access(ProjectId(project)))
+        .expect("access");
+    assert_eq!(access.teams, [TeamId(team)]);
+
+    for (address, id) in [
+        ("mixpanel_data_view.v", format!("{project}/{view}")),
+        (
+            "mixpanel_data_view_member.ana",
+            format!("{project}/{view}/ana@acme.example"),
+        ),
+        (
+            "mixpanel_data_view_member.team",
+            format!("{project}/{view}/team/{team}"),
+        ),
+        (
+            "mixpanel_classified_data_access.ana",
+            format!("{project}/ana@acme.example"),
+        ),
+        (
+            "mixpanel_classified_data_access.team",
+            format!("{project}/team/{team}"),
+        ),
+    ] {
+        ws.check_import(address, &id, &["filters"]);
+    }
+    ws.assert_no_changes();
+
+    // Out of band: the view opened up, ana removed from it, the team's access revoked.
+    rt.block_on(client.update_data_view(
+        ProjectId(project),
+        &UpdateDataView {
+            id: view,
+            is_restricted: Some(false),
+            ..Default::default()
+        },
+    ))
+    .expect("open the view");
+    rt.block_on(client.delete_data_view_members(
+        ProjectId(project),
+        &DataViewMembers {
+            id: view,
+            user_emails: vec!["ana@acme.example".parse().expect("email")],
+            team_ids: vec![],
+        },
+    ))
+    .expect("remove ana");
+    let mut off = std::collections::BTreeMap::new();
+    off.insert(team.to_string(), false);
+    rt.block_on(client.set_team_classified_access(ProjectId(project), &off))
+        .expect("revoke");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("restricted = false -> true"), "{out}");
+    assert!(
+        out.contains("mixpanel_data_view_member.ana will be created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("mixpanel_classified_data_access.team will be created"),
+        "{out}"
+    );
+    ws.apply();
+    ws.assert_no_changes();
+
+    // Upstream there is no read of classified-data access: the refresh says so.
+    emu.faults(Some(serde_json::json!({"hide_emulator_only_routes": true})));
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Cannot read classified-data access"), "{out}");
+    assert!(out.contains("Mixpanel's web app"), "{out}");
+    emu.faults(None);
+
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+/// The setup guide's module example (examples/setup-guide): a development and a production
+/// project with the same teams in different roles applies, and the next plan is empty.
+#[test]
+fn setup_guide_module_example_applies_and_the_next_plan_is_empty() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, "");
+    let src = repo().join("examples/setup-guide");
+    let dst = ws.dir.path();
+    std::fs::copy(src.join("main.tf"), dst.join("main.tf")).expect("main.tf");
+    let module = dst.join("modules/environment");
+    std::fs::create_dir_all(&module).expect("module dir");
+    for f in ["main.tf", "variables.tf", "outputs.tf"] {
+        std::fs::copy(src.join("modules/environment").join(f), module.join(f))
+            .expect("module file");
+    }
+    // Local modules need `terraform get` (no provider installation: dev_overrides serve it).
+    ws.ok(&["get", "-no-color"]);
+    ws.apply();
+    ws.assert_no_changes();
+    let out = ws.outputs();
+    assert_eq!(
+        out["ben_access"]["value"],
+        serde_json::json!({
+            "analytics-development": ["team:Engineering:admin"],
+            "analytics-production": ["team:Engineering:analyst"],
+        })
+    );
+}
+
+/// A custom role is assignable as a project role: to one member (`mixpanel_project_member`)
+/// and in an authoritative set (`mixpanel_project_members`), read back as `custom:<role_id>`;
+/// deleting the role leaves its holders with consumer.
+#[test]
+fn a_custom_role_is_assignable_to_project_members() {
+    use mixpanel_access::model::ProjectId;
+    let (emu, creds) = setup();
+    let body = format!(
+        r#"{CUSTOM_ROLE}
+resource "mixpanel_organization_member" "ana" {{
+  email = "ana@acme.example"
+  role  = "member"
+}}
+resource "mixpanel_organization_member" "bo" {{
+  email = "bo@acme.example"
+  role  = "member"
+}}
+resource "mixpanel_project_members" "p" {{
+  project_id = mixpanel_project.p.id
+  members = {{
+    (mixpanel_organization_member.ana.email) = "custom:${{mixpanel_custom_role.r.role_id}}"
+    (mixpanel_organization_member.bo.email)  = "analyst"
+  }}
+}}
+"#
+    );
+    let ws = Workspace::new(&emu, &creds, &body);
+    ws.apply();
+    ws.assert_no_changes();
+    let role_id = ws.values("mixpanel_custom_role.r")["role_id"]
+        .as_str()
+        .expect("role id")
+        .to_string();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project");
+    assert_eq!(
+        ws.values("mixpanel_project_members.p")["members"]["ana@acme.example"],
+        format!("custom:{role_id}")
+    );
+    let rt = runtime();
+    let client = emu.client(&creds);
+    let grants = rt
+        .block_on(client.granted_users(ProjectId(project)))
+        .expect("grants");
+    let ana = grants
+        .iter()
+        .find(|g| g.email.as_str() == "ana@acme.example")
+        .expect("ana");
+    assert_eq!(ana.custom_role_id.as_deref(), Some(role_id.as_str()));
+    assert_eq!(ana.role, ProjectRole::Consumer);
+    ws.check_import("mixpanel_project_members.p", &project.to_string(), &[]);
+    ws.assert_no_changes();
+
+    // From the custom role to a built-in one, in place.
+    ws.write(&body.replace("\"custom:${mixpanel_custom_role.r.role_id}\"", "\"admin\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert!(code == 2 && out.contains("updated in-place"), "{out}");
+    ws.apply();
+    ws.assert_no_changes();
+
+    // A malformed custom role is a plan-time error on the attribute.
+    ws.write(&body.replace("\"analyst\"", "\"custom:not a uuid\""));
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("custom:<role_id>"), "{out}");
+
+    // One member with the custom role; deleting the role leaves them consumer.
+    let single = format!(
+        r#"{CUSTOM_ROLE}
+resource "mixpanel_organization_member" "ana" {{
+  email = "ana@acme.example"
+  role  = "member"
+}}
+resource "mixpanel_project_member" "ana" {{
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+  role       = "custom:${{mixpanel_custom_role.r.role_id}}"
+}}
+"#
+    );
+    // The authoritative set goes first (the two resources would fight over ana's grant).
+    ws.write(CUSTOM_ROLE);
+    ws.apply();
+    ws.write(&single);
+    ws.apply();
+    ws.assert_no_changes();
+    ws.check_import(
+        "mixpanel_project_member.ana",
+        &format!("{project}/ana@acme.example"),
+        &[],
+    );
+
+    // A team's project role and a service account's may be the custom role too.
+    let more = r#"
+resource "mixpanel_team" "t" {
+  name = "Reporting"
+}
+resource "mixpanel_team_project" "t" {
+  team_id    = mixpanel_team.t.id
+  project_id = mixpanel_project.p.id
+  role       = "custom:${mixpanel_custom_role.r.role_id}"
+}
+data "mixpanel_teams" "all" {
+  depends_on = [mixpanel_team_project.t]
+}
+output "team_role" { value = data.mixpanel_teams.all.teams[0].projects[0].role }
+data "mixpanel_effective_access" "ana" {
+  email      = mixpanel_organization_member.ana.email
+  depends_on = [mixpanel_project_member.ana]
+}
+output "ana" { value = data.mixpanel_effective_access.ana.projects[0] }
+resource "mixpanel_service_account" "etl" {
+  username = "etl"
+  role     = "consumer"
+}
+resource "mixpanel_service_account_project" "etl" {
+  project_id         = mixpanel_project.p.id
+  service_account_id = mixpanel_service_account.etl.id
+  role               = "custom:${mixpanel_custom_role.r.role_id}"
+}
+"#;
+    ws.write(&format!("{single}{more}"));
+    ws.apply();
+    ws.assert_no_changes();
+    let out = ws.outputs();
+    assert_eq!(out["team_role"]["value"], format!("custom:{role_id}"));
+    // Effective access names the custom role and adds its permissions to consumer's.
+    let ana = &out["ana"]["value"];
+    assert_eq!(ana["role"], "consumer");
+    assert_eq!(
+        ana["sources"],
+        serde_json::json!([format!("individual:custom:{role_id}")])
+    );
+    let caps = ana["capabilities"].as_array().expect("capabilities");
+    assert!(caps.contains(&Value::from("view_reports")), "{caps:?}");
+    assert!(caps.contains(&Value::from("export_data")), "{caps:?}");
+    assert!(
+        !caps.contains(&Value::from("access_api_credentials")),
+        "{caps:?}"
+    );
+    let tp = ws.values("mixpanel_team_project.t")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ws.check_import("mixpanel_team_project.t", &tp, &[]);
+    let sp = ws.values("mixpanel_service_account_project.etl");
+    assert_eq!(sp["role"], format!("custom:{role_id}"));
+    ws.check_import(
+        "mixpanel_service_account_project.etl",
+        sp["id"].as_str().expect("id"),
+        &[],
+    );
+    ws.assert_no_changes();
+
+    // Deleting the role outside Terraform leaves its holders consumer: the plan shows it.
+    rt.block_on(client.delete_custom_role(ProjectId(project), &role_id))
+        .expect("delete role");
+    let (code, out) = ws.plan_code(&[]);
+    assert_eq!(code, 2, "{out}");
+    for address in [
+        "mixpanel_project_member.ana",
+        "mixpanel_team_project.t",
+        "mixpanel_service_account_project.etl",
+    ] {
+        assert!(
+            out.contains(&format!("# {address} will be updated in-place")),
+            "{address}: {out}"
+        );
+    }
+    assert!(out.contains("~ role = \"consumer\" ->"), "{out}");
+}
+
+/// A provider account below admin cannot change the organization's settings: the apply fails
+/// naming the role it needs, and nothing changed.
+#[test]
+fn organization_settings_need_an_admin() {
+    let (emu, creds) = setup();
+    let weak = analyst(&emu, &creds);
+    let ws = Workspace::new(&emu, &weak, ORG_SETTINGS);
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Cannot set the discoverable domains"), "{out}");
+    assert!(out.contains("owner or admin"), "{out}");
+    let client = emu.client(&creds);
+    let two_factor = runtime()
+        .block_on(client.get_two_factor(OrgId(creds.org_id)))
+        .expect("read");
+    assert!(!two_factor.twofactor_auth_required, "nothing changed");
+}

@@ -601,6 +601,17 @@ pub struct Team {
     pub service_accounts: Vec<ServiceAccountId>,
     #[serde(default)]
     pub projects: Vec<ProjectRoleGrant>,
+    /// Issue 9: the projects where the team's role is a custom role (its `projects` role is
+    /// then the base, consumer). The emulator's definition: not known upstream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_roles: Vec<CustomRoleGrant>,
+}
+
+/// Issue 9: a custom role held on a project (the emulator's definition).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CustomRoleGrant {
+    pub id: ProjectId,
+    pub custom_role_id: String,
 }
 
 /// A service account, as the organization's list returns it.
@@ -642,6 +653,10 @@ pub struct ProjectServiceAccount {
     pub target_type: TargetType,
     #[serde(rename = "hasSensitiveAccess", default)]
     pub has_sensitive_access: bool,
+    /// Issue 9: for an individual custom-role grant, the role's id (`role` is then consumer).
+    /// The emulator's definition: not known upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_role_id: Option<String>,
 }
 
 /// Where a principal's access to a project comes from.
@@ -689,6 +704,10 @@ impl Serialize for GrantSource {
 pub struct UserGrant {
     pub email: Email,
     pub role: ProjectRole,
+    /// Issue 9: for a custom-role grant, the role's id (`role` is then the base, consumer).
+    /// The emulator's definition: how Mixpanel reports a custom-role grant is not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_role_id: Option<String>,
     pub target_type: TargetType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<TeamId>,
@@ -738,6 +757,26 @@ pub mod audit_event {
     pub const SESSION_LOGGED_IN: &str = "session.logged_in";
     /// A member enrolled in two-factor authentication: payload `email`, `method`.
     pub const USER_TWOFACTOR_ENABLED: &str = "user.twofactor_enabled";
+    // Issue 9: organization settings.
+    pub const ORG_TWOFACTOR_ENABLED: &str = "organization_access_security.twofactor_enabled";
+    pub const ORG_TWOFACTOR_DISABLED: &str = "organization_access_security.twofactor_disabled";
+    pub const ORG_DISCOVERABILITY_CHANGED: &str =
+        "organization_access_security.discoverability_changed";
+    pub const ORG_DOMAINS_CHANGED: &str =
+        "organization_access_security.discoverable_domains_changed";
+    // Issue 9: custom roles.
+    pub const CUSTOM_ROLE_CREATED: &str = "custom_role.created";
+    pub const CUSTOM_ROLE_UPDATED: &str = "custom_role.updated";
+    pub const CUSTOM_ROLE_DELETED: &str = "custom_role.deleted";
+    // Issue 9: data views and classified data.
+    pub const WORKSPACE_CREATED: &str = "workspace.created";
+    pub const WORKSPACE_UPDATED: &str = "workspace.updated";
+    pub const WORKSPACE_DELETED: &str = "workspace.deleted";
+    pub const WORKSPACE_USER_ADDED: &str = "workspace.user_added";
+    pub const WORKSPACE_USER_REMOVED: &str = "workspace.user_removed";
+    pub const WORKSPACE_TEAM_ADDED: &str = "workspace.team_added";
+    pub const WORKSPACE_TEAM_REMOVED: &str = "workspace.team_removed";
+    pub const CLASSIFIED_ACCESS_CHANGED: &str = "project.classified_data_access_changed";
 }
 
 /// One audit-log event.

@@ -621,9 +621,258 @@ pub fn effective_access(inputs: &GrantInputs) -> EffectiveAccess {
     }
 }
 
+// ----- Custom roles (issue 9) -----
+
+/// The most custom roles a project may have (Mixpanel Enterprise).
+pub const MAX_CUSTOM_ROLES_PER_PROJECT: usize = 5;
+
+/// The custom-role permission for classified data (since April 2026 the role-level form of the
+/// legacy per-user and per-team toggles).
+pub const CLASSIFIED_DATA_ACCESS: &str = "classified_data_access";
+
+/// A group of the permission catalogue a custom role draws from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PermissionGroup {
+    pub id: String,
+    pub permissions: Vec<String>,
+}
+
+/// The capability's wire name, e.g. `export_data`.
+pub fn capability_name(c: Capability) -> String {
+    match serde_json::to_value(c) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{c:?}"),
+    }
+}
+
+/// The permission catalogue of custom roles, from the capability matrix: every project-scope
+/// capability a role below owner holds, grouped by the lowest built-in role that holds it
+/// (`consumer`, `analyst`, `admin`), and `classified_data`. Owner-only capabilities stay with
+/// the owner role. The emulator serves it as `switch-config`; upstream, Mixpanel publishes no
+/// list and the provider reads whatever `switch-config` answers.
+pub fn custom_role_catalogue() -> Vec<PermissionGroup> {
+    let mut groups: Vec<PermissionGroup> = [
+        ProjectRole::Consumer,
+        ProjectRole::Analyst,
+        ProjectRole::Admin,
+    ]
+    .iter()
+    .map(|r| PermissionGroup {
+        id: r.as_str().to_string(),
+        permissions: Vec::new(),
+    })
+    .collect();
+    for row in MATRIX.iter().filter(|r| r.scope == Scope::Project) {
+        let lowest = row
+            .project_roles
+            .iter()
+            .filter(|r| **r != ProjectRole::Owner)
+            .min_by_key(|r| r.rank());
+        if let Some(lowest) = lowest {
+            if let Some(g) = groups.iter_mut().find(|g| g.id == lowest.as_str()) {
+                g.permissions.push(capability_name(row.capability));
+            }
+        }
+    }
+    groups.push(PermissionGroup {
+        id: "classified_data".into(),
+        permissions: vec![CLASSIFIED_DATA_ACCESS.into()],
+    });
+    groups
+}
+
+/// The built-in role a custom-role grant carries on the wire (the emulator's definition: how
+/// Mixpanel assigns a custom role is not known). It is also where Mixpanel moves a deleted
+/// custom role's holders.
+pub const CUSTOM_ROLE_BASE: ProjectRole = ProjectRole::Consumer;
+
+/// A role a grant gives on a project: a built-in role, or a custom role of that project. In
+/// configurations a custom role is written `custom:<role_id>`; on the wire it is
+/// [`CUSTOM_ROLE_BASE`] with the role's id beside it (`custom_role_id`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AssignableRole {
+    Builtin(ProjectRole),
+    Custom(String),
+}
+
+impl AssignableRole {
+    /// The built-in role on the wire.
+    pub fn base(&self) -> ProjectRole {
+        match self {
+            AssignableRole::Builtin(r) => *r,
+            AssignableRole::Custom(_) => CUSTOM_ROLE_BASE,
+        }
+    }
+
+    /// The custom role's id, for a custom role.
+    pub fn custom_id(&self) -> Option<&str> {
+        match self {
+            AssignableRole::Builtin(_) => None,
+            AssignableRole::Custom(id) => Some(id),
+        }
+    }
+
+    /// From the wire: a built-in role and, for a custom-role grant, the role's id.
+    pub fn from_wire(role: ProjectRole, custom_role_id: Option<&str>) -> AssignableRole {
+        match custom_role_id {
+            Some(id) => AssignableRole::Custom(id.to_string()),
+            None => AssignableRole::Builtin(role),
+        }
+    }
+}
+
+impl fmt::Display for AssignableRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AssignableRole::Builtin(r) => f.write_str(r.as_str()),
+            AssignableRole::Custom(id) => write!(f, "custom:{id}"),
+        }
+    }
+}
+
+impl std::str::FromStr for AssignableRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(id) = s.strip_prefix("custom:") {
+            let ok = !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            return if ok {
+                Ok(AssignableRole::Custom(id.to_ascii_lowercase()))
+            } else {
+                Err(format!(
+                    "\"{s}\" is not a custom role: write custom:<role_id> with the role's id (a UUID), e.g. the role_id of a mixpanel_custom_role"
+                ))
+            };
+        }
+        s.parse::<ProjectRole>()
+            .map(AssignableRole::Builtin)
+            .map_err(|_| {
+                format!(
+                    "\"{s}\" is not a project role: use one of {} or custom:<role_id>",
+                    ProjectRole::NAMES.join(", ")
+                )
+            })
+    }
+}
+
+impl Serialize for AssignableRole {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AssignableRole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A custom role held on a project through one source (an individual or a team grant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRoleHold {
+    pub source: GrantSource,
+    pub role_id: String,
+    pub permissions: Vec<String>,
+}
+
+/// What custom roles add to an effective access: the permissions of every held custom role
+/// that the built-in roles' capabilities do not already give, sorted. A custom-role grant
+/// counts as its base role ([`CUSTOM_ROLE_BASE`]) in [`effective_access`]; roles only add, so
+/// its permissions come on top, never in place.
+pub fn custom_role_permissions(access: &EffectiveAccess, holds: &[CustomRoleHold]) -> Vec<String> {
+    let have: Vec<String> = access
+        .capabilities
+        .iter()
+        .map(|c| capability_name(*c))
+        .collect();
+    let mut extra: Vec<String> = holds
+        .iter()
+        .filter(|h| access.sources.iter().any(|s| s.source == h.source))
+        .flat_map(|h| h.permissions.iter().cloned())
+        .filter(|p| !have.contains(p))
+        .collect();
+    extra.sort();
+    extra.dedup();
+    extra
+}
+
+/// The permissions of `wanted` that are not in `catalogue` (a `switch-config` answer).
+pub fn unknown_permissions<'a>(
+    catalogue: &[PermissionGroup],
+    wanted: &'a [String],
+) -> Vec<&'a str> {
+    wanted
+        .iter()
+        .filter(|w| !catalogue.iter().any(|g| g.permissions.contains(w)))
+        .map(String::as_str)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_roles_add_their_permissions_on_top_of_their_base() {
+        let access = effective_access(&GrantInputs {
+            org_role: Some(OrgRole::Member),
+            individual: Some(CUSTOM_ROLE_BASE),
+            ..Default::default()
+        });
+        let hold = |source| CustomRoleHold {
+            source,
+            role_id: "r1".into(),
+            permissions: vec![
+                "view_reports".into(),
+                "export_data".into(),
+                CLASSIFIED_DATA_ACCESS.into(),
+            ],
+        };
+        assert_eq!(
+            custom_role_permissions(&access, &[hold(GrantSource::Individual)]),
+            [CLASSIFIED_DATA_ACCESS, "export_data"]
+        );
+        // A hold through a source the principal does not have adds nothing.
+        assert!(custom_role_permissions(&access, &[hold(GrantSource::AllUsers)]).is_empty());
+    }
+
+    #[test]
+    fn assignable_roles_are_built_in_names_or_custom_ids() {
+        let r: AssignableRole = "custom:0F8C6A4E-1b2c-4d5e-8f90-123456789abc"
+            .parse()
+            .unwrap();
+        assert_eq!(r.to_string(), "custom:0f8c6a4e-1b2c-4d5e-8f90-123456789abc");
+        assert_eq!(r.base(), ProjectRole::Consumer);
+        assert_eq!(
+            "analyst".parse::<AssignableRole>(),
+            Ok(AssignableRole::Builtin(ProjectRole::Analyst))
+        );
+        let e = "superuser".parse::<AssignableRole>().unwrap_err();
+        assert!(
+            e.contains("custom:<role_id>") && e.contains("consumer"),
+            "{e}"
+        );
+        assert!("custom:".parse::<AssignableRole>().is_err());
+        assert_eq!(
+            AssignableRole::from_wire(ProjectRole::Consumer, Some("ab-1")),
+            AssignableRole::Custom("ab-1".into())
+        );
+    }
+
+    #[test]
+    fn the_custom_role_catalogue_leaves_owner_only_capabilities_out() {
+        let cat = custom_role_catalogue();
+        let all: Vec<&String> = cat.iter().flat_map(|g| &g.permissions).collect();
+        assert!(all.iter().any(|p| *p == "export_data"));
+        assert!(all.iter().any(|p| *p == CLASSIFIED_DATA_ACCESS));
+        assert!(!all.iter().any(|p| *p == "delete_project"));
+        assert_eq!(cat[0].id, "consumer");
+        assert!(cat[0].permissions.contains(&"view_reports".to_string()));
+        let wanted = vec!["export_data".to_string(), "fly".to_string()];
+        assert_eq!(unknown_permissions(&cat, &wanted), ["fly"]);
+    }
 
     #[test]
     fn every_capability_has_exactly_one_row() {

@@ -55,6 +55,9 @@ pub async fn me(State(st): State<AppState>, actor: Actor) -> ApiResult {
                 name: org.name,
                 role: org_role.as_str().to_string(),
                 permissions,
+                twofactor_auth_required: Some(
+                    super::org_settings::load(c, actor.org_id)?.two_factor,
+                ),
             },
         );
         Ok(Me {

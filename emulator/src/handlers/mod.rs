@@ -1,7 +1,10 @@
 //! The API handlers, one module per area, and the table from route names to handlers.
 
 pub mod audit_log;
+pub mod custom_roles;
+pub mod data_views;
 pub mod me;
+pub mod org_settings;
 pub mod projects;
 pub mod service_accounts;
 pub mod teams;
@@ -22,6 +25,8 @@ pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
         Method::Get => MethodFilter::GET,
         Method::Post => MethodFilter::POST,
         Method::Delete => MethodFilter::DELETE,
+        Method::Put => MethodFilter::PUT,
+        Method::Patch => MethodFilter::PATCH,
     };
     let f = match route.fallback {
         Some(m) => filter(route.method).or(filter(m)),
@@ -72,6 +77,32 @@ pub fn method_router(route: &Route) -> Option<MethodRouter<AppState>> {
         wire::CREATE_AUDIT_LOG_EXPORT => on(f, audit_log::create_export),
         wire::LIST_AUDIT_LOG_EXPORTS => on(f, audit_log::list_exports),
         wire::DOWNLOAD_AUDIT_LOG_EXPORT => on(f, audit_log::download_export),
+        // Issue 9: organization settings.
+        wire::GET_DISCOVERABILITY => on(f, org_settings::get_discoverability),
+        wire::SET_DISCOVERABILITY => on(f, org_settings::set_discoverability),
+        wire::GET_DISCOVERABLE_DOMAINS => on(f, org_settings::get_discoverable_domains),
+        wire::SET_DISCOVERABLE_DOMAINS => on(f, org_settings::set_discoverable_domains),
+        wire::GET_TWO_FACTOR => on(f, org_settings::get_two_factor),
+        wire::SET_TWO_FACTOR => on(f, org_settings::set_two_factor),
+        wire::GET_SSO => on(f, org_settings::get_sso),
+        // Issue 9: custom roles.
+        wire::LIST_CUSTOM_ROLES => on(f, custom_roles::list),
+        wire::CREATE_CUSTOM_ROLE => on(f, custom_roles::create),
+        wire::CUSTOM_ROLE_SWITCH_CONFIG => on(f, custom_roles::switch_config),
+        wire::GET_CUSTOM_ROLE => on(f, custom_roles::get),
+        wire::UPDATE_CUSTOM_ROLE => on(f, custom_roles::update),
+        wire::DELETE_CUSTOM_ROLE => on(f, custom_roles::delete),
+        // Issue 9: data views and classified data.
+        wire::LIST_DATA_VIEWS => on(f, data_views::list),
+        wire::CREATE_DATA_VIEW => on(f, data_views::create),
+        wire::GET_DATA_VIEW => on(f, data_views::get),
+        wire::UPDATE_DATA_VIEW => on(f, data_views::update),
+        wire::DELETE_DATA_VIEW => on(f, data_views::delete),
+        wire::UPSERT_DATA_VIEW_MEMBERS => on(f, data_views::upsert_members),
+        wire::DELETE_DATA_VIEW_MEMBERS => on(f, data_views::delete_members),
+        wire::SET_CLASSIFIED_ACCESS => on(f, data_views::set_user_access),
+        wire::SET_TEAM_CLASSIFIED_ACCESS => on(f, data_views::set_team_access),
+        wire::GET_CLASSIFIED_ACCESS => on(f, data_views::get_access),
         _ => return None,
     };
     Some(mr)

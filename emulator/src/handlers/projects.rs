@@ -306,6 +306,7 @@ pub async fn granted_users(
         for (uid, role) in db::project_individual_grants(c, p.id, "user")? {
             if let Some(m) = db::get_member_by_id(c, mixpanel_access::model::UserId(uid))? {
                 out.push(UserGrant {
+                    custom_role_id: super::custom_roles::grant_of(c, p.id, uid as i64)?,
                     email: m.email,
                     role,
                     target_type: TargetType::Individual,
@@ -317,6 +318,7 @@ pub async fn granted_users(
         for t in db::project_team_grants(c, p.id)? {
             for email in db::team_member_emails(c, t.id)? {
                 out.push(UserGrant {
+                    custom_role_id: None,
                     email,
                     role: t.role,
                     target_type: TargetType::Team,

@@ -13,6 +13,7 @@ use mixpanel_access::model::{
 use mixpanel_access::permissions::{
     check_assign_org_role, check_assign_project_role, check_remove_project_role,
     check_service_account_role, require_org, require_project, Capability, PrincipalKind,
+    CUSTOM_ROLE_BASE,
 };
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -244,11 +245,18 @@ pub async fn list_for_project(
                 &p,
             )?;
             if let Some((role, target_type)) = access::strongest(&acc) {
+                let custom_role_id = match target_type {
+                    mixpanel_access::model::TargetType::Individual => {
+                        super::custom_roles::sa_grant_of(c, p.id, sa.id.0 as i64)?
+                    }
+                    _ => None,
+                };
                 out.push(ProjectServiceAccount {
                     account: sa_model(&sa, true),
                     project_role: role,
                     target_type,
                     has_sensitive_access: false,
+                    custom_role_id,
                 });
             }
         }
@@ -265,14 +273,49 @@ pub async fn add_to_projects(
 ) -> ApiResult {
     let org = actor.check_org(org)?;
     st.db.write(|tx| {
+        // Issue 9: custom roles go with the base role, consumer, on listed projects.
+        for c in &req.custom_roles {
+            let g = req.projects.iter().find(|g| g.id == c.id).ok_or_else(|| {
+                ApiError::bad_request(format!("custom_roles: project {} is not in projects", c.id))
+            })?;
+            if g.role != CUSTOM_ROLE_BASE {
+                return Err(ApiError::bad_request(format!(
+                    "projects: a custom-role grant on project {} is sent with role {CUSTOM_ROLE_BASE}",
+                    c.id
+                )));
+            }
+            if super::custom_roles::get_in(tx, c.id, &c.custom_role_id)?.is_none() {
+                return Err(ApiError::bad_request(format!(
+                    "custom_roles: project {} has no custom role {}",
+                    c.id, c.custom_role_id
+                )));
+            }
+        }
         for g in &req.projects {
             let p = access::project_of_actor(tx, &actor, g.id)?;
             let role = access::actor_role(tx, &actor, &p)?;
+            let custom = req
+                .custom_roles
+                .iter()
+                .find(|c| c.id == p.id)
+                .map(|c| c.custom_role_id.as_str());
             for id in &req.service_account_ids {
                 let sa = sa_in_org(tx, org, *id)?;
                 let principal = Principal::ServiceAccount(sa.id);
                 let current = db::individual_grant(tx, p.id, principal)?;
                 check_assign_project_role(role, PrincipalKind::ServiceAccount, current, g.role)?;
+                if super::custom_roles::set_sa_grant(tx, p.id, sa.id.0 as i64, custom)?
+                    && current == Some(g.role)
+                {
+                    audit::record(
+                        tx,
+                        org,
+                        &actor.username,
+                        kind::SA_ROLE_CHANGED,
+                        Some(p.id),
+                        json!({"service_account_id": sa.id, "username": sa.username, "role": g.role, "custom_role_id": custom}),
+                    )?;
+                }
                 if current == Some(g.role) {
                     continue;
                 }
@@ -315,6 +358,7 @@ pub async fn remove_from_projects(
                 };
                 check_remove_project_role(role, current)?;
                 db::delete_individual_grant(tx, p.id, principal)?;
+                super::custom_roles::set_sa_grant(tx, p.id, sa.id.0 as i64, None)?;
                 audit::record(
                     tx,
                     org,

@@ -8,7 +8,7 @@ use mixpanel_access::api::wire::{
 use mixpanel_access::model::{ProjectRoleGrant, Team, TeamId};
 use mixpanel_access::permissions::{
     check_assign_project_role, check_org_member, check_remove_project_role,
-    check_service_account_role, require_org, Capability, PrincipalKind,
+    check_service_account_role, require_org, Capability, PrincipalKind, CUSTOM_ROLE_BASE,
 };
 use rusqlite::params;
 use serde_json::json;
@@ -56,6 +56,7 @@ pub async fn list(State(st): State<AppState>, actor: Actor, Params(org): Params<
                 members: db::team_member_emails(c, t.id)?,
                 service_accounts,
                 projects,
+                custom_roles: super::custom_roles::team_grants(c, t.id)?,
             });
         }
         Ok(out)
@@ -196,6 +197,27 @@ pub async fn add_projects(
             let has_service_accounts = db::team_member_ids(tx, t.id)?
                 .iter()
                 .any(|p| matches!(p, Principal::ServiceAccount(_)));
+            // Issue 9: custom roles go with the base role, consumer, on listed projects.
+            for c in &entry.custom_roles {
+                let g = entry.projects.iter().find(|g| g.id == c.id).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "custom_roles: project {} is not in projects",
+                        c.id
+                    ))
+                })?;
+                if g.role != CUSTOM_ROLE_BASE {
+                    return Err(ApiError::bad_request(format!(
+                        "projects: a custom-role grant on project {} is sent with role {CUSTOM_ROLE_BASE}",
+                        c.id
+                    )));
+                }
+                if super::custom_roles::get_in(tx, c.id, &c.custom_role_id)?.is_none() {
+                    return Err(ApiError::bad_request(format!(
+                        "custom_roles: project {} has no custom role {}",
+                        c.id, c.custom_role_id
+                    )));
+                }
+            }
             for g in &entry.projects {
                 let p = access::project_of_actor(tx, &actor, g.id)?;
                 let role = access::actor_role(tx, &actor, &p)?;
@@ -204,6 +226,21 @@ pub async fn add_projects(
                 if has_service_accounts {
                     // The team's role passes to its service accounts, which are never owners.
                     check_service_account_role(g.role)?;
+                }
+                let custom = entry
+                    .custom_roles
+                    .iter()
+                    .find(|c| c.id == p.id)
+                    .map(|c| c.custom_role_id.as_str());
+                if super::custom_roles::set_team_grant(tx, p.id, t.id, custom)? {
+                    audit::record(
+                        tx,
+                        org,
+                        &actor.username,
+                        kind::PROJECT_TEAM_ADDED,
+                        Some(p.id),
+                        json!({"team_id": t.id, "team_name": t.name, "role": g.role, "custom_role_id": custom}),
+                    )?;
                 }
                 if current == Some(g.role) {
                     continue;
@@ -247,6 +284,7 @@ pub async fn remove_projects(
             check_remove_project_role(role, current)?;
             tx.prepare_cached("DELETE FROM team_projects WHERE team_id = ?1 AND project_id = ?2")?
                 .execute(params![t.id.0 as i64, p.id.0 as i64])?;
+            super::custom_roles::set_team_grant(tx, p.id, t.id, None)?;
             audit::record(
                 tx,
                 org,

@@ -9,6 +9,7 @@ use mixpanel_access::model::{Email, Member, MemberStatus, OrgRole};
 use mixpanel_access::permissions::{
     check_assign_org_role, check_assign_project_role, check_keeps_an_owner, check_org_member,
     check_remove_org_member, check_remove_project_role, require_project, Capability, PrincipalKind,
+    CUSTOM_ROLE_BASE,
 };
 use rusqlite::params;
 use serde_json::json;
@@ -177,10 +178,24 @@ pub async fn add_to_projects(
     JsonBody(req): JsonBody<AddUsersToProjects>,
 ) -> ApiResult {
     let org = actor.check_org(org)?;
+    // Issue 9: a custom role goes as its base role, consumer, with the role's id.
+    if req.custom_role_id.is_some() && req.role != CUSTOM_ROLE_BASE {
+        return Err(ApiError::bad_request(format!(
+            "role: a custom-role grant is sent with role {CUSTOM_ROLE_BASE} and custom_role_id"
+        )));
+    }
     st.db.write(|tx| {
         for pid in &req.projects {
             let p = access::project_of_actor(tx, &actor, *pid)?;
             let role = access::actor_role(tx, &actor, &p)?;
+            if let Some(id) = &req.custom_role_id {
+                if super::custom_roles::get_in(tx, p.id, id)?.is_none() {
+                    return Err(ApiError::bad_request(format!(
+                        "custom_role_id: project {} has no custom role {id}",
+                        p.id
+                    )));
+                }
+            }
             for email in &req.users {
                 let m = db::get_member(tx, org, email)?;
                 check_org_member(email.as_str(), m.is_some())?;
@@ -188,6 +203,26 @@ pub async fn add_to_projects(
                 let principal = Principal::User(m.id);
                 let current = db::individual_grant(tx, p.id, principal)?;
                 check_assign_project_role(role, PrincipalKind::User, current, req.role)?;
+                let custom_now = super::custom_roles::grant_of(tx, p.id, m.id.0 as i64)?;
+                if custom_now != req.custom_role_id {
+                    require_project(role, Capability::ManageProjectUsers)?;
+                    super::custom_roles::set_grant(
+                        tx,
+                        p.id,
+                        m.id.0 as i64,
+                        req.custom_role_id.as_deref(),
+                    )?;
+                    if current == Some(req.role) {
+                        audit::record(
+                            tx,
+                            org,
+                            &actor.username,
+                            kind::USER_ROLE_CHANGED,
+                            Some(p.id),
+                            json!({"email": m.email, "role": req.role, "custom_role_id": req.custom_role_id, "previous_custom_role_id": custom_now, "scope": "project"}),
+                        )?;
+                    }
+                }
                 if current == Some(req.role) {
                     continue;
                 }
@@ -231,6 +266,7 @@ pub async fn remove_from_projects(
                     continue;
                 };
                 check_remove_project_role(role, current)?;
+                super::custom_roles::set_grant(tx, p.id, m.id.0 as i64, None)?;
                 db::delete_individual_grant(tx, p.id, principal)?;
                 audit::record(
                     tx,

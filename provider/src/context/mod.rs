@@ -101,6 +101,9 @@ pub const TIMEZONE: Validator = Validator::Parse(parses::<Timezone>);
 /// Exactly `YYYY-MM-DDTHH:MM:SSZ`.
 pub const EXPIRY: Validator = Validator::Parse(parses::<Expiry>);
 pub const PROJECT_ROLES: Validator = Validator::OneOf(ProjectRole::NAMES);
+/// A built-in project role or `custom:<role_id>` (issue 9).
+pub const ASSIGNABLE_ROLES: Validator =
+    Validator::Parse(parses::<mixpanel_access::permissions::AssignableRole>);
 pub const ORG_ROLES: Validator = Validator::OneOf(OrgRole::NAMES);
 /// Mixpanel's ids are positive 64-bit integers, held in string attributes.
 pub const NUMERIC_ID: Validator = Validator::Custom(positive_id);

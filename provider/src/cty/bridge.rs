@@ -80,6 +80,26 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Unknowable<T> {
     }
 }
 
+/// The name by which [`CtySet`] announces itself to this module's serializer.
+const SET: &str = "$cty::Set";
+
+/// A sequence held in a set attribute: written as a cty set (a plain `Vec` is written as a
+/// list), read from a set or a list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CtySet<T>(pub Vec<T>);
+
+impl<T: Serialize> Serialize for CtySet<T> {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(SET, &self.0)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for CtySet<T> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<T>::deserialize(d).map(CtySet)
+    }
+}
+
 /// Reads a value into `T`. Errors name the attribute path of the offending value.
 pub fn from_value<T: DeserializeOwned>(v: &Value) -> Result<T, CtyError> {
     T::deserialize(De {
@@ -525,10 +545,13 @@ impl ser::Serializer for Ser {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _name: &'static str,
+        name: &'static str,
         v: &T,
     ) -> Result<Value, Error> {
-        v.serialize(self)
+        match v.serialize(self)? {
+            Value::List(items) if name == SET => Ok(Value::Set(items)),
+            other => Ok(other),
+        }
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -825,6 +848,8 @@ mod tests {
     #[test]
     fn sets_read_as_sequences_and_numbers_keep_their_range() {
         let v = Value::Set(vec![Value::string("a"), Value::string("b")]);
+        let set: CtySet<String> = from_value(&v).unwrap();
+        assert_eq!(to_value(&set).unwrap(), v);
         assert_eq!(from_value::<Vec<String>>(&v).unwrap(), vec!["a", "b"]);
         let big = Value::number(u64::MAX);
         assert_eq!(from_value::<u64>(&big).unwrap(), u64::MAX);

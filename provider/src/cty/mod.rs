@@ -21,7 +21,7 @@ mod path;
 mod types;
 mod value;
 
-pub use bridge::{from_value, to_value, Unknowable};
+pub use bridge::{from_value, to_value, CtySet, Unknowable};
 pub use json::{decode_json, encode_json};
 pub use msgpack::{decode, encode};
 pub use number::Number;

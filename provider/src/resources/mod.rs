@@ -1,13 +1,22 @@
 //! The resources, one Terraform type per file.
 
+mod authoritative;
+mod classified_data_access;
+mod custom_role;
+mod data_view;
+mod data_view_member;
 mod organization_member;
+mod organization_settings;
+mod principal;
 mod project;
 mod project_member;
+mod project_members;
 mod rotated_credential;
 mod service_account;
 mod service_account_project;
 mod team;
 mod team_member;
+mod team_members;
 mod team_project;
 
 use std::sync::Arc;
@@ -16,6 +25,7 @@ pub(crate) use organization_member::list_members;
 pub(crate) use project::{list_projects, project_state};
 pub(crate) use project_member::granted_users;
 pub(crate) use service_account::list_service_accounts;
+pub(crate) use service_account_project::project_accounts;
 pub(crate) use team::list_teams;
 
 use crate::context::Ctx;
@@ -29,6 +39,13 @@ pub fn all() -> Vec<Arc<dyn Resource<Ctx>>> {
         Arc::new(Typed(project_member::ProjectMemberResource)),
         Arc::new(Typed(team::TeamResource)),
         Arc::new(Typed(team_member::TeamMemberResource)),
+        Arc::new(Typed(team_members::TeamMembersResource)),
+        Arc::new(Typed(project_members::ProjectMembersResource)),
+        Arc::new(Typed(organization_settings::OrganizationSettingsResource)),
+        Arc::new(Typed(custom_role::CustomRoleResource)),
+        Arc::new(Typed(data_view::DataViewResource)),
+        Arc::new(Typed(data_view_member::DataViewMemberResource)),
+        Arc::new(Typed(classified_data_access::ClassifiedDataAccessResource)),
         Arc::new(Typed(team_project::TeamProjectResource)),
         Arc::new(Typed(service_account::ServiceAccountResource)),
         Arc::new(Typed(

@@ -2,10 +2,13 @@
 //! the organization role or the "All Users" default role is not this resource's to manage
 //! (see the `mixpanel_effective_access` data source).
 
-use mixpanel_access::model::{Email, ProjectId, ProjectRole, TargetType, UserGrant};
+use mixpanel_access::model::{Email, ProjectId, TargetType, UserGrant};
+use mixpanel_access::permissions::AssignableRole;
 use serde::{Deserialize, Serialize};
 
-use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, EMAIL, NUMERIC_ID, PROJECT_ROLES};
+use crate::context::{
+    api_diag, removed, CacheKey, Ctx, Indexed, ASSIGNABLE_ROLES, EMAIL, NUMERIC_ID,
+};
 use crate::cty::Unknowable;
 use crate::framework::{
     as_string, Applied, Attribute, Diagnostic, Diagnostics, Schema, TypedResource,
@@ -21,11 +24,11 @@ pub struct ProjectMember {
     #[serde(with = "as_string")]
     project_id: ProjectId,
     email: Email,
-    role: ProjectRole,
+    role: AssignableRole,
 }
 
 impl ProjectMember {
-    fn new(project_id: ProjectId, email: Email, role: ProjectRole) -> ProjectMember {
+    fn new(project_id: ProjectId, email: Email, role: AssignableRole) -> ProjectMember {
         ProjectMember {
             id: Unknowable::Known(format!("{project_id}/{email}")),
             project_id,
@@ -57,7 +60,9 @@ async fn read_grant(
     email: Email,
 ) -> Result<Option<ProjectMember>, Diagnostics> {
     let grants = granted_users(ctx, project).await?;
-    let role = grants.get(&email).map(|g| g.role);
+    let role = grants
+        .get(&email)
+        .map(|g| AssignableRole::from_wire(g.role, g.custom_role_id.as_deref()));
     Ok(role.map(|r| ProjectMember::new(project, email, r)))
 }
 
@@ -90,8 +95,8 @@ impl TypedResource<Ctx> for ProjectMemberResource {
             .attr(
                 Attribute::string("role")
                     .required()
-                    .validate(PROJECT_ROLES)
-                    .describe("Project role: `owner`, `admin`, `analyst` or `consumer`. Only a project owner may grant `owner`."),
+                    .validate(ASSIGNABLE_ROLES)
+                    .describe("Project role: `owner`, `admin`, `analyst` or `consumer`, or a custom role of the project as `custom:<role_id>` (the `role_id` of a `mixpanel_custom_role`; how Mixpanel assigns custom roles is not known upstream: the emulator only). Only a project owner may grant `owner`."),
             )
     }
 
@@ -152,7 +157,7 @@ impl TypedResource<Ctx> for ProjectMemberResource {
 async fn grant(ctx: &Ctx, planned: ProjectMember) -> Applied<ProjectMember> {
     let (project, email, role) = (planned.project_id, planned.email, planned.role);
     ctx.client
-        .add_users_to_projects(ctx.org(), std::slice::from_ref(&email), &[project], role)
+        .grant_users_role(ctx.org(), std::slice::from_ref(&email), &[project], &role)
         .await
         .map_err(|e| api_diag("Cannot grant the project role", &e, Some("email")))?;
     read_grant(ctx, project, email.clone()).await?.ok_or_else(|| {

@@ -1,8 +1,7 @@
 //! `mixpanel_service_account_project`: a service account's individual role on a project.
 
-use mixpanel_access::model::{
-    ProjectId, ProjectRole, ProjectRoleGrant, ProjectServiceAccount, ServiceAccountId, TargetType,
-};
+use mixpanel_access::model::{ProjectId, ProjectServiceAccount, ServiceAccountId, TargetType};
+use mixpanel_access::permissions::AssignableRole;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, NUMERIC_ID};
@@ -22,7 +21,7 @@ pub struct ServiceAccountProject {
     project_id: ProjectId,
     #[serde(with = "as_string")]
     service_account_id: ServiceAccountId,
-    role: ProjectRole,
+    role: AssignableRole,
 }
 
 /// A project's service accounts, by account id.
@@ -50,7 +49,7 @@ async fn read_grant(
     ctx: &Ctx,
     project: ProjectId,
     sa: ServiceAccountId,
-    known_role: Option<ProjectRole>,
+    known_role: Option<AssignableRole>,
 ) -> Result<Option<ServiceAccountProject>, Diagnostics> {
     let accounts = project_accounts(ctx, project).await?;
     let Some(m) = accounts.get(&sa) else {
@@ -59,8 +58,9 @@ async fn read_grant(
     // Mixpanel lists one entry per account with its strongest grant; where a team or the
     // organization role outranks the individual grant, the individual role is not visible and
     // the last known one stands.
+    let listed = AssignableRole::from_wire(m.project_role, m.custom_role_id.as_deref());
     let role = match (m.target_type, known_role) {
-        (TargetType::Individual, _) | (_, None) => m.project_role,
+        (TargetType::Individual, _) | (_, None) => listed,
         (_, Some(r)) => r,
     };
     Ok(Some(ServiceAccountProject {
@@ -87,8 +87,8 @@ impl TypedResource<Ctx> for ServiceAccountProjectResource {
             .attr(
                 Attribute::string("role")
                     .required()
-                    .validate(Validator::OneOf(&["admin", "analyst", "consumer"]))
-                    .describe("Project role: `admin`, `analyst` or `consumer` (service accounts cannot be owners)."),
+                    .validate(Validator::Custom(account_role))
+                    .describe("Project role: `admin`, `analyst` or `consumer` (service accounts cannot be owners), or a custom role of the project as `custom:<role_id>` (the emulator only: how Mixpanel assigns custom roles is not known upstream)."),
             )
     }
 
@@ -165,11 +165,7 @@ impl TypedResource<Ctx> for ServiceAccountProjectResource {
 async fn grant(ctx: &Ctx, planned: ServiceAccountProject) -> Applied<ServiceAccountProject> {
     let (project, sa, role) = (planned.project_id, planned.service_account_id, planned.role);
     ctx.client
-        .add_service_accounts_to_projects(
-            ctx.org(),
-            &[sa],
-            &[ProjectRoleGrant { id: project, role }],
-        )
+        .grant_accounts_role(ctx.org(), &[sa], project, &role)
         .await
         .map_err(|e| {
             api_diag(
@@ -178,11 +174,24 @@ async fn grant(ctx: &Ctx, planned: ServiceAccountProject) -> Applied<ServiceAcco
                 Some("role"),
             )
         })?;
-    read_grant(ctx, project, sa, Some(role)).await?.ok_or_else(|| {
+    read_grant(ctx, project, sa, Some(role.clone())).await?.ok_or_else(|| {
         Diagnostic::error(
             "Grant not applied",
             format!("Service account {sa} was granted {role} on project {project} but Mixpanel does not list it"),
         )
         .into()
     })
+}
+
+/// A role a service account may hold: below owner, or a custom role.
+fn account_role(v: &crate::cty::Value) -> Option<String> {
+    let s = v.as_str()?;
+    match s.parse::<AssignableRole>() {
+        Ok(AssignableRole::Builtin(mixpanel_access::model::ProjectRole::Owner)) => Some(
+            "service accounts cannot be owners: use admin, analyst, consumer or custom:<role_id>"
+                .into(),
+        ),
+        Ok(_) => None,
+        Err(e) => Some(e),
+    }
 }

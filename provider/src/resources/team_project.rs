@@ -1,9 +1,10 @@
 //! `mixpanel_team_project`: a team's role on a project.
 
-use mixpanel_access::model::{ProjectId, ProjectRole, ProjectRoleGrant, TeamId};
+use mixpanel_access::model::{ProjectId, TeamId};
+use mixpanel_access::permissions::AssignableRole;
 use serde::{Deserialize, Serialize};
 
-use crate::context::{api_diag, removed, Ctx, NUMERIC_ID, PROJECT_ROLES};
+use crate::context::{api_diag, removed, Ctx, ASSIGNABLE_ROLES, NUMERIC_ID};
 use crate::cty::Unknowable;
 use crate::framework::{
     as_string, Applied, Attribute, Diagnostic, Diagnostics, Schema, TypedResource,
@@ -21,7 +22,7 @@ pub struct TeamProject {
     team_id: TeamId,
     #[serde(with = "as_string")]
     project_id: ProjectId,
-    role: ProjectRole,
+    role: AssignableRole,
 }
 
 async fn read_grant(
@@ -39,7 +40,13 @@ async fn read_grant(
             id: Unknowable::Known(format!("{team}/{project}")),
             team_id: team,
             project_id: project,
-            role: g.role,
+            role: AssignableRole::from_wire(
+                g.role,
+                t.custom_roles
+                    .iter()
+                    .find(|c| c.id == project)
+                    .map(|c| c.custom_role_id.as_str()),
+            ),
         }))
 }
 
@@ -59,8 +66,8 @@ impl TypedResource<Ctx> for TeamProjectResource {
             .attr(
                 Attribute::string("role")
                     .required()
-                    .validate(PROJECT_ROLES)
-                    .describe("Project role: `owner`, `admin`, `analyst` or `consumer`. Only an organization owner may grant `owner`."),
+                    .validate(ASSIGNABLE_ROLES)
+                    .describe("Project role: `owner`, `admin`, `analyst` or `consumer`, or a custom role of the project as `custom:<role_id>` (the emulator only: how Mixpanel assigns custom roles is not known upstream). Only an organization owner may grant `owner`."),
             )
     }
 
@@ -123,7 +130,7 @@ impl TypedResource<Ctx> for TeamProjectResource {
 async fn grant(ctx: &Ctx, planned: TeamProject) -> Applied<TeamProject> {
     let (team, project, role) = (planned.team_id, planned.project_id, planned.role);
     ctx.client
-        .add_projects_to_team(ctx.org(), team, &[ProjectRoleGrant { id: project, role }])
+        .grant_team_role(ctx.org(), team, project, &role)
         .await
         .map_err(|e| api_diag("Cannot grant the team a project role", &e, Some("role")))?;
     read_grant(ctx, team, project).await?.ok_or_else(|| {

@@ -6,6 +6,9 @@
 //! never followed, so a POST is never replayed as a GET; ids sent as JSON numbers; the secret
 //! held in a `SecretString`.
 
+// Issue 9: organization settings, custom roles, data views, classified data.
+mod settings;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -797,6 +800,7 @@ impl Client {
         let body = wire::AddServiceAccountsToProjects {
             service_account_ids,
             projects,
+            custom_roles: Vec::new(),
         };
         self.call_unit(
             &wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS,
@@ -1062,7 +1066,11 @@ impl Client {
         let body = wire::AddProjectsToTeams {
             teams: teams
                 .into_iter()
-                .map(|(id, projects)| wire::TeamProjects { id, projects })
+                .map(|(id, projects)| wire::TeamProjects {
+                    id,
+                    projects,
+                    custom_roles: Vec::new(),
+                })
                 .collect(),
             add_default_projects: false,
         };
@@ -1256,6 +1264,7 @@ impl Client {
             users,
             projects,
             role,
+            custom_role_id: None,
         };
         self.call_unit(
             &wire::ADD_USERS_TO_PROJECTS,
@@ -1571,6 +1580,8 @@ fn http_method(method: wire::Method) -> Method {
         wire::Method::Get => Method::GET,
         wire::Method::Post => Method::POST,
         wire::Method::Delete => Method::DELETE,
+        wire::Method::Put => Method::PUT,
+        wire::Method::Patch => Method::PATCH,
     }
 }
 

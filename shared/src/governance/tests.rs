@@ -115,6 +115,7 @@ pub(crate) fn snapshot() -> Snapshot {
                     target_type: TargetType::Individual,
                     team_id: None,
                     team_name: None,
+                    custom_role_id: None,
                 },
                 UserGrant {
                     email: "di@acme.example".parse().unwrap(),
@@ -122,6 +123,7 @@ pub(crate) fn snapshot() -> Snapshot {
                     target_type: TargetType::Team,
                     team_id: Some(TeamId(7)),
                     team_name: Some("analysts".into()),
+                    custom_role_id: None,
                 },
             ],
             teams: vec![TeamGrant {
@@ -138,6 +140,7 @@ pub(crate) fn snapshot() -> Snapshot {
         members: vec!["di@acme.example".parse().unwrap()],
         service_accounts: vec![],
         projects: vec![],
+        custom_roles: vec![],
     };
     let mut etl = sa(100, "etl", 900, 10, Some(1));
     etl.expires = Some(now() + Duration::days(100));
