@@ -252,29 +252,7 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
     // The project secret and token of web, which leaver administers: the secret rotates, the
     // token only with --include-tokens.
     let web = o.web.to_string();
-    let today = Utc::now().format("%Y-%m-%d").to_string();
-    for (name, kind) in [
-        ("web/secret", "project_secret"),
-        ("web/token", "project_token"),
-    ] {
-        let mut args = vec![
-            "inventory",
-            "add",
-            name,
-            "--kind",
-            kind,
-            "--owner",
-            "web@acme.example",
-            "--project",
-            &web,
-            "--last-rotated",
-            &today,
-        ];
-        if kind == "project_token" {
-            args.extend(["--rotation-period", "never"]);
-        }
-        w.cli(&args, &[]).await.ok();
-    }
+    w.register_project_credentials(&web).await;
     let meta_before = w.admin.project_metadata(o.web).await.expect("metadata");
     let etl_before = version(
         w.store

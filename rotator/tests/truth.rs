@@ -428,29 +428,7 @@ async fn each_kind_rotates_by_its_own_rule_and_an_admin_removal_leaves_a_never_t
         e.rotate_on = Some(vec![mixpanel_access::inventory::RotateOn::AdminRemoved]);
     })
     .await;
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    for (name, kind) in [
-        ("web/secret", "project_secret"),
-        ("web/token", "project_token"),
-    ] {
-        let mut args = vec![
-            "inventory",
-            "add",
-            name,
-            "--kind",
-            kind,
-            "--owner",
-            "web@acme.example",
-            "--project",
-            &ps,
-            "--last-rotated",
-            &today,
-        ];
-        if kind == "project_token" {
-            args.extend(["--rotation-period", "never"]);
-        }
-        w.cli(&args, &[]).await.ok();
-    }
+    w.register_project_credentials(&ps).await;
     // An overlap a project secret cannot honour is refused, not silently zeroed.
     let run = w
         .cli(

@@ -168,6 +168,34 @@ impl World {
         cmd
     }
 
+    /// Registers `web/secret` and `web/token` (owner web@acme.example, rotated today; the
+    /// token never rotates) for `project` through the CLI.
+    pub async fn register_project_credentials(&self, project: &str) {
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        for (name, kind) in [
+            ("web/secret", "project_secret"),
+            ("web/token", "project_token"),
+        ] {
+            let mut args = vec![
+                "inventory",
+                "add",
+                name,
+                "--kind",
+                kind,
+                "--owner",
+                "web@acme.example",
+                "--project",
+                project,
+                "--last-rotated",
+                &today,
+            ];
+            if kind == "project_token" {
+                args.extend(["--rotation-period", "never"]);
+            }
+            self.cli(&args, &[]).await.ok();
+        }
+    }
+
     /// Runs the CLI to completion; returns (success, stdout, stderr), all captured.
     pub async fn cli(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
         self.cli_stdin(args, extra, None).await
