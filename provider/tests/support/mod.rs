@@ -418,3 +418,31 @@ pub fn runtime() -> tokio::runtime::Runtime {
 pub fn dev_overrides_dir(terraform: PathBuf, main_tf: &str) -> TerraformDir {
     TerraformDir::with_dev_overrides(terraform, &provider_binary(), main_tf)
 }
+
+/// `n` invitations and `n` project grants (and their project), as an onboarding with `for_each`
+/// writes them: the acceptance test of coalesced writes and the latency bench apply it.
+pub fn onboarding(n: usize) -> String {
+    format!(
+        r#"
+resource "mixpanel_project" "p" {{
+  name                = "onboarding"
+  timezone            = "UTC"
+  deletion_protection = false
+}}
+locals {{
+  people = toset([for i in range({n}) : "user${{i}}@acme.example"])
+}}
+resource "mixpanel_organization_member" "m" {{
+  for_each = local.people
+  email    = each.key
+  role     = "member"
+}}
+resource "mixpanel_project_member" "g" {{
+  for_each   = local.people
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.m[each.key].email
+  role       = "analyst"
+}}
+"#
+    )
+}
