@@ -420,8 +420,18 @@ pub fn dev_overrides_dir(terraform: PathBuf, main_tf: &str) -> TerraformDir {
 }
 
 /// `n` invitations and `n` project grants (and their project), as an onboarding with `for_each`
-/// writes them: the acceptance test of coalesced writes and the latency bench apply it.
+/// writes them: the acceptance test of coalesced writes applies it. Each grant names its
+/// member by reference, so each person's grant follows their invitation.
 pub fn onboarding(n: usize) -> String {
+    format!(
+        "{}{}",
+        onboarding_members(n),
+        onboarding_grants("mixpanel_organization_member.m[each.key].email")
+    )
+}
+
+/// The project and `n` invitations of [`onboarding`].
+pub fn onboarding_members(n: usize) -> String {
     format!(
         r#"
 resource "mixpanel_project" "p" {{
@@ -437,10 +447,21 @@ resource "mixpanel_organization_member" "m" {{
   email    = each.key
   role     = "member"
 }}
+"#
+    )
+}
+
+/// The grants of [`onboarding`], each to `email` (an expression of `each.key`). Without a
+/// reference to the members (`each.key`), the grants must be applied after the members: at a
+/// thousand people, a reference from each grant to the members costs Terraform itself minutes
+/// (every grant instance depends on every member instance).
+pub fn onboarding_grants(email: &str) -> String {
+    format!(
+        r#"
 resource "mixpanel_project_member" "g" {{
   for_each   = local.people
   project_id = mixpanel_project.p.id
-  email      = mixpanel_organization_member.m[each.key].email
+  email      = {email}
   role       = "analyst"
 }}
 "#
