@@ -78,7 +78,10 @@ fn apply(label: &'static str, n: usize, latency_ms: u64, batched: bool, parallel
     let creds = emu.bootstrap("Bench", "owner");
     let head = format!("{REQUIRED_PROVIDERS}\nprovider \"mixpanel\" {{}}\n");
     let members = format!("{head}{}", onboarding_members(n));
-    let grants = format!("{members}{}", onboarding_grants("each.key"));
+    let grants = format!(
+        "{members}{}",
+        onboarding_grants(n, "\"user${count.index}@acme.example\"")
+    );
     let mut dir = dev_overrides_dir(terraform, &members);
     dir.set_env("MIXPANEL_API_URL", &emu.url);
     dir.set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
