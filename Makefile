@@ -35,6 +35,9 @@ docs:
 bench:
 	$(CARGO) bench -p mixpanel-emulator --bench throughput
 	$(CARGO) bench -p terraform-provider-mixpanel --bench terraform_scale
+	@# Minutes at its full size (1,000 + 1,000 resources, 100 ms a request, unbatched runs):
+	@# MIXPANEL_BENCH_APPLY_N=200 make bench scales it down.
+	$(CARGO) bench -p terraform-provider-mixpanel --bench apply_latency
 	$(CARGO) bench -p mixpanel-rotator
 
 # The provider (release build) in Terraform's implied local mirror: a plain `terraform init` finds it.

@@ -4,13 +4,17 @@
 //!   a ratio to the same commands over 1,000 `terraform_data` resources (Terraform's own cost);
 //! - the emulator's request count for a refresh of those 1,000 resources;
 //! - exec-to-handshake time of the provider, as a ratio to spawning `/bin/true`;
-//! - the provider's peak memory during the 1,000-resource plan (via `/usr/bin/time`).
+//! - the provider's peak memory during the 1,000-resource plan (via `/usr/bin/time`);
+//! - the same plan against the floor provider ([`floor`]: the same protocol stack and schema,
+//!   echoing the state without any API call): ours/floor is what the provider adds to
+//!   Terraform's own cost of an out-of-process provider, floor/terraform_data what that cost is.
 
+mod floor;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use support::emulator::Emulator;
@@ -50,7 +54,11 @@ fn total_requests(counters: &serde_json::Value) -> (u64, Vec<String>) {
     (total, lines)
 }
 
-fn main() {
+fn main() -> ExitCode {
+    // Started by Terraform as the floor provider (see `floor`).
+    if std::env::var_os(floor::FLOOR_ENV).is_some() {
+        return floor::serve();
+    }
     let terraform = terraform_binary().expect("terraform on PATH or TF_ACC_TERRAFORM_PATH");
     println!("== terraform at scale: {N} resources (release provider, emulator in-process)");
 
@@ -79,6 +87,17 @@ fn main() {
     }
     let (baseline, emu, dir) = last.expect("at least one round");
     let (base_apply, apply) = (median(base_applies), median(applies));
+    // The floor provider on the same configuration and state: this binary, through a
+    // `dev_overrides` symlink, started with FLOOR_ENV set.
+    let me = std::env::current_exe().expect("the bench binary's path");
+    let mut floor_dir = TerraformDir::with_dev_overrides(terraform.clone(), &me, &body);
+    std::fs::copy(
+        dir.path().join("terraform.tfstate"),
+        floor_dir.path().join("terraform.tfstate"),
+    )
+    .expect("copy the state for the floor provider");
+    floor_dir.set_env(floor::FLOOR_ENV, "1");
+    floor_dir.set_env("MIXPANEL_API_URL", &emu.url);
     emu.reset_counters();
     let first_plan = timed(&dir, &["plan", "-no-color", "-detailed-exitcode"]);
     let (requests, detail) = total_requests(&emu.counters());
@@ -88,13 +107,19 @@ fn main() {
     // from the rest of the plan.
     let mut base_plans = Vec::new();
     let mut plans = vec![first_plan];
+    let mut floor_plans = Vec::new();
     let (mut base_norefresh, mut norefresh) = (Vec::new(), Vec::new());
     let no_refresh = ["plan", "-refresh=false", "-no-color", "-detailed-exitcode"];
+    let plan_args = ["plan", "-no-color", "-detailed-exitcode"];
     for _ in 0..PLAN_ROUNDS {
         base_plans.push(timed(&baseline, &["plan", "-no-color"]));
         if plans.len() < PLAN_ROUNDS {
-            plans.push(timed(&dir, &["plan", "-no-color", "-detailed-exitcode"]));
+            plans.push(timed(&dir, &plan_args));
         }
+        emu.reset_counters();
+        floor_plans.push(timed(&floor_dir, &plan_args));
+        let (floor_requests, _) = total_requests(&emu.counters());
+        assert_eq!(floor_requests, 0, "the floor provider made API requests");
         base_norefresh.push(timed(&baseline, &no_refresh));
         norefresh.push(timed(&dir, &no_refresh));
     }
@@ -107,7 +132,8 @@ fn main() {
         )
     };
     let ((bmin, bmax), (pmin, pmax)) = (spread(&base_plans), spread(&plans));
-    let (base_plan, plan) = (median(base_plans), median(plans));
+    let (fmin, fmax) = spread(&floor_plans);
+    let (base_plan, plan, floor_plan) = (median(base_plans), median(plans), median(floor_plans));
 
     println!(
         "apply: terraform_data {:.2}s, mixpanel {:.2}s, ratio {:.2} (target <= 1.10; medians of {APPLY_ROUNDS} alternating runs)",
@@ -120,6 +146,14 @@ fn main() {
         base_plan.as_secs_f64(),
         plan.as_secs_f64(),
         plan.as_secs_f64() / base_plan.as_secs_f64()
+    );
+    println!(
+        "plan vs floor provider (same protocol stack and schema, echoes state, no API call): mixpanel {:.2}s, floor {:.2}s, terraform_data {:.2}s; mixpanel/floor {:.3} (target <= 1.05), floor/terraform_data {:.2} (medians of {PLAN_ROUNDS} alternating runs, floor range {fmin:.2}-{fmax:.2}s)",
+        plan.as_secs_f64(),
+        floor_plan.as_secs_f64(),
+        base_plan.as_secs_f64(),
+        plan.as_secs_f64() / floor_plan.as_secs_f64(),
+        floor_plan.as_secs_f64() / base_plan.as_secs_f64()
     );
     println!(
         "plan -refresh=false: terraform_data {:.2}s, mixpanel {:.2}s, ratio {:.2} (medians; the difference from the plan above is the refresh)",
@@ -209,4 +243,5 @@ fn main() {
         spawn.as_secs_f64() * 1e3,
         hs.as_secs_f64() / spawn.as_secs_f64()
     );
+    ExitCode::SUCCESS
 }

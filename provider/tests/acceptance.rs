@@ -993,33 +993,6 @@ fn an_update_plans_unchanged_computed_attributes_as_they_are() {
 // Coalesced writes and reads
 // ---------------------------------------------------------------------------------------------
 
-/// 100 invitations and 100 grants, as an onboarding with `for_each` writes them.
-fn onboarding(n: usize) -> String {
-    format!(
-        r#"
-resource "mixpanel_project" "p" {{
-  name                = "onboarding"
-  timezone            = "UTC"
-  deletion_protection = false
-}}
-locals {{
-  people = toset([for i in range({n}) : "user${{i}}@acme.example"])
-}}
-resource "mixpanel_organization_member" "m" {{
-  for_each = local.people
-  email    = each.key
-  role     = "member"
-}}
-resource "mixpanel_project_member" "g" {{
-  for_each   = local.people
-  project_id = mixpanel_project.p.id
-  email      = mixpanel_organization_member.m[each.key].email
-  role       = "analyst"
-}}
-"#
-    )
-}
-
 fn count(counters: &Value, route: &str, method: &str) -> u64 {
     counters[route][method].as_u64().unwrap_or(0)
 }

@@ -898,39 +898,66 @@ impl Engine {
             }
         }
         projects.sort();
+        let individual = |members: &[mixpanel_access::model::ProjectServiceAccount],
+                          id: ServiceAccountId| {
+            members
+                .iter()
+                .find(|m| m.account.id == id && m.target_type == TargetType::Individual)
+                .map(|m| m.project_role)
+        };
+        // The old account's individual grants the new one lacks are added all at once (the
+        // client packs them into one request), then each is read back.
+        let mut missing = Vec::new();
         for p in projects {
             lead.check()?;
-            let individual = |members: &[mixpanel_access::model::ProjectServiceAccount],
-                              id: ServiceAccountId| {
-                members
-                    .iter()
-                    .find(|m| m.account.id == id && m.target_type == TargetType::Individual)
-                    .map(|m| m.project_role)
-            };
             let members = match self.api.list_project_service_accounts(p).await {
                 Ok(m) => m,
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e.into()),
             };
             let o = individual(&members, old_id).map(MinAdmin::min_admin);
-            let mut n = individual(&members, new_id);
-            if let (Some(role), None) = (o, n) {
-                lead.check()?;
-                self.api
-                    .add_service_accounts_to_projects(
-                        &[new_id],
-                        &[ProjectRoleGrant { id: p, role }],
-                    )
-                    .await?;
-                let members = self.api.list_project_service_accounts(p).await?;
-                n = individual(&members, new_id);
-                tracing::info!(credential = name, rotation_id = %j.rotation_id, project = p.0, role = %role, "added the old account's individual grant the new one lacked");
+            let n = individual(&members, new_id);
+            match (o, n) {
+                (Some(role), None) => missing.push(ProjectRoleGrant { id: p, role }),
+                (o, n) if o != n => diffs.push(role_diff(p, o, n)),
+                _ => {}
             }
-            if o != n {
-                diffs.push(format!(
-                    "project {p}: individual role {} on the old account, {} on the new",
-                    o.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
-                    n.map(|r| r.to_string()).unwrap_or_else(|| "none".into())
+        }
+        if !missing.is_empty() {
+            lead.check()?;
+            let adds: Vec<_> = missing
+                .iter()
+                .map(|g| {
+                    let (api, grant) = (self.api.clone(), *g);
+                    tokio::spawn(async move {
+                        api.add_service_accounts_to_projects(&[new_id], &[grant])
+                            .await
+                    })
+                })
+                .collect();
+            let mut outcomes = Vec::new();
+            for add in adds {
+                outcomes.push(joined(add.await));
+            }
+            let (mut added, mut failed) = (Vec::new(), Vec::new());
+            for (g, outcome) in missing.iter().zip(outcomes) {
+                lead.check()?;
+                let members = self.api.list_project_service_accounts(g.id).await?;
+                let n = individual(&members, new_id);
+                match outcome {
+                    _ if n == Some(g.role) => {
+                        tracing::info!(credential = name, rotation_id = %j.rotation_id, project = g.id.0, role = %g.role, "added the old account's individual grant the new one lacked (read back)");
+                        added.push(format!("{} on project {}", g.role, g.id));
+                    }
+                    Err(e) => failed.push((format!("{} on project {}", g.role, g.id), e)),
+                    Ok(()) => diffs.push(role_diff(g.id, Some(g.role), n)),
+                }
+            }
+            if !failed.is_empty() {
+                return Err(partial_failure(
+                    "the old account's individual project grants",
+                    &added,
+                    failed,
                 ));
             }
         }
@@ -960,14 +987,53 @@ impl Engine {
         if let Some(old_id) = j.old_sa_id {
             lead.check()?;
             let teams = self.api.list_teams().await?;
-            for t in teams.iter().filter(|t| {
-                t.service_accounts.contains(&old_id) && !t.service_accounts.contains(&new_id)
-            }) {
+            let joins: Vec<&mixpanel_access::model::Team> = teams
+                .iter()
+                .filter(|t| {
+                    t.service_accounts.contains(&old_id) && !t.service_accounts.contains(&new_id)
+                })
+                .collect();
+            if !joins.is_empty() {
+                // All at once (one round trip, not one per team), then one listing reads every
+                // team back.
                 lead.check()?;
-                self.api
-                    .add_service_accounts_to_team(t.id, &[new_id])
-                    .await?;
-                tracing::info!(credential = name, rotation_id = %j.rotation_id, team = %t.name, "new account added to the old one's team");
+                let adds: Vec<_> = joins
+                    .iter()
+                    .map(|t| {
+                        let (api, team) = (self.api.clone(), t.id);
+                        tokio::spawn(async move {
+                            api.add_service_accounts_to_team(team, &[new_id]).await
+                        })
+                    })
+                    .collect();
+                let mut outcomes = Vec::new();
+                for add in adds {
+                    outcomes.push(joined(add.await));
+                }
+                lead.check()?;
+                let now = self.api.list_teams().await?;
+                let (mut added, mut failed) = (Vec::new(), Vec::new());
+                for (t, outcome) in joins.iter().zip(outcomes) {
+                    let shown = now
+                        .iter()
+                        .any(|x| x.id == t.id && x.service_accounts.contains(&new_id));
+                    match outcome {
+                        _ if shown => {
+                            tracing::info!(credential = name, rotation_id = %j.rotation_id, team = %t.name, "new account added to the old one's team (read back)");
+                            added.push(format!("team {}", t.name));
+                        }
+                        Err(e) => failed.push((format!("team {}", t.name), e)),
+                        Ok(()) => failed.push((
+                            format!("team {}", t.name),
+                            ApiError::Config(
+                                "the add answered success but the team's listing does not show the new account".into(),
+                            ),
+                        )),
+                    }
+                }
+                if !failed.is_empty() {
+                    return Err(partial_failure("the old account's teams", &added, failed));
+                }
             }
         }
         let client = self.api.client_for(username.as_str(), secret)?;
@@ -1501,6 +1567,61 @@ impl MinAdmin for ProjectRole {
 pub fn is_vault_outage(e: &RotatorError) -> bool {
     matches!(e, RotatorError::Vault(v) if v.is_transient())
         || matches!(e, RotatorError::Vault(VaultError::LostLeadership { .. }))
+}
+
+/// A `project P: individual role X on the old account, Y on the new` difference.
+fn role_diff(p: ProjectId, o: Option<ProjectRole>, n: Option<ProjectRole>) -> String {
+    format!(
+        "project {p}: individual role {} on the old account, {} on the new",
+        o.map(|r| r.to_string()).unwrap_or_else(|| "none".into()),
+        n.map(|r| r.to_string()).unwrap_or_else(|| "none".into())
+    )
+}
+
+/// The outcome of a spawned API call.
+fn joined(
+    r: std::result::Result<std::result::Result<(), ApiError>, tokio::task::JoinError>,
+) -> std::result::Result<(), ApiError> {
+    r.unwrap_or_else(|e| Err(ApiError::Config(format!("the request's task failed: {e}"))))
+}
+
+/// Grants of a successor made together of which some failed: one failure alone is the API's
+/// error (so its kind, e.g. a rate limit's wait, drives the retry); several, or a failure next
+/// to grants that were made, say which were made (read back) and which were not. The step is
+/// retried and adds only what is still missing.
+fn partial_failure(
+    what: &str,
+    added: &[String],
+    mut failed: Vec<(String, ApiError)>,
+) -> RotatorError {
+    if added.is_empty() && failed.len() == 1 {
+        return RotatorError::Api(failed.remove(0).1);
+    }
+    // Grants that failed the same way share their error: every grant is named within the clip.
+    let mut by_error: Vec<(String, Vec<String>)> = Vec::new();
+    for (g, e) in failed {
+        let e = e.to_string();
+        match by_error.iter_mut().find(|(x, _)| *x == e) {
+            Some((_, gs)) => gs.push(g),
+            None => by_error.push((e, vec![g])),
+        }
+    }
+    let failed: Vec<String> = by_error
+        .into_iter()
+        .map(|(e, gs)| format!("{} ({e})", gs.join(", ")))
+        .collect();
+    RotatorError::Invalid(clip(
+        &format!(
+            "copying {what} to the new account is partial: not made: {}; made and read back: {}",
+            failed.join("; "),
+            if added.is_empty() {
+                "none".to_string()
+            } else {
+                added.join(", ")
+            }
+        ),
+        380,
+    ))
 }
 
 #[cfg(test)]

@@ -1288,3 +1288,146 @@ async fn bounded_retries_end_in_needs_human_and_a_manual_request_resumes() {
     assert_eq!(w.entry(name).await.status.as_str(), "ok");
     w.assert_no_secret_leaked().await;
 }
+
+fn posts(counters: &Value, route: &str) -> u64 {
+    counters[route]["POST"].as_u64().unwrap_or(0)
+}
+
+/// A successor's grants are made together: the old account's individual project grants the
+/// new one lacks go as one request (the client packs one account's grants), its teams in one
+/// round trip (the route names one team, so a request each), every grant read back; a grant
+/// that cannot be made is named, the rotation is not promoted, and a resume finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_successors_grants_go_together_and_each_is_read_back() {
+    let w = World::new().await;
+    let org = w.boot.org;
+    let p = w.project("main").await;
+    let extra = [
+        (w.project("extra-a").await, ProjectRole::Analyst),
+        (w.project("extra-b").await, ProjectRole::Consumer),
+        (w.project("extra-c").await, ProjectRole::Analyst),
+    ];
+    let teams = [
+        w.admin.create_team(org, "ingest").await.expect("team"),
+        w.admin.create_team(org, "reports").await.expect("team"),
+    ];
+    let holder = ("MIXPANEL_ROTATOR_HOLDER", "grants-test");
+    let env = [
+        holder,
+        ("MIXPANEL_ROTATOR_MAX_ATTEMPTS", "2"),
+        ("MIXPANEL_ROTATOR_RETRY_BACKOFF", "50ms"),
+    ];
+    for (case, base) in [("ok", "grants"), ("refused", "refused")] {
+        let old = w.service_account(base, ProjectRole::Consumer, &[p]).await;
+        for t in &teams {
+            w.admin
+                .add_service_accounts_to_team(org, t.id, &[old.id])
+                .await
+                .expect("team member");
+        }
+        let name = format!("grants/{case}");
+        w.register_sa(&name, &old, &[p], |_| {}).await;
+        // The successor exists (with the grants the old account had then) when the process
+        // dies; the old account gains three project grants before the rotation resumes.
+        let run = w
+            .cli(
+                &["rotate", &name, "--reason", "grants", "--overlap", "0s"],
+                &[holder, ("MIXPANEL_ROTATOR_CRASH_AFTER", "created")],
+            )
+            .await;
+        assert!(!run.success, "{case}: should have aborted: {}", run.stderr);
+        for (q, role) in extra {
+            w.admin
+                .add_service_accounts_to_projects(
+                    org,
+                    &[old.id],
+                    &[ProjectRoleGrant { id: q, role }],
+                )
+                .await
+                .expect("extra grant");
+        }
+        w.emu.reset_counters().await;
+        if case == "refused" {
+            w.emu
+                .set_faults(json!({
+                    "error_rate": 1.0,
+                    "error_status": 403,
+                    "routes": ["add_service_accounts_to_projects"],
+                }))
+                .await;
+            let run = w.cli(&["once", "--wait"], &env).await;
+            let (j, _) = w.store.read_journal(&name).await.expect("j").expect("j");
+            assert_eq!(j.phase.as_str(), "needs_human", "{}", run.stdout);
+            let error = j.last_error.unwrap_or_default();
+            assert!(
+                error.contains("not made") && error.contains("made and read back: none"),
+                "{error}"
+            );
+            for (q, role) in extra {
+                assert!(
+                    error.contains(&format!("{role} on project {q}")),
+                    "{q} is not named: {error}"
+                );
+            }
+            // Not promoted: Vault still holds the old account's credential.
+            assert_eq!(w.stored(&name).await.expect("stored").0, old.id);
+            w.emu.clear_faults().await;
+            w.cli(
+                &["rotate", &name, "--reason", "fixed", "--overlap", "0s"],
+                &env,
+            )
+            .await
+            .ok();
+        } else {
+            let run = w.cli(&["once", "--wait"], &env).await.ok();
+            let c = w.emu.counters().await;
+            assert_eq!(
+                posts(&c, "add_service_accounts_to_projects"),
+                1,
+                "three grants, one request: {c}"
+            );
+            assert_eq!(
+                posts(&c, "add_service_accounts_to_team"),
+                teams.len() as u64,
+                "one request per team: {c}"
+            );
+            let logs = format!("{}{}", run.stdout, run.stderr);
+            assert_eq!(
+                logs.matches("lacked (read back)").count(),
+                extra.len(),
+                "{logs}"
+            );
+            assert_eq!(
+                logs.matches("old one's team (read back)").count(),
+                teams.len(),
+                "{logs}"
+            );
+        }
+        w.assert_converged(&name, base).await;
+        let (new_id, _, _) = w.stored(&name).await.expect("stored");
+        assert_ne!(new_id, old.id, "{case}");
+        for (q, role) in extra {
+            let members = w
+                .admin
+                .list_project_service_accounts(q)
+                .await
+                .expect("members");
+            assert!(
+                members.iter().any(|m| m.account.id == new_id
+                    && m.project_role == role
+                    && m.target_type == TargetType::Individual),
+                "{case}: the successor lacks {role} on {q}"
+            );
+        }
+        let now = w.admin.list_teams(org).await.expect("teams");
+        for t in &teams {
+            assert!(
+                now.iter()
+                    .any(|x| x.id == t.id && x.service_accounts.contains(&new_id)),
+                "{case}: the successor is not in team {}",
+                t.name
+            );
+        }
+    }
+    w.assert_no_secret_leaked().await;
+}

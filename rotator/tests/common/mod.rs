@@ -68,6 +68,10 @@ impl Emu {
         self.kit.counters()
     }
 
+    pub async fn reset_counters(&self) {
+        self.kit.reset_counters();
+    }
+
     pub async fn clear_faults(&self) {
         self.kit.faults(None);
     }

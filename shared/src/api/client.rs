@@ -153,8 +153,12 @@ struct Batchers {
     users_to_projects: Batcher<(OrgId, ProjectRole, Vec<ProjectId>), Vec<Email>>,
     users_to_teams: Batcher<OrgId, (TeamId, Vec<Email>)>,
     projects_to_teams: Batcher<OrgId, (TeamId, Vec<ProjectRoleGrant>)>,
-    accounts_to_projects: Batcher<(OrgId, Vec<ProjectRoleGrant>), Vec<ServiceAccountId>>,
+    accounts_to_projects: Batcher<OrgId, AccountGrants>,
+    accounts_to_team: Batcher<(OrgId, TeamId), Vec<ServiceAccountId>>,
 }
+
+/// Service accounts and the project roles each of them gets: one add-to-project request.
+type AccountGrants = (Vec<ServiceAccountId>, Vec<ProjectRoleGrant>);
 
 impl Batchers {
     fn new(c: &ClientConfig) -> Batchers {
@@ -165,6 +169,7 @@ impl Batchers {
             users_to_teams: Batcher::new(w, n),
             projects_to_teams: Batcher::new(w, n),
             accounts_to_projects: Batcher::new(w, n),
+            accounts_to_team: Batcher::new(w, n),
         }
     }
 }
@@ -175,6 +180,55 @@ fn union<T: PartialEq + Clone>(lists: Vec<Vec<T>>) -> Vec<T> {
     for item in lists.into_iter().flatten() {
         if !out.contains(&item) {
             out.push(item);
+        }
+    }
+    out
+}
+
+/// Add-to-project items packed into as few requests as say exactly the same: a request gives
+/// every listed account every listed project role, so items of the same accounts merge their
+/// projects (one account's several grants: a successor's, or Terraform's resources of one
+/// account), unless they name one project with two roles; then groups with the same projects
+/// merge their accounts (several accounts granted the same roles).
+fn pack_account_grants(items: Vec<AccountGrants>) -> Vec<AccountGrants> {
+    let norm = |(mut sa, grants): AccountGrants| {
+        sa.sort_unstable();
+        sa.dedup();
+        (sa, union(vec![grants]))
+    };
+    let mut by_accounts: Vec<AccountGrants> = Vec::new();
+    for (sa, grants) in items.into_iter().map(norm) {
+        let fits = |(s, g): &&mut AccountGrants| {
+            *s == sa
+                && grants
+                    .iter()
+                    .all(|x| g.iter().all(|y| y.id != x.id || y.role == x.role))
+        };
+        match by_accounts.iter_mut().find(|e| fits(e)) {
+            Some((_, g)) => {
+                for x in grants {
+                    if !g.contains(&x) {
+                        g.push(x);
+                    }
+                }
+            }
+            None => by_accounts.push((sa, grants)),
+        }
+    }
+    let same = |a: &[ProjectRoleGrant], b: &[ProjectRoleGrant]| {
+        a.len() == b.len() && a.iter().all(|x| b.contains(x))
+    };
+    let mut out: Vec<AccountGrants> = Vec::new();
+    for (sa, grants) in by_accounts {
+        match out.iter_mut().find(|(_, g)| same(g, &grants)) {
+            Some((s, _)) => {
+                for x in sa {
+                    if !s.contains(&x) {
+                        s.push(x);
+                    }
+                }
+            }
+            None => out.push((sa, grants)),
         }
     }
     out
@@ -760,7 +814,9 @@ impl Client {
         .await
     }
 
-    /// Adds service accounts to projects with a role; also changes an existing role.
+    /// Adds service accounts to projects with a role; also changes an existing role. Calls made
+    /// together (one account's several grants, or several accounts') share requests: see
+    /// [`pack_account_grants`].
     pub async fn add_service_accounts_to_projects(
         &self,
         org: OrgId,
@@ -777,14 +833,35 @@ impl Client {
             .batch
             .accounts_to_projects
             .submit(
-                (org, projects.to_vec()),
-                service_accounts.to_vec(),
-                move |(org, projects), items| {
+                org,
+                (service_accounts.to_vec(), projects.to_vec()),
+                move |org, items| {
                     let client = client.clone();
                     async move {
-                        client
-                            .send_accounts_to_projects(org, union(items), projects)
-                            .await
+                        // Usually one request; where the items do not pack into one, the
+                        // requests go together and the batch fails if any does (the batcher
+                        // then sends each item alone: adding a role is idempotent).
+                        let sends: Vec<_> = pack_account_grants(items)
+                            .into_iter()
+                            .map(|(sa, grants)| {
+                                let client = client.clone();
+                                tokio::spawn(async move {
+                                    client.send_accounts_to_projects(org, sa, grants).await
+                                })
+                            })
+                            .collect();
+                        let mut outcome = Ok(());
+                        for send in sends {
+                            let r = send.await.unwrap_or_else(|e| {
+                                Err(ApiError::Config(format!(
+                                    "a batched request failed to run: {e}"
+                                )))
+                            });
+                            if outcome.is_ok() {
+                                outcome = r;
+                            }
+                        }
+                        outcome
                     }
                 },
             )
@@ -845,14 +922,42 @@ impl Client {
         .await
     }
 
+    /// Adds service accounts to a team. Calls for the same team made together (the successors
+    /// of several rotations, Terraform's resources) go as one request.
     pub async fn add_service_accounts_to_team(
         &self,
         org: OrgId,
         team: TeamId,
         service_accounts: &[ServiceAccountId],
     ) -> Result<(), ApiError> {
+        if !self.inner.config.batch_writes {
+            return self
+                .send_accounts_to_team(org, team, service_accounts.to_vec())
+                .await;
+        }
+        let client = self.clone();
+        self.inner
+            .batch
+            .accounts_to_team
+            .submit(
+                (org, team),
+                service_accounts.to_vec(),
+                move |(org, team), items| {
+                    let client = client.clone();
+                    async move { client.send_accounts_to_team(org, team, union(items)).await }
+                },
+            )
+            .await
+    }
+
+    async fn send_accounts_to_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        service_account_ids: Vec<ServiceAccountId>,
+    ) -> Result<(), ApiError> {
         let body = wire::ServiceAccountIds {
-            service_account_ids: service_accounts.to_vec(),
+            service_account_ids,
         };
         self.call_unit(
             &wire::ADD_SERVICE_ACCOUNTS_TO_TEAM,
@@ -1683,6 +1788,74 @@ fn transport_message(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn g(id: u64, role: ProjectRole) -> ProjectRoleGrant {
+        ProjectRoleGrant {
+            id: ProjectId(id),
+            role,
+        }
+    }
+
+    #[test]
+    fn add_to_project_items_pack_into_requests_that_say_exactly_the_same() {
+        use ProjectRole::{Admin, Analyst, Consumer};
+        let sa = |ids: &[u64]| ids.iter().map(|i| ServiceAccountId(*i)).collect::<Vec<_>>();
+        // One account's three grants (a successor's): one request.
+        let one = pack_account_grants(vec![
+            (sa(&[7]), vec![g(1, Analyst)]),
+            (sa(&[7]), vec![g(2, Consumer)]),
+            (sa(&[7]), vec![g(3, Admin)]),
+        ]);
+        assert_eq!(
+            one,
+            vec![(sa(&[7]), vec![g(1, Analyst), g(2, Consumer), g(3, Admin)])]
+        );
+        // Several accounts with the same role on the same project: one request.
+        let same = pack_account_grants(vec![
+            (sa(&[1]), vec![g(5, Analyst)]),
+            (sa(&[2]), vec![g(5, Analyst)]),
+            (sa(&[2, 1]), vec![g(5, Analyst)]),
+        ]);
+        assert_eq!(same, vec![(sa(&[1, 2]), vec![g(5, Analyst)])]);
+        // Different accounts with different projects cannot share a request (each would get
+        // the other's project); nor can one project with two roles.
+        let apart = pack_account_grants(vec![
+            (sa(&[1]), vec![g(5, Analyst)]),
+            (sa(&[2]), vec![g(6, Analyst)]),
+            (sa(&[1]), vec![g(5, Admin)]),
+        ]);
+        assert_eq!(
+            apart,
+            vec![
+                (sa(&[1]), vec![g(5, Analyst)]),
+                (sa(&[2]), vec![g(6, Analyst)]),
+                (sa(&[1]), vec![g(5, Admin)]),
+            ]
+        );
+        // Every (account, project, role) of the items is in exactly the requests' products.
+        let items = vec![
+            (sa(&[1]), vec![g(5, Analyst)]),
+            (sa(&[1]), vec![g(6, Consumer)]),
+            (sa(&[2]), vec![g(5, Analyst), g(6, Consumer)]),
+            (sa(&[3]), vec![g(5, Admin)]),
+        ];
+        let product = |list: &[AccountGrants]| {
+            let mut v: Vec<(u64, u64, String)> = list
+                .iter()
+                .flat_map(|(s, gs)| {
+                    s.iter().flat_map(move |a| {
+                        gs.iter().map(move |x| (a.0, x.id.0, x.role.to_string()))
+                    })
+                })
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let packed = pack_account_grants(items.clone());
+        assert_eq!(product(&packed), product(&items));
+        assert_eq!(packed.len(), 2, "{packed:?}");
+    }
 
     #[test]
     fn debug_never_shows_the_secret() {
