@@ -490,9 +490,20 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
             .into());
         }
         let store = ctx.vault(TYPE)?;
-        if let Some(entry) = entry_of(store, &state.name).await? {
-            not_rotating(&entry)?;
-            if let Some(sa) = entry.sa_id {
+        // The account to delete: the entry's current one, or (the entry gone from Vault) the
+        // one the state last saw, so that a missing entry never leaves an account behind.
+        let sa = match entry_of(store, &state.name).await? {
+            Some(entry) => {
+                not_rotating(&entry)?;
+                entry.sa_id
+            }
+            None => state
+                .service_account_id
+                .known()
+                .and_then(|id| id.parse::<ServiceAccountId>().ok()),
+        };
+        if let Some(sa) = sa {
+            if list_service_accounts(ctx).await?.get(&sa).is_some() {
                 delete_service_account(ctx, sa).await?;
             }
         }
