@@ -319,7 +319,7 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
         ),
         x if x == wire::AUDIT_LOGS.route || x == wire::PROJECT_AUDIT_LOGS.route => Shape {
-            body: json_body(audit_filter(true)),
+            body: json_body(audit_filter()),
             body_optional: true,
             status: 200,
             answer: r("AuditLogPage"),
@@ -328,7 +328,7 @@ fn shape(route: &Route) -> Option<Shape> {
             status: 201,
             ..post(
                 {
-                    let mut f = audit_filter(false);
+                    let mut f = audit_filter();
                     f["required"] = json!(["export_format"]);
                     f["properties"]["export_format"] = names(AuditExportFormat::NAMES);
                     f
@@ -336,16 +336,30 @@ fn shape(route: &Route) -> Option<Shape> {
                 object(&["export_id"], json!({ "export_id": { "type": "string" } })),
             )
         },
-        x if x == wire::LIST_AUDIT_LOG_EXPORTS.route => get(array(object(
-            &["export_id", "status", "export_format", "created"],
-            json!({
-                "export_id": { "type": "string" },
-                "status": names(AuditExportStatus::NAMES),
-                "export_format": names(AuditExportFormat::NAMES),
-                "created": { "type": "string", "format": "date-time" },
-                "error": { "type": "string" },
-            }),
-        ))),
+        x if x == wire::LIST_AUDIT_LOG_EXPORTS.route => Shape {
+            body: None,
+            body_optional: false,
+            status: 200,
+            answer: object(
+                &["status", "results", "pagination"],
+                json!({
+                    "status": { "type": "string", "enum": ["ok"] },
+                    "results": array(object(
+                        &["id", "status", "organization_id", "created"],
+                        json!({
+                            "id": { "type": "string" },
+                            "status": names(AuditExportStatus::NAMES),
+                            "organization_id": r("Id"),
+                            "project_id": nullable(r("Id")),
+                            "created": { "type": "string", "format": "date-time" },
+                            "filters": { "type": "object", "additionalProperties": true },
+                            "ttl_timestamp": nullable(json!({ "type": "string", "format": "date-time" })),
+                        }),
+                    )),
+                    "pagination": r("Pagination"),
+                }),
+            ),
+        },
         x if x == wire::DOWNLOAD_AUDIT_LOG_EXPORT.route => Shape {
             body: None,
             body_optional: false,
@@ -483,23 +497,26 @@ fn shape(route: &Route) -> Option<Shape> {
     })
 }
 
-/// The audit log's filter body; `paged` adds the cursor and the page size.
-fn audit_filter(paged: bool) -> Value {
+/// The audit log's filter body, Mixpanel's `AuditLogsRequestParams`: no cursor, no page size,
+/// ids as strings.
+fn audit_filter() -> Value {
     let strings = || array(json!({ "type": "string" }));
     let time = json!({ "type": "string", "format": "date-time" });
-    let mut props = json!({
-        "types": strings(),
-        "created_gte": time.clone(),
-        "created_lte": time,
-        "project_ids": array(r("Id")),
-        "exclude_user_emails": strings(),
-        "search": { "type": "string" },
-    });
-    if paged {
-        props["cursor"] = json!({ "type": "string" });
-        props["limit"] = json!({ "type": "integer", "minimum": 1, "maximum": 1000 });
-    }
-    request(&[], props)
+    request(
+        &[],
+        json!({
+            "types": strings(),
+            "entity_types": strings(),
+            "actions": strings(),
+            "event_categories": strings(),
+            "created_gte": time.clone(),
+            "created_lte": time,
+            "user_ids": strings(),
+            "project_ids": strings(),
+            "exclude_user_emails": strings(),
+            "search": { "type": "string" },
+        }),
+    )
 }
 
 fn names(values: &[&str]) -> Value {
@@ -711,21 +728,33 @@ fn components() -> Value {
             })),
             "DefaultAccess": object(&["role"], json!({ "role": nullable(r("ProjectRole")) })),
             "Me": me,
-            "AuditEvent": object(&["id", "type", "created", "actor", "payload"], json!({
-                "id": { "type": "integer", "minimum": 0 },
-                "type": { "type": "string" },
+            "AuditEvent": object(&["id", "created", "organization_id", "project_id", "entity"], json!({
+                "id": { "type": "string" },
                 "created": time.clone(),
-                "actor": { "type": "string" },
-                "project_id": nullable(r("Id")),
+                "user_id": nullable(json!({ "type": "string" })),
+                "user_email": nullable(json!({ "type": "string" })),
+                "organization_id": { "type": "string" },
+                "project_id": { "type": "string" },
+                "service": { "type": "string" },
+                "event_category": { "type": "string" },
+                "entity": r("AuditEntity"),
+            })),
+            "AuditEntity": object(&["type", "entity_type", "action", "payload"], json!({
+                "type": { "type": "string" },
+                "entity_type": { "type": "string" },
+                "action": { "type": "string" },
+                "entity_id": nullable(json!({ "type": "string" })),
+                "entity_name": nullable(json!({ "type": "string" })),
                 "payload": {},
+            })),
+            "Pagination": object(&[], json!({
+                "next_cursor": nullable(json!({ "type": "string" })),
+                "previous_cursor": nullable(json!({ "type": "string" })),
             })),
             "AuditLogPage": object(&["status", "results", "pagination"], json!({
                 "status": { "type": "string", "enum": ["ok"] },
                 "results": array(r("AuditEvent")),
-                "pagination": object(&["next_cursor", "previous_cursor"], json!({
-                    "next_cursor": nullable(json!({ "type": "string" })),
-                    "previous_cursor": nullable(json!({ "type": "string" })),
-                })),
+                "pagination": r("Pagination"),
             })),
         },
     })

@@ -875,7 +875,6 @@ async fn write_evidence(
         .audit_log_each(
             &AuditLogQuery {
                 search: Some(email.to_string()),
-                limit: Some(1000),
                 ..Default::default()
             },
             |page| {

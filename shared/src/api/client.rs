@@ -1491,27 +1491,52 @@ impl Client {
             AuditScope::Organization(_) => &wire::AUDIT_LOGS,
             AuditScope::Project(_) => &wire::PROJECT_AUDIT_LOGS,
         };
+        // Mixpanel's filter has no cursor field (and refuses fields it does not list), so
+        // each next page is the window up to the oldest entry seen, inclusive; the entries
+        // at that instant already handed out are skipped.
         let mut q = query.clone();
-        let mut seen: HashSet<String> = q.cursor.iter().cloned().collect();
+        let mut edge: HashSet<String> = HashSet::new();
         for page_no in 1..=max_pages {
             let page = match scope {
                 AuditScope::Organization(org) => self.audit_logs(org, &q).await?,
                 AuditScope::Project(p) => self.project_audit_logs(p, &q).await?,
             };
-            each(&page.results)?;
-            let Some(cursor) = page.pagination.next_cursor else {
+            let fresh: Vec<AuditEvent> = page
+                .results
+                .iter()
+                .filter(|e| !edge.contains(&entry_key(e)))
+                .cloned()
+                .collect();
+            each(&fresh)?;
+            if page.pagination.next_cursor.is_none() || page.results.is_empty() {
                 return Ok(page_no);
-            };
-            if !seen.insert(cursor.clone()) {
+            }
+            let Some(oldest) = page.results.iter().filter_map(|e| e.created).min() else {
                 return Err(ApiError::Decode {
                     route: route.name,
                     message: format!(
-                        "page {page_no} of the audit log points back to the cursor \"{}\" seen before, so paging would loop: stopped without reading the log to its end; narrow the query (created_gte, types, project_ids) and try again",
-                        cursor.chars().take(64).collect::<String>()
+                        "page {page_no} of the audit log says more entries follow, but none of its entries has a `created` time to page on: stopped without reading the log to its end"
+                    ),
+                });
+            };
+            if fresh.is_empty() {
+                return Err(ApiError::Decode {
+                    route: route.name,
+                    message: format!(
+                        "page {page_no} of the audit log holds only entries of {oldest} already read, so paging by time cannot get past that instant: stopped without reading the log to its end; narrow the query (types, project_ids, created_gte) and try again"
                     ),
                 });
             }
-            q.cursor = Some(cursor);
+            if q.created_lte != Some(oldest) {
+                edge.clear();
+            }
+            edge.extend(
+                page.results
+                    .iter()
+                    .filter(|e| e.created == Some(oldest))
+                    .map(entry_key),
+            );
+            q.created_lte = Some(oldest);
         }
         Err(ApiError::Decode {
             route: route.name,
@@ -1548,8 +1573,10 @@ impl Client {
         &self,
         org: OrgId,
     ) -> Result<Vec<wire::AuditExport>, ApiError> {
-        self.send(&wire::LIST_AUDIT_LOG_EXPORTS, PathArgs::org(org), &NoBody)
-            .await
+        let page = self
+            .send(&wire::LIST_AUDIT_LOG_EXPORTS, PathArgs::org(org), &NoBody)
+            .await?;
+        Ok(page.results)
     }
 
     /// The file of a finished export (CSV or NDJSON bytes).
@@ -1580,6 +1607,16 @@ impl Client {
             None => Body::Empty,
         };
         self.transmit("raw", method, url, body).await
+    }
+}
+
+/// What tells one audit entry from another: its id, with its time, type and actor where
+/// the id is empty.
+fn entry_key(e: &AuditEvent) -> String {
+    if e.id.is_empty() {
+        format!("{:?}|{}|{}", e.created, e.kind(), e.actor())
+    } else {
+        e.id.clone()
     }
 }
 
@@ -2157,36 +2194,54 @@ mod tests {
         assert_eq!(server.requests.load(Ordering::SeqCst), 3);
     }
 
-    fn audit_page(next: Option<String>) -> String {
+    /// A page of Mixpanel's shape: entries `(id, seconds after 2026-01-01)`, and whether more
+    /// follow.
+    fn audit_page(entries: &[(u64, i64)], more: bool) -> String {
+        let base: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let results: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(id, secs)| {
+                serde_json::json!({
+                    "id": id.to_string(),
+                    "created": (base + chrono::Duration::seconds(*secs)).to_rfc3339(),
+                    "user_email": "ana@x.example",
+                    "organization_id": "1",
+                    "organization_name": "Acme",
+                    "project_id": "",
+                    "service": "webapp",
+                    "event_category": "auth",
+                    "ttl_timestamp": "2027-01-01T00:00:00Z",
+                    "entity": {"type": "session.logged_in", "entity_type": "session",
+                               "action": "logged_in", "entity_id": "1", "entity_name": "UNSET",
+                               "payload": {}},
+                })
+            })
+            .collect();
         serde_json::json!({
             "status": "ok",
-            "results": [],
-            "pagination": {"next_cursor": next, "previous_cursor": null},
+            "results": results,
+            "pagination": {"next_cursor": more.then_some("more"), "previous_cursor": null},
         })
         .to_string()
     }
 
-    fn cursor_of(body: &str) -> Option<String> {
-        serde_json::from_str::<wire::AuditLogQuery>(body)
-            .ok()
-            .and_then(|q| q.cursor)
+    /// The request's `created_lte`, after checking the body is one Mixpanel's filter takes.
+    fn window_of(body: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let q: wire::AuditLogQuery =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("refused body {body}: {e}"));
+        q.created_lte
     }
 
     #[tokio::test]
-    async fn the_audit_pager_stops_on_any_cursor_seen_before() {
-        // a -> b -> c -> a: the loop comes back to a cursor that is not the last one.
+    async fn the_audit_pager_sends_only_the_filter_and_stops_when_a_window_makes_no_progress() {
+        // Every page is the same two entries at one instant, "more follow": paging by time
+        // cannot get past it.
         let server = serve(|n, _, body| {
-            // A pager that never stops would be stopped here, and then fail the test.
+            let _ = window_of(body);
             if n >= 50 {
-                return (200, audit_page(None), Duration::ZERO);
+                return (200, audit_page(&[], false), Duration::ZERO);
             }
-            let next = match cursor_of(body).as_deref() {
-                None => "a",
-                Some("a") => "b",
-                Some("b") => "c",
-                Some(_) => "a",
-            };
-            (200, audit_page(Some(next.into())), Duration::ZERO)
+            (200, audit_page(&[(1, 10), (2, 10)], true), Duration::ZERO)
         })
         .await;
         let c = test_client(&server.url, 3, Duration::from_millis(1));
@@ -2195,18 +2250,24 @@ mod tests {
             .await
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("cursor \"a\" seen before"), "{msg}");
+        assert!(msg.contains("already read"), "{msg}");
         assert!(msg.contains("without reading the log to its end"), "{msg}");
-        assert_eq!(server.requests.load(Ordering::SeqCst), 4);
+        assert_eq!(server.requests.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
-    async fn the_audit_pager_stops_at_the_page_cap_and_ends_on_no_cursor() {
-        // A fresh cursor on every page (until 50 pages, where a pager without a cap would
-        // end, and then fail the test).
-        let endless = serve(|n, _, _| {
-            let next = (n < 50).then(|| format!("c{n}"));
-            (200, audit_page(next), Duration::ZERO)
+    async fn the_audit_pager_pages_by_windows_skips_the_edge_and_stops_at_the_cap() {
+        // Page n holds entries at 100-n and 100-n-1 seconds (the second is the next page's
+        // first again), more following until 50 pages.
+        let endless = serve(|n, _, body| {
+            let _ = window_of(body);
+            let t = 100 - n as i64;
+            let more = n < 50;
+            (
+                200,
+                audit_page(&[(t as u64 * 10, t), (t as u64 * 10 - 10, t - 1)], more),
+                Duration::ZERO,
+            )
         })
         .await;
         let c = test_client(&endless.url, 3, Duration::from_millis(1));
@@ -2217,16 +2278,31 @@ mod tests {
         assert!(err.to_string().contains("past 5 pages"), "{err}");
         assert_eq!(endless.requests.load(Ordering::SeqCst), 5);
 
-        // Three pages, then no cursor: the whole log, within the cap.
-        let finite = serve(|n, _, _| {
-            let next = (n < 2).then(|| format!("c{n}"));
-            (200, audit_page(next), Duration::ZERO)
+        // Three pages, the later ones windowed to the oldest entry seen, then no more: each
+        // entry once.
+        let finite = serve(|n, _, body| {
+            let lte = window_of(body);
+            let page = match n {
+                0 => {
+                    assert_eq!(lte, None);
+                    audit_page(&[(5, 50), (4, 40)], true)
+                }
+                1 => {
+                    assert_eq!(lte.map(|t| t.timestamp() % 100), Some(40), "{body}");
+                    audit_page(&[(4, 40), (3, 40)], true)
+                }
+                _ => audit_page(&[(3, 40), (2, 30), (1, 20)], false),
+            };
+            (200, page, Duration::ZERO)
         })
         .await;
         let c = test_client(&finite.url, 3, Duration::from_millis(1));
-        c.audit_logs_up_to(OrgId(1), &wire::AuditLogQuery::default(), 3)
+        let all = c
+            .audit_logs_up_to(OrgId(1), &wire::AuditLogQuery::default(), 3)
             .await
             .expect("three pages");
+        let ids: Vec<&str> = all.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["5", "4", "3", "2", "1"]);
         assert_eq!(finite.requests.load(Ordering::SeqCst), 3);
     }
 

@@ -836,7 +836,7 @@ pub const CREATE_AUDIT_LOG_EXPORT: Endpoint<CreateAuditExport, Results<AuditExpo
 /// The organization's audit-log exports with their status (IN_PROGRESS, SUCCEEDED, FAILED,
 /// CANCELED). The internal spec names the list without its method; GET on the collection is
 /// the web app's convention.
-pub const LIST_AUDIT_LOG_EXPORTS: Endpoint<NoBody, Results<Vec<AuditExport>>> = route(
+pub const LIST_AUDIT_LOG_EXPORTS: Endpoint<NoBody, Whole<AuditExportPage>> = route(
     "list_audit_log_exports",
     Get,
     "/api/app/organizations/{org}/audit-logs/exports",
@@ -1452,41 +1452,69 @@ pub struct Success {
 
 // ----- audit log -----
 
-/// The audit log's filter body (every field optional), the cursor and the page size.
+/// The audit log's filter body, Mixpanel's `AuditLogsRequestParams`: every field optional and
+/// nothing else (the server refuses fields it does not list, so there is no page size or
+/// cursor: the client pages by `created_lte` windows). Project and user ids are strings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditLogQuery {
-    /// Event types, `entity.action`.
+    /// Event types, `entity_type.action` (Mixpanel's `AuditLogType`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entity_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+    /// admin_action, auth, data_mutate, data_read, export, outgoing_request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_categories: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_gte: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_lte: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub project_ids: Vec<ProjectId>,
+    pub user_ids: Vec<String>,
+    /// Project ids as strings, as Mixpanel types them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub project_ids: Vec<String>,
     /// Events whose actor is none of these addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_user_emails: Vec<String>,
     /// Free text: events whose actor or payload contains it (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u32>,
 }
 
-/// An audit-log page: `{"status":"ok","results":[...],"pagination":{...}}`.
+impl AuditLogQuery {
+    /// The filter for these projects (their ids as the strings Mixpanel takes).
+    pub fn projects(mut self, projects: &[ProjectId]) -> Self {
+        self.project_ids = projects.iter().map(|p| p.0.to_string()).collect();
+        self
+    }
+}
+
+/// An audit-log page: `{"status":"ok","results":[AuditLog...],"pagination":{...}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditLogPage {
+    #[serde(default = "ok_status")]
     pub status: String,
+    #[serde(default)]
     pub results: Vec<AuditEvent>,
+    #[serde(default)]
     pub pagination: Pagination,
 }
 
+fn ok_status() -> String {
+    "ok".into()
+}
+
+/// Mixpanel's `CursorPaginationResponse`: a `next_cursor` says more entries match than the
+/// page holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Pagination {
+    #[serde(default)]
     pub next_cursor: Option<String>,
+    #[serde(default)]
     pub previous_cursor: Option<String>,
 }
 
@@ -1550,15 +1578,43 @@ impl AuditExportStatus {
     pub const NAMES: &'static [&'static str] = &["IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELED"];
 }
 
-/// One export of the list.
+/// One export of the list, Mixpanel's `AuditLogExportItem`: `id`, `status`, `created`, the
+/// `filters` it was made with (the format among them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditExport {
-    pub export_id: String,
+    #[serde(deserialize_with = "crate::model::de_text_required")]
+    pub id: String,
     pub status: AuditExportStatus,
-    pub export_format: AuditExportFormat,
     pub created: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub organization_id: Option<OrgId>,
+    #[serde(default)]
+    pub project_id: Option<ProjectId>,
+    #[serde(default)]
+    pub filters: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub ttl_timestamp: Option<DateTime<Utc>>,
+}
+
+impl AuditExport {
+    /// The format the export was asked for, where its filters say.
+    pub fn format(&self) -> Option<AuditExportFormat> {
+        self.filters
+            .get("export_format")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok())
+    }
+}
+
+/// The list of exports: `{"status":"ok","results":[...],"pagination":{...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditExportPage {
+    #[serde(default = "ok_status")]
+    pub status: String,
+    #[serde(default)]
+    pub results: Vec<AuditExport>,
+    #[serde(default)]
+    pub pagination: Pagination,
 }
 
 // ----- organization settings (issue 9) -----
