@@ -28,8 +28,40 @@ pub struct Cli {
     /// log.format and MIXPANEL_ROTATOR_LOG_FORMAT.
     #[arg(long, global = true)]
     pub log_format: Option<crate::config::LogFormat>,
+    /// More log lines on stderr: -v for INFO, -vv for DEBUG. Commands other than `run` log only
+    /// warnings and errors without it (`run` uses log.filter).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The log filter (error, warn, info, debug, trace, or a tracing filter such as
+    /// `info,mixpanel_access=debug`); overrides -v and log.filter.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How a command prints its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// `--format text|json`, with `--json` kept as an alias of `--format json`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputArgs {
+    /// text or json.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// The same as --format json.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl OutputArgs {
+    pub fn json(&self) -> bool {
+        self.json || self.format == OutputFormat::Json
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,13 +107,16 @@ pub enum Command {
     /// Exits 1 when a credential needs attention (overdue, needs_human,
     /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
     /// or the inventory is empty.
+    /// With names, every detail of those credentials: the full note and, for a rotation in
+    /// needs_human, what to do by hand.
     Status {
+        /// Only these credentials, shown whatever their state.
+        names: Vec<String>,
         /// List every credential, not only those that need attention.
         #[arg(long)]
         all: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -227,9 +262,8 @@ pub struct RotateCmd {
     /// says what state each rotation is in.
     #[arg(long, value_parser = parse_duration_arg, default_value = "5m")]
     pub timeout: Duration,
-    /// Print the results as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Rotate even where the entry's rotate_on does not name this trigger: the only way to
     /// reset a project token by default (ingestion with the old token stops).
     #[arg(long)]
@@ -250,9 +284,19 @@ pub enum InventoryCommand {
     },
     /// List the inventory as a table.
     List {
-        /// Print JSON (the same document as `export --format json`).
+        /// --format json prints the same document as `export --format json`.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Take a credential out of the inventory: its entry, its stored secret and its journal
+    /// in Vault. Nothing in Mixpanel is deleted. Refused while a rotation is open, unless
+    /// --force.
+    Remove {
+        name: String,
+        /// Remove it even while a rotation is open (the rotation's new account, if any, is
+        /// left in Mixpanel: the command names it).
         #[arg(long)]
-        json: bool,
+        force: bool,
     },
     /// Export the inventory (csv, json, md).
     Export {
@@ -305,7 +349,8 @@ pub struct AddCmd {
     /// An existing service account's full username.
     #[arg(long)]
     pub username: Option<String>,
-    /// When it was last rotated (RFC 3339 or YYYY-MM-DD); default: the account's creation.
+    /// When it was last rotated (RFC 3339 or YYYY-MM-DD); default: the account's creation,
+    /// or for a project secret or token the registration (its age is unknown to the API).
     #[arg(long)]
     pub last_rotated: Option<String>,
     /// Create a new service account for it (with --role on --project) and store its secret.
@@ -331,7 +376,7 @@ impl From<RotateCmd> for crate::cmd::rotate::RotateArgs {
             requested_by: c.requested_by,
             no_wait: c.no_wait,
             timeout: c.timeout,
-            json: c.json,
+            json: c.output.json(),
             force: c.force,
         }
     }
@@ -366,10 +411,22 @@ pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref(), &ProcessEnv)?;
     config.validate()?;
     mixpanel_access::inventory::set_max_jitter(config.rotation.max_jitter);
-    crate::logging::init(
-        cli.log_format.unwrap_or(config.log.format),
-        &config.log.filter,
-    );
+    // The daemon logs as configured (JSON when stderr is not a terminal); a one-shot command
+    // logs warnings and errors only, as text, unless asked for more.
+    let daemon = matches!(cli.command, Command::Run);
+    let filter = match (&cli.log_level, cli.verbose) {
+        (Some(level), _) => level.clone(),
+        (None, 0) if daemon => config.log.filter.clone(),
+        (None, 0) => "warn".into(),
+        (None, 1) => "info".into(),
+        (None, _) => "debug".into(),
+    };
+    let format = match (cli.log_format, config.log.format) {
+        (Some(f), _) => f,
+        (None, crate::config::LogFormat::Auto) if !daemon => crate::config::LogFormat::Text,
+        (None, f) => f,
+    };
+    crate::logging::init(format, &filter);
     match cli.command {
         Command::Run => cmd::run::run_daemon(config).await,
         Command::Once { dry_run: true, .. } => cmd::once::once_dry_run(config).await,
@@ -381,13 +438,18 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Inventory(InventoryCommand::Apply { file, dry_run }) => {
             cmd::inventory::inventory_apply(config, file, dry_run).await
         }
-        Command::Inventory(InventoryCommand::List { json }) => {
-            cmd::inventory::inventory_list(config, json).await
+        Command::Inventory(InventoryCommand::List { output }) => {
+            cmd::inventory::inventory_list(config, output.json()).await
+        }
+        Command::Inventory(InventoryCommand::Remove { name, force }) => {
+            cmd::inventory::inventory_remove(config, &name, force).await
         }
         Command::Inventory(InventoryCommand::Export { format, output }) => {
             cmd::inventory::inventory_export(config, &format, output).await
         }
-        Command::Status { all, json } => cmd::status::status(config, all, json).await,
+        Command::Status { names, all, output } => {
+            cmd::status::status(config, &names, all, output.json()).await
+        }
         Command::Audit(AuditCommand::Export {
             since,
             until,

@@ -36,6 +36,7 @@ pub mod http;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;
+pub mod policy;
 pub mod table;
 pub mod triggers;
 

@@ -123,6 +123,9 @@ pub async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
             )));
         }
     }
+    if kind != CredentialKind::ServiceAccount {
+        refuse_duplicate(&store, &e).await?;
+    }
     let now = Utc::now();
     let mut message = String::new();
     match kind {
@@ -183,22 +186,9 @@ pub async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
                     )))
                 }
             };
-            // One account, one entry: rotating one name would revoke the other's consumers.
-            for r in inventory::load(&store).await? {
-                if let Ok(other) = &r.entry {
-                    if other.name != e.name
-                        && (other.sa_id == Some(found.id)
-                            || other.username.as_ref() == Some(&found.username))
-                    {
-                        return Err(RotatorError::Invalid(format!(
-                            "{} (id {}) is already registered as {}: rotating one entry would revoke the credential the other's consumers use; use that entry",
-                            found.username, found.id, other.name
-                        )));
-                    }
-                }
-            }
             e.sa_id = Some(found.id);
             e.username = Some(found.username.clone());
+            refuse_duplicate(&store, &e).await?;
             e.role = e.role.or(found.role);
             if e.last_rotated.is_none() {
                 e.last_rotated = Some(found.created);
@@ -256,6 +246,12 @@ pub async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         }
         _ => {}
     }
+    if kind != CredentialKind::ServiceAccount && e.last_rotated.is_none() {
+        // The API cannot tell a project secret's or token's age: the registration, at which
+        // the current value is mirrored and validated, counts as its last rotation (otherwise
+        // the first pass would reset it at once). --last-rotated says otherwise.
+        e.last_rotated = Some(now);
+    }
     e.refresh(now);
     store.save_inventory_entry(&e).await?;
     if kind != CredentialKind::ServiceAccount {
@@ -274,6 +270,78 @@ pub async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
         if message.is_empty() { "" } else { ": " },
         message
     );
+    Ok(())
+}
+
+/// `inventory remove NAME [--force]`: deletes the entry, its stored secret (every version) and
+/// its journal from Vault, checked by a read. Nothing in Mixpanel is deleted, and the command
+/// says what is left there. Refused while a rotation is open unless `force`.
+pub async fn inventory_remove(config: Config, name: &str, force: bool) -> Result<()> {
+    inventory::check_name(name)?;
+    let store = connect_store(&config).await?;
+    let Some(record) = inventory::load_one(&store, name).await? else {
+        return Err(RotatorError::UnknownCredential(name.to_string()));
+    };
+    let mut left: Vec<String> = Vec::new();
+    if let Ok(e) = &record.entry {
+        if let (Some(id), Some(u)) = (e.sa_id, &e.username) {
+            left.push(format!("the service account {u} (id {id})"));
+        }
+    }
+    if let Some((j, _)) = store.read_journal(name).await? {
+        if j.phase.is_open() {
+            if !force {
+                return Err(RotatorError::Invalid(format!(
+                    "{name}: rotation {} is open (phase {}): removing the entry would drop its journal; let it finish (`mixpanel-rotator rotate {name} --reason ...` resumes it), or remove it anyway with --force",
+                    j.rotation_id, j.phase
+                )));
+            }
+            if let (Some(id), Some(u)) = (j.new_sa_id, &j.new_full_username) {
+                left.push(format!(
+                    "the successor {u} (id {id}) of the open rotation {}",
+                    j.rotation_id
+                ));
+            }
+            eprintln!(
+                "warning: {name}: removing it with rotation {} open in phase {}",
+                j.rotation_id, j.phase
+            );
+        }
+    }
+    store.delete_credential(name).await?;
+    outln!(
+        "{name}: removed from the inventory (its entry, stored secret and journal in Vault); nothing was deleted in Mixpanel{}",
+        if left.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {} still exist(s) there; delete it in Mixpanel if nobody uses it",
+                left.join(" and ")
+            )
+        }
+    );
+    Ok(())
+}
+
+/// One credential, one entry: refuses `e` when another entry names the same service account,
+/// project secret or project token (rotating one would leave the other's Vault value refused).
+async fn refuse_duplicate(store: &VaultStore, e: &InventoryEntry) -> Result<()> {
+    let keys = inventory::entry_keys(e);
+    for r in inventory::load(store).await? {
+        let Ok(other) = &r.entry else { continue };
+        if other.name == e.name {
+            continue;
+        }
+        if let Some(k) = inventory::entry_keys(other)
+            .iter()
+            .find(|k| keys.contains(k))
+        {
+            return Err(RotatorError::Invalid(format!(
+                "{}: {k} is already registered as {}: two entries for one credential would each replace it and leave the other's Vault value refused; use that entry (nothing was registered)",
+                e.name, other.name
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -410,7 +478,10 @@ async fn apply_owned(
         match written {
             Ok(()) => return Ok(merged),
             Err(mixpanel_access::vault::VaultError::CasMismatch { .. }) => {
-                tracing::info!(credential = %file.name, "the entry changed during apply (a rotation?): reading it again");
+                eprintln!(
+                    "note: {}: the entry changed during apply (a rotation?): reading it again",
+                    file.name
+                );
             }
             Err(e) => return Err(e.into()),
         }
@@ -442,19 +513,16 @@ pub async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Re
         .into_iter()
         .map(|r| (r.name.clone(), r))
         .collect();
-    // One account, one entry: refuse a file that names an account another entry already uses
-    // (rotating one name would revoke the credential the other's consumers use).
+    // One credential, one entry: refuse a file that names a service account, project secret or
+    // project token another entry already holds (rotating one would revoke the other's).
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     for r in existing.values() {
         if let Ok(e) = &r.entry {
             if entries.iter().any(|f| f.name == e.name) {
                 continue;
             }
-            if let Some(id) = e.sa_id {
-                owners.insert(format!("id {id}"), e.name.clone());
-            }
-            if let Some(u) = &e.username {
-                owners.insert(u.to_string(), e.name.clone());
+            for k in inventory::entry_keys(e) {
+                owners.insert(k, e.name.clone());
             }
         }
     }
@@ -464,16 +532,12 @@ pub async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Re
         let username = stored
             .and_then(|s| s.username.clone())
             .or_else(|| f.username.clone());
-        let keys: Vec<String> = sa_id
-            .map(|i| format!("id {i}"))
-            .into_iter()
-            .chain(username.map(|u| u.to_string()))
-            .collect();
+        let keys = inventory::credential_keys(f.kind, sa_id, username.as_ref(), &f.projects);
         for k in keys {
             if let Some(other) = owners.insert(k.clone(), f.name.clone()) {
                 if other != f.name {
                     return Err(RotatorError::Invalid(format!(
-                        "{}: the service account {k} is already the credential of {other}: one account per entry (rotating one would revoke the other's); nothing was written",
+                        "{}: {k} is already the credential of {other}: one credential per entry (rotating one would revoke the other's); nothing was written",
                         f.name
                     )));
                 }

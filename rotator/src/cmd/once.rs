@@ -9,7 +9,7 @@ use mixpanel_access::vault::Phase;
 use crate::app::{connect_api, connect_store, make_engine, out, shutdown_on_signals};
 use crate::config::Config;
 use crate::election::Elector;
-use crate::error::Result;
+use crate::error::{Result, RotatorError};
 use crate::inventory;
 use crate::metrics::Metrics;
 use crate::table;
@@ -177,6 +177,18 @@ pub async fn once(config: Config, wait: bool) -> Result<()> {
         }
         Some(report) => {
             let report = report?;
+            // Every rotation stopped in needs_human, not only those this pass stopped.
+            let mut stopped = Vec::new();
+            for name in store.list_journals().await? {
+                if inventory::is_reserved(&name) {
+                    continue;
+                }
+                if let Some((j, _)) = store.read_journal(&name).await? {
+                    if j.phase == Phase::NeedsHuman {
+                        stopped.push(name);
+                    }
+                }
+            }
             outln!(
                 "reconciled {} credentials: {} rotation(s) started, {} mirrored, {} still open, {} due, {} overdue, {} invalid; {} rotation(s) completed, {} need a human",
                 report.credentials,
@@ -187,9 +199,17 @@ pub async fn once(config: Config, wait: bool) -> Result<()> {
                 report.overdue,
                 report.invalid,
                 metrics.rotations_with("success"),
-                metrics.rotations_with("needs_human"),
+                stopped.len(),
             );
-            Ok(())
+            if stopped.is_empty() {
+                Ok(())
+            } else {
+                Err(RotatorError::Attention(format!(
+                    "{} rotation(s) need a human: {} (see `mixpanel-rotator status NAME`)",
+                    stopped.len(),
+                    stopped.join(", ")
+                )))
+            }
         }
     }
 }

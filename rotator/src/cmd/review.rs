@@ -93,7 +93,7 @@ pub async fn review_cmd(config: Config, opts: ReviewOptions) -> Result<()> {
             .filter(|f| f.severity >= threshold)
             .count();
         if failing > 0 {
-            return Err(RotatorError::Invalid(format!(
+            return Err(RotatorError::Attention(format!(
                 "{failing} finding(s) at severity {threshold} or above (--fail-on {threshold})"
             )));
         }

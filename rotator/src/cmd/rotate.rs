@@ -67,6 +67,9 @@ pub struct RotateArgs {
     pub force: bool,
 }
 
+/// How long `rotate` waits for Mixpanel to answer before it opens any journal.
+const REACH_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How often a waiting CLI looks at Vault (and tries to take the lease).
 const POLL: Duration = Duration::from_millis(500);
 
@@ -187,7 +190,34 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "cli".into());
-    let api = connect_api(&config).await?;
+    // Mixpanel must answer before a journal is opened: a rotation that cannot even start
+    // fails now, in at most REACH_TIMEOUT, instead of leaving a journal in `intent`.
+    let api = match tokio::time::timeout(REACH_TIMEOUT, async {
+        let api = connect_api(&config).await?;
+        // An HTTP answer, even a 5xx, is Mixpanel answering: the engine retries those. No
+        // answer at all, or credentials it refuses, and nothing can be rotated.
+        match api.me().await {
+            Err(e @ (ApiError::Transport { .. } | ApiError::Unauthorized { .. })) => {
+                Err(RotatorError::Api(e))
+            }
+            _ => Ok(api),
+        }
+    })
+    .await
+    {
+        Ok(Ok(api)) => api,
+        Ok(Err(e)) => {
+            return Err(RotatorError::Invalid(format!(
+                "Mixpanel does not answer ({e}): nothing was started, no journal opened; try again once it does"
+            )))
+        }
+        Err(_) => {
+            return Err(RotatorError::Invalid(format!(
+                "Mixpanel did not answer within {}: nothing was started, no journal opened; try again once it does",
+                humantime_secs(REACH_TIMEOUT)
+            )))
+        }
+    };
     let metrics = Arc::new(Metrics::default());
     let engine = Arc::new(Engine::new(
         store.clone(),

@@ -72,6 +72,19 @@ pub async fn run_daemon(config: Config) -> Result<()> {
         metrics.clone(),
         shutdown.clone(),
     ));
+    // Mixpanel's reachability for /metrics, whether or not anyone asks /readyz.
+    let probe = {
+        let (api, metrics, stop) = (api.clone(), metrics.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                let _ = http::probe_mixpanel(&api, &metrics).await;
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+                }
+            }
+        })
+    };
     elector
         .run(shutdown.clone(), |lead| {
             let s = scheduler.clone();
@@ -80,6 +93,7 @@ pub async fn run_daemon(config: Config) -> Result<()> {
         .await;
     http_stop.cancel();
     reviews.abort();
+    probe.abort();
     match http_task.await {
         Ok(r) => r?,
         Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),
