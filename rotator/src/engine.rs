@@ -816,23 +816,16 @@ impl Engine {
             return Ok(projects);
         };
         let client = self.api.client_for(username.as_str(), secret)?;
-        let mut delay = Duration::from_millis(250);
-        let mut tries = 0;
-        let me = loop {
-            lead.check()?;
-            tries += 1;
-            match self.api.me_with(&client).await {
-                Ok(me) => break me,
-                Err(e) if e.is_transient() && tries < 5 => {
-                    tracing::warn!(credential = name, attempt = tries, error = %e, "cannot list the projects of the old account yet; retrying");
-                    lead.sleep(delay).await?;
-                    delay = (delay * 2).min(Duration::from_secs(4));
-                }
-                Err(e) => {
-                    return Err(RotatorError::NeedsHuman(format!(
-                        "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
-                    )))
-                }
+        lead.check()?;
+        let me = match self.api.me_with(&client).await {
+            Ok(me) => me,
+            // Mixpanel will answer again: the driver's error policy backs off and retries the
+            // step, the old credential kept in use meanwhile.
+            Err(e) if e.is_transient() => return Err(RotatorError::Api(e)),
+            Err(e) => {
+                return Err(RotatorError::NeedsHuman(format!(
+                    "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
+                )))
             }
         };
         for (id, p) in &me.projects {

@@ -11,6 +11,15 @@ use mixpanel_access::vault::Credential;
 use secrecy::SecretString;
 use serde_json::Value;
 
+async fn metrics_text(url: &str) -> String {
+    reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
 fn health_of<'a>(v: &'a Value, name: &str) -> &'a str {
     v["entries"]
         .as_array()
@@ -224,26 +233,9 @@ async fn a_way_out_of_needs_human_and_once_says_when_one_needs_a_human() {
     let old = w.service_account("out", ProjectRole::Consumer, &[p]).await;
     w.register_sa("o/etl", &old, &[p], |_| {}).await;
     // A successor whose access differs: needs_human.
-    let run = w
-        .cli(
-            &["rotate", "o/etl", "--reason", "r", "--overlap", "0s"],
-            &[("MIXPANEL_ROTATOR_CRASH_AFTER", "created")],
-        )
+    let new_id = w
+        .successor_with_more_access("o/etl", extra, ProjectRole::Analyst)
         .await;
-    assert!(!run.success);
-    let (j, _) = w.store.read_journal("o/etl").await.expect("j").expect("j");
-    let new_id = j.new_sa_id.expect("new account");
-    w.admin
-        .add_service_accounts_to_projects(
-            org,
-            &[new_id],
-            &[mixpanel_access::model::ProjectRoleGrant {
-                id: extra,
-                role: ProjectRole::Analyst,
-            }],
-        )
-        .await
-        .expect("extra grant");
     let run = w
         .cli(
             &["rotate", "o/etl", "--reason", "r", "--overlap", "0s"],
@@ -391,12 +383,7 @@ async fn readyz_fails_within_one_renewal_of_a_frozen_vault_and_the_gauges_say_wh
         }
     })
     .await;
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&url).await;
     assert!(metrics.contains("mixpanel_rotator_vault_up 1"), "{metrics}");
     assert!(
         metrics.contains("mixpanel_rotator_mixpanel_up 1"),
@@ -424,12 +411,7 @@ async fn readyz_fails_within_one_renewal_of_a_frozen_vault_and_the_gauges_say_wh
     )
     .await;
     assert!(body.contains("lease renewal failed"), "{body}");
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&url).await;
     assert!(metrics.contains("mixpanel_rotator_vault_up 0"), "{metrics}");
     w.bao.thaw();
     d.kill().await;
@@ -504,12 +486,7 @@ async fn transient_faults_during_scheduled_rotations_heal_without_needs_human() 
     let run = w.cli(&["status", "--all", "--json"], &[]).await;
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert!(!run.stdout.contains("needs_human"), "{}", run.stdout);
-    let metrics = reqwest::get(format!("{}/metrics", d.url()))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&d.url()).await;
     assert!(
         metrics.contains("mixpanel_rotator_retrying_rotations 0"),
         "{metrics}"
