@@ -576,13 +576,45 @@ impl Config {
                 let text = std::fs::read_to_string(p).map_err(|e| {
                     RotatorError::Config(format!("cannot read {}: {e}", p.display()))
                 })?;
-                Config::from_toml(&text)
-                    .map_err(|e| RotatorError::Config(format!("{}: {e}", p.display())))?
+                let config = Config::from_toml(&text)
+                    .map_err(|e| RotatorError::Config(format!("{}: {e}", p.display())))?;
+                if let Some(w) = config.secret_file_warning(p) {
+                    eprintln!("warning: {w}");
+                }
+                config
             }
             None => Config::default(),
         };
         config.apply_env(env)?;
         Ok(config)
+    }
+
+    /// A warning when the file at `path` holds a secret (the Mixpanel secret, a Vault token or
+    /// AppRole secret_id, the HTTP token) and can be read by its group or others.
+    pub fn secret_file_warning(&self, path: &Path) -> Option<String> {
+        let holds_secret = self.mixpanel.service_account_secret.is_some()
+            || self.http.token.is_some()
+            || matches!(
+                self.vault.auth,
+                Some(VaultAuth::Token { .. }) | Some(VaultAuth::AppRole { .. })
+            );
+        if !holds_secret {
+            return None;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).ok()?.permissions().mode();
+            if mode & 0o077 != 0 {
+                return Some(format!(
+                    "{} holds a secret and is readable by its group or others (mode {:o}): run `chmod 600 {}`, or pass the secret in the environment",
+                    path.display(),
+                    mode & 0o777,
+                    path.display()
+                ));
+            }
+        }
+        None
     }
 
     /// Parses a TOML document (no environment).
@@ -864,6 +896,26 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_file_holding_a_secret_readable_by_others_draws_a_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("rotator.toml");
+        let with_secret = "[mixpanel]\nservice_account_secret = \"s\"\n";
+        std::fs::write(&path, with_secret).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let c = Config::from_toml(with_secret).expect("parse");
+        let w = c.secret_file_warning(&path).expect("a warning");
+        assert!(w.contains("mode 644") && w.contains("chmod 600"), "{w}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert_eq!(c.secret_file_warning(&path), None);
+        // No secret in the file: no warning whatever its mode.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let c = Config::from_toml("[rotation]\nmax_attempts = 3\n").expect("parse");
+        assert_eq!(c.secret_file_warning(&path), None);
+    }
 
     #[test]
     fn toml_and_environment() {

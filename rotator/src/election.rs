@@ -105,7 +105,7 @@ pub struct Elector {
     state: watch::Sender<Option<Leadership>>,
     /// Why the last attempt to read or take the lease failed (`None` once one works): a
     /// replica that cannot write its lease is not ready.
-    lease_error: watch::Sender<Option<String>>,
+    lease_error: std::sync::Arc<watch::Sender<Option<String>>>,
 }
 
 impl Elector {
@@ -117,6 +117,7 @@ impl Elector {
     ) -> Elector {
         let (state, _) = watch::channel(None);
         let (lease_error, _) = watch::channel(None);
+        let lease_error = std::sync::Arc::new(lease_error);
         metrics.election_started(ttl);
         Elector {
             store,
@@ -173,16 +174,19 @@ impl Elector {
         while !shutdown.is_cancelled() {
             match Lease::acquire(&self.store, &self.holder, self.ttl).await {
                 Ok(Some(guard)) => {
+                    self.metrics.vault_reached(true);
                     self.lease_error.send_replace(None);
                     self.term(guard, &shutdown, &mut work).await;
                 }
                 Ok(None) => {
                     // Another replica holds a live lease: there is a leader.
+                    self.metrics.vault_reached(true);
                     self.lease_error.send_replace(None);
                     self.metrics.leader_seen();
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read or take the leader lease; retrying");
+                    self.metrics.vault_reached(false);
                     self.lease_error
                         .send_replace(Some(format!("cannot read or write the leader lease: {e}")));
                 }
@@ -216,6 +220,7 @@ impl Elector {
             cancel.clone(),
             stop.clone(),
             self.metrics.clone(),
+            self.lease_error.clone(),
         ));
         let out = work(lead).await;
         cancel.cancel();
@@ -235,6 +240,7 @@ async fn renew_loop(
     lead: CancellationToken,
     stop: CancellationToken,
     metrics: std::sync::Arc<Metrics>,
+    lease_error: std::sync::Arc<watch::Sender<Option<String>>>,
 ) {
     let mut lost = false;
     loop {
@@ -255,6 +261,7 @@ async fn renew_loop(
             }
             Ok(Ok(())) => {
                 metrics.leader_seen();
+                metrics.vault_reached(true);
                 None
             }
             Ok(Err(e)) => Some(e.to_string()),
@@ -266,6 +273,11 @@ async fn renew_loop(
                 reason = %reason,
                 "leader lease renewal failed: stopping all leader work now"
             );
+            // Not ready from this moment: /readyz reads this at every request.
+            metrics.vault_reached(false);
+            lease_error.send_replace(Some(format!(
+                "vault: the leader lease renewal failed: {reason}"
+            )));
             lead.cancel();
             lost = true;
         }

@@ -379,6 +379,9 @@ impl Engine {
         let result = self
             .drive_loop(name, &entry, &mut j, &mut ver, lead, wait_overlap)
             .await;
+        // Still retrying (the term ended mid-backoff) or not any more.
+        self.metrics
+            .retrying(name, j.retrying_since.filter(|_| j.phase.is_open()));
         let trigger = j.trigger.as_str();
         match &result {
             Ok(Outcome::Done { rotation_id }) => {
@@ -556,11 +559,32 @@ impl Engine {
         if error.is_interrupted() || matches!(error, RotatorError::Vault(_)) {
             return Err(error);
         }
-        let message = clip(&error.to_string(), 400);
+        let message = clip(&error.to_string(), 2000);
         let phase = j.phase;
+        let verdict = crate::policy::verdict(&error);
+        let retry_after = crate::policy::retry_after(&error);
+        if verdict == crate::policy::Verdict::Transient {
+            // Mixpanel will answer again: back off and try again, not toward needs_human. The
+            // working credential stays in place meanwhile.
+            j.record_transient(format!("{phase}: {message}"), Utc::now());
+            *ver = self
+                .store
+                .write_journal(name, j, *ver, lead.fencing())
+                .await?;
+            self.metrics.retrying(name, j.retrying_since);
+            let delay = crate::policy::transient_delay(
+                self.settings.retry_backoff,
+                self.settings.max_retry_backoff,
+                j.transient_failures,
+                retry_after,
+            );
+            tracing::warn!(credential = name, rotation_id = %j.rotation_id, phase = %phase, transient_failures = j.transient_failures, retry_in_ms = delay.as_millis() as u64, error = %message, "rotation step failed on a transient error; backing off");
+            lead.sleep(delay).await?;
+            return Ok(AfterFailure::Retry);
+        }
         j.record_failure(format!("{phase}: {message}"), Utc::now());
         let max = self.settings.max_attempts.max(1);
-        let stop_now = matches!(error, RotatorError::NeedsHuman(_));
+        let stop_now = verdict == crate::policy::Verdict::Stop;
         if j.attempts >= max || stop_now {
             let last = j.last_error.clone().unwrap_or_default();
             j.phase = Phase::NeedsHuman;
@@ -590,19 +614,12 @@ impl Engine {
             .store
             .write_journal(name, j, *ver, lead.fencing())
             .await?;
-        let shift = j.attempts.saturating_sub(1).min(16);
-        let mut delay = self
-            .settings
-            .retry_backoff
-            .saturating_mul(1u32 << shift)
-            .min(self.settings.max_retry_backoff);
-        if let RotatorError::Api(ApiError::RateLimited {
-            retry_after: Some(ra),
-            ..
-        }) = &error
-        {
-            delay = delay.max(*ra);
-        }
+        let delay = crate::policy::counted_delay(
+            self.settings.retry_backoff,
+            self.settings.max_retry_backoff,
+            j.attempts,
+            retry_after,
+        );
         tracing::warn!(credential = name, rotation_id = %j.rotation_id, phase = %phase, attempt = j.attempts, max_attempts = max, retry_in_ms = delay.as_millis() as u64, error = %message, "rotation step failed; retrying");
         lead.sleep(delay).await?;
         Ok(AfterFailure::Retry)
@@ -799,23 +816,16 @@ impl Engine {
             return Ok(projects);
         };
         let client = self.api.client_for(username.as_str(), secret)?;
-        let mut delay = Duration::from_millis(250);
-        let mut tries = 0;
-        let me = loop {
-            lead.check()?;
-            tries += 1;
-            match self.api.me_with(&client).await {
-                Ok(me) => break me,
-                Err(e) if e.is_transient() && tries < 5 => {
-                    tracing::warn!(credential = name, attempt = tries, error = %e, "cannot list the projects of the old account yet; retrying");
-                    lead.sleep(delay).await?;
-                    delay = (delay * 2).min(Duration::from_secs(4));
-                }
-                Err(e) => {
-                    return Err(RotatorError::NeedsHuman(format!(
-                        "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
-                    )))
-                }
+        lead.check()?;
+        let me = match self.api.me_with(&client).await {
+            Ok(me) => me,
+            // Mixpanel will answer again: the driver's error policy backs off and retries the
+            // step, the old credential kept in use meanwhile.
+            Err(e) if e.is_transient() => return Err(RotatorError::Api(e)),
+            Err(e) => {
+                return Err(RotatorError::NeedsHuman(format!(
+                    "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
+                )))
             }
         };
         for (id, p) in &me.projects {

@@ -37,6 +37,10 @@ pub enum RotatorError {
     /// A local I/O problem (a file, a socket).
     #[error("{0}")]
     Io(String),
+    /// The command ran and found something a person must look at (a credential that needs
+    /// attention, a rotation in `needs_human`): exit code 1, where a failure to run is 2.
+    #[error("{0}")]
+    Attention(String),
 }
 
 impl RotatorError {
@@ -44,6 +48,16 @@ impl RotatorError {
     pub fn is_interrupted(&self) -> bool {
         matches!(self, RotatorError::Interrupted(_))
             || matches!(self, RotatorError::Vault(VaultError::LostLeadership { .. }))
+    }
+}
+
+/// The exit code of a command that ended with `e`: 1 when it ran and found something that
+/// needs attention, 2 when it could not do what it was asked (bad input or configuration,
+/// Vault or Mixpanel unreachable or refusing, a rotation that failed).
+pub fn exit_code(e: &RotatorError) -> u8 {
+    match e {
+        RotatorError::Attention(_) => 1,
+        _ => 2,
     }
 }
 

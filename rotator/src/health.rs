@@ -2,65 +2,27 @@
 //!
 //! A stored secret is checked against Mixpanel (a service account: `GET /api/app/me` with it;
 //! a project secret: validated with the project's token). The answer is cached in the entry's
-//! metadata under `auth_check` (`ok <time>` or `rejected <time>: <why>`) and trusted for
-//! `rotation.health_check_interval`, so a `status` over thousands of entries checks only the
-//! stale ones, at most [`MAX_CHECKS_PER_RUN`] per run and within the rotator's Mixpanel rate
-//! limit.
+//! metadata under `auth_check` ([`AuthCheck`]: `ok <time> v<version> sa<id>` or
+//! `rejected ...: <why>`), keyed by what was checked: it vouches only for the same version of
+//! `creds/<name>` and the same service account, for `rotation.health_check_interval`, and
+//! `status` drops it for an account Mixpanel no longer lists. What the cache cannot vouch for
+//! is checked again, at most [`MAX_CHECKS_PER_RUN`] per run and within the rotator's Mixpanel
+//! rate limit; what could not be checked is `unchecked` with the reason, never `ok`.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
 use mixpanel_access::api::ApiError;
 use mixpanel_access::inventory::{CredentialKind, InventoryEntry};
+use mixpanel_access::model::ServiceAccountId;
 use mixpanel_access::vault::{Credential, VaultStore};
 
 use crate::api::Mixpanel;
 use crate::error::Result;
-use crate::inventory;
+use crate::inventory::{self, AuthCheck, AUTH_CHECK_KEY};
 
-/// The metadata key of the cached check.
-pub const AUTH_CHECK_KEY: &str = "auth_check";
-/// Fresh checks one `status` run makes at most (the others show their cached answer or
-/// `unchecked`).
+/// Fresh checks one `status` run makes at most (the others show `unchecked`).
 pub const MAX_CHECKS_PER_RUN: usize = 100;
-
-/// A cached answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthCheck {
-    pub ok: bool,
-    pub at: DateTime<Utc>,
-    pub detail: String,
-}
-
-impl AuthCheck {
-    pub fn to_value(&self) -> String {
-        let mut v = format!(
-            "{} {}",
-            if self.ok { "ok" } else { "rejected" },
-            inventory::stamp(self.at)
-        );
-        if !self.detail.is_empty() {
-            v.push_str(": ");
-            v.push_str(&self.detail);
-        }
-        v.chars().take(500).collect()
-    }
-
-    pub fn parse(v: &str) -> Option<AuthCheck> {
-        let (head, detail) = match v.split_once(": ") {
-            Some((h, d)) => (h, d.to_string()),
-            None => (v, String::new()),
-        };
-        let (word, at) = head.split_once(' ')?;
-        let at = DateTime::parse_from_rfc3339(at.trim())
-            .ok()?
-            .with_timezone(&Utc);
-        let ok = match word {
-            "ok" => true,
-            "rejected" => false,
-            _ => return None,
-        };
-        Some(AuthCheck { ok, at, detail })
-    }
-}
 
 /// The health of one stored credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,23 +70,33 @@ impl Health {
 
 /// Checks one credential: the cache when fresh, else Mixpanel (when `api` is given and
 /// `budget` allows one more check), and records a definite answer in the cache.
+/// `accounts`, when given, is the set of service accounts Mixpanel lists now: a cached answer
+/// for an account not in it is checked again.
 pub async fn check(
     store: &VaultStore,
     api: Option<&Mixpanel>,
     entry: &InventoryEntry,
     cached: Option<&AuthCheck>,
     max_age: std::time::Duration,
+    accounts: Option<&BTreeSet<ServiceAccountId>>,
     budget: &mut usize,
 ) -> Result<Health> {
-    let Some((cred, _)) = store.read_credential(&entry.name).await? else {
+    let Some((cred, info)) = store.read_credential(&entry.name).await? else {
         return Ok(Health::SecretMissing);
     };
     if entry.kind == CredentialKind::ProjectToken {
         return Ok(Health::NotApplicable);
     }
     let now = Utc::now();
-    let fresh = TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX);
-    if let Some(c) = cached.filter(|c| now - c.at < fresh && now >= c.at) {
+    let account = match &cred {
+        Credential::ServiceAccount { sa_id, .. } => Some(*sa_id),
+        _ => None,
+    };
+    let listed = match (account, accounts) {
+        (Some(id), Some(live)) => live.contains(&id),
+        _ => true,
+    };
+    if let Some(c) = cached.filter(|c| listed && c.vouches(info.version, account, max_age, now)) {
         return Ok(if c.ok {
             Health::Ok(c.at)
         } else {
@@ -188,11 +160,15 @@ pub async fn check(
         Answer::Works => AuthCheck {
             ok: true,
             at: now,
+            version: Some(info.version),
+            account,
             detail: String::new(),
         },
         Answer::Refused(detail) => AuthCheck {
             ok: false,
             at: now,
+            version: Some(info.version),
+            account,
             detail,
         },
         Answer::Unknown(why) => return Ok(Health::Unchecked(format!("not checked: {why}"))),
@@ -208,32 +184,4 @@ pub async fn check(
     } else {
         Health::SecretRejected(result.detail)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cached_checks_round_trip() {
-        let at = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        for c in [
-            AuthCheck {
-                ok: true,
-                at,
-                detail: String::new(),
-            },
-            AuthCheck {
-                ok: false,
-                at,
-                detail: "HTTP 401: bad: credentials".into(),
-            },
-        ] {
-            assert_eq!(AuthCheck::parse(&c.to_value()), Some(c));
-        }
-        assert_eq!(AuthCheck::parse("maybe 2026-11-30T10:00:00Z"), None);
-        assert_eq!(AuthCheck::parse("ok yesterday"), None);
-    }
 }

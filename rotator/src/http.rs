@@ -110,6 +110,12 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(st): State<Arc<HttpState>>) -> Response {
+    // First what the elector knows at once (a lease that cannot be read, written or renewed):
+    // not cached, and asked before anything that could wait on a hung Vault.
+    let lease_error = st.lease_error.borrow().clone();
+    if let Some(why) = lease_error {
+        return error(StatusCode::SERVICE_UNAVAILABLE, why);
+    }
     let cached = st
         .ready
         .lock()
@@ -127,12 +133,6 @@ async fn readyz(State(st): State<Arc<HttpState>>) -> Response {
         }
     };
     let leader = st.leader.borrow().is_some();
-    // Not cached: the elector knows at once when the lease cannot be written.
-    let lease_error = st.lease_error.borrow().clone();
-    let result = match (result, lease_error) {
-        (Ok(()), Some(why)) => Err(why),
-        (r, _) => r,
-    };
     match result {
         Ok(()) => (
             StatusCode::OK,
@@ -149,11 +149,25 @@ async fn check_ready(st: &HttpState) -> std::result::Result<(), String> {
         Ok(_) => {}
         Err(e) => return Err(format!("vault: {e}")),
     }
-    match tokio::time::timeout(Duration::from_secs(10), st.api.me()).await {
+    let r = match tokio::time::timeout(Duration::from_secs(10), st.api.me()).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!("mixpanel: {e}")),
         Err(_) => Err("mixpanel: no answer within 10s".into()),
-    }
+    };
+    st.metrics.mixpanel_reached(r.is_ok());
+    r
+}
+
+/// Whether Mixpanel answers the rotator's credentials (a list of the organization's
+/// projects, at most 10 s; not `/api/app/me`, which Mixpanel may count as a use), recorded in
+/// the `mixpanel_up` gauges.
+pub async fn probe_mixpanel(api: &Mixpanel, metrics: &Metrics) -> bool {
+    let ok = matches!(
+        tokio::time::timeout(Duration::from_secs(10), api.list_projects()).await,
+        Ok(Ok(_))
+    );
+    metrics.mixpanel_reached(ok);
+    ok
 }
 
 async fn metrics(State(st): State<Arc<HttpState>>) -> Response {

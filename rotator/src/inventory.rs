@@ -13,6 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use mixpanel_access::inventory::{
     serde_humantime, CredentialKind, InventoryEntry, InventoryError, RotateOn,
 };
+use mixpanel_access::model::ServiceAccountId;
 use mixpanel_access::vault::{KvMetadata, Trigger, VaultStore};
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +116,94 @@ impl RotationRequest {
     }
 }
 
+/// The metadata key of the cached secret check ([`AuthCheck`]).
+pub const AUTH_CHECK_KEY: &str = "auth_check";
+
+/// The cached answer of a check of the stored secret against Mixpanel ([`crate::health`]),
+/// keyed by what was checked: the version of `creds/<name>` and the service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCheck {
+    pub ok: bool,
+    pub at: DateTime<Utc>,
+    /// The version of `creds/<name>` that was checked (`None`: written before versions were
+    /// recorded, vouches for nothing).
+    pub version: Option<u64>,
+    /// The service account whose secret was checked.
+    pub account: Option<ServiceAccountId>,
+    pub detail: String,
+}
+
+impl AuthCheck {
+    pub fn to_value(&self) -> String {
+        let mut v = format!(
+            "{} {}",
+            if self.ok { "ok" } else { "rejected" },
+            stamp(self.at)
+        );
+        if let Some(ver) = self.version {
+            v.push_str(&format!(" v{ver}"));
+        }
+        if let Some(id) = self.account {
+            v.push_str(&format!(" sa{id}"));
+        }
+        if !self.detail.is_empty() {
+            v.push_str(": ");
+            v.push_str(&self.detail);
+        }
+        v.chars().take(500).collect()
+    }
+
+    pub fn parse(v: &str) -> Option<AuthCheck> {
+        let (head, detail) = match v.split_once(": ") {
+            Some((h, d)) => (h, d.to_string()),
+            None => (v, String::new()),
+        };
+        let mut words = head.split_whitespace();
+        let ok = match words.next()? {
+            "ok" => true,
+            "rejected" => false,
+            _ => return None,
+        };
+        let at = DateTime::parse_from_rfc3339(words.next()?)
+            .ok()?
+            .with_timezone(&Utc);
+        let (mut version, mut account) = (None, None);
+        for w in words {
+            if let Some(n) = w.strip_prefix("sa") {
+                account = Some(ServiceAccountId(n.parse().ok()?));
+            } else if let Some(n) = w.strip_prefix('v') {
+                version = Some(n.parse().ok()?);
+            } else {
+                return None;
+            }
+        }
+        Some(AuthCheck {
+            ok,
+            at,
+            version,
+            account,
+            detail,
+        })
+    }
+
+    /// Whether this answer still holds at `now` for version `version` of the stored secret
+    /// and the service account `account`: the same version, the same account, younger than
+    /// `max_age`.
+    pub fn vouches(
+        &self,
+        version: u64,
+        account: Option<ServiceAccountId>,
+        max_age: Duration,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let fresh = chrono::TimeDelta::from_std(max_age).unwrap_or(chrono::TimeDelta::MAX);
+        self.version == Some(version)
+            && self.account == account
+            && now >= self.at
+            && now - self.at < fresh
+    }
+}
+
 /// One credential of the inventory as stored: the entry (or why it is invalid), its raw
 /// metadata, and the rotator's extra keys.
 #[derive(Debug, Clone)]
@@ -124,9 +213,11 @@ pub struct Record {
     pub request: Option<RotationRequest>,
     pub mirrored_at: Option<DateTime<Utc>>,
     /// The last check of the stored secret against Mixpanel ([`crate::health`]).
-    pub auth_check: Option<crate::health::AuthCheck>,
+    pub auth_check: Option<AuthCheck>,
     /// Whether `creds/<name>` holds a live version (from the metadata: no extra read).
     pub has_secret: bool,
+    /// The current version of `creds/<name>` (0: none).
+    pub version: u64,
 }
 
 impl Record {
@@ -143,8 +234,8 @@ impl Record {
             .map(|d| d.with_timezone(&Utc));
         let auth_check = metadata
             .custom_metadata
-            .get(crate::health::AUTH_CHECK_KEY)
-            .and_then(|v| crate::health::AuthCheck::parse(v));
+            .get(AUTH_CHECK_KEY)
+            .and_then(|v| AuthCheck::parse(v));
         let has_secret = metadata.current_version > 0
             && metadata
                 .current()
@@ -156,6 +247,7 @@ impl Record {
             mirrored_at,
             auth_check,
             has_secret,
+            version: metadata.current_version,
         }
     }
 }
@@ -199,7 +291,7 @@ pub async fn patch_fields(store: &VaultStore, entry: &InventoryEntry, keys: &[&s
 }
 
 /// [`patch_fields`] for an entry whose stored secret was just replaced: the same write also
-/// forgets the cached check of the previous secret ([`crate::health::AUTH_CHECK_KEY`]), so
+/// forgets the cached check of the previous secret ([`AUTH_CHECK_KEY`]), so
 /// the next pass (or `status`) checks the new one instead of reporting the old answer.
 pub async fn patch_fields_new_secret(
     store: &VaultStore,
@@ -211,7 +303,7 @@ pub async fn patch_fields_new_secret(
         .iter()
         .filter_map(|k| map.get(*k).map(|v| (k.to_string(), Some(v.clone()))))
         .collect();
-    fields.insert(crate::health::AUTH_CHECK_KEY.to_string(), None);
+    fields.insert(AUTH_CHECK_KEY.to_string(), None);
     store.patch_metadata(&entry.name, &fields).await?;
     Ok(())
 }
@@ -310,6 +402,37 @@ pub fn check_request(entry: &InventoryEntry, req: &RotationRequest) -> Result<()
     Ok(())
 }
 
+/// What an entry's credential is in Mixpanel, one key per way of naming it: a service account's
+/// id and username, a project secret's or token's project. Two entries with a key in common
+/// name one credential: rotating one would leave the other's Vault value refused.
+pub fn credential_keys(
+    kind: CredentialKind,
+    sa_id: Option<ServiceAccountId>,
+    username: Option<&mixpanel_access::model::ServiceAccountUsername>,
+    projects: &[mixpanel_access::model::ProjectId],
+) -> Vec<String> {
+    match kind {
+        CredentialKind::ServiceAccount => sa_id
+            .map(|i| format!("the service account id {i}"))
+            .into_iter()
+            .chain(username.map(|u| format!("the service account {u}")))
+            .collect(),
+        CredentialKind::ProjectSecret => projects
+            .iter()
+            .map(|p| format!("the project secret of project {p}"))
+            .collect(),
+        CredentialKind::ProjectToken => projects
+            .iter()
+            .map(|p| format!("the project token of project {p}"))
+            .collect(),
+    }
+}
+
+/// [`credential_keys`] of an entry.
+pub fn entry_keys(e: &InventoryEntry) -> Vec<String> {
+    credential_keys(e.kind, e.sa_id, e.username.as_ref(), &e.projects)
+}
+
 /// Rejects names the rotator reserves for its own state.
 pub fn check_name(name: &str) -> Result<()> {
     mixpanel_access::inventory::validate_name(name)
@@ -330,6 +453,49 @@ pub fn stamp(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_checks_round_trip_and_vouch_only_for_what_they_checked() {
+        let at = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ok = AuthCheck {
+            ok: true,
+            at,
+            version: Some(3),
+            account: Some(ServiceAccountId(41)),
+            detail: String::new(),
+        };
+        for c in [
+            ok.clone(),
+            AuthCheck {
+                ok: false,
+                at,
+                version: Some(7),
+                account: None,
+                detail: "HTTP 401: bad: credentials".into(),
+            },
+        ] {
+            assert_eq!(AuthCheck::parse(&c.to_value()), Some(c));
+        }
+        assert_eq!(AuthCheck::parse("maybe 2026-11-30T10:00:00Z"), None);
+        assert_eq!(AuthCheck::parse("ok yesterday"), None);
+        let day = Duration::from_secs(86_400);
+        let soon = at + chrono::TimeDelta::minutes(1);
+        assert!(ok.vouches(3, Some(ServiceAccountId(41)), day, soon));
+        // Another version of creds/<name> (a value overwritten), another account, too old, or
+        // a check written before versions were recorded: vouches for nothing.
+        assert!(!ok.vouches(4, Some(ServiceAccountId(41)), day, soon));
+        assert!(!ok.vouches(3, Some(ServiceAccountId(42)), day, soon));
+        assert!(!ok.vouches(
+            3,
+            Some(ServiceAccountId(41)),
+            day,
+            at + chrono::TimeDelta::days(2)
+        ));
+        let old = AuthCheck::parse("ok 2026-11-30T10:00:00Z").unwrap();
+        assert!(!old.vouches(3, None, day, soon));
+    }
 
     #[test]
     fn request_round_trip_fits_in_metadata() {

@@ -21,6 +21,15 @@
 //!   `health_check_interval`)
 //! - `mixpanel_rotator_rotation_duration_seconds` (histogram: from the journal's start to
 //!   `done`, overlap included)
+//! - `mixpanel_rotator_retrying_rotations` (gauge: open rotations whose current step keeps
+//!   failing on transient errors, backing off) and
+//!   `mixpanel_rotator_retrying_since_timestamp_seconds` (gauge: since when the oldest of
+//!   them has been retrying; 0 none), for the alert on a rotation retrying too long
+//! - `mixpanel_rotator_vault_up`, `mixpanel_rotator_mixpanel_up` (gauges: 1 when the last
+//!   request to Vault (a lease read, take or renewal) or to Mixpanel (the daemon's probe, a
+//!   `/readyz` check) was answered, 0 when it was not or none was made yet) and
+//!   `mixpanel_rotator_vault_last_success_timestamp_seconds`,
+//!   `mixpanel_rotator_mixpanel_last_success_timestamp_seconds` (gauges: when; 0 never)
 //! - `mixpanel_rotator_review_findings{code}` (gauge, from the last scheduled access
 //!   review: every finding code, zero included) and
 //!   `mixpanel_rotator_last_review_timestamp_seconds` (gauge)
@@ -42,6 +51,12 @@ pub const METRIC_NAMES: &[&str] = &[
     "mixpanel_rotator_is_leader",
     "mixpanel_rotator_lease_ttl_seconds",
     "mixpanel_rotator_leader_seen_timestamp_seconds",
+    "mixpanel_rotator_retrying_rotations",
+    "mixpanel_rotator_retrying_since_timestamp_seconds",
+    "mixpanel_rotator_vault_up",
+    "mixpanel_rotator_vault_last_success_timestamp_seconds",
+    "mixpanel_rotator_mixpanel_up",
+    "mixpanel_rotator_mixpanel_last_success_timestamp_seconds",
     "mixpanel_rotator_rotations_total",
     "mixpanel_rotator_credentials",
     "mixpanel_rotator_credentials_due",
@@ -90,6 +105,11 @@ pub struct Metrics {
     durations: Mutex<Histogram>,
     findings: Mutex<Option<BTreeMap<&'static str, (String, u64)>>>,
     last_review: AtomicI64,
+    retrying: Mutex<BTreeMap<String, i64>>,
+    vault_up: AtomicBool,
+    vault_ok_ms: AtomicI64,
+    mixpanel_up: AtomicBool,
+    mixpanel_ok_ms: AtomicI64,
 }
 
 /// The upper bounds (seconds) of the rotation duration histogram.
@@ -124,6 +144,39 @@ impl Metrics {
             Ordering::Relaxed,
             Ordering::Relaxed,
         );
+    }
+
+    /// Records that the rotation of `name` has been retrying transient failures since
+    /// `since` (`None`: it is not).
+    pub fn retrying(&self, name: &str, since: Option<chrono::DateTime<chrono::Utc>>) {
+        if let Ok(mut m) = self.retrying.lock() {
+            match since {
+                Some(at) => {
+                    m.insert(name.to_string(), at.timestamp_millis());
+                }
+                None => {
+                    m.remove(name);
+                }
+            }
+        }
+    }
+
+    /// Whether Vault just answered (a lease read, take or renewal).
+    pub fn vault_reached(&self, ok: bool) {
+        self.vault_up.store(ok, Ordering::Relaxed);
+        if ok {
+            self.vault_ok_ms
+                .fetch_max(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether Mixpanel just answered the rotator's own credentials.
+    pub fn mixpanel_reached(&self, ok: bool) {
+        self.mixpanel_up.store(ok, Ordering::Relaxed);
+        if ok {
+            self.mixpanel_ok_ms
+                .fetch_max(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        }
     }
 
     /// This replica knows, now, of a live leader lease (it took or renewed its own, or read
@@ -270,6 +323,45 @@ impl Metrics {
             "Unix time this replica last knew of a live leader lease, its own or another's (the process start until then).",
             self.leader_seen_at().to_string(),
         );
+        let (retrying, oldest) = self
+            .retrying
+            .lock()
+            .map(|m| (m.len(), m.values().min().copied().unwrap_or(0)))
+            .unwrap_or((0, 0));
+        gauge(
+            &mut out,
+            "mixpanel_rotator_retrying_rotations",
+            "Open rotations whose current step keeps failing on transient errors (backing off).",
+            retrying.to_string(),
+        );
+        gauge(
+            &mut out,
+            "mixpanel_rotator_retrying_since_timestamp_seconds",
+            "Unix time the longest-retrying open rotation started retrying (0: none).",
+            (oldest as f64 / 1000.0).to_string(),
+        );
+        for (name, help, up, at) in [
+            ("vault", "Vault", &self.vault_up, &self.vault_ok_ms),
+            (
+                "mixpanel",
+                "Mixpanel",
+                &self.mixpanel_up,
+                &self.mixpanel_ok_ms,
+            ),
+        ] {
+            gauge(
+                &mut out,
+                &format!("mixpanel_rotator_{name}_up"),
+                &format!("1 when {help} answered the rotator's last request to it."),
+                u8::from(up.load(Ordering::Relaxed)).to_string(),
+            );
+            gauge(
+                &mut out,
+                &format!("mixpanel_rotator_{name}_last_success_timestamp_seconds"),
+                &format!("Unix time {help} last answered (0: never)."),
+                (at.load(Ordering::Relaxed) as f64 / 1000.0).to_string(),
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP mixpanel_rotator_rotations_total Rotations by trigger and outcome.\n# TYPE mixpanel_rotator_rotations_total counter"

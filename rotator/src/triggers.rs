@@ -375,7 +375,6 @@ impl Scheduler {
         let engine = &self.engine;
         let max_age = engine.settings.secret_check_interval;
         let enabled = !max_age.is_zero();
-        let fresh = to_delta(max_age);
         let now = Utc::now();
         let mut budget = crate::health::MAX_CHECKS_PER_RUN;
         let mut secrets: BTreeMap<String, u64> = BTreeMap::new();
@@ -386,10 +385,11 @@ impl Scheduler {
                 Some(_) => "rejected",
                 None => "unchecked",
             };
+            let account = r.entry.as_ref().ok().and_then(|e| e.sa_id);
             let stale = r
                 .auth_check
                 .as_ref()
-                .is_none_or(|c| now - c.at >= fresh || now < c.at);
+                .is_none_or(|c| !c.vouches(r.version, account, max_age, now));
             let rotating =
                 self.with_state(|s| s.open.contains_key(&r.name) || s.inflight.contains(&r.name));
             let checkable = match &r.entry {
@@ -411,6 +411,7 @@ impl Scheduler {
                         entry,
                         r.auth_check.as_ref(),
                         max_age,
+                        None,
                         &mut budget,
                     )
                     .await

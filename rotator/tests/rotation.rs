@@ -1245,8 +1245,14 @@ async fn bounded_retries_end_in_needs_human_and_a_manual_request_resumes() {
     // Nothing was created, the old credential still works.
     assert!(w.accounts().await.iter().any(|a| a.id == old.id));
     assert_eq!(w.accounts().await.len(), 2);
-    // The scheduler leaves it alone ...
-    w.cli(&["once"], &env).await.ok();
+    // The scheduler leaves it alone, and `once` says it needs a human (exit 1) ...
+    let run = w.cli(&["once"], &env).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("need a human: human/job"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         w.store
             .read_journal(name)
@@ -1379,7 +1385,8 @@ async fn a_successors_grants_go_together_and_each_is_read_back() {
             .await
             .ok();
         } else {
-            let run = w.cli(&["once", "--wait"], &env).await.ok();
+            // -v: the INFO lines that say what was added.
+            let run = w.cli(&["once", "--wait", "-v"], &env).await.ok();
             let c = w.emu.counters().await;
             assert_eq!(
                 posts(&c, "add_service_accounts_to_projects"),

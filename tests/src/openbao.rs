@@ -340,6 +340,30 @@ impl OpenBao {
         }
     }
 
+    /// Freezes the server (SIGSTOP): connections are accepted by the kernel but never
+    /// answered, as with a hung Vault. [`thaw`](Self::thaw) resumes it.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Resumes a frozen server (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .map(|c| c.id())
+            .expect("the server is running");
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{sig} {pid} failed");
+    }
+
     /// Seals the server (`bao operator seal`).
     pub fn seal(&self) {
         let out = self.bao(&["operator", "seal"]);

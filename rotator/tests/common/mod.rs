@@ -319,6 +319,42 @@ impl World {
             .expect("write credential");
     }
 
+    /// Starts a rotation of `name` that dies once its successor exists and is journaled
+    /// (`MIXPANEL_ROTATOR_CRASH_AFTER=created`), then gives the successor `role` on `extra`,
+    /// a grant its predecessor lacks: the next drive finds the access differs. Returns the
+    /// successor's id.
+    pub async fn successor_with_more_access(
+        &self,
+        name: &str,
+        extra: ProjectId,
+        role: ProjectRole,
+    ) -> ServiceAccountId {
+        let run = self
+            .cli(
+                &["rotate", name, "--reason", "diff", "--overlap", "0s"],
+                &[("MIXPANEL_ROTATOR_CRASH_AFTER", "created")],
+            )
+            .await;
+        assert!(!run.success, "{}", run.stdout);
+        let (j, _) = self
+            .store
+            .read_journal(name)
+            .await
+            .expect("journal")
+            .expect("journal");
+        assert_eq!(j.phase.as_str(), "created");
+        let new_id = j.new_sa_id.expect("new account");
+        self.admin
+            .add_service_accounts_to_projects(
+                self.boot.org,
+                &[new_id],
+                &[ProjectRoleGrant { id: extra, role }],
+            )
+            .await
+            .expect("extra grant");
+        new_id
+    }
+
     pub async fn project(&self, name: &str) -> ProjectId {
         self.admin
             .create_project(

@@ -177,7 +177,11 @@ pub fn to_json(entries: &[InventoryEntry]) -> Result<String, InventoryError> {
             projects: &e.projects,
             owner: &e.owner,
             rotation_period: format_optional_period(e.rotation_period),
-            overlap: format_duration(e.overlap),
+            overlap: if e.kind.has_overlap() {
+                format_duration(e.overlap)
+            } else {
+                String::new()
+            },
             last_rotated: opt_stamp(e.last_rotated),
             next_rotation: opt_stamp(e.next_rotation),
             status: e.status.as_str(),

@@ -240,6 +240,9 @@ impl InventoryEntry {
             }
         };
         entry.overlap = match get("overlap") {
+            // A project secret or token is replaced in one step: whatever an older entry
+            // recorded, it has no overlap.
+            _ if !entry.kind.has_overlap() => std::time::Duration::ZERO,
             None => DEFAULT_OVERLAP,
             Some(v) => parse_duration(v).map_err(|e| err("overlap", e.to_string()))?,
         };

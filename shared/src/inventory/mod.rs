@@ -112,6 +112,22 @@ impl CredentialKind {
     pub fn is_auto_rotatable(self) -> bool {
         matches!(self, CredentialKind::ServiceAccount)
     }
+
+    /// Whether the old value can stay valid beside the new one for an overlap: only a service
+    /// account's (a project secret or token is replaced in one step).
+    pub fn has_overlap(self) -> bool {
+        matches!(self, CredentialKind::ServiceAccount)
+    }
+
+    /// The overlap of a new entry of this kind: [`DEFAULT_OVERLAP`], or none where the kind
+    /// cannot honour one.
+    pub fn default_overlap(self) -> Duration {
+        if self.has_overlap() {
+            DEFAULT_OVERLAP
+        } else {
+            Duration::ZERO
+        }
+    }
 }
 
 name_enum!(
@@ -211,7 +227,8 @@ pub struct InventoryEntry {
 }
 
 impl InventoryEntry {
-    /// A new entry with defaults: 90 days period, 24 hours overlap, never rotated, status `ok`.
+    /// A new entry with defaults: 90 days period, 24 hours overlap (none for a project secret
+    /// or token), never rotated, status `ok`.
     pub fn new(
         name: impl Into<String>,
         kind: CredentialKind,
@@ -230,7 +247,7 @@ impl InventoryEntry {
                 CredentialKind::ProjectToken => None,
                 _ => Some(DEFAULT_ROTATION_PERIOD),
             },
-            overlap: DEFAULT_OVERLAP,
+            overlap: kind.default_overlap(),
             last_rotated: None,
             next_rotation: None,
             status: CredentialStatus::Ok,
@@ -381,7 +398,7 @@ impl InventoryEntry {
                     "must be longer than zero (use \"never\" for a credential that does not rotate)".into(),
                 ));
             }
-            if self.overlap >= period {
+            if self.kind.has_overlap() && self.overlap >= period {
                 return Err(field_err(
                     "overlap",
                     format!(

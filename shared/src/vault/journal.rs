@@ -173,6 +173,17 @@ pub struct Journal {
     /// deleted before the rotation is done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub abandoned_usernames: Vec<String>,
+    /// Since when the current phase has failed with transient errors only (5xx, 429, no
+    /// answer): the driver backs off and tries again, without counting toward `needs_human`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrying_since: Option<DateTime<Utc>>,
+    /// Transient failures of the current phase (the backoff grows with them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub transient_failures: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn zero_token() -> FencingToken {
@@ -208,6 +219,8 @@ impl Journal {
             promoted_at: None,
             finished_at: None,
             abandoned_usernames: Vec::new(),
+            retrying_since: None,
+            transient_failures: 0,
         }
     }
 
@@ -217,6 +230,8 @@ impl Journal {
         self.phase = phase;
         self.attempts = 0;
         self.last_error = None;
+        self.retrying_since = None;
+        self.transient_failures = 0;
         self.updated_at = now;
         match phase {
             Phase::Promoted if self.promoted_at.is_none() => self.promoted_at = Some(now),
@@ -226,6 +241,15 @@ impl Journal {
             }
             _ => {}
         }
+    }
+
+    /// Records a transient failure of the current phase: not an attempt (it does not lead
+    /// to `needs_human`), but the start of the retrying time and the count the backoff uses.
+    pub fn record_transient(&mut self, error: impl Into<String>, now: DateTime<Utc>) {
+        self.transient_failures = self.transient_failures.saturating_add(1);
+        self.retrying_since.get_or_insert(now);
+        self.last_error = Some(error.into());
+        self.updated_at = now;
     }
 
     /// Records a failed attempt of the current phase.

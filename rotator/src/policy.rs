@@ -1,0 +1,149 @@
+//! The engine's error policy: what a failed rotation step means, and how long to wait before
+//! the next try.
+//!
+//! - Transient (HTTP 5xx, 429, no answer, a create whose outcome is unknown): Mixpanel will
+//!   answer again. The driver backs off (growing, capped, with jitter, at least `Retry-After`)
+//!   and tries again for as long as it takes; these failures do not count toward
+//!   `needs_human`, and the working credential is kept meanwhile. The time since the first
+//!   one is exported, for an alert when it lasts.
+//! - Stop (403, a successor whose access differs from its predecessor's, anything the step
+//!   itself says a person must decide): `needs_human` at once.
+//! - Counted (any other failure, such as a 4xx): retried, and after `max_attempts` in the same
+//!   phase, `needs_human`: a refusal that repeats is for a person.
+
+use std::time::Duration;
+
+use backon::BackoffBuilder;
+use mixpanel_access::api::ApiError;
+
+use crate::error::RotatorError;
+
+/// What a failed step means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Transient,
+    Counted,
+    Stop,
+}
+
+/// Sorts a step's failure.
+pub fn verdict(e: &RotatorError) -> Verdict {
+    match e {
+        RotatorError::NeedsHuman(_) => Verdict::Stop,
+        RotatorError::Api(ApiError::Forbidden { .. }) => Verdict::Stop,
+        RotatorError::Api(a) if a.is_transient() => Verdict::Transient,
+        _ => Verdict::Counted,
+    }
+}
+
+/// How long Mixpanel asked to wait, if it did.
+pub fn retry_after(e: &RotatorError) -> Option<Duration> {
+    match e {
+        RotatorError::Api(ApiError::RateLimited { retry_after, .. }) => *retry_after,
+        _ => None,
+    }
+}
+
+/// The wait before try `failures + 1` after `failures` transient failures (1 or more): from
+/// `min`, doubling, at most `max`, with jitter; never less than `retry_after`.
+pub fn transient_delay(
+    min: Duration,
+    max: Duration,
+    failures: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let max = max.max(min);
+    let mut backoff = backon::ExponentialBuilder::default()
+        .with_min_delay(min)
+        .with_max_delay(max)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build();
+    let n = failures.saturating_sub(1).min(64) as usize;
+    let delay = backoff.nth(n).unwrap_or(max).min(max);
+    delay.max(retry_after.unwrap_or_default())
+}
+
+/// The wait before the next try of a counted failure (`attempts` so far): from `min`,
+/// doubling, at most `max`, at least `retry_after`.
+pub fn counted_delay(
+    min: Duration,
+    max: Duration,
+    attempts: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let shift = attempts.saturating_sub(1).min(16);
+    min.saturating_mul(1u32 << shift)
+        .min(max)
+        .max(retry_after.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(e: ApiError) -> RotatorError {
+        RotatorError::Api(e)
+    }
+
+    #[test]
+    fn failures_are_sorted_by_what_a_person_must_decide() {
+        let server = api(ApiError::Server {
+            route: "r",
+            status: 503,
+            attempts: 3,
+            message: "down".into(),
+        });
+        let limited = api(ApiError::RateLimited {
+            route: "r",
+            attempts: 3,
+            retry_after: Some(Duration::from_secs(7)),
+        });
+        let transport = api(ApiError::Transport {
+            route: "r",
+            url: "u".into(),
+            message: "refused".into(),
+        });
+        let forbidden = api(ApiError::Forbidden {
+            route: "r",
+            message: "no".into(),
+            needed: "admin".into(),
+        });
+        let invalid = api(ApiError::Invalid {
+            route: "r",
+            status: 400,
+            message: "bad".into(),
+        });
+        assert_eq!(verdict(&server), Verdict::Transient);
+        assert_eq!(verdict(&limited), Verdict::Transient);
+        assert_eq!(verdict(&transport), Verdict::Transient);
+        assert_eq!(verdict(&forbidden), Verdict::Stop);
+        assert_eq!(
+            verdict(&RotatorError::NeedsHuman("differs".into())),
+            Verdict::Stop
+        );
+        assert_eq!(verdict(&invalid), Verdict::Counted);
+        assert_eq!(retry_after(&limited), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(&server), None);
+    }
+
+    #[test]
+    fn transient_delays_grow_stay_capped_and_honour_retry_after() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(2));
+        for n in 1..40 {
+            let d = transient_delay(min, max, n, None);
+            assert!(d <= max, "{n}: {d:?}");
+            assert!(d >= min, "{n}: {d:?}");
+        }
+        // Late failures wait at least half the cap (jitter only adds).
+        assert!(transient_delay(min, max, 30, None) >= Duration::from_secs(1));
+        assert_eq!(
+            transient_delay(min, max, 1, Some(Duration::from_secs(9))),
+            Duration::from_secs(9)
+        );
+        assert_eq!(counted_delay(min, max, 1, None), min);
+        assert_eq!(counted_delay(min, max, 3, None), Duration::from_millis(400));
+        assert_eq!(counted_delay(min, max, 30, None), max);
+    }
+}
