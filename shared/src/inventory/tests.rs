@@ -539,7 +539,11 @@ fn toml_file_parses() {
     let b = &entries[1];
     assert_eq!(b.kind, CredentialKind::ProjectSecret);
     assert_eq!(b.rotation_period, Some(DEFAULT_ROTATION_PERIOD));
-    assert_eq!(b.overlap, DEFAULT_OVERLAP);
+    // Replaced in one step: no overlap, so any period is allowed.
+    assert_eq!(b.overlap, Duration::ZERO);
+    let mut short = b.clone();
+    short.rotation_period = Some(Duration::from_secs(12 * 3600));
+    short.validate().expect("a 12h period for a project secret");
     assert_eq!(
         b.last_rotated,
         Some(Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap())
