@@ -8,6 +8,10 @@
 
 // Issue 9: organization settings, custom roles, data views, classified data.
 mod settings;
+// Issue 16: creates settled by a lookup after an unknown outcome.
+mod lookup;
+
+pub use lookup::Before;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -613,6 +617,14 @@ impl Client {
                 status: status.as_u16(),
                 message,
             }),
+            // On a create settled by a lookup, a 503 or a 429 is not taken for proof that
+            // nothing happened (a gateway may answer so after the write): looked up first.
+            s @ (429 | 503) if lookup::looked_up(route) => plain(ApiError::MaybeApplied {
+                route,
+                status: Some(s),
+                cause: format!("Mixpanel answered HTTP {s}: {message}"),
+                check: wire::creates_new(route).unwrap_or_default(),
+            }),
             429 => {
                 let retry_after = headers
                     .get(RETRY_AFTER)
@@ -768,12 +780,8 @@ impl Client {
         org: OrgId,
         request: &wire::CreateServiceAccount,
     ) -> Result<CreatedServiceAccount, ApiError> {
-        self.call(
-            &wire::CREATE_SERVICE_ACCOUNT,
-            PathArgs::org(org),
-            json(request)?,
-        )
-        .await
+        self.create_service_account_checked(org, request, None)
+            .await
     }
 
     pub async fn get_service_account(
@@ -1010,8 +1018,14 @@ impl Client {
         residency: DataResidency,
         timezone: &Timezone,
     ) -> Result<ProjectId, ApiError> {
+        self.create_project_checked(org, name, residency, timezone, None)
+            .await
+    }
+
+    /// Mixpanel's id of a time zone.
+    async fn timezone_id(&self, timezone: &Timezone) -> Result<u32, ApiError> {
         let zones = self.list_timezones().await?;
-        let timezone_id = zones
+        zones
             .iter()
             .find(|z| z.1 == timezone.as_str())
             .map(|z| z.0)
@@ -1019,18 +1033,7 @@ impl Client {
                 ApiError::Config(format!(
                     "Mixpanel does not list the time zone {timezone}: choose another IANA name"
                 ))
-            })?;
-        let body = wire::CreateProject {
-            project_name: name.to_string(),
-            cluster_id: residency.cluster_id(),
-            timezone_id,
-            is_b2b: false,
-        };
-        let created: wire::CreatedProject = self
-            .call(&wire::CREATE_PROJECT, PathArgs::org(org), json(&body)?)
-            .await?;
-        self.remember_hosts(std::iter::once((created.id, residency.host())));
-        Ok(created.id)
+            })
     }
 
     pub async fn project_metadata(
@@ -1098,28 +1101,7 @@ impl Client {
     /// Creates a team and returns it (Mixpanel answers without the id, so the list is read
     /// back). A name already taken is a conflict.
     pub async fn create_team(&self, org: OrgId, name: &str) -> Result<Team, ApiError> {
-        let route = &wire::ADD_TEAMS;
-        let body = wire::TeamNames {
-            team_names: vec![name.to_string()],
-        };
-        let added: Vec<wire::AddedTeam> =
-            self.call(route, PathArgs::org(org), json(&body)?).await?;
-        if added.iter().any(|t| t.name == name && !t.created) {
-            return Err(ApiError::Conflict {
-                route: route.name,
-                message: format!(
-                    "a team named \"{name}\" already exists: import it or choose another name"
-                ),
-            });
-        }
-        self.list_teams(org)
-            .await?
-            .into_iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| ApiError::Decode {
-                route: route.name,
-                message: format!("team \"{name}\" was created but is not in the team list"),
-            })
+        self.create_team_checked(org, name, None).await
     }
 
     pub async fn rename_team(&self, org: OrgId, team: TeamId, name: &str) -> Result<(), ApiError> {
@@ -1978,11 +1960,25 @@ mod tests {
             );
             assert!(local.failure("add_users_to_teams", code, &h, b"").retry);
         }
+        // Issue 16: on a create settled by a lookup, neither a 503 nor a 429 proves that
+        // nothing was stored, so neither is sent again blindly; elsewhere both are retried.
         for route in ["create_service_account", "create_project", "add_teams"] {
-            let f = local.failure(route, StatusCode::SERVICE_UNAVAILABLE, &h, b"");
+            for code in [
+                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::TOO_MANY_REQUESTS,
+            ] {
+                let f = local.failure(route, code, &h, b"");
+                assert!(
+                    !f.retry && matches!(f.error, ApiError::MaybeApplied { .. }),
+                    "{route} {code}"
+                );
+            }
+        }
+        for route in ["add_users_to_teams", "me"] {
             assert!(
-                f.retry && matches!(f.error, ApiError::Server { .. }),
-                "{route}"
+                local
+                    .failure(route, StatusCode::SERVICE_UNAVAILABLE, &h, b"")
+                    .retry
             );
             assert!(
                 local
