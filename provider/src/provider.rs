@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::context::{Ctx, SharedCtx};
 use crate::convert;
 use crate::cty::{self, Type, Value};
+use crate::framework::resource::with_planned_private;
 use crate::framework::{
     plan, validate_config, ApplyError, DataSource, Diagnostic, Diagnostics, Resource, Schema,
 };
@@ -22,6 +23,10 @@ use crate::protocol::tfplugin6::{
 };
 use crate::protocol::{ProviderHandler, ProviderInfo, RpcResult};
 use crate::{data_sources, provider_config, resources};
+
+/// The most `ConfigureProvider` waits for Mixpanel to answer (issue 16: a server that accepts
+/// connections and never answers fails the command in well under 30 s).
+const CONFIGURE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Source address Terraform knows the provider by.
 pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/mixpanel-access/mixpanel";
@@ -341,7 +346,8 @@ impl ProviderHandler for MixpanelProvider {
         }) {
             Ok((client, org, vault)) => {
                 self.cancellable(async move {
-                    let ctx = provider_config::connect(client, org).await?;
+                    let ctx =
+                        provider_config::connect_within(client, org, CONFIGURE_BUDGET).await?;
                     match vault {
                         Some(v) => Ok(ctx.with_vault(provider_config::connect_vault(v).await?)),
                         None => Ok(ctx),
@@ -495,13 +501,36 @@ impl ProviderHandler for MixpanelProvider {
                 return Err(d);
             }
             let planned = encode(&p.planned, &t.ty)?;
-            Ok((planned, p.requires_replace, d))
+            // A create (or a replacement) records what already exists for it.
+            let creates =
+                !p.planned.is_null() && (prior.is_null() || !p.requires_replace.is_empty());
+            Ok((
+                planned,
+                p.requires_replace,
+                d,
+                creates.then_some((t, p.planned)),
+            ))
         })();
+        let result = match result {
+            Ok((planned, replace, d, Some((t, value)))) => {
+                let private = match self.ctx() {
+                    Ok(ctx) => self
+                        .cancellable(async { Ok(t.imp.plan_private(&ctx, &value).await) })
+                        .await
+                        .ok()
+                        .flatten(),
+                    Err(_) => None,
+                };
+                Ok((planned, replace, d, private))
+            }
+            Ok((planned, replace, d, None)) => Ok((planned, replace, d, None)),
+            Err(d) => Err(d),
+        };
         Ok(match result {
-            Ok((planned_state, replace, d)) => plan_resource_change::Response {
+            Ok((planned_state, replace, d, private)) => plan_resource_change::Response {
                 planned_state,
                 requires_replace: replace.iter().map(convert::path).collect(),
-                planned_private: r.prior_private,
+                planned_private: private.unwrap_or(r.prior_private),
                 diagnostics: convert::diagnostics(d),
                 ..Default::default()
             },
@@ -526,6 +555,7 @@ impl ProviderHandler for MixpanelProvider {
                 })
             }
         };
+        let created = decode(r.prior_state.as_ref(), &t.ty).is_ok_and(|v| v.is_null());
         let result: Result<Value, ApplyError> = async {
             let prior = decode(r.prior_state.as_ref(), &t.ty)?;
             let planned = decode(r.planned_state.as_ref(), &t.ty)?;
@@ -535,7 +565,9 @@ impl ProviderHandler for MixpanelProvider {
                 return Ok(Value::Null);
             }
             let applied = if prior.is_null() {
-                self.cancellable_apply(t.imp.create(&ctx, &planned)).await
+                let private = r.planned_private.clone();
+                self.cancellable_apply(with_planned_private(private, t.imp.create(&ctx, &planned)))
+                    .await
             } else {
                 self.cancellable_apply(t.imp.update(&ctx, &prior, &planned))
                     .await
@@ -564,9 +596,14 @@ impl ProviderHandler for MixpanelProvider {
         .await;
         Ok(match result {
             Ok(new) => match encode(&new, &t.ty) {
+                // A create's private state served the create only.
                 Ok(new_state) => apply_resource_change::Response {
                     new_state,
-                    private: r.planned_private,
+                    private: if created {
+                        Vec::new()
+                    } else {
+                        r.planned_private
+                    },
                     ..Default::default()
                 },
                 Err(d) => apply_resource_change::Response {
@@ -590,7 +627,11 @@ impl ProviderHandler for MixpanelProvider {
                 };
                 apply_resource_change::Response {
                     new_state,
-                    private: r.planned_private,
+                    private: if created {
+                        Vec::new()
+                    } else {
+                        r.planned_private
+                    },
                     diagnostics: convert::diagnostics(diags),
                     ..Default::default()
                 }

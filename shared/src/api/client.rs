@@ -55,6 +55,9 @@ pub struct ClientConfig {
     pub max_backoff: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The most one call may take, every attempt and every wait between them included: past
+    /// it, the call fails with [`ApiError::Transport`] naming the URL.
+    pub call_budget: Duration,
     /// How long connection failures (refused, no route, name not resolved) are retried before
     /// the API counts as unreachable; after that, requests fail at their first connection
     /// failure until one gets through again.
@@ -80,6 +83,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_concurrency", &self.max_concurrency)
             .field("max_retries", &self.max_retries)
             .field("connect_budget", &self.connect_budget)
+            .field("call_budget", &self.call_budget)
             .field("batch_writes", &self.batch_writes)
             .finish()
     }
@@ -111,7 +115,8 @@ impl ClientConfig {
             max_retries: 5,
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
+            call_budget: Duration::from_secs(120),
             connect_budget: Duration::from_secs(10),
             requests_per_second: None,
             batch_writes: true,
@@ -413,7 +418,9 @@ impl Client {
             .with_jitter();
         let max_backoff = cfg.max_backoff;
         let connect_budget = cfg.connect_budget;
-        let result = (|| async {
+        let budget = cfg.call_budget;
+        let redacted = redact_url(&url);
+        let retried = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
             self.attempt(route, &method, &url, &body).await
         })
@@ -429,8 +436,16 @@ impl Client {
         })
         .notify(|f: &Failure, d: Duration| {
             tracing::warn!(route, error = %f.error, delay_ms = d.as_millis() as u64, "retrying");
-        })
-        .await;
+        });
+        let result = match tokio::time::timeout(budget, retried).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure {
+                error: out_of_budget(route, &method, redacted, budget),
+                retry: false,
+                retry_after: None,
+                unreachable: false,
+            }),
+        };
         if method != Method::GET {
             self.inner.writes.fetch_add(1, Ordering::AcqRel);
         }
@@ -1738,6 +1753,27 @@ fn error_message(body: &[u8], status: StatusCode) -> String {
             .to_string()
     } else {
         text.chars().take(200).collect()
+    }
+}
+
+/// A call that had no answer within its budget; a create may have been carried out.
+fn out_of_budget(route: &'static str, method: &Method, url: String, budget: Duration) -> ApiError {
+    let message = format!(
+        "no answer within {} s, retries included (the server accepts connections but does not answer): check api_url and the network",
+        budget.as_secs()
+    );
+    match wire::creates_new(route).filter(|_| *method != Method::GET) {
+        Some(check) => ApiError::MaybeApplied {
+            route,
+            status: None,
+            cause: format!("{message} ({url})"),
+            check,
+        },
+        None => ApiError::Transport {
+            route,
+            url,
+            message,
+        },
     }
 }
 
