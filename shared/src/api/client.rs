@@ -23,14 +23,13 @@ use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use url::Url;
 
 use super::batch::Batcher;
 use super::error::ApiError;
-use super::wire::{self, route_named, PathArgs, Route, RouteStatus};
+use super::wire::{self, route_named, Endpoint, NoBody, PathArgs, Route, RouteStatus};
 use crate::model::{
     AuditEvent, CreatedServiceAccount, DataResidency, Email, Member, OrgId, OrgRole, Project,
     ProjectId, ProjectRole, ProjectRoleGrant, ProjectServiceAccount, ServiceAccount,
@@ -269,12 +268,7 @@ impl fmt::Debug for Client {
     }
 }
 
-#[derive(Clone)]
-enum Body {
-    Empty,
-    Json(Vec<u8>),
-    Form(Vec<u8>),
-}
+use wire::Payload as Body;
 
 struct Failure {
     error: ApiError,
@@ -402,7 +396,7 @@ impl Client {
     }
 
     /// One request with retries; returns the raw body of a 2xx answer.
-    async fn send(
+    async fn transmit(
         &self,
         route: &'static str,
         method: Method,
@@ -701,45 +695,43 @@ impl Client {
         self.url(args.project, &path)
     }
 
-    /// One request to `route` (its method, its path filled from `args`), the body of the
-    /// answer decoded from the `results` envelope.
-    async fn call<T: DeserializeOwned>(
+    /// The one generic send: a request of `endpoint` (its method, its path filled from
+    /// `args`, `request` encoded as the route takes it), the answer decoded as the route's
+    /// response type says. Where the route's method answers 405, its other method is tried.
+    pub async fn send<Req: wire::RequestBody, Resp: wire::Response>(
         &self,
-        route: &'static Route,
+        endpoint: &Endpoint<Req, Resp>,
         args: PathArgs<'_>,
-        body: Body,
-    ) -> Result<T, ApiError> {
-        let bytes = self.call_bytes(route, args, body).await?;
-        decode_results(route.name, &bytes)
+        request: &Req,
+    ) -> Result<Resp::Output, ApiError> {
+        let route = &endpoint.route;
+        let body = request
+            .payload()
+            .map_err(|e| ApiError::Config(format!("could not encode the request: {e}")))?;
+        let bytes = self.send_bytes(route, args, body).await?;
+        Resp::decode(&bytes).map_err(|message| ApiError::Decode {
+            route: route.name,
+            message,
+        })
     }
 
-    /// One request to `route` whose answer is not needed.
-    async fn call_unit(
+    async fn send_bytes(
         &self,
-        route: &'static Route,
-        args: PathArgs<'_>,
-        body: Body,
-    ) -> Result<(), ApiError> {
-        self.call_bytes(route, args, body).await.map(|_| ())
-    }
-
-    async fn call_bytes(
-        &self,
-        route: &'static Route,
+        route: &Route,
         args: PathArgs<'_>,
         body: Body,
     ) -> Result<Vec<u8>, ApiError> {
         let url = self.route_url(route, &args)?;
         let method = http_method(route.method);
         let Some(fallback) = route.fallback else {
-            return self.send(route.name, method, url, body).await;
+            return self.transmit(route.name, method, url, body).await;
         };
         match self
-            .send(route.name, method, url.clone(), body.clone())
+            .transmit(route.name, method, url.clone(), body.clone())
             .await
         {
             Err(ApiError::Unexpected { status: 405, .. }) => {
-                self.send(route.name, http_method(fallback), url, body)
+                self.transmit(route.name, http_method(fallback), url, body)
                     .await
             }
             other => other,
@@ -750,7 +742,7 @@ impl Client {
 
     /// `GET /api/app/me`.
     pub async fn me(&self) -> Result<wire::Me, ApiError> {
-        let me: wire::Me = self.call(&wire::ME, PathArgs::NONE, Body::Empty).await?;
+        let me: wire::Me = self.send(&wire::ME, PathArgs::NONE, &NoBody).await?;
         self.remember_hosts(me.projects.iter().filter_map(|(id, p)| {
             id.parse::<u64>()
                 .ok()
@@ -781,12 +773,8 @@ impl Client {
     // ----- service accounts -----
 
     pub async fn list_service_accounts(&self, org: OrgId) -> Result<Vec<ServiceAccount>, ApiError> {
-        self.call(
-            &wire::LIST_SERVICE_ACCOUNTS,
-            PathArgs::org(org),
-            Body::Empty,
-        )
-        .await
+        self.send(&wire::LIST_SERVICE_ACCOUNTS, PathArgs::org(org), &NoBody)
+            .await
     }
 
     /// Creates a service account; the secret in the answer is shown this once.
@@ -804,10 +792,10 @@ impl Client {
         org: OrgId,
         id: ServiceAccountId,
     ) -> Result<ServiceAccount, ApiError> {
-        self.call(
+        self.send(
             &wire::GET_SERVICE_ACCOUNT,
             PathArgs::org(org).sa(id),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -817,10 +805,10 @@ impl Client {
         org: OrgId,
         id: ServiceAccountId,
     ) -> Result<(), ApiError> {
-        self.call_unit(
+        self.send(
             &wire::DELETE_SERVICE_ACCOUNT,
             PathArgs::org(org).sa(id),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -829,10 +817,10 @@ impl Client {
         &self,
         project: ProjectId,
     ) -> Result<Vec<ProjectServiceAccount>, ApiError> {
-        self.call(
+        self.send(
             &wire::LIST_PROJECT_SERVICE_ACCOUNTS,
             PathArgs::project(project),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -902,10 +890,10 @@ impl Client {
             projects,
             custom_roles: Vec::new(),
         };
-        self.call_unit(
+        self.send(
             &wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS,
             PathArgs::org(org),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -924,10 +912,10 @@ impl Client {
                 service_account_ids: service_accounts.to_vec(),
             }],
         };
-        self.call_unit(
+        self.send(
             &wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS,
             PathArgs::org(org),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -937,10 +925,10 @@ impl Client {
         org: OrgId,
         team: TeamId,
     ) -> Result<Vec<ServiceAccount>, ApiError> {
-        self.call(
+        self.send(
             &wire::LIST_TEAM_SERVICE_ACCOUNTS,
             PathArgs::org(org).team(team),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -982,10 +970,10 @@ impl Client {
         let body = wire::ServiceAccountIds {
             service_account_ids,
         };
-        self.call_unit(
+        self.send(
             &wire::ADD_SERVICE_ACCOUNTS_TO_TEAM,
             PathArgs::org(org).team(team),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -999,10 +987,10 @@ impl Client {
         let body = wire::ServiceAccountIds {
             service_account_ids: service_accounts.to_vec(),
         };
-        self.call_unit(
+        self.send(
             &wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM,
             PathArgs::org(org).team(team),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -1014,12 +1002,8 @@ impl Client {
         self.inner
             .timezones
             .get_or_try_init(|| async {
-                self.call::<Vec<wire::TimezoneRow>>(
-                    &wire::LIST_TIMEZONES,
-                    PathArgs::NONE,
-                    Body::Empty,
-                )
-                .await
+                self.send(&wire::LIST_TIMEZONES, PathArgs::NONE, &NoBody)
+                    .await
             })
             .await
             .cloned()
@@ -1056,11 +1040,7 @@ impl Client {
         project: ProjectId,
     ) -> Result<wire::ProjectMetadata, ApiError> {
         let meta: wire::ProjectMetadata = self
-            .call(
-                &wire::PROJECT_METADATA,
-                PathArgs::project(project),
-                Body::Empty,
-            )
+            .send(&wire::PROJECT_METADATA, PathArgs::project(project), &NoBody)
             .await?;
         self.remember_hosts(std::iter::once((meta.id, meta.domain.as_str())));
         Ok(meta)
@@ -1081,26 +1061,21 @@ impl Client {
         if form.name.is_none() && form.timezone.is_none() {
             return Ok(());
         }
-        let body = serde_urlencoded_body(&form)?;
-        self.call_unit(
-            &wire::UPDATE_PROJECT,
-            PathArgs::project(project),
-            Body::Form(body),
-        )
-        .await
+        self.send(&wire::UPDATE_PROJECT, PathArgs::project(project), &form)
+            .await
     }
 
     pub async fn delete_project(&self, org: OrgId, project: ProjectId) -> Result<(), ApiError> {
         let body = wire::ProjectIds {
             project_ids: vec![project],
         };
-        self.call_unit(&wire::DELETE_PROJECTS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::DELETE_PROJECTS, PathArgs::org(org), &body)
             .await
     }
 
     pub async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>, ApiError> {
         let projects: Vec<Project> = self
-            .call(&wire::LIST_PROJECTS, PathArgs::org(org), Body::Empty)
+            .send(&wire::LIST_PROJECTS, PathArgs::org(org), &NoBody)
             .await?;
         self.remember_hosts(projects.iter().map(|p| (p.id, p.domain.as_str())));
         Ok(projects)
@@ -1109,7 +1084,7 @@ impl Client {
     // ----- teams -----
 
     pub async fn list_teams(&self, org: OrgId) -> Result<Vec<Team>, ApiError> {
-        self.call(&wire::LIST_TEAMS, PathArgs::org(org), Body::Empty)
+        self.send(&wire::LIST_TEAMS, PathArgs::org(org), &NoBody)
             .await
     }
 
@@ -1125,7 +1100,7 @@ impl Client {
             name: name.to_string(),
         };
         let updated: wire::Updated = self
-            .call(route, PathArgs::org(org).team(team), json(&body)?)
+            .send(route, PathArgs::org(org).team(team), &body)
             .await?;
         check_updated(route, updated)
     }
@@ -1134,7 +1109,7 @@ impl Client {
         let body = wire::TeamIds {
             team_ids: vec![team],
         };
-        self.call_unit(&wire::DELETE_TEAMS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::DELETE_TEAMS, PathArgs::org(org), &body)
             .await
     }
 
@@ -1176,12 +1151,8 @@ impl Client {
                 .collect(),
             add_default_projects: false,
         };
-        self.call_unit(
-            &wire::ADD_PROJECTS_TO_TEAMS,
-            PathArgs::org(org),
-            json(&body)?,
-        )
-        .await
+        self.send(&wire::ADD_PROJECTS_TO_TEAMS, PathArgs::org(org), &body)
+            .await
     }
 
     pub async fn remove_projects_from_team(
@@ -1193,10 +1164,10 @@ impl Client {
         let body = wire::ProjectIds {
             project_ids: projects.to_vec(),
         };
-        self.call_unit(
+        self.send(
             &wire::REMOVE_PROJECTS_FROM_TEAM,
             PathArgs::org(org).team(team),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -1233,7 +1204,7 @@ impl Client {
                 .map(|(id, users)| wire::TeamUsers { id, users })
                 .collect(),
         };
-        self.call_unit(&wire::ADD_USERS_TO_TEAMS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::ADD_USERS_TO_TEAMS, PathArgs::org(org), &body)
             .await
     }
 
@@ -1247,10 +1218,10 @@ impl Client {
         let body = wire::Emails {
             emails: users.to_vec(),
         };
-        self.call_unit(
+        self.send(
             &wire::REMOVE_USERS_FROM_TEAM,
             PathArgs::org(org).team(team),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -1258,7 +1229,7 @@ impl Client {
     // ----- organization users -----
 
     pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<Member>, ApiError> {
-        self.call(&wire::LIST_ORG_USERS, PathArgs::org(org), Body::Empty)
+        self.send(&wire::LIST_ORG_USERS, PathArgs::org(org), &NoBody)
             .await
     }
 
@@ -1290,7 +1261,7 @@ impl Client {
         role: OrgRole,
     ) -> Result<(), ApiError> {
         let body = wire::InviteUsers { emails, role };
-        self.call_unit(&wire::INVITE_ORG_USERS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::INVITE_ORG_USERS, PathArgs::org(org), &body)
             .await
     }
 
@@ -1303,11 +1274,7 @@ impl Client {
         let route = &wire::UPDATE_ORG_USER;
         let body = wire::UpdateOrgUser { role };
         let updated: wire::Updated = self
-            .call(
-                route,
-                PathArgs::org(org).email(email.as_str()),
-                json(&body)?,
-            )
+            .send(route, PathArgs::org(org).email(email.as_str()), &body)
             .await?;
         check_updated(route, updated)
     }
@@ -1317,7 +1284,7 @@ impl Client {
         let body = wire::Emails {
             emails: emails.to_vec(),
         };
-        self.call_unit(&wire::REMOVE_ORG_USERS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::REMOVE_ORG_USERS, PathArgs::org(org), &body)
             .await
     }
 
@@ -1368,12 +1335,8 @@ impl Client {
             role,
             custom_role_id: None,
         };
-        self.call_unit(
-            &wire::ADD_USERS_TO_PROJECTS,
-            PathArgs::org(org),
-            json(&body)?,
-        )
-        .await
+        self.send(&wire::ADD_USERS_TO_PROJECTS, PathArgs::org(org), &body)
+            .await
     }
 
     /// Removes users' individual grants on projects. Available on the emulator only.
@@ -1387,30 +1350,18 @@ impl Client {
             users: users.to_vec(),
             projects: projects.to_vec(),
         };
-        self.call_unit(
-            &wire::REMOVE_USERS_FROM_PROJECTS,
-            PathArgs::org(org),
-            json(&body)?,
-        )
-        .await
+        self.send(&wire::REMOVE_USERS_FROM_PROJECTS, PathArgs::org(org), &body)
+            .await
     }
 
     pub async fn granted_users(&self, project: ProjectId) -> Result<Vec<UserGrant>, ApiError> {
-        self.call(
-            &wire::GRANTED_USERS,
-            PathArgs::project(project),
-            Body::Empty,
-        )
-        .await
+        self.send(&wire::GRANTED_USERS, PathArgs::project(project), &NoBody)
+            .await
     }
 
     pub async fn granted_teams(&self, project: ProjectId) -> Result<Vec<TeamGrant>, ApiError> {
-        self.call(
-            &wire::GRANTED_TEAMS,
-            PathArgs::project(project),
-            Body::Empty,
-        )
-        .await
+        self.send(&wire::GRANTED_TEAMS, PathArgs::project(project), &NoBody)
+            .await
     }
 
     /// The "All Users in the Organization" default role. Available on the emulator only.
@@ -1419,10 +1370,10 @@ impl Client {
         project: ProjectId,
     ) -> Result<Option<ProjectRole>, ApiError> {
         let access: wire::DefaultAccess = self
-            .call(
+            .send(
                 &wire::GET_DEFAULT_ACCESS,
                 PathArgs::project(project),
-                Body::Empty,
+                &NoBody,
             )
             .await?;
         Ok(access.role)
@@ -1434,10 +1385,10 @@ impl Client {
         project: ProjectId,
         role: Option<ProjectRole>,
     ) -> Result<(), ApiError> {
-        self.call_unit(
+        self.send(
             &wire::SET_DEFAULT_ACCESS,
             PathArgs::project(project),
-            json(&wire::DefaultAccess { role })?,
+            &wire::DefaultAccess { role },
         )
         .await
     }
@@ -1445,10 +1396,10 @@ impl Client {
     /// Resets the project's API secret. Available on the emulator only.
     pub async fn reset_project_secret(&self, project: ProjectId) -> Result<SecretString, ApiError> {
         let r: wire::ResetSecret = self
-            .call(
+            .send(
                 &wire::RESET_PROJECT_SECRET,
                 PathArgs::project(project),
-                Body::Empty,
+                &NoBody,
             )
             .await?;
         Ok(r.secret)
@@ -1457,10 +1408,10 @@ impl Client {
     /// Resets the project token. Available on the emulator only.
     pub async fn reset_project_token(&self, project: ProjectId) -> Result<String, ApiError> {
         let r: wire::ResetToken = self
-            .call(
+            .send(
                 &wire::RESET_PROJECT_TOKEN,
                 PathArgs::project(project),
-                Body::Empty,
+                &NoBody,
             )
             .await?;
         Ok(r.token)
@@ -1477,11 +1428,7 @@ impl Client {
             api_secret: secret.clone(),
         };
         match self
-            .call::<wire::ValidationResult>(
-                &wire::VALIDATE_PROJECT_CREDENTIALS,
-                PathArgs::NONE,
-                json(&body)?,
-            )
+            .send(&wire::VALIDATE_PROJECT_CREDENTIALS, PathArgs::NONE, &body)
             .await
         {
             Ok(r) => Ok(r.status == "success"),
@@ -1498,13 +1445,8 @@ impl Client {
         org: OrgId,
         query: &wire::AuditLogQuery,
     ) -> Result<wire::AuditLogPage, ApiError> {
-        let bytes = self
-            .call_bytes(&wire::AUDIT_LOGS, PathArgs::org(org), json(query)?)
-            .await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
-            route: wire::AUDIT_LOGS.name,
-            message: e.to_string(),
-        })
+        self.send(&wire::AUDIT_LOGS, PathArgs::org(org), query)
+            .await
     }
 
     /// Every audit event matching the query, following the cursor for at most
@@ -1587,17 +1529,8 @@ impl Client {
         project: ProjectId,
         query: &wire::AuditLogQuery,
     ) -> Result<wire::AuditLogPage, ApiError> {
-        let bytes = self
-            .call_bytes(
-                &wire::PROJECT_AUDIT_LOGS,
-                PathArgs::project(project),
-                json(query)?,
-            )
-            .await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
-            route: wire::PROJECT_AUDIT_LOGS.name,
-            message: e.to_string(),
-        })
+        self.send(&wire::PROJECT_AUDIT_LOGS, PathArgs::project(project), query)
+            .await
     }
 
     /// Starts an asynchronous export of the organization's audit log; the export's id.
@@ -1607,11 +1540,7 @@ impl Client {
         request: &wire::CreateAuditExport,
     ) -> Result<String, ApiError> {
         let created: wire::AuditExportCreated = self
-            .call(
-                &wire::CREATE_AUDIT_LOG_EXPORT,
-                PathArgs::org(org),
-                json(request)?,
-            )
+            .send(&wire::CREATE_AUDIT_LOG_EXPORT, PathArgs::org(org), request)
             .await?;
         Ok(created.export_id)
     }
@@ -1621,12 +1550,8 @@ impl Client {
         &self,
         org: OrgId,
     ) -> Result<Vec<wire::AuditExport>, ApiError> {
-        self.call(
-            &wire::LIST_AUDIT_LOG_EXPORTS,
-            PathArgs::org(org),
-            Body::Empty,
-        )
-        .await
+        self.send(&wire::LIST_AUDIT_LOG_EXPORTS, PathArgs::org(org), &NoBody)
+            .await
     }
 
     /// The file of a finished export (CSV or NDJSON bytes).
@@ -1635,10 +1560,10 @@ impl Client {
         org: OrgId,
         export_id: &str,
     ) -> Result<Vec<u8>, ApiError> {
-        self.call_bytes(
+        self.send(
             &wire::DOWNLOAD_AUDIT_LOG_EXPORT,
             PathArgs::org(org).export(export_id),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -1656,7 +1581,7 @@ impl Client {
             Some(b) => json(b)?,
             None => Body::Empty,
         };
-        self.send("raw", method, url, body).await
+        self.transmit("raw", method, url, body).await
     }
 }
 
@@ -1693,20 +1618,6 @@ fn json<T: Serialize + ?Sized>(body: &T) -> Result<Body, ApiError> {
         .map_err(|e| ApiError::Config(format!("could not encode the request: {e}")))
 }
 
-fn serde_urlencoded_body(form: &wire::UpdateProjectForm) -> Result<Vec<u8>, ApiError> {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(n) = &form.name {
-        ser.append_pair("name", n);
-    }
-    if let Some(t) = &form.timezone {
-        ser.append_pair("timezone", t);
-    }
-    if let Some(t) = &form.timezone_name {
-        ser.append_pair("timezone_name", t);
-    }
-    Ok(ser.finish().into_bytes())
-}
-
 fn check_updated(route: &'static Route, updated: wire::Updated) -> Result<(), ApiError> {
     if updated.updated {
         Ok(())
@@ -1719,24 +1630,6 @@ fn check_updated(route: &'static Route, updated: wire::Updated) -> Result<(), Ap
                 .unwrap_or_else(|| "Mixpanel did not apply the change".into()),
         })
     }
-}
-
-/// Unwraps `{"status":"ok","results":T}`, or takes the body as `T` when it has no envelope.
-fn decode_results<T: DeserializeOwned>(route: &'static str, bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::Decode {
-        route,
-        message: format!("not JSON: {e}"),
-    })?;
-    let inner = match value {
-        serde_json::Value::Object(mut m) if m.contains_key("results") => {
-            m.remove("results").unwrap_or_default()
-        }
-        other => other,
-    };
-    serde_json::from_value(inner).map_err(|e| ApiError::Decode {
-        route,
-        message: e.to_string(),
-    })
 }
 
 /// The `error` of an error body, or the start of the body, or the status text.
@@ -1806,6 +1699,14 @@ fn transport_message(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode_results<T: serde::de::DeserializeOwned>(
+        route: &'static str,
+        bytes: &[u8],
+    ) -> Result<T, ApiError> {
+        use wire::Response;
+        wire::Results::<T>::decode(bytes).map_err(|message| ApiError::Decode { route, message })
+    }
 
     fn g(id: u64, role: ProjectRole) -> ProjectRoleGrant {
         ProjectRoleGrant {
@@ -2037,7 +1938,7 @@ mod tests {
     #[test]
     fn every_write_route_names_a_capability() {
         for r in wire::ROUTES {
-            if r.method != wire::Method::Get && *r != wire::VALIDATE_PROJECT_CREDENTIALS {
+            if r.method != wire::Method::Get && *r != wire::VALIDATE_PROJECT_CREDENTIALS.route {
                 assert!(route_capability(r.name).is_some(), "{}", r.name);
             }
         }

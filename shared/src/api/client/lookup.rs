@@ -12,7 +12,7 @@
 
 use std::future::Future;
 
-use super::{json, Client};
+use super::Client;
 use crate::api::error::ApiError;
 use crate::api::wire::{self, PathArgs, Route};
 use crate::model::{
@@ -21,10 +21,11 @@ use crate::model::{
 
 /// The create routes whose outcome a lookup settles: on these, a 503 or a 429 is not taken as
 /// proof that nothing happened.
+/// Each settles by the route table's [`wire::Lookup`]: its listing route and key field.
 pub(super) const LOOKED_UP: [&Route; 3] = [
-    &wire::CREATE_SERVICE_ACCOUNT,
-    &wire::CREATE_PROJECT,
-    &wire::ADD_TEAMS,
+    &wire::CREATE_SERVICE_ACCOUNT.route,
+    &wire::CREATE_PROJECT.route,
+    &wire::ADD_TEAMS.route,
 ];
 
 /// Whether `route` is one of [`LOOKED_UP`].
@@ -127,8 +128,8 @@ impl Client {
                 &wire::CREATE_PROJECT,
                 before,
                 || async {
-                    let created: wire::CreatedProject = self
-                        .call(&wire::CREATE_PROJECT, PathArgs::org(org), json(&body)?)
+                    let created = self
+                        .send(&wire::CREATE_PROJECT, PathArgs::org(org), &body)
                         .await?;
                     Ok(created.id)
                 },
@@ -173,8 +174,7 @@ impl Client {
             route,
             before,
             || async {
-                let added: Vec<wire::AddedTeam> =
-                    self.call(route, PathArgs::org(org), json(&body)?).await?;
+                let added = self.send(route, PathArgs::org(org), &body).await?;
                 if added.iter().any(|t| t.name == name && !t.created) {
                     let id = by_name().await?.first().map(|(id, _)| *id);
                     return Err(team_exists(name, id));
@@ -220,7 +220,7 @@ impl Client {
             .create_looked_up(
                 route,
                 before,
-                || async { self.call(route, PathArgs::org(org), json(request)?).await.map(Some) },
+                || async { self.send(route, PathArgs::org(org), request).await.map(Some) },
                 named,
                 |new| async move {
                     for (id, _) in new {
@@ -259,7 +259,7 @@ fn unknown(route: &'static Route, attempts: usize, cause: String) -> ApiError {
         route: route.name,
         status: None,
         cause: format!("no answer proved the outcome in {attempts} attempt(s), each looked up before the next ({cause})"),
-        check: route.creates.unwrap_or("list the collection"),
+        check: route.creates.map_or("list the collection", |l| l.check),
     }
 }
 
@@ -276,5 +276,32 @@ fn team_exists(name: &str, id: Option<u64>) -> ApiError {
         message: format!(
             "a team named \"{name}\" already exists and was not made by this apply{import}"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_looked_up_create_names_the_listing_and_key_the_client_uses() {
+        let uses = [
+            (
+                "create_service_account",
+                "list_service_accounts",
+                "username",
+            ),
+            ("create_project", "list_projects", "name"),
+            ("add_teams", "list_teams", "name"),
+        ];
+        for (route, (name, list, key)) in LOOKED_UP.iter().zip(uses) {
+            assert_eq!(route.name, name);
+            let lookup = route.creates.expect("a create route has a lookup");
+            assert_eq!((lookup.list, lookup.key), (list, key), "{name}");
+            assert!(wire::route_named(list).is_some(), "{list}");
+            assert!(looked_up(name));
+        }
+        assert!(!looked_up("add_users_to_teams"));
+        assert!(!looked_up("create_data_view"));
     }
 }
