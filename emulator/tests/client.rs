@@ -985,3 +985,91 @@ async fn logins_audit_filters_and_exports() {
         .expect_err("unknown export");
     assert_eq!(err.status(), Some(404), "{err}");
 }
+
+#[tokio::test]
+async fn removals_made_together_go_as_one_request_per_route_each_with_its_own_outcome() {
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+    let p = new_project(&c, org, "Removals").await;
+    let team = c.create_team(org, "squad").await.expect("team");
+    let people: Vec<Email> = (0..8)
+        .map(|i| email(&format!("r{i}@acme.example")))
+        .collect();
+    c.invite_org_users(org, &people, OrgRole::Member)
+        .await
+        .expect("invite");
+    c.add_users_to_projects(org, &people, &[p], ProjectRole::Analyst)
+        .await
+        .expect("grants");
+    c.add_users_to_team(org, team.id, &people)
+        .await
+        .expect("seats");
+    reqwest::Client::new()
+        .delete(format!("{}/_emulator/counters", emu.url))
+        .send()
+        .await
+        .expect("reset counters");
+    // Eight grant removals, eight seat removals, eight member removals, each its own call.
+    let mut tasks = Vec::new();
+    for e in people.clone() {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let projects = [p];
+            let grant = c.remove_users_from_projects(org, std::slice::from_ref(&e), &projects);
+            let seat = c.remove_users_from_team(org, team.id, std::slice::from_ref(&e));
+            let (g, s) = tokio::join!(grant, seat);
+            g.and(s)
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("removed");
+    }
+    let mut tasks = Vec::new();
+    for e in people.clone() {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.remove_org_users(org, std::slice::from_ref(&e)).await
+        }));
+    }
+    // One e-mail that is no member: its own outcome, the others still removed.
+    let stranger = email("nobody@acme.example");
+    let odd = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            c.remove_org_users(org, std::slice::from_ref(&stranger))
+                .await
+        })
+    };
+    for t in tasks {
+        t.await.expect("task").expect("member removed");
+    }
+    let odd = odd.await.expect("task");
+    let cn = counters(&emu).await;
+    let sent = |route: &str| count(&cn, route, "POST") + count(&cn, route, "DELETE");
+    assert!(
+        sent("remove_users_from_projects") <= 2,
+        "grant removals: {cn}"
+    );
+    assert!(sent("remove_users_from_team") <= 2, "seat removals: {cn}");
+    // The batch with the stranger may fail and go again item by item: then 1 + 9.
+    assert!(
+        sent("remove_org_users") <= 2 || (odd.is_err() && sent("remove_org_users") <= 11),
+        "member removals: {cn}"
+    );
+    // Reads confirm every removal.
+    let members = c.list_org_users(org).await.expect("members");
+    assert!(
+        !members.iter().any(|m| people.contains(&m.email)),
+        "{members:?}"
+    );
+    let grants = c.granted_users(p).await.expect("grants");
+    assert!(
+        !grants.iter().any(|g| people.contains(&g.email)),
+        "{grants:?}"
+    );
+    let teams = c.list_teams(org).await.expect("teams");
+    let squad = teams.iter().find(|t| t.id == team.id).expect("squad");
+    assert!(squad.members.is_empty(), "{squad:?}");
+}

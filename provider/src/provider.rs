@@ -13,16 +13,19 @@ use crate::convert;
 use crate::cty::{self, Type, Value};
 use crate::framework::resource::with_planned_private;
 use crate::framework::{
-    plan, validate_config, ApplyError, DataSource, Diagnostic, Diagnostics, Resource, Schema,
+    plan, validate_config, ApplyError, DataSource, Diagnostic, Diagnostics, EphemeralResource,
+    Resource, Schema,
 };
 use crate::protocol::tfplugin6::{
-    apply_resource_change, configure_provider, get_metadata, get_provider_schema,
-    get_resource_identity_schemas, import_resource_state, plan_resource_change, read_data_source,
-    read_resource, upgrade_resource_state, validate_data_resource_config, validate_provider_config,
-    validate_resource_config, DynamicValue, ServerCapabilities,
+    apply_resource_change, close_ephemeral_resource, configure_provider, get_metadata,
+    get_provider_schema, get_resource_identity_schemas, import_resource_state,
+    open_ephemeral_resource, plan_resource_change, read_data_source, read_resource,
+    renew_ephemeral_resource, upgrade_resource_state, validate_data_resource_config,
+    validate_ephemeral_resource_config, validate_provider_config, validate_resource_config,
+    DynamicValue, ServerCapabilities,
 };
 use crate::protocol::{ProviderHandler, ProviderInfo, RpcResult};
-use crate::{data_sources, provider_config, resources};
+use crate::{data_sources, ephemeral, provider_config, resources};
 
 /// The most `ConfigureProvider` waits for Mixpanel to answer (issue 16: a server that accepts
 /// connections and never answers fails the command in well under 30 s).
@@ -60,6 +63,7 @@ struct Catalog {
     provider_ty: Type,
     resources: HashMap<&'static str, Entry<dyn Resource<Ctx>>>,
     data_sources: HashMap<&'static str, Entry<dyn DataSource<Ctx>>>,
+    ephemerals: HashMap<&'static str, Entry<dyn EphemeralResource<Ctx>>>,
 }
 
 impl Catalog {
@@ -82,11 +86,20 @@ impl Catalog {
                 (d.type_name(), Entry { imp: d, schema, ty })
             })
             .collect();
+        let ephemerals = ephemeral::all()
+            .into_iter()
+            .map(|e| {
+                let schema = e.schema();
+                let ty = schema.cty_type();
+                (e.type_name(), Entry { imp: e, schema, ty })
+            })
+            .collect();
         Catalog {
             provider,
             provider_ty,
             resources,
             data_sources,
+            ephemerals,
         }
     }
 }
@@ -135,6 +148,16 @@ impl MixpanelProvider {
             Diagnostic::error(
                 "Unknown data source",
                 format!("This provider has no data source {name}"),
+            )
+            .into()
+        })
+    }
+
+    fn ephemeral(&self, name: &str) -> Result<&Entry<dyn EphemeralResource<Ctx>>, Diagnostics> {
+        self.catalog().ephemerals.get(name).ok_or_else(|| {
+            Diagnostic::error(
+                "Unknown ephemeral resource",
+                format!("This provider has no ephemeral resource type {name}"),
             )
             .into()
         })
@@ -283,6 +306,13 @@ impl ProviderHandler for MixpanelProvider {
                     type_name: n.to_string(),
                 })
                 .collect(),
+            ephemeral_resources: c
+                .ephemerals
+                .keys()
+                .map(|n| get_metadata::EphemeralMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
             ..Default::default()
         })
     }
@@ -301,6 +331,11 @@ impl ProviderHandler for MixpanelProvider {
                 .collect(),
             data_source_schemas: c
                 .data_sources
+                .iter()
+                .map(|(n, t)| (n.to_string(), convert::schema(&t.schema)))
+                .collect(),
+            ephemeral_resource_schemas: c
+                .ephemerals
                 .iter()
                 .map(|(n, t)| (n.to_string(), convert::schema(&t.schema)))
                 .collect(),
@@ -664,6 +699,67 @@ impl ProviderHandler for MixpanelProvider {
                 ..Default::default()
             },
         })
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        r: validate_ephemeral_resource_config::Request,
+    ) -> RpcResult<validate_ephemeral_resource_config::Response> {
+        let d = match self.ephemeral(&r.type_name) {
+            Ok(t) => match decode(r.config.as_ref(), &t.ty) {
+                Ok(cfg) => {
+                    let mut d = validate_config(&t.schema.attributes, &cfg);
+                    d.extend(t.imp.validate(&cfg));
+                    d
+                }
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        Ok(validate_ephemeral_resource_config::Response {
+            diagnostics: convert::diagnostics(d),
+        })
+    }
+
+    /// The value is computed here and handed to Terraform, which keeps it in memory only.
+    async fn open_ephemeral_resource(
+        &self,
+        r: open_ephemeral_resource::Request,
+    ) -> RpcResult<open_ephemeral_resource::Response> {
+        let result = async {
+            let t = self.ephemeral(&r.type_name)?;
+            let config = decode(r.config.as_ref(), &t.ty)?;
+            let ctx = self.ctx()?;
+            let value = self.cancellable(t.imp.open(&ctx, &config)).await?;
+            encode(&value, &t.ty)
+        }
+        .await;
+        Ok(match result {
+            Ok(result) => open_ephemeral_resource::Response {
+                result,
+                ..Default::default()
+            },
+            Err(d) => open_ephemeral_resource::Response {
+                diagnostics: convert::diagnostics(d),
+                ..Default::default()
+            },
+        })
+    }
+
+    /// Nothing to renew: the value is read whole at open.
+    async fn renew_ephemeral_resource(
+        &self,
+        _r: renew_ephemeral_resource::Request,
+    ) -> RpcResult<renew_ephemeral_resource::Response> {
+        Ok(renew_ephemeral_resource::Response::default())
+    }
+
+    /// Nothing to release: no lease is taken at open.
+    async fn close_ephemeral_resource(
+        &self,
+        _r: close_ephemeral_resource::Request,
+    ) -> RpcResult<close_ephemeral_resource::Response> {
+        Ok(close_ephemeral_resource::Response::default())
     }
 
     async fn read_data_source(

@@ -2355,3 +2355,56 @@ fn a_server_that_never_answers_fails_the_plan_within_thirty_seconds_with_its_url
     );
     assert!(took < std::time::Duration::from_secs(30), "{took:?}: {out}");
 }
+
+/// The requests of all routes and methods in a counter snapshot.
+fn total_requests(counters: &Value) -> u64 {
+    counters
+        .as_object()
+        .map(|routes| {
+            routes
+                .values()
+                .filter_map(Value::as_object)
+                .flat_map(|m| m.values().filter_map(Value::as_u64))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_destroy_of_610_resources_sends_its_removals_together() {
+    // Issue 16: 300 invitations and grants, their project, 3 teams and 6 team seats (610).
+    let teams = r#"
+resource "mixpanel_team" "t" {
+  count = 3
+  name  = "Destroy ${count.index}"
+}
+resource "mixpanel_team_member" "tm" {
+  count   = 6
+  team_id = mixpanel_team.t[count.index % 3].id
+  email   = mixpanel_organization_member.m[count.index].email
+}
+"#;
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, &format!("{}{teams}", onboarding(300)));
+    ws.apply();
+    emu.reset_counters();
+    ws.ok(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
+    let counters = emu.counters();
+    let total = total_requests(&counters);
+    println!("destroy of 610 resources: {total} requests: {counters}");
+    // Every removal is verified by a read: nothing the configuration made is left.
+    let rt = runtime();
+    let c = emu.client(&creds);
+    let org = OrgId(creds.org_id);
+    let members = rt.block_on(c.list_org_users(org)).expect("members");
+    assert!(
+        !members
+            .iter()
+            .any(|m| m.email.to_string().starts_with("user")),
+        "{members:?}"
+    );
+    assert!(rt.block_on(c.list_teams(org)).expect("teams").is_empty());
+    // Removals one by one cost two requests per resource (the removal and its confirming
+    // read: 1,235 before issue 16); together, a batch and one read for the batch.
+    assert!(total < 610, "{total} requests for 610 removals: {counters}");
+}

@@ -143,6 +143,19 @@ pub trait DataSource<C: Sync>: Send + Sync {
     async fn read(&self, ctx: &C, config: &Value) -> Result<Value, Diagnostics>;
 }
 
+/// An ephemeral resource (protocol 6.7): a value Terraform opens during a plan or an apply
+/// and never stores in the state or the plan.
+#[tonic::async_trait]
+pub trait EphemeralResource<C: Sync>: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// The value, from a configuration without unknowns.
+    async fn open(&self, ctx: &C, config: &Value) -> Result<Value, Diagnostics>;
+}
+
 // ----- value helpers -----
 
 /// A string attribute, or an error naming it.

@@ -101,7 +101,7 @@ impl TypedResource<Ctx> for ServiceAccountResource {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new("A Mixpanel service account. Mixpanel cannot change a service account, so a change of any input creates a new one (and a new secret). The secret is known only right after creation: an imported account has a null secret.")
+        Schema::new("A Mixpanel service account. Mixpanel cannot change a service account, so a change of any input creates a new one (and a new secret). The secret is known only right after creation: an imported account has a null secret.\n\n~> **Warning:** the secret is stored in the Terraform state (marked sensitive, but in plain text in the state file). To keep it out of the state, use `mixpanel_rotated_credential`, which writes the secret to Vault for the mixpanel-rotator, and read it where it is needed with the `mixpanel_rotated_credential_secret` ephemeral resource.")
             .attr(Attribute::string("id").computed().use_state_for_unknown().describe("The service account's numeric id."))
             .attr(
                 Attribute::string("username")

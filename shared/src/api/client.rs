@@ -163,6 +163,13 @@ struct Batchers {
     projects_to_teams: Batcher<OrgId, (TeamId, Vec<ProjectRoleGrant>)>,
     accounts_to_projects: Batcher<OrgId, AccountGrants>,
     accounts_to_team: Batcher<(OrgId, TeamId), Vec<ServiceAccountId>>,
+    // Issue 16: removals coalesce as additions do.
+    remove_org_users: Batcher<OrgId, Vec<Email>>,
+    users_from_projects: Batcher<(OrgId, Vec<ProjectId>), Vec<Email>>,
+    users_from_team: Batcher<(OrgId, TeamId), Vec<Email>>,
+    projects_from_team: Batcher<(OrgId, TeamId), Vec<ProjectId>>,
+    accounts_from_project: Batcher<(OrgId, ProjectId), Vec<ServiceAccountId>>,
+    accounts_from_team: Batcher<(OrgId, TeamId), Vec<ServiceAccountId>>,
 }
 
 /// Service accounts and the project roles each of them gets: one add-to-project request.
@@ -178,6 +185,12 @@ impl Batchers {
             projects_to_teams: Batcher::new(w, n),
             accounts_to_projects: Batcher::new(w, n),
             accounts_to_team: Batcher::new(w, n),
+            remove_org_users: Batcher::new(w, n),
+            users_from_projects: Batcher::new(w, n),
+            users_from_team: Batcher::new(w, n),
+            projects_from_team: Batcher::new(w, n),
+            accounts_from_project: Batcher::new(w, n),
+            accounts_from_team: Batcher::new(w, n),
         }
     }
 }
@@ -338,6 +351,34 @@ impl Client {
     /// sees the write (the provider's read cache keys its listings by it).
     pub fn write_count(&self) -> u64 {
         self.inner.writes.load(Ordering::Acquire)
+    }
+
+    /// A list-taking write of `items` under `key`: coalesced with the calls of the same key made
+    /// together (see [`super::batch`]), each caller getting its own outcome; sent at once when
+    /// batching is off.
+    async fn batched<K, I, F, Fut>(
+        &self,
+        batcher: &Batcher<K, Vec<I>>,
+        key: K,
+        items: Vec<I>,
+        send: F,
+    ) -> Result<(), ApiError>
+    where
+        K: std::hash::Hash + Eq + Clone + Send + 'static,
+        I: PartialEq + Clone + Send + 'static,
+        F: Fn(Client, K, Vec<I>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), ApiError>> + Send + 'static,
+    {
+        if !self.inner.config.batch_writes {
+            return send(self.clone(), key, items).await;
+        }
+        let client = self.clone();
+        batcher
+            .submit(key, items, move |key, lists| {
+                let (client, send) = (client.clone(), send.clone());
+                async move { send(client, key, union(lists)).await }
+            })
+            .await
     }
 
     /// Whether the base URL is one of Mixpanel's own hosts.
@@ -906,6 +947,24 @@ impl Client {
         project: ProjectId,
         service_accounts: &[ServiceAccountId],
     ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.accounts_from_project;
+        self.batched(
+            batcher,
+            (org, project),
+            service_accounts.to_vec(),
+            |c, (org, project), ids| async move {
+                c.send_accounts_from_project(org, project, &ids).await
+            },
+        )
+        .await
+    }
+
+    async fn send_accounts_from_project(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        service_accounts: &[ServiceAccountId],
+    ) -> Result<(), ApiError> {
         let body = wire::RemoveServiceAccountsFromProjects {
             projects: vec![wire::ProjectServiceAccountIds {
                 id: project,
@@ -979,6 +1038,22 @@ impl Client {
     }
 
     pub async fn remove_service_accounts_from_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        service_accounts: &[ServiceAccountId],
+    ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.accounts_from_team;
+        self.batched(
+            batcher,
+            (org, team),
+            service_accounts.to_vec(),
+            |c, (org, team), ids| async move { c.send_accounts_from_team(org, team, &ids).await },
+        )
+        .await
+    }
+
+    async fn send_accounts_from_team(
         &self,
         org: OrgId,
         team: TeamId,
@@ -1161,6 +1236,22 @@ impl Client {
         team: TeamId,
         projects: &[ProjectId],
     ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.projects_from_team;
+        self.batched(
+            batcher,
+            (org, team),
+            projects.to_vec(),
+            |c, (org, team), ids| async move { c.send_projects_from_team(org, team, &ids).await },
+        )
+        .await
+    }
+
+    async fn send_projects_from_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        projects: &[ProjectId],
+    ) -> Result<(), ApiError> {
         let body = wire::ProjectIds {
             project_ids: projects.to_vec(),
         };
@@ -1210,6 +1301,22 @@ impl Client {
 
     /// Removes users from a team. Available on the emulator only.
     pub async fn remove_users_from_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        users: &[Email],
+    ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.users_from_team;
+        self.batched(
+            batcher,
+            (org, team),
+            users.to_vec(),
+            |c, (org, team), users| async move { c.send_users_from_team(org, team, &users).await },
+        )
+        .await
+    }
+
+    async fn send_users_from_team(
         &self,
         org: OrgId,
         team: TeamId,
@@ -1281,6 +1388,14 @@ impl Client {
 
     /// Removes users from the whole organization (every project and team).
     pub async fn remove_org_users(&self, org: OrgId, emails: &[Email]) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.remove_org_users;
+        self.batched(batcher, org, emails.to_vec(), |c, org, emails| async move {
+            c.send_remove_org_users(org, &emails).await
+        })
+        .await
+    }
+
+    async fn send_remove_org_users(&self, org: OrgId, emails: &[Email]) -> Result<(), ApiError> {
         let body = wire::Emails {
             emails: emails.to_vec(),
         };
@@ -1341,6 +1456,24 @@ impl Client {
 
     /// Removes users' individual grants on projects. Available on the emulator only.
     pub async fn remove_users_from_projects(
+        &self,
+        org: OrgId,
+        users: &[Email],
+        projects: &[ProjectId],
+    ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.users_from_projects;
+        self.batched(
+            batcher,
+            (org, projects.to_vec()),
+            users.to_vec(),
+            |c, (org, projects), users| async move {
+                c.send_users_from_projects(org, &users, &projects).await
+            },
+        )
+        .await
+    }
+
+    async fn send_users_from_projects(
         &self,
         org: OrgId,
         users: &[Email],
