@@ -184,6 +184,24 @@ impl MixpanelProvider {
         }
     }
 
+    /// A value computed from a configuration (a data source's read, an ephemeral resource's
+    /// open), unless Terraform asks the provider to stop first.
+    async fn computed_from_config<F, Fut>(
+        &self,
+        ty: &Type,
+        config: Option<&DynamicValue>,
+        work: F,
+    ) -> Result<Option<DynamicValue>, Diagnostics>
+    where
+        F: FnOnce(SharedCtx, Value) -> Fut,
+        Fut: Future<Output = Result<Value, Diagnostics>>,
+    {
+        let config = decode(config, ty)?;
+        let ctx = self.ctx()?;
+        let value = self.cancellable(work(ctx, config)).await?;
+        encode(&value, ty)
+    }
+
     /// Runs an operation unless Terraform asks the provider to stop first.
     async fn cancellable<T>(
         &self,
@@ -201,6 +219,26 @@ fn cancelled() -> Diagnostic {
         "Operation cancelled",
         "Terraform asked the provider to stop; the change may be partly applied, so run plan again to see where it stands.",
     )
+}
+
+/// A configuration checked against its schema's validators and the type's own checks.
+fn validated<T: ?Sized>(
+    entry: Result<&Entry<T>, Diagnostics>,
+    config: Option<&DynamicValue>,
+    check: impl FnOnce(&T, &Value) -> Diagnostics,
+) -> Diagnostics {
+    let t = match entry {
+        Ok(t) => t,
+        Err(d) => return d,
+    };
+    match decode(config, &t.ty) {
+        Ok(cfg) => {
+            let mut d = validate_config(&t.schema.attributes, &cfg);
+            d.extend(check(&t.imp, &cfg));
+            d
+        }
+        Err(d) => d,
+    }
 }
 
 fn decode(v: Option<&DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
@@ -407,17 +445,9 @@ impl ProviderHandler for MixpanelProvider {
         &self,
         r: validate_resource_config::Request,
     ) -> RpcResult<validate_resource_config::Response> {
-        let d = match self.resource(&r.type_name) {
-            Ok(t) => match decode(r.config.as_ref(), &t.ty) {
-                Ok(cfg) => {
-                    let mut d = validate_config(&t.schema.attributes, &cfg);
-                    d.extend(t.imp.validate(&cfg));
-                    d
-                }
-                Err(d) => d,
-            },
-            Err(d) => d,
-        };
+        let d = validated(self.resource(&r.type_name), r.config.as_ref(), |t, c| {
+            t.validate(c)
+        });
         Ok(validate_resource_config::Response {
             diagnostics: convert::diagnostics(d),
         })
@@ -427,17 +457,9 @@ impl ProviderHandler for MixpanelProvider {
         &self,
         r: validate_data_resource_config::Request,
     ) -> RpcResult<validate_data_resource_config::Response> {
-        let d = match self.data_source(&r.type_name) {
-            Ok(t) => match decode(r.config.as_ref(), &t.ty) {
-                Ok(cfg) => {
-                    let mut d = validate_config(&t.schema.attributes, &cfg);
-                    d.extend(t.imp.validate(&cfg));
-                    d
-                }
-                Err(d) => d,
-            },
-            Err(d) => d,
-        };
+        let d = validated(self.data_source(&r.type_name), r.config.as_ref(), |t, c| {
+            t.validate(c)
+        });
         Ok(validate_data_resource_config::Response {
             diagnostics: convert::diagnostics(d),
         })
@@ -705,17 +727,9 @@ impl ProviderHandler for MixpanelProvider {
         &self,
         r: validate_ephemeral_resource_config::Request,
     ) -> RpcResult<validate_ephemeral_resource_config::Response> {
-        let d = match self.ephemeral(&r.type_name) {
-            Ok(t) => match decode(r.config.as_ref(), &t.ty) {
-                Ok(cfg) => {
-                    let mut d = validate_config(&t.schema.attributes, &cfg);
-                    d.extend(t.imp.validate(&cfg));
-                    d
-                }
-                Err(d) => d,
-            },
-            Err(d) => d,
-        };
+        let d = validated(self.ephemeral(&r.type_name), r.config.as_ref(), |t, c| {
+            t.validate(c)
+        });
         Ok(validate_ephemeral_resource_config::Response {
             diagnostics: convert::diagnostics(d),
         })
@@ -728,10 +742,10 @@ impl ProviderHandler for MixpanelProvider {
     ) -> RpcResult<open_ephemeral_resource::Response> {
         let result = async {
             let t = self.ephemeral(&r.type_name)?;
-            let config = decode(r.config.as_ref(), &t.ty)?;
-            let ctx = self.ctx()?;
-            let value = self.cancellable(t.imp.open(&ctx, &config)).await?;
-            encode(&value, &t.ty)
+            self.computed_from_config(&t.ty, r.config.as_ref(), |ctx, config| async move {
+                t.imp.open(&ctx, &config).await
+            })
+            .await
         }
         .await;
         Ok(match result {
@@ -768,10 +782,10 @@ impl ProviderHandler for MixpanelProvider {
     ) -> RpcResult<read_data_source::Response> {
         let result = async {
             let t = self.data_source(&r.type_name)?;
-            let config = decode(r.config.as_ref(), &t.ty)?;
-            let ctx = self.ctx()?;
-            let state = self.cancellable(t.imp.read(&ctx, &config)).await?;
-            encode(&state, &t.ty)
+            self.computed_from_config(&t.ty, r.config.as_ref(), |ctx, config| async move {
+                t.imp.read(&ctx, &config).await
+            })
+            .await
         }
         .await;
         Ok(match result {
