@@ -522,7 +522,7 @@ async fn writes_complete_under_thirty_percent_errors_without_duplicates() {
             .await
             .expect("team");
         let sa = c
-            .create_service_account(
+            .create_service_account_checked(
                 org,
                 &wire::CreateServiceAccount {
                     username: format!("job-{i}"),
@@ -530,6 +530,7 @@ async fn writes_complete_under_thirty_percent_errors_without_duplicates() {
                     expires: None,
                     projects: vec![],
                 },
+                None,
             )
             .await
             .expect("service account");
@@ -585,7 +586,10 @@ async fn a_create_that_failed_after_the_write_is_looked_up_before_it_is_sent_aga
         expires: None,
         projects: vec![],
     };
-    let err = c.create_service_account(org, &request).await.unwrap_err();
+    let err = c
+        .create_service_account_checked(org, &request, None)
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, ApiError::MaybeApplied { .. }), "{err:?}");
     assert!(
@@ -666,7 +670,7 @@ async fn lost_answers_on_creates_leave_no_twins() {
                 .await
                 .expect("project");
             let sa = c
-                .create_service_account(
+                .create_service_account_checked(
                     org,
                     &wire::CreateServiceAccount {
                         username: format!("job-{i}"),
@@ -674,6 +678,7 @@ async fn lost_answers_on_creates_leave_no_twins() {
                         expires: None,
                         projects: vec![],
                     },
+                    None,
                 )
                 .await
                 .expect("service account");

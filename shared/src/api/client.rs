@@ -818,13 +818,16 @@ impl Client {
             .await
     }
 
-    /// Creates a service account; the secret in the answer is shown this once.
+    /// Creates a service account; the secret in the answer is shown this once. Sent once: an
+    /// answer that does not prove failure is [`ApiError::MaybeApplied`], for a caller that
+    /// settles it itself (the rotator's journal, with its deterministic usernames);
+    /// [`Client::create_service_account_checked`] looks it up and tries again.
     pub async fn create_service_account(
         &self,
         org: OrgId,
         request: &wire::CreateServiceAccount,
     ) -> Result<CreatedServiceAccount, ApiError> {
-        self.create_service_account_checked(org, request, None)
+        self.send(&wire::CREATE_SERVICE_ACCOUNT, PathArgs::org(org), request)
             .await
     }
 
