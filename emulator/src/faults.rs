@@ -3,7 +3,7 @@
 //! Faults fire before the handler runs, so a faulted request changes nothing, unless
 //! `error_after_commit` is set: then an injected error replaces the answer of a handler that
 //! ran, so the change is stored but the client never learns it (as when a gateway times out
-//! after the write). Counters count every API request by route name and method, faulted ones
+//! after the write); `rate_limit_after_commit` does the same for injected 429s. Counters count every API request by route name and method, faulted ones
 //! included.
 
 use std::collections::BTreeMap;
@@ -43,6 +43,10 @@ pub struct FaultConfig {
     pub rate_limit_rate: f64,
     #[serde(default = "default_retry_after")]
     pub retry_after_secs: u64,
+    /// Injected 429s replace the answer after the handler ran (the change is kept), as a
+    /// gateway that rate-limits the answer of a request it already forwarded.
+    #[serde(default)]
+    pub rate_limit_after_commit: bool,
     /// Route names (from `wire::ROUTES`) the faults apply to; absent = every API route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<Vec<String>>,
@@ -136,7 +140,8 @@ enum Outcome {
     /// An emulator-only route, hidden: 404 as upstream.
     Hidden,
     MethodNotAllowed,
-    RateLimited(u64),
+    /// The Retry-After seconds, and whether the handler runs first.
+    RateLimited(u64, bool),
     /// The status, and whether the handler runs first (its change kept, its answer lost).
     Error(StatusCode, bool),
 }
@@ -207,7 +212,7 @@ impl Faults {
         let latency = (c.latency_ms > 0).then(|| Duration::from_millis(c.latency_ms));
         let mut rng = a.rng.lock().unwrap_or_else(|p| p.into_inner());
         let outcome = if c.rate_limit_rate > 0.0 && rng.random::<f64>() < c.rate_limit_rate {
-            Outcome::RateLimited(c.retry_after_secs)
+            Outcome::RateLimited(c.retry_after_secs, c.rate_limit_after_commit)
         } else if c.error_rate > 0.0 && rng.random::<f64>() < c.error_rate {
             Outcome::Error(
                 StatusCode::from_u16(c.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -308,10 +313,21 @@ pub async fn gate(state: AppState, idx: usize, req: Request, next: Next) -> Resp
             }
             resp
         }
-        Outcome::RateLimited(secs) => {
+        Outcome::RateLimited(secs, after_commit) => {
+            if after_commit {
+                // The handler runs and commits; its answer is dropped.
+                drop(next.run(req).await);
+            }
             let mut resp = error_response(
                 StatusCode::TOO_MANY_REQUESTS,
-                &format!("Rate limit exceeded on {name} (injected fault): retry after {secs} s"),
+                &format!(
+                    "Rate limit exceeded on {name} (injected fault{}): retry after {secs} s",
+                    if after_commit {
+                        ", after the change was stored"
+                    } else {
+                        ""
+                    }
+                ),
             );
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -533,7 +533,7 @@ async fn writes_complete_under_thirty_percent_errors_without_duplicates() {
             .await
             .expect("team");
         let sa = c
-            .create_service_account(
+            .create_service_account_checked(
                 org,
                 &wire::CreateServiceAccount {
                     username: format!("job-{i}"),
@@ -541,6 +541,7 @@ async fn writes_complete_under_thirty_percent_errors_without_duplicates() {
                     expires: None,
                     projects: vec![],
                 },
+                None,
             )
             .await
             .expect("service account");
@@ -565,58 +566,55 @@ async fn writes_complete_under_thirty_percent_errors_without_duplicates() {
 }
 
 #[tokio::test]
-async fn a_create_that_failed_after_the_write_is_not_sent_twice() {
+async fn a_create_that_failed_after_the_write_is_looked_up_before_it_is_sent_again() {
     let emu = Emulator::spawn(BIN);
     let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let org = OrgId(b.org_id);
+    let p = new_project(&c, org, "Replay").await;
     // The change is stored, then the answer is a 502: as a gateway timing out after the write.
     admin_put(
         &emu,
         "/_emulator/faults",
         json!({"error_rate": 1.0, "error_status": 502, "error_after_commit": true,
-               "routes": ["create_service_account", "add_teams", "add_service_accounts_to_projects"]}),
+               "routes": ["create_service_account", "add_teams", "create_project",
+                          "add_service_accounts_to_projects"]}),
     )
     .await;
+    // A team and a project the first attempt made are found by name and adopted: one request.
+    let team = c.create_team(org, "squad").await.expect("adopted");
+    assert_eq!(team.name, "squad");
+    let tz: Timezone = "UTC".parse().expect("tz");
+    let made = c
+        .create_project(org, "Lost answer", DataResidency::Us, &tz)
+        .await
+        .expect("adopted");
+    // A service account's secret is in the lost answer only: every account an attempt made is
+    // deleted before the next, and the error says the outcome stayed unknown.
     let request = wire::CreateServiceAccount {
         username: "etl".into(),
         role: ProjectRole::Consumer,
         expires: None,
         projects: vec![],
     };
-    let err = c.create_service_account(org, &request).await.unwrap_err();
+    let err = c
+        .create_service_account_checked(org, &request, None)
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(
-        matches!(
-            err,
-            ApiError::MaybeApplied {
-                status: Some(502),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ApiError::MaybeApplied { .. }), "{err:?}");
     assert!(
         msg.contains("may have been carried out")
-            && msg.contains("list the organization's service accounts"),
+            && msg.contains("list the organization's service accounts")
+            && msg.contains("9 attempt(s)"),
         "{msg}"
     );
     assert!(err.is_transient());
-    let err = c.create_team(org, "squad").await.unwrap_err();
-    assert!(matches!(err, ApiError::MaybeApplied { .. }), "{err:?}");
     // A route that sets a state is safe to send again: it is retried until the budget ends.
-    let sa = c
-        .list_service_accounts(org)
-        .await
-        .expect("accounts")
-        .into_iter()
-        .find(|a| a.username.to_string().starts_with("etl."))
-        .expect("the create was stored");
-    let p = new_project(&c, org, "Replay").await;
     let err = c
         .add_service_accounts_to_projects(
             org,
-            &[sa.id],
+            &[ServiceAccountId(b.sa_id)],
             &[ProjectRoleGrant {
                 id: p,
                 role: ProjectRole::Analyst,
@@ -628,27 +626,116 @@ async fn a_create_that_failed_after_the_write_is_not_sent_twice() {
         matches!(err, ApiError::Server { attempts: 9, .. }),
         "{err:?}"
     );
-
     let cn = counters(&emu).await;
     reqwest::Client::new()
         .delete(format!("{}/_emulator/faults", emu.url))
         .send()
         .await
         .expect("clear faults");
-    assert_eq!(count(&cn, "create_service_account", "POST"), 1);
     assert_eq!(count(&cn, "add_teams", "POST"), 1);
+    // "Replay" before the faults, "Lost answer" once.
+    assert_eq!(count(&cn, "create_project", "POST"), 2);
+    assert_eq!(count(&cn, "create_service_account", "POST"), 9);
     assert_eq!(count(&cn, "add_service_accounts_to_projects", "POST"), 9);
-    // Exactly one of each exists: no twin was made.
+    // Exactly one team and one project, and no account left behind.
     let accounts = c.list_service_accounts(org).await.expect("accounts");
-    assert_eq!(
-        accounts
+    assert!(
+        !accounts
             .iter()
-            .filter(|a| a.username.to_string().starts_with("etl."))
-            .count(),
-        1
+            .any(|a| a.username.to_string().starts_with("etl.")),
+        "{accounts:?}"
     );
     let teams = c.list_teams(org).await.expect("teams");
     assert_eq!(teams.iter().filter(|t| t.name == "squad").count(), 1);
+    let projects = c.list_projects(org).await.expect("projects");
+    let lost: Vec<_> = projects
+        .iter()
+        .filter(|p| p.name == "Lost answer")
+        .collect();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].id, made);
+}
+
+#[tokio::test]
+async fn lost_answers_on_creates_leave_no_twins() {
+    // Issue 16: 30% of creates answer 503 after storing the change, 20% 429 after storing it.
+    for seed in [1u64, 2, 3] {
+        let emu = Emulator::spawn(BIN);
+        let b = emu.bootstrap("Acme", "owner");
+        let c = client(&emu, &b);
+        let org = OrgId(b.org_id);
+        admin_put(
+            &emu,
+            "/_emulator/faults",
+            json!({"error_rate": 0.3, "error_status": 503, "error_after_commit": true,
+                   "rate_limit_rate": 0.2, "rate_limit_after_commit": true, "seed": seed,
+                   "routes": ["create_service_account", "add_teams", "create_project"]}),
+        )
+        .await;
+        let tz: Timezone = "UTC".parse().expect("tz");
+        for i in 0..8 {
+            c.create_team(org, &format!("squad-{i}"))
+                .await
+                .expect("team");
+            c.create_project(org, &format!("p-{i}"), DataResidency::Us, &tz)
+                .await
+                .expect("project");
+            let sa = c
+                .create_service_account_checked(
+                    org,
+                    &wire::CreateServiceAccount {
+                        username: format!("job-{i}"),
+                        role: ProjectRole::Consumer,
+                        expires: None,
+                        projects: vec![],
+                    },
+                    None,
+                )
+                .await
+                .expect("service account");
+            assert!(!sa.secret.expose_secret().is_empty());
+        }
+        let cn = counters(&emu).await;
+        let faulted = count(&cn, "add_teams", "POST")
+            + count(&cn, "create_project", "POST")
+            + count(&cn, "create_service_account", "POST");
+        assert!(
+            faulted > 24,
+            "seed {seed}: faults were injected ({faulted} creates for 24)"
+        );
+        let teams = c.list_teams(org).await.expect("teams");
+        let projects = c.list_projects(org).await.expect("projects");
+        let accounts = c.list_service_accounts(org).await.expect("accounts");
+        for i in 0..8 {
+            let n = |name: &str, names: &mut dyn Iterator<Item = String>| {
+                names.filter(|x| x == name).count()
+            };
+            assert_eq!(
+                n(
+                    &format!("squad-{i}"),
+                    &mut teams.iter().map(|t| t.name.clone())
+                ),
+                1,
+                "seed {seed}"
+            );
+            assert_eq!(
+                n(
+                    &format!("p-{i}"),
+                    &mut projects.iter().map(|p| p.name.clone())
+                ),
+                1,
+                "seed {seed}"
+            );
+            assert_eq!(
+                n(
+                    &format!("job-{i}"),
+                    &mut accounts.iter().map(|a| a.username.base_name().to_string())
+                ),
+                1,
+                "seed {seed}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -916,4 +1003,92 @@ async fn logins_audit_filters_and_exports() {
         .await
         .expect_err("unknown export");
     assert_eq!(err.status(), Some(404), "{err}");
+}
+
+#[tokio::test]
+async fn removals_made_together_go_as_one_request_per_route_each_with_its_own_outcome() {
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+    let p = new_project(&c, org, "Removals").await;
+    let team = c.create_team(org, "squad").await.expect("team");
+    let people: Vec<Email> = (0..8)
+        .map(|i| email(&format!("r{i}@acme.example")))
+        .collect();
+    c.invite_org_users(org, &people, OrgRole::Member)
+        .await
+        .expect("invite");
+    c.add_users_to_projects(org, &people, &[p], ProjectRole::Analyst)
+        .await
+        .expect("grants");
+    c.add_users_to_team(org, team.id, &people)
+        .await
+        .expect("seats");
+    reqwest::Client::new()
+        .delete(format!("{}/_emulator/counters", emu.url))
+        .send()
+        .await
+        .expect("reset counters");
+    // Eight grant removals, eight seat removals, eight member removals, each its own call.
+    let mut tasks = Vec::new();
+    for e in people.clone() {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let projects = [p];
+            let grant = c.remove_users_from_projects(org, std::slice::from_ref(&e), &projects);
+            let seat = c.remove_users_from_team(org, team.id, std::slice::from_ref(&e));
+            let (g, s) = tokio::join!(grant, seat);
+            g.and(s)
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("removed");
+    }
+    let mut tasks = Vec::new();
+    for e in people.clone() {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.remove_org_users(org, std::slice::from_ref(&e)).await
+        }));
+    }
+    // One e-mail that is no member: its own outcome, the others still removed.
+    let stranger = email("nobody@acme.example");
+    let odd = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            c.remove_org_users(org, std::slice::from_ref(&stranger))
+                .await
+        })
+    };
+    for t in tasks {
+        t.await.expect("task").expect("member removed");
+    }
+    let odd = odd.await.expect("task");
+    let cn = counters(&emu).await;
+    let sent = |route: &str| count(&cn, route, "POST") + count(&cn, route, "DELETE");
+    assert!(
+        sent("remove_users_from_projects") <= 2,
+        "grant removals: {cn}"
+    );
+    assert!(sent("remove_users_from_team") <= 2, "seat removals: {cn}");
+    // The batch with the stranger may fail and go again item by item: then 1 + 9.
+    assert!(
+        sent("remove_org_users") <= 2 || (odd.is_err() && sent("remove_org_users") <= 11),
+        "member removals: {cn}"
+    );
+    // Reads confirm every removal.
+    let members = c.list_org_users(org).await.expect("members");
+    assert!(
+        !members.iter().any(|m| people.contains(&m.email)),
+        "{members:?}"
+    );
+    let grants = c.granted_users(p).await.expect("grants");
+    assert!(
+        !grants.iter().any(|g| people.contains(&g.email)),
+        "{grants:?}"
+    );
+    let teams = c.list_teams(org).await.expect("teams");
+    let squad = teams.iter().find(|t| t.id == team.id).expect("squad");
+    assert!(squad.members.is_empty(), "{squad:?}");
 }

@@ -1,12 +1,15 @@
 //! Registry-layout documentation generated from the schemas (`make docs`): `docs/index.md`,
-//! `docs/resources/<name>.md`, `docs/data-sources/<name>.md`. Examples come from
-//! `examples/resources/<type>/resource.tf` and `examples/data-sources/<type>/data-source.tf`.
+//! `docs/resources/<name>.md`, `docs/data-sources/<name>.md`,
+//! `docs/ephemeral-resources/<name>.md`. Examples come from
+//! `examples/resources/<type>/resource.tf`, `examples/data-sources/<type>/data-source.tf` and
+//! `examples/ephemeral-resources/<type>/ephemeral-resource.tf`. The guides in `docs/guides/`
+//! are written by hand.
 
 use std::path::Path;
 
 use crate::context::Ctx;
-use crate::framework::{AttrType, Attribute, DataSource, Resource, Schema};
-use crate::{data_sources, provider_config, resources};
+use crate::framework::{AttrType, Attribute, DataSource, EphemeralResource, Resource, Schema};
+use crate::{data_sources, ephemeral, provider_config, resources};
 
 /// Every documentation file: (path relative to the repository root, contents).
 pub fn render(repo: &Path) -> Vec<(String, String)> {
@@ -19,6 +22,9 @@ pub fn render(repo: &Path) -> Vec<(String, String)> {
     }
     for d in data_sources::all() {
         out.push(data_source_page(d.as_ref(), repo));
+    }
+    for e in ephemeral::all() {
+        out.push(ephemeral_page(e.as_ref(), repo));
     }
     out
 }
@@ -69,8 +75,9 @@ fn resource_page(r: &dyn Resource<Ctx>, repo: &Path) -> (String, String) {
     ));
     s.push_str("## Schema\n\n");
     s.push_str(&attributes(&schema));
+    let id = example_id(r.import_id_format());
     s.push_str(&format!(
-        "\n## Import\n\nImport with {}:\n\n```shell\nterraform import {name}.example <id>\n```\n",
+        "\n## Import\n\nThe import id is {}. In Terraform 1.5 and later, use an `import` block:\n\n```terraform\nimport {{\n  to = {name}.example\n  id = \"{id}\"\n}}\n```\n\nOr with the CLI:\n\n```shell\nterraform import {name}.example {id}\n```\n",
         r.import_id_format()
     ));
     (format!("docs/resources/{}.md", short(name)), s)
@@ -94,6 +101,26 @@ fn data_source_page(d: &dyn DataSource<Ctx>, repo: &Path) -> (String, String) {
     s.push_str("## Schema\n\n");
     s.push_str(&attributes(&schema));
     (format!("docs/data-sources/{}.md", short(name)), s)
+}
+
+fn ephemeral_page(e: &dyn EphemeralResource<Ctx>, repo: &Path) -> (String, String) {
+    let name = e.type_name();
+    let schema = e.schema();
+    let mut s = front_matter(
+        &format!("{name} Ephemeral Resource - mixpanel"),
+        &schema.description,
+    );
+    s.push_str(&format!(
+        "# {name} (Ephemeral Resource)\n\n{}\n\n",
+        schema.description
+    ));
+    s.push_str(&example(
+        repo,
+        &format!("examples/ephemeral-resources/{name}/ephemeral-resource.tf"),
+    ));
+    s.push_str("## Schema\n\n");
+    s.push_str(&attributes(&schema));
+    (format!("docs/ephemeral-resources/{}.md", short(name)), s)
 }
 
 fn attributes(schema: &Schema) -> String {
@@ -150,8 +177,8 @@ fn attributes(schema: &Schema) -> String {
 
 fn line(a: &Attribute) -> String {
     let ty = match &a.ty {
-        AttrType::Cty(t) => t.to_json_string().replace('"', ""),
-        AttrType::Nested { nesting, .. } => format!("{nesting:?} of Object").to_lowercase(),
+        AttrType::Cty(t) => registry_type(t),
+        AttrType::Nested { nesting, .. } => format!("{nesting:?} of Object"),
     };
     let mut notes = Vec::new();
     if a.sensitive {
@@ -169,6 +196,31 @@ fn line(a: &Attribute) -> String {
         format!(" ({})", notes.join("; "))
     };
     format!("- `{}` ({ty}){notes} {}\n", a.name, a.description)
+}
+
+/// A type as the registry writes it: `String`, `Set of String`, `Map of Number`.
+fn registry_type(t: &crate::cty::Type) -> String {
+    use crate::cty::Type;
+    match t {
+        Type::String => "String".into(),
+        Type::Number => "Number".into(),
+        Type::Bool => "Boolean".into(),
+        Type::Dynamic => "Dynamic".into(),
+        Type::List(e) => format!("List of {}", registry_type(e)),
+        Type::Set(e) => format!("Set of {}", registry_type(e)),
+        Type::Map(e) => format!("Map of {}", registry_type(e)),
+        Type::Object { .. } => "Object".into(),
+        Type::Tuple(_) => "Tuple".into(),
+    }
+}
+
+/// The example id in an import format ("the numeric team id, e.g. 42" gives `42`).
+fn example_id(format: &str) -> &str {
+    format
+        .rsplit_once("e.g. ")
+        .map(|(_, id)| id.trim_end_matches(['.', ')']).trim_matches('`'))
+        .filter(|id| !id.is_empty())
+        .unwrap_or("<id>")
 }
 
 fn default_text(v: &crate::cty::Value) -> String {

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod cty;
 pub mod data_sources;
 pub mod docs;
+pub mod ephemeral;
 pub mod framework;
 pub mod protocol;
 pub mod provider;

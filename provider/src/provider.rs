@@ -11,17 +11,25 @@ use tokio_util::sync::CancellationToken;
 use crate::context::{Ctx, SharedCtx};
 use crate::convert;
 use crate::cty::{self, Type, Value};
+use crate::framework::resource::with_planned_private;
 use crate::framework::{
-    plan, validate_config, ApplyError, DataSource, Diagnostic, Diagnostics, Resource, Schema,
+    plan, validate_config, ApplyError, DataSource, Diagnostic, Diagnostics, EphemeralResource,
+    Resource, Schema,
 };
 use crate::protocol::tfplugin6::{
-    apply_resource_change, configure_provider, get_metadata, get_provider_schema,
-    get_resource_identity_schemas, import_resource_state, plan_resource_change, read_data_source,
-    read_resource, upgrade_resource_state, validate_data_resource_config, validate_provider_config,
-    validate_resource_config, DynamicValue, ServerCapabilities,
+    apply_resource_change, close_ephemeral_resource, configure_provider, get_metadata,
+    get_provider_schema, get_resource_identity_schemas, import_resource_state,
+    open_ephemeral_resource, plan_resource_change, read_data_source, read_resource,
+    renew_ephemeral_resource, upgrade_resource_state, validate_data_resource_config,
+    validate_ephemeral_resource_config, validate_provider_config, validate_resource_config,
+    DynamicValue, ServerCapabilities,
 };
 use crate::protocol::{ProviderHandler, ProviderInfo, RpcResult};
-use crate::{data_sources, provider_config, resources};
+use crate::{data_sources, ephemeral, provider_config, resources};
+
+/// The most `ConfigureProvider` waits for Mixpanel to answer (issue 16: a server that accepts
+/// connections and never answers fails the command in well under 30 s).
+const CONFIGURE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Source address Terraform knows the provider by.
 pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/mixpanel-access/mixpanel";
@@ -55,6 +63,7 @@ struct Catalog {
     provider_ty: Type,
     resources: HashMap<&'static str, Entry<dyn Resource<Ctx>>>,
     data_sources: HashMap<&'static str, Entry<dyn DataSource<Ctx>>>,
+    ephemerals: HashMap<&'static str, Entry<dyn EphemeralResource<Ctx>>>,
 }
 
 impl Catalog {
@@ -77,11 +86,20 @@ impl Catalog {
                 (d.type_name(), Entry { imp: d, schema, ty })
             })
             .collect();
+        let ephemerals = ephemeral::all()
+            .into_iter()
+            .map(|e| {
+                let schema = e.schema();
+                let ty = schema.cty_type();
+                (e.type_name(), Entry { imp: e, schema, ty })
+            })
+            .collect();
         Catalog {
             provider,
             provider_ty,
             resources,
             data_sources,
+            ephemerals,
         }
     }
 }
@@ -135,6 +153,16 @@ impl MixpanelProvider {
         })
     }
 
+    fn ephemeral(&self, name: &str) -> Result<&Entry<dyn EphemeralResource<Ctx>>, Diagnostics> {
+        self.catalog().ephemerals.get(name).ok_or_else(|| {
+            Diagnostic::error(
+                "Unknown ephemeral resource",
+                format!("This provider has no ephemeral resource type {name}"),
+            )
+            .into()
+        })
+    }
+
     fn ctx(&self) -> Result<SharedCtx, Diagnostics> {
         self.ctx.read().ok().and_then(|c| c.clone()).ok_or_else(|| {
             Diagnostic::error(
@@ -156,6 +184,24 @@ impl MixpanelProvider {
         }
     }
 
+    /// A value computed from a configuration (a data source's read, an ephemeral resource's
+    /// open), unless Terraform asks the provider to stop first.
+    async fn computed_from_config<F, Fut>(
+        &self,
+        ty: &Type,
+        config: Option<&DynamicValue>,
+        work: F,
+    ) -> Result<Option<DynamicValue>, Diagnostics>
+    where
+        F: FnOnce(SharedCtx, Value) -> Fut,
+        Fut: Future<Output = Result<Value, Diagnostics>>,
+    {
+        let config = decode(config, ty)?;
+        let ctx = self.ctx()?;
+        let value = self.cancellable(work(ctx, config)).await?;
+        encode(&value, ty)
+    }
+
     /// Runs an operation unless Terraform asks the provider to stop first.
     async fn cancellable<T>(
         &self,
@@ -173,6 +219,26 @@ fn cancelled() -> Diagnostic {
         "Operation cancelled",
         "Terraform asked the provider to stop; the change may be partly applied, so run plan again to see where it stands.",
     )
+}
+
+/// A configuration checked against its schema's validators and the type's own checks.
+fn validated<T: ?Sized>(
+    entry: Result<&Entry<T>, Diagnostics>,
+    config: Option<&DynamicValue>,
+    check: impl FnOnce(&T, &Value) -> Diagnostics,
+) -> Diagnostics {
+    let t = match entry {
+        Ok(t) => t,
+        Err(d) => return d,
+    };
+    match decode(config, &t.ty) {
+        Ok(cfg) => {
+            let mut d = validate_config(&t.schema.attributes, &cfg);
+            d.extend(check(&t.imp, &cfg));
+            d
+        }
+        Err(d) => d,
+    }
 }
 
 fn decode(v: Option<&DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
@@ -278,6 +344,13 @@ impl ProviderHandler for MixpanelProvider {
                     type_name: n.to_string(),
                 })
                 .collect(),
+            ephemeral_resources: c
+                .ephemerals
+                .keys()
+                .map(|n| get_metadata::EphemeralMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
             ..Default::default()
         })
     }
@@ -296,6 +369,11 @@ impl ProviderHandler for MixpanelProvider {
                 .collect(),
             data_source_schemas: c
                 .data_sources
+                .iter()
+                .map(|(n, t)| (n.to_string(), convert::schema(&t.schema)))
+                .collect(),
+            ephemeral_resource_schemas: c
+                .ephemerals
                 .iter()
                 .map(|(n, t)| (n.to_string(), convert::schema(&t.schema)))
                 .collect(),
@@ -341,7 +419,8 @@ impl ProviderHandler for MixpanelProvider {
         }) {
             Ok((client, org, vault)) => {
                 self.cancellable(async move {
-                    let ctx = provider_config::connect(client, org).await?;
+                    let ctx =
+                        provider_config::connect_within(client, org, CONFIGURE_BUDGET).await?;
                     match vault {
                         Some(v) => Ok(ctx.with_vault(provider_config::connect_vault(v).await?)),
                         None => Ok(ctx),
@@ -366,17 +445,9 @@ impl ProviderHandler for MixpanelProvider {
         &self,
         r: validate_resource_config::Request,
     ) -> RpcResult<validate_resource_config::Response> {
-        let d = match self.resource(&r.type_name) {
-            Ok(t) => match decode(r.config.as_ref(), &t.ty) {
-                Ok(cfg) => {
-                    let mut d = validate_config(&t.schema.attributes, &cfg);
-                    d.extend(t.imp.validate(&cfg));
-                    d
-                }
-                Err(d) => d,
-            },
-            Err(d) => d,
-        };
+        let d = validated(self.resource(&r.type_name), r.config.as_ref(), |t, c| {
+            t.validate(c)
+        });
         Ok(validate_resource_config::Response {
             diagnostics: convert::diagnostics(d),
         })
@@ -386,17 +457,9 @@ impl ProviderHandler for MixpanelProvider {
         &self,
         r: validate_data_resource_config::Request,
     ) -> RpcResult<validate_data_resource_config::Response> {
-        let d = match self.data_source(&r.type_name) {
-            Ok(t) => match decode(r.config.as_ref(), &t.ty) {
-                Ok(cfg) => {
-                    let mut d = validate_config(&t.schema.attributes, &cfg);
-                    d.extend(t.imp.validate(&cfg));
-                    d
-                }
-                Err(d) => d,
-            },
-            Err(d) => d,
-        };
+        let d = validated(self.data_source(&r.type_name), r.config.as_ref(), |t, c| {
+            t.validate(c)
+        });
         Ok(validate_data_resource_config::Response {
             diagnostics: convert::diagnostics(d),
         })
@@ -495,13 +558,36 @@ impl ProviderHandler for MixpanelProvider {
                 return Err(d);
             }
             let planned = encode(&p.planned, &t.ty)?;
-            Ok((planned, p.requires_replace, d))
+            // A create (or a replacement) records what already exists for it.
+            let creates =
+                !p.planned.is_null() && (prior.is_null() || !p.requires_replace.is_empty());
+            Ok((
+                planned,
+                p.requires_replace,
+                d,
+                creates.then_some((t, p.planned)),
+            ))
         })();
+        let result = match result {
+            Ok((planned, replace, d, Some((t, value)))) => {
+                let private = match self.ctx() {
+                    Ok(ctx) => self
+                        .cancellable(async { Ok(t.imp.plan_private(&ctx, &value).await) })
+                        .await
+                        .ok()
+                        .flatten(),
+                    Err(_) => None,
+                };
+                Ok((planned, replace, d, private))
+            }
+            Ok((planned, replace, d, None)) => Ok((planned, replace, d, None)),
+            Err(d) => Err(d),
+        };
         Ok(match result {
-            Ok((planned_state, replace, d)) => plan_resource_change::Response {
+            Ok((planned_state, replace, d, private)) => plan_resource_change::Response {
                 planned_state,
                 requires_replace: replace.iter().map(convert::path).collect(),
-                planned_private: r.prior_private,
+                planned_private: private.unwrap_or(r.prior_private),
                 diagnostics: convert::diagnostics(d),
                 ..Default::default()
             },
@@ -526,6 +612,7 @@ impl ProviderHandler for MixpanelProvider {
                 })
             }
         };
+        let created = decode(r.prior_state.as_ref(), &t.ty).is_ok_and(|v| v.is_null());
         let result: Result<Value, ApplyError> = async {
             let prior = decode(r.prior_state.as_ref(), &t.ty)?;
             let planned = decode(r.planned_state.as_ref(), &t.ty)?;
@@ -535,7 +622,9 @@ impl ProviderHandler for MixpanelProvider {
                 return Ok(Value::Null);
             }
             let applied = if prior.is_null() {
-                self.cancellable_apply(t.imp.create(&ctx, &planned)).await
+                let private = r.planned_private.clone();
+                self.cancellable_apply(with_planned_private(private, t.imp.create(&ctx, &planned)))
+                    .await
             } else {
                 self.cancellable_apply(t.imp.update(&ctx, &prior, &planned))
                     .await
@@ -564,9 +653,14 @@ impl ProviderHandler for MixpanelProvider {
         .await;
         Ok(match result {
             Ok(new) => match encode(&new, &t.ty) {
+                // A create's private state served the create only.
                 Ok(new_state) => apply_resource_change::Response {
                     new_state,
-                    private: r.planned_private,
+                    private: if created {
+                        Vec::new()
+                    } else {
+                        r.planned_private
+                    },
                     ..Default::default()
                 },
                 Err(d) => apply_resource_change::Response {
@@ -590,7 +684,11 @@ impl ProviderHandler for MixpanelProvider {
                 };
                 apply_resource_change::Response {
                     new_state,
-                    private: r.planned_private,
+                    private: if created {
+                        Vec::new()
+                    } else {
+                        r.planned_private
+                    },
                     diagnostics: convert::diagnostics(diags),
                     ..Default::default()
                 }
@@ -625,16 +723,69 @@ impl ProviderHandler for MixpanelProvider {
         })
     }
 
+    async fn validate_ephemeral_resource_config(
+        &self,
+        r: validate_ephemeral_resource_config::Request,
+    ) -> RpcResult<validate_ephemeral_resource_config::Response> {
+        let d = validated(self.ephemeral(&r.type_name), r.config.as_ref(), |t, c| {
+            t.validate(c)
+        });
+        Ok(validate_ephemeral_resource_config::Response {
+            diagnostics: convert::diagnostics(d),
+        })
+    }
+
+    /// The value is computed here and handed to Terraform, which keeps it in memory only.
+    async fn open_ephemeral_resource(
+        &self,
+        r: open_ephemeral_resource::Request,
+    ) -> RpcResult<open_ephemeral_resource::Response> {
+        let result = async {
+            let t = self.ephemeral(&r.type_name)?;
+            self.computed_from_config(&t.ty, r.config.as_ref(), |ctx, config| async move {
+                t.imp.open(&ctx, &config).await
+            })
+            .await
+        }
+        .await;
+        Ok(match result {
+            Ok(result) => open_ephemeral_resource::Response {
+                result,
+                ..Default::default()
+            },
+            Err(d) => open_ephemeral_resource::Response {
+                diagnostics: convert::diagnostics(d),
+                ..Default::default()
+            },
+        })
+    }
+
+    /// Nothing to renew: the value is read whole at open.
+    async fn renew_ephemeral_resource(
+        &self,
+        _r: renew_ephemeral_resource::Request,
+    ) -> RpcResult<renew_ephemeral_resource::Response> {
+        Ok(renew_ephemeral_resource::Response::default())
+    }
+
+    /// Nothing to release: no lease is taken at open.
+    async fn close_ephemeral_resource(
+        &self,
+        _r: close_ephemeral_resource::Request,
+    ) -> RpcResult<close_ephemeral_resource::Response> {
+        Ok(close_ephemeral_resource::Response::default())
+    }
+
     async fn read_data_source(
         &self,
         r: read_data_source::Request,
     ) -> RpcResult<read_data_source::Response> {
         let result = async {
             let t = self.data_source(&r.type_name)?;
-            let config = decode(r.config.as_ref(), &t.ty)?;
-            let ctx = self.ctx()?;
-            let state = self.cancellable(t.imp.read(&ctx, &config)).await?;
-            encode(&state, &t.ty)
+            self.computed_from_config(&t.ty, r.config.as_ref(), |ctx, config| async move {
+                t.imp.read(&ctx, &config).await
+            })
+            .await
         }
         .await;
         Ok(match result {

@@ -335,6 +335,24 @@ pub fn configure(config: &Value) -> Result<(Client, Option<OrgId>), Diagnostics>
     Ok((client, numbers[0].map(OrgId)))
 }
 
+/// [`connect`], failing after `budget` with the URL that did not answer.
+pub async fn connect_within(
+    client: Client,
+    org: Option<OrgId>,
+    budget: std::time::Duration,
+) -> Result<Ctx, Diagnostics> {
+    let url = client.config().base_url.to_string();
+    match tokio::time::timeout(budget, connect(client, org)).await {
+        Ok(r) => r,
+        Err(_) => Err(Diagnostic::attr_error(
+            "api_url",
+            "Cannot reach Mixpanel",
+            format!("{url} accepted the connection but did not answer /api/app/me within {} s: check api_url (or region), a proxy or firewall in between, and that Mixpanel is up.", budget.as_secs()),
+        )
+        .into()),
+    }
+}
+
 /// Checks the credential once with `/api/app/me`, which also names the organization (when
 /// not configured) and the provider's own organization role. A rejected credential or an
 /// unreachable API is one diagnostic here, not one per resource.

@@ -461,3 +461,96 @@ path "secret/metadata/*" { capabilities = ["read", "list"] }"#;
     assert!(!ok && out.contains("no account was created"), "{out}");
     assert_eq!(accounts(), before, "an account was left behind");
 }
+
+/// Issue 16: the rotated secret as an ephemeral value, handed to a second provider block
+/// (which can only authenticate with the right secret) and never in the state, a plan file or
+/// Terraform's trace log.
+#[test]
+fn the_ephemeral_secret_reaches_a_provider_block_and_no_state_plan_or_log() {
+    let emu = Emulator::start();
+    let creds = emu.bootstrap("Acme", "owner");
+    let bao = OpenBao::dev();
+    let terraform = terraform_or_skip("ephemeral secret").expect("terraform");
+    let base = rotated_config("analyst", false, false);
+    let mut tf = TerraformDir::with_dev_overrides(
+        terraform,
+        &workspace_binary("terraform-provider-mixpanel"),
+        &base,
+    );
+    tf.set_env("MIXPANEL_API_URL", &emu.url);
+    tf.set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
+    tf.set_env("MIXPANEL_SERVICE_ACCOUNT_SECRET", &creds.secret);
+    tf.set_env("VAULT_ADDR", &bao.address());
+    tf.set_env("VAULT_TOKEN", bao.root_token());
+    tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let (user, secret) = stored(&bao, "warehouse/looker");
+    let with_ephemeral = format!(
+        r#"{base}
+ephemeral "mixpanel_rotated_credential_secret" "looker" {{
+  name = mixpanel_rotated_credential.looker.name
+}}
+
+provider "mixpanel" {{
+  alias                    = "looker"
+  api_url                  = "{url}"
+  service_account_username = ephemeral.mixpanel_rotated_credential_secret.looker.username
+  service_account_secret   = ephemeral.mixpanel_rotated_credential_secret.looker.secret
+}}
+
+data "mixpanel_project" "seen_by_looker" {{
+  provider = mixpanel.looker
+  id       = mixpanel_project.warehouse.id
+}}
+
+output "looker_sees" {{
+  value = data.mixpanel_project.seen_by_looker.name
+}}
+"#,
+        url = emu.url
+    );
+    std::fs::write(tf.path().join("main.tf"), &with_ephemeral).expect("main.tf");
+    let log = tf.path().join("trace.log");
+    tf.set_env("TF_LOG", "trace");
+    tf.set_env("TF_LOG_PATH", log.to_str().expect("utf8 path"));
+    let plan = tf.run_ok(&["plan", "-no-color", "-input=false", "-out=tfplan"]);
+    let planned = String::from_utf8_lossy(&plan.stdout).to_string();
+    let plan_json =
+        String::from_utf8(tf.run_ok(&["show", "-json", "tfplan"]).stdout).expect("utf8");
+    let applied = tf.run_ok(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "tfplan",
+    ]);
+    let out = text(&applied);
+    // The second provider block authenticated with the secret from Vault.
+    let shown =
+        String::from_utf8(tf.run_ok(&["output", "-raw", "looker_sees"]).stdout).expect("utf8");
+    assert_eq!(shown, "warehouse", "{out}");
+    assert!(
+        planned.contains("mixpanel_rotated_credential_secret")
+            || plan_json.contains("seen_by_looker"),
+        "{planned}"
+    );
+    let state = std::fs::read_to_string(tf.path().join("terraform.tfstate")).expect("state");
+    let trace = std::fs::read_to_string(&log).expect("trace log");
+    assert!(
+        trace.contains("OpenEphemeralResource") || trace.contains("ephemeral"),
+        "the trace log shows no ephemeral resource"
+    );
+    for (what, text) in [
+        ("state", state.as_str()),
+        ("plan output", planned.as_str()),
+        ("plan JSON", plan_json.as_str()),
+        ("apply output", out.as_str()),
+        ("trace log", trace.as_str()),
+    ] {
+        assert!(!text.contains(&secret), "the secret is in the {what}");
+    }
+    // The user name is not secret: the state keeps it.
+    assert!(
+        state.contains(&user),
+        "the state lost the account's username"
+    );
+}

@@ -3,6 +3,7 @@
 //! verified removals, and the validators of Mixpanel's values. The framework below knows none
 //! of it.
 
+mod before;
 mod cache;
 mod diag;
 
@@ -15,6 +16,7 @@ use mixpanel_access::vault::VaultStore;
 use crate::framework::validators::parses;
 use crate::framework::{Diagnostic, Diagnostics, Validator};
 
+pub use before::{planned_before, record_before};
 pub use cache::{CacheKey, Indexed, ReadCache};
 pub use diag::{api_diag, removed, route_missing};
 

@@ -12,7 +12,7 @@ pub mod validators;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use plan::{plan, Plan};
-pub use resource::{ApplyError, DataSource, Failed, Resource};
+pub use resource::{ApplyError, DataSource, EphemeralResource, Failed, Resource};
 pub use schema::{AttrType, Attribute, BlockType, Nesting, Schema};
 pub use typed::{as_string, Applied, Sensitive, Typed, TypedResource};
 pub use validators::{validate_config, Validator};

@@ -42,6 +42,24 @@ impl<M> From<Diagnostic> for Failed<M> {
     }
 }
 
+tokio::task_local! {
+    /// The planned private state of the create being applied.
+    static PLANNED_PRIVATE: Vec<u8>;
+}
+
+/// Runs a create with the planned private state [`Resource::plan_private`] recorded.
+pub async fn with_planned_private<F: std::future::Future>(
+    private: Vec<u8>,
+    create: F,
+) -> F::Output {
+    PLANNED_PRIVATE.scope(private, create).await
+}
+
+/// The planned private state of the create being applied (empty when the plan recorded none).
+pub fn planned_private() -> Vec<u8> {
+    PLANNED_PRIVATE.try_with(Clone::clone).unwrap_or_default()
+}
+
 #[tonic::async_trait]
 pub trait Resource<C: Sync>: Send + Sync {
     /// The Terraform type name, e.g. `mixpanel_project`.
@@ -57,6 +75,14 @@ pub trait Resource<C: Sync>: Send + Sync {
     /// Adjusts or refuses the framework's plan (e.g. a protected resource's destroy).
     fn modify_plan(&self, _prior: &Value, _config: &Value, _plan: &mut Plan) -> Diagnostics {
         Diagnostics::new()
+    }
+
+    /// For a planned create: what the plan records in its private state for the create to
+    /// use (the objects that already held the create's key, so that a lookup after a lost
+    /// answer adopts only one that appeared since); [`planned_private`] gives it back during
+    /// the create. `None`: nothing.
+    async fn plan_private(&self, _ctx: &C, _planned: &Value) -> Option<Vec<u8>> {
+        None
     }
 
     /// The new object as a read shows it. On failure, [`ApplyError::state`] is the object when
@@ -115,6 +141,19 @@ pub trait DataSource<C: Sync>: Send + Sync {
         Diagnostics::new()
     }
     async fn read(&self, ctx: &C, config: &Value) -> Result<Value, Diagnostics>;
+}
+
+/// An ephemeral resource (protocol 6.7): a value Terraform opens during a plan or an apply
+/// and never stores in the state or the plan.
+#[tonic::async_trait]
+pub trait EphemeralResource<C: Sync>: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// The value, from a configuration without unknowns.
+    async fn open(&self, ctx: &C, config: &Value) -> Result<Value, Diagnostics>;
 }
 
 // ----- value helpers -----

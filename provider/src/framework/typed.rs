@@ -38,6 +38,11 @@ pub trait TypedResource<C: Sync>: Send + Sync + 'static {
     }
 
     /// The new object as a read shows it; on failure, the object when it exists despite it.
+    /// See [`Resource::plan_private`]; not called when the planned model holds unknowns.
+    async fn plan_private(&self, _ctx: &C, _planned: Self::Model) -> Option<Vec<u8>> {
+        None
+    }
+
     async fn create(&self, ctx: &C, planned: Self::Model) -> Applied<Self::Model>;
 
     /// The current state, or `None` when the object is gone.
@@ -115,6 +120,11 @@ impl<C: Sync, R: TypedResource<C>> Resource<C> for Typed<R> {
 
     fn modify_plan(&self, prior: &Value, config: &Value, plan: &mut Plan) -> Diagnostics {
         self.0.modify_plan(prior, config, plan)
+    }
+
+    async fn plan_private(&self, ctx: &C, planned: &Value) -> Option<Vec<u8>> {
+        let m = model(planned).ok()?;
+        self.0.plan_private(ctx, m).await
     }
 
     async fn create(&self, ctx: &C, planned: &Value) -> Result<Value, ApplyError> {

@@ -151,6 +151,7 @@ async fn serve_managed<H: ProviderHandler>(
         Some(client_cert) => Transport::MutualTls { client_cert },
         None => Transport::Plaintext,
     };
+    let stop_for_parent = stop.clone();
     let server = server::start(
         handler,
         stop,
@@ -162,6 +163,7 @@ async fn serve_managed<H: ProviderHandler>(
     .await
     .map_err(|e| e.to_string())?;
     watch_signals(&server, false)?;
+    watch_parent(&server, stop_for_parent);
 
     let line = server.handshake_line(host.protocol_version);
     let mut stdout = std::io::stdout().lock();
@@ -204,6 +206,32 @@ async fn serve_debug<H: ProviderHandler>(
     let _ = stdout.flush();
     drop(stdout);
     server.wait().await.map_err(|e| e.to_string())
+}
+
+/// Terraform's end of the connection goes away with Terraform: when the process that started
+/// this one is gone (this process is re-parented), in-flight work is cancelled and the server
+/// shuts down, so a provider never outlives a `kill -9` of terraform by more than a moment.
+fn watch_parent(server: &RunningServer, stop: CancellationToken) {
+    let parent = std::os::unix::process::parent_id();
+    let shutdown = server.shutdown_token();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.cancelled() => break,
+            }
+            if std::os::unix::process::parent_id() != parent {
+                tracing::warn!(
+                    parent,
+                    "terraform is gone: cancelling work and shutting down"
+                );
+                stop.cancel();
+                shutdown.cancel();
+                break;
+            }
+        }
+    });
 }
 
 /// SIGTERM always shuts down; SIGINT only in debug mode (managed: ignored, see the module docs).

@@ -1,6 +1,7 @@
 //! `mixpanel_organization_member`: a member of the organization and their organization role.
 //! Creating it invites the user.
 
+use mixpanel_access::api::ApiError;
 use mixpanel_access::model::{Email, Member, MemberStatus, OrgRole};
 use serde::{Deserialize, Serialize};
 
@@ -85,11 +86,26 @@ impl TypedResource<Ctx> for OrganizationMemberResource {
 
     async fn create(&self, ctx: &Ctx, planned: OrganizationMember) -> Applied<OrganizationMember> {
         let (email, role) = (planned.email, planned.role);
-        ctx.client
+        match ctx
+            .client
             .invite_org_users(ctx.org(), std::slice::from_ref(&email), role)
             .await
-            .map_err(|e| api_diag("Cannot invite the member", &e, Some("email")))?;
-        listed(ctx, email, "was invited").await
+        {
+            Ok(()) => listed(ctx, email, "was invited").await,
+            // Already a member (an earlier attempt whose answer was lost, an apply that was
+            // killed): with the planned role that is the planned end state, verified by a read.
+            Err(e @ ApiError::Conflict { .. }) => match read_member(ctx, email.clone()).await? {
+                Some(m) if m.role == role => Ok(m),
+                Some(m) => Err(Diagnostic::attr_error(
+                    "role",
+                    "The member exists with another role",
+                    format!("{email} is already a member of the organization with the role {}, not {role}. To manage the member as they are, import them: `terraform import mixpanel_organization_member.<name> {email}` or an `import {{ to = mixpanel_organization_member.<name>\n  id = \"{email}\" }}` block; then apply changes the role to {role}.", m.role),
+                )
+                .into()),
+                None => Err(api_diag("Cannot invite the member", &e, Some("email")).into()),
+            },
+            Err(e) => Err(api_diag("Cannot invite the member", &e, Some("email")).into()),
+        }
     }
 
     async fn read(

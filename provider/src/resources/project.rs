@@ -6,7 +6,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{
-    api_diag, removed, route_missing, CacheKey, Ctx, Indexed, PROJECT_ROLES, TIMEZONE,
+    api_diag, planned_before, record_before, removed, route_missing, CacheKey, Ctx, Indexed,
+    PROJECT_ROLES, TIMEZONE,
 };
 use crate::cty::{to_value, AttributePath, Unknowable, Value};
 use crate::framework::resource::{bad_import_id, opt_bool, opt_str};
@@ -198,14 +199,26 @@ impl TypedResource<Ctx> for ProjectResource {
         d
     }
 
+    async fn plan_private(&self, ctx: &Ctx, planned: ProjectModel) -> Option<Vec<u8>> {
+        let projects = list_projects(ctx).await.ok()?;
+        record_before(
+            projects
+                .iter()
+                .filter(|p| p.name == planned.name)
+                .map(|p| p.id.0),
+        )
+    }
+
     async fn create(&self, ctx: &Ctx, planned: ProjectModel) -> Applied<ProjectModel> {
+        let before = planned_before();
         let id = ctx
             .client
-            .create_project(
+            .create_project_checked(
                 ctx.org(),
                 &planned.name,
                 planned.data_residency,
                 &planned.timezone,
+                before.as_deref(),
             )
             .await
             .map_err(|e| api_diag("Cannot create the project", &e, None))?;

@@ -8,7 +8,9 @@ use mixpanel_access::model::{
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, EXPIRY};
+use crate::context::{
+    api_diag, planned_before, record_before, removed, CacheKey, Ctx, Indexed, EXPIRY,
+};
 use crate::cty::{Unknowable, Value};
 use crate::framework::resource::{bad_import_id, opt_str};
 use crate::framework::{
@@ -99,7 +101,7 @@ impl TypedResource<Ctx> for ServiceAccountResource {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new("A Mixpanel service account. Mixpanel cannot change a service account, so a change of any input creates a new one (and a new secret). The secret is known only right after creation: an imported account has a null secret.")
+        Schema::new("A Mixpanel service account. Mixpanel cannot change a service account, so a change of any input creates a new one (and a new secret). The secret is known only right after creation: an imported account has a null secret.\n\n~> **Warning:** the secret is stored in the Terraform state (marked sensitive, but in plain text in the state file). To keep it out of the state, use `mixpanel_rotated_credential`, which writes the secret to Vault for the mixpanel-rotator, and read it where it is needed with the `mixpanel_rotated_credential_secret` ephemeral resource.")
             .attr(Attribute::string("id").computed().use_state_for_unknown().describe("The service account's numeric id."))
             .attr(
                 Attribute::string("username")
@@ -155,6 +157,16 @@ impl TypedResource<Ctx> for ServiceAccountResource {
         }
     }
 
+    async fn plan_private(&self, ctx: &Ctx, planned: ServiceAccountModel) -> Option<Vec<u8>> {
+        let accounts = list_service_accounts(ctx).await.ok()?;
+        record_before(
+            accounts
+                .iter()
+                .filter(|a| a.username.base_name() == planned.username)
+                .map(|a| a.id.0),
+        )
+    }
+
     async fn create(
         &self,
         ctx: &Ctx,
@@ -175,9 +187,10 @@ impl TypedResource<Ctx> for ServiceAccountResource {
             expires,
             projects: vec![],
         };
+        let before = planned_before();
         let created = ctx
             .client
-            .create_service_account(ctx.org(), &request)
+            .create_service_account_checked(ctx.org(), &request, before.as_deref())
             .await
             .map_err(|e| api_diag("Cannot create the service account", &e, Some("username")))?;
         let secret = Some(Sensitive::new(created.secret.expose_secret()));

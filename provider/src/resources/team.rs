@@ -4,7 +4,7 @@
 use mixpanel_access::model::{Team, TeamId};
 use serde::{Deserialize, Serialize};
 
-use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed};
+use crate::context::{api_diag, planned_before, record_before, removed, CacheKey, Ctx, Indexed};
 use crate::cty::Unknowable;
 use crate::framework::resource::bad_import_id;
 use crate::framework::{
@@ -68,10 +68,21 @@ impl TypedResource<Ctx> for TeamResource {
             .attr(Attribute::bool("scim_managed").computed().use_state_for_unknown().describe("Whether the team is provisioned by SCIM (then change it in the identity provider)."))
     }
 
+    async fn plan_private(&self, ctx: &Ctx, planned: TeamModel) -> Option<Vec<u8>> {
+        let teams = list_teams(ctx).await.ok()?;
+        record_before(
+            teams
+                .iter()
+                .filter(|t| t.name == planned.name)
+                .map(|t| t.id.0),
+        )
+    }
+
     async fn create(&self, ctx: &Ctx, planned: TeamModel) -> Applied<TeamModel> {
+        let before = planned_before();
         let team = ctx
             .client
-            .create_team(ctx.org(), &planned.name)
+            .create_team_checked(ctx.org(), &planned.name, before.as_deref())
             .await
             .map_err(|e| api_diag("Cannot create the team", &e, Some("name")))?;
         match find_team(ctx, team.id).await? {

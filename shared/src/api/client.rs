@@ -8,6 +8,10 @@
 
 // Issue 9: organization settings, custom roles, data views, classified data.
 mod settings;
+// Issue 16: creates settled by a lookup after an unknown outcome.
+mod lookup;
+
+pub use lookup::Before;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -50,6 +54,9 @@ pub struct ClientConfig {
     pub max_backoff: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The most one call may take, every attempt and every wait between them included: past
+    /// it, the call fails with [`ApiError::Transport`] naming the URL.
+    pub call_budget: Duration,
     /// How long connection failures (refused, no route, name not resolved) are retried before
     /// the API counts as unreachable; after that, requests fail at their first connection
     /// failure until one gets through again.
@@ -75,6 +82,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_concurrency", &self.max_concurrency)
             .field("max_retries", &self.max_retries)
             .field("connect_budget", &self.connect_budget)
+            .field("call_budget", &self.call_budget)
             .field("batch_writes", &self.batch_writes)
             .finish()
     }
@@ -106,7 +114,8 @@ impl ClientConfig {
             max_retries: 5,
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
+            call_budget: Duration::from_secs(120),
             connect_budget: Duration::from_secs(10),
             requests_per_second: None,
             batch_writes: true,
@@ -154,6 +163,13 @@ struct Batchers {
     projects_to_teams: Batcher<OrgId, (TeamId, Vec<ProjectRoleGrant>)>,
     accounts_to_projects: Batcher<OrgId, AccountGrants>,
     accounts_to_team: Batcher<(OrgId, TeamId), Vec<ServiceAccountId>>,
+    // Issue 16: removals coalesce as additions do.
+    remove_org_users: Batcher<OrgId, Vec<Email>>,
+    users_from_projects: Batcher<(OrgId, Vec<ProjectId>), Vec<Email>>,
+    users_from_team: Batcher<(OrgId, TeamId), Vec<Email>>,
+    projects_from_team: Batcher<(OrgId, TeamId), Vec<ProjectId>>,
+    accounts_from_project: Batcher<(OrgId, ProjectId), Vec<ServiceAccountId>>,
+    accounts_from_team: Batcher<(OrgId, TeamId), Vec<ServiceAccountId>>,
 }
 
 /// Service accounts and the project roles each of them gets: one add-to-project request.
@@ -169,6 +185,12 @@ impl Batchers {
             projects_to_teams: Batcher::new(w, n),
             accounts_to_projects: Batcher::new(w, n),
             accounts_to_team: Batcher::new(w, n),
+            remove_org_users: Batcher::new(w, n),
+            users_from_projects: Batcher::new(w, n),
+            users_from_team: Batcher::new(w, n),
+            projects_from_team: Batcher::new(w, n),
+            accounts_from_project: Batcher::new(w, n),
+            accounts_from_team: Batcher::new(w, n),
         }
     }
 }
@@ -331,6 +353,34 @@ impl Client {
         self.inner.writes.load(Ordering::Acquire)
     }
 
+    /// A list-taking write of `items` under `key`: coalesced with the calls of the same key made
+    /// together (see [`super::batch`]), each caller getting its own outcome; sent at once when
+    /// batching is off.
+    async fn batched<K, I, F, Fut>(
+        &self,
+        batcher: &Batcher<K, Vec<I>>,
+        key: K,
+        items: Vec<I>,
+        send: F,
+    ) -> Result<(), ApiError>
+    where
+        K: std::hash::Hash + Eq + Clone + Send + 'static,
+        I: PartialEq + Clone + Send + 'static,
+        F: Fn(Client, K, Vec<I>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), ApiError>> + Send + 'static,
+    {
+        if !self.inner.config.batch_writes {
+            return send(self.clone(), key, items).await;
+        }
+        let client = self.clone();
+        batcher
+            .submit(key, items, move |key, lists| {
+                let (client, send) = (client.clone(), send.clone());
+                async move { send(client, key, union(lists)).await }
+            })
+            .await
+    }
+
     /// Whether the base URL is one of Mixpanel's own hosts.
     pub fn is_real_mixpanel(&self) -> bool {
         self.inner.real_mixpanel
@@ -403,7 +453,9 @@ impl Client {
             .with_jitter();
         let max_backoff = cfg.max_backoff;
         let connect_budget = cfg.connect_budget;
-        let result = (|| async {
+        let budget = cfg.call_budget;
+        let redacted = redact_url(&url);
+        let retried = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
             self.attempt(route, &method, &url, &body).await
         })
@@ -419,8 +471,16 @@ impl Client {
         })
         .notify(|f: &Failure, d: Duration| {
             tracing::warn!(route, error = %f.error, delay_ms = d.as_millis() as u64, "retrying");
-        })
-        .await;
+        });
+        let result = match tokio::time::timeout(budget, retried).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure {
+                error: out_of_budget(route, &method, redacted, budget),
+                retry: false,
+                retry_after: None,
+                unreachable: false,
+            }),
+        };
         if method != Method::GET {
             self.inner.writes.fetch_add(1, Ordering::AcqRel);
         }
@@ -607,6 +667,14 @@ impl Client {
                 status: status.as_u16(),
                 message,
             }),
+            // On a create settled by a lookup, a 503 or a 429 is not taken for proof that
+            // nothing happened (a gateway may answer so after the write): looked up first.
+            s @ (429 | 503) if lookup::looked_up(route) => plain(ApiError::MaybeApplied {
+                route,
+                status: Some(s),
+                cause: format!("Mixpanel answered HTTP {s}: {message}"),
+                check: wire::creates_new(route).unwrap_or_default(),
+            }),
             429 => {
                 let retry_after = headers
                     .get(RETRY_AFTER)
@@ -750,7 +818,10 @@ impl Client {
             .await
     }
 
-    /// Creates a service account; the secret in the answer is shown this once.
+    /// Creates a service account; the secret in the answer is shown this once. Sent once: an
+    /// answer that does not prove failure is [`ApiError::MaybeApplied`], for a caller that
+    /// settles it itself (the rotator's journal, with its deterministic usernames);
+    /// [`Client::create_service_account_checked`] looks it up and tries again.
     pub async fn create_service_account(
         &self,
         org: OrgId,
@@ -879,6 +950,24 @@ impl Client {
         project: ProjectId,
         service_accounts: &[ServiceAccountId],
     ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.accounts_from_project;
+        self.batched(
+            batcher,
+            (org, project),
+            service_accounts.to_vec(),
+            |c, (org, project), ids| async move {
+                c.send_accounts_from_project(org, project, &ids).await
+            },
+        )
+        .await
+    }
+
+    async fn send_accounts_from_project(
+        &self,
+        org: OrgId,
+        project: ProjectId,
+        service_accounts: &[ServiceAccountId],
+    ) -> Result<(), ApiError> {
         let body = wire::RemoveServiceAccountsFromProjects {
             projects: vec![wire::ProjectServiceAccountIds {
                 id: project,
@@ -957,6 +1046,22 @@ impl Client {
         team: TeamId,
         service_accounts: &[ServiceAccountId],
     ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.accounts_from_team;
+        self.batched(
+            batcher,
+            (org, team),
+            service_accounts.to_vec(),
+            |c, (org, team), ids| async move { c.send_accounts_from_team(org, team, &ids).await },
+        )
+        .await
+    }
+
+    async fn send_accounts_from_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        service_accounts: &[ServiceAccountId],
+    ) -> Result<(), ApiError> {
         let body = wire::ServiceAccountIds {
             service_account_ids: service_accounts.to_vec(),
         };
@@ -990,8 +1095,14 @@ impl Client {
         residency: DataResidency,
         timezone: &Timezone,
     ) -> Result<ProjectId, ApiError> {
+        self.create_project_checked(org, name, residency, timezone, None)
+            .await
+    }
+
+    /// Mixpanel's id of a time zone.
+    async fn timezone_id(&self, timezone: &Timezone) -> Result<u32, ApiError> {
         let zones = self.list_timezones().await?;
-        let timezone_id = zones
+        zones
             .iter()
             .find(|z| z.1 == timezone.as_str())
             .map(|z| z.0)
@@ -999,18 +1110,7 @@ impl Client {
                 ApiError::Config(format!(
                     "Mixpanel does not list the time zone {timezone}: choose another IANA name"
                 ))
-            })?;
-        let body = wire::CreateProject {
-            project_name: name.to_string(),
-            cluster_id: residency.cluster_id(),
-            timezone_id,
-            is_b2b: false,
-        };
-        let created: wire::CreatedProject = self
-            .send(&wire::CREATE_PROJECT, PathArgs::org(org), &body)
-            .await?;
-        self.remember_hosts(std::iter::once((created.id, residency.host())));
-        Ok(created.id)
+            })
     }
 
     pub async fn project_metadata(
@@ -1069,27 +1169,7 @@ impl Client {
     /// Creates a team and returns it (Mixpanel answers without the id, so the list is read
     /// back). A name already taken is a conflict.
     pub async fn create_team(&self, org: OrgId, name: &str) -> Result<Team, ApiError> {
-        let route = &wire::ADD_TEAMS;
-        let body = wire::TeamNames {
-            team_names: vec![name.to_string()],
-        };
-        let added: Vec<wire::AddedTeam> = self.send(route, PathArgs::org(org), &body).await?;
-        if added.iter().any(|t| t.name == name && !t.created) {
-            return Err(ApiError::Conflict {
-                route: route.name,
-                message: format!(
-                    "a team named \"{name}\" already exists: import it or choose another name"
-                ),
-            });
-        }
-        self.list_teams(org)
-            .await?
-            .into_iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| ApiError::Decode {
-                route: route.name,
-                message: format!("team \"{name}\" was created but is not in the team list"),
-            })
+        self.create_team_checked(org, name, None).await
     }
 
     pub async fn rename_team(&self, org: OrgId, team: TeamId, name: &str) -> Result<(), ApiError> {
@@ -1159,6 +1239,22 @@ impl Client {
         team: TeamId,
         projects: &[ProjectId],
     ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.projects_from_team;
+        self.batched(
+            batcher,
+            (org, team),
+            projects.to_vec(),
+            |c, (org, team), ids| async move { c.send_projects_from_team(org, team, &ids).await },
+        )
+        .await
+    }
+
+    async fn send_projects_from_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        projects: &[ProjectId],
+    ) -> Result<(), ApiError> {
         let body = wire::ProjectIds {
             project_ids: projects.to_vec(),
         };
@@ -1208,6 +1304,22 @@ impl Client {
 
     /// Removes users from a team. Available on the emulator only.
     pub async fn remove_users_from_team(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        users: &[Email],
+    ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.users_from_team;
+        self.batched(
+            batcher,
+            (org, team),
+            users.to_vec(),
+            |c, (org, team), users| async move { c.send_users_from_team(org, team, &users).await },
+        )
+        .await
+    }
+
+    async fn send_users_from_team(
         &self,
         org: OrgId,
         team: TeamId,
@@ -1279,6 +1391,14 @@ impl Client {
 
     /// Removes users from the whole organization (every project and team).
     pub async fn remove_org_users(&self, org: OrgId, emails: &[Email]) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.remove_org_users;
+        self.batched(batcher, org, emails.to_vec(), |c, org, emails| async move {
+            c.send_remove_org_users(org, &emails).await
+        })
+        .await
+    }
+
+    async fn send_remove_org_users(&self, org: OrgId, emails: &[Email]) -> Result<(), ApiError> {
         let body = wire::Emails {
             emails: emails.to_vec(),
         };
@@ -1339,6 +1459,24 @@ impl Client {
 
     /// Removes users' individual grants on projects. Available on the emulator only.
     pub async fn remove_users_from_projects(
+        &self,
+        org: OrgId,
+        users: &[Email],
+        projects: &[ProjectId],
+    ) -> Result<(), ApiError> {
+        let batcher = &self.inner.batch.users_from_projects;
+        self.batched(
+            batcher,
+            (org, projects.to_vec()),
+            users.to_vec(),
+            |c, (org, projects), users| async move {
+                c.send_users_from_projects(org, &users, &projects).await
+            },
+        )
+        .await
+    }
+
+    async fn send_users_from_projects(
         &self,
         org: OrgId,
         users: &[Email],
@@ -1684,6 +1822,27 @@ fn error_message(body: &[u8], status: StatusCode) -> String {
     }
 }
 
+/// A call that had no answer within its budget; a create may have been carried out.
+fn out_of_budget(route: &'static str, method: &Method, url: String, budget: Duration) -> ApiError {
+    let message = format!(
+        "no answer within {} s, retries included (the server accepts connections but does not answer): check api_url and the network",
+        budget.as_secs()
+    );
+    match wire::creates_new(route).filter(|_| *method != Method::GET) {
+        Some(check) => ApiError::MaybeApplied {
+            route,
+            status: None,
+            cause: format!("{message} ({url})"),
+            check,
+        },
+        None => ApiError::Transport {
+            route,
+            url,
+            message,
+        },
+    }
+}
+
 fn redact_url(url: &Url) -> String {
     let mut u = url.clone();
     let _ = u.set_password(None);
@@ -1911,11 +2070,25 @@ mod tests {
             );
             assert!(local.failure("add_users_to_teams", code, &h, b"").retry);
         }
+        // Issue 16: on a create settled by a lookup, neither a 503 nor a 429 proves that
+        // nothing was stored, so neither is sent again blindly; elsewhere both are retried.
         for route in ["create_service_account", "create_project", "add_teams"] {
-            let f = local.failure(route, StatusCode::SERVICE_UNAVAILABLE, &h, b"");
+            for code in [
+                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::TOO_MANY_REQUESTS,
+            ] {
+                let f = local.failure(route, code, &h, b"");
+                assert!(
+                    !f.retry && matches!(f.error, ApiError::MaybeApplied { .. }),
+                    "{route} {code}"
+                );
+            }
+        }
+        for route in ["add_users_to_teams", "me"] {
             assert!(
-                f.retry && matches!(f.error, ApiError::Server { .. }),
-                "{route}"
+                local
+                    .failure(route, StatusCode::SERVICE_UNAVAILABLE, &h, b"")
+                    .retry
             );
             assert!(
                 local

@@ -6,6 +6,6 @@ mod error;
 mod org;
 pub mod wire;
 
-pub use client::{route_capability, AuditScope, Client, ClientConfig, AUDIT_LOG_MAX_PAGES};
+pub use client::{route_capability, AuditScope, Before, Client, ClientConfig, AUDIT_LOG_MAX_PAGES};
 pub use error::ApiError;
 pub use org::OrgClient;

@@ -1,0 +1,307 @@
+//! Creates that are never sent twice without a read (issue 16).
+//!
+//! A create whose answer does not prove it failed (a 5xx, a 429, a lost answer) may have been
+//! carried out. Before it is sent again, the collection is listed by the route's key (a
+//! project's or a team's name, a service account's requested username): an object with that key
+//! that did not exist before the create is its result and is adopted; none, and it is sent
+//! again. Still unknown after the retries, the error says so ([`ApiError::MaybeApplied`]).
+//!
+//! "Before" is what the caller knew existed with that key (the provider records it at plan
+//! time, in the planned private state); without it, the collection is listed once before the
+//! first attempt.
+
+use std::future::Future;
+
+use super::Client;
+use crate::api::error::ApiError;
+use crate::api::wire::{self, PathArgs, Route};
+use crate::model::{
+    CreatedServiceAccount, DataResidency, OrgId, ProjectId, ServiceAccountId, Team, Timezone,
+};
+
+/// The create routes whose outcome a lookup settles: on these, a 503 or a 429 is not taken as
+/// proof that nothing happened.
+/// Each settles by the route table's [`wire::Lookup`]: its listing route and key field.
+pub(super) const LOOKED_UP: [&Route; 3] = [
+    &wire::CREATE_SERVICE_ACCOUNT.route,
+    &wire::CREATE_PROJECT.route,
+    &wire::ADD_TEAMS.route,
+];
+
+/// Whether `route` is one of [`LOOKED_UP`].
+pub(super) fn looked_up(route: &str) -> bool {
+    LOOKED_UP.iter().any(|r| r.name == route)
+}
+
+/// The ids of the objects that held a create's key before it (see the module docs).
+pub type Before<'a> = Option<&'a [u64]>;
+
+impl Client {
+    /// Sends a create at most once per attempt, and before each new attempt after an unknown
+    /// outcome lists by the key: `lookup` gives the `(id, object)` pairs holding the key now,
+    /// `settle` gets those that are new and returns the object to adopt, or `None` to send
+    /// the create again (after removing what cannot be adopted, as a service account whose
+    /// secret was lost).
+    async fn create_looked_up<T, A, AF, L, LF, S, SF>(
+        &self,
+        route: &'static Route,
+        before: Before<'_>,
+        attempt: A,
+        lookup: L,
+        settle: S,
+    ) -> Result<T, ApiError>
+    where
+        A: Fn() -> AF,
+        AF: Future<Output = Result<T, ApiError>>,
+        L: Fn() -> LF,
+        LF: Future<Output = Result<Vec<(u64, T)>, ApiError>>,
+        S: Fn(Vec<(u64, T)>) -> SF,
+        SF: Future<Output = Result<Option<T>, ApiError>>,
+    {
+        let before: Vec<u64> = match before {
+            Some(ids) => ids.to_vec(),
+            None => lookup().await?.into_iter().map(|(id, _)| id).collect(),
+        };
+        let cfg = &self.inner.config;
+        let tries = cfg.max_retries + 1;
+        let mut last = None;
+        for n in 0..tries {
+            if n > 0 {
+                let exp = cfg.min_backoff.saturating_mul(1 << (n - 1).min(16));
+                tokio::time::sleep(exp.min(cfg.max_backoff)).await;
+            }
+            let e = match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(e @ ApiError::MaybeApplied { .. }) => e,
+                Err(e) => return Err(e),
+            };
+            tracing::warn!(route = route.name, error = %e, "the outcome of a create is unknown: looking it up before sending it again");
+            let found = match lookup().await {
+                Ok(found) => found,
+                Err(le) => {
+                    return Err(unknown(
+                        route,
+                        n + 1,
+                        format!("{e}; the lookup failed too: {le}"),
+                    ))
+                }
+            };
+            let new: Vec<(u64, T)> = found
+                .into_iter()
+                .filter(|(id, _)| !before.contains(id))
+                .collect();
+            if let Some(v) = settle(new).await? {
+                tracing::info!(
+                    route = route.name,
+                    "the create had been carried out: adopted what it made"
+                );
+                return Ok(v);
+            }
+            last = Some(e);
+        }
+        Err(unknown(
+            route,
+            tries,
+            last.map(|e| e.to_string()).unwrap_or_default(),
+        ))
+    }
+
+    /// [`Client::create_project`], settled by a lookup after an unknown outcome; `before` the
+    /// ids of the projects of that name that existed already.
+    pub async fn create_project_checked(
+        &self,
+        org: OrgId,
+        name: &str,
+        residency: DataResidency,
+        timezone: &Timezone,
+        before: Before<'_>,
+    ) -> Result<ProjectId, ApiError> {
+        let timezone_id = self.timezone_id(timezone).await?;
+        let body = wire::CreateProject {
+            project_name: name.to_string(),
+            cluster_id: residency.cluster_id(),
+            timezone_id,
+            is_b2b: false,
+        };
+        let id = self
+            .create_looked_up(
+                &wire::CREATE_PROJECT,
+                before,
+                || async {
+                    let created = self
+                        .send(&wire::CREATE_PROJECT, PathArgs::org(org), &body)
+                        .await?;
+                    Ok(created.id)
+                },
+                || async {
+                    Ok(self
+                        .list_projects(org)
+                        .await?
+                        .into_iter()
+                        .filter(|p| p.name == name)
+                        .map(|p| (p.id.0, p.id))
+                        .collect())
+                },
+                |new| async move { Ok(new.into_iter().map(|(_, id)| id).min()) },
+            )
+            .await?;
+        self.remember_hosts(std::iter::once((id, residency.host())));
+        Ok(id)
+    }
+
+    /// [`Client::create_team`], settled by a lookup after an unknown outcome; `before` the id
+    /// of a team of that name that existed already (then the create is a conflict).
+    pub async fn create_team_checked(
+        &self,
+        org: OrgId,
+        name: &str,
+        before: Before<'_>,
+    ) -> Result<Team, ApiError> {
+        let route = &wire::ADD_TEAMS;
+        let body = wire::TeamNames {
+            team_names: vec![name.to_string()],
+        };
+        let by_name = || async {
+            Ok(self
+                .list_teams(org)
+                .await?
+                .into_iter()
+                .filter(|t| t.name == name)
+                .map(|t| (t.id.0, t))
+                .collect::<Vec<_>>())
+        };
+        self.create_looked_up(
+            route,
+            before,
+            || async {
+                let added = self.send(route, PathArgs::org(org), &body).await?;
+                if added.iter().any(|t| t.name == name && !t.created) {
+                    let id = by_name().await?.first().map(|(id, _)| *id);
+                    return Err(team_exists(name, id));
+                }
+                by_name()
+                    .await?
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .next()
+                    .ok_or_else(|| ApiError::Decode {
+                        route: route.name,
+                        message: format!("team \"{name}\" was created but is not in the team list"),
+                    })
+            },
+            by_name,
+            |new| async move { Ok(new.into_iter().map(|(_, t)| t).next()) },
+        )
+        .await
+    }
+
+    /// [`Client::create_service_account`], settled by a lookup after an unknown outcome;
+    /// `before` the ids of the accounts with that requested username that existed already.
+    /// Its secret is in the create's answer only, so an account made by an attempt whose
+    /// answer was lost cannot be adopted: it is deleted (and the deletion read back) before
+    /// the create is sent again, so no twin is left.
+    pub async fn create_service_account_checked(
+        &self,
+        org: OrgId,
+        request: &wire::CreateServiceAccount,
+        before: Before<'_>,
+    ) -> Result<CreatedServiceAccount, ApiError> {
+        let route = &wire::CREATE_SERVICE_ACCOUNT;
+        let named = || async {
+            Ok(self
+                .list_service_accounts(org)
+                .await?
+                .into_iter()
+                .filter(|a| a.username.base_name() == request.username)
+                .map(|a| (a.id.0, None))
+                .collect::<Vec<(u64, Option<CreatedServiceAccount>)>>())
+        };
+        let made = self
+            .create_looked_up(
+                route,
+                before,
+                || async { self.send(route, PathArgs::org(org), request).await.map(Some) },
+                named,
+                |new| async move {
+                    for (id, _) in new {
+                        let id = ServiceAccountId(id);
+                        tracing::warn!(service_account = %id, "an account made by a create whose answer was lost has no known secret: deleting it before creating again");
+                        match self.delete_service_account(org, id).await {
+                            Ok(()) => {}
+                            Err(e) if e.is_not_found() => {}
+                            Err(e) => return Err(e),
+                        }
+                        if self
+                            .list_service_accounts(org)
+                            .await?
+                            .iter()
+                            .any(|a| a.id == id)
+                        {
+                            return Err(ApiError::MaybeApplied {
+                                route: route.name,
+                                status: None,
+                                cause: format!("service account {id} was made by a create whose answer was lost, and deleting it did not take effect"),
+                                check: "delete it by hand (Organization Settings > Service Accounts), then",
+                            });
+                        }
+                    }
+                    Ok(None)
+                },
+            )
+            .await?;
+        made.ok_or_else(|| unknown(route, 0, "no account in the answer".into()))
+    }
+}
+
+/// A create still unknown after `attempts`.
+fn unknown(route: &'static Route, attempts: usize, cause: String) -> ApiError {
+    ApiError::MaybeApplied {
+        route: route.name,
+        status: None,
+        cause: format!("no answer proved the outcome in {attempts} attempt(s), each looked up before the next ({cause})"),
+        check: route.creates.map_or("list the collection", |l| l.check),
+    }
+}
+
+/// A team name already taken by a team this create did not make.
+fn team_exists(name: &str, id: Option<u64>) -> ApiError {
+    let import = match id {
+        Some(id) => format!(
+            ": import it with `terraform import mixpanel_team.<name> {id}` or an `import {{ to = mixpanel_team.<name>\n  id = \"{id}\" }}` block, or choose another name"
+        ),
+        None => ": import it or choose another name".into(),
+    };
+    ApiError::Conflict {
+        route: wire::ADD_TEAMS.name,
+        message: format!(
+            "a team named \"{name}\" already exists and was not made by this apply{import}"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_looked_up_create_names_the_listing_and_key_the_client_uses() {
+        let uses = [
+            (
+                "create_service_account",
+                "list_service_accounts",
+                "username",
+            ),
+            ("create_project", "list_projects", "name"),
+            ("add_teams", "list_teams", "name"),
+        ];
+        for (route, (name, list, key)) in LOOKED_UP.iter().zip(uses) {
+            assert_eq!(route.name, name);
+            let lookup = route.creates.expect("a create route has a lookup");
+            assert_eq!((lookup.list, lookup.key), (list, key), "{name}");
+            assert!(wire::route_named(list).is_some(), "{list}");
+            assert!(looked_up(name));
+        }
+        assert!(!looked_up("add_users_to_teams"));
+        assert!(!looked_up("create_data_view"));
+    }
+}
