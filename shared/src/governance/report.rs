@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Review, TwoFactor};
-use crate::inventory::csv_safe;
+use crate::csv_cells::SafeCsvWriter;
 
 /// The formats of a review report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,7 +188,7 @@ pub fn to_markdown(review: &Review) -> String {
 /// access gets one row with empty project columns), `decision`, `reviewer` and `justification`
 /// left empty. Cells that a spreadsheet would run as a formula are neutralised.
 pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = SafeCsvWriter::in_memory();
     w.write_record(DECISION_COLUMNS)?;
     for m in &review.members {
         let codes: Vec<&str> = review
@@ -198,7 +198,7 @@ pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
             .map(|f| f.code)
             .collect();
         let base = [
-            csv_safe(m.email.as_str()).into_owned(),
+            m.email.to_string(),
             m.org_role.to_string(),
             m.status.to_string(),
             m.last_login
@@ -206,7 +206,7 @@ pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
                 .map(|l| l.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default(),
             two_factor_text(m.two_factor).to_string(),
-            csv_safe(&m.teams.join(";")).into_owned(),
+            m.teams.join(";"),
         ];
         let rows: Vec<[String; 4]> = if m.projects.is_empty() {
             vec![Default::default()]
@@ -221,9 +221,9 @@ pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
                         .collect();
                     [
                         p.project_id.to_string(),
-                        csv_safe(&p.project).into_owned(),
+                        p.project.clone(),
                         p.role.to_string(),
-                        csv_safe(&sources.join(";")).into_owned(),
+                        sources.join(";"),
                     ]
                 })
                 .collect()
@@ -236,10 +236,7 @@ pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
             w.write_record(&rec)?;
         }
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| csv::Error::from(e.into_error()))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(w.into_string()?)
 }
 
 /// The report as JSON.
