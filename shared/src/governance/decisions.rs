@@ -422,12 +422,12 @@ mod tests {
         let csv = to_csv(&review(&s, &Policy::default())).unwrap();
         let mut text = fill(&csv, "cy@acme.example", "REVOKE", "rita");
         // A typo in the address, an unknown project, a REDUCE upwards, no reviewer, a bad word.
-        text.push_str("cyy@acme.example,member,active,,,,10,Web,analyst,,,REVOKE,rita,typo\n");
-        text.push_str("cy@acme.example,member,active,,,,999,Gone,analyst,,,REVOKE,rita,x\n");
-        text.push_str("cy@acme.example,member,active,,,,10,Web,analyst,,,REDUCE:admin,rita,x\n");
-        text.push_str("cy@acme.example,member,active,,,,10,Web,analyst,,,REDUCE:analyst,rita,x\n");
-        text.push_str("cy@acme.example,member,active,,,,10,Web,analyst,,,REVOKE,,x\n");
-        text.push_str("cy@acme.example,member,active,,,,10,Web,analyst,,,DROP,rita,x\n");
+        text.push_str("cyy@acme.example,member,active,,,,,10,Web,analyst,,,REVOKE,rita,typo\n");
+        text.push_str("cy@acme.example,member,active,,,,,999,Gone,analyst,,,REVOKE,rita,x\n");
+        text.push_str("cy@acme.example,member,active,,,,,10,Web,analyst,,,REDUCE:admin,rita,x\n");
+        text.push_str("cy@acme.example,member,active,,,,,10,Web,analyst,,,REDUCE:analyst,rita,x\n");
+        text.push_str("cy@acme.example,member,active,,,,,10,Web,analyst,,,REVOKE,,x\n");
+        text.push_str("cy@acme.example,member,active,,,,,10,Web,analyst,,,DROP,rita,x\n");
         let errs = validate_decisions(&s, &text).unwrap_err();
         assert_eq!(errs.len(), 6, "{errs:#?}");
         assert!(

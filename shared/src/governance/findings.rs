@@ -162,19 +162,20 @@ pub fn findings(snap: &Snapshot, policy: &Policy) -> Vec<Finding> {
         let key = m.email.as_str().to_lowercase();
         match m.status {
             MemberStatus::Active => {
-                let last = snap.audit.last_login.get(&key).map(|l| l.at);
+                let last = super::last_login_of(snap, m).map(|l| (l.at, l.source));
                 let dormant_since = now - chrono::Duration::days(policy.dormant_days);
                 match last {
-                    Some(t) if t >= dormant_since => {}
-                    Some(t) => push(
+                    Some((t, _)) if t >= dormant_since => {}
+                    Some((t, source)) => push(
                         code::DORMANT,
                         Severity::Medium,
                         m.email.to_string(),
                         None,
                         format!(
-                            "no login for {} days (last {}; policy {} days)",
+                            "no login for {} days (last {}, from the {}; policy {} days)",
                             (now - t).num_days(),
                             day(t),
+                            source.label(),
                             policy.dormant_days
                         ),
                     ),

@@ -57,6 +57,67 @@ pub struct LoginFact {
     pub at: DateTime<Utc>,
     pub login_method: Option<String>,
     pub twofactor_method: Option<String>,
+    /// Where the time comes from.
+    #[serde(default)]
+    pub source: LoginSource,
+}
+
+/// Where a last login was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginSource {
+    /// The member list's `last_login` (Mixpanel's own record of the account).
+    MemberList,
+    /// The newest `session.logged_in` event within the audit log's retention.
+    #[default]
+    AuditLog,
+}
+
+impl LoginSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginSource::MemberList => "member_list",
+            LoginSource::AuditLog => "audit_log",
+        }
+    }
+}
+
+impl LoginSource {
+    /// The source in words, for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            LoginSource::MemberList => "member list",
+            LoginSource::AuditLog => "audit log",
+        }
+    }
+}
+
+impl std::fmt::Display for LoginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A member's last login from the best source: the member list's `last_login` where Mixpanel
+/// gives it, the audit log otherwise (when both know one, the later; the audit log's login
+/// and two-factor methods are kept either way).
+pub fn last_login_of(snap: &Snapshot, m: &Member) -> Option<LoginFact> {
+    let logged = snap.audit.last_login.get(&m.email.as_str().to_lowercase());
+    match (m.last_login, logged) {
+        (Some(at), Some(l)) if at >= l.at => Some(LoginFact {
+            at,
+            source: LoginSource::MemberList,
+            ..l.clone()
+        }),
+        (Some(at), None) => Some(LoginFact {
+            at,
+            login_method: None,
+            twofactor_method: None,
+            source: LoginSource::MemberList,
+        }),
+        (_, Some(l)) => Some(l.clone()),
+        (None, None) => None,
+    }
 }
 
 impl AuditFacts {
@@ -83,6 +144,7 @@ impl AuditFacts {
                                 at: e.created,
                                 login_method: text("login_method"),
                                 twofactor_method: text("twofactor_method"),
+                                source: LoginSource::AuditLog,
                             },
                         );
                     }
@@ -418,11 +480,7 @@ pub fn review(snap: &Snapshot, policy: &Policy) -> Review {
             email: m.email.clone(),
             org_role: m.role,
             status: m.status,
-            last_login: snap
-                .audit
-                .last_login
-                .get(&m.email.as_str().to_lowercase())
-                .cloned(),
+            last_login: last_login_of(snap, m),
             two_factor: two_factor_of(snap, m),
             teams: snap
                 .teams_of(&m.email)

@@ -47,6 +47,7 @@ pub const DECISION_COLUMNS: &[&str] = &[
     "org_role",
     "status",
     "last_login",
+    "last_login_source",
     "two_factor",
     "teams",
     "project_id",
@@ -68,7 +69,7 @@ fn md_cell(s: &str) -> String {
 
 fn last_login_text(r: &super::MemberReview, review: &Review) -> String {
     match &r.last_login {
-        Some(l) => l.at.format("%Y-%m-%d").to_string(),
+        Some(l) => format!("{} ({})", l.at.format("%Y-%m-%d"), l.source.label()),
         None => format!(
             "none within the log's retention (since {})",
             review.audit_since.format("%Y-%m-%d")
@@ -204,6 +205,10 @@ pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
             m.last_login
                 .as_ref()
                 .map(|l| l.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default(),
+            m.last_login
+                .as_ref()
+                .map(|l| l.source.to_string())
                 .unwrap_or_default(),
             two_factor_text(m.two_factor).to_string(),
             m.teams.join(";"),

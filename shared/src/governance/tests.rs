@@ -367,11 +367,69 @@ fn review_lists_access_with_sources_and_renders() {
     // One row per member and project: 4 members on 1 project each (Cy's invitation counts).
     assert_eq!(rows.len(), 4);
     for row in &rows {
-        assert_eq!(&row[11], "");
         assert_eq!(&row[12], "");
         assert_eq!(&row[13], "");
+        assert_eq!(&row[14], "");
     }
     let bo = rows.iter().find(|r| &r[0] == "bo@acme.example").unwrap();
-    assert_eq!(&bo[10], code::DORMANT);
-    assert_eq!(&bo[8], "owner");
+    assert_eq!(&bo[11], code::DORMANT);
+    assert_eq!(&bo[9], "owner");
+    assert_eq!(&bo[4], "audit_log");
+}
+
+#[test]
+fn last_login_comes_from_the_member_list_where_mixpanel_gives_it() {
+    let mut s = snapshot();
+    // Bo logged in today by the member list; the audit log's last is 120 days old.
+    s.members[1].last_login = Some(now() - Duration::hours(2));
+    // Di has a login only in the member list.
+    s.members[3].last_login = Some(now() - Duration::days(100));
+    let r = review(&s, &Policy::default());
+    let bo = r
+        .members
+        .iter()
+        .find(|m| m.email.as_str() == "bo@acme.example")
+        .unwrap();
+    let l = bo.last_login.as_ref().unwrap();
+    assert_eq!(
+        (l.at, l.source),
+        (now() - Duration::hours(2), LoginSource::MemberList)
+    );
+    assert!(codes_for(&r.findings, "bo@acme.example")
+        .iter()
+        .all(|c| *c != code::DORMANT));
+    let di = r
+        .members
+        .iter()
+        .find(|m| m.email.as_str() == "di@acme.example")
+        .unwrap();
+    assert_eq!(
+        di.last_login.as_ref().unwrap().source,
+        LoginSource::MemberList
+    );
+    let dormant = r
+        .findings
+        .iter()
+        .find(|f| f.code == code::DORMANT && f.subject == "di@acme.example")
+        .unwrap();
+    assert!(
+        dormant.message.contains("from the member list"),
+        "{}",
+        dormant.message
+    );
+    // Ana: only the audit log knows; it says so.
+    let ana = r
+        .members
+        .iter()
+        .find(|m| m.email.as_str() == "ana@acme.example")
+        .unwrap();
+    assert_eq!(
+        ana.last_login.as_ref().unwrap().source,
+        LoginSource::AuditLog
+    );
+    let md = to_markdown(&r);
+    assert!(
+        md.contains("(member list)") && md.contains("(audit log)"),
+        "{md}"
+    );
 }
