@@ -10,31 +10,32 @@
 //! - [`election`]: one active replica through the shared Vault lease (fencing token = KV
 //!   version), renewed at a third of its TTL.
 //! - [`http`]: `/healthz`, `/readyz`, `/metrics` and the authenticated `POST /rotate`.
-//! - [`cli`]: the command line (`run`, `once`, `rotate`, `inventory ...`, `status`); [`rotate_cmd`]
-//!   waits for rotations and checks by reads that the old credentials stopped working.
-//!
-//! - [`governance`]: `review`, `review apply`, `offboard`, `audit export` on
-//!   `mixpanel_access::governance`.
+//! - [`cli`]: the clap types of the command line and the dispatch to [`cmd`], one module per
+//!   subcommand (`run`, `once`, `rotate`, `inventory ...`, `status`, `history`, `review`,
+//!   `review apply`, `offboard`, `audit export`); [`cmd::rotate`] waits for rotations and checks
+//!   by reads that the old credentials stopped working. [`app`] holds what every command needs
+//!   (the store, the API, the engine, stdout); [`evidence`] the evidence folders.
 //!
 //! Secrets only ever travel in `secrecy::SecretString`: no log line, `Debug` print, error
 //! message or CLI output contains one.
 
+#[macro_use]
+pub mod app;
 pub mod api;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod crash;
 pub mod election;
 pub mod engine;
 pub mod error;
-pub mod governance;
+pub mod evidence;
 pub mod health;
 pub mod history;
 pub mod http;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;
-pub mod offboard;
-pub mod rotate_cmd;
 pub mod table;
 pub mod triggers;
 

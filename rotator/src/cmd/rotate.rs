@@ -28,7 +28,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::api::Mixpanel;
-use crate::cli::RotateArgs;
+use crate::app::{connect_api, connect_store, out, out_line, shutdown_on_signals};
 use crate::config::Config;
 use crate::election::{Elector, Leadership};
 use crate::engine::{same_value, Engine, Outcome, Requested};
@@ -36,6 +36,36 @@ use crate::error::{Result, RotatorError};
 use crate::inventory::{self, RotationRequest};
 use crate::metrics::Metrics;
 use crate::table;
+
+/// What `rotate` was asked (the command line's `RotateCmd`, or offboarding's rotations).
+#[derive(Debug, Clone)]
+pub struct RotateArgs {
+    /// The credentials' names (their paths under creds/).
+    pub names: Vec<String>,
+    /// Also every credential the inventory lists on this project.
+    pub project: Option<u64>,
+    /// Why (a ticket, an incident); recorded in the journal and the inventory.
+    pub reason: String,
+    /// How long the old credential stays valid after the new one is stored (e.g. 0s, 1h);
+    /// the entry's own overlap when absent.
+    pub overlap: Option<Duration>,
+    /// An incident: overlap 0 unless given.
+    pub incident: bool,
+    /// Who asks (default: $USER).
+    pub requested_by: Option<String>,
+    /// Return once the new credential is stored (or, when another replica leads, once the
+    /// request is handed over), leaving the overlap and the revocation of the old one to the
+    /// daemon (or the next `once`).
+    pub no_wait: bool,
+    /// How long to wait for the rotations to finish; on expiry the command exits non-zero and
+    /// says what state each rotation is in.
+    pub timeout: Duration,
+    /// Print the results as JSON.
+    pub json: bool,
+    /// Rotate even where the entry's rotate_on does not name this trigger: the only way to
+    /// reset a project token by default (ingestion with the old token stops).
+    pub force: bool,
+}
 
 /// How often a waiting CLI looks at Vault (and tries to take the lease).
 const POLL: Duration = Duration::from_millis(500);
@@ -119,8 +149,8 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
     for n in &args.names {
         inventory::check_name(n)?;
     }
-    let shutdown = crate::cli::shutdown_on_signals();
-    let store = crate::cli::connect_store(&config).await?;
+    let shutdown = shutdown_on_signals();
+    let store = connect_store(&config).await?;
     let mut names: Vec<String> = Vec::new();
     let mut seen = BTreeSet::new();
     for n in &args.names {
@@ -157,7 +187,7 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "cli".into());
-    let api = crate::cli::connect_api(&config).await?;
+    let api = connect_api(&config).await?;
     let metrics = Arc::new(Metrics::default());
     let engine = Arc::new(Engine::new(
         store.clone(),
@@ -776,14 +806,14 @@ async fn describe(ctx: &Ctx, t: &Target) -> String {
 fn print_results(results: &[RotateResult], json: bool) {
     if json {
         match serde_json::to_string_pretty(results) {
-            Ok(s) => crate::cli::out_line(&s),
+            Ok(s) => out_line(&s),
             Err(e) => eprintln!("cannot encode the results: {e}"),
         }
         return;
     }
     if results.len() == 1 {
         let r = &results[0];
-        crate::cli::out_line(&format!(
+        out_line(&format!(
             "{}: {}{}: {}",
             r.name,
             r.state,
@@ -807,13 +837,13 @@ fn print_results(results: &[RotateResult], json: bool) {
             ]
         })
         .collect();
-    crate::cli::out(&table::render(
+    out(&table::render(
         &["NAME", "RESULT", "STATE", "ROTATION", "DETAIL"],
         &rows,
     ));
     let skipped = results.iter().filter(|r| r.state == "skipped").count();
     let ok = results.iter().filter(|r| r.ok).count() - skipped;
-    crate::cli::out_line(&format!(
+    out_line(&format!(
         "{ok} of {} rotation(s) completed{}",
         results.len() - skipped,
         if skipped > 0 {

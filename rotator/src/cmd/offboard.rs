@@ -30,13 +30,13 @@ use mixpanel_access::governance::offboard::{
 use mixpanel_access::model::{Email, OrgRole, TargetType};
 use mixpanel_access::vault::{Trigger, VaultStore};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::api::Mixpanel;
-use crate::cli::RotateArgs;
+use crate::app::{connect_api, connect_store, out, out_line, snapshot};
+use crate::cmd::rotate::RotateArgs;
 use crate::config::Config;
 use crate::error::{Result, RotatorError};
-use crate::governance::{evidence_folder, snapshot};
+use crate::evidence::{evidence_folder, validate_ticket, verify_dir, write_file, write_sums};
 use crate::inventory::{self, RotationRequest, GOVERNANCE_SEGMENT};
 
 /// Where a step stands.
@@ -472,7 +472,7 @@ impl Run<'_> {
             json: false,
             force: false,
         };
-        let results = crate::rotate_cmd::run_rotations(self.config.clone(), args).await?;
+        let results = crate::cmd::rotate::run_rotations(self.config.clone(), args).await?;
         for (i, name) in names {
             let Some(r) = results.iter().find(|r| r.name == name) else {
                 self.set(i, StepStatus::Failed, "no result from the rotation");
@@ -523,13 +523,13 @@ fn route_error(e: Option<ApiError>) -> String {
 
 /// `offboard`.
 pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
-    crate::governance::validate_ticket(&args.ticket)?;
+    validate_ticket(&args.ticket)?;
     let email: Email = args
         .email
         .parse()
         .map_err(|e| RotatorError::Invalid(format!("EMAIL: {e}")))?;
-    let store = crate::cli::connect_store(&config).await?;
-    let api = crate::cli::connect_api(&config).await?;
+    let store = connect_store(&config).await?;
+    let api = connect_api(&config).await?;
     let jname = journal_name(&args.ticket);
     let existing = store.read_state_document::<OffboardJournal>(&jname).await?;
     if let Some((j, _)) = &existing {
@@ -568,9 +568,7 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
             }
         };
         print_plan(&email, &before, &steps);
-        crate::cli::out_line(
-            "dry run: nothing was changed; run again with --execute to carry the plan out",
-        );
+        out_line("dry run: nothing was changed; run again with --execute to carry the plan out");
         return Ok(());
     }
     let (journal, version, resumed) = match existing {
@@ -642,7 +640,7 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
     let all_settled_at_start =
         journal.steps.iter().all(|s| s.status.settled()) && journal.finished.is_some();
     if resumed && all_settled_at_start && verify_dir(&dir).is_ok() {
-        crate::cli::out_line(&format!(
+        out_line(&format!(
             "offboarding {} of {} is complete (finished {}): nothing to change; evidence in {}",
             journal.ticket,
             journal.email,
@@ -808,7 +806,7 @@ fn print_plan(email: &Email, before: &PersonAccess, steps: &[(Step, String)]) {
     for c in WEB_APP_CHECKLIST {
         s.push_str(&format!("    - {c}\n"));
     }
-    crate::cli::out(&s);
+    out(&s);
 }
 
 fn print_summary(j: &OffboardJournal, dir: &Path) {
@@ -823,16 +821,11 @@ fn print_summary(j: &OffboardJournal, dir: &Path) {
         ));
     }
     s.push_str(&format!("evidence: {}\n", dir.display()));
-    crate::cli::out(&s);
+    out(&s);
 }
 
 fn pretty(v: &serde_json::Value) -> Result<String> {
     serde_json::to_string_pretty(v).map_err(|e| RotatorError::Io(format!("cannot encode: {e}")))
-}
-
-fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| RotatorError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 async fn write_evidence(
@@ -1004,89 +997,11 @@ async fn write_evidence(
     write_file(&dir.join("summary.md"), &s)?;
     write_sums(dir)
 }
-
-/// The files of an evidence folder other than SHA256SUMS, sorted.
-fn evidence_files(dir: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| RotatorError::Io(format!("cannot read {}: {e}", dir.display())))?;
-    for e in rd {
-        let e = e.map_err(|e| RotatorError::Io(e.to_string()))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name != "SHA256SUMS" && e.path().is_file() {
-            out.push(name);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| RotatorError::Io(format!("cannot read {}: {e}", path.display())))?;
-    Ok(hex::encode(Sha256::digest(&bytes)))
-}
-
-/// Writes `SHA256SUMS` (the `sha256sum` format) over every other file of the folder.
-pub fn write_sums(dir: &Path) -> Result<()> {
-    let mut text = String::new();
-    for f in evidence_files(dir)? {
-        text.push_str(&format!("{}  {f}\n", sha256_file(&dir.join(&f))?));
-    }
-    write_file(&dir.join("SHA256SUMS"), &text)
-}
-
-/// Checks an evidence folder: every file is listed in SHA256SUMS with its digest, and every
-/// listed file exists. The list of problems on failure.
-pub fn verify_dir(dir: &Path) -> std::result::Result<usize, Vec<String>> {
-    let sums = std::fs::read_to_string(dir.join("SHA256SUMS"))
-        .map_err(|e| vec![format!("cannot read {}/SHA256SUMS: {e}", dir.display())])?;
-    let mut problems = Vec::new();
-    let mut listed = BTreeMap::new();
-    for (n, line) in sums.lines().enumerate() {
-        match line.split_once("  ") {
-            Some((digest, name)) if digest.len() == 64 => {
-                listed.insert(name.to_string(), digest.to_string());
-            }
-            _ => problems.push(format!(
-                "SHA256SUMS line {}: not \"<sha256>  <file>\"",
-                n + 1
-            )),
-        }
-    }
-    let files = match evidence_files(dir) {
-        Ok(f) => f,
-        Err(e) => return Err(vec![e.to_string()]),
-    };
-    for f in &files {
-        match listed.get(f) {
-            None => problems.push(format!("{f}: not listed in SHA256SUMS")),
-            Some(d) => match sha256_file(&dir.join(f)) {
-                Ok(actual) if actual == *d => {}
-                Ok(_) => problems.push(format!(
-                    "{f}: its SHA-256 differs from SHA256SUMS (changed after the offboarding)"
-                )),
-                Err(e) => problems.push(e.to_string()),
-            },
-        }
-    }
-    for name in listed.keys() {
-        if !files.contains(name) {
-            problems.push(format!("{name}: listed in SHA256SUMS but missing"));
-        }
-    }
-    if problems.is_empty() {
-        Ok(files.len())
-    } else {
-        Err(problems)
-    }
-}
-
 /// `offboard verify DIR`.
 pub fn verify_cmd(dir: &Path) -> Result<()> {
     match verify_dir(dir) {
         Ok(n) => {
-            crate::cli::out_line(&format!(
+            out_line(&format!(
                 "{}: OK ({n} file(s) match SHA256SUMS)",
                 dir.display()
             ));
@@ -1094,7 +1009,7 @@ pub fn verify_cmd(dir: &Path) -> Result<()> {
         }
         Err(problems) => {
             for p in &problems {
-                crate::cli::out_line(&format!("FAILED {p}"));
+                out_line(&format!("FAILED {p}"));
             }
             Err(RotatorError::Invalid(format!(
                 "{}: {} problem(s): the evidence folder does not match its SHA256SUMS",

@@ -1,0 +1,260 @@
+//! `mixpanel-rotator review apply`: the REVOKE and REDUCE decisions of a filled-in review,
+//! each verified by a read, with an evidence folder.
+
+use std::path::Path;
+
+use chrono::Utc;
+
+use crate::app::{connect_api, connect_store, out, out_line, snapshot};
+use crate::config::Config;
+use crate::error::{Result, RotatorError};
+use crate::evidence::{evidence_folder, validate_ticket, write_sums};
+
+/// The outcome of one action of `review apply`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applied {
+    pub line: usize,
+    pub reviewer: String,
+    pub justification: String,
+    #[serde(flatten)]
+    pub action: mixpanel_access::governance::decisions::Action,
+    /// planned, done, manual, failed, already_done.
+    pub result: String,
+    pub detail: String,
+}
+
+/// `review apply DECISIONS.csv --ticket ID [--execute]`.
+pub async fn apply_cmd(config: Config, file: &Path, ticket: &str, execute: bool) -> Result<()> {
+    use mixpanel_access::governance::decisions::{actions, parse_decisions, Action};
+    use mixpanel_access::model::TargetType;
+    validate_ticket(ticket)?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| RotatorError::Io(format!("cannot read {}: {e}", file.display())))?;
+    let decisions = parse_decisions(&text).map_err(|problems| {
+        RotatorError::Invalid(format!(
+            "{}: {} problem(s), nothing was applied:\n  {}",
+            file.display(),
+            problems.len(),
+            problems.join("\n  ")
+        ))
+    })?;
+    let store = connect_store(&config).await?;
+    let api = connect_api(&config).await?;
+    let snap = snapshot(&config, &store, &api).await?;
+    let mut applied = Vec::new();
+    for d in &decisions {
+        for a in actions(&snap, d) {
+            let (result, detail) = match &a {
+                Action::Manual { what, .. } => ("manual", what.clone()),
+                Action::AlreadyDone { what, .. } => ("already_done", what.clone()),
+                _ => ("planned", String::new()),
+            };
+            applied.push(Applied {
+                line: d.line,
+                reviewer: d.reviewer.clone(),
+                justification: d.justification.clone(),
+                action: a,
+                result: result.into(),
+                detail,
+            });
+        }
+    }
+    let individual = |grants: &[mixpanel_access::model::UserGrant],
+                      email: &mixpanel_access::model::Email| {
+        grants
+            .iter()
+            .find(|g| g.email == *email && g.target_type == TargetType::Individual)
+            .map(|g| g.role)
+    };
+    if execute {
+        for a in applied.iter_mut().filter(|a| a.result == "planned") {
+            let outcome: std::result::Result<String, (String, String)> = match &a.action {
+                Action::RemoveGrant { email, project, .. } => {
+                    let call = api
+                        .remove_users_from_projects(
+                            api.org(),
+                            std::slice::from_ref(email),
+                            &[*project],
+                        )
+                        .await;
+                    let grants = api.granted_users(*project).await?;
+                    match individual(&grants, email) {
+                        None => Ok("individual grant removed (verified by granted-users)".into()),
+                        Some(r) => Err((
+                            "manual".into(),
+                            format!(
+                                "still granted {r} after the call ({}); remove it by hand: Organization Settings → Users & Seats → {email} → project {project} → \"No Access\"",
+                                call.err().map(|e| e.to_string()).unwrap_or_else(|| "the API answered success".into())
+                            ),
+                        )),
+                    }
+                }
+                Action::SetGrant {
+                    email, project, to, ..
+                } => {
+                    let call = api
+                        .add_users_to_projects(
+                            api.org(),
+                            std::slice::from_ref(email),
+                            &[*project],
+                            *to,
+                        )
+                        .await;
+                    let grants = api.granted_users(*project).await?;
+                    match individual(&grants, email) {
+                        Some(r) if r == *to => Ok(format!(
+                            "individual grant set to {to} (verified by granted-users)"
+                        )),
+                        other => Err((
+                            "failed".into(),
+                            format!(
+                                "the individual grant is {} after the call ({})",
+                                other
+                                    .map(|r| r.to_string())
+                                    .unwrap_or_else(|| "gone".into()),
+                                call.err()
+                                    .map(|e| e.to_string())
+                                    .unwrap_or_else(|| "the API answered success".into())
+                            ),
+                        )),
+                    }
+                }
+                Action::RemoveMember { email } => {
+                    let call = api
+                        .remove_org_users(api.org(), std::slice::from_ref(email))
+                        .await;
+                    let still = api
+                        .list_org_users()
+                        .await?
+                        .iter()
+                        .any(|m| m.email == *email);
+                    if still {
+                        Err((
+                            "failed".into(),
+                            format!(
+                                "still a member after the call ({})",
+                                call.err()
+                                    .map(|e| e.to_string())
+                                    .unwrap_or_else(|| "the API answered success".into())
+                            ),
+                        ))
+                    } else {
+                        Ok("removed from the organization (verified by the member list)".into())
+                    }
+                }
+                Action::Manual { .. } | Action::AlreadyDone { .. } => continue,
+            };
+            match outcome {
+                Ok(d) => {
+                    a.result = "done".into();
+                    a.detail = d;
+                }
+                Err((r, d)) => {
+                    a.result = r;
+                    a.detail = d;
+                }
+            }
+        }
+    }
+    // The table.
+    let rows: Vec<Vec<String>> = applied
+        .iter()
+        .map(|a| {
+            vec![
+                a.line.to_string(),
+                serde_json::to_value(&a.action)
+                    .ok()
+                    .and_then(|v| v["action"].as_str().map(String::from))
+                    .unwrap_or_default(),
+                describe_action(&a.action),
+                a.result.clone(),
+                crate::table::cell(&a.detail, 100),
+            ]
+        })
+        .collect();
+    out(&crate::table::render(
+        &["LINE", "ACTION", "WHO / WHERE", "RESULT", "DETAIL"],
+        &rows,
+    ));
+    if !execute {
+        out_line("dry run: nothing was changed; run again with --execute to apply the decisions");
+        return Ok(());
+    }
+    // Evidence.
+    let dir = evidence_folder(&config, ticket)?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| RotatorError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text).map_err(|e| {
+            RotatorError::Io(format!("cannot write {}: {e}", dir.join(name).display()))
+        })
+    };
+    write("decisions.csv", &text)?;
+    write(
+        "applied.json",
+        &serde_json::to_string_pretty(&serde_json::json!({
+            "ticket": ticket,
+            "applied_at": Utc::now(),
+            "organization": api.org(),
+            "actions": applied,
+        }))
+        .map_err(|e| RotatorError::Io(e.to_string()))?,
+    )?;
+    let mut md = format!(
+        "# Access review decisions applied ({ticket})\n\nApplied {} from {}.\n\n| Line | Action | Result | Reviewer | Justification | Detail |\n|---|---|---|---|---|---|\n",
+        Utc::now().to_rfc3339(),
+        file.display()
+    );
+    for a in &applied {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            a.line,
+            describe_action(&a.action).replace('|', "\\|"),
+            a.result,
+            a.reviewer.replace('|', "\\|"),
+            a.justification.replace('|', "\\|"),
+            a.detail.replace('|', "\\|")
+        ));
+    }
+    write("summary.md", &md)?;
+    write_sums(&dir)?;
+    out_line(&format!("evidence: {}", dir.display()));
+    let open = applied
+        .iter()
+        .filter(|a| a.result == "manual" || a.result == "failed")
+        .count();
+    if open > 0 {
+        return Err(RotatorError::Invalid(format!(
+            "{open} decision action(s) were not carried out through the API (manual or failed): see {}/summary.md",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+fn describe_action(a: &mixpanel_access::governance::decisions::Action) -> String {
+    use mixpanel_access::governance::decisions::Action;
+    let p = |p: &Option<mixpanel_access::model::ProjectId>| {
+        p.map(|p| format!(" on project {p}")).unwrap_or_default()
+    };
+    match a {
+        Action::RemoveGrant {
+            email,
+            project,
+            role,
+        } => {
+            format!("remove {email}'s individual {role} grant on project {project}")
+        }
+        Action::SetGrant {
+            email,
+            project,
+            from,
+            to,
+        } => {
+            format!("lower {email}'s individual grant on project {project} from {from} to {to}")
+        }
+        Action::RemoveMember { email } => format!("remove {email} from the organization"),
+        Action::Manual { email, project, .. } => format!("{email}{}", p(project)),
+        Action::AlreadyDone { email, project, .. } => format!("{email}{}", p(project)),
+    }
+}
