@@ -68,11 +68,11 @@ echo "== offboarding $who: the plan (dry run)"
 "$rotator" offboard "$who" --ticket IAM-DEMO-1
 
 echo "== offboarding $who: carried out"
-"$rotator" offboard "$who" --ticket IAM-DEMO-1 --execute
+"$rotator" offboard "$who" --ticket IAM-DEMO-1 --execute --approved-by security-lead@example.com
 
 dir="$DEMO_EVIDENCE_DIR/$(date -u +%Y)/IAM-DEMO-1"
 echo "== the evidence folder $dir"
-ls -l "$dir"
+find "$dir" -type f | sort
 "$rotator" offboard verify "$dir"
 echo "== a second run changes nothing"
-"$rotator" offboard "$who" --ticket IAM-DEMO-1 --execute
+"$rotator" offboard "$who" --ticket IAM-DEMO-1 --execute --approved-by security-lead@example.com

@@ -99,6 +99,10 @@ pub struct OffboardCmd {
     /// Carry the plan out (without it, only print it).
     #[arg(long)]
     pub execute: bool,
+    /// Who approved the offboarding (required with --execute; recorded in the evidence and
+    /// the Vault journal).
+    #[arg(long)]
+    pub approved_by: Option<String>,
     /// Downgrade to organization member with no project instead of removing the membership.
     #[arg(long)]
     pub keep_account: bool,
@@ -185,6 +189,10 @@ pub enum ReviewSub {
         ticket: String,
         #[arg(long)]
         execute: bool,
+        /// Who approved the changes (required with --execute; recorded in the evidence and
+        /// the Vault journal).
+        #[arg(long)]
+        approved_by: Option<String>,
     },
 }
 
@@ -416,7 +424,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Offboard(OffboardCmd {
             sub: Some(OffboardSub::Verify { dir }),
             ..
-        }) => cmd::offboard::verify_cmd(&dir),
+        }) => cmd::offboard::verify_cmd(&config, &dir).await,
         Command::Offboard(c) => {
             cmd::offboard::offboard_cmd(
                 config,
@@ -429,6 +437,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         include_tokens: c.include_tokens,
                     },
                     rotation_timeout: c.timeout,
+                    approved_by: c.approved_by,
                 },
             )
             .await
@@ -439,9 +448,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                     decisions,
                     ticket,
                     execute,
+                    approved_by,
                 }),
             ..
-        }) => cmd::review_apply::apply_cmd(config, &decisions, &ticket, execute).await,
+        }) => cmd::review_apply::apply_cmd(config, &decisions, &ticket, execute, approved_by).await,
         Command::Review(args) => {
             cmd::review::review_cmd(
                 config,

@@ -203,6 +203,33 @@ async fn offboarding_org(w: &World) -> Offboarding {
     }
 }
 
+/// Recomputes a folder's top-level SHA256SUMS the way `sha256sum` would (what someone editing
+/// the evidence would do to hide it).
+fn resum(dir: &std::path::Path) {
+    use sha2::Digest;
+    fn walk(d: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).expect("dir").flatten() {
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if e.path().is_dir() {
+                walk(&e.path(), &format!("{name}/"), out);
+            } else if name != "SHA256SUMS" {
+                out.push(name);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, "", &mut files);
+    files.sort();
+    let text: String = files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(f)).expect("file");
+            format!("{}  {f}\n", hex::encode(sha2::Sha256::digest(&bytes)))
+        })
+        .collect();
+    std::fs::write(dir.join("SHA256SUMS"), text).expect("sums");
+}
+
 fn version(meta: Option<mixpanel_access::vault::KvMetadata>) -> u64 {
     meta.map(|m| m.current_version).unwrap_or(0)
 }
@@ -293,6 +320,8 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
                 "--ticket",
                 "IAM-7",
                 "--execute",
+                "--approved-by",
+                "ciso@acme.example",
             ],
             &env,
         )
@@ -366,9 +395,22 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
             "before.json",
             "manual-steps.md",
             "rotated-credentials.csv",
+            "runs",
             "summary.md"
         ]
     );
+    files.retain(|f| f != "runs");
+    // The run's own copy, with its own sums; who ran and who approved it.
+    for f in &files {
+        assert!(dir.join("runs/1").join(f).is_file(), "runs/1/{f}");
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+    assert!(
+        summary.contains("approved by ciso@acme.example"),
+        "{summary}"
+    );
+    assert!(summary.contains("| 1 | offboard |"), "{summary}");
+    assert!(run.stdout.contains("evidence digest"), "{}", run.stdout);
     let before: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("before.json")).expect("before"))
             .expect("json");
@@ -389,6 +431,10 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
     let activity = std::fs::read_to_string(dir.join("activity.csv")).expect("activity");
     assert!(activity.contains("session.logged_in"), "{activity}");
     assert!(activity.contains("organization.user_removed"), "{activity}");
+    // The credential changes the offboarding itself made.
+    assert!(activity.contains("service_account.created"), "{activity}");
+    assert!(activity.contains("service_account.deleted"), "{activity}");
+    assert!(activity.contains("project.secret_reset"), "{activity}");
     assert!(!activity.contains("stays@acme.example"), "{activity}");
     let rotated = std::fs::read_to_string(dir.join("rotated-credentials.csv")).expect("rotated");
     assert!(rotated.contains("warehouse/leaver-etl"), "{rotated}");
@@ -424,6 +470,8 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
                 "--ticket",
                 "IAM-7",
                 "--execute",
+                "--approved-by",
+                "ciso@acme.example",
             ],
             &env,
         )
@@ -446,10 +494,61 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
         etl_after
     );
     // Tampering is caught.
+    let original = std::fs::read(dir.join("summary.md")).expect("summary");
     std::fs::write(dir.join("summary.md"), "edited").expect("tamper");
     let bad = w.cli(&["offboard", "verify", d], &[]).await;
     assert!(!bad.success);
     assert!(bad.stdout.contains("summary.md"), "{}", bad.stdout);
+    // Edited and re-summed: the folder agrees with itself, not with the Vault journal.
+    resum(&dir);
+    let bad = w.cli(&["offboard", "verify", d], &[]).await;
+    assert!(!bad.success, "{}", bad.stdout);
+    assert!(
+        bad.stdout
+            .contains("not the one the Vault journal recorded"),
+        "{}",
+        bad.stdout
+    );
+    // Without Vault it says plainly that it checked the folder against itself only.
+    let alone = w
+        .cli(
+            &["offboard", "verify", d],
+            &[("VAULT_ADDR", "http://127.0.0.1:9")],
+        )
+        .await;
+    assert!(alone.success, "{}{}", alone.stdout, alone.stderr);
+    assert!(
+        alone.stdout.contains("against itself only"),
+        "{}",
+        alone.stdout
+    );
+    std::fs::write(dir.join("summary.md"), original).expect("restore");
+    resum(&dir);
+    let ok = w.cli(&["offboard", "verify", d], &[]).await.ok();
+    assert!(
+        ok.stdout.contains("Vault journal recorded for 1 run(s)"),
+        "{}",
+        ok.stdout
+    );
+    // --execute without --approved-by is refused before anything happens.
+    let refused = w
+        .cli(
+            &[
+                "offboard",
+                "stays@acme.example",
+                "--ticket",
+                "IAM-8",
+                "--execute",
+            ],
+            &env,
+        )
+        .await;
+    assert!(!refused.success);
+    assert!(
+        refused.stderr.contains("--approved-by"),
+        "{}",
+        refused.stderr
+    );
     let _ = o.ios;
 }
 
@@ -474,6 +573,8 @@ async fn without_the_emulator_only_routes_the_steps_are_manual_and_the_exit_is_n
                 "--ticket",
                 "IAM-8",
                 "--execute",
+                "--approved-by",
+                "ciso@acme.example",
                 "--keep-account",
             ],
             &env,
@@ -522,6 +623,8 @@ async fn an_offboarding_killed_in_the_middle_resumes() {
         "--ticket",
         "IAM-9",
         "--execute",
+        "--approved-by",
+        "ciso@acme.example",
     ];
     // SIGKILL while the run pauses right after journaling its first step.
     let mut child = tokio::process::Command::new(BIN)
@@ -607,9 +710,47 @@ async fn an_offboarding_killed_in_the_middle_resumes() {
     let dir = evidence
         .join(Utc::now().format("%Y").to_string())
         .join("IAM-9");
-    w.cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
+    let ok = w
+        .cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
         .await
         .ok();
+    assert!(
+        ok.stdout.contains("Vault journal recorded for 1 run(s)"),
+        "{}",
+        ok.stdout
+    );
+    // The two interrupted runs are in the record, not hidden in one clean run.
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+    assert_eq!(
+        summary.matches("interrupted (no end recorded").count(),
+        2,
+        "{summary}"
+    );
+    assert!(summary.contains("This is run 3 of the ticket"), "{summary}");
+    assert!(
+        summary.contains("approved by ciso@acme.example"),
+        "{summary}"
+    );
+    assert!(dir.join("runs/3/summary.md").is_file());
+    assert!(!dir.join("runs/1").exists() && !dir.join("runs/2").exists());
+    let mut tree = Vec::new();
+    fn walk(d: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(d).expect("dir").flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if e.path().is_dir() {
+                walk(&e.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    walk(&dir, "", &mut tree);
+    println!(
+        "--- evidence tree ---\n{}\n--- summary.md ---\n{summary}",
+        tree.join("\n")
+    );
 }
 
 /// `review apply`: a REVOKE on one member and project removes that grant and only that one
@@ -648,12 +789,84 @@ async fn review_apply_revokes_that_grant_and_only_that_one() {
             row[col("decision")] = "KEEP".into();
         }
         row[col("reviewer")] = "rita@acme.example".into();
-        row[col("justification")] = "Q4 review".into();
+        row[col("justification")] = if who == "ana@acme.example" {
+            "=HYPERLINK(\"http://evil.example\",\"Q4 review\")".into()
+        } else {
+            "Q4 review".into()
+        };
         wr.write_record(&row).expect("row");
     }
+    let good = wr.into_inner().expect("csv");
     let path = w.dir.path().join("decisions.csv");
-    std::fs::write(&path, wr.into_inner().expect("csv")).expect("write");
     let p = path.to_str().expect("utf-8");
+    let role_of_now = |who: &'static str| {
+        let admin = w.admin.clone();
+        async move {
+            admin
+                .granted_users(web)
+                .await
+                .expect("granted")
+                .iter()
+                .find(|g| g.email.as_str() == who)
+                .map(|g| g.role)
+        }
+    };
+    // A file with a typo in an address and a REDUCE upwards: refused whole, nothing changes.
+    let mut bad = String::from_utf8(good.clone()).expect("utf-8");
+    let blank: Vec<String> = headers
+        .iter()
+        .map(|h| match h {
+            "email" => "anna@acme.example".to_string(),
+            "project_id" => web.to_string(),
+            "decision" => "REVOKE".to_string(),
+            "reviewer" => "rita@acme.example".to_string(),
+            _ => String::new(),
+        })
+        .collect();
+    bad.push_str(&blank.join(","));
+    bad.push('\n');
+    let bad = bad.replace("REDUCE:analyst", "REDUCE:owner");
+    std::fs::write(&path, &bad).expect("write");
+    let refused = w
+        .cli(
+            &[
+                "review",
+                "apply",
+                p,
+                "--ticket",
+                "REV-0",
+                "--execute",
+                "--approved-by",
+                "ciso@acme.example",
+            ],
+            &env,
+        )
+        .await;
+    assert!(!refused.success, "{refused:?}");
+    assert!(
+        refused.stderr.contains("2 problem(s), nothing was applied"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("anna@acme.example is not a member"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("not a reduction"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        role_of_now("ana@acme.example").await,
+        Some(ProjectRole::Analyst)
+    );
+    assert_eq!(
+        role_of_now("bo@acme.example").await,
+        Some(ProjectRole::Admin)
+    );
+    std::fs::write(&path, &good).expect("write");
 
     let role_of = |grants: &[mixpanel_access::model::UserGrant], who: &str| {
         grants
@@ -671,7 +884,16 @@ async fn review_apply_revokes_that_grant_and_only_that_one() {
 
     let run = w
         .cli(
-            &["review", "apply", p, "--ticket", "REV-1", "--execute"],
+            &[
+                "review",
+                "apply",
+                p,
+                "--ticket",
+                "REV-1",
+                "--execute",
+                "--approved-by",
+                "ciso@acme.example",
+            ],
             &env,
         )
         .await
@@ -698,9 +920,22 @@ async fn review_apply_revokes_that_grant_and_only_that_one() {
     w.cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
         .await
         .ok();
+    // The evidence copy of the decisions keeps the formula as text.
+    let copy = std::fs::read_to_string(dir.join("decisions.csv")).expect("copy");
+    assert!(copy.contains("\"'=HYPERLINK("), "{copy}");
+    assert!(!copy.contains(",\"=HYPERLINK("), "{copy}");
     let again = w
         .cli(
-            &["review", "apply", p, "--ticket", "REV-1", "--execute"],
+            &[
+                "review",
+                "apply",
+                p,
+                "--ticket",
+                "REV-1",
+                "--execute",
+                "--approved-by",
+                "ciso@acme.example",
+            ],
             &env,
         )
         .await
@@ -954,6 +1189,8 @@ async fn a_weaker_credential_gets_no_partial_review_and_a_missing_route_is_manua
                 "--ticket",
                 "REV-2",
                 "--execute",
+                "--approved-by",
+                "ciso@acme.example",
             ],
             &[(
                 "MIXPANEL_ROTATOR_EVIDENCE_DIR",
@@ -970,4 +1207,65 @@ async fn a_weaker_credential_gets_no_partial_review_and_a_missing_route_is_manua
     );
     let g = w.admin.granted_users(web).await.expect("granted");
     assert!(g.iter().any(|g| g.email.as_str() == "ana@acme.example"));
+}
+
+/// A failed step is listed in `manual-steps.md` with what to do, and a rerun never rewrites the
+/// first run: `runs/1/` keeps the failure, `runs/2/` the rerun that carried it out, and the
+/// step's history shows both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_step_is_listed_and_a_rerun_keeps_the_first_run() {
+    let w = World::new().await;
+    let _o = offboarding_org(&w).await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let env = [("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev)];
+    let args = [
+        "offboard",
+        "leaver@acme.example",
+        "--ticket",
+        "IAM-10",
+        "--execute",
+        "--approved-by",
+        "ciso@acme.example",
+    ];
+    // The successor account of leaver-etl cannot be created: the rotation fails.
+    w.emu
+        .set_faults(serde_json::json!({
+            "routes": ["create_service_account"], "error_rate": 1.0, "error_status": 403
+        }))
+        .await;
+    let run = w.cli(&args, &env).await;
+    assert!(!run.success, "{run:?}");
+    let dir = evidence
+        .join(Utc::now().format("%Y").to_string())
+        .join("IAM-10");
+    let first = std::fs::read_to_string(dir.join("runs/1/manual-steps.md")).expect("run 1");
+    assert!(
+        first.contains("rotate warehouse/leaver-etl") && first.contains("(failed)"),
+        "{first}"
+    );
+    assert!(!first.contains("None: every step"), "{first}");
+    w.emu.kit().faults(None);
+    let run = w.cli(&args, &env).await;
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+    assert!(run.success, "{run:?}\n{summary}");
+    // Run 1's evidence is as it was; run 2 has its own.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("runs/1/manual-steps.md")).expect("run 1"),
+        first
+    );
+    let second = std::fs::read_to_string(dir.join("runs/2/manual-steps.md")).expect("run 2");
+    assert!(
+        second.contains("Manual or failed in an earlier run, carried out since"),
+        "{second}"
+    );
+    assert!(second.contains("run 1: failed"), "{second}");
+    assert!(summary.contains("| 2 | offboard |"), "{summary}");
+    let d = dir.to_str().expect("utf-8");
+    let ok = w.cli(&["offboard", "verify", d], &[]).await.ok();
+    assert!(
+        ok.stdout.contains("Vault journal recorded for 2 run(s)"),
+        "{}",
+        ok.stdout
+    );
 }

@@ -35,6 +35,30 @@ pub struct Decision {
     pub kind: DecisionKind,
     pub reviewer: String,
     pub justification: String,
+    /// The effective role the review showed on the row (`effective_role`), when the file has
+    /// the column: what a REDUCE is measured against, so applying the file again finds the
+    /// reduction done instead of reducing once more.
+    pub review_role: Option<ProjectRole>,
+}
+
+impl Decision {
+    /// The role a REDUCE asks for: the one named, or one below the role the review showed
+    /// (else below `current`).
+    pub fn reduce_target(&self, current: ProjectRole) -> Option<ProjectRole> {
+        match self.kind {
+            DecisionKind::Reduce(Some(r)) => Some(r),
+            DecisionKind::Reduce(None) => Some(one_down(self.review_role.unwrap_or(current))),
+            _ => None,
+        }
+    }
+}
+
+fn one_down(r: ProjectRole) -> ProjectRole {
+    match r {
+        ProjectRole::Owner => ProjectRole::Admin,
+        ProjectRole::Admin => ProjectRole::Analyst,
+        ProjectRole::Analyst | ProjectRole::Consumer => ProjectRole::Consumer,
+    }
 }
 
 /// Parses a decisions CSV. Every problem is reported with its line, all at once.
@@ -91,18 +115,21 @@ fn row_problem(snap: &Snapshot, d: &Decision) -> Option<String> {
     let DecisionKind::Reduce(to) = d.kind else {
         return None;
     };
-    let Some(current) = snap.access(member, project).role else {
+    let current = snap.access(member, project).role;
+    // Measured against the role the review showed (a file applied again finds its reductions
+    // done), else against the role now.
+    let Some(basis) = d.review_role.or(current) else {
         return Some(format!(
             "line {line}: REDUCE for {} on {} ({pid}): they have no access to it to reduce",
             d.email, project.name
         ));
     };
     match to {
-        Some(t) if t.rank() >= current.rank() => Some(format!(
-            "line {line}: REDUCE:{t} for {} on {} ({pid}) is not a reduction: their role there is {current}; name a lower role, or KEEP",
+        Some(t) if t.rank() >= basis.rank() => Some(format!(
+            "line {line}: REDUCE:{t} for {} on {} ({pid}) is not a reduction: their role there is {basis}; name a lower role, or KEEP",
             d.email, project.name
         )),
-        None if current == ProjectRole::Consumer => Some(format!(
+        None if basis == ProjectRole::Consumer => Some(format!(
             "line {line}: REDUCE for {} on {} ({pid}): consumer is the lowest role; use REVOKE to remove the access",
             d.email, project.name
         )),
@@ -119,6 +146,7 @@ fn parse_rows(text: &str) -> (Vec<Decision>, Vec<String>) {
         Err(e) => return (Vec::new(), vec![format!("line 1: not a CSV header: {e}")]),
     };
     let col = |name: &str| headers.iter().position(|h| h == name);
+    let c_role = col("effective_role");
     let (Some(ce), Some(cp), Some(cd), Some(cr), Some(cj)) = (
         col("email"),
         col("project_id"),
@@ -207,6 +235,7 @@ fn parse_rows(text: &str) -> (Vec<Decision>, Vec<String>) {
             kind,
             reviewer,
             justification: get(cj),
+            review_role: c_role.and_then(|c| get(c).parse().ok()),
         });
     }
     (out, problems)
@@ -275,15 +304,7 @@ pub fn actions(snap: &Snapshot, d: &Decision) -> Vec<Action> {
     let target = match d.kind {
         DecisionKind::Keep => return Vec::new(),
         DecisionKind::Revoke => None,
-        DecisionKind::Reduce(Some(r)) => Some(r),
-        DecisionKind::Reduce(None) => {
-            let current = access.role.unwrap_or(ProjectRole::Consumer);
-            Some(match current {
-                ProjectRole::Owner => ProjectRole::Admin,
-                ProjectRole::Admin => ProjectRole::Analyst,
-                ProjectRole::Analyst | ProjectRole::Consumer => ProjectRole::Consumer,
-            })
-        }
+        DecisionKind::Reduce(_) => d.reduce_target(access.role.unwrap_or(ProjectRole::Consumer)),
     };
     let too_strong = |r: ProjectRole| match target {
         None => true,
