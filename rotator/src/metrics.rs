@@ -52,6 +52,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "mixpanel_rotator_membership_changes_total",
     "mixpanel_rotator_credential_secrets",
     "mixpanel_rotator_rotation_duration_seconds",
+    "mixpanel_rotator_access_grants_overdue",
     // Only once a scheduled access review has run:
     "mixpanel_rotator_review_findings",
     "mixpanel_rotator_last_review_timestamp_seconds",
@@ -82,6 +83,7 @@ pub struct Metrics {
     due: AtomicU64,
     overdue: AtomicU64,
     open: AtomicU64,
+    grants_overdue: AtomicU64,
     last_success: AtomicI64,
     passes_ok: AtomicU64,
     passes_failed: AtomicU64,
@@ -151,6 +153,7 @@ impl Metrics {
         self.due.store(0, Ordering::Relaxed);
         self.overdue.store(0, Ordering::Relaxed);
         self.open.store(0, Ordering::Relaxed);
+        self.grants_overdue.store(0, Ordering::Relaxed);
     }
 
     /// Counts a rotation outcome; `success` also records the time.
@@ -185,6 +188,11 @@ impl Metrics {
         }
         self.due.store(due, Ordering::Relaxed);
         self.overdue.store(overdue, Ordering::Relaxed);
+    }
+
+    /// Time-limited grants past their expiry and not revoked (the leader's last pass).
+    pub fn set_grants_overdue(&self, n: u64) {
+        self.grants_overdue.store(n, Ordering::Relaxed);
     }
 
     pub fn set_open(&self, open: u64) {
@@ -323,6 +331,12 @@ impl Metrics {
             "mixpanel_rotator_open_rotations",
             "Rotations with an open journal (including overlap windows).",
             self.open.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut out,
+            "mixpanel_rotator_access_grants_overdue",
+            "Time-limited grants past their expiry and not revoked (manual ones included), from the leader's last pass.",
+            self.grants_overdue.load(Ordering::Relaxed).to_string(),
         );
         gauge(
             &mut out,

@@ -1269,3 +1269,201 @@ async fn a_failed_step_is_listed_and_a_rerun_keeps_the_first_run() {
         ok.stdout
     );
 }
+
+async fn metrics_text(url: &str) -> Option<String> {
+    reqwest::get(format!("{url}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
+}
+
+async fn grant_status(w: &World, id: &str) -> Option<String> {
+    let (book, _) = w
+        .store
+        .read_state_document::<Value>("_governance/grants")
+        .await
+        .ok()
+        .flatten()?;
+    book["grants"]
+        .as_array()?
+        .iter()
+        .find(|g| g["id"] == id)
+        .and_then(|g| g["status"].as_str().map(String::from))
+}
+
+/// A time-limited grant's life: `access grant` (verified), the daemon's leader revoking it at
+/// its expiry (verified through the API, evidence under the ticket, `/metrics` back to zero
+/// overdue). With the emulator-only routes hidden (as on Mixpanel), the expired grant is a
+/// manual step: `revoke_manual` with the web app's place, counted as overdue, a high finding in
+/// the review, and `access revoke` exits non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_limited_grant_is_revoked_by_the_daemon_at_its_expiry() {
+    let w = World::new().await;
+    let web = w.project("web").await;
+    member(&w, "ana@acme.example", OrgRole::Member, Some(1)).await;
+    member(&w, "bo@acme.example", OrgRole::Member, Some(1)).await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let env = [
+        ("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev),
+        ("MIXPANEL_ROTATOR_GRANT_CHECK_INTERVAL", "1s"),
+    ];
+    let admin_of = |who: &'static str| {
+        let admin = w.admin.clone();
+        async move {
+            admin
+                .granted_users(web)
+                .await
+                .expect("granted")
+                .iter()
+                .find(|g| g.email.as_str() == who)
+                .map(|g| g.role)
+        }
+    };
+    let p = web.to_string();
+    let granted = w
+        .cli(
+            &[
+                "access",
+                "grant",
+                "ana@acme.example",
+                "--project",
+                &p,
+                "--role",
+                "admin",
+                "--for",
+                "4s",
+                "--ticket",
+                "IAM-20",
+                "--reason",
+                "two-week admin sprint",
+            ],
+            &env,
+        )
+        .await
+        .ok();
+    println!("$ access grant ...\n{}", granted.stdout);
+    assert!(
+        granted.stdout.contains("verified by a read"),
+        "{}",
+        granted.stdout
+    );
+    assert_eq!(admin_of("ana@acme.example").await, Some(ProjectRole::Admin));
+    let listed = w.cli(&["access", "list"], &env).await.ok();
+    println!("$ access list\n{}", listed.stdout);
+    assert!(listed.stdout.contains("IAM-20-1"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("active"), "{}", listed.stdout);
+
+    let mut d = w.daemon("grants-0", &env);
+    d.wait_http().await;
+    let url = d.url();
+    wait_for(
+        "the daemon's revocation",
+        Duration::from_secs(40),
+        || async {
+            (grant_status(&w, "IAM-20-1").await.as_deref() == Some("revoked")).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        admin_of("ana@acme.example").await,
+        None,
+        "revoked in Mixpanel"
+    );
+    let text = metrics_text(&url).await.expect("metrics");
+    assert!(
+        text.contains("mixpanel_rotator_access_grants_overdue 0"),
+        "{text}"
+    );
+    let listed = w
+        .cli(&["access", "list", "--format", "json"], &env)
+        .await
+        .ok();
+    println!("$ access list --format json\n{}", listed.stdout);
+    let rows: Value = serde_json::from_str(&listed.stdout).expect("json");
+    assert_eq!(rows[0]["status"], "revoked");
+    assert_eq!(rows[0]["expired"], true);
+    assert_eq!(rows[0]["overdue"], false);
+    let dir = evidence
+        .join(Utc::now().format("%Y").to_string())
+        .join("IAM-20");
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+    println!("--- IAM-20/summary.md ---\n{summary}");
+    assert!(summary.contains("Status: **revoked**"), "{summary}");
+    assert!(
+        summary.contains("access_grant") && summary.contains("access_expire"),
+        "{summary}"
+    );
+    let ok = w
+        .cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
+        .await
+        .ok();
+    assert!(ok.stdout.contains("for 2 run(s)"), "{}", ok.stdout);
+
+    // As on Mixpanel: no route to remove one grant.
+    w.cli(
+        &[
+            "access",
+            "grant",
+            "bo@acme.example",
+            "--project",
+            &p,
+            "--role",
+            "analyst",
+            "--for",
+            "2s",
+            "--ticket",
+            "IAM-21",
+            "--reason",
+            "seasonal campaign",
+        ],
+        &env,
+    )
+    .await
+    .ok();
+    w.emu
+        .set_faults(serde_json::json!({"hide_emulator_only_routes": true}))
+        .await;
+    wait_for("the manual revocation", Duration::from_secs(40), || async {
+        (grant_status(&w, "IAM-21-1").await.as_deref() == Some("revoke_manual")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        admin_of("bo@acme.example").await,
+        Some(ProjectRole::Analyst),
+        "still held"
+    );
+    let text = wait_for("the overdue gauge", Duration::from_secs(20), || async {
+        let t = metrics_text(&url).await?;
+        t.contains("mixpanel_rotator_access_grants_overdue 1")
+            .then_some(t)
+    })
+    .await;
+    assert!(text.contains("mixpanel_rotator_access_grants_overdue 1"));
+    let listed = w.cli(&["access", "list"], &env).await.ok();
+    println!("$ access list (routes hidden)\n{}", listed.stdout);
+    assert!(listed.stdout.contains("revoke_manual"), "{}", listed.stdout);
+    let revoke = w.cli(&["access", "revoke", "IAM-21-1"], &env).await;
+    assert!(!revoke.success, "{revoke:?}");
+    assert!(
+        revoke
+            .stderr
+            .contains("Organization Settings → Users & Seats"),
+        "{}",
+        revoke.stderr
+    );
+    let review = w.cli(&["review", "--format", "json"], &env).await;
+    let review: Value = serde_json::from_str(&review.stdout).expect("review json");
+    let f: Vec<&Value> = review["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "access.grant_overdue")
+        .collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["severity"], "high");
+    assert_eq!(review["timed_grants"].as_array().map(Vec::len), Some(2));
+    d.terminate().await;
+}

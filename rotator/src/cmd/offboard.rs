@@ -549,11 +549,11 @@ fn names(list: &[(mixpanel_access::model::ProjectId, String)]) -> String {
 }
 
 /// A 404 (or a real-Mixpanel "emulator-only" refusal) on a route: the route is missing here.
-fn is_missing_route(e: &ApiError) -> bool {
+pub(crate) fn is_missing_route(e: &ApiError) -> bool {
     matches!(e, ApiError::EmulatorOnly { .. }) || e.is_not_found()
 }
 
-fn route_error(e: Option<ApiError>) -> String {
+pub(crate) fn route_error(e: Option<ApiError>) -> String {
     match e {
         None => "the API answered success".into(),
         Some(e) if is_missing_route(&e) => format!("no such route here: {e}"),

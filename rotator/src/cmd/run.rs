@@ -72,6 +72,13 @@ pub async fn run_daemon(config: Config) -> Result<()> {
         metrics.clone(),
         shutdown.clone(),
     ));
+    let grants = tokio::spawn(crate::grants::revoke_schedule(
+        config.clone(),
+        store.clone(),
+        api.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     elector
         .run(shutdown.clone(), |lead| {
             let s = scheduler.clone();
@@ -80,6 +87,7 @@ pub async fn run_daemon(config: Config) -> Result<()> {
         .await;
     http_stop.cancel();
     reviews.abort();
+    grants.abort();
     match http_task.await {
         Ok(r) => r?,
         Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),

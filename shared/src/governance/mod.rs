@@ -11,6 +11,7 @@
 
 pub mod decisions;
 pub mod findings;
+pub mod grants;
 pub mod offboard;
 pub mod report;
 
@@ -178,6 +179,10 @@ pub struct Snapshot {
     pub grants: BTreeMap<ProjectId, ProjectGrants>,
     #[serde(skip)]
     pub inventory: Vec<InventoryEntry>,
+    /// The time-limited grants recorded in Vault (the review lists them and reports one still
+    /// held after its expiry).
+    #[serde(skip)]
+    pub timed_grants: Vec<grants::TimedGrant>,
     pub audit: AuditFacts,
     /// API requests the snapshot made (pages of the audit log included).
     pub api_calls: usize,
@@ -275,6 +280,7 @@ impl Snapshot {
             service_accounts,
             grants,
             inventory,
+            timed_grants: Vec::new(),
             audit,
             api_calls,
         })
@@ -418,6 +424,8 @@ pub struct Review {
     pub policy: Policy,
     pub members: Vec<MemberReview>,
     pub service_accounts: Vec<ServiceAccountReview>,
+    /// Time-limited grants, active and ended.
+    pub timed_grants: Vec<grants::TimedGrant>,
     pub findings: Vec<Finding>,
     pub api_calls: usize,
 }
@@ -528,6 +536,7 @@ pub fn review(snap: &Snapshot, policy: &Policy) -> Review {
         policy: policy.clone(),
         members,
         service_accounts,
+        timed_grants: snap.timed_grants.clone(),
         findings: findings(snap, policy),
         api_calls: snap.api_calls,
     }

@@ -175,6 +175,7 @@ pub(crate) fn snapshot() -> Snapshot {
         service_accounts: vec![etl, old, reviewer],
         grants,
         inventory: vec![entry, gone, secret],
+        timed_grants: Vec::new(),
         audit: AuditFacts::from_events(now() - Duration::days(730), &events),
         api_calls: 8,
     }
@@ -432,4 +433,55 @@ fn last_login_comes_from_the_member_list_where_mixpanel_gives_it() {
         md.contains("(member list)") && md.contains("(audit log)"),
         "{md}"
     );
+}
+
+#[test]
+fn a_time_limited_grant_still_held_after_its_expiry_is_high() {
+    use super::grants::{Grant, GrantStatus, TimedGrant};
+    let mut s = snapshot();
+    let g = |id: &str, email: &str, expires: i64| TimedGrant {
+        id: id.into(),
+        email: email.parse().unwrap(),
+        grant: Grant::ProjectRole {
+            project: ProjectId(10),
+            role: ProjectRole::Analyst,
+        },
+        granted_at: now() - Duration::days(14),
+        expires_at: now() + Duration::hours(expires),
+        ticket: "IAM-5".into(),
+        reason: "sprint".into(),
+        granted_by: "rita".into(),
+        status: GrantStatus::Active,
+        ended_at: None,
+        detail: String::new(),
+        attempts: 0,
+    };
+    // Cy holds an individual grant on web: expired an hour ago, still held.
+    s.timed_grants = vec![
+        g("IAM-5-1", "cy@acme.example", -1),
+        // Not expired yet.
+        TimedGrant {
+            grant: Grant::ProjectRole {
+                project: ProjectId(10),
+                role: ProjectRole::Analyst,
+            },
+            ..g("IAM-5-2", "cy@acme.example", 5)
+        },
+        // Expired, but no longer held (Ana has no individual grant).
+        g("IAM-5-3", "ana@acme.example", -1),
+    ];
+    let r = review(&s, &Policy::default());
+    let overdue: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == code::GRANT_OVERDUE)
+        .collect();
+    assert_eq!(overdue.len(), 1, "{overdue:?}");
+    assert_eq!(overdue[0].severity, Severity::High);
+    assert!(
+        overdue[0].message.contains("IAM-5-1"),
+        "{}",
+        overdue[0].message
+    );
+    assert_eq!(r.timed_grants.len(), 3);
 }
