@@ -47,12 +47,12 @@ pub const METRIC_NAMES: &[&str] = &[
     "mixpanel_rotator_credentials_due",
     "mixpanel_rotator_credentials_overdue",
     "mixpanel_rotator_open_rotations",
+    "mixpanel_rotator_access_grants_overdue",
     "mixpanel_rotator_last_success_timestamp_seconds",
     "mixpanel_rotator_reconcile_passes_total",
     "mixpanel_rotator_membership_changes_total",
     "mixpanel_rotator_credential_secrets",
     "mixpanel_rotator_rotation_duration_seconds",
-    "mixpanel_rotator_access_grants_overdue",
     // Only once a scheduled access review has run:
     "mixpanel_rotator_review_findings",
     "mixpanel_rotator_last_review_timestamp_seconds",
