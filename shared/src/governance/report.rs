@@ -119,6 +119,31 @@ pub fn to_markdown(review: &Review) -> String {
         }
         let _ = writeln!(s);
     }
+    if !review.timed_grants.is_empty() {
+        let _ = writeln!(s, "## Time-limited grants\n");
+        let _ = writeln!(s, "| Grant | Access | Ticket | Until | Status | Detail |");
+        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        for g in &review.timed_grants {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {}{} | {} |",
+                md_cell(&g.id),
+                md_cell(&g.describe()),
+                md_cell(&g.ticket),
+                g.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                g.status.as_str(),
+                if g.expires_at <= review.taken_at
+                    && g.status != super::grants::GrantStatus::Revoked
+                {
+                    " (expired)"
+                } else {
+                    ""
+                },
+                md_cell(&g.detail)
+            );
+        }
+        let _ = writeln!(s);
+    }
     let _ = writeln!(s, "## Members\n");
     let _ = writeln!(
         s,

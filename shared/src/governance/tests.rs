@@ -484,4 +484,10 @@ fn a_time_limited_grant_still_held_after_its_expiry_is_high() {
         overdue[0].message
     );
     assert_eq!(r.timed_grants.len(), 3);
+    let md = to_markdown(&r);
+    assert!(md.contains("## Time-limited grants"), "{md}");
+    assert!(
+        md.contains("| IAM-5-1 | cy@acme.example as analyst on project 10 | IAM-5 |"),
+        "{md}"
+    );
 }
