@@ -222,6 +222,27 @@ pub fn require_approval(execute: bool, approved_by: Option<&str>) -> Result<Opti
     }
 }
 
+/// Writes a governance record under `state/<name>` with check-and-set; a concurrent change is
+/// the error `conflict` describes. Returns the new version.
+pub async fn save_state<T: Serialize>(
+    store: &VaultStore,
+    name: &str,
+    doc: &T,
+    version: u64,
+    conflict: impl FnOnce() -> String,
+) -> Result<u64> {
+    store
+        .write_unfenced_state_document(name, doc, version)
+        .await
+        .map_err(|e| {
+            if e.is_cas_mismatch() {
+                RotatorError::Invalid(conflict())
+            } else {
+                e.into()
+            }
+        })
+}
+
 /// The current run of a command on a ticket.
 pub struct RunLog {
     store: VaultStore,
@@ -278,20 +299,13 @@ impl RunLog {
 
     async fn save(&mut self) -> Result<()> {
         let name = evidence_journal_name(&self.journal.ticket);
-        self.version = self
-            .store
-            .write_unfenced_state_document(&name, &self.journal, self.version)
-            .await
-            .map_err(|e| {
-                if e.is_cas_mismatch() {
-                    RotatorError::Invalid(format!(
-                        "the evidence journal of {} changed under this run: another run on the same ticket is going on; let it finish, then run again",
-                        self.journal.ticket
-                    ))
-                } else {
-                    e.into()
-                }
-            })?;
+        self.version = save_state(&self.store, &name, &self.journal, self.version, || {
+            format!(
+                "the evidence journal of {} changed under this run: another run on the same ticket is going on; let it finish, then run again",
+                self.journal.ticket
+            )
+        })
+        .await?;
         Ok(())
     }
 

@@ -36,18 +36,10 @@ pub async fn load(store: &VaultStore) -> Result<(GrantBook, u64)> {
 
 /// Saves the book with check-and-set.
 pub async fn save(store: &VaultStore, book: &GrantBook, version: u64) -> Result<u64> {
-    store
-        .write_unfenced_state_document(&book_name(), book, version)
-        .await
-        .map_err(|e| {
-            if e.is_cas_mismatch() {
-                RotatorError::Invalid(
-                    "the grant book in Vault changed under this command (another grant or the daemon's revocation): run it again".into(),
-                )
-            } else {
-                e.into()
-            }
-        })
+    crate::evidence::save_state(store, &book_name(), book, version, || {
+        "the grant book in Vault changed under this command (another grant or the daemon's revocation): run it again".into()
+    })
+    .await
 }
 
 /// Whether Mixpanel shows the grant held.

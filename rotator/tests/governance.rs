@@ -25,11 +25,15 @@ async fn member(w: &World, who: &str, role: OrgRole, login_days_ago: Option<i64>
         .invite_org_users(w.boot.org, &[email(who)], role)
         .await
         .expect("invite");
-    w.emu.activate(who).await;
-    if let Some(d) = login_days_ago {
-        w.emu
-            .kit()
-            .record_login(w.boot.org.0, who, &days_ago(d), false);
+    match login_days_ago {
+        // Accepted and last logged in `d` days ago, by the member list and the audit log.
+        Some(d) => {
+            w.emu.kit().activate_at(who, &days_ago(d));
+            w.emu
+                .kit()
+                .record_login(w.boot.org.0, who, &days_ago(d), false);
+        }
+        None => w.emu.activate(who).await,
     }
 }
 
@@ -90,9 +94,19 @@ async fn review_reports_dormant_active_and_lingering() {
         .find(|m| m["email"] == "active@acme.example")
         .expect("active member");
     assert!(active["last_login"]["at"].is_string(), "{active}");
-    // The owner bootstrapped with no login: "none within the log's retention".
+    // The owner bootstrapped with no login event: the member list's last login, said so, and
+    // not dormant.
     let md = w.cli(&["review"], &[]).await.ok().stdout;
-    assert!(md.contains("none within the log's retention"), "{md}");
+    assert!(
+        md.contains(&format!(
+            "| owner@acme.example | owner | active | {} (member list) |",
+            Utc::now().format("%Y-%m-%d")
+        )),
+        "{md}"
+    );
+    assert!(findings_for(&review, "owner@acme.example")
+        .iter()
+        .all(|c| *c != "member.dormant"));
     assert!(md.contains("`service_account.lingering`"), "{md}");
 
     // --output writes the three reports; the CSV has one row per member and project with empty

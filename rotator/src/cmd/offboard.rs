@@ -37,7 +37,8 @@ use crate::cmd::rotate::RotateArgs;
 use crate::config::Config;
 use crate::error::{Result, RotatorError};
 use crate::evidence::{
-    evidence_folder, require_approval, stamp, validate_ticket, verify_anchored, verify_dir, RunLog,
+    evidence_folder, require_approval, save_state, stamp, validate_ticket, verify_anchored,
+    verify_dir, RunLog,
 };
 use crate::inventory::{self, RotationRequest, GOVERNANCE_SEGMENT};
 
@@ -140,20 +141,15 @@ struct Run<'a> {
 
 impl Run<'_> {
     async fn save(&mut self) -> Result<()> {
-        self.version = self
-            .store
-            .write_unfenced_state_document(&journal_name(&self.journal.ticket), &self.journal, self.version)
-            .await
-            .map_err(|e| {
-                if e.is_cas_mismatch() {
-                    RotatorError::Invalid(format!(
-                        "the offboarding journal of {} changed under this run: another offboarding of the same ticket is running; let it finish, then run again",
-                        self.journal.ticket
-                    ))
-                } else {
-                    e.into()
-                }
-            })?;
+        let ticket = self.journal.ticket.clone();
+        self.version = save_state(
+            self.store,
+            &journal_name(&ticket),
+            &self.journal,
+            self.version,
+            || format!("the offboarding journal of {ticket} changed under this run: another offboarding of the same ticket is running; let it finish, then run again"),
+        )
+        .await?;
         Ok(())
     }
 
