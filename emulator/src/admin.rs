@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
             post(set_service_account_facts),
         )
         .route("/organizations/{org}/audit-events", post(record_event))
+        .route("/settings", post(settings))
         .route("/routes", get(routes))
         .route("/openapi.json", get(openapi))
 }
@@ -340,7 +341,7 @@ async fn record_login(
             m.email.as_str(),
             kind::SESSION_LOGGED_IN,
             None,
-            json!({"email": m.email, "login_method": method, "twofactor_method": req.twofactor_method}),
+            json!({"login_method": method, "twofactor_method": req.twofactor_method}),
             at,
         )?;
         tx.prepare_cached(
@@ -443,6 +444,28 @@ async fn record_event(
         )
     })?;
     Ok(ok_with(StatusCode::CREATED, &json!({"recorded": true})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Audit-log entries per page (Mixpanel's filter takes no page size).
+    #[serde(default)]
+    audit_page_size: Option<usize>,
+}
+
+/// The emulator's own settings.
+async fn settings(State(st): State<AppState>, JsonBody(req): JsonBody<Settings>) -> ApiResult {
+    if let Some(n) = req.audit_page_size {
+        if n == 0 || n > 10_000 {
+            return Err(ApiError::bad_request(
+                "audit_page_size: between 1 and 10000 entries",
+            ));
+        }
+        st.audit_page_size
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(ok(&json!({ "audit_page_size": st.audit_page_size() })))
 }
 
 async fn routes() -> ApiResult {

@@ -52,29 +52,50 @@ pub fn record_at(
 pub struct Query<'a> {
     pub org: OrgId,
     pub types: &'a [String],
+    pub entity_types: &'a [String],
+    pub actions: &'a [String],
     pub created_gte_micros: Option<i64>,
     pub created_lte_micros: Option<i64>,
     pub project_ids: &'a [ProjectId],
     pub exclude_actors: &'a [String],
     /// Case-insensitive text the actor or the payload contains.
     pub search: Option<&'a str>,
-    /// Only events with an id below this one (the cursor).
-    pub before_id: Option<i64>,
-    pub limit: usize,
+    /// At most this many events (and one more, which tells whether another page follows);
+    /// `None`: all of them.
+    pub limit: Option<usize>,
 }
 
-/// Reads up to `limit + 1` events (the extra one tells whether another page follows).
+/// Reads the matching events, newest first (by time, then by id), Mixpanel's `AuditLog`
+/// entries.
 pub fn query(conn: &Connection, q: &Query<'_>) -> Result<Vec<AuditEvent>, ApiError> {
     let mut sql = String::from(
         "SELECT id, kind, created, actor, project_id, payload FROM audit_log WHERE org_id = ?",
     );
     let mut args: Vec<rusqlite::types::Value> = vec![(q.org.0 as i64).into()];
-    if !q.types.is_empty() {
-        sql.push_str(" AND kind IN (");
-        sql.push_str(&vec!["?"; q.types.len()].join(","));
-        sql.push(')');
-        args.extend(q.types.iter().map(|t| t.clone().into()));
-    }
+    let any_of = |sql: &mut String,
+                  args: &mut Vec<rusqlite::types::Value>,
+                  expr: &str,
+                  values: &[String]| {
+        if !values.is_empty() {
+            sql.push_str(&format!(" AND {expr} IN ("));
+            sql.push_str(&vec!["?"; values.len()].join(","));
+            sql.push(')');
+            args.extend(values.iter().map(|t| t.clone().into()));
+        }
+    };
+    any_of(&mut sql, &mut args, "kind", q.types);
+    any_of(
+        &mut sql,
+        &mut args,
+        "substr(kind, 1, instr(kind, '.') - 1)",
+        q.entity_types,
+    );
+    any_of(
+        &mut sql,
+        &mut args,
+        "substr(kind, instr(kind, '.') + 1)",
+        q.actions,
+    );
     if !q.project_ids.is_empty() {
         sql.push_str(" AND project_id IN (");
         sql.push_str(&vec!["?"; q.project_ids.len()].join(","));
@@ -102,25 +123,28 @@ pub fn query(conn: &Connection, q: &Query<'_>) -> Result<Vec<AuditEvent>, ApiErr
         args.push(t.clone().into());
         args.push(t.into());
     }
-    if let Some(b) = q.before_id {
-        sql.push_str(" AND id < ?");
-        args.push(b.into());
+    sql.push_str(" ORDER BY created DESC, id DESC");
+    if let Some(limit) = q.limit {
+        sql.push_str(" LIMIT ?");
+        args.push(((limit + 1) as i64).into());
     }
-    sql.push_str(" ORDER BY id DESC LIMIT ?");
-    args.push(((q.limit + 1) as i64).into());
+    let org = q.org;
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
         let id: i64 = r.get(0)?;
+        let kind: String = r.get(1)?;
+        let actor: String = r.get(3)?;
         let project: Option<i64> = r.get(4)?;
         let payload: String = r.get(5)?;
-        Ok(AuditEvent {
-            id: u64::try_from(id).unwrap_or(0),
-            kind: r.get(1)?,
-            created: db::from_micros(r.get(2)?),
-            actor: r.get(3)?,
-            project_id: project.and_then(|p| u64::try_from(p).ok()).map(ProjectId),
-            payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
-        })
+        Ok(AuditEvent::new(
+            id.to_string(),
+            &kind,
+            db::from_micros(r.get(2)?),
+            &actor,
+            Some(org),
+            project.and_then(|p| u64::try_from(p).ok()).map(ProjectId),
+            serde_json::from_str(&payload).unwrap_or(Value::Null),
+        ))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

@@ -89,6 +89,8 @@ pub struct Inner {
     pub counters: faults::Counters,
     /// `Timezone::all_names()`, computed once: ids are 1-based indexes into it.
     pub timezones: Vec<&'static str>,
+    /// Audit-log entries per page (`POST /_emulator/settings`).
+    pub audit_page_size: std::sync::atomic::AtomicUsize,
 }
 
 /// The application state (cheap to clone).
@@ -103,6 +105,13 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    /// Audit-log entries per page.
+    pub fn audit_page_size(&self) -> usize {
+        self.audit_page_size
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(1)
+    }
+
     /// Opens (or creates) the database file.
     pub fn open(db_path: &Path) -> Result<AppState, EmulatorError> {
         let db = db::Db::open(db_path).map_err(|source| EmulatorError::Database {
@@ -115,6 +124,9 @@ impl AppState {
             faults: faults::Faults::default(),
             counters: faults::Counters::default(),
             timezones: mixpanel_access::model::Timezone::all_names(),
+            audit_page_size: std::sync::atomic::AtomicUsize::new(
+                handlers::audit_log::DEFAULT_PAGE_SIZE,
+            ),
         })))
     }
 }

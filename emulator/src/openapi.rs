@@ -99,9 +99,9 @@ fn shape(route: &Route) -> Option<Shape> {
     };
     let ids = |key: &str| request(&[key], json!({ key: array(r("Id")) }));
     Some(match *route {
-        wire::ME => get(r("Me")),
-        wire::LIST_SERVICE_ACCOUNTS => get(array(r("ServiceAccount"))),
-        wire::CREATE_SERVICE_ACCOUNT => Shape {
+        x if x == wire::ME.route => get(r("Me")),
+        x if x == wire::LIST_SERVICE_ACCOUNTS.route => get(array(r("ServiceAccount"))),
+        x if x == wire::CREATE_SERVICE_ACCOUNT.route => Shape {
             status: 201,
             ..post(
                 request(
@@ -123,10 +123,12 @@ fn shape(route: &Route) -> Option<Shape> {
                 r("CreatedServiceAccount"),
             )
         },
-        wire::GET_SERVICE_ACCOUNT => get(r("ServiceAccount")),
-        wire::DELETE_SERVICE_ACCOUNT => get(r("Empty")),
-        wire::LIST_PROJECT_SERVICE_ACCOUNTS => get(array(r("ProjectServiceAccount"))),
-        wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS => post(
+        x if x == wire::GET_SERVICE_ACCOUNT.route => get(r("ServiceAccount")),
+        x if x == wire::DELETE_SERVICE_ACCOUNT.route => get(r("Empty")),
+        x if x == wire::LIST_PROJECT_SERVICE_ACCOUNTS.route => {
+            get(array(r("ProjectServiceAccount")))
+        }
+        x if x == wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS.route => post(
             request(
                 &["service_account_ids", "projects"],
                 json!({
@@ -137,7 +139,7 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("Empty"),
         ),
-        wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS => post(
+        x if x == wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS.route => post(
             request(
                 &["projects"],
                 json!({ "projects": array(request(
@@ -147,13 +149,15 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("Empty"),
         ),
-        wire::LIST_TEAM_SERVICE_ACCOUNTS => get(array(r("ServiceAccount"))),
-        wire::ADD_SERVICE_ACCOUNTS_TO_TEAM => Shape {
+        x if x == wire::LIST_TEAM_SERVICE_ACCOUNTS.route => get(array(r("ServiceAccount"))),
+        x if x == wire::ADD_SERVICE_ACCOUNTS_TO_TEAM.route => Shape {
             status: 201,
             ..post(ids("service_account_ids"), r("Empty"))
         },
-        wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM => post(ids("service_account_ids"), r("Empty")),
-        wire::CREATE_PROJECT => post(
+        x if x == wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM.route => {
+            post(ids("service_account_ids"), r("Empty"))
+        }
+        x if x == wire::CREATE_PROJECT.route => post(
             request(
                 &["project_name", "cluster_id", "timezone_id"],
                 json!({
@@ -174,15 +178,15 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("Project"),
         ),
-        wire::LIST_TIMEZONES => get(array(json!({
+        x if x == wire::LIST_TIMEZONES.route => get(array(json!({
             "type": "array",
             "description": "[id, name, UTC offset in minutes]",
             "minItems": 3,
             "maxItems": 3,
             "items": { "oneOf": [{ "type": "integer" }, { "type": "string" }] },
         }))),
-        wire::PROJECT_METADATA => get(r("ProjectMetadata")),
-        wire::UPDATE_PROJECT => Shape {
+        x if x == wire::PROJECT_METADATA.route => get(r("ProjectMetadata")),
+        x if x == wire::UPDATE_PROJECT.route => Shape {
             body: Some((
                 "application/x-www-form-urlencoded",
                 request(
@@ -198,10 +202,10 @@ fn shape(route: &Route) -> Option<Shape> {
             )),
             ..get(r("Project"))
         },
-        wire::DELETE_PROJECTS => post(ids("projectIds"), r("Empty")),
-        wire::LIST_PROJECTS => get(array(r("Project"))),
-        wire::LIST_TEAMS => get(array(r("Team"))),
-        wire::ADD_TEAMS => post(
+        x if x == wire::DELETE_PROJECTS.route => post(ids("projectIds"), r("Empty")),
+        x if x == wire::LIST_PROJECTS.route => get(array(r("Project"))),
+        x if x == wire::LIST_TEAMS.route => get(array(r("Team"))),
+        x if x == wire::ADD_TEAMS.route => post(
             request(
                 &["teamNames"],
                 json!({ "teamNames": array(json!({ "type": "string" })) }),
@@ -211,12 +215,12 @@ fn shape(route: &Route) -> Option<Shape> {
                 json!({ "name": { "type": "string" }, "created": { "type": "boolean" } }),
             )),
         ),
-        wire::RENAME_TEAM => post(
+        x if x == wire::RENAME_TEAM.route => post(
             request(&["name"], json!({ "name": { "type": "string" } })),
             r("Updated"),
         ),
-        wire::DELETE_TEAMS => post(ids("teamIds"), r("Empty")),
-        wire::ADD_PROJECTS_TO_TEAMS => post(
+        x if x == wire::DELETE_TEAMS.route => post(ids("teamIds"), r("Empty")),
+        x if x == wire::ADD_PROJECTS_TO_TEAMS.route => post(
             request(
                 &["teams"],
                 json!({
@@ -233,8 +237,8 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("Empty"),
         ),
-        wire::REMOVE_PROJECTS_FROM_TEAM => post(ids("projectIds"), r("Empty")),
-        wire::ADD_USERS_TO_TEAMS => post(
+        x if x == wire::REMOVE_PROJECTS_FROM_TEAM.route => post(ids("projectIds"), r("Empty")),
+        x if x == wire::ADD_USERS_TO_TEAMS.route => post(
             request(
                 &["teams"],
                 json!({ "teams": array(request(
@@ -244,27 +248,27 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("Success"),
         ),
-        wire::REMOVE_USERS_FROM_TEAM => post(
+        x if x == wire::REMOVE_USERS_FROM_TEAM.route => post(
             request(&["emails"], json!({ "emails": array(r("Email")) })),
             r("Empty"),
         ),
-        wire::LIST_ORG_USERS => get(array(r("Member"))),
-        wire::INVITE_ORG_USERS => post(
+        x if x == wire::LIST_ORG_USERS.route => get(array(r("Member"))),
+        x if x == wire::INVITE_ORG_USERS.route => post(
             request(
                 &["emails", "role"],
                 json!({ "emails": array(r("Email")), "role": r("OrgRole") }),
             ),
             r("Success"),
         ),
-        wire::UPDATE_ORG_USER => post(
+        x if x == wire::UPDATE_ORG_USER.route => post(
             request(&["role"], json!({ "role": r("OrgRole") })),
             r("Updated"),
         ),
-        wire::REMOVE_ORG_USERS => post(
+        x if x == wire::REMOVE_ORG_USERS.route => post(
             request(&["emails"], json!({ "emails": array(r("Email")) })),
             r("Success"),
         ),
-        wire::ADD_USERS_TO_PROJECTS => post(
+        x if x == wire::ADD_USERS_TO_PROJECTS.route => post(
             request(
                 &["users", "projects", "role"],
                 json!({
@@ -280,28 +284,28 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("Success"),
         ),
-        wire::REMOVE_USERS_FROM_PROJECTS => post(
+        x if x == wire::REMOVE_USERS_FROM_PROJECTS.route => post(
             request(
                 &["users", "projects"],
                 json!({ "users": array(r("Email")), "projects": array(r("Id")) }),
             ),
             r("Success"),
         ),
-        wire::GRANTED_USERS => get(array(r("UserGrant"))),
-        wire::GRANTED_TEAMS => get(array(r("TeamGrant"))),
-        wire::GET_DEFAULT_ACCESS => get(r("DefaultAccess")),
-        wire::SET_DEFAULT_ACCESS => post(
+        x if x == wire::GRANTED_USERS.route => get(array(r("UserGrant"))),
+        x if x == wire::GRANTED_TEAMS.route => get(array(r("TeamGrant"))),
+        x if x == wire::GET_DEFAULT_ACCESS.route => get(r("DefaultAccess")),
+        x if x == wire::SET_DEFAULT_ACCESS.route => post(
             request(&["role"], json!({ "role": nullable(r("ProjectRole")) })),
             r("DefaultAccess"),
         ),
-        wire::RESET_PROJECT_SECRET => get(object(
+        x if x == wire::RESET_PROJECT_SECRET.route => get(object(
             &["secret"],
             json!({ "secret": { "type": "string" } }),
         )),
-        wire::RESET_PROJECT_TOKEN => {
+        x if x == wire::RESET_PROJECT_TOKEN.route => {
             get(object(&["token"], json!({ "token": { "type": "string" } })))
         }
-        wire::VALIDATE_PROJECT_CREDENTIALS => post(
+        x if x == wire::VALIDATE_PROJECT_CREDENTIALS.route => post(
             request(
                 &["project_token", "api_secret"],
                 json!({
@@ -314,17 +318,17 @@ fn shape(route: &Route) -> Option<Shape> {
                 json!({ "status": { "type": "string", "enum": ["success"] } }),
             ),
         ),
-        wire::AUDIT_LOGS | wire::PROJECT_AUDIT_LOGS => Shape {
-            body: json_body(audit_filter(true)),
+        x if x == wire::AUDIT_LOGS.route || x == wire::PROJECT_AUDIT_LOGS.route => Shape {
+            body: json_body(audit_filter()),
             body_optional: true,
             status: 200,
             answer: r("AuditLogPage"),
         },
-        wire::CREATE_AUDIT_LOG_EXPORT => Shape {
+        x if x == wire::CREATE_AUDIT_LOG_EXPORT.route => Shape {
             status: 201,
             ..post(
                 {
-                    let mut f = audit_filter(false);
+                    let mut f = audit_filter();
                     f["required"] = json!(["export_format"]);
                     f["properties"]["export_format"] = names(AuditExportFormat::NAMES);
                     f
@@ -332,24 +336,38 @@ fn shape(route: &Route) -> Option<Shape> {
                 object(&["export_id"], json!({ "export_id": { "type": "string" } })),
             )
         },
-        wire::LIST_AUDIT_LOG_EXPORTS => get(array(object(
-            &["export_id", "status", "export_format", "created"],
-            json!({
-                "export_id": { "type": "string" },
-                "status": names(AuditExportStatus::NAMES),
-                "export_format": names(AuditExportFormat::NAMES),
-                "created": { "type": "string", "format": "date-time" },
-                "error": { "type": "string" },
-            }),
-        ))),
-        wire::DOWNLOAD_AUDIT_LOG_EXPORT => Shape {
+        x if x == wire::LIST_AUDIT_LOG_EXPORTS.route => Shape {
+            body: None,
+            body_optional: false,
+            status: 200,
+            answer: object(
+                &["status", "results", "pagination"],
+                json!({
+                    "status": { "type": "string", "enum": ["ok"] },
+                    "results": array(object(
+                        &["id", "status", "organization_id", "created"],
+                        json!({
+                            "id": { "type": "string" },
+                            "status": names(AuditExportStatus::NAMES),
+                            "organization_id": r("Id"),
+                            "project_id": nullable(r("Id")),
+                            "created": { "type": "string", "format": "date-time" },
+                            "filters": { "type": "object", "additionalProperties": true },
+                            "ttl_timestamp": nullable(json!({ "type": "string", "format": "date-time" })),
+                        }),
+                    )),
+                    "pagination": r("Pagination"),
+                }),
+            ),
+        },
+        x if x == wire::DOWNLOAD_AUDIT_LOG_EXPORT.route => Shape {
             body: None,
             body_optional: false,
             status: 200,
             answer: json!({ "type": "string", "description": "the export's CSV (text/csv) or NDJSON (application/x-ndjson) file, not wrapped in the envelope" }),
         },
         // Issue 9: organization settings.
-        wire::GET_DISCOVERABILITY => get(object(
+        x if x == wire::GET_DISCOVERABILITY.route => get(object(
             &["discoverability", "sso", "validated"],
             json!({
                 "discoverability": r("Discoverability"),
@@ -357,9 +375,9 @@ fn shape(route: &Route) -> Option<Shape> {
                 "validated": { "type": "boolean" },
             }),
         )),
-        wire::SET_DISCOVERABILITY => post(r("Discoverability"), r("Updated")),
-        wire::GET_DISCOVERABLE_DOMAINS => get(array(json!({ "type": "string" }))),
-        wire::SET_DISCOVERABLE_DOMAINS => post(
+        x if x == wire::SET_DISCOVERABILITY.route => post(r("Discoverability"), r("Updated")),
+        x if x == wire::GET_DISCOVERABLE_DOMAINS.route => get(array(json!({ "type": "string" }))),
+        x if x == wire::SET_DISCOVERABLE_DOMAINS.route => post(
             array(json!({ "type": "string", "description": "a host name such as example.com" })),
             object(
                 &["updated"],
@@ -369,36 +387,36 @@ fn shape(route: &Route) -> Option<Shape> {
                 }),
             ),
         ),
-        wire::GET_TWO_FACTOR => get(r("TwoFactorSetting")),
-        wire::SET_TWO_FACTOR => post(
+        x if x == wire::GET_TWO_FACTOR.route => get(r("TwoFactorSetting")),
+        x if x == wire::SET_TWO_FACTOR.route => post(
             request(
                 &["twofactor_auth_required"],
                 json!({ "twofactor_auth_required": { "type": "boolean" } }),
             ),
             r("TwoFactorSetting"),
         ),
-        wire::GET_SSO => get(object(
+        x if x == wire::GET_SSO.route => get(object(
             &["sso_enabled"],
             json!({ "sso_enabled": { "type": "boolean" } }),
         )),
         // Issue 9: custom roles.
-        wire::LIST_CUSTOM_ROLES => get(array(r("CustomRole"))),
-        wire::CREATE_CUSTOM_ROLE => post(r("CustomRoleBody"), r("CustomRole")),
-        wire::CUSTOM_ROLE_SWITCH_CONFIG => get(object(
+        x if x == wire::LIST_CUSTOM_ROLES.route => get(array(r("CustomRole"))),
+        x if x == wire::CREATE_CUSTOM_ROLE.route => post(r("CustomRoleBody"), r("CustomRole")),
+        x if x == wire::CUSTOM_ROLE_SWITCH_CONFIG.route => get(object(
             &["groups"],
             json!({ "groups": array(object(&["id", "permissions"], json!({
                 "id": { "type": "string" },
                 "permissions": array(json!({ "type": "string" })),
             }))) }),
         )),
-        wire::GET_CUSTOM_ROLE => get(r("CustomRole")),
-        wire::UPDATE_CUSTOM_ROLE => Shape {
+        x if x == wire::GET_CUSTOM_ROLE.route => get(r("CustomRole")),
+        x if x == wire::UPDATE_CUSTOM_ROLE.route => Shape {
             body: json_body(r("CustomRoleBody")),
             body_optional: false,
             status: 200,
             answer: ok(r("CustomRole")),
         },
-        wire::DELETE_CUSTOM_ROLE => get(object(
+        x if x == wire::DELETE_CUSTOM_ROLE.route => get(object(
             &[
                 "deleted_role_id",
                 "deleted_role_name",
@@ -411,8 +429,8 @@ fn shape(route: &Route) -> Option<Shape> {
             }),
         )),
         // Issue 9: data views and classified data.
-        wire::LIST_DATA_VIEWS => get(array(r("DataView"))),
-        wire::CREATE_DATA_VIEW => post(
+        x if x == wire::LIST_DATA_VIEWS.route => get(array(r("DataView"))),
+        x if x == wire::CREATE_DATA_VIEW.route => post(
             request(
                 &["name", "is_restricted", "is_visible"],
                 json!({
@@ -424,8 +442,8 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("DataView"),
         ),
-        wire::GET_DATA_VIEW => get(r("DataView")),
-        wire::UPDATE_DATA_VIEW => post(
+        x if x == wire::GET_DATA_VIEW.route => get(r("DataView")),
+        x if x == wire::UPDATE_DATA_VIEW.route => post(
             request(
                 &["id"],
                 json!({
@@ -439,19 +457,23 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("DataView"),
         ),
-        wire::DELETE_DATA_VIEW => get(r("Empty")),
-        wire::UPSERT_DATA_VIEW_MEMBERS | wire::DELETE_DATA_VIEW_MEMBERS => post(
-            request(
-                &["id"],
-                json!({
-                    "id": r("Id"),
-                    "user_emails": array(r("Email")),
-                    "team_ids": array(r("Id")),
-                }),
-            ),
-            r("Empty"),
-        ),
-        wire::SET_CLASSIFIED_ACCESS => post(
+        x if x == wire::DELETE_DATA_VIEW.route => get(r("Empty")),
+        x if x == wire::UPSERT_DATA_VIEW_MEMBERS.route
+            || x == wire::DELETE_DATA_VIEW_MEMBERS.route =>
+        {
+            post(
+                request(
+                    &["id"],
+                    json!({
+                        "id": r("Id"),
+                        "user_emails": array(r("Email")),
+                        "team_ids": array(r("Id")),
+                    }),
+                ),
+                r("Empty"),
+            )
+        }
+        x if x == wire::SET_CLASSIFIED_ACCESS.route => post(
             json!({
                 "type": "object",
                 "description": "a user's e-mail to true (grant) or false (revoke)",
@@ -459,7 +481,7 @@ fn shape(route: &Route) -> Option<Shape> {
             }),
             r("Empty"),
         ),
-        wire::SET_TEAM_CLASSIFIED_ACCESS => post(
+        x if x == wire::SET_TEAM_CLASSIFIED_ACCESS.route => post(
             json!({
                 "type": "object",
                 "description": "a team id to true (grant) or false (revoke)",
@@ -467,7 +489,7 @@ fn shape(route: &Route) -> Option<Shape> {
             }),
             r("Empty"),
         ),
-        wire::GET_CLASSIFIED_ACCESS => get(object(
+        x if x == wire::GET_CLASSIFIED_ACCESS.route => get(object(
             &["users", "teams"],
             json!({ "users": array(r("Email")), "teams": array(r("Id")) }),
         )),
@@ -475,23 +497,26 @@ fn shape(route: &Route) -> Option<Shape> {
     })
 }
 
-/// The audit log's filter body; `paged` adds the cursor and the page size.
-fn audit_filter(paged: bool) -> Value {
+/// The audit log's filter body, Mixpanel's `AuditLogsRequestParams`: no cursor, no page size,
+/// ids as strings.
+fn audit_filter() -> Value {
     let strings = || array(json!({ "type": "string" }));
     let time = json!({ "type": "string", "format": "date-time" });
-    let mut props = json!({
-        "types": strings(),
-        "created_gte": time.clone(),
-        "created_lte": time,
-        "project_ids": array(r("Id")),
-        "exclude_user_emails": strings(),
-        "search": { "type": "string" },
-    });
-    if paged {
-        props["cursor"] = json!({ "type": "string" });
-        props["limit"] = json!({ "type": "integer", "minimum": 1, "maximum": 1000 });
-    }
-    request(&[], props)
+    request(
+        &[],
+        json!({
+            "types": strings(),
+            "entity_types": strings(),
+            "actions": strings(),
+            "event_categories": strings(),
+            "created_gte": time.clone(),
+            "created_lte": time,
+            "user_ids": strings(),
+            "project_ids": strings(),
+            "exclude_user_emails": strings(),
+            "search": { "type": "string" },
+        }),
+    )
 }
 
 fn names(values: &[&str]) -> Value {
@@ -548,9 +573,9 @@ fn components() -> Value {
                     "organization_id": r("Id"),
                     "domain": { "type": "string" },
                     "timezone": { "type": "string" },
-                    "role": nullable(object(&["id", "name"], json!({
-                        "id": { "type": "string" },
-                        "name": { "type": "string" },
+                    "role": nullable(object(&[], json!({
+                        "id": nullable(json!({ "type": "number" })),
+                        "name": nullable(json!({ "type": "string" })),
                     }))),
                 })),
             },
@@ -703,21 +728,33 @@ fn components() -> Value {
             })),
             "DefaultAccess": object(&["role"], json!({ "role": nullable(r("ProjectRole")) })),
             "Me": me,
-            "AuditEvent": object(&["id", "type", "created", "actor", "payload"], json!({
-                "id": { "type": "integer", "minimum": 0 },
-                "type": { "type": "string" },
+            "AuditEvent": object(&["id", "created", "organization_id", "project_id", "entity"], json!({
+                "id": { "type": "string" },
                 "created": time.clone(),
-                "actor": { "type": "string" },
-                "project_id": nullable(r("Id")),
+                "user_id": nullable(json!({ "type": "string" })),
+                "user_email": nullable(json!({ "type": "string" })),
+                "organization_id": { "type": "string" },
+                "project_id": { "type": "string" },
+                "service": { "type": "string" },
+                "event_category": { "type": "string" },
+                "entity": r("AuditEntity"),
+            })),
+            "AuditEntity": object(&["type", "entity_type", "action", "payload"], json!({
+                "type": { "type": "string" },
+                "entity_type": { "type": "string" },
+                "action": { "type": "string" },
+                "entity_id": nullable(json!({ "type": "string" })),
+                "entity_name": nullable(json!({ "type": "string" })),
                 "payload": {},
+            })),
+            "Pagination": object(&[], json!({
+                "next_cursor": nullable(json!({ "type": "string" })),
+                "previous_cursor": nullable(json!({ "type": "string" })),
             })),
             "AuditLogPage": object(&["status", "results", "pagination"], json!({
                 "status": { "type": "string", "enum": ["ok"] },
                 "results": array(r("AuditEvent")),
-                "pagination": object(&["next_cursor", "previous_cursor"], json!({
-                    "next_cursor": nullable(json!({ "type": "string" })),
-                    "previous_cursor": nullable(json!({ "type": "string" })),
-                })),
+                "pagination": r("Pagination"),
             })),
         },
     })
@@ -770,7 +807,7 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
     op.insert("summary".into(), Value::String(summary));
     op.insert("x-upstream-status".into(), json!(route.status));
     if let Some(check) = route.creates {
-        op.insert("x-creates".into(), json!({ "check": check }));
+        op.insert("x-creates".into(), json!(check));
     }
     if let Some(cap) = route.capability {
         op.insert("x-capability".into(), json!(cap));
@@ -790,7 +827,7 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
     }
     let json_of = |schema: Value| json!({ "application/json": { "schema": schema } });
     // A file download answers its own media type, not JSON.
-    let success_content = if *route == wire::DOWNLOAD_AUDIT_LOG_EXPORT {
+    let success_content = if *route == wire::DOWNLOAD_AUDIT_LOG_EXPORT.route {
         json!({
             "text/csv": { "schema": shape.answer.clone() },
             "application/x-ndjson": { "schema": shape.answer.clone() },

@@ -29,6 +29,16 @@ fn email(s: &str) -> Email {
     s.parse().expect("email")
 }
 
+async fn admin_post(emu: &Emulator, path: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", emu.url))
+        .json(&body)
+        .send()
+        .await
+        .expect("admin request");
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
 async fn admin_put(emu: &Emulator, path: &str, body: Value) {
     let r = reqwest::Client::new()
         .put(format!("{}{path}", emu.url))
@@ -476,11 +486,12 @@ async fn team_member_and_grant_routes() {
 }
 
 #[tokio::test]
-async fn audit_log_pages_with_a_cursor() {
+async fn audit_log_pages_by_time_windows() {
     let emu = Emulator::spawn(BIN);
     let b = emu.bootstrap("Acme", "owner");
     let c = client(&emu, &b);
     let org = OrgId(b.org_id);
+    admin_post(&emu, "/_emulator/settings", json!({"audit_page_size": 2})).await;
     for i in 0..5 {
         c.create_team(org, &format!("team-{i}"))
             .await
@@ -488,7 +499,6 @@ async fn audit_log_pages_with_a_cursor() {
     }
     let q = wire::AuditLogQuery {
         types: vec!["team.created".into()],
-        limit: Some(2),
         ..Default::default()
     };
     let first = c.audit_logs(org, &q).await.expect("page");
@@ -496,11 +506,12 @@ async fn audit_log_pages_with_a_cursor() {
     assert!(first.pagination.next_cursor.is_some());
     let all = c.audit_logs_all(org, &q).await.expect("all pages");
     assert_eq!(all.len(), 5);
-    assert!(all.iter().all(|e| e.kind == "team.created"));
-    let mut ids: Vec<u64> = all.iter().map(|e| e.id).collect();
+    assert!(all.iter().all(|e| e.kind() == "team.created"));
+    let mut ids: Vec<String> = all.iter().map(|e| e.id.clone()).collect();
+    ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 5);
-    assert!(all.iter().all(|e| e.actor == b.username));
+    assert!(all.iter().all(|e| e.actor() == b.username));
 }
 
 #[tokio::test]
@@ -794,11 +805,14 @@ async fn logins_audit_filters_and_exports() {
     assert_eq!(logins.len(), 2, "{logins:?}");
     let ana_login = logins
         .iter()
-        .find(|e| e.actor == ana.as_str())
+        .find(|e| e.actor() == ana.as_str())
         .expect("ana");
-    assert_eq!(ana_login.created.to_rfc3339(), "2026-01-05T10:00:00+00:00");
-    assert_eq!(ana_login.payload["login_method"], "password");
-    assert_eq!(ana_login.payload["twofactor_method"], "totp");
+    assert_eq!(
+        ana_login.created.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2026-01-05T10:00:00+00:00")
+    );
+    assert_eq!(ana_login.payload()["login_method"], "password");
+    assert_eq!(ana_login.payload()["twofactor_method"], "totp");
     let twofactor = c
         .audit_logs_all(
             org,
@@ -810,7 +824,7 @@ async fn logins_audit_filters_and_exports() {
         .await
         .expect("2fa");
     assert_eq!(twofactor.len(), 1);
-    assert_eq!(twofactor[0].payload["email"], ana.as_str());
+    assert_eq!(twofactor[0].actor(), ana.as_str());
 
     // Time range and search.
     let q = wire::AuditLogQuery {
@@ -820,7 +834,7 @@ async fn logins_audit_filters_and_exports() {
     };
     let in_range = c.audit_logs_all(org, &q).await.expect("range");
     assert_eq!(in_range.len(), 1, "{in_range:?}");
-    assert_eq!(in_range[0].actor, b.owner_email);
+    assert_eq!(in_range[0].actor(), b.owner_email);
     let about_ana = c
         .audit_logs_all(
             org,
@@ -856,7 +870,7 @@ async fn logins_audit_filters_and_exports() {
         .await
         .expect("project log");
     assert!(!page.results.is_empty());
-    assert!(page.results.iter().all(|e| e.project_id == Some(p)));
+    assert!(page.results.iter().all(|e| e.project() == Some(p)));
 
     // Exports: 201 with an id, IN_PROGRESS then SUCCEEDED, the file holds every matching event.
     let all = c
@@ -880,8 +894,8 @@ async fn logins_audit_filters_and_exports() {
         let mut done = false;
         for _ in 0..100 {
             let list = c.list_audit_log_exports(org).await.expect("list");
-            let e = list.iter().find(|e| e.export_id == id).expect("listed");
-            assert_eq!(e.export_format, format);
+            let e = list.iter().find(|e| e.id == id).expect("listed");
+            assert_eq!(e.format(), Some(format));
             if e.status == wire::AuditExportStatus::Succeeded {
                 done = true;
                 break;

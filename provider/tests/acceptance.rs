@@ -1477,7 +1477,7 @@ fn organization_settings_lifecycle() {
             },
         ))
         .expect("audit");
-    let kinds: Vec<&str> = events.results.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<String> = events.results.iter().map(|e| e.kind()).collect();
     assert_eq!(
         kinds,
         [

@@ -163,9 +163,9 @@ async fn full_rotation_keeps_consumers_working_and_revokes_only_after_the_overla
     let deleted = w.audit("service_account.deleted", started).await;
     let deleted_old = deleted
         .iter()
-        .find(|e| e.payload["service_account_id"].as_u64() == Some(old.id.0))
+        .find(|e| e.payload()["service_account_id"].as_u64() == Some(old.id.0))
         .expect("the old account was deleted");
-    let gap = deleted_old.created - promoted;
+    let gap = deleted_old.created.expect("created") - promoted;
     assert!(
         gap >= TimeDelta::milliseconds(2_900),
         "the old account was deleted {gap} after the promotion, before the 3s overlap ended"

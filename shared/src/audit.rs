@@ -9,7 +9,14 @@ use crate::csv_cells::SafeCsvWriter;
 use crate::model::AuditEvent;
 
 /// The CSV columns, in order. Every cell goes through [`crate::csv_cells::csv_safe`].
-pub const CSV_COLUMNS: &[&str] = &["id", "created", "type", "actor", "project_id", "payload"];
+pub const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "created",
+    "type",
+    "user_email",
+    "project_id",
+    "payload",
+];
 
 /// Writes events in one format; the CSV header goes out with the first call to
 /// [`EventWriter::header`].
@@ -59,13 +66,14 @@ impl<W: Write> EventWriter<W> {
     pub fn write(&mut self, e: &AuditEvent) -> Result<(), WriteError> {
         if let Some(w) = self.csv.as_mut() {
             w.write_record([
-                e.id.to_string(),
+                e.id.clone(),
                 e.created
-                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                e.kind.clone(),
-                e.actor.clone(),
-                e.project_id.map(|p| p.to_string()).unwrap_or_default(),
-                e.payload.to_string(),
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+                    .unwrap_or_default(),
+                e.kind(),
+                e.actor().to_string(),
+                e.project_id.clone().unwrap_or_default(),
+                e.payload().to_string(),
             ])?;
         } else if let Some(w) = self.raw.as_mut() {
             serde_json::to_writer(&mut *w, e)?;
@@ -90,14 +98,15 @@ impl<W: Write> EventWriter<W> {
 /// Whether an event is by or about `email`: its actor, or an `email` in its payload (the
 /// person whose membership, grant, login or team seat it records). Case-insensitive.
 pub fn concerns(e: &AuditEvent, email: &str) -> bool {
-    if e.actor.eq_ignore_ascii_case(email) {
+    if e.actor().eq_ignore_ascii_case(email) {
         return true;
     }
     let mentions =
         |v: &serde_json::Value| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(email));
-    match &e.payload {
+    match e.payload() {
         serde_json::Value::Object(m) => {
             m.get("email").is_some_and(mentions)
+                || m.get("user_email").is_some_and(mentions)
                 || m.get("emails")
                     .and_then(|v| v.as_array())
                     .is_some_and(|a| a.iter().any(mentions))
@@ -116,14 +125,15 @@ mod tests {
     use serde_json::json;
 
     fn event(actor: &str, payload: serde_json::Value) -> AuditEvent {
-        AuditEvent {
-            id: 7,
-            kind: "session.logged_in".into(),
-            created: "2026-01-02T03:04:05Z".parse().unwrap(),
-            actor: actor.into(),
-            project_id: Some(ProjectId(3)),
+        AuditEvent::new(
+            "7".into(),
+            "session.logged_in",
+            "2026-01-02T03:04:05Z".parse().unwrap(),
+            actor,
+            None,
+            Some(ProjectId(3)),
             payload,
-        }
+        )
     }
 
     #[test]
@@ -138,7 +148,7 @@ mod tests {
         let mut lines = text.lines();
         assert_eq!(
             lines.next(),
-            Some("id,created,type,actor,project_id,payload")
+            Some("id,created,type,user_email,project_id,payload")
         );
         let row = lines.next().unwrap();
         assert!(

@@ -752,6 +752,9 @@ pub mod audit_event {
     pub const ORG_USER_ADDED: &str = "organization.user_added";
     pub const ORG_USER_REMOVED: &str = "organization.user_removed";
     pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+    /// An invitation went out: payload `email`, `name`, `organization_role`, `projects`, `teams`.
+    pub const INVITATION_SENT: &str = "invitation.sent";
+    pub const INVITATION_ACCEPTED: &str = "invitation.accepted";
     /// A member logged in: payload `email`, `login_method` (password, sso, magic_link, social),
     /// `twofactor_method` (totp, sms or null). The only source of a member's last login.
     pub const SESSION_LOGGED_IN: &str = "session.logged_in";
@@ -779,19 +782,132 @@ pub mod audit_event {
     pub const CLASSIFIED_ACCESS_CHANGED: &str = "project.classified_data_access_changed";
 }
 
-/// One audit-log event.
+/// One audit-log entry, as Mixpanel's `AuditLog`: a string id, who did it (`user_email`,
+/// `user_id`), where (`organization_id`, `project_id`, strings upstream), and the `entity`
+/// it was done to with the action and its payload. Read liberally: ids as numbers or
+/// strings, unknown fields ignored, every field upstream does not require optional.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
-    pub id: u64,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub created: DateTime<Utc>,
-    /// Who did it: a service account's username or a user's e-mail.
-    pub actor: String,
+    #[serde(default, deserialize_with = "de_text")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de_opt_text")]
+    pub user_id: Option<String>,
+    /// Who did it: a user's e-mail, or a service account's `…@mixpanel.org` address.
     #[serde(default)]
-    pub project_id: Option<ProjectId>,
+    pub user_email: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_text")]
+    pub organization_id: Option<String>,
+    /// The project, as a string (Mixpanel's type); `""` or absent for none.
+    #[serde(default, deserialize_with = "de_opt_text")]
+    pub project_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub entity: AuditEntity,
+}
+
+/// What an audit entry was done to: `type` is `entity_type.action` (the `AuditLogType`
+/// list), `payload` the action's details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntity {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub entity_type: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default, deserialize_with = "de_opt_text")]
+    pub entity_id: Option<String>,
+    #[serde(default)]
+    pub entity_name: Option<String>,
     #[serde(default)]
     pub payload: serde_json::Value,
+}
+
+impl AuditEvent {
+    /// The event's type, `entity_type.action` (from `entity.type`, or built from its parts).
+    pub fn kind(&self) -> String {
+        if self.entity.kind.is_empty() {
+            format!("{}.{}", self.entity.entity_type, self.entity.action)
+        } else {
+            self.entity.kind.clone()
+        }
+    }
+
+    /// Who did it (`user_email`), or `""`.
+    pub fn actor(&self) -> &str {
+        self.user_email.as_deref().unwrap_or("")
+    }
+
+    /// The project it happened in, when it names one.
+    pub fn project(&self) -> Option<ProjectId> {
+        self.project_id
+            .as_deref()
+            .and_then(|p| p.trim().parse().ok())
+            .map(ProjectId)
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &serde_json::Value {
+        &self.entity.payload
+    }
+
+    /// An entry of type `kind` (`entity_type.action`) by `actor`, as the emulator records one.
+    pub fn new(
+        id: String,
+        kind: &str,
+        created: DateTime<Utc>,
+        actor: &str,
+        organization: Option<OrgId>,
+        project: Option<ProjectId>,
+        payload: serde_json::Value,
+    ) -> AuditEvent {
+        let (entity_type, action) = kind.split_once('.').unwrap_or((kind, ""));
+        AuditEvent {
+            id,
+            created: Some(created),
+            user_id: None,
+            user_email: Some(actor.to_string()),
+            organization_id: organization.map(|o| o.0.to_string()),
+            project_id: Some(project.map(|p| p.0.to_string()).unwrap_or_default()),
+            event_category: None,
+            service: Some("webapp".into()),
+            entity: AuditEntity {
+                kind: kind.to_string(),
+                entity_type: entity_type.to_string(),
+                action: action.to_string(),
+                entity_id: None,
+                entity_name: None,
+                payload,
+            },
+        }
+    }
+}
+
+/// A string, or a number read as its digits (required).
+pub fn de_text_required<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    de_opt_text(d)?
+        .ok_or_else(|| serde::de::Error::custom("expected a string or a number, saw null"))
+}
+
+/// A string, or a number read as its digits.
+fn de_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(de_opt_text(d)?.unwrap_or_default())
+}
+
+/// A string, a number read as its digits, or null.
+pub fn de_opt_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected a string or a number, saw {other}"
+        ))),
+    }
 }
 
 #[cfg(test)]

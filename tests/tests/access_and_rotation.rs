@@ -173,7 +173,7 @@ fn terraform_manages_access_while_the_rotator_rotates_a_credential_into_openbao(
     let role = me.projects[&project.to_string()]
         .role
         .as_ref()
-        .map(|r| r.name.clone());
+        .and_then(|r| r.name.clone());
     assert_eq!(
         role.as_deref(),
         Some("analyst"),

@@ -10,8 +10,8 @@ use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use mixpanel_access::api::wire::{
-    AuditExport, AuditExportCreated, AuditExportFormat, AuditExportStatus, AuditLogPage,
-    AuditLogQuery, CreateAuditExport, Pagination,
+    AuditExport, AuditExportCreated, AuditExportFormat, AuditExportPage, AuditExportStatus,
+    AuditLogPage, AuditLogQuery, CreateAuditExport, Pagination,
 };
 use mixpanel_access::audit::EventWriter;
 use mixpanel_access::model::{OrgId, ProjectId, ProjectRole};
@@ -22,24 +22,16 @@ use crate::access;
 use crate::audit;
 use crate::auth::Actor;
 use crate::db;
-use crate::error::{json_response, ok, ok_with, ApiError, ApiResult};
+use crate::error::{json_response, ok_with, ApiError, ApiResult};
 use crate::extract::{decode_body, Params};
 use crate::AppState;
 
-const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1000;
+/// Entries per page (Mixpanel's filter takes no page size; the emulator's is set with
+/// `POST /_emulator/settings {"audit_page_size": n}`).
+pub const DEFAULT_PAGE_SIZE: usize = 1000;
 
-fn encode_cursor(id: u64) -> String {
+fn encode_cursor(id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("audit:{id}"))
-}
-
-fn decode_cursor(c: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::bad_request("cursor: not a cursor this server returned");
-    let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
-    let s = String::from_utf8(raw).map_err(|_| bad())?;
-    s.strip_prefix("audit:")
-        .and_then(|n| n.parse::<i64>().ok())
-        .ok_or_else(bad)
 }
 
 fn parse_query(body: &Bytes) -> Result<AuditLogQuery, ApiError> {
@@ -50,51 +42,69 @@ fn parse_query(body: &Bytes) -> Result<AuditLogQuery, ApiError> {
     }
 }
 
-/// One page of events matching `q` (restricted to `project` when given).
-fn page(
+/// The project ids of a filter: strings of digits, as Mixpanel types them.
+fn project_ids(q: &AuditLogQuery) -> Result<Vec<ProjectId>, ApiError> {
+    q.project_ids
+        .iter()
+        .map(|p| {
+            p.trim().parse().map(ProjectId).map_err(|_| {
+                ApiError::bad_request(format!("project_ids: {p:?} is not a project id"))
+            })
+        })
+        .collect()
+}
+
+/// The events matching `q` (restricted to `project` when given), at most `limit`.
+fn matching(
     st: &AppState,
     org: OrgId,
     project: Option<ProjectId>,
     q: &AuditLogQuery,
-) -> Result<AuditLogPage, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::bad_request(format!(
-            "limit: must be between 1 and {MAX_LIMIT}"
-        )));
-    }
-    let before_id = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let limit = limit as usize;
+    limit: Option<usize>,
+) -> Result<Vec<mixpanel_access::model::AuditEvent>, ApiError> {
+    let asked = project_ids(q)?;
     let projects: Vec<ProjectId> = match project {
         Some(p) => {
-            if !q.project_ids.is_empty() && !q.project_ids.contains(&p) {
+            if !asked.is_empty() && !asked.contains(&p) {
                 return Err(ApiError::bad_request(format!(
                     "project_ids: this is the audit log of project {p}; leave project_ids out or name only {p}"
                 )));
             }
             vec![p]
         }
-        None => q.project_ids.clone(),
+        None => asked,
     };
-    let mut events = st.db.read(|c| {
+    st.db.read(|c| {
         audit::query(
             c,
             &audit::Query {
                 org,
                 types: &q.types,
+                entity_types: &q.entity_types,
+                actions: &q.actions,
                 created_gte_micros: q.created_gte.map(|t| t.timestamp_micros()),
                 created_lte_micros: q.created_lte.map(|t| t.timestamp_micros()),
                 project_ids: &projects,
                 exclude_actors: &q.exclude_user_emails,
                 search: q.search.as_deref(),
-                before_id,
                 limit,
             },
         )
-    })?;
+    })
+}
+
+/// One page of events matching `q`: the newest; `next_cursor` set when more match.
+fn page(
+    st: &AppState,
+    org: OrgId,
+    project: Option<ProjectId>,
+    q: &AuditLogQuery,
+) -> Result<AuditLogPage, ApiError> {
+    let limit = st.audit_page_size();
+    let mut events = matching(st, org, project, q, Some(limit))?;
     let next_cursor = if events.len() > limit {
         events.truncate(limit);
-        events.last().map(|e| encode_cursor(e.id))
+        events.last().map(|e| encode_cursor(&e.id))
     } else {
         None
     };
@@ -157,18 +167,8 @@ fn render_export(
 ) -> Result<Vec<u8>, ApiError> {
     let mut w =
         EventWriter::new(format, Vec::new()).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut q = filter.clone();
-    q.limit = Some(MAX_LIMIT);
-    q.cursor = None;
-    loop {
-        let p = page(st, org, None, &q)?;
-        for e in &p.results {
-            w.write(e).map_err(|e| ApiError::internal(e.to_string()))?;
-        }
-        match p.pagination.next_cursor {
-            Some(c) => q.cursor = Some(c),
-            None => break,
-        }
+    for e in matching(st, org, None, filter, None)? {
+        w.write(&e).map_err(|e| ApiError::internal(e.to_string()))?;
     }
     w.finish().map_err(|e| ApiError::internal(e.to_string()))
 }
@@ -182,11 +182,7 @@ pub async fn create_export(
     let org = actor.check_org(org)?;
     let req: CreateAuditExport = decode_body(&body)?;
     require_org(Some(actor.org_role()), Capability::ViewAuditLog)?;
-    if req.filter.cursor.is_some() || req.filter.limit.is_some() {
-        return Err(ApiError::bad_request(
-            "cursor, limit: an export holds every matching event; leave them out",
-        ));
-    }
+    project_ids(&req.filter)?;
     let filter = serde_json::to_string(&req.filter)
         .map_err(|e| ApiError::internal(format!("filter: {e}")))?;
     let id = st.db.write(|tx| {
@@ -252,23 +248,36 @@ pub async fn list_exports(
     require_org(Some(actor.org_role()), Capability::ViewAuditLog)?;
     let out = st.db.read(|c| {
         let mut stmt = c.prepare_cached(
-            "SELECT id, format, status, created, error FROM audit_exports WHERE org_id = ?1 ORDER BY id DESC",
+            "SELECT id, format, status, created, error, filter FROM audit_exports WHERE org_id = ?1 ORDER BY id DESC",
         )?;
         let rows = stmt.query_map(params![org.0 as i64], |r| {
             let id: i64 = r.get(0)?;
             let format: String = r.get(1)?;
             let status: String = r.get(2)?;
+            let filter: String = r.get(5)?;
+            let mut filters: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&filter).unwrap_or_default();
+            filters.insert("export_format".into(), format.into());
             Ok(AuditExport {
-                export_id: id.to_string(),
+                id: id.to_string(),
                 status: status_of(&status),
-                export_format: format.parse().unwrap_or(AuditExportFormat::Csv),
                 created: db::from_micros(r.get(3)?),
-                error: r.get(4)?,
+                organization_id: Some(org),
+                project_id: None,
+                filters,
+                ttl_timestamp: None,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     })?;
-    Ok(ok(&out))
+    Ok(json_response(
+        StatusCode::OK,
+        &AuditExportPage {
+            status: "ok".into(),
+            results: out,
+            pagination: Pagination::default(),
+        },
+    ))
 }
 
 pub async fn download_export(

@@ -40,8 +40,8 @@ pub async fn me(State(st): State<AppState>, actor: Actor) -> ApiResult {
                         domain: p.residency.host().to_string(),
                         timezone: p.timezone.to_string(),
                         role: Some(MeRole {
-                            id: role.as_str().to_string(),
-                            name: role.as_str().to_string(),
+                            id: Some(role_id(role)),
+                            name: Some(role.as_str().to_string()),
                         }),
                     },
                 );
@@ -69,4 +69,16 @@ pub async fn me(State(st): State<AppState>, actor: Actor) -> ApiResult {
         })
     })?;
     Ok(ok(&me))
+}
+
+/// The number of a project role in `/me` (Mixpanel's `MeProjectRole.id` is a number): the
+/// emulator numbers the four roles from the highest.
+fn role_id(role: mixpanel_access::model::ProjectRole) -> u64 {
+    use mixpanel_access::model::ProjectRole as R;
+    match role {
+        R::Owner => 1,
+        R::Admin => 2,
+        R::Analyst => 3,
+        R::Consumer => 4,
+    }
 }

@@ -85,13 +85,8 @@ pub async fn audit_export_cmd(config: Config, opts: AuditExportOptions) -> Resul
         types: opts.types.clone(),
         created_gte: since,
         created_lte: until,
-        project_ids: opts
-            .projects
-            .iter()
-            .map(|p| mixpanel_access::model::ProjectId(*p))
-            .collect(),
+        project_ids: opts.projects.iter().map(|p| p.to_string()).collect(),
         search: user.as_ref().map(|u| u.to_string()),
-        limit: Some(1000),
         ..Default::default()
     };
     let out: Box<dyn Write + Send> = match &opts.output {
@@ -169,9 +164,7 @@ async fn via_export(
     timeout: std::time::Duration,
 ) -> Result<Vec<mixpanel_access::model::AuditEvent>> {
     use mixpanel_access::api::wire::{AuditExportFormat, AuditExportStatus, CreateAuditExport};
-    let mut filter = query.clone();
-    filter.cursor = None;
-    filter.limit = None;
+    let filter = query.clone();
     let id = api
         .create_audit_log_export(&CreateAuditExport {
             filter,
@@ -181,7 +174,13 @@ async fn via_export(
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let list = api.list_audit_log_exports().await?;
-        match list.iter().find(|e| e.export_id == id).map(|e| (e.status, e.error.clone())) {
+        let error = |e: &mixpanel_access::api::wire::AuditExport| {
+            e.filters
+                .get("error")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        match list.iter().find(|e| e.id == id).map(|e| (e.status, error(e))) {
             Some((AuditExportStatus::Succeeded, _)) => break,
             Some((AuditExportStatus::InProgress, _)) => {}
             Some((status, error)) => {

@@ -922,7 +922,7 @@ async fn evidence_files(
     let own = run.config.mixpanel.service_account_username.clone();
     let mut seen = std::collections::BTreeSet::new();
     let mut keep = |e: &mixpanel_access::model::AuditEvent| {
-        if seen.insert(e.id) {
+        if seen.insert(e.id.clone()) {
             if let Err(err) = w.write(e) {
                 write_err.get_or_insert(err.to_string());
             }
@@ -933,7 +933,6 @@ async fn evidence_files(
         .audit_log_each(
             &AuditLogQuery {
                 search: Some(email.to_string()),
-                limit: Some(1000),
                 ..Default::default()
             },
             |page| {
@@ -947,11 +946,17 @@ async fn evidence_files(
             .audit_log_each(
                 &AuditLogQuery {
                     created_gte: Some(j.started),
-                    limit: Some(1000),
                     ..Default::default()
                 },
                 |page| {
-                    events.extend(page.iter().filter(|e| e.actor == own).cloned());
+                    // The credential's own entries: its username, or Mixpanel's
+                    // `<username>@mixpanel.org` address for a service account.
+                    let mine = |a: &str| {
+                        a.eq_ignore_ascii_case(own)
+                            || a.strip_suffix("@mixpanel.org")
+                                .is_some_and(|u| u.eq_ignore_ascii_case(own))
+                    };
+                    events.extend(page.iter().filter(|e| mine(e.actor())).cloned());
                     Ok(())
                 },
             )

@@ -19,14 +19,13 @@ use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use url::Url;
 
 use super::batch::Batcher;
 use super::error::ApiError;
-use super::wire::{self, route_named, PathArgs, Route, RouteStatus};
+use super::wire::{self, route_named, Endpoint, NoBody, PathArgs, Route, RouteStatus};
 use crate::model::{
     AuditEvent, CreatedServiceAccount, DataResidency, Email, Member, OrgId, OrgRole, Project,
     ProjectId, ProjectRole, ProjectRoleGrant, ProjectServiceAccount, ServiceAccount,
@@ -260,12 +259,7 @@ impl fmt::Debug for Client {
     }
 }
 
-#[derive(Clone)]
-enum Body {
-    Empty,
-    Json(Vec<u8>),
-    Form(Vec<u8>),
-}
+use wire::Payload as Body;
 
 struct Failure {
     error: ApiError,
@@ -393,7 +387,7 @@ impl Client {
     }
 
     /// One request with retries; returns the raw body of a 2xx answer.
-    async fn send(
+    async fn transmit(
         &self,
         route: &'static str,
         method: Method,
@@ -674,45 +668,43 @@ impl Client {
         self.url(args.project, &path)
     }
 
-    /// One request to `route` (its method, its path filled from `args`), the body of the
-    /// answer decoded from the `results` envelope.
-    async fn call<T: DeserializeOwned>(
+    /// The one generic send: a request of `endpoint` (its method, its path filled from
+    /// `args`, `request` encoded as the route takes it), the answer decoded as the route's
+    /// response type says. Where the route's method answers 405, its other method is tried.
+    pub async fn send<Req: wire::RequestBody, Resp: wire::Response>(
         &self,
-        route: &'static Route,
+        endpoint: &Endpoint<Req, Resp>,
         args: PathArgs<'_>,
-        body: Body,
-    ) -> Result<T, ApiError> {
-        let bytes = self.call_bytes(route, args, body).await?;
-        decode_results(route.name, &bytes)
+        request: &Req,
+    ) -> Result<Resp::Output, ApiError> {
+        let route = &endpoint.route;
+        let body = request
+            .payload()
+            .map_err(|e| ApiError::Config(format!("could not encode the request: {e}")))?;
+        let bytes = self.send_bytes(route, args, body).await?;
+        Resp::decode(&bytes).map_err(|message| ApiError::Decode {
+            route: route.name,
+            message,
+        })
     }
 
-    /// One request to `route` whose answer is not needed.
-    async fn call_unit(
+    async fn send_bytes(
         &self,
-        route: &'static Route,
-        args: PathArgs<'_>,
-        body: Body,
-    ) -> Result<(), ApiError> {
-        self.call_bytes(route, args, body).await.map(|_| ())
-    }
-
-    async fn call_bytes(
-        &self,
-        route: &'static Route,
+        route: &Route,
         args: PathArgs<'_>,
         body: Body,
     ) -> Result<Vec<u8>, ApiError> {
         let url = self.route_url(route, &args)?;
         let method = http_method(route.method);
         let Some(fallback) = route.fallback else {
-            return self.send(route.name, method, url, body).await;
+            return self.transmit(route.name, method, url, body).await;
         };
         match self
-            .send(route.name, method, url.clone(), body.clone())
+            .transmit(route.name, method, url.clone(), body.clone())
             .await
         {
             Err(ApiError::Unexpected { status: 405, .. }) => {
-                self.send(route.name, http_method(fallback), url, body)
+                self.transmit(route.name, http_method(fallback), url, body)
                     .await
             }
             other => other,
@@ -723,7 +715,7 @@ impl Client {
 
     /// `GET /api/app/me`.
     pub async fn me(&self) -> Result<wire::Me, ApiError> {
-        let me: wire::Me = self.call(&wire::ME, PathArgs::NONE, Body::Empty).await?;
+        let me: wire::Me = self.send(&wire::ME, PathArgs::NONE, &NoBody).await?;
         self.remember_hosts(me.projects.iter().filter_map(|(id, p)| {
             id.parse::<u64>()
                 .ok()
@@ -754,12 +746,8 @@ impl Client {
     // ----- service accounts -----
 
     pub async fn list_service_accounts(&self, org: OrgId) -> Result<Vec<ServiceAccount>, ApiError> {
-        self.call(
-            &wire::LIST_SERVICE_ACCOUNTS,
-            PathArgs::org(org),
-            Body::Empty,
-        )
-        .await
+        self.send(&wire::LIST_SERVICE_ACCOUNTS, PathArgs::org(org), &NoBody)
+            .await
     }
 
     /// Creates a service account; the secret in the answer is shown this once.
@@ -768,12 +756,8 @@ impl Client {
         org: OrgId,
         request: &wire::CreateServiceAccount,
     ) -> Result<CreatedServiceAccount, ApiError> {
-        self.call(
-            &wire::CREATE_SERVICE_ACCOUNT,
-            PathArgs::org(org),
-            json(request)?,
-        )
-        .await
+        self.send(&wire::CREATE_SERVICE_ACCOUNT, PathArgs::org(org), request)
+            .await
     }
 
     pub async fn get_service_account(
@@ -781,10 +765,10 @@ impl Client {
         org: OrgId,
         id: ServiceAccountId,
     ) -> Result<ServiceAccount, ApiError> {
-        self.call(
+        self.send(
             &wire::GET_SERVICE_ACCOUNT,
             PathArgs::org(org).sa(id),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -794,10 +778,10 @@ impl Client {
         org: OrgId,
         id: ServiceAccountId,
     ) -> Result<(), ApiError> {
-        self.call_unit(
+        self.send(
             &wire::DELETE_SERVICE_ACCOUNT,
             PathArgs::org(org).sa(id),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -806,10 +790,10 @@ impl Client {
         &self,
         project: ProjectId,
     ) -> Result<Vec<ProjectServiceAccount>, ApiError> {
-        self.call(
+        self.send(
             &wire::LIST_PROJECT_SERVICE_ACCOUNTS,
             PathArgs::project(project),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -879,10 +863,10 @@ impl Client {
             projects,
             custom_roles: Vec::new(),
         };
-        self.call_unit(
+        self.send(
             &wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS,
             PathArgs::org(org),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -901,10 +885,10 @@ impl Client {
                 service_account_ids: service_accounts.to_vec(),
             }],
         };
-        self.call_unit(
+        self.send(
             &wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS,
             PathArgs::org(org),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -914,10 +898,10 @@ impl Client {
         org: OrgId,
         team: TeamId,
     ) -> Result<Vec<ServiceAccount>, ApiError> {
-        self.call(
+        self.send(
             &wire::LIST_TEAM_SERVICE_ACCOUNTS,
             PathArgs::org(org).team(team),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -959,10 +943,10 @@ impl Client {
         let body = wire::ServiceAccountIds {
             service_account_ids,
         };
-        self.call_unit(
+        self.send(
             &wire::ADD_SERVICE_ACCOUNTS_TO_TEAM,
             PathArgs::org(org).team(team),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -976,10 +960,10 @@ impl Client {
         let body = wire::ServiceAccountIds {
             service_account_ids: service_accounts.to_vec(),
         };
-        self.call_unit(
+        self.send(
             &wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM,
             PathArgs::org(org).team(team),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -991,12 +975,8 @@ impl Client {
         self.inner
             .timezones
             .get_or_try_init(|| async {
-                self.call::<Vec<wire::TimezoneRow>>(
-                    &wire::LIST_TIMEZONES,
-                    PathArgs::NONE,
-                    Body::Empty,
-                )
-                .await
+                self.send(&wire::LIST_TIMEZONES, PathArgs::NONE, &NoBody)
+                    .await
             })
             .await
             .cloned()
@@ -1027,7 +1007,7 @@ impl Client {
             is_b2b: false,
         };
         let created: wire::CreatedProject = self
-            .call(&wire::CREATE_PROJECT, PathArgs::org(org), json(&body)?)
+            .send(&wire::CREATE_PROJECT, PathArgs::org(org), &body)
             .await?;
         self.remember_hosts(std::iter::once((created.id, residency.host())));
         Ok(created.id)
@@ -1038,11 +1018,7 @@ impl Client {
         project: ProjectId,
     ) -> Result<wire::ProjectMetadata, ApiError> {
         let meta: wire::ProjectMetadata = self
-            .call(
-                &wire::PROJECT_METADATA,
-                PathArgs::project(project),
-                Body::Empty,
-            )
+            .send(&wire::PROJECT_METADATA, PathArgs::project(project), &NoBody)
             .await?;
         self.remember_hosts(std::iter::once((meta.id, meta.domain.as_str())));
         Ok(meta)
@@ -1063,26 +1039,21 @@ impl Client {
         if form.name.is_none() && form.timezone.is_none() {
             return Ok(());
         }
-        let body = serde_urlencoded_body(&form)?;
-        self.call_unit(
-            &wire::UPDATE_PROJECT,
-            PathArgs::project(project),
-            Body::Form(body),
-        )
-        .await
+        self.send(&wire::UPDATE_PROJECT, PathArgs::project(project), &form)
+            .await
     }
 
     pub async fn delete_project(&self, org: OrgId, project: ProjectId) -> Result<(), ApiError> {
         let body = wire::ProjectIds {
             project_ids: vec![project],
         };
-        self.call_unit(&wire::DELETE_PROJECTS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::DELETE_PROJECTS, PathArgs::org(org), &body)
             .await
     }
 
     pub async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>, ApiError> {
         let projects: Vec<Project> = self
-            .call(&wire::LIST_PROJECTS, PathArgs::org(org), Body::Empty)
+            .send(&wire::LIST_PROJECTS, PathArgs::org(org), &NoBody)
             .await?;
         self.remember_hosts(projects.iter().map(|p| (p.id, p.domain.as_str())));
         Ok(projects)
@@ -1091,7 +1062,7 @@ impl Client {
     // ----- teams -----
 
     pub async fn list_teams(&self, org: OrgId) -> Result<Vec<Team>, ApiError> {
-        self.call(&wire::LIST_TEAMS, PathArgs::org(org), Body::Empty)
+        self.send(&wire::LIST_TEAMS, PathArgs::org(org), &NoBody)
             .await
     }
 
@@ -1102,8 +1073,7 @@ impl Client {
         let body = wire::TeamNames {
             team_names: vec![name.to_string()],
         };
-        let added: Vec<wire::AddedTeam> =
-            self.call(route, PathArgs::org(org), json(&body)?).await?;
+        let added: Vec<wire::AddedTeam> = self.send(route, PathArgs::org(org), &body).await?;
         if added.iter().any(|t| t.name == name && !t.created) {
             return Err(ApiError::Conflict {
                 route: route.name,
@@ -1128,7 +1098,7 @@ impl Client {
             name: name.to_string(),
         };
         let updated: wire::Updated = self
-            .call(route, PathArgs::org(org).team(team), json(&body)?)
+            .send(route, PathArgs::org(org).team(team), &body)
             .await?;
         check_updated(route, updated)
     }
@@ -1137,7 +1107,7 @@ impl Client {
         let body = wire::TeamIds {
             team_ids: vec![team],
         };
-        self.call_unit(&wire::DELETE_TEAMS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::DELETE_TEAMS, PathArgs::org(org), &body)
             .await
     }
 
@@ -1179,12 +1149,8 @@ impl Client {
                 .collect(),
             add_default_projects: false,
         };
-        self.call_unit(
-            &wire::ADD_PROJECTS_TO_TEAMS,
-            PathArgs::org(org),
-            json(&body)?,
-        )
-        .await
+        self.send(&wire::ADD_PROJECTS_TO_TEAMS, PathArgs::org(org), &body)
+            .await
     }
 
     pub async fn remove_projects_from_team(
@@ -1196,10 +1162,10 @@ impl Client {
         let body = wire::ProjectIds {
             project_ids: projects.to_vec(),
         };
-        self.call_unit(
+        self.send(
             &wire::REMOVE_PROJECTS_FROM_TEAM,
             PathArgs::org(org).team(team),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -1236,7 +1202,7 @@ impl Client {
                 .map(|(id, users)| wire::TeamUsers { id, users })
                 .collect(),
         };
-        self.call_unit(&wire::ADD_USERS_TO_TEAMS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::ADD_USERS_TO_TEAMS, PathArgs::org(org), &body)
             .await
     }
 
@@ -1250,10 +1216,10 @@ impl Client {
         let body = wire::Emails {
             emails: users.to_vec(),
         };
-        self.call_unit(
+        self.send(
             &wire::REMOVE_USERS_FROM_TEAM,
             PathArgs::org(org).team(team),
-            json(&body)?,
+            &body,
         )
         .await
     }
@@ -1261,7 +1227,7 @@ impl Client {
     // ----- organization users -----
 
     pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<Member>, ApiError> {
-        self.call(&wire::LIST_ORG_USERS, PathArgs::org(org), Body::Empty)
+        self.send(&wire::LIST_ORG_USERS, PathArgs::org(org), &NoBody)
             .await
     }
 
@@ -1293,7 +1259,7 @@ impl Client {
         role: OrgRole,
     ) -> Result<(), ApiError> {
         let body = wire::InviteUsers { emails, role };
-        self.call_unit(&wire::INVITE_ORG_USERS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::INVITE_ORG_USERS, PathArgs::org(org), &body)
             .await
     }
 
@@ -1306,11 +1272,7 @@ impl Client {
         let route = &wire::UPDATE_ORG_USER;
         let body = wire::UpdateOrgUser { role };
         let updated: wire::Updated = self
-            .call(
-                route,
-                PathArgs::org(org).email(email.as_str()),
-                json(&body)?,
-            )
+            .send(route, PathArgs::org(org).email(email.as_str()), &body)
             .await?;
         check_updated(route, updated)
     }
@@ -1320,7 +1282,7 @@ impl Client {
         let body = wire::Emails {
             emails: emails.to_vec(),
         };
-        self.call_unit(&wire::REMOVE_ORG_USERS, PathArgs::org(org), json(&body)?)
+        self.send(&wire::REMOVE_ORG_USERS, PathArgs::org(org), &body)
             .await
     }
 
@@ -1371,12 +1333,8 @@ impl Client {
             role,
             custom_role_id: None,
         };
-        self.call_unit(
-            &wire::ADD_USERS_TO_PROJECTS,
-            PathArgs::org(org),
-            json(&body)?,
-        )
-        .await
+        self.send(&wire::ADD_USERS_TO_PROJECTS, PathArgs::org(org), &body)
+            .await
     }
 
     /// Removes users' individual grants on projects. Available on the emulator only.
@@ -1390,30 +1348,18 @@ impl Client {
             users: users.to_vec(),
             projects: projects.to_vec(),
         };
-        self.call_unit(
-            &wire::REMOVE_USERS_FROM_PROJECTS,
-            PathArgs::org(org),
-            json(&body)?,
-        )
-        .await
+        self.send(&wire::REMOVE_USERS_FROM_PROJECTS, PathArgs::org(org), &body)
+            .await
     }
 
     pub async fn granted_users(&self, project: ProjectId) -> Result<Vec<UserGrant>, ApiError> {
-        self.call(
-            &wire::GRANTED_USERS,
-            PathArgs::project(project),
-            Body::Empty,
-        )
-        .await
+        self.send(&wire::GRANTED_USERS, PathArgs::project(project), &NoBody)
+            .await
     }
 
     pub async fn granted_teams(&self, project: ProjectId) -> Result<Vec<TeamGrant>, ApiError> {
-        self.call(
-            &wire::GRANTED_TEAMS,
-            PathArgs::project(project),
-            Body::Empty,
-        )
-        .await
+        self.send(&wire::GRANTED_TEAMS, PathArgs::project(project), &NoBody)
+            .await
     }
 
     /// The "All Users in the Organization" default role. Available on the emulator only.
@@ -1422,10 +1368,10 @@ impl Client {
         project: ProjectId,
     ) -> Result<Option<ProjectRole>, ApiError> {
         let access: wire::DefaultAccess = self
-            .call(
+            .send(
                 &wire::GET_DEFAULT_ACCESS,
                 PathArgs::project(project),
-                Body::Empty,
+                &NoBody,
             )
             .await?;
         Ok(access.role)
@@ -1437,10 +1383,10 @@ impl Client {
         project: ProjectId,
         role: Option<ProjectRole>,
     ) -> Result<(), ApiError> {
-        self.call_unit(
+        self.send(
             &wire::SET_DEFAULT_ACCESS,
             PathArgs::project(project),
-            json(&wire::DefaultAccess { role })?,
+            &wire::DefaultAccess { role },
         )
         .await
     }
@@ -1448,10 +1394,10 @@ impl Client {
     /// Resets the project's API secret. Available on the emulator only.
     pub async fn reset_project_secret(&self, project: ProjectId) -> Result<SecretString, ApiError> {
         let r: wire::ResetSecret = self
-            .call(
+            .send(
                 &wire::RESET_PROJECT_SECRET,
                 PathArgs::project(project),
-                Body::Empty,
+                &NoBody,
             )
             .await?;
         Ok(r.secret)
@@ -1460,10 +1406,10 @@ impl Client {
     /// Resets the project token. Available on the emulator only.
     pub async fn reset_project_token(&self, project: ProjectId) -> Result<String, ApiError> {
         let r: wire::ResetToken = self
-            .call(
+            .send(
                 &wire::RESET_PROJECT_TOKEN,
                 PathArgs::project(project),
-                Body::Empty,
+                &NoBody,
             )
             .await?;
         Ok(r.token)
@@ -1480,11 +1426,7 @@ impl Client {
             api_secret: secret.clone(),
         };
         match self
-            .call::<wire::ValidationResult>(
-                &wire::VALIDATE_PROJECT_CREDENTIALS,
-                PathArgs::NONE,
-                json(&body)?,
-            )
+            .send(&wire::VALIDATE_PROJECT_CREDENTIALS, PathArgs::NONE, &body)
             .await
         {
             Ok(r) => Ok(r.status == "success"),
@@ -1501,13 +1443,8 @@ impl Client {
         org: OrgId,
         query: &wire::AuditLogQuery,
     ) -> Result<wire::AuditLogPage, ApiError> {
-        let bytes = self
-            .call_bytes(&wire::AUDIT_LOGS, PathArgs::org(org), json(query)?)
-            .await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
-            route: wire::AUDIT_LOGS.name,
-            message: e.to_string(),
-        })
+        self.send(&wire::AUDIT_LOGS, PathArgs::org(org), query)
+            .await
     }
 
     /// Every audit event matching the query, following the cursor for at most
@@ -1554,27 +1491,52 @@ impl Client {
             AuditScope::Organization(_) => &wire::AUDIT_LOGS,
             AuditScope::Project(_) => &wire::PROJECT_AUDIT_LOGS,
         };
+        // Mixpanel's filter has no cursor field (and refuses fields it does not list), so
+        // each next page is the window up to the oldest entry seen, inclusive; the entries
+        // at that instant already handed out are skipped.
         let mut q = query.clone();
-        let mut seen: HashSet<String> = q.cursor.iter().cloned().collect();
+        let mut edge: HashSet<String> = HashSet::new();
         for page_no in 1..=max_pages {
             let page = match scope {
                 AuditScope::Organization(org) => self.audit_logs(org, &q).await?,
                 AuditScope::Project(p) => self.project_audit_logs(p, &q).await?,
             };
-            each(&page.results)?;
-            let Some(cursor) = page.pagination.next_cursor else {
+            let fresh: Vec<AuditEvent> = page
+                .results
+                .iter()
+                .filter(|e| !edge.contains(&entry_key(e)))
+                .cloned()
+                .collect();
+            each(&fresh)?;
+            if page.pagination.next_cursor.is_none() || page.results.is_empty() {
                 return Ok(page_no);
-            };
-            if !seen.insert(cursor.clone()) {
+            }
+            let Some(oldest) = page.results.iter().filter_map(|e| e.created).min() else {
                 return Err(ApiError::Decode {
                     route: route.name,
                     message: format!(
-                        "page {page_no} of the audit log points back to the cursor \"{}\" seen before, so paging would loop: stopped without reading the log to its end; narrow the query (created_gte, types, project_ids) and try again",
-                        cursor.chars().take(64).collect::<String>()
+                        "page {page_no} of the audit log says more entries follow, but none of its entries has a `created` time to page on: stopped without reading the log to its end"
+                    ),
+                });
+            };
+            if fresh.is_empty() {
+                return Err(ApiError::Decode {
+                    route: route.name,
+                    message: format!(
+                        "page {page_no} of the audit log holds only entries of {oldest} already read, so paging by time cannot get past that instant: stopped without reading the log to its end; narrow the query (types, project_ids, created_gte) and try again"
                     ),
                 });
             }
-            q.cursor = Some(cursor);
+            if q.created_lte != Some(oldest) {
+                edge.clear();
+            }
+            edge.extend(
+                page.results
+                    .iter()
+                    .filter(|e| e.created == Some(oldest))
+                    .map(entry_key),
+            );
+            q.created_lte = Some(oldest);
         }
         Err(ApiError::Decode {
             route: route.name,
@@ -1590,17 +1552,8 @@ impl Client {
         project: ProjectId,
         query: &wire::AuditLogQuery,
     ) -> Result<wire::AuditLogPage, ApiError> {
-        let bytes = self
-            .call_bytes(
-                &wire::PROJECT_AUDIT_LOGS,
-                PathArgs::project(project),
-                json(query)?,
-            )
-            .await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
-            route: wire::PROJECT_AUDIT_LOGS.name,
-            message: e.to_string(),
-        })
+        self.send(&wire::PROJECT_AUDIT_LOGS, PathArgs::project(project), query)
+            .await
     }
 
     /// Starts an asynchronous export of the organization's audit log; the export's id.
@@ -1610,11 +1563,7 @@ impl Client {
         request: &wire::CreateAuditExport,
     ) -> Result<String, ApiError> {
         let created: wire::AuditExportCreated = self
-            .call(
-                &wire::CREATE_AUDIT_LOG_EXPORT,
-                PathArgs::org(org),
-                json(request)?,
-            )
+            .send(&wire::CREATE_AUDIT_LOG_EXPORT, PathArgs::org(org), request)
             .await?;
         Ok(created.export_id)
     }
@@ -1624,12 +1573,10 @@ impl Client {
         &self,
         org: OrgId,
     ) -> Result<Vec<wire::AuditExport>, ApiError> {
-        self.call(
-            &wire::LIST_AUDIT_LOG_EXPORTS,
-            PathArgs::org(org),
-            Body::Empty,
-        )
-        .await
+        let page = self
+            .send(&wire::LIST_AUDIT_LOG_EXPORTS, PathArgs::org(org), &NoBody)
+            .await?;
+        Ok(page.results)
     }
 
     /// The file of a finished export (CSV or NDJSON bytes).
@@ -1638,10 +1585,10 @@ impl Client {
         org: OrgId,
         export_id: &str,
     ) -> Result<Vec<u8>, ApiError> {
-        self.call_bytes(
+        self.send(
             &wire::DOWNLOAD_AUDIT_LOG_EXPORT,
             PathArgs::org(org).export(export_id),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -1659,7 +1606,17 @@ impl Client {
             Some(b) => json(b)?,
             None => Body::Empty,
         };
-        self.send("raw", method, url, body).await
+        self.transmit("raw", method, url, body).await
+    }
+}
+
+/// What tells one audit entry from another: its id, with its time, type and actor where
+/// the id is empty.
+fn entry_key(e: &AuditEvent) -> String {
+    if e.id.is_empty() {
+        format!("{:?}|{}|{}", e.created, e.kind(), e.actor())
+    } else {
+        e.id.clone()
     }
 }
 
@@ -1696,20 +1653,6 @@ fn json<T: Serialize + ?Sized>(body: &T) -> Result<Body, ApiError> {
         .map_err(|e| ApiError::Config(format!("could not encode the request: {e}")))
 }
 
-fn serde_urlencoded_body(form: &wire::UpdateProjectForm) -> Result<Vec<u8>, ApiError> {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(n) = &form.name {
-        ser.append_pair("name", n);
-    }
-    if let Some(t) = &form.timezone {
-        ser.append_pair("timezone", t);
-    }
-    if let Some(t) = &form.timezone_name {
-        ser.append_pair("timezone_name", t);
-    }
-    Ok(ser.finish().into_bytes())
-}
-
 fn check_updated(route: &'static Route, updated: wire::Updated) -> Result<(), ApiError> {
     if updated.updated {
         Ok(())
@@ -1722,24 +1665,6 @@ fn check_updated(route: &'static Route, updated: wire::Updated) -> Result<(), Ap
                 .unwrap_or_else(|| "Mixpanel did not apply the change".into()),
         })
     }
-}
-
-/// Unwraps `{"status":"ok","results":T}`, or takes the body as `T` when it has no envelope.
-fn decode_results<T: DeserializeOwned>(route: &'static str, bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::Decode {
-        route,
-        message: format!("not JSON: {e}"),
-    })?;
-    let inner = match value {
-        serde_json::Value::Object(mut m) if m.contains_key("results") => {
-            m.remove("results").unwrap_or_default()
-        }
-        other => other,
-    };
-    serde_json::from_value(inner).map_err(|e| ApiError::Decode {
-        route,
-        message: e.to_string(),
-    })
 }
 
 /// The `error` of an error body, or the start of the body, or the status text.
@@ -1788,6 +1713,14 @@ fn transport_message(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode_results<T: serde::de::DeserializeOwned>(
+        route: &'static str,
+        bytes: &[u8],
+    ) -> Result<T, ApiError> {
+        use wire::Response;
+        wire::Results::<T>::decode(bytes).map_err(|message| ApiError::Decode { route, message })
+    }
 
     fn g(id: u64, role: ProjectRole) -> ProjectRoleGrant {
         ProjectRoleGrant {
@@ -2005,7 +1938,7 @@ mod tests {
     #[test]
     fn every_write_route_names_a_capability() {
         for r in wire::ROUTES {
-            if r.method != wire::Method::Get && *r != wire::VALIDATE_PROJECT_CREDENTIALS {
+            if r.method != wire::Method::Get && *r != wire::VALIDATE_PROJECT_CREDENTIALS.route {
                 assert!(route_capability(r.name).is_some(), "{}", r.name);
             }
         }
@@ -2261,36 +2194,54 @@ mod tests {
         assert_eq!(server.requests.load(Ordering::SeqCst), 3);
     }
 
-    fn audit_page(next: Option<String>) -> String {
+    /// A page of Mixpanel's shape: entries `(id, seconds after 2026-01-01)`, and whether more
+    /// follow.
+    fn audit_page(entries: &[(u64, i64)], more: bool) -> String {
+        let base: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let results: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(id, secs)| {
+                serde_json::json!({
+                    "id": id.to_string(),
+                    "created": (base + chrono::Duration::seconds(*secs)).to_rfc3339(),
+                    "user_email": "ana@x.example",
+                    "organization_id": "1",
+                    "organization_name": "Acme",
+                    "project_id": "",
+                    "service": "webapp",
+                    "event_category": "auth",
+                    "ttl_timestamp": "2027-01-01T00:00:00Z",
+                    "entity": {"type": "session.logged_in", "entity_type": "session",
+                               "action": "logged_in", "entity_id": "1", "entity_name": "UNSET",
+                               "payload": {}},
+                })
+            })
+            .collect();
         serde_json::json!({
             "status": "ok",
-            "results": [],
-            "pagination": {"next_cursor": next, "previous_cursor": null},
+            "results": results,
+            "pagination": {"next_cursor": more.then_some("more"), "previous_cursor": null},
         })
         .to_string()
     }
 
-    fn cursor_of(body: &str) -> Option<String> {
-        serde_json::from_str::<wire::AuditLogQuery>(body)
-            .ok()
-            .and_then(|q| q.cursor)
+    /// The request's `created_lte`, after checking the body is one Mixpanel's filter takes.
+    fn window_of(body: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let q: wire::AuditLogQuery =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("refused body {body}: {e}"));
+        q.created_lte
     }
 
     #[tokio::test]
-    async fn the_audit_pager_stops_on_any_cursor_seen_before() {
-        // a -> b -> c -> a: the loop comes back to a cursor that is not the last one.
+    async fn the_audit_pager_sends_only_the_filter_and_stops_when_a_window_makes_no_progress() {
+        // Every page is the same two entries at one instant, "more follow": paging by time
+        // cannot get past it.
         let server = serve(|n, _, body| {
-            // A pager that never stops would be stopped here, and then fail the test.
+            let _ = window_of(body);
             if n >= 50 {
-                return (200, audit_page(None), Duration::ZERO);
+                return (200, audit_page(&[], false), Duration::ZERO);
             }
-            let next = match cursor_of(body).as_deref() {
-                None => "a",
-                Some("a") => "b",
-                Some("b") => "c",
-                Some(_) => "a",
-            };
-            (200, audit_page(Some(next.into())), Duration::ZERO)
+            (200, audit_page(&[(1, 10), (2, 10)], true), Duration::ZERO)
         })
         .await;
         let c = test_client(&server.url, 3, Duration::from_millis(1));
@@ -2299,18 +2250,24 @@ mod tests {
             .await
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("cursor \"a\" seen before"), "{msg}");
+        assert!(msg.contains("already read"), "{msg}");
         assert!(msg.contains("without reading the log to its end"), "{msg}");
-        assert_eq!(server.requests.load(Ordering::SeqCst), 4);
+        assert_eq!(server.requests.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
-    async fn the_audit_pager_stops_at_the_page_cap_and_ends_on_no_cursor() {
-        // A fresh cursor on every page (until 50 pages, where a pager without a cap would
-        // end, and then fail the test).
-        let endless = serve(|n, _, _| {
-            let next = (n < 50).then(|| format!("c{n}"));
-            (200, audit_page(next), Duration::ZERO)
+    async fn the_audit_pager_pages_by_windows_skips_the_edge_and_stops_at_the_cap() {
+        // Page n holds entries at 100-n and 100-n-1 seconds (the second is the next page's
+        // first again), more following until 50 pages.
+        let endless = serve(|n, _, body| {
+            let _ = window_of(body);
+            let t = 100 - n as i64;
+            let more = n < 50;
+            (
+                200,
+                audit_page(&[(t as u64 * 10, t), (t as u64 * 10 - 10, t - 1)], more),
+                Duration::ZERO,
+            )
         })
         .await;
         let c = test_client(&endless.url, 3, Duration::from_millis(1));
@@ -2321,16 +2278,31 @@ mod tests {
         assert!(err.to_string().contains("past 5 pages"), "{err}");
         assert_eq!(endless.requests.load(Ordering::SeqCst), 5);
 
-        // Three pages, then no cursor: the whole log, within the cap.
-        let finite = serve(|n, _, _| {
-            let next = (n < 2).then(|| format!("c{n}"));
-            (200, audit_page(next), Duration::ZERO)
+        // Three pages, the later ones windowed to the oldest entry seen, then no more: each
+        // entry once.
+        let finite = serve(|n, _, body| {
+            let lte = window_of(body);
+            let page = match n {
+                0 => {
+                    assert_eq!(lte, None);
+                    audit_page(&[(5, 50), (4, 40)], true)
+                }
+                1 => {
+                    assert_eq!(lte.map(|t| t.timestamp() % 100), Some(40), "{body}");
+                    audit_page(&[(4, 40), (3, 40)], true)
+                }
+                _ => audit_page(&[(3, 40), (2, 30), (1, 20)], false),
+            };
+            (200, page, Duration::ZERO)
         })
         .await;
         let c = test_client(&finite.url, 3, Duration::from_millis(1));
-        c.audit_logs_up_to(OrgId(1), &wire::AuditLogQuery::default(), 3)
+        let all = c
+            .audit_logs_up_to(OrgId(1), &wire::AuditLogQuery::default(), 3)
             .await
             .expect("three pages");
+        let ids: Vec<&str> = all.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["5", "4", "3", "2", "1"]);
         assert_eq!(finite.requests.load(Ordering::SeqCst), 3);
     }
 

@@ -7,14 +7,17 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    AuditEvent, Email, Expiry, OrgId, OrgRole, ProjectId, ProjectRole, ProjectRoleGrant,
-    ServiceAccountId, TeamId, UserId,
+    AuditEvent, CreatedServiceAccount, Email, Expiry, Member, OrgId, OrgRole, Project, ProjectId,
+    ProjectRole, ProjectRoleGrant, ProjectServiceAccount, ServiceAccount, ServiceAccountId, Team,
+    TeamGrant, TeamId, UserGrant, UserId,
 };
 use crate::permissions::Capability;
 
@@ -79,7 +82,7 @@ pub struct Route {
     /// out. The client retries such a route only when the request surely was not carried out
     /// (no connection, 429, 503). `None` for routes safe to replay.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub creates: Option<&'static str>,
+    pub creates: Option<Lookup>,
     /// The capability a 403 on this route means the caller lacks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capability: Option<Capability>,
@@ -107,11 +110,21 @@ const fn route(
 }
 
 impl Route {
-    /// The route, marked as creating something new; `check` says how to see whether it was.
-    const fn creates(self, check: &'static str) -> Route {
+    /// The route, marked as creating something new: after an answer is lost, `list` (a route
+    /// of the table) shows whether it was, by the new object's `key` field; `check` says so in
+    /// words for the user.
+    const fn creates(self, check: &'static str, list: &'static str, key: &'static str) -> Route {
         Route {
-            creates: Some(check),
+            creates: Some(Lookup { check, list, key }),
             ..self
+        }
+    }
+
+    /// The route with its request and response types.
+    const fn typed<Req, Resp>(self) -> Endpoint<Req, Resp> {
+        Endpoint {
+            route: self,
+            types: PhantomData,
         }
     }
 
@@ -276,6 +289,237 @@ pub fn path_segment(s: &str) -> String {
         .replace('+', "%20")
 }
 
+/// How to see whether a create whose answer was lost was carried out: list with the route
+/// named `list` and look for the new object by its `key` field (the value the request chose:
+/// a name, a username prefix, a creation time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Lookup {
+    /// In words, for the user: "list the organization's teams".
+    pub check: &'static str,
+    /// The name of the listing route in [`ROUTES`].
+    pub list: &'static str,
+    /// The field of a listed item that identifies the new object.
+    pub key: &'static str,
+}
+
+/// A route with its request type `Req` and its response decoding `Resp` (a [`Response`]):
+/// [`Route`]'s facts, typed. The client's one generic send takes an `Endpoint`, so a body of
+/// the wrong type for a route does not compile.
+pub struct Endpoint<Req, Resp> {
+    pub route: Route,
+    types: PhantomData<fn(&Req) -> Resp>,
+}
+
+impl<Req, Resp> Clone for Endpoint<Req, Resp> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<Req, Resp> Copy for Endpoint<Req, Resp> {}
+
+impl<Req, Resp> fmt::Debug for Endpoint<Req, Resp> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.route, f)
+    }
+}
+
+impl<Req, Resp> Deref for Endpoint<Req, Resp> {
+    type Target = Route;
+    fn deref(&self) -> &Route {
+        &self.route
+    }
+}
+
+/// A request body as it goes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Empty,
+    Json(Vec<u8>),
+    /// `application/x-www-form-urlencoded`.
+    Form(Vec<u8>),
+}
+
+/// A route's request type: how it is encoded.
+pub trait RequestBody {
+    fn payload(&self) -> Result<Payload, String>;
+    /// The body as JSON, for checks against a schema; `None` for no body or a form.
+    fn to_json(&self) -> Option<serde_json::Value>;
+}
+
+/// The request of a route without a body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoBody;
+
+impl RequestBody for NoBody {
+    fn payload(&self) -> Result<Payload, String> {
+        Ok(Payload::Empty)
+    }
+    fn to_json(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+macro_rules! json_bodies {
+    ($($t:ty),* $(,)?) => {$(
+        impl RequestBody for $t {
+            fn payload(&self) -> Result<Payload, String> {
+                serde_json::to_vec(self).map(Payload::Json).map_err(|e| e.to_string())
+            }
+            fn to_json(&self) -> Option<serde_json::Value> {
+                serde_json::to_value(self).ok()
+            }
+        }
+    )*};
+}
+
+json_bodies!(
+    CreateServiceAccount,
+    AddServiceAccountsToProjects,
+    RemoveServiceAccountsFromProjects,
+    ServiceAccountIds,
+    CreateProject,
+    ProjectIds,
+    TeamNames,
+    RenameTeam,
+    TeamIds,
+    AddProjectsToTeams,
+    AddUsersToTeams,
+    Emails,
+    InviteUsers,
+    UpdateOrgUser,
+    AddUsersToProjects,
+    RemoveUsersFromProjects,
+    DefaultAccess,
+    ValidateProjectCredentials,
+    AuditLogQuery,
+    CreateAuditExport,
+    Discoverability,
+    Vec<String>,
+    TwoFactorSetting,
+    CustomRoleBody,
+    CreateDataView,
+    UpdateDataView,
+    DataViewMembers,
+    BTreeMap<String, bool>,
+);
+
+/// `POST /projects/update/{id}` is form-encoded upstream.
+impl RequestBody for UpdateProjectForm {
+    fn payload(&self) -> Result<Payload, String> {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("name", &self.name),
+            ("timezone", &self.timezone),
+            ("timezone_name", &self.timezone_name),
+        ] {
+            if let Some(v) = value {
+                ser.append_pair(key, v);
+            }
+        }
+        Ok(Payload::Form(ser.finish().into_bytes()))
+    }
+    fn to_json(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// How a route's answer is read: [`Results`], [`Whole`], [`Ignored`] or [`Raw`].
+pub trait Response {
+    type Output;
+    /// The answer's bytes decoded; an error names the JSON path and what was there.
+    fn decode(bytes: &[u8]) -> Result<Self::Output, String>;
+}
+
+/// The `results` of `{"status":"ok","results":T}` (a body without the envelope is taken as
+/// `T`).
+pub struct Results<T>(PhantomData<T>);
+
+/// The whole body is `T` (a page with `results` beside `pagination`).
+pub struct Whole<T>(PhantomData<T>);
+
+/// The answer is not read (a write whose effect is checked by a read).
+pub struct Ignored;
+
+/// The bytes as they came (a file download).
+pub struct Raw;
+
+/// Decodes `value` as `T`; an error says where in the body (`results.projects.7.role.id`)
+/// and what was there.
+pub fn decode_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let at = match (prefix.is_empty(), path.as_str()) {
+            (true, ".") => "the top".to_string(),
+            (false, ".") => prefix.to_string(),
+            (true, p) => p.to_string(),
+            (false, p) => format!("{prefix}.{p}"),
+        };
+        format!("unexpected answer at {at}: {}", e.into_inner())
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))
+}
+
+impl<T: serde::de::DeserializeOwned> Response for Results<T> {
+    type Output = T;
+    fn decode(bytes: &[u8]) -> Result<T, String> {
+        match parse_json(bytes)? {
+            serde_json::Value::Object(mut m) if m.contains_key("results") => {
+                decode_value(m.remove("results").unwrap_or_default(), "results")
+            }
+            other => decode_value(other, ""),
+        }
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Response for Whole<T> {
+    type Output = T;
+    fn decode(bytes: &[u8]) -> Result<T, String> {
+        decode_value(parse_json(bytes)?, "")
+    }
+}
+
+impl Response for Ignored {
+    type Output = ();
+    fn decode(_: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl Response for Raw {
+    type Output = Vec<u8>;
+    fn decode(bytes: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Sees every route of the table with its types ([`visit_routes`]): the contract tests walk
+/// the table through it.
+pub trait RouteVisitor {
+    fn visit<Req: RequestBody + 'static, Resp: Response + 'static>(
+        &mut self,
+        endpoint: &Endpoint<Req, Resp>,
+    );
+}
+
+macro_rules! route_table {
+    ($($name:ident),* $(,)?) => {
+        /// Every route's facts.
+        pub const ROUTES: &[Route] = &[$($name.route),*];
+
+        /// Hands every route of [`ROUTES`], typed, to `visitor`.
+        pub fn visit_routes(visitor: &mut impl RouteVisitor) {
+            $(visitor.visit(&$name);)*
+        }
+    };
+}
+
 use Capability as C;
 use Method::{Delete, Get, Patch, Post, Put};
 use RouteStatus::{
@@ -283,443 +527,533 @@ use RouteStatus::{
     ObservedUpstream as Obs,
 };
 
-pub const ME: Route = route("me", Get, "/api/app/me", Doc);
-pub const LIST_SERVICE_ACCOUNTS: Route = route(
+pub const ME: Endpoint<NoBody, Results<Me>> = route("me", Get, "/api/app/me", Doc).typed();
+pub const LIST_SERVICE_ACCOUNTS: Endpoint<NoBody, Results<Vec<ServiceAccount>>> = route(
     "list_service_accounts",
     Get,
     "/api/app/organizations/{org}/service-accounts",
     Doc,
-);
-pub const CREATE_SERVICE_ACCOUNT: Route = route(
-    "create_service_account",
-    Post,
-    "/api/app/organizations/{org}/service-accounts",
-    Doc,
 )
-.creates("list the organization's service accounts")
-.needs(C::ManageServiceAccounts);
-pub const GET_SERVICE_ACCOUNT: Route = route(
+.typed();
+pub const CREATE_SERVICE_ACCOUNT: Endpoint<CreateServiceAccount, Results<CreatedServiceAccount>> =
+    route(
+        "create_service_account",
+        Post,
+        "/api/app/organizations/{org}/service-accounts",
+        Doc,
+    )
+    .creates(
+        "list the organization's service accounts",
+        "list_service_accounts",
+        "username",
+    )
+    .needs(C::ManageServiceAccounts)
+    .typed();
+pub const GET_SERVICE_ACCOUNT: Endpoint<NoBody, Results<ServiceAccount>> = route(
     "get_service_account",
     Get,
     "/api/app/organizations/{org}/service-accounts/{sa}",
     Doc,
-);
-pub const DELETE_SERVICE_ACCOUNT: Route = route(
+)
+.typed();
+pub const DELETE_SERVICE_ACCOUNT: Endpoint<NoBody, Ignored> = route(
     "delete_service_account",
     Delete,
     "/api/app/organizations/{org}/service-accounts/{sa}",
     Doc,
 )
-.needs(C::ManageServiceAccounts);
-pub const LIST_PROJECT_SERVICE_ACCOUNTS: Route = route(
-    "list_project_service_accounts",
-    Get,
-    "/api/app/projects/{project}/service-accounts",
-    Doc,
-);
-pub const ADD_SERVICE_ACCOUNTS_TO_PROJECTS: Route = route(
-    "add_service_accounts_to_projects",
-    Post,
-    "/api/app/organizations/{org}/service-accounts/add-to-project",
-    Doc,
-)
-.needs(C::ManageServiceAccounts);
+.needs(C::ManageServiceAccounts)
+.typed();
+pub const LIST_PROJECT_SERVICE_ACCOUNTS: Endpoint<NoBody, Results<Vec<ProjectServiceAccount>>> =
+    route(
+        "list_project_service_accounts",
+        Get,
+        "/api/app/projects/{project}/service-accounts",
+        Doc,
+    )
+    .typed();
+pub const ADD_SERVICE_ACCOUNTS_TO_PROJECTS: Endpoint<AddServiceAccountsToProjects, Ignored> =
+    route(
+        "add_service_accounts_to_projects",
+        Post,
+        "/api/app/organizations/{org}/service-accounts/add-to-project",
+        Doc,
+    )
+    .needs(C::ManageServiceAccounts)
+    .typed();
 /// Documented as POST; Mixpanel's own web app sends DELETE with the same body.
-pub const REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS: Route = route(
+pub const REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS: Endpoint<
+    RemoveServiceAccountsFromProjects,
+    Ignored,
+> = route(
     "remove_service_accounts_from_projects",
     Post,
     "/api/app/organizations/{org}/service-accounts/remove-from-project",
     Doc,
 )
 .or(Delete)
-.needs(C::ManageServiceAccounts);
-pub const LIST_TEAM_SERVICE_ACCOUNTS: Route = route(
+.needs(C::ManageServiceAccounts)
+.typed();
+pub const LIST_TEAM_SERVICE_ACCOUNTS: Endpoint<NoBody, Results<Vec<ServiceAccount>>> = route(
     "list_team_service_accounts",
     Get,
     "/api/app/organizations/{org}/teams/{team}/service-accounts",
     Obs,
-);
-pub const ADD_SERVICE_ACCOUNTS_TO_TEAM: Route = route(
+)
+.typed();
+pub const ADD_SERVICE_ACCOUNTS_TO_TEAM: Endpoint<ServiceAccountIds, Ignored> = route(
     "add_service_accounts_to_team",
     Post,
     "/api/app/organizations/{org}/teams/{team}/service-accounts/add-to-team",
     Obs,
 )
-.needs(C::ManageServiceAccounts);
-pub const REMOVE_SERVICE_ACCOUNTS_FROM_TEAM: Route = route(
+.needs(C::ManageServiceAccounts)
+.typed();
+pub const REMOVE_SERVICE_ACCOUNTS_FROM_TEAM: Endpoint<ServiceAccountIds, Ignored> = route(
     "remove_service_accounts_from_team",
     Post,
     "/api/app/organizations/{org}/teams/{team}/service-accounts/remove-from-team",
     Obs,
 )
-.needs(C::ManageServiceAccounts);
-pub const CREATE_PROJECT: Route = route(
+.needs(C::ManageServiceAccounts)
+.typed();
+pub const CREATE_PROJECT: Endpoint<CreateProject, Results<CreatedProject>> = route(
     "create_project",
     Post,
     "/api/app/organizations/{org}/create-project",
     Obs,
 )
-.creates("list the organization's projects")
-.needs(C::CreateProjects);
-pub const LIST_TIMEZONES: Route = route("list_timezones", Get, "/api/app/timezones", Obs);
-pub const PROJECT_METADATA: Route = route(
+.creates("list the organization's projects", "list_projects", "name")
+.needs(C::CreateProjects)
+.typed();
+pub const LIST_TIMEZONES: Endpoint<NoBody, Results<Vec<TimezoneRow>>> =
+    route("list_timezones", Get, "/api/app/timezones", Obs).typed();
+pub const PROJECT_METADATA: Endpoint<NoBody, Results<ProjectMetadata>> = route(
     "project_metadata",
     Get,
     "/settings/project/{project}/metadata",
     Obs,
 )
-.needs(C::AccessApiCredentials);
-pub const UPDATE_PROJECT: Route =
-    route("update_project", Post, "/projects/update/{project}", Obs).needs(C::EditProjectSettings);
-pub const DELETE_PROJECTS: Route = route(
+.needs(C::AccessApiCredentials)
+.typed();
+pub const UPDATE_PROJECT: Endpoint<UpdateProjectForm, Ignored> =
+    route("update_project", Post, "/projects/update/{project}", Obs)
+        .needs(C::EditProjectSettings)
+        .typed();
+pub const DELETE_PROJECTS: Endpoint<ProjectIds, Ignored> = route(
     "delete_projects",
     Post,
     "/organizations/{org}/delete-projects/",
     Obs,
 )
-.needs(C::DeleteProject);
-pub const LIST_PROJECTS: Route = route("list_projects", Get, "/organizations/{org}/projects/", Obs);
-pub const LIST_TEAMS: Route = route("list_teams", Get, "/organizations/{org}/teams/", Obs);
-pub const ADD_TEAMS: Route = route("add_teams", Post, "/organizations/{org}/add-teams/", Obs)
-    .creates("list the organization's teams")
-    .needs(C::ManageTeams);
-pub const RENAME_TEAM: Route = route(
+.needs(C::DeleteProject)
+.typed();
+pub const LIST_PROJECTS: Endpoint<NoBody, Results<Vec<Project>>> =
+    route("list_projects", Get, "/organizations/{org}/projects/", Obs).typed();
+pub const LIST_TEAMS: Endpoint<NoBody, Results<Vec<Team>>> =
+    route("list_teams", Get, "/organizations/{org}/teams/", Obs).typed();
+pub const ADD_TEAMS: Endpoint<TeamNames, Results<Vec<AddedTeam>>> =
+    route("add_teams", Post, "/organizations/{org}/add-teams/", Obs)
+        .creates("list the organization's teams", "list_teams", "name")
+        .needs(C::ManageTeams)
+        .typed();
+pub const RENAME_TEAM: Endpoint<RenameTeam, Results<Updated>> = route(
     "rename_team",
     Post,
     "/organizations/{org}/teams/{team}/update/",
     Obs,
 )
-.needs(C::ManageTeams);
-pub const DELETE_TEAMS: Route = route(
+.needs(C::ManageTeams)
+.typed();
+pub const DELETE_TEAMS: Endpoint<TeamIds, Ignored> = route(
     "delete_teams",
     Post,
     "/organizations/{org}/delete-teams/",
     Obs,
 )
-.needs(C::ManageTeams);
-pub const ADD_PROJECTS_TO_TEAMS: Route = route(
+.needs(C::ManageTeams)
+.typed();
+pub const ADD_PROJECTS_TO_TEAMS: Endpoint<AddProjectsToTeams, Ignored> = route(
     "add_projects_to_teams",
     Post,
     "/organizations/{org}/add-projects-to-teams/",
     Obs,
 )
-.needs(C::ManageTeams);
-pub const REMOVE_PROJECTS_FROM_TEAM: Route = route(
+.needs(C::ManageTeams)
+.typed();
+pub const REMOVE_PROJECTS_FROM_TEAM: Endpoint<ProjectIds, Ignored> = route(
     "remove_projects_from_team",
     Post,
     "/organizations/{org}/teams/{team}/delete-projects/",
     Obs,
 )
-.needs(C::ManageTeams);
-pub const ADD_USERS_TO_TEAMS: Route = route(
+.needs(C::ManageTeams)
+.typed();
+pub const ADD_USERS_TO_TEAMS: Endpoint<AddUsersToTeams, Ignored> = route(
     "add_users_to_teams",
     Post,
     "/organizations/{org}/add-users-to-teams/",
     Obs,
 )
-.needs(C::ManageTeams);
-pub const REMOVE_USERS_FROM_TEAM: Route = route(
+.needs(C::ManageTeams)
+.typed();
+pub const REMOVE_USERS_FROM_TEAM: Endpoint<Emails, Ignored> = route(
     "remove_users_from_team",
     Post,
     "/organizations/{org}/teams/{team}/remove-users/",
     Emu,
 )
-.needs(C::ManageTeams);
-pub const LIST_ORG_USERS: Route = route("list_org_users", Get, "/organizations/{org}/users/", Obs);
-pub const INVITE_ORG_USERS: Route = route(
+.needs(C::ManageTeams)
+.typed();
+pub const LIST_ORG_USERS: Endpoint<NoBody, Results<Vec<Member>>> =
+    route("list_org_users", Get, "/organizations/{org}/users/", Obs).typed();
+pub const INVITE_ORG_USERS: Endpoint<InviteUsers, Ignored> = route(
     "invite_org_users",
     Post,
     "/organizations/{org}/add-users/",
     Obs,
 )
-.needs(C::ManageOrganizationMembers);
-pub const UPDATE_ORG_USER: Route = route(
+.needs(C::ManageOrganizationMembers)
+.typed();
+pub const UPDATE_ORG_USER: Endpoint<UpdateOrgUser, Results<Updated>> = route(
     "update_org_user",
     Post,
     "/organizations/{org}/users/{email}/update/",
     Obs,
 )
-.needs(C::ModifyRoles);
-pub const REMOVE_ORG_USERS: Route = route(
+.needs(C::ModifyRoles)
+.typed();
+pub const REMOVE_ORG_USERS: Endpoint<Emails, Ignored> = route(
     "remove_org_users",
     Post,
     "/organizations/{org}/delete-users/",
     Obs,
 )
-.needs(C::ManageOrganizationMembers);
-pub const ADD_USERS_TO_PROJECTS: Route = route(
+.needs(C::ManageOrganizationMembers)
+.typed();
+pub const ADD_USERS_TO_PROJECTS: Endpoint<AddUsersToProjects, Ignored> = route(
     "add_users_to_projects",
     Post,
     "/organizations/{org}/add-users-to-projects/",
     Obs,
 )
-.needs(C::ManageProjectUsers);
-pub const REMOVE_USERS_FROM_PROJECTS: Route = route(
+.needs(C::ManageProjectUsers)
+.typed();
+pub const REMOVE_USERS_FROM_PROJECTS: Endpoint<RemoveUsersFromProjects, Ignored> = route(
     "remove_users_from_projects",
     Post,
     "/organizations/{org}/remove-users-from-projects/",
     Emu,
 )
-.needs(C::ManageProjectUsers);
-pub const GRANTED_USERS: Route = route(
+.needs(C::ManageProjectUsers)
+.typed();
+pub const GRANTED_USERS: Endpoint<NoBody, Results<Vec<UserGrant>>> = route(
     "granted_users",
     Get,
     "/api/app/projects/{project}/granted-users",
     Obs,
-);
-pub const GRANTED_TEAMS: Route = route(
+)
+.typed();
+pub const GRANTED_TEAMS: Endpoint<NoBody, Results<Vec<TeamGrant>>> = route(
     "granted_teams",
     Get,
     "/api/app/projects/{project}/granted-teams",
     Obs,
-);
-pub const GET_DEFAULT_ACCESS: Route = route(
+)
+.typed();
+pub const GET_DEFAULT_ACCESS: Endpoint<NoBody, Results<DefaultAccess>> = route(
     "get_default_access",
     Get,
     "/api/app/projects/{project}/default-access",
     Emu,
-);
-pub const SET_DEFAULT_ACCESS: Route = route(
+)
+.typed();
+pub const SET_DEFAULT_ACCESS: Endpoint<DefaultAccess, Ignored> = route(
     "set_default_access",
     Post,
     "/api/app/projects/{project}/default-access",
     Emu,
 )
-.needs(C::ManageProjectUsers);
-pub const RESET_PROJECT_SECRET: Route = route(
+.needs(C::ManageProjectUsers)
+.typed();
+pub const RESET_PROJECT_SECRET: Endpoint<NoBody, Results<ResetSecret>> = route(
     "reset_project_secret",
     Post,
     "/api/app/projects/{project}/reset-secret",
     Emu,
 )
-.needs(C::ResetProjectSecret);
-pub const RESET_PROJECT_TOKEN: Route = route(
+.needs(C::ResetProjectSecret)
+.typed();
+pub const RESET_PROJECT_TOKEN: Endpoint<NoBody, Results<ResetToken>> = route(
     "reset_project_token",
     Post,
     "/api/app/projects/{project}/reset-token",
     Emu,
 )
-.needs(C::ResetProjectSecret);
-pub const VALIDATE_PROJECT_CREDENTIALS: Route = route(
+.needs(C::ResetProjectSecret)
+.typed();
+pub const VALIDATE_PROJECT_CREDENTIALS: Endpoint<
+    ValidateProjectCredentials,
+    Results<ValidationResult>,
+> = route(
     "validate_project_credentials",
     Post,
     "/api/app/validate-project-credentials",
     Obs,
-);
-pub const AUDIT_LOGS: Route = route(
+)
+.typed();
+pub const AUDIT_LOGS: Endpoint<AuditLogQuery, Whole<AuditLogPage>> = route(
     "audit_logs",
     Post,
     "/api/app/organizations/{org}/audit-logs",
     Obs,
 )
-.needs(C::ViewAuditLog);
-pub const PROJECT_AUDIT_LOGS: Route = route(
+.needs(C::ViewAuditLog)
+.typed();
+pub const PROJECT_AUDIT_LOGS: Endpoint<AuditLogQuery, Whole<AuditLogPage>> = route(
     "project_audit_logs",
     Post,
     "/api/app/projects/{project}/audit-logs",
     Obs,
 )
-.needs(C::ViewAuditLog);
+.needs(C::ViewAuditLog)
+.typed();
 /// Starts an asynchronous export of the organization's audit log (CSV or NDJSON).
-pub const CREATE_AUDIT_LOG_EXPORT: Route = route(
-    "create_audit_log_export",
-    Post,
-    "/api/app/organizations/{org}/audit-logs/exports",
-    Obs,
-)
-.creates("list the organization's audit-log exports")
-.needs(C::ViewAuditLog);
+pub const CREATE_AUDIT_LOG_EXPORT: Endpoint<CreateAuditExport, Results<AuditExportCreated>> =
+    route(
+        "create_audit_log_export",
+        Post,
+        "/api/app/organizations/{org}/audit-logs/exports",
+        Obs,
+    )
+    .creates(
+        "list the organization's audit-log exports",
+        "list_audit_log_exports",
+        "created",
+    )
+    .needs(C::ViewAuditLog)
+    .typed();
 /// The organization's audit-log exports with their status (IN_PROGRESS, SUCCEEDED, FAILED,
 /// CANCELED). The internal spec names the list without its method; GET on the collection is
 /// the web app's convention.
-pub const LIST_AUDIT_LOG_EXPORTS: Route = route(
+pub const LIST_AUDIT_LOG_EXPORTS: Endpoint<NoBody, Whole<AuditExportPage>> = route(
     "list_audit_log_exports",
     Get,
     "/api/app/organizations/{org}/audit-logs/exports",
     Obs,
 )
-.needs(C::ViewAuditLog);
+.needs(C::ViewAuditLog)
+.typed();
 /// The file of a finished export: CSV or NDJSON, not wrapped in the envelope.
-pub const DOWNLOAD_AUDIT_LOG_EXPORT: Route = route(
+pub const DOWNLOAD_AUDIT_LOG_EXPORT: Endpoint<NoBody, Raw> = route(
     "download_audit_log_export",
     Get,
     "/api/app/organizations/{org}/audit-logs/exports/{export}/download",
     Obs,
 )
-.needs(C::ViewAuditLog);
+.needs(C::ViewAuditLog)
+.typed();
 
 // ----- Organization settings (issue 9): discoverability, two-factor, SSO -----
 
-pub const GET_DISCOVERABILITY: Route = route(
+pub const GET_DISCOVERABILITY: Endpoint<NoBody, Results<DiscoverabilityInfo>> = route(
     "get_discoverability",
     Get,
     "/api/app/organizations/{org}/domains/get-discoverability",
     Obs,
-);
+)
+.typed();
 /// The body is a bare JSON string: `"Closed"`, `"Request"` or `"Open"`.
-pub const SET_DISCOVERABILITY: Route = route(
+pub const SET_DISCOVERABILITY: Endpoint<Discoverability, Results<Updated>> = route(
     "set_discoverability",
     Post,
     "/api/app/organizations/{org}/domains/set-discoverability",
     Obs,
 )
-.needs(C::ManageSsoAndTwoFactor);
-pub const GET_DISCOVERABLE_DOMAINS: Route = route(
+.needs(C::ManageSsoAndTwoFactor)
+.typed();
+pub const GET_DISCOVERABLE_DOMAINS: Endpoint<NoBody, Results<Vec<String>>> = route(
     "get_discoverable_domains",
     Get,
     "/api/app/organizations/{org}/domains/get-discoverable-domains",
     Obs,
-);
+)
+.typed();
 /// The body is a bare JSON array of domains.
-pub const SET_DISCOVERABLE_DOMAINS: Route = route(
+pub const SET_DISCOVERABLE_DOMAINS: Endpoint<Vec<String>, Results<DomainsUpdated>> = route(
     "set_discoverable_domains",
     Post,
     "/api/app/organizations/{org}/domains/set-discoverable-domains",
     Obs,
 )
-.needs(C::ManageSsoAndTwoFactor);
+.needs(C::ManageSsoAndTwoFactor)
+.typed();
 /// Untyped upstream: the answer's shape is the emulator's ([`TwoFactorSetting`]). Readers use
 /// `twofactor_auth_required` of `/api/app/me`'s organization, which is typed.
-pub const GET_TWO_FACTOR: Route = route(
+pub const GET_TWO_FACTOR: Endpoint<NoBody, Results<TwoFactorSetting>> = route(
     "get_two_factor",
     Get,
     "/organizations/{org}/twofactor",
     Path,
-);
+)
+.typed();
 /// Untyped upstream: the body ([`TwoFactorSetting`]) is this project's guess.
-pub const SET_TWO_FACTOR: Route = route(
+pub const SET_TWO_FACTOR: Endpoint<TwoFactorSetting, Ignored> = route(
     "set_two_factor",
     Post,
     "/organizations/{org}/twofactor/update",
     Path,
 )
-.needs(C::ManageSsoAndTwoFactor);
+.needs(C::ManageSsoAndTwoFactor)
+.typed();
 /// Read only (no update route upstream); untyped upstream: the answer is [`SsoSetting`].
-pub const GET_SSO: Route = route("get_sso", Get, "/organizations/{org}/sso", Path);
+pub const GET_SSO: Endpoint<NoBody, Results<SsoSetting>> =
+    route("get_sso", Get, "/organizations/{org}/sso", Path).typed();
 
 // ----- Custom roles (issue 9) -----
 
-pub const LIST_CUSTOM_ROLES: Route = route(
+pub const LIST_CUSTOM_ROLES: Endpoint<NoBody, Results<Vec<CustomRole>>> = route(
     "list_custom_roles",
     Get,
     "/api/app/projects/{project}/custom-roles",
     Obs,
-);
-pub const CREATE_CUSTOM_ROLE: Route = route(
+)
+.typed();
+pub const CREATE_CUSTOM_ROLE: Endpoint<CustomRoleBody, Results<CustomRole>> = route(
     "create_custom_role",
     Post,
     "/api/app/projects/{project}/custom-roles",
     Obs,
 )
-.creates("list the project's custom roles")
-.needs(C::ManageProjectUsers);
+.creates(
+    "list the project's custom roles",
+    "list_custom_roles",
+    "name",
+)
+.needs(C::ManageProjectUsers)
+.typed();
 /// The project's permission catalogue, `groups` [{id, permissions}]: Mixpanel publishes no list.
-pub const CUSTOM_ROLE_SWITCH_CONFIG: Route = route(
+pub const CUSTOM_ROLE_SWITCH_CONFIG: Endpoint<NoBody, Results<SwitchConfig>> = route(
     "custom_role_switch_config",
     Get,
     "/api/app/projects/{project}/custom-roles/switch-config",
     Obs,
-);
-pub const GET_CUSTOM_ROLE: Route = route(
+)
+.typed();
+pub const GET_CUSTOM_ROLE: Endpoint<NoBody, Results<CustomRole>> = route(
     "get_custom_role",
     Get,
     "/api/app/projects/{project}/custom-roles/{role}",
     Obs,
-);
+)
+.typed();
 /// Replaces name, description and permissions at once.
-pub const UPDATE_CUSTOM_ROLE: Route = route(
+pub const UPDATE_CUSTOM_ROLE: Endpoint<CustomRoleBody, Results<CustomRole>> = route(
     "update_custom_role",
     Put,
     "/api/app/projects/{project}/custom-roles/{role}",
     Obs,
 )
-.needs(C::ManageProjectUsers);
+.needs(C::ManageProjectUsers)
+.typed();
 /// Moves the role's holders to `consumer`.
-pub const DELETE_CUSTOM_ROLE: Route = route(
+pub const DELETE_CUSTOM_ROLE: Endpoint<NoBody, Results<DeletedCustomRole>> = route(
     "delete_custom_role",
     Delete,
     "/api/app/projects/{project}/custom-roles/{role}",
     Obs,
 )
-.needs(C::ManageProjectUsers);
+.needs(C::ManageProjectUsers)
+.typed();
 
 // ----- Data views ("workspaces") and classified data (issue 9) -----
 
-pub const LIST_DATA_VIEWS: Route = route(
+pub const LIST_DATA_VIEWS: Endpoint<NoBody, Results<Vec<DataView>>> = route(
     "list_data_views",
     Get,
     "/api/app/projects/{project}/workspaces",
     Obs,
-);
-pub const CREATE_DATA_VIEW: Route = route(
+)
+.typed();
+pub const CREATE_DATA_VIEW: Endpoint<CreateDataView, Results<DataView>> = route(
     "create_data_view",
     Post,
     "/api/app/projects/{project}/workspaces",
     Obs,
 )
-.creates("list the project's data views")
-.needs(C::ManageProjectUsers);
-pub const GET_DATA_VIEW: Route = route(
+.creates("list the project's data views", "list_data_views", "name")
+.needs(C::ManageProjectUsers)
+.typed();
+pub const GET_DATA_VIEW: Endpoint<NoBody, Results<DataView>> = route(
     "get_data_view",
     Get,
     "/api/app/projects/{project}/workspaces/{workspace}",
     Obs,
-);
-pub const UPDATE_DATA_VIEW: Route = route(
+)
+.typed();
+pub const UPDATE_DATA_VIEW: Endpoint<UpdateDataView, Results<DataView>> = route(
     "update_data_view",
     Patch,
     "/api/app/projects/{project}/workspaces/{workspace}",
     Obs,
 )
-.needs(C::ManageProjectUsers);
-pub const DELETE_DATA_VIEW: Route = route(
+.needs(C::ManageProjectUsers)
+.typed();
+pub const DELETE_DATA_VIEW: Endpoint<NoBody, Ignored> = route(
     "delete_data_view",
     Delete,
     "/api/app/projects/{project}/workspaces/{workspace}",
     Obs,
 )
-.needs(C::ManageProjectUsers);
-pub const UPSERT_DATA_VIEW_MEMBERS: Route = route(
+.needs(C::ManageProjectUsers)
+.typed();
+pub const UPSERT_DATA_VIEW_MEMBERS: Endpoint<DataViewMembers, Ignored> = route(
     "upsert_data_view_members",
     Post,
     "/api/app/projects/{project}/workspaces/{workspace}/upsert-members",
     Obs,
 )
-.needs(C::ManageProjectUsers);
-pub const DELETE_DATA_VIEW_MEMBERS: Route = route(
+.needs(C::ManageProjectUsers)
+.typed();
+pub const DELETE_DATA_VIEW_MEMBERS: Endpoint<DataViewMembers, Ignored> = route(
     "delete_data_view_members",
     Post,
     "/api/app/projects/{project}/workspaces/{workspace}/delete-members",
     Obs,
 )
-.needs(C::ManageProjectUsers);
+.needs(C::ManageProjectUsers)
+.typed();
 /// Classified-data access of users: an object mapping an e-mail to true or false.
-pub const SET_CLASSIFIED_ACCESS: Route = route(
+pub const SET_CLASSIFIED_ACCESS: Endpoint<BTreeMap<String, bool>, Ignored> = route(
     "set_classified_access",
     Patch,
     "/api/app/projects/{project}/sensitivity",
     Obs,
 )
-.needs(C::ManageProjectUsers);
+.needs(C::ManageProjectUsers)
+.typed();
 /// Classified-data access of teams: an object mapping a team id to true or false.
-pub const SET_TEAM_CLASSIFIED_ACCESS: Route = route(
+pub const SET_TEAM_CLASSIFIED_ACCESS: Endpoint<BTreeMap<String, bool>, Ignored> = route(
     "set_team_classified_access",
     Patch,
     "/api/app/projects/{project}/sensitivity/teams",
     Obs,
 )
-.needs(C::ManageProjectUsers);
+.needs(C::ManageProjectUsers)
+.typed();
 /// Who has classified-data access: no read route is known upstream (only the per-project
 /// service-account list's `hasSensitiveAccess`), so this one is the emulator's.
-pub const GET_CLASSIFIED_ACCESS: Route = route(
+pub const GET_CLASSIFIED_ACCESS: Endpoint<NoBody, Results<ClassifiedAccess>> = route(
     "get_classified_access",
     Get,
     "/api/app/projects/{project}/sensitivity",
     Emu,
-);
+)
+.typed();
 
-/// Every route of the client, in the order of the reference notes.
-pub const ROUTES: &[Route] = &[
+// Every route of the client, in the order of the reference notes: `ROUTES` (the facts) and
+// `visit_routes` (each with its request and response types).
+route_table! {
     ME,
     LIST_SERVICE_ACCOUNTS,
     CREATE_SERVICE_ACCOUNT,
@@ -763,7 +1097,6 @@ pub const ROUTES: &[Route] = &[
     CREATE_AUDIT_LOG_EXPORT,
     LIST_AUDIT_LOG_EXPORTS,
     DOWNLOAD_AUDIT_LOG_EXPORT,
-    // Organization settings (issue 9).
     GET_DISCOVERABILITY,
     SET_DISCOVERABILITY,
     GET_DISCOVERABLE_DOMAINS,
@@ -771,14 +1104,12 @@ pub const ROUTES: &[Route] = &[
     GET_TWO_FACTOR,
     SET_TWO_FACTOR,
     GET_SSO,
-    // Custom roles (issue 9).
     LIST_CUSTOM_ROLES,
     CREATE_CUSTOM_ROLE,
     CUSTOM_ROLE_SWITCH_CONFIG,
     GET_CUSTOM_ROLE,
     UPDATE_CUSTOM_ROLE,
     DELETE_CUSTOM_ROLE,
-    // Data views and classified data (issue 9).
     LIST_DATA_VIEWS,
     CREATE_DATA_VIEW,
     GET_DATA_VIEW,
@@ -789,13 +1120,13 @@ pub const ROUTES: &[Route] = &[
     SET_CLASSIFIED_ACCESS,
     SET_TEAM_CLASSIFIED_ACCESS,
     GET_CLASSIFIED_ACCESS,
-];
+}
 
 /// For a route that creates something new (not safe to send twice), how to check whether an
 /// attempt with an unknown outcome was carried out; `None` for routes safe to replay. A lookup
 /// in [`ROUTES`].
 pub fn creates_new(route: &str) -> Option<&'static str> {
-    route_named(route).and_then(|r| r.creates)
+    route_named(route).and_then(|r| r.creates).map(|l| l.check)
 }
 
 /// Looks a route up by name.
@@ -859,10 +1190,41 @@ pub struct MeProject {
     pub role: Option<MeRole>,
 }
 
+/// A project role of `/me` (Mixpanel's `MeProjectRole`): `id` a number or null upstream (a
+/// string is read too, as community code has seen), `name` a string or null.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MeRole {
-    pub id: String,
-    pub name: String,
+    #[serde(default, deserialize_with = "de_opt_number_or_string")]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A number, a string of digits, or null.
+pub fn de_opt_number_or_string<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Number(u64),
+        Float(f64),
+        Text(String),
+    }
+    match Option::<Id>::deserialize(d)? {
+        None => Ok(None),
+        Some(Id::Number(n)) => Ok(Some(n)),
+        Some(Id::Float(f)) if f >= 0.0 && f.fract() == 0.0 && f < 1e15 => Ok(Some(f as u64)),
+        Some(Id::Float(f)) => Err(serde::de::Error::custom(format!(
+            "expected a whole number or a string of digits, saw the number {f}"
+        ))),
+        Some(Id::Text(t)) if t.trim().is_empty() => Ok(None),
+        Some(Id::Text(t)) => t.trim().parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "expected a number or a string of digits, saw the string {t:?}"
+            ))
+        }),
+    }
 }
 
 // ----- service accounts -----
@@ -1090,41 +1452,69 @@ pub struct Success {
 
 // ----- audit log -----
 
-/// The audit log's filter body (every field optional), the cursor and the page size.
+/// The audit log's filter body, Mixpanel's `AuditLogsRequestParams`: every field optional and
+/// nothing else (the server refuses fields it does not list, so there is no page size or
+/// cursor: the client pages by `created_lte` windows). Project and user ids are strings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditLogQuery {
-    /// Event types, `entity.action`.
+    /// Event types, `entity_type.action` (Mixpanel's `AuditLogType`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entity_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+    /// admin_action, auth, data_mutate, data_read, export, outgoing_request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_categories: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_gte: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_lte: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub project_ids: Vec<ProjectId>,
+    pub user_ids: Vec<String>,
+    /// Project ids as strings, as Mixpanel types them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub project_ids: Vec<String>,
     /// Events whose actor is none of these addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_user_emails: Vec<String>,
     /// Free text: events whose actor or payload contains it (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u32>,
 }
 
-/// An audit-log page: `{"status":"ok","results":[...],"pagination":{...}}`.
+impl AuditLogQuery {
+    /// The filter for these projects (their ids as the strings Mixpanel takes).
+    pub fn projects(mut self, projects: &[ProjectId]) -> Self {
+        self.project_ids = projects.iter().map(|p| p.0.to_string()).collect();
+        self
+    }
+}
+
+/// An audit-log page: `{"status":"ok","results":[AuditLog...],"pagination":{...}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditLogPage {
+    #[serde(default = "ok_status")]
     pub status: String,
+    #[serde(default)]
     pub results: Vec<AuditEvent>,
+    #[serde(default)]
     pub pagination: Pagination,
 }
 
+fn ok_status() -> String {
+    "ok".into()
+}
+
+/// Mixpanel's `CursorPaginationResponse`: a `next_cursor` says more entries match than the
+/// page holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Pagination {
+    #[serde(default)]
     pub next_cursor: Option<String>,
+    #[serde(default)]
     pub previous_cursor: Option<String>,
 }
 
@@ -1188,15 +1578,43 @@ impl AuditExportStatus {
     pub const NAMES: &'static [&'static str] = &["IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELED"];
 }
 
-/// One export of the list.
+/// One export of the list, Mixpanel's `AuditLogExportItem`: `id`, `status`, `created`, the
+/// `filters` it was made with (the format among them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditExport {
-    pub export_id: String,
+    #[serde(deserialize_with = "crate::model::de_text_required")]
+    pub id: String,
     pub status: AuditExportStatus,
-    pub export_format: AuditExportFormat,
     pub created: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub organization_id: Option<OrgId>,
+    #[serde(default)]
+    pub project_id: Option<ProjectId>,
+    #[serde(default)]
+    pub filters: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub ttl_timestamp: Option<DateTime<Utc>>,
+}
+
+impl AuditExport {
+    /// The format the export was asked for, where its filters say.
+    pub fn format(&self) -> Option<AuditExportFormat> {
+        self.filters
+            .get("export_format")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok())
+    }
+}
+
+/// The list of exports: `{"status":"ok","results":[...],"pagination":{...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditExportPage {
+    #[serde(default = "ok_status")]
+    pub status: String,
+    #[serde(default)]
+    pub results: Vec<AuditExport>,
+    #[serde(default)]
+    pub pagination: Pagination,
 }
 
 // ----- organization settings (issue 9) -----
@@ -1519,7 +1937,12 @@ mod tests {
             ]
         );
         for r in ROUTES {
-            assert_eq!(creates_new(r.name), r.creates);
+            assert_eq!(creates_new(r.name), r.creates.map(|l| l.check));
+            if let Some(l) = r.creates {
+                let list = route_named(l.list)
+                    .unwrap_or_else(|| panic!("{}: no route {}", r.name, l.list));
+                assert_eq!(list.method, Method::Get, "{}", r.name);
+            }
             if r.creates.is_some() {
                 assert_eq!(r.method, Method::Post, "{}", r.name);
             }
@@ -1542,5 +1965,32 @@ mod tests {
             serde_json::to_string(&body).unwrap(),
             r#"{"service_account_ids":[194890],"projects":[{"id":4040293,"role":"analyst"}]}"#
         );
+    }
+
+    #[test]
+    fn me_reads_a_project_role_id_as_a_number_null_or_string() {
+        // The live-recorded body of a service account without an org role (Nango, via the
+        // reference notes), and project roles in each shape seen.
+        let body = br#"{"status":"ok","results":{
+          "user_id":6535281,"user_email":"fnGeneration.95a0b8.mp-service-account@mixpanel.org","user_name":"",
+          "organizations":{"3108968":{"id":3108968,"name":"NangoDev","permissions":[],"role":"no role",
+             "is_demo":false,"twofactor_auth_required":false,"has_india_datacenter_access":false}},
+          "projects":{
+            "1":{"name":"a","organization_id":3108968,"domain":"mixpanel.com","timezone":"UTC","role":{"id":3,"name":"Analyst"}},
+            "2":{"name":"b","organization_id":3108968,"domain":"eu.mixpanel.com","timezone":"UTC","role":{"id":null,"name":null}},
+            "3":{"name":"c","organization_id":3108968,"domain":"mixpanel.com","timezone":"UTC","role":{"id":"7","name":"x"}}
+          },"workspaces":{},"is_staff":false,"is_guest":false,"feature_flags":[],
+          "user_login_flow":"password","date_joined_iso":"2026-07-03T09:21:27"}}"#;
+        let me = <Results<Me> as Response>::decode(body).unwrap();
+        let ids: Vec<Option<u64>> = me
+            .projects
+            .values()
+            .map(|p| p.role.as_ref().and_then(|r| r.id))
+            .collect();
+        assert_eq!(ids, [Some(3), None, Some(7)]);
+        let bad = br#"{"status":"ok","results":{"user_id":1,"user_email":"a","projects":{"9":{"name":"a","organization_id":1,"domain":"mixpanel.com","timezone":"UTC","role":{"id":"owner"}}}}}"#;
+        let err = <Results<Me> as Response>::decode(bad).unwrap_err();
+        assert!(err.contains("results.projects.9.role.id"), "{err}");
+        assert!(err.contains("\"owner\""), "{err}");
     }
 }

@@ -128,35 +128,38 @@ impl AuditFacts {
             since,
             ..Default::default()
         };
+        // Mixpanel's entries: a login and a two-factor enrolment are the actor's own
+        // (`user_email`, the payload has no address); an addition names the member in
+        // `payload.user_email`, an invitation in `payload.email`.
         for e in events {
-            let email = e.payload["email"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| e.actor.clone())
-                .to_lowercase();
-            match e.kind.as_str() {
-                audit_event::SESSION_LOGGED_IN => {
-                    let newer = f.last_login.get(&email).is_none_or(|l| l.at < e.created);
-                    if newer {
-                        let text = |k: &str| e.payload[k].as_str().map(str::to_string);
-                        f.last_login.insert(
-                            email,
-                            LoginFact {
-                                at: e.created,
-                                login_method: text("login_method"),
-                                twofactor_method: text("twofactor_method"),
-                                source: LoginSource::AuditLog,
-                            },
-                        );
-                    }
+            let Some(at) = e.created else { continue };
+            let text = |k: &str| e.payload()[k].as_str().map(str::to_lowercase);
+            let actor = e.actor().to_lowercase();
+            match e.kind().as_str() {
+                audit_event::SESSION_LOGGED_IN
+                    if !actor.is_empty() && f.last_login.get(&actor).is_none_or(|l| l.at < at) =>
+                {
+                    let raw = |k: &str| e.payload()[k].as_str().map(str::to_string);
+                    f.last_login.insert(
+                        actor,
+                        LoginFact {
+                            at,
+                            login_method: raw("login_method"),
+                            twofactor_method: raw("twofactor_method"),
+                            source: LoginSource::AuditLog,
+                        },
+                    );
                 }
-                audit_event::USER_TWOFACTOR_ENABLED => {
-                    let t = f.twofactor_enabled.entry(email).or_insert(e.created);
-                    *t = (*t).max(e.created);
+                audit_event::USER_TWOFACTOR_ENABLED if !actor.is_empty() => {
+                    let t = f.twofactor_enabled.entry(actor).or_insert(at);
+                    *t = (*t).max(at);
                 }
-                audit_event::ORG_USER_ADDED => {
-                    let t = f.added.entry(email).or_insert(e.created);
-                    *t = (*t).max(e.created);
+                audit_event::ORG_USER_ADDED | audit_event::INVITATION_SENT => {
+                    let Some(email) = text("user_email").or_else(|| text("email")) else {
+                        continue;
+                    };
+                    let t = f.added.entry(email).or_insert(at);
+                    *t = (*t).max(at);
                 }
                 _ => {}
             }
@@ -211,6 +214,7 @@ pub const SNAPSHOT_AUDIT_TYPES: &[&str] = &[
     audit_event::SESSION_LOGGED_IN,
     audit_event::USER_TWOFACTOR_ENABLED,
     audit_event::ORG_USER_ADDED,
+    audit_event::INVITATION_SENT,
 ];
 
 impl Snapshot {
@@ -232,7 +236,6 @@ impl Snapshot {
         let query = wire::AuditLogQuery {
             types: SNAPSHOT_AUDIT_TYPES.iter().map(|s| s.to_string()).collect(),
             created_gte: Some(since),
-            limit: Some(1000),
             ..Default::default()
         };
         let mut events = Vec::new();

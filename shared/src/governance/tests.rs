@@ -48,17 +48,30 @@ fn sa(id: u64, name: &str, user: u64, days_old: i64, last_used: Option<i64>) -> 
     }
 }
 
+/// An entry as Mixpanel records it: a login or an enrolment by the member (the actor), an
+/// addition or an invitation by an admin naming the member in the payload.
 fn event(kind: &str, email: &str, days_ago: i64, payload: serde_json::Value) -> AuditEvent {
     let mut p = payload;
-    p["email"] = json!(email);
-    AuditEvent {
-        id: 1,
-        kind: kind.into(),
-        created: now() - Duration::days(days_ago),
-        actor: email.into(),
-        project_id: None,
-        payload: p,
-    }
+    let actor = match kind {
+        audit_event::ORG_USER_ADDED => {
+            p["user_email"] = json!(email);
+            "admin@acme.example"
+        }
+        audit_event::INVITATION_SENT => {
+            p["email"] = json!(email);
+            "admin@acme.example"
+        }
+        _ => email,
+    };
+    AuditEvent::new(
+        "1".into(),
+        kind,
+        now() - Duration::days(days_ago),
+        actor,
+        None,
+        None,
+        p,
+    )
 }
 
 /// Ana (owner, active, 2FA, logged in 3 days ago), Bo (owner, dormant 120 days), Cy (member,

@@ -2,8 +2,9 @@
 //! two-factor requirement, SSO), custom roles and their grants, data views and classified-data
 //! access.
 
-use super::{check_updated, json, Body, Client};
+use super::{check_updated, Client};
 use crate::api::error::ApiError;
+use crate::api::wire::NoBody;
 use crate::api::wire::{self, Discoverability, PathArgs};
 use crate::model::OrgId;
 
@@ -13,7 +14,7 @@ impl Client {
         &self,
         org: OrgId,
     ) -> Result<wire::DiscoverabilityInfo, ApiError> {
-        self.call(&wire::GET_DISCOVERABILITY, PathArgs::org(org), Body::Empty)
+        self.send(&wire::GET_DISCOVERABILITY, PathArgs::org(org), &NoBody)
             .await
     }
 
@@ -24,17 +25,13 @@ impl Client {
         value: Discoverability,
     ) -> Result<(), ApiError> {
         let route = &wire::SET_DISCOVERABILITY;
-        let updated: wire::Updated = self.call(route, PathArgs::org(org), json(&value)?).await?;
+        let updated: wire::Updated = self.send(route, PathArgs::org(org), &value).await?;
         check_updated(route, updated)
     }
 
     pub async fn get_discoverable_domains(&self, org: OrgId) -> Result<Vec<String>, ApiError> {
-        self.call(
-            &wire::GET_DISCOVERABLE_DOMAINS,
-            PathArgs::org(org),
-            Body::Empty,
-        )
-        .await
+        self.send(&wire::GET_DISCOVERABLE_DOMAINS, PathArgs::org(org), &NoBody)
+            .await
     }
 
     /// `set-discoverable-domains`, with the bare array body Mixpanel takes. A domain refused
@@ -45,8 +42,9 @@ impl Client {
         domains: &[String],
     ) -> Result<(), ApiError> {
         let route = &wire::SET_DISCOVERABLE_DOMAINS;
-        let answer: wire::DomainsUpdated =
-            self.call(route, PathArgs::org(org), json(domains)?).await?;
+        let answer: wire::DomainsUpdated = self
+            .send(route, PathArgs::org(org), &domains.to_vec())
+            .await?;
         if !answer.public_domains.is_empty() {
             return Err(ApiError::Invalid {
                 route: route.name,
@@ -69,7 +67,7 @@ impl Client {
     /// The two-factor requirement through the untyped route (the emulator's shape); readers
     /// of real Mixpanel use `twofactor_auth_required` of [`Client::me`]'s organization.
     pub async fn get_two_factor(&self, org: OrgId) -> Result<wire::TwoFactorSetting, ApiError> {
-        self.call(&wire::GET_TWO_FACTOR, PathArgs::org(org), Body::Empty)
+        self.send(&wire::GET_TWO_FACTOR, PathArgs::org(org), &NoBody)
             .await
     }
 
@@ -79,14 +77,13 @@ impl Client {
         let body = wire::TwoFactorSetting {
             twofactor_auth_required: required,
         };
-        self.call_unit(&wire::SET_TWO_FACTOR, PathArgs::org(org), json(&body)?)
+        self.send(&wire::SET_TWO_FACTOR, PathArgs::org(org), &body)
             .await
     }
 
     /// The SSO setting (read only; untyped upstream).
     pub async fn get_sso(&self, org: OrgId) -> Result<wire::SsoSetting, ApiError> {
-        self.call(&wire::GET_SSO, PathArgs::org(org), Body::Empty)
-            .await
+        self.send(&wire::GET_SSO, PathArgs::org(org), &NoBody).await
     }
 }
 
@@ -97,10 +94,10 @@ impl Client {
         &self,
         project: crate::model::ProjectId,
     ) -> Result<Vec<wire::CustomRole>, ApiError> {
-        self.call(
+        self.send(
             &wire::LIST_CUSTOM_ROLES,
             PathArgs::project(project),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -110,12 +107,8 @@ impl Client {
         project: crate::model::ProjectId,
         body: &wire::CustomRoleBody,
     ) -> Result<wire::CustomRole, ApiError> {
-        self.call(
-            &wire::CREATE_CUSTOM_ROLE,
-            PathArgs::project(project),
-            json(body)?,
-        )
-        .await
+        self.send(&wire::CREATE_CUSTOM_ROLE, PathArgs::project(project), body)
+            .await
     }
 
     /// The project's permission catalogue (`switch-config`).
@@ -123,10 +116,10 @@ impl Client {
         &self,
         project: crate::model::ProjectId,
     ) -> Result<wire::SwitchConfig, ApiError> {
-        self.call(
+        self.send(
             &wire::CUSTOM_ROLE_SWITCH_CONFIG,
             PathArgs::project(project),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -138,10 +131,10 @@ impl Client {
         role: &str,
         body: &wire::CustomRoleBody,
     ) -> Result<wire::CustomRole, ApiError> {
-        self.call(
+        self.send(
             &wire::UPDATE_CUSTOM_ROLE,
             PathArgs::project(project).custom_role(role),
-            json(body)?,
+            body,
         )
         .await
     }
@@ -151,10 +144,10 @@ impl Client {
         project: crate::model::ProjectId,
         role: &str,
     ) -> Result<wire::DeletedCustomRole, ApiError> {
-        self.call(
+        self.send(
             &wire::DELETE_CUSTOM_ROLE,
             PathArgs::project(project).custom_role(role),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -167,12 +160,8 @@ impl Client {
         &self,
         project: crate::model::ProjectId,
     ) -> Result<Vec<wire::DataView>, ApiError> {
-        self.call(
-            &wire::LIST_DATA_VIEWS,
-            PathArgs::project(project),
-            Body::Empty,
-        )
-        .await
+        self.send(&wire::LIST_DATA_VIEWS, PathArgs::project(project), &NoBody)
+            .await
     }
 
     pub async fn create_data_view(
@@ -180,12 +169,8 @@ impl Client {
         project: crate::model::ProjectId,
         body: &wire::CreateDataView,
     ) -> Result<wire::DataView, ApiError> {
-        self.call(
-            &wire::CREATE_DATA_VIEW,
-            PathArgs::project(project),
-            json(body)?,
-        )
-        .await
+        self.send(&wire::CREATE_DATA_VIEW, PathArgs::project(project), body)
+            .await
     }
 
     pub async fn get_data_view(
@@ -193,10 +178,10 @@ impl Client {
         project: crate::model::ProjectId,
         view: u64,
     ) -> Result<wire::DataView, ApiError> {
-        self.call(
+        self.send(
             &wire::GET_DATA_VIEW,
             PathArgs::project(project).workspace(view),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -206,10 +191,10 @@ impl Client {
         project: crate::model::ProjectId,
         body: &wire::UpdateDataView,
     ) -> Result<wire::DataView, ApiError> {
-        self.call(
+        self.send(
             &wire::UPDATE_DATA_VIEW,
             PathArgs::project(project).workspace(body.id),
-            json(body)?,
+            body,
         )
         .await
     }
@@ -219,10 +204,10 @@ impl Client {
         project: crate::model::ProjectId,
         view: u64,
     ) -> Result<(), ApiError> {
-        self.call_unit(
+        self.send(
             &wire::DELETE_DATA_VIEW,
             PathArgs::project(project).workspace(view),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -233,10 +218,10 @@ impl Client {
         project: crate::model::ProjectId,
         body: &wire::DataViewMembers,
     ) -> Result<(), ApiError> {
-        self.call_unit(
+        self.send(
             &wire::UPSERT_DATA_VIEW_MEMBERS,
             PathArgs::project(project).workspace(body.id),
-            json(body)?,
+            body,
         )
         .await
     }
@@ -246,10 +231,10 @@ impl Client {
         project: crate::model::ProjectId,
         body: &wire::DataViewMembers,
     ) -> Result<(), ApiError> {
-        self.call_unit(
+        self.send(
             &wire::DELETE_DATA_VIEW_MEMBERS,
             PathArgs::project(project).workspace(body.id),
-            json(body)?,
+            body,
         )
         .await
     }
@@ -260,10 +245,10 @@ impl Client {
         project: crate::model::ProjectId,
         users: &std::collections::BTreeMap<String, bool>,
     ) -> Result<(), ApiError> {
-        self.call_unit(
+        self.send(
             &wire::SET_CLASSIFIED_ACCESS,
             PathArgs::project(project),
-            json(users)?,
+            users,
         )
         .await
     }
@@ -274,10 +259,10 @@ impl Client {
         project: crate::model::ProjectId,
         teams: &std::collections::BTreeMap<String, bool>,
     ) -> Result<(), ApiError> {
-        self.call_unit(
+        self.send(
             &wire::SET_TEAM_CLASSIFIED_ACCESS,
             PathArgs::project(project),
-            json(teams)?,
+            teams,
         )
         .await
     }
@@ -287,10 +272,10 @@ impl Client {
         &self,
         project: crate::model::ProjectId,
     ) -> Result<wire::ClassifiedAccess, ApiError> {
-        self.call(
+        self.send(
             &wire::GET_CLASSIFIED_ACCESS,
             PathArgs::project(project),
-            Body::Empty,
+            &NoBody,
         )
         .await
     }
@@ -335,12 +320,8 @@ impl Client {
             role: role.base(),
             custom_role_id: Some(id.to_string()),
         };
-        self.call_unit(
-            &wire::ADD_USERS_TO_PROJECTS,
-            PathArgs::org(org),
-            json(&body)?,
-        )
-        .await
+        self.send(&wire::ADD_USERS_TO_PROJECTS, PathArgs::org(org), &body)
+            .await
     }
 }
 
@@ -374,12 +355,8 @@ impl Client {
             }],
             add_default_projects: false,
         };
-        self.call_unit(
-            &wire::ADD_PROJECTS_TO_TEAMS,
-            PathArgs::org(org),
-            json(&body)?,
-        )
-        .await
+        self.send(&wire::ADD_PROJECTS_TO_TEAMS, PathArgs::org(org), &body)
+            .await
     }
 }
 
@@ -412,10 +389,10 @@ impl Client {
                 custom_role_id: id.to_string(),
             }],
         };
-        self.call_unit(
+        self.send(
             &wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS,
             PathArgs::org(org),
-            json(&body)?,
+            &body,
         )
         .await
     }
