@@ -181,7 +181,7 @@ impl RunRecord {
     pub fn end_text(&self, running: bool) -> String {
         match (self.ended, running) {
             (Some(t), _) => stamp(t),
-            (None, true) => "running".into(),
+            (None, true) => "when this file was written (this run)".into(),
             (None, false) => "interrupted (no end recorded; resumed by the next run)".into(),
         }
     }
