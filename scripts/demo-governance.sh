@@ -68,11 +68,35 @@ echo "== offboarding $who: the plan (dry run)"
 "$rotator" offboard "$who" --ticket IAM-DEMO-1
 
 echo "== offboarding $who: carried out"
-"$rotator" offboard "$who" --ticket IAM-DEMO-1 --execute
+"$rotator" offboard "$who" --ticket IAM-DEMO-1 --execute --approved-by security-lead@example.com
 
 dir="$DEMO_EVIDENCE_DIR/$(date -u +%Y)/IAM-DEMO-1"
 echo "== the evidence folder $dir"
-ls -l "$dir"
+find "$dir" -type f | sort
 "$rotator" offboard verify "$dir"
 echo "== a second run changes nothing"
-"$rotator" offboard "$who" --ticket IAM-DEMO-1 --execute
+"$rotator" offboard "$who" --ticket IAM-DEMO-1 --execute --approved-by security-lead@example.com
+
+echo "== time-limited access: ben@example.com admin of project $project for 5 seconds (the playbook's admin sprint, shortened)"
+"$rotator" access grant ben@example.com --project "$project" --role admin --for 5s \
+  --ticket IAM-DEMO-2 --reason "two-week implementation sprint (5 s in the demo)"
+"$rotator" access list
+echo "== the daemon's leader revokes it at its expiry (verified by a read)"
+MIXPANEL_ROTATOR_GRANT_CHECK_INTERVAL=1s MIXPANEL_ROTATOR_HTTP_LISTEN=127.0.0.1:0 \
+  MIXPANEL_ROTATOR_LOG=info "$rotator" run >"$DEMO_EVIDENCE_DIR/daemon.log" 2>&1 &
+daemon=$!
+revoked=
+for _ in $(seq 1 60); do
+  if "$rotator" access list --format json | python3 -c 'import json, sys; sys.exit(0 if any(g["id"] == "IAM-DEMO-2-1" and g["status"] == "revoked" for g in json.load(sys.stdin)) else 1)'; then
+    revoked=1; break
+  fi
+  sleep 1
+done
+kill -TERM "$daemon" 2>/dev/null || true
+wait "$daemon" 2>/dev/null || true
+[ -n "$revoked" ] || { echo "the grant was not revoked:"; tail -n 20 "$DEMO_EVIDENCE_DIR/daemon.log"; exit 1; }
+"$rotator" access list
+api GET "/api/app/projects/$project/granted-users" | python3 -c 'import json, sys; v = json.load(sys.stdin)["results"]; print("ben@example.com on the project:", [g["role"] for g in v if g["email"] == "ben@example.com" and g.get("target_type") == "individual"] or "no individual grant")'
+grant_dir="$DEMO_EVIDENCE_DIR/$(date -u +%Y)/IAM-DEMO-2"
+find "$grant_dir" -type f | sort
+"$rotator" offboard verify "$grant_dir"

@@ -213,16 +213,39 @@ async fn reset(State(st): State<AppState>) -> ApiResult {
     Ok(ok_empty())
 }
 
-async fn activate(State(st): State<AppState>, Params(email): Params<String>) -> ApiResult {
+/// The optional body of `activate`: when the invitation was accepted (its login), now when
+/// left out; a member made long ago and dormant since is activated in the past.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivateRequest {
+    #[serde(default)]
+    at: Option<DateTime<Utc>>,
+}
+
+async fn activate(
+    State(st): State<AppState>,
+    Params(email): Params<String>,
+    body: Bytes,
+) -> ApiResult {
     let email: Email = email
         .parse()
         .map_err(|e| ApiError::bad_request(format!("email: {e}")))?;
+    let req: ActivateRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ActivateRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "body: {e}; send {{\"at\": \"<RFC 3339>\"}} or nothing"
+            ))
+        })?
+    };
+    let at = req.at.unwrap_or_else(db::now);
     let n = st.db.write(|tx| {
         let n = tx
             .prepare_cached(
                 "UPDATE members SET status = 'active', last_login = ?1 WHERE email_key = ?2",
             )?
-            .execute(params![db::to_secs(db::now()), db::email_key(&email)])?;
+            .execute(params![db::to_secs(at), db::email_key(&email)])?;
         Ok(n)
     })?;
     if n == 0 {

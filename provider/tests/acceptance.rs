@@ -2407,4 +2407,96 @@ resource "mixpanel_team_member" "tm" {
     // Removals one by one cost two requests per resource (the removal and its confirming
     // read: 1,235 before issue 16); together, a batch and one read for the batch.
     assert!(total < 610, "{total} requests for 610 removals: {counters}");
+// ---------------------------------------------------------------------------------------------
+// Issue 18: the access review as a data source, for `check` blocks
+// ---------------------------------------------------------------------------------------------
+
+const REVIEW_CHECKS: &str = r#"
+data "mixpanel_access_review" "org" {
+  dormant_days = 60
+}
+check "no_high_findings" {
+  assert {
+    condition = data.mixpanel_access_review.org.high_count == 0
+    error_message = join("; ", [
+      for f in data.mixpanel_access_review.org.findings :
+      "${f.code} ${f.subject}" if f.severity == "high"
+    ])
+  }
+}
+output "review" { value = data.mixpanel_access_review.org }
+"#;
+
+/// `terraform plan` warns through a `check` block while the review has a high finding (one
+/// owner, without two-factor), and stops warning once two owners with two-factor are in;
+/// the review's last login then comes from the member list. A credential that sees only part
+/// of the organization gets an error, not a review that looks complete.
+#[test]
+fn the_access_review_data_source_warns_in_a_check_block_on_a_high_finding() {
+    let (emu, creds) = setup();
+    let ws = Workspace::new(&emu, &creds, REVIEW_CHECKS);
+    let o = ws.run(&["plan", "-no-color", "-input=false"]);
+    let out = text(&o);
+    println!(
+        "--- terraform plan, one owner ---\n{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        o.status.success(),
+        "a check block warns, it does not fail the plan: {out}"
+    );
+    assert!(
+        out.contains("Warning: Check block assertion failed"),
+        "{out}"
+    );
+    assert!(out.contains("org.too_few_owners organization"), "{out}");
+
+    let owners = r#"
+resource "mixpanel_organization_member" "bo" {
+  email = "bo@acme.example"
+  role  = "owner"
+}
+"#;
+    ws.write(&format!("{REVIEW_CHECKS}{owners}"));
+    ws.apply();
+    let long_ago = (chrono::Utc::now() - chrono::Duration::days(200))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    // Two-factor enrolled at a login 200 days ago; the member list has a login now.
+    emu.activate("bo@acme.example");
+    emu.record_login(creds.org_id, "owner@acme.example", &long_ago, true);
+    emu.record_login(creds.org_id, "bo@acme.example", &long_ago, true);
+    ws.ok(&["refresh", "-no-color", "-input=false"]);
+    let o = ws.run(&["plan", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(!out.contains("Check block assertion failed"), "{out}");
+    let review = &ws.outputs()["review"]["value"];
+    assert_eq!(review["high_count"], 0, "{review}");
+    assert_eq!(
+        review["owners"],
+        serde_json::json!(["bo@acme.example", "owner@acme.example"])
+    );
+    let bo = &review["members"][0];
+    assert_eq!(bo["email"], "bo@acme.example", "{bo}");
+    assert_eq!(bo["last_login_source"], "member_list", "{bo}");
+    assert_eq!(bo["two_factor"], "enabled", "{bo}");
+    let codes: Vec<&str> = review["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(!codes.contains(&"member.dormant"), "{codes:?}");
+
+    // A member-role account cannot review the organization.
+    let weak = analyst(&emu, &creds);
+    let ws = Workspace::new(&emu, &weak, REVIEW_CHECKS);
+    let o = ws.run(&["plan", "-no-color", "-input=false"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Cannot review the whole organization"),
+        "{}",
+        text(&o)
+    );
 }

@@ -109,5 +109,7 @@ pub async fn inventory_entries(store: &VaultStore) -> Result<Vec<InventoryEntry>
 /// One snapshot of the organization with the inventory.
 pub async fn snapshot(config: &Config, store: &VaultStore, api: &Mixpanel) -> Result<Snapshot> {
     let inventory = inventory_entries(store).await?;
-    Ok(Snapshot::collect(api, inventory, &config.governance.collect_options()).await?)
+    let mut snap = Snapshot::collect(api, inventory, &config.governance.collect_options()).await?;
+    snap.timed_grants = crate::grants::load(store).await?.0.grants;
+    Ok(snap)
 }

@@ -103,6 +103,10 @@ pub enum Command {
     /// Offboard a person in the playbook's order (dry run unless --execute), journaled in
     /// Vault, with an evidence folder; `offboard verify DIR` checks an evidence folder.
     Offboard(OffboardCmd),
+    /// Time-limited access: `access grant` (verified, recorded in Vault; the daemon's leader
+    /// revokes it at its expiry), `access list`, `access revoke`.
+    #[command(subcommand)]
+    Access(AccessCommand),
     /// Show the leader, the inventory's statuses and open rotations.
     /// Exits 1 when a credential needs attention (overdue, needs_human,
     /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
@@ -134,6 +138,10 @@ pub struct OffboardCmd {
     /// Carry the plan out (without it, only print it).
     #[arg(long)]
     pub execute: bool,
+    /// Who approved the offboarding (required with --execute; recorded in the evidence and
+    /// the Vault journal).
+    #[arg(long)]
+    pub approved_by: Option<String>,
     /// Downgrade to organization member with no project instead of removing the membership.
     #[arg(long)]
     pub keep_account: bool,
@@ -144,6 +152,41 @@ pub struct OffboardCmd {
     /// How long the rotations may take.
     #[arg(long, value_parser = parse_duration_arg, default_value = "10m")]
     pub timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Give EMAIL a project role (--project, --role) or a team seat (--team) for a time.
+    Grant {
+        email: String,
+        #[arg(long, required_unless_present = "team")]
+        project: Option<u64>,
+        #[arg(long, requires = "project")]
+        role: Option<String>,
+        /// A team's name: a seat on it instead of a project role.
+        #[arg(long, conflicts_with_all = ["project", "role"])]
+        team: Option<String>,
+        /// How long (2w, 14d, 36h, 90m).
+        #[arg(long = "for", value_parser = parse_duration_arg)]
+        duration: Duration,
+        #[arg(long)]
+        ticket: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Every time-limited grant, active and ended.
+    List {
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// End one grant now.
+    Revoke {
+        /// The grant's id (`<ticket>-<n>`, from `access list`).
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +263,10 @@ pub enum ReviewSub {
         ticket: String,
         #[arg(long)]
         execute: bool,
+        /// Who approved the changes (required with --execute; recorded in the evidence and
+        /// the Vault journal).
+        #[arg(long)]
+        approved_by: Option<String>,
     },
 }
 
@@ -450,6 +497,33 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status { names, all, output } => {
             cmd::status::status(config, &names, all, output.json()).await
         }
+        Command::Access(AccessCommand::Grant {
+            email,
+            project,
+            role,
+            team,
+            duration,
+            ticket,
+            reason,
+        }) => {
+            cmd::access::grant(
+                config,
+                cmd::access::GrantArgs {
+                    email,
+                    project,
+                    role,
+                    team,
+                    duration,
+                    ticket,
+                    reason,
+                },
+            )
+            .await
+        }
+        Command::Access(AccessCommand::List { format }) => cmd::access::list(config, &format).await,
+        Command::Access(AccessCommand::Revoke { id, reason }) => {
+            cmd::access::revoke(config, &id, reason).await
+        }
         Command::Audit(AuditCommand::Export {
             since,
             until,
@@ -478,7 +552,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Offboard(OffboardCmd {
             sub: Some(OffboardSub::Verify { dir }),
             ..
-        }) => cmd::offboard::verify_cmd(&dir),
+        }) => cmd::offboard::verify_cmd(&config, &dir).await,
         Command::Offboard(c) => {
             cmd::offboard::offboard_cmd(
                 config,
@@ -491,6 +565,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         include_tokens: c.include_tokens,
                     },
                     rotation_timeout: c.timeout,
+                    approved_by: c.approved_by,
                 },
             )
             .await
@@ -501,9 +576,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                     decisions,
                     ticket,
                     execute,
+                    approved_by,
                 }),
             ..
-        }) => cmd::review_apply::apply_cmd(config, &decisions, &ticket, execute).await,
+        }) => cmd::review_apply::apply_cmd(config, &decisions, &ticket, execute, approved_by).await,
         Command::Review(args) => {
             cmd::review::review_cmd(
                 config,

@@ -37,6 +37,7 @@
 //! [governance]
 //! evidence_dir = "evidence"                      # MIXPANEL_ROTATOR_EVIDENCE_DIR (<dir>/<year>/<ticket>/)
 //! review_interval = "0s"                         # MIXPANEL_ROTATOR_REVIEW_INTERVAL (e.g. "90d"; "0s" = off)
+//! grant_check_interval = "1m"                    # MIXPANEL_ROTATOR_GRANT_CHECK_INTERVAL (time-limited grants)
 //! dormant_days = 90                              # MIXPANEL_ROTATOR_DORMANT_DAYS
 //! invitation_days = 30
 //! sa_unused_days = 90
@@ -92,6 +93,9 @@ pub struct GovernanceSection {
     /// How often the daemon's leader writes a review; zero: never.
     #[serde(default, with = "serde_humantime")]
     pub review_interval: Duration,
+    /// How often the daemon's leader looks for time-limited grants whose time is up.
+    #[serde(default = "default_grant_check_interval", with = "serde_humantime")]
+    pub grant_check_interval: Duration,
     #[serde(default = "default_dormant_days")]
     pub dormant_days: i64,
     #[serde(default = "default_invitation_days")]
@@ -107,12 +111,17 @@ impl Default for GovernanceSection {
         GovernanceSection {
             evidence_dir: default_evidence_dir(),
             review_interval: Duration::ZERO,
+            grant_check_interval: default_grant_check_interval(),
             dormant_days: default_dormant_days(),
             invitation_days: default_invitation_days(),
             sa_unused_days: default_dormant_days(),
             audit_lookback: default_audit_lookback(),
         }
     }
+}
+
+fn default_grant_check_interval() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_evidence_dir() -> PathBuf {
@@ -550,6 +559,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "governance.review_interval",
     ),
     ("MIXPANEL_ROTATOR_DORMANT_DAYS", "governance.dormant_days"),
+    (
+        "MIXPANEL_ROTATOR_GRANT_CHECK_INTERVAL",
+        "governance.grant_check_interval",
+    ),
 ];
 
 fn env_duration(env: &dyn Env, key: &str, slot: &mut Duration) -> Result<()> {
@@ -675,6 +688,11 @@ impl Config {
             &mut g.review_interval,
         )?;
         env_number(env, "MIXPANEL_ROTATOR_DORMANT_DAYS", &mut g.dormant_days)?;
+        env_duration(
+            env,
+            "MIXPANEL_ROTATOR_GRANT_CHECK_INTERVAL",
+            &mut g.grant_check_interval,
+        )?;
         let r = &mut self.rotation;
         env_duration(
             env,

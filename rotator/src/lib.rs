@@ -30,6 +30,7 @@ pub mod election;
 pub mod engine;
 pub mod error;
 pub mod evidence;
+pub mod grants;
 pub mod health;
 pub mod history;
 pub mod http;

@@ -62,6 +62,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "mixpanel_rotator_credentials_due",
     "mixpanel_rotator_credentials_overdue",
     "mixpanel_rotator_open_rotations",
+    "mixpanel_rotator_access_grants_overdue",
     "mixpanel_rotator_last_success_timestamp_seconds",
     "mixpanel_rotator_reconcile_passes_total",
     "mixpanel_rotator_membership_changes_total",
@@ -97,6 +98,7 @@ pub struct Metrics {
     due: AtomicU64,
     overdue: AtomicU64,
     open: AtomicU64,
+    grants_overdue: AtomicU64,
     last_success: AtomicI64,
     passes_ok: AtomicU64,
     passes_failed: AtomicU64,
@@ -204,6 +206,7 @@ impl Metrics {
         self.due.store(0, Ordering::Relaxed);
         self.overdue.store(0, Ordering::Relaxed);
         self.open.store(0, Ordering::Relaxed);
+        self.grants_overdue.store(0, Ordering::Relaxed);
     }
 
     /// Counts a rotation outcome; `success` also records the time.
@@ -238,6 +241,11 @@ impl Metrics {
         }
         self.due.store(due, Ordering::Relaxed);
         self.overdue.store(overdue, Ordering::Relaxed);
+    }
+
+    /// Time-limited grants past their expiry and not revoked (the leader's last pass).
+    pub fn set_grants_overdue(&self, n: u64) {
+        self.grants_overdue.store(n, Ordering::Relaxed);
     }
 
     pub fn set_open(&self, open: u64) {
@@ -415,6 +423,12 @@ impl Metrics {
             "mixpanel_rotator_open_rotations",
             "Rotations with an open journal (including overlap windows).",
             self.open.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut out,
+            "mixpanel_rotator_access_grants_overdue",
+            "Time-limited grants past their expiry and not revoked (manual ones included), from the leader's last pass.",
+            self.grants_overdue.load(Ordering::Relaxed).to_string(),
         );
         gauge(
             &mut out,

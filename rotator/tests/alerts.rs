@@ -142,7 +142,7 @@ fn dashboard_and_rules_use_only_metrics_the_rotator_exports() {
     }
     let tests = read(&examples().join("alerts.test.yml"));
     let alerts = alert_names(&rules);
-    assert_eq!(alerts.len(), 7, "{alerts:?}");
+    assert_eq!(alerts.len(), 8, "{alerts:?}");
     for a in &alerts {
         assert!(
             tests.contains(&format!("alertname: {a}\n")),
@@ -167,7 +167,7 @@ fn alert_rules_pass_promtool_and_their_tests_catch_a_wrong_rule() {
     let (ok, out) = prometheus::run_promtool(&dir, &["check", "rules", "alerts.yml"]);
     eprintln!("$ promtool check rules alerts.yml\n{out}");
     assert!(ok, "promtool check rules failed:\n{out}");
-    assert!(out.contains("SUCCESS: 7 rules found"), "{out}");
+    assert!(out.contains("SUCCESS: 8 rules found"), "{out}");
     let (ok, out) = prometheus::run_promtool(&dir, &["test", "rules", "alerts.test.yml"]);
     eprintln!("$ promtool test rules alerts.test.yml\n{out}");
     assert!(ok, "promtool test rules failed:\n{out}");
@@ -226,6 +226,11 @@ fn alert_rules_pass_promtool_and_their_tests_catch_a_wrong_rule() {
             "min(mixpanel_rotator_retrying_since_timestamp_seconds > 0)",
             "min(mixpanel_rotator_retrying_since_timestamp_seconds)",
             "RotationRetrying counts replicas that retry nothing",
+        ),
+        (
+            "access_grants_overdue) > 0",
+            "access_grants_overdue) > 1",
+            "AccessGrantOverdue needs two",
         ),
     ];
     let scratch = tempfile::tempdir().expect("temp dir");
@@ -341,7 +346,7 @@ async fn prometheus_scraping_the_daemon_sees_the_failed_rotation_alert_pending()
         .flat_map(|g| g["rules"].as_array().into_iter().flatten())
         .filter_map(|r| r["name"].as_str())
         .collect();
-    assert_eq!(loaded.len(), 7, "rules loaded: {loaded:?}");
+    assert_eq!(loaded.len(), 8, "rules loaded: {loaded:?}");
     // Each rule evaluated on the scraped series without an error.
     for r in groups
         .iter()

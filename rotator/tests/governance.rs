@@ -25,11 +25,15 @@ async fn member(w: &World, who: &str, role: OrgRole, login_days_ago: Option<i64>
         .invite_org_users(w.boot.org, &[email(who)], role)
         .await
         .expect("invite");
-    w.emu.activate(who).await;
-    if let Some(d) = login_days_ago {
-        w.emu
-            .kit()
-            .record_login(w.boot.org.0, who, &days_ago(d), false);
+    match login_days_ago {
+        // Accepted and last logged in `d` days ago, by the member list and the audit log.
+        Some(d) => {
+            w.emu.kit().activate_at(who, &days_ago(d));
+            w.emu
+                .kit()
+                .record_login(w.boot.org.0, who, &days_ago(d), false);
+        }
+        None => w.emu.activate(who).await,
     }
 }
 
@@ -90,9 +94,19 @@ async fn review_reports_dormant_active_and_lingering() {
         .find(|m| m["email"] == "active@acme.example")
         .expect("active member");
     assert!(active["last_login"]["at"].is_string(), "{active}");
-    // The owner bootstrapped with no login: "none within the log's retention".
+    // The owner bootstrapped with no login event: the member list's last login, said so, and
+    // not dormant.
     let md = w.cli(&["review"], &[]).await.ok().stdout;
-    assert!(md.contains("none within the log's retention"), "{md}");
+    assert!(
+        md.contains(&format!(
+            "| owner@acme.example | owner | active | {} (member list) |",
+            Utc::now().format("%Y-%m-%d")
+        )),
+        "{md}"
+    );
+    assert!(findings_for(&review, "owner@acme.example")
+        .iter()
+        .all(|c| *c != "member.dormant"));
     assert!(md.contains("`service_account.lingering`"), "{md}");
 
     // --output writes the three reports; the CSV has one row per member and project with empty
@@ -203,6 +217,33 @@ async fn offboarding_org(w: &World) -> Offboarding {
     }
 }
 
+/// Recomputes a folder's top-level SHA256SUMS the way `sha256sum` would (what someone editing
+/// the evidence would do to hide it).
+fn resum(dir: &std::path::Path) {
+    use sha2::Digest;
+    fn walk(d: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).expect("dir").flatten() {
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if e.path().is_dir() {
+                walk(&e.path(), &format!("{name}/"), out);
+            } else if name != "SHA256SUMS" {
+                out.push(name);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, "", &mut files);
+    files.sort();
+    let text: String = files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(f)).expect("file");
+            format!("{}  {f}\n", hex::encode(sha2::Sha256::digest(&bytes)))
+        })
+        .collect();
+    std::fs::write(dir.join("SHA256SUMS"), text).expect("sums");
+}
+
 fn version(meta: Option<mixpanel_access::vault::KvMetadata>) -> u64 {
     meta.map(|m| m.current_version).unwrap_or(0)
 }
@@ -293,6 +334,8 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
                 "--ticket",
                 "IAM-7",
                 "--execute",
+                "--approved-by",
+                "ciso@acme.example",
             ],
             &env,
         )
@@ -366,9 +409,22 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
             "before.json",
             "manual-steps.md",
             "rotated-credentials.csv",
+            "runs",
             "summary.md"
         ]
     );
+    files.retain(|f| f != "runs");
+    // The run's own copy, with its own sums; who ran and who approved it.
+    for f in &files {
+        assert!(dir.join("runs/1").join(f).is_file(), "runs/1/{f}");
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+    assert!(
+        summary.contains("approved by ciso@acme.example"),
+        "{summary}"
+    );
+    assert!(summary.contains("| 1 | offboard |"), "{summary}");
+    assert!(run.stdout.contains("evidence digest"), "{}", run.stdout);
     let before: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("before.json")).expect("before"))
             .expect("json");
@@ -389,6 +445,10 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
     let activity = std::fs::read_to_string(dir.join("activity.csv")).expect("activity");
     assert!(activity.contains("session.logged_in"), "{activity}");
     assert!(activity.contains("organization.user_removed"), "{activity}");
+    // The credential changes the offboarding itself made.
+    assert!(activity.contains("service_account.created"), "{activity}");
+    assert!(activity.contains("service_account.deleted"), "{activity}");
+    assert!(activity.contains("project.secret_reset"), "{activity}");
     assert!(!activity.contains("stays@acme.example"), "{activity}");
     let rotated = std::fs::read_to_string(dir.join("rotated-credentials.csv")).expect("rotated");
     assert!(rotated.contains("warehouse/leaver-etl"), "{rotated}");
@@ -424,6 +484,8 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
                 "--ticket",
                 "IAM-7",
                 "--execute",
+                "--approved-by",
+                "ciso@acme.example",
             ],
             &env,
         )
@@ -446,10 +508,61 @@ async fn offboarding_removes_access_rotates_deletes_and_keeps_evidence() {
         etl_after
     );
     // Tampering is caught.
+    let original = std::fs::read(dir.join("summary.md")).expect("summary");
     std::fs::write(dir.join("summary.md"), "edited").expect("tamper");
     let bad = w.cli(&["offboard", "verify", d], &[]).await;
     assert!(!bad.success);
     assert!(bad.stdout.contains("summary.md"), "{}", bad.stdout);
+    // Edited and re-summed: the folder agrees with itself, not with the Vault journal.
+    resum(&dir);
+    let bad = w.cli(&["offboard", "verify", d], &[]).await;
+    assert!(!bad.success, "{}", bad.stdout);
+    assert!(
+        bad.stdout
+            .contains("not the one the Vault journal recorded"),
+        "{}",
+        bad.stdout
+    );
+    // Without Vault it says plainly that it checked the folder against itself only.
+    let alone = w
+        .cli(
+            &["offboard", "verify", d],
+            &[("VAULT_ADDR", "http://127.0.0.1:9")],
+        )
+        .await;
+    assert!(alone.success, "{}{}", alone.stdout, alone.stderr);
+    assert!(
+        alone.stdout.contains("against itself only"),
+        "{}",
+        alone.stdout
+    );
+    std::fs::write(dir.join("summary.md"), original).expect("restore");
+    resum(&dir);
+    let ok = w.cli(&["offboard", "verify", d], &[]).await.ok();
+    assert!(
+        ok.stdout.contains("Vault journal recorded for 1 run(s)"),
+        "{}",
+        ok.stdout
+    );
+    // --execute without --approved-by is refused before anything happens.
+    let refused = w
+        .cli(
+            &[
+                "offboard",
+                "stays@acme.example",
+                "--ticket",
+                "IAM-8",
+                "--execute",
+            ],
+            &env,
+        )
+        .await;
+    assert!(!refused.success);
+    assert!(
+        refused.stderr.contains("--approved-by"),
+        "{}",
+        refused.stderr
+    );
     let _ = o.ios;
 }
 
@@ -474,6 +587,8 @@ async fn without_the_emulator_only_routes_the_steps_are_manual_and_the_exit_is_n
                 "--ticket",
                 "IAM-8",
                 "--execute",
+                "--approved-by",
+                "ciso@acme.example",
                 "--keep-account",
             ],
             &env,
@@ -522,6 +637,8 @@ async fn an_offboarding_killed_in_the_middle_resumes() {
         "--ticket",
         "IAM-9",
         "--execute",
+        "--approved-by",
+        "ciso@acme.example",
     ];
     // SIGKILL while the run pauses right after journaling its first step.
     let mut child = tokio::process::Command::new(BIN)
@@ -607,9 +724,47 @@ async fn an_offboarding_killed_in_the_middle_resumes() {
     let dir = evidence
         .join(Utc::now().format("%Y").to_string())
         .join("IAM-9");
-    w.cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
+    let ok = w
+        .cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
         .await
         .ok();
+    assert!(
+        ok.stdout.contains("Vault journal recorded for 1 run(s)"),
+        "{}",
+        ok.stdout
+    );
+    // The two interrupted runs are in the record, not hidden in one clean run.
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+    assert_eq!(
+        summary.matches("interrupted (no end recorded").count(),
+        2,
+        "{summary}"
+    );
+    assert!(summary.contains("This is run 3 of the ticket"), "{summary}");
+    assert!(
+        summary.contains("approved by ciso@acme.example"),
+        "{summary}"
+    );
+    assert!(dir.join("runs/3/summary.md").is_file());
+    assert!(!dir.join("runs/1").exists() && !dir.join("runs/2").exists());
+    let mut tree = Vec::new();
+    fn walk(d: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(d).expect("dir").flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if e.path().is_dir() {
+                walk(&e.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    walk(&dir, "", &mut tree);
+    println!(
+        "--- evidence tree ---\n{}\n--- summary.md ---\n{summary}",
+        tree.join("\n")
+    );
 }
 
 /// `review apply`: a REVOKE on one member and project removes that grant and only that one
@@ -648,12 +803,84 @@ async fn review_apply_revokes_that_grant_and_only_that_one() {
             row[col("decision")] = "KEEP".into();
         }
         row[col("reviewer")] = "rita@acme.example".into();
-        row[col("justification")] = "Q4 review".into();
+        row[col("justification")] = if who == "ana@acme.example" {
+            "=HYPERLINK(\"http://evil.example\",\"Q4 review\")".into()
+        } else {
+            "Q4 review".into()
+        };
         wr.write_record(&row).expect("row");
     }
+    let good = wr.into_inner().expect("csv");
     let path = w.dir.path().join("decisions.csv");
-    std::fs::write(&path, wr.into_inner().expect("csv")).expect("write");
     let p = path.to_str().expect("utf-8");
+    let role_of_now = |who: &'static str| {
+        let admin = w.admin.clone();
+        async move {
+            admin
+                .granted_users(web)
+                .await
+                .expect("granted")
+                .iter()
+                .find(|g| g.email.as_str() == who)
+                .map(|g| g.role)
+        }
+    };
+    // A file with a typo in an address and a REDUCE upwards: refused whole, nothing changes.
+    let mut bad = String::from_utf8(good.clone()).expect("utf-8");
+    let blank: Vec<String> = headers
+        .iter()
+        .map(|h| match h {
+            "email" => "anna@acme.example".to_string(),
+            "project_id" => web.to_string(),
+            "decision" => "REVOKE".to_string(),
+            "reviewer" => "rita@acme.example".to_string(),
+            _ => String::new(),
+        })
+        .collect();
+    bad.push_str(&blank.join(","));
+    bad.push('\n');
+    let bad = bad.replace("REDUCE:analyst", "REDUCE:owner");
+    std::fs::write(&path, &bad).expect("write");
+    let refused = w
+        .cli(
+            &[
+                "review",
+                "apply",
+                p,
+                "--ticket",
+                "REV-0",
+                "--execute",
+                "--approved-by",
+                "ciso@acme.example",
+            ],
+            &env,
+        )
+        .await;
+    assert!(!refused.success, "{refused:?}");
+    assert!(
+        refused.stderr.contains("2 problem(s), nothing was applied"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("anna@acme.example is not a member"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("not a reduction"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        role_of_now("ana@acme.example").await,
+        Some(ProjectRole::Analyst)
+    );
+    assert_eq!(
+        role_of_now("bo@acme.example").await,
+        Some(ProjectRole::Admin)
+    );
+    std::fs::write(&path, &good).expect("write");
 
     let role_of = |grants: &[mixpanel_access::model::UserGrant], who: &str| {
         grants
@@ -671,7 +898,16 @@ async fn review_apply_revokes_that_grant_and_only_that_one() {
 
     let run = w
         .cli(
-            &["review", "apply", p, "--ticket", "REV-1", "--execute"],
+            &[
+                "review",
+                "apply",
+                p,
+                "--ticket",
+                "REV-1",
+                "--execute",
+                "--approved-by",
+                "ciso@acme.example",
+            ],
             &env,
         )
         .await
@@ -698,9 +934,22 @@ async fn review_apply_revokes_that_grant_and_only_that_one() {
     w.cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
         .await
         .ok();
+    // The evidence copy of the decisions keeps the formula as text.
+    let copy = std::fs::read_to_string(dir.join("decisions.csv")).expect("copy");
+    assert!(copy.contains("\"'=HYPERLINK("), "{copy}");
+    assert!(!copy.contains(",\"=HYPERLINK("), "{copy}");
     let again = w
         .cli(
-            &["review", "apply", p, "--ticket", "REV-1", "--execute"],
+            &[
+                "review",
+                "apply",
+                p,
+                "--ticket",
+                "REV-1",
+                "--execute",
+                "--approved-by",
+                "ciso@acme.example",
+            ],
             &env,
         )
         .await
@@ -954,6 +1203,8 @@ async fn a_weaker_credential_gets_no_partial_review_and_a_missing_route_is_manua
                 "--ticket",
                 "REV-2",
                 "--execute",
+                "--approved-by",
+                "ciso@acme.example",
             ],
             &[(
                 "MIXPANEL_ROTATOR_EVIDENCE_DIR",
@@ -970,4 +1221,263 @@ async fn a_weaker_credential_gets_no_partial_review_and_a_missing_route_is_manua
     );
     let g = w.admin.granted_users(web).await.expect("granted");
     assert!(g.iter().any(|g| g.email.as_str() == "ana@acme.example"));
+}
+
+/// A failed step is listed in `manual-steps.md` with what to do, and a rerun never rewrites the
+/// first run: `runs/1/` keeps the failure, `runs/2/` the rerun that carried it out, and the
+/// step's history shows both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_step_is_listed_and_a_rerun_keeps_the_first_run() {
+    let w = World::new().await;
+    let _o = offboarding_org(&w).await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let env = [("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev)];
+    let args = [
+        "offboard",
+        "leaver@acme.example",
+        "--ticket",
+        "IAM-10",
+        "--execute",
+        "--approved-by",
+        "ciso@acme.example",
+    ];
+    // The successor account of leaver-etl cannot be created: the rotation fails.
+    w.emu
+        .set_faults(serde_json::json!({
+            "routes": ["create_service_account"], "error_rate": 1.0, "error_status": 403
+        }))
+        .await;
+    let run = w.cli(&args, &env).await;
+    assert!(!run.success, "{run:?}");
+    let dir = evidence
+        .join(Utc::now().format("%Y").to_string())
+        .join("IAM-10");
+    let first = std::fs::read_to_string(dir.join("runs/1/manual-steps.md")).expect("run 1");
+    assert!(
+        first.contains("rotate warehouse/leaver-etl") && first.contains("(failed)"),
+        "{first}"
+    );
+    assert!(!first.contains("None: every step"), "{first}");
+    w.emu.kit().faults(None);
+    let run = w.cli(&args, &env).await;
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+    assert!(run.success, "{run:?}\n{summary}");
+    // Run 1's evidence is as it was; run 2 has its own.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("runs/1/manual-steps.md")).expect("run 1"),
+        first
+    );
+    let second = std::fs::read_to_string(dir.join("runs/2/manual-steps.md")).expect("run 2");
+    assert!(
+        second.contains("Manual or failed in an earlier run, carried out since"),
+        "{second}"
+    );
+    assert!(second.contains("run 1: failed"), "{second}");
+    assert!(summary.contains("| 2 | offboard |"), "{summary}");
+    let d = dir.to_str().expect("utf-8");
+    let ok = w.cli(&["offboard", "verify", d], &[]).await.ok();
+    assert!(
+        ok.stdout.contains("Vault journal recorded for 2 run(s)"),
+        "{}",
+        ok.stdout
+    );
+}
+
+async fn metrics_text(url: &str) -> Option<String> {
+    reqwest::get(format!("{url}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
+}
+
+async fn grant_status(w: &World, id: &str) -> Option<String> {
+    let (book, _) = w
+        .store
+        .read_state_document::<Value>("_governance/grants")
+        .await
+        .ok()
+        .flatten()?;
+    book["grants"]
+        .as_array()?
+        .iter()
+        .find(|g| g["id"] == id)
+        .and_then(|g| g["status"].as_str().map(String::from))
+}
+
+/// A time-limited grant's life: `access grant` (verified), the daemon's leader revoking it at
+/// its expiry (verified through the API, evidence under the ticket, `/metrics` back to zero
+/// overdue). With the emulator-only routes hidden (as on Mixpanel), the expired grant is a
+/// manual step: `revoke_manual` with the web app's place, counted as overdue, a high finding in
+/// the review, and `access revoke` exits non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_limited_grant_is_revoked_by_the_daemon_at_its_expiry() {
+    let w = World::new().await;
+    let web = w.project("web").await;
+    member(&w, "ana@acme.example", OrgRole::Member, Some(1)).await;
+    member(&w, "bo@acme.example", OrgRole::Member, Some(1)).await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let env = [
+        ("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev),
+        ("MIXPANEL_ROTATOR_GRANT_CHECK_INTERVAL", "1s"),
+    ];
+    let admin_of = |who: &'static str| {
+        let admin = w.admin.clone();
+        async move {
+            admin
+                .granted_users(web)
+                .await
+                .expect("granted")
+                .iter()
+                .find(|g| g.email.as_str() == who)
+                .map(|g| g.role)
+        }
+    };
+    let p = web.to_string();
+    let granted = w
+        .cli(
+            &[
+                "access",
+                "grant",
+                "ana@acme.example",
+                "--project",
+                &p,
+                "--role",
+                "admin",
+                "--for",
+                "4s",
+                "--ticket",
+                "IAM-20",
+                "--reason",
+                "two-week admin sprint",
+            ],
+            &env,
+        )
+        .await
+        .ok();
+    println!("$ access grant ...\n{}", granted.stdout);
+    assert!(
+        granted.stdout.contains("verified by a read"),
+        "{}",
+        granted.stdout
+    );
+    assert_eq!(admin_of("ana@acme.example").await, Some(ProjectRole::Admin));
+    let listed = w.cli(&["access", "list"], &env).await.ok();
+    println!("$ access list\n{}", listed.stdout);
+    assert!(listed.stdout.contains("IAM-20-1"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("active"), "{}", listed.stdout);
+
+    let mut d = w.daemon("grants-0", &env);
+    d.wait_http().await;
+    let url = d.url();
+    wait_for(
+        "the daemon's revocation",
+        Duration::from_secs(40),
+        || async {
+            (grant_status(&w, "IAM-20-1").await.as_deref() == Some("revoked")).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        admin_of("ana@acme.example").await,
+        None,
+        "revoked in Mixpanel"
+    );
+    let text = metrics_text(&url).await.expect("metrics");
+    assert!(
+        text.contains("mixpanel_rotator_access_grants_overdue 0"),
+        "{text}"
+    );
+    let listed = w
+        .cli(&["access", "list", "--format", "json"], &env)
+        .await
+        .ok();
+    println!("$ access list --format json\n{}", listed.stdout);
+    let rows: Value = serde_json::from_str(&listed.stdout).expect("json");
+    assert_eq!(rows[0]["status"], "revoked");
+    assert_eq!(rows[0]["expired"], true);
+    assert_eq!(rows[0]["overdue"], false);
+    let dir = evidence
+        .join(Utc::now().format("%Y").to_string())
+        .join("IAM-20");
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+    println!("--- IAM-20/summary.md ---\n{summary}");
+    assert!(summary.contains("Status: **revoked**"), "{summary}");
+    assert!(
+        summary.contains("access_grant") && summary.contains("access_expire"),
+        "{summary}"
+    );
+    let ok = w
+        .cli(&["offboard", "verify", dir.to_str().expect("utf-8")], &[])
+        .await
+        .ok();
+    assert!(ok.stdout.contains("for 2 run(s)"), "{}", ok.stdout);
+
+    // As on Mixpanel: no route to remove one grant.
+    w.cli(
+        &[
+            "access",
+            "grant",
+            "bo@acme.example",
+            "--project",
+            &p,
+            "--role",
+            "analyst",
+            "--for",
+            "2s",
+            "--ticket",
+            "IAM-21",
+            "--reason",
+            "seasonal campaign",
+        ],
+        &env,
+    )
+    .await
+    .ok();
+    w.emu
+        .set_faults(serde_json::json!({"hide_emulator_only_routes": true}))
+        .await;
+    wait_for("the manual revocation", Duration::from_secs(40), || async {
+        (grant_status(&w, "IAM-21-1").await.as_deref() == Some("revoke_manual")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        admin_of("bo@acme.example").await,
+        Some(ProjectRole::Analyst),
+        "still held"
+    );
+    let text = wait_for("the overdue gauge", Duration::from_secs(20), || async {
+        let t = metrics_text(&url).await?;
+        t.contains("mixpanel_rotator_access_grants_overdue 1")
+            .then_some(t)
+    })
+    .await;
+    assert!(text.contains("mixpanel_rotator_access_grants_overdue 1"));
+    let listed = w.cli(&["access", "list"], &env).await.ok();
+    println!("$ access list (routes hidden)\n{}", listed.stdout);
+    assert!(listed.stdout.contains("revoke_manual"), "{}", listed.stdout);
+    let revoke = w.cli(&["access", "revoke", "IAM-21-1"], &env).await;
+    assert!(!revoke.success, "{revoke:?}");
+    assert!(
+        revoke
+            .stderr
+            .contains("Organization Settings → Users & Seats"),
+        "{}",
+        revoke.stderr
+    );
+    let review = w.cli(&["review", "--format", "json"], &env).await;
+    let review: Value = serde_json::from_str(&review.stdout).expect("review json");
+    let f: Vec<&Value> = review["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "access.grant_overdue")
+        .collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["severity"], "high");
+    assert_eq!(review["timed_grants"].as_array().map(Vec::len), Some(2));
+    d.terminate().await;
 }

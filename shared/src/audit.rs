@@ -5,9 +5,10 @@
 use std::io::Write;
 
 use crate::api::wire::AuditExportFormat;
+use crate::csv_cells::SafeCsvWriter;
 use crate::model::AuditEvent;
 
-/// The CSV columns, in order.
+/// The CSV columns, in order. Every cell goes through [`crate::csv_cells::csv_safe`].
 pub const CSV_COLUMNS: &[&str] = &[
     "id",
     "created",
@@ -21,7 +22,7 @@ pub const CSV_COLUMNS: &[&str] = &[
 /// [`EventWriter::header`].
 pub struct EventWriter<W: Write> {
     format: AuditExportFormat,
-    csv: Option<csv::Writer<W>>,
+    csv: Option<SafeCsvWriter<W>>,
     raw: Option<W>,
 }
 
@@ -41,7 +42,7 @@ impl<W: Write> EventWriter<W> {
     pub fn new(format: AuditExportFormat, out: W) -> Result<Self, WriteError> {
         match format {
             AuditExportFormat::Csv => {
-                let mut w = csv::Writer::from_writer(out);
+                let mut w = SafeCsvWriter::new(out);
                 w.write_record(CSV_COLUMNS)?;
                 Ok(EventWriter {
                     format,
@@ -84,7 +85,7 @@ impl<W: Write> EventWriter<W> {
     /// Flushes and returns the output.
     pub fn finish(self) -> Result<W, WriteError> {
         if let Some(w) = self.csv {
-            return w.into_inner().map_err(|e| WriteError::Io(e.into_error()));
+            return Ok(w.into_inner()?);
         }
         let mut w = self
             .raw
@@ -161,6 +162,20 @@ mod tests {
         assert_eq!(text.lines().count(), 2);
         let back: AuditEvent = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn csv_cells_that_would_run_as_formulas_are_quoted() {
+        let e = event(
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            json!({"email": "ana@x.example"}),
+        );
+        let mut w = EventWriter::new(AuditExportFormat::Csv, Vec::new()).unwrap();
+        w.write(&e).unwrap();
+        let text = String::from_utf8(w.finish().unwrap()).unwrap();
+        let mut rd = csv::Reader::from_reader(text.as_bytes());
+        let row = rd.records().next().unwrap().unwrap();
+        assert_eq!(&row[3], "'=HYPERLINK(\"http://evil.example\",\"x\")");
     }
 
     #[test]

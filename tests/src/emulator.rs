@@ -207,6 +207,12 @@ impl Emulator {
         });
     }
 
+    /// Marks an invited member active with its login (the member list's `last_login`) at
+    /// `at` (RFC 3339): a member dormant since.
+    pub fn activate_at(&self, email: &str, at: &str) {
+        self.admin_post(&format!("/users/{email}/activate"), json!({ "at": at }));
+    }
+
     /// Marks an invited member active, with a login now (`POST /_emulator/users/{email}/activate`).
     pub fn activate(&self, email: &str) {
         let url = format!("{}/_emulator/users/{email}/activate", self.url);

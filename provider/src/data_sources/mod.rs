@@ -1,5 +1,6 @@
 //! The data sources, one Terraform type per file.
 
+mod access_review;
 mod effective_access;
 mod organization;
 mod organization_members;
@@ -27,6 +28,7 @@ pub fn all() -> Vec<Arc<dyn DataSource<Ctx>>> {
         Arc::new(teams::TeamsDataSource),
         Arc::new(service_accounts::ServiceAccountsDataSource),
         Arc::new(projects::ProjectsDataSource),
+        Arc::new(access_review::AccessReviewDataSource),
     ]
 }
 

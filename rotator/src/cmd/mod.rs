@@ -2,6 +2,7 @@
 //! structs, not the command line's clap types), and reaches Vault, Mixpanel and stdout
 //! through [`crate::app`].
 
+pub mod access;
 pub mod audit;
 pub mod history;
 pub mod inventory;

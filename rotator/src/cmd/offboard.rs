@@ -12,7 +12,7 @@
 //! after the call still shows the access) is recorded as a manual step with where to do it in
 //! the web app, never as done, and the command exits non-zero saying how many remain.
 //!
-//! The evidence folder `<evidence_dir>/<year>/<ticket>/` holds `before.json`, `after.json`,
+//! The evidence folder `<evidence_dir>/<year>/<ticket>/` (run by run, see [`crate::evidence`]) holds `before.json`, `after.json`,
 //! `activity.csv` (the audit log by or about the person), `rotated-credentials.csv` (names and
 //! ids, never secrets), `manual-steps.md`, `summary.md` and `SHA256SUMS` over every other file.
 
@@ -36,7 +36,10 @@ use crate::app::{connect_api, connect_store, out, out_line, snapshot};
 use crate::cmd::rotate::RotateArgs;
 use crate::config::Config;
 use crate::error::{Result, RotatorError};
-use crate::evidence::{evidence_folder, validate_ticket, verify_dir, write_file, write_sums};
+use crate::evidence::{
+    evidence_folder, require_approval, save_state, stamp, validate_ticket, verify_anchored,
+    verify_dir, RunLog,
+};
 use crate::inventory::{self, RotationRequest, GOVERNANCE_SEGMENT};
 
 /// Where a step stands.
@@ -72,6 +75,25 @@ pub struct StepRecord {
     pub at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub rotation_id: Option<String>,
+    /// When the latest attempt began.
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
+    /// Every outcome the step has had, run by run (a step manual in run 1 and done in run 2
+    /// keeps both).
+    #[serde(default)]
+    pub history: Vec<StepEvent>,
+}
+
+/// One outcome of a step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepEvent {
+    pub run: u32,
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
+    pub ended: DateTime<Utc>,
+    pub status: StepStatus,
+    #[serde(default)]
+    pub detail: String,
 }
 
 /// The offboarding journal (`state/_governance/offboard/<ticket>`).
@@ -99,6 +121,8 @@ pub struct OffboardArgs {
     pub execute: bool,
     pub options: OffboardOptions,
     pub rotation_timeout: Duration,
+    /// Who approved it (required with `execute`).
+    pub approved_by: Option<String>,
 }
 
 fn journal_name(ticket: &str) -> String {
@@ -111,24 +135,21 @@ struct Run<'a> {
     config: &'a Config,
     journal: OffboardJournal,
     version: u64,
+    /// This run's number in the ticket's evidence journal.
+    run_n: u32,
 }
 
 impl Run<'_> {
     async fn save(&mut self) -> Result<()> {
-        self.version = self
-            .store
-            .write_unfenced_state_document(&journal_name(&self.journal.ticket), &self.journal, self.version)
-            .await
-            .map_err(|e| {
-                if e.is_cas_mismatch() {
-                    RotatorError::Invalid(format!(
-                        "the offboarding journal of {} changed under this run: another offboarding of the same ticket is running; let it finish, then run again",
-                        self.journal.ticket
-                    ))
-                } else {
-                    e.into()
-                }
-            })?;
+        let ticket = self.journal.ticket.clone();
+        self.version = save_state(
+            self.store,
+            &journal_name(&ticket),
+            &self.journal,
+            self.version,
+            || format!("the offboarding journal of {ticket} changed under this run: another offboarding of the same ticket is running; let it finish, then run again"),
+        )
+        .await?;
         Ok(())
     }
 
@@ -137,10 +158,24 @@ impl Run<'_> {
     }
 
     fn set(&mut self, i: usize, status: StepStatus, detail: impl Into<String>) {
+        let run = self.run_n;
         let s = &mut self.journal.steps[i];
+        let now = Utc::now();
         s.status = status;
         s.detail = detail.into();
-        s.at = Some(Utc::now());
+        s.at = Some(now);
+        s.history.push(StepEvent {
+            run,
+            started: s.started,
+            ended: now,
+            status,
+            detail: s.detail.clone(),
+        });
+    }
+
+    /// Marks the start of an attempt at step `i`.
+    fn start(&mut self, i: usize) {
+        self.journal.steps[i].started = Some(Utc::now());
     }
 
     /// Projects among `projects` where the person still holds an individual grant.
@@ -413,6 +448,7 @@ impl Run<'_> {
                 continue;
             }
             let name = name.clone();
+            self.start(i);
             // Rotated already (a run that crashed after the rotation, before the journal)?
             let before = self.journal.cred_versions.get(&name).copied().unwrap_or(0);
             let now = self
@@ -509,11 +545,11 @@ fn names(list: &[(mixpanel_access::model::ProjectId, String)]) -> String {
 }
 
 /// A 404 (or a real-Mixpanel "emulator-only" refusal) on a route: the route is missing here.
-fn is_missing_route(e: &ApiError) -> bool {
+pub(crate) fn is_missing_route(e: &ApiError) -> bool {
     matches!(e, ApiError::EmulatorOnly { .. }) || e.is_not_found()
 }
 
-fn route_error(e: Option<ApiError>) -> String {
+pub(crate) fn route_error(e: Option<ApiError>) -> String {
     match e {
         None => "the API answered success".into(),
         Some(e) if is_missing_route(&e) => format!("no such route here: {e}"),
@@ -524,6 +560,7 @@ fn route_error(e: Option<ApiError>) -> String {
 /// `offboard`.
 pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
     validate_ticket(&args.ticket)?;
+    let approved_by = require_approval(args.execute, args.approved_by.as_deref())?;
     let email: Email = args
         .email
         .parse()
@@ -608,6 +645,8 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
                         detail: String::new(),
                         at: None,
                         rotation_id: None,
+                        started: None,
+                        history: Vec::new(),
                     })
                     .collect(),
             };
@@ -627,16 +666,6 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
     let dir = journal.evidence.clone();
     std::fs::create_dir_all(&dir)
         .map_err(|e| RotatorError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    if !dir.join("before.json").exists() {
-        let before = serde_json::json!({
-            "ticket": journal.ticket,
-            "taken_at": journal.started,
-            "person": journal.before,
-            "affected_credentials": journal.affected,
-            "plan": journal.steps.iter().map(|s| s.step.describe(journal.email.as_str())).collect::<Vec<_>>(),
-        });
-        write_file(&dir.join("before.json"), &pretty(&before)?)?;
-    }
     let all_settled_at_start =
         journal.steps.iter().all(|s| s.status.settled()) && journal.finished.is_some();
     if resumed && all_settled_at_start && verify_dir(&dir).is_ok() {
@@ -652,10 +681,12 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
         ));
         return Ok(());
     }
+    let mut log = RunLog::begin(&store, &args.ticket, "offboard", approved_by).await?;
     if resumed {
         eprintln!(
-            "resuming the offboarding {} of {email} from its journal",
-            args.ticket
+            "resuming the offboarding {} of {email} from its journal (run {})",
+            args.ticket,
+            log.current().n
         );
     }
     let mut run = Run {
@@ -664,6 +695,7 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
         config: &config,
         journal,
         version,
+        run_n: log.current().n,
     };
     // Access first (grants, seats, membership), in order, each saved before the next.
     for i in 0..run.journal.steps.len() {
@@ -676,6 +708,7 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
         ) {
             continue;
         }
+        run.start(i);
         run.perform(i).await?;
         run.save().await?;
         crate::crash::after(&format!("offboard_step_{i}"));
@@ -691,6 +724,7 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
         if matches!(run.journal.steps[i].step, Step::DeleteServiceAccount { .. })
             && !run.journal.steps[i].status.settled()
         {
+            run.start(i);
             run.perform(i).await?;
             run.save().await?;
         }
@@ -743,9 +777,20 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
         run.journal.finished = Some(Utc::now());
     }
     run.save().await?;
-    write_evidence(&run, &dir, &after, &leftover).await?;
-    print_summary(&run.journal, &dir);
     let remaining = manual.len() + leftover.len();
+    let outcome = if failed == 0 && remaining == 0 {
+        "complete: every step carried out and verified by a read".to_string()
+    } else {
+        format!("{remaining} manual step(s) remain, {failed} step(s) failed")
+    };
+    let files = evidence_files(&run, &log, &after, &leftover, &outcome).await?;
+    let digest = log.finish(&dir, &files, &outcome).await?;
+    print_summary(&run.journal, &dir);
+    out_line(&format!(
+        "evidence digest (SHA-256 of SHA256SUMS, recorded in the Vault journal of {} as run {}): {digest}",
+        args.ticket,
+        log.current().n
+    ));
     if failed > 0 || remaining > 0 {
         return Err(RotatorError::Invalid(format!(
             "{remaining} manual step(s) remain and {failed} step(s) failed: see {}/manual-steps.md (the web app's pre-removal checklist is listed there too)",
@@ -828,14 +873,25 @@ fn pretty(v: &serde_json::Value) -> Result<String> {
     serde_json::to_string_pretty(v).map_err(|e| RotatorError::Io(format!("cannot encode: {e}")))
 }
 
-async fn write_evidence(
+/// The files of this run's evidence (see [`crate::evidence`] for where they go).
+async fn evidence_files(
     run: &Run<'_>,
-    dir: &Path,
+    log: &RunLog,
     after: &PersonAccess,
     leftover: &[String],
-) -> Result<()> {
+    outcome: &str,
+) -> Result<Vec<(&'static str, Vec<u8>)>> {
     let j = &run.journal;
     let email = j.email.as_str();
+    let mut files: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    let before = serde_json::json!({
+        "ticket": j.ticket,
+        "taken_at": j.started,
+        "person": j.before,
+        "affected_credentials": j.affected,
+        "plan": j.steps.iter().map(|s| s.step.describe(email)).collect::<Vec<_>>(),
+    });
+    files.push(("before.json", pretty(&before)?.into_bytes()));
     // after.json: the person's access and the affected credentials as the inventory has them.
     let mut creds = Vec::new();
     for a in &j.affected {
@@ -857,13 +913,22 @@ async fn write_evidence(
         "affected_credentials": creds,
         "steps": j.steps,
     });
-    write_file(&dir.join("after.json"), &pretty(&after_doc)?)?;
-    // activity.csv: the audit log by or about the person, since the log's start.
-    let file = std::fs::File::create(dir.join("activity.csv"))
-        .map_err(|e| RotatorError::Io(format!("cannot write activity.csv: {e}")))?;
-    let mut w = EventWriter::new(AuditExportFormat::Csv, std::io::BufWriter::new(file))
+    files.push(("after.json", pretty(&after_doc)?.into_bytes()));
+    // activity.csv: the audit log by or about the person, and every event the offboarding's
+    // own credential caused since it began (accounts created and deleted, secrets reset).
+    let mut w = EventWriter::new(AuditExportFormat::Csv, Vec::new())
         .map_err(|e| RotatorError::Io(e.to_string()))?;
     let mut write_err = None;
+    let own = run.config.mixpanel.service_account_username.clone();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut keep = |e: &mixpanel_access::model::AuditEvent| {
+        if seen.insert(e.id.clone()) {
+            if let Err(err) = w.write(e) {
+                write_err.get_or_insert(err.to_string());
+            }
+        }
+    };
+    let mut events = Vec::new();
     run.api
         .audit_log_each(
             &AuditLogQuery {
@@ -871,21 +936,45 @@ async fn write_evidence(
                 ..Default::default()
             },
             |page| {
-                for e in page.iter().filter(|e| concerns(e, email)) {
-                    if let Err(err) = w.write(e) {
-                        write_err.get_or_insert(err.to_string());
-                    }
-                }
+                events.extend(page.iter().filter(|e| concerns(e, email)).cloned());
                 Ok(())
             },
         )
         .await?;
+    if let Some(own) = own.as_deref() {
+        run.api
+            .audit_log_each(
+                &AuditLogQuery {
+                    created_gte: Some(j.started),
+                    ..Default::default()
+                },
+                |page| {
+                    // The credential's own entries: its username, or Mixpanel's
+                    // `<username>@mixpanel.org` address for a service account.
+                    let mine = |a: &str| {
+                        a.eq_ignore_ascii_case(own)
+                            || a.strip_suffix("@mixpanel.org")
+                                .is_some_and(|u| u.eq_ignore_ascii_case(own))
+                    };
+                    events.extend(page.iter().filter(|e| mine(e.actor())).cloned());
+                    Ok(())
+                },
+            )
+            .await?;
+    }
+    events.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    for e in &events {
+        keep(e);
+    }
     if let Some(e) = write_err {
         return Err(RotatorError::Io(e));
     }
-    w.finish().map_err(|e| RotatorError::Io(e.to_string()))?;
+    files.push((
+        "activity.csv",
+        w.finish().map_err(|e| RotatorError::Io(e.to_string()))?,
+    ));
     // rotated-credentials.csv: names and ids, never a secret.
-    let mut rc = csv::Writer::from_writer(Vec::new());
+    let mut rc = mixpanel_access::csv_cells::SafeCsvWriter::in_memory();
     let csv_err = |e: csv::Error| RotatorError::Io(e.to_string());
     rc.write_record([
         "name",
@@ -920,33 +1009,71 @@ async fn write_evidence(
             s.rotation_id.clone().unwrap_or_default(),
             text("username"),
             text("sa_id"),
-            mixpanel_access::inventory::csv_safe(&s.detail).into_owned(),
+            s.detail.clone(),
         ])
         .map_err(csv_err)?;
     }
-    let bytes = rc
-        .into_inner()
-        .map_err(|e| RotatorError::Io(e.to_string()))?;
-    std::fs::write(dir.join("rotated-credentials.csv"), bytes)
-        .map_err(|e| RotatorError::Io(format!("cannot write rotated-credentials.csv: {e}")))?;
+    files.push((
+        "rotated-credentials.csv",
+        rc.into_inner()
+            .map_err(|e| RotatorError::Io(e.to_string()))?,
+    ));
     // manual-steps.md
     let mut m = format!("# Manual steps: offboarding {} of {email}\n\n", j.ticket);
     let open: Vec<&StepRecord> = j
         .steps
         .iter()
-        .filter(|s| s.status == StepStatus::Manual)
+        .filter(|s| {
+            matches!(
+                s.status,
+                StepStatus::Manual | StepStatus::Failed | StepStatus::Pending
+            )
+        })
         .collect();
     m.push_str("## Not carried out through the API (to do by hand)\n\n");
     if open.is_empty() && leftover.is_empty() {
         m.push_str("None: every step was carried out and verified by a read.\n");
     }
     for s in &open {
+        let status = format!("{:?}", s.status).to_lowercase();
+        let what = match s.status {
+            StepStatus::Failed => format!(
+                "run `offboard {email} --ticket {} --execute --approved-by NAME` again once the cause is fixed, or do it by hand: {}",
+                j.ticket,
+                s.step.by_hand(email)
+            ),
+            _ => s.step.by_hand(email),
+        };
         m.push_str(&format!(
-            "- [ ] {}\n  - where: {}\n  - why: {}\n",
+            "- [ ] {} ({status})\n  - what to do: {what}\n  - why: {}\n",
             s.step.describe(email),
-            s.step.by_hand(email),
             s.detail
         ));
+    }
+    let resolved: Vec<&StepRecord> = j
+        .steps
+        .iter()
+        .filter(|s| {
+            s.status.settled()
+                && s.history
+                    .iter()
+                    .any(|h| matches!(h.status, StepStatus::Manual | StepStatus::Failed))
+        })
+        .collect();
+    if !resolved.is_empty() {
+        m.push_str("\n## Manual or failed in an earlier run, carried out since\n\n");
+        for s in resolved {
+            let trail: Vec<String> = s
+                .history
+                .iter()
+                .map(|h| format!("run {}: {:?} {}", h.run, h.status, stamp(h.ended)).to_lowercase())
+                .collect();
+            m.push_str(&format!(
+                "- [x] {} ({})\n",
+                s.step.describe(email),
+                trail.join("; ")
+            ));
+        }
     }
     for l in leftover {
         m.push_str(&format!("- [ ] {l}\n"));
@@ -960,11 +1087,16 @@ async fn write_evidence(
     for c in WEB_APP_CHECKLIST {
         m.push_str(&format!("- [ ] {c}\n"));
     }
-    write_file(&dir.join("manual-steps.md"), &m)?;
+    files.push(("manual-steps.md", m.into_bytes()));
     // summary.md
+    let me = log.current();
     let mut s = format!(
-        "# Offboarding {} of {email}\n\nStarted {}; {}.\n\nOptions: keep_account = {}, include_tokens = {}.\n\n| # | Step | Status | Detail |\n|---|---|---|---|\n",
+        "# Offboarding {} of {email}\n\nThis is run {} of the ticket, by {} (Vault: {}), approved by {}. Outcome: {outcome}.\n\nStarted {}; {}.\n\nOptions: keep_account = {}, include_tokens = {}.\n\n## Runs\n\n{}\n## Steps\n\n| # | Step | Status | Started | Ended | History | Detail |\n|---|---|---|---|---|---|---|\n",
         j.ticket,
+        me.n,
+        me.os_user,
+        me.vault_identity,
+        me.approved_by.as_deref().unwrap_or("-"),
         j.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         match j.finished {
             Some(t) => format!(
@@ -974,14 +1106,27 @@ async fn write_evidence(
             None => "not finished".into(),
         },
         j.options.keep_account,
-        j.options.include_tokens
+        j.options.include_tokens,
+        log.markdown()
     );
     for (n, st) in j.steps.iter().enumerate() {
+        let history: Vec<String> = st
+            .history
+            .iter()
+            .map(|h| format!("run {} {:?}", h.run, h.status).to_lowercase())
+            .collect();
         s.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
             n + 1,
             st.step.describe(email).replace('|', "\\|"),
             format!("{:?}", st.status).to_lowercase(),
+            st.started.map(stamp).unwrap_or_else(|| "-".into()),
+            st.at.map(stamp).unwrap_or_else(|| "-".into()),
+            if history.is_empty() {
+                "-".into()
+            } else {
+                history.join(", ")
+            },
             st.detail.replace('|', "\\|")
         ));
     }
@@ -993,17 +1138,28 @@ async fn write_evidence(
             .unwrap_or_else(|| "none (not a member)".into()),
         after.projects.len()
     ));
-    write_file(&dir.join("summary.md"), &s)?;
-    write_sums(dir)
+    files.push(("summary.md", s.into_bytes()));
+    Ok(files)
 }
-/// `offboard verify DIR`.
-pub fn verify_cmd(dir: &Path) -> Result<()> {
-    match verify_dir(dir) {
-        Ok(n) => {
-            out_line(&format!(
-                "{}: OK ({n} file(s) match SHA256SUMS)",
-                dir.display()
-            ));
+/// `offboard verify DIR`: the files against the folder's sums, and the sums against the
+/// digests in the ticket's Vault journal when Vault is reachable.
+pub async fn verify_cmd(config: &Config, dir: &Path) -> Result<()> {
+    let store = connect_store(config).await.map_err(|e| e.to_string());
+    match verify_anchored(dir, store).await {
+        Ok(v) => {
+            match (v.anchored_runs, v.unanchored_reason) {
+                (Some(runs), _) => out_line(&format!(
+                    "{}: OK ({} file(s) match SHA256SUMS; the sums match the digests the Vault journal recorded for {runs} run(s))",
+                    dir.display(),
+                    v.files
+                )),
+                (None, why) => out_line(&format!(
+                    "{}: OK against itself only ({} file(s) match SHA256SUMS), NOT against the Vault journal: {}. A folder edited and re-summed would pass this check; run it again where Vault is reachable.",
+                    dir.display(),
+                    v.files,
+                    why.unwrap_or_default()
+                )),
+            }
             Ok(())
         }
         Err(problems) => {
@@ -1011,7 +1167,7 @@ pub fn verify_cmd(dir: &Path) -> Result<()> {
                 out_line(&format!("FAILED {p}"));
             }
             Err(RotatorError::Invalid(format!(
-                "{}: {} problem(s): the evidence folder does not match its SHA256SUMS",
+                "{}: {} problem(s): the evidence folder does not match its SHA256SUMS or the Vault journal",
                 dir.display(),
                 problems.len()
             )))

@@ -8,7 +8,7 @@ use chrono::Utc;
 use crate::app::{connect_api, connect_store, out, out_line, snapshot};
 use crate::config::Config;
 use crate::error::{Result, RotatorError};
-use crate::evidence::{evidence_folder, validate_ticket, write_sums};
+use crate::evidence::{evidence_folder, require_approval, validate_ticket, RunLog};
 
 /// The outcome of one action of `review apply`.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -24,13 +24,24 @@ pub struct Applied {
 }
 
 /// `review apply DECISIONS.csv --ticket ID [--execute]`.
-pub async fn apply_cmd(config: Config, file: &Path, ticket: &str, execute: bool) -> Result<()> {
-    use mixpanel_access::governance::decisions::{actions, parse_decisions, Action};
+pub async fn apply_cmd(
+    config: Config,
+    file: &Path,
+    ticket: &str,
+    execute: bool,
+    approved_by: Option<String>,
+) -> Result<()> {
+    use mixpanel_access::governance::decisions::{actions, validate_decisions, Action};
     use mixpanel_access::model::TargetType;
     validate_ticket(ticket)?;
+    let approved_by = require_approval(execute, approved_by.as_deref())?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| RotatorError::Io(format!("cannot read {}: {e}", file.display())))?;
-    let decisions = parse_decisions(&text).map_err(|problems| {
+    let store = connect_store(&config).await?;
+    let api = connect_api(&config).await?;
+    let snap = snapshot(&config, &store, &api).await?;
+    // Every row checked against the organization before anything changes.
+    let decisions = validate_decisions(&snap, &text).map_err(|problems| {
         RotatorError::Invalid(format!(
             "{}: {} problem(s), nothing was applied:\n  {}",
             file.display(),
@@ -38,9 +49,6 @@ pub async fn apply_cmd(config: Config, file: &Path, ticket: &str, execute: bool)
             problems.join("\n  ")
         ))
     })?;
-    let store = connect_store(&config).await?;
-    let api = connect_api(&config).await?;
-    let snap = snapshot(&config, &store, &api).await?;
     let mut applied = Vec::new();
     for d in &decisions {
         for a in actions(&snap, d) {
@@ -65,6 +73,11 @@ pub async fn apply_cmd(config: Config, file: &Path, ticket: &str, execute: bool)
             .iter()
             .find(|g| g.email == *email && g.target_type == TargetType::Individual)
             .map(|g| g.role)
+    };
+    let mut log = if execute {
+        Some(RunLog::begin(&store, ticket, "review_apply", approved_by).await?)
+    } else {
+        None
     };
     if execute {
         for a in applied.iter_mut().filter(|a| a.result == "planned") {
@@ -176,34 +189,44 @@ pub async fn apply_cmd(config: Config, file: &Path, ticket: &str, execute: bool)
         &["LINE", "ACTION", "WHO / WHERE", "RESULT", "DETAIL"],
         &rows,
     ));
-    if !execute {
+    let Some(log) = log.as_mut() else {
         out_line("dry run: nothing was changed; run again with --execute to apply the decisions");
         return Ok(());
-    }
-    // Evidence.
+    };
+    // Evidence: this run's files in runs/<n>/, anchored in the ticket's Vault journal.
     let dir = evidence_folder(&config, ticket)?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| RotatorError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    let write = |name: &str, text: &str| {
-        std::fs::write(dir.join(name), text).map_err(|e| {
-            RotatorError::Io(format!("cannot write {}: {e}", dir.join(name).display()))
-        })
+    let open = applied
+        .iter()
+        .filter(|a| a.result == "manual" || a.result == "failed")
+        .count();
+    let outcome = if open == 0 {
+        "complete: every action carried out and verified by a read".to_string()
+    } else {
+        format!("{open} action(s) manual or failed")
     };
-    write("decisions.csv", &text)?;
-    write(
-        "applied.json",
-        &serde_json::to_string_pretty(&serde_json::json!({
-            "ticket": ticket,
-            "applied_at": Utc::now(),
-            "organization": api.org(),
-            "actions": applied,
-        }))
-        .map_err(|e| RotatorError::Io(e.to_string()))?,
-    )?;
+    // The decisions file as evidence, with every cell a spreadsheet would run neutralised.
+    let decisions_copy = mixpanel_access::csv_cells::neutralise(&text)
+        .map_err(|e| RotatorError::Io(format!("cannot copy the decisions file: {e}")))?;
+    let me = log.current().clone();
+    let applied_json = serde_json::to_string_pretty(&serde_json::json!({
+        "ticket": ticket,
+        "run": me,
+        "applied_at": Utc::now(),
+        "organization": api.org(),
+        "actions": applied,
+    }))
+    .map_err(|e| RotatorError::Io(e.to_string()))?;
     let mut md = format!(
-        "# Access review decisions applied ({ticket})\n\nApplied {} from {}.\n\n| Line | Action | Result | Reviewer | Justification | Detail |\n|---|---|---|---|---|---|\n",
-        Utc::now().to_rfc3339(),
-        file.display()
+        "# Access review decisions applied ({ticket})\n\nRun {} of the ticket, by {} (Vault: {}), approved by {}; applied {} from {}. Outcome: {outcome}.\n\n## Runs\n\n{}\n## Actions\n\n| Line | Action | Result | Reviewer | Justification | Detail |\n|---|---|---|---|---|---|\n",
+        me.n,
+        me.os_user,
+        me.vault_identity,
+        me.approved_by.as_deref().unwrap_or("-"),
+        crate::evidence::stamp(Utc::now()),
+        file.display(),
+        log.markdown(),
     );
     for a in &applied {
         md.push_str(&format!(
@@ -216,13 +239,22 @@ pub async fn apply_cmd(config: Config, file: &Path, ticket: &str, execute: bool)
             a.detail.replace('|', "\\|")
         ));
     }
-    write("summary.md", &md)?;
-    write_sums(&dir)?;
+    let digest = log
+        .finish(
+            &dir,
+            &[
+                ("decisions.csv", decisions_copy.into_bytes()),
+                ("applied.json", applied_json.into_bytes()),
+                ("summary.md", md.into_bytes()),
+            ],
+            &outcome,
+        )
+        .await?;
     out_line(&format!("evidence: {}", dir.display()));
-    let open = applied
-        .iter()
-        .filter(|a| a.result == "manual" || a.result == "failed")
-        .count();
+    out_line(&format!(
+        "evidence digest (SHA-256 of SHA256SUMS, recorded in the Vault journal of {ticket} as run {}): {digest}",
+        me.n
+    ));
     if open > 0 {
         return Err(RotatorError::Invalid(format!(
             "{open} decision action(s) were not carried out through the API (manual or failed): see {}/summary.md",

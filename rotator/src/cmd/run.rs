@@ -85,6 +85,13 @@ pub async fn run_daemon(config: Config) -> Result<()> {
             }
         })
     };
+    let grants = tokio::spawn(crate::grants::revoke_schedule(
+        config.clone(),
+        store.clone(),
+        api.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     elector
         .run(shutdown.clone(), |lead| {
             let s = scheduler.clone();
@@ -94,6 +101,7 @@ pub async fn run_daemon(config: Config) -> Result<()> {
     http_stop.cancel();
     reviews.abort();
     probe.abort();
+    grants.abort();
     match http_task.await {
         Ok(r) => r?,
         Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),

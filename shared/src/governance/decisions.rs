@@ -35,18 +35,118 @@ pub struct Decision {
     pub kind: DecisionKind,
     pub reviewer: String,
     pub justification: String,
+    /// The effective role the review showed on the row (`effective_role`), when the file has
+    /// the column: what a REDUCE is measured against, so applying the file again finds the
+    /// reduction done instead of reducing once more.
+    pub review_role: Option<ProjectRole>,
+}
+
+impl Decision {
+    /// The role a REDUCE asks for: the one named, or one below the role the review showed
+    /// (else below `current`).
+    pub fn reduce_target(&self, current: ProjectRole) -> Option<ProjectRole> {
+        match self.kind {
+            DecisionKind::Reduce(Some(r)) => Some(r),
+            DecisionKind::Reduce(None) => Some(one_down(self.review_role.unwrap_or(current))),
+            _ => None,
+        }
+    }
+}
+
+fn one_down(r: ProjectRole) -> ProjectRole {
+    match r {
+        ProjectRole::Owner => ProjectRole::Admin,
+        ProjectRole::Admin => ProjectRole::Analyst,
+        ProjectRole::Analyst | ProjectRole::Consumer => ProjectRole::Consumer,
+    }
 }
 
 /// Parses a decisions CSV. Every problem is reported with its line, all at once.
 pub fn parse_decisions(text: &str) -> Result<Vec<Decision>, Vec<String>> {
+    let (out, problems) = parse_rows(text);
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Parses a decisions CSV and checks every row against the snapshot, before anything changes:
+/// a row naming someone who is not a member, an unknown project, a REDUCE to a role at or
+/// above the current one (or on a project the person does not reach), a row without a
+/// reviewer, an unknown decision word. Every bad row is listed, all at once, with its line.
+pub fn validate_decisions(snap: &Snapshot, text: &str) -> Result<Vec<Decision>, Vec<String>> {
+    let (out, mut problems) = parse_rows(text);
+    for d in &out {
+        problems.extend(row_problem(snap, d));
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        problems.sort_by_key(|p| line_of(p));
+        Err(problems)
+    }
+}
+
+fn line_of(problem: &str) -> usize {
+    problem
+        .strip_prefix("line ")
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What is wrong with one parsed row, over the snapshot.
+fn row_problem(snap: &Snapshot, d: &Decision) -> Option<String> {
+    let line = d.line;
+    let Some(member) = snap.member(d.email.as_str()) else {
+        return Some(format!(
+            "line {line}: {} is not a member of organization {}: check the address (a typo would leave the real person's access in place); if they have left already, set the decision to KEEP",
+            d.email, snap.organization
+        ));
+    };
+    let pid = d.project_id?;
+    let Some(project) = snap.projects.iter().find(|p| p.id == pid) else {
+        return Some(format!(
+            "line {line}: project {pid} is not a project of organization {}: take the project_id from the review's CSV",
+            snap.organization
+        ));
+    };
+    let DecisionKind::Reduce(to) = d.kind else {
+        return None;
+    };
+    let current = snap.access(member, project).role;
+    // Measured against the role the review showed (a file applied again finds its reductions
+    // done), else against the role now.
+    let Some(basis) = d.review_role.or(current) else {
+        return Some(format!(
+            "line {line}: REDUCE for {} on {} ({pid}): they have no access to it to reduce",
+            d.email, project.name
+        ));
+    };
+    match to {
+        Some(t) if t.rank() >= basis.rank() => Some(format!(
+            "line {line}: REDUCE:{t} for {} on {} ({pid}) is not a reduction: their role there is {basis}; name a lower role, or KEEP",
+            d.email, project.name
+        )),
+        None if basis == ProjectRole::Consumer => Some(format!(
+            "line {line}: REDUCE for {} on {} ({pid}): consumer is the lowest role; use REVOKE to remove the access",
+            d.email, project.name
+        )),
+        _ => None,
+    }
+}
+
+fn parse_rows(text: &str) -> (Vec<Decision>, Vec<String>) {
     let mut rd = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(text.as_bytes());
     let headers: Vec<String> = match rd.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
-        Err(e) => return Err(vec![format!("line 1: not a CSV header: {e}")]),
+        Err(e) => return (Vec::new(), vec![format!("line 1: not a CSV header: {e}")]),
     };
     let col = |name: &str| headers.iter().position(|h| h == name);
+    let c_role = col("effective_role");
     let (Some(ce), Some(cp), Some(cd), Some(cr), Some(cj)) = (
         col("email"),
         col("project_id"),
@@ -54,10 +154,13 @@ pub fn parse_decisions(text: &str) -> Result<Vec<Decision>, Vec<String>> {
         col("reviewer"),
         col("justification"),
     ) else {
-        return Err(vec![format!(
-            "line 1: the header needs the review's columns ({}); start from the CSV `review --format csv` wrote",
-            DECISION_COLUMNS.join(",")
-        )]);
+        return (
+            Vec::new(),
+            vec![format!(
+                "line 1: the header needs the review's columns ({}); start from the CSV `review --format csv` wrote",
+                DECISION_COLUMNS.join(",")
+            )],
+        );
     };
     let mut out = Vec::new();
     let mut problems = Vec::new();
@@ -132,13 +235,10 @@ pub fn parse_decisions(text: &str) -> Result<Vec<Decision>, Vec<String>> {
             kind,
             reviewer,
             justification: get(cj),
+            review_role: c_role.and_then(|c| get(c).parse().ok()),
         });
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    (out, problems)
 }
 
 /// What carrying out a decision takes.
@@ -204,15 +304,7 @@ pub fn actions(snap: &Snapshot, d: &Decision) -> Vec<Action> {
     let target = match d.kind {
         DecisionKind::Keep => return Vec::new(),
         DecisionKind::Revoke => None,
-        DecisionKind::Reduce(Some(r)) => Some(r),
-        DecisionKind::Reduce(None) => {
-            let current = access.role.unwrap_or(ProjectRole::Consumer);
-            Some(match current {
-                ProjectRole::Owner => ProjectRole::Admin,
-                ProjectRole::Admin => ProjectRole::Analyst,
-                ProjectRole::Analyst | ProjectRole::Consumer => ProjectRole::Consumer,
-            })
-        }
+        DecisionKind::Reduce(_) => d.reduce_target(access.role.unwrap_or(ProjectRole::Consumer)),
     };
     let too_strong = |r: ProjectRole| match target {
         None => true,
@@ -342,6 +434,46 @@ mod tests {
                 DecisionKind::Revoke,
                 DecisionKind::Reduce(Some(ProjectRole::Analyst))
             ]
+        );
+    }
+
+    #[test]
+    fn validation_lists_every_bad_row_against_the_snapshot() {
+        let s = snapshot();
+        let csv = to_csv(&review(&s, &Policy::default())).unwrap();
+        let mut text = fill(&csv, "cy@acme.example", "REVOKE", "rita");
+        // A typo in the address, an unknown project, a REDUCE upwards, no reviewer, a bad word.
+        text.push_str("cyy@acme.example,member,active,,,,,10,Web,analyst,,,REVOKE,rita,typo\n");
+        text.push_str("cy@acme.example,member,active,,,,,999,Gone,analyst,,,REVOKE,rita,x\n");
+        text.push_str("cy@acme.example,member,active,,,,,10,Web,analyst,,,REDUCE:admin,rita,x\n");
+        text.push_str("cy@acme.example,member,active,,,,,10,Web,analyst,,,REDUCE:analyst,rita,x\n");
+        text.push_str("cy@acme.example,member,active,,,,,10,Web,analyst,,,REVOKE,,x\n");
+        text.push_str("cy@acme.example,member,active,,,,,10,Web,analyst,,,DROP,rita,x\n");
+        let errs = validate_decisions(&s, &text).unwrap_err();
+        assert_eq!(errs.len(), 6, "{errs:#?}");
+        assert!(
+            errs[0].contains("cyy@acme.example is not a member"),
+            "{errs:#?}"
+        );
+        assert!(
+            errs[1].contains("project 999 is not a project"),
+            "{errs:#?}"
+        );
+        assert!(errs[2].contains("REDUCE:admin") && errs[2].contains("not a reduction"));
+        assert!(errs[3].contains("REDUCE:analyst") && errs[3].contains("not a reduction"));
+        assert!(errs[4].contains("no reviewer"));
+        assert!(errs[5].contains("use KEEP, REDUCE"));
+        // The lines are the file's lines, in order.
+        let lines: Vec<usize> = errs.iter().map(|e| line_of(e)).collect();
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(lines, sorted);
+        // The good rows alone pass.
+        assert_eq!(
+            validate_decisions(&s, &fill(&csv, "cy@acme.example", "REVOKE", "rita"))
+                .unwrap()
+                .len(),
+            1
         );
     }
 

@@ -15,6 +15,7 @@
 //! | `service_account.secret_too_old` | medium | its secret (set at creation) is older than its rotation period |
 //! | `service_account.creator_not_member` | high | its creator is no longer a member |
 //! | `inventory.account_missing` | high | an inventory entry whose service account no longer exists |
+//! | `access.grant_overdue` | high | a time-limited grant still held after its expiry |
 //! | `credential.project_secret_retiring` | medium (high within 90 days) | an inventory credential still using a project secret ahead of its retirement |
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -106,6 +107,7 @@ pub mod code {
     pub const SA_CREATOR_NOT_MEMBER: &str = "service_account.creator_not_member";
     pub const INVENTORY_ACCOUNT_MISSING: &str = "inventory.account_missing";
     pub const PROJECT_SECRET_RETIRING: &str = "credential.project_secret_retiring";
+    pub const GRANT_OVERDUE: &str = "access.grant_overdue";
 
     /// Every code, for metrics (a gauge per code, zero included).
     pub const ALL: &[&str] = &[
@@ -123,6 +125,7 @@ pub mod code {
         SA_CREATOR_NOT_MEMBER,
         INVENTORY_ACCOUNT_MISSING,
         PROJECT_SECRET_RETIRING,
+        GRANT_OVERDUE,
     ];
 }
 
@@ -162,19 +165,20 @@ pub fn findings(snap: &Snapshot, policy: &Policy) -> Vec<Finding> {
         let key = m.email.as_str().to_lowercase();
         match m.status {
             MemberStatus::Active => {
-                let last = snap.audit.last_login.get(&key).map(|l| l.at);
+                let last = super::last_login_of(snap, m).map(|l| (l.at, l.source));
                 let dormant_since = now - chrono::Duration::days(policy.dormant_days);
                 match last {
-                    Some(t) if t >= dormant_since => {}
-                    Some(t) => push(
+                    Some((t, _)) if t >= dormant_since => {}
+                    Some((t, source)) => push(
                         code::DORMANT,
                         Severity::Medium,
                         m.email.to_string(),
                         None,
                         format!(
-                            "no login for {} days (last {}; policy {} days)",
+                            "no login for {} days (last {}, from the {}; policy {} days)",
                             (now - t).num_days(),
                             day(t),
+                            source.label(),
                             policy.dormant_days
                         ),
                     ),
@@ -383,6 +387,30 @@ pub fn findings(snap: &Snapshot, policy: &Policy) -> Vec<Finding> {
                     ),
                 );
             }
+        }
+    }
+
+    // Time-limited grants still held after their expiry.
+    for g in &snap.timed_grants {
+        if g.expires_at <= now && g.held_in(snap) {
+            push(
+                code::GRANT_OVERDUE,
+                Severity::High,
+                g.email.to_string(),
+                match &g.grant {
+                    super::grants::Grant::ProjectRole { project, .. } => Some(*project),
+                    super::grants::Grant::TeamSeat { .. } => None,
+                },
+                format!(
+                    "time-limited grant {} ({}, ticket {}) expired {} and is still held ({}): {}",
+                    g.id,
+                    g.describe(),
+                    g.ticket,
+                    day(g.expires_at),
+                    g.status.as_str(),
+                    g.by_hand()
+                ),
+            );
         }
     }
 

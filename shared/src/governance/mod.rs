@@ -11,6 +11,7 @@
 
 pub mod decisions;
 pub mod findings;
+pub mod grants;
 pub mod offboard;
 pub mod report;
 
@@ -57,6 +58,67 @@ pub struct LoginFact {
     pub at: DateTime<Utc>,
     pub login_method: Option<String>,
     pub twofactor_method: Option<String>,
+    /// Where the time comes from.
+    #[serde(default)]
+    pub source: LoginSource,
+}
+
+/// Where a last login was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginSource {
+    /// The member list's `last_login` (Mixpanel's own record of the account).
+    MemberList,
+    /// The newest `session.logged_in` event within the audit log's retention.
+    #[default]
+    AuditLog,
+}
+
+impl LoginSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginSource::MemberList => "member_list",
+            LoginSource::AuditLog => "audit_log",
+        }
+    }
+}
+
+impl LoginSource {
+    /// The source in words, for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            LoginSource::MemberList => "member list",
+            LoginSource::AuditLog => "audit log",
+        }
+    }
+}
+
+impl std::fmt::Display for LoginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A member's last login from the best source: the member list's `last_login` where Mixpanel
+/// gives it, the audit log otherwise (when both know one, the later; the audit log's login
+/// and two-factor methods are kept either way).
+pub fn last_login_of(snap: &Snapshot, m: &Member) -> Option<LoginFact> {
+    let logged = snap.audit.last_login.get(&m.email.as_str().to_lowercase());
+    match (m.last_login, logged) {
+        (Some(at), Some(l)) if at >= l.at => Some(LoginFact {
+            at,
+            source: LoginSource::MemberList,
+            ..l.clone()
+        }),
+        (Some(at), None) => Some(LoginFact {
+            at,
+            login_method: None,
+            twofactor_method: None,
+            source: LoginSource::MemberList,
+        }),
+        (_, Some(l)) => Some(l.clone()),
+        (None, None) => None,
+    }
 }
 
 impl AuditFacts {
@@ -84,6 +146,7 @@ impl AuditFacts {
                             at,
                             login_method: raw("login_method"),
                             twofactor_method: raw("twofactor_method"),
+                            source: LoginSource::AuditLog,
                         },
                     );
                 }
@@ -119,6 +182,10 @@ pub struct Snapshot {
     pub grants: BTreeMap<ProjectId, ProjectGrants>,
     #[serde(skip)]
     pub inventory: Vec<InventoryEntry>,
+    /// The time-limited grants recorded in Vault (the review lists them and reports one still
+    /// held after its expiry).
+    #[serde(skip)]
+    pub timed_grants: Vec<grants::TimedGrant>,
     pub audit: AuditFacts,
     /// API requests the snapshot made (pages of the audit log included).
     pub api_calls: usize,
@@ -216,6 +283,7 @@ impl Snapshot {
             service_accounts,
             grants,
             inventory,
+            timed_grants: Vec::new(),
             audit,
             api_calls,
         })
@@ -359,6 +427,8 @@ pub struct Review {
     pub policy: Policy,
     pub members: Vec<MemberReview>,
     pub service_accounts: Vec<ServiceAccountReview>,
+    /// Time-limited grants, active and ended.
+    pub timed_grants: Vec<grants::TimedGrant>,
     pub findings: Vec<Finding>,
     pub api_calls: usize,
 }
@@ -421,11 +491,7 @@ pub fn review(snap: &Snapshot, policy: &Policy) -> Review {
             email: m.email.clone(),
             org_role: m.role,
             status: m.status,
-            last_login: snap
-                .audit
-                .last_login
-                .get(&m.email.as_str().to_lowercase())
-                .cloned(),
+            last_login: last_login_of(snap, m),
             two_factor: two_factor_of(snap, m),
             teams: snap
                 .teams_of(&m.email)
@@ -473,6 +539,7 @@ pub fn review(snap: &Snapshot, policy: &Policy) -> Review {
         policy: policy.clone(),
         members,
         service_accounts,
+        timed_grants: snap.timed_grants.clone(),
         findings: findings(snap, policy),
         api_calls: snap.api_calls,
     }

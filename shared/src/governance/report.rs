@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Review, TwoFactor};
-use crate::inventory::csv_safe;
+use crate::csv_cells::SafeCsvWriter;
 
 /// The formats of a review report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,7 @@ pub const DECISION_COLUMNS: &[&str] = &[
     "org_role",
     "status",
     "last_login",
+    "last_login_source",
     "two_factor",
     "teams",
     "project_id",
@@ -68,7 +69,7 @@ fn md_cell(s: &str) -> String {
 
 fn last_login_text(r: &super::MemberReview, review: &Review) -> String {
     match &r.last_login {
-        Some(l) => l.at.format("%Y-%m-%d").to_string(),
+        Some(l) => format!("{} ({})", l.at.format("%Y-%m-%d"), l.source.label()),
         None => format!(
             "none within the log's retention (since {})",
             review.audit_since.format("%Y-%m-%d")
@@ -114,6 +115,31 @@ pub fn to_markdown(review: &Review) -> String {
                 f.code,
                 md_cell(&f.subject),
                 md_cell(&f.message)
+            );
+        }
+        let _ = writeln!(s);
+    }
+    if !review.timed_grants.is_empty() {
+        let _ = writeln!(s, "## Time-limited grants\n");
+        let _ = writeln!(s, "| Grant | Access | Ticket | Until | Status | Detail |");
+        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        for g in &review.timed_grants {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {}{} | {} |",
+                md_cell(&g.id),
+                md_cell(&g.describe()),
+                md_cell(&g.ticket),
+                g.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                g.status.as_str(),
+                if g.expires_at <= review.taken_at
+                    && g.status != super::grants::GrantStatus::Revoked
+                {
+                    " (expired)"
+                } else {
+                    ""
+                },
+                md_cell(&g.detail)
             );
         }
         let _ = writeln!(s);
@@ -188,7 +214,7 @@ pub fn to_markdown(review: &Review) -> String {
 /// access gets one row with empty project columns), `decision`, `reviewer` and `justification`
 /// left empty. Cells that a spreadsheet would run as a formula are neutralised.
 pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = SafeCsvWriter::in_memory();
     w.write_record(DECISION_COLUMNS)?;
     for m in &review.members {
         let codes: Vec<&str> = review
@@ -198,15 +224,19 @@ pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
             .map(|f| f.code)
             .collect();
         let base = [
-            csv_safe(m.email.as_str()).into_owned(),
+            m.email.to_string(),
             m.org_role.to_string(),
             m.status.to_string(),
             m.last_login
                 .as_ref()
                 .map(|l| l.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default(),
+            m.last_login
+                .as_ref()
+                .map(|l| l.source.to_string())
+                .unwrap_or_default(),
             two_factor_text(m.two_factor).to_string(),
-            csv_safe(&m.teams.join(";")).into_owned(),
+            m.teams.join(";"),
         ];
         let rows: Vec<[String; 4]> = if m.projects.is_empty() {
             vec![Default::default()]
@@ -221,9 +251,9 @@ pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
                         .collect();
                     [
                         p.project_id.to_string(),
-                        csv_safe(&p.project).into_owned(),
+                        p.project.clone(),
                         p.role.to_string(),
-                        csv_safe(&sources.join(";")).into_owned(),
+                        sources.join(";"),
                     ]
                 })
                 .collect()
@@ -236,10 +266,7 @@ pub fn to_csv(review: &Review) -> Result<String, csv::Error> {
             w.write_record(&rec)?;
         }
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| csv::Error::from(e.into_error()))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(w.into_string()?)
 }
 
 /// The report as JSON.

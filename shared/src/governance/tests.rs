@@ -188,6 +188,7 @@ pub(crate) fn snapshot() -> Snapshot {
         service_accounts: vec![etl, old, reviewer],
         grants,
         inventory: vec![entry, gone, secret],
+        timed_grants: Vec::new(),
         audit: AuditFacts::from_events(now() - Duration::days(730), &events),
         api_calls: 8,
     }
@@ -380,11 +381,126 @@ fn review_lists_access_with_sources_and_renders() {
     // One row per member and project: 4 members on 1 project each (Cy's invitation counts).
     assert_eq!(rows.len(), 4);
     for row in &rows {
-        assert_eq!(&row[11], "");
         assert_eq!(&row[12], "");
         assert_eq!(&row[13], "");
+        assert_eq!(&row[14], "");
     }
     let bo = rows.iter().find(|r| &r[0] == "bo@acme.example").unwrap();
-    assert_eq!(&bo[10], code::DORMANT);
-    assert_eq!(&bo[8], "owner");
+    assert_eq!(&bo[11], code::DORMANT);
+    assert_eq!(&bo[9], "owner");
+    assert_eq!(&bo[4], "audit_log");
+}
+
+#[test]
+fn last_login_comes_from_the_member_list_where_mixpanel_gives_it() {
+    let mut s = snapshot();
+    // Bo logged in today by the member list; the audit log's last is 120 days old.
+    s.members[1].last_login = Some(now() - Duration::hours(2));
+    // Di has a login only in the member list.
+    s.members[3].last_login = Some(now() - Duration::days(100));
+    let r = review(&s, &Policy::default());
+    let bo = r
+        .members
+        .iter()
+        .find(|m| m.email.as_str() == "bo@acme.example")
+        .unwrap();
+    let l = bo.last_login.as_ref().unwrap();
+    assert_eq!(
+        (l.at, l.source),
+        (now() - Duration::hours(2), LoginSource::MemberList)
+    );
+    assert!(codes_for(&r.findings, "bo@acme.example")
+        .iter()
+        .all(|c| *c != code::DORMANT));
+    let di = r
+        .members
+        .iter()
+        .find(|m| m.email.as_str() == "di@acme.example")
+        .unwrap();
+    assert_eq!(
+        di.last_login.as_ref().unwrap().source,
+        LoginSource::MemberList
+    );
+    let dormant = r
+        .findings
+        .iter()
+        .find(|f| f.code == code::DORMANT && f.subject == "di@acme.example")
+        .unwrap();
+    assert!(
+        dormant.message.contains("from the member list"),
+        "{}",
+        dormant.message
+    );
+    // Ana: only the audit log knows; it says so.
+    let ana = r
+        .members
+        .iter()
+        .find(|m| m.email.as_str() == "ana@acme.example")
+        .unwrap();
+    assert_eq!(
+        ana.last_login.as_ref().unwrap().source,
+        LoginSource::AuditLog
+    );
+    let md = to_markdown(&r);
+    assert!(
+        md.contains("(member list)") && md.contains("(audit log)"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_time_limited_grant_still_held_after_its_expiry_is_high() {
+    use super::grants::{Grant, GrantStatus, TimedGrant};
+    let mut s = snapshot();
+    let g = |id: &str, email: &str, expires: i64| TimedGrant {
+        id: id.into(),
+        email: email.parse().unwrap(),
+        grant: Grant::ProjectRole {
+            project: ProjectId(10),
+            role: ProjectRole::Analyst,
+        },
+        granted_at: now() - Duration::days(14),
+        expires_at: now() + Duration::hours(expires),
+        ticket: "IAM-5".into(),
+        reason: "sprint".into(),
+        granted_by: "rita".into(),
+        status: GrantStatus::Active,
+        ended_at: None,
+        detail: String::new(),
+        attempts: 0,
+    };
+    // Cy holds an individual grant on web: expired an hour ago, still held.
+    s.timed_grants = vec![
+        g("IAM-5-1", "cy@acme.example", -1),
+        // Not expired yet.
+        TimedGrant {
+            grant: Grant::ProjectRole {
+                project: ProjectId(10),
+                role: ProjectRole::Analyst,
+            },
+            ..g("IAM-5-2", "cy@acme.example", 5)
+        },
+        // Expired, but no longer held (Ana has no individual grant).
+        g("IAM-5-3", "ana@acme.example", -1),
+    ];
+    let r = review(&s, &Policy::default());
+    let overdue: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == code::GRANT_OVERDUE)
+        .collect();
+    assert_eq!(overdue.len(), 1, "{overdue:?}");
+    assert_eq!(overdue[0].severity, Severity::High);
+    assert!(
+        overdue[0].message.contains("IAM-5-1"),
+        "{}",
+        overdue[0].message
+    );
+    assert_eq!(r.timed_grants.len(), 3);
+    let md = to_markdown(&r);
+    assert!(md.contains("## Time-limited grants"), "{md}");
+    assert!(
+        md.contains("| IAM-5-1 | cy@acme.example as analyst on project 10 | IAM-5 |"),
+        "{md}"
+    );
 }

@@ -108,30 +108,20 @@ fn row(e: &InventoryEntry) -> [String; 13] {
     ]
 }
 
-/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
-/// return first) gets a leading single quote, so it is shown as text (CSV injection).
-pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{cell}")),
-        _ => std::borrow::Cow::Borrowed(cell),
-    }
-}
+pub use crate::csv_cells::csv_safe;
 
 /// CSV with a header row of [`COLUMNS`]; dates in RFC 3339, empty cells for unknown values,
 /// several projects separated by spaces; cells that would start a formula are neutralized
 /// with [`csv_safe`].
 pub fn to_csv(entries: &[InventoryEntry]) -> Result<String, InventoryError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = crate::csv_cells::SafeCsvWriter::in_memory();
     let ex = |e: csv::Error| InventoryError::Export(e.to_string());
     w.write_record(COLUMNS).map_err(ex)?;
     for e in entries {
-        w.write_record(row(e).iter().map(|c| csv_safe(c).into_owned()))
-            .map_err(ex)?;
+        w.write_record(row(e)).map_err(ex)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| InventoryError::Export(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| InventoryError::Export(e.to_string()))
+    w.into_string()
+        .map_err(|e| InventoryError::Export(e.to_string()))
 }
 
 #[derive(Serialize)]

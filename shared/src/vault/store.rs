@@ -384,6 +384,27 @@ impl VaultStore {
         self.login_locked().await.map(|_| ())
     }
 
+    /// Who this store acts as, for evidence: the token's display name (`token`,
+    /// `approle-<role>`, ...), its entity id when it has one, and the auth method.
+    pub async fn token_identity(&self) -> Result<String, VaultError> {
+        self.ensure_authenticated().await?;
+        let client = self.client();
+        let path = "auth/token/lookup-self";
+        let t = vaultrs::token::lookup_self(&*client)
+            .await
+            .map_err(|e| self.client_error(e, "GET", path, None))?;
+        let mut who = if t.display_name.is_empty() {
+            "(no display name)".to_string()
+        } else {
+            t.display_name
+        };
+        if !t.entity_id.is_empty() {
+            who.push_str(&format!(" (entity {})", t.entity_id));
+        }
+        who.push_str(&format!(" via {}", self.inner.config.auth.method()));
+        Ok(who)
+    }
+
     async fn ensure_authenticated(&self) -> Result<(), VaultError> {
         if self.token_state().authenticated {
             return Ok(());
