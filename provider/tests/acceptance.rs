@@ -2407,6 +2407,8 @@ resource "mixpanel_team_member" "tm" {
     // Removals one by one cost two requests per resource (the removal and its confirming
     // read: 1,235 before issue 16); together, a batch and one read for the batch.
     assert!(total < 610, "{total} requests for 610 removals: {counters}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Issue 18: the access review as a data source, for `check` blocks
 // ---------------------------------------------------------------------------------------------
