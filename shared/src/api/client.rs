@@ -1009,8 +1009,34 @@ impl Client {
         let created: wire::CreatedProject = self
             .send(&wire::CREATE_PROJECT, PathArgs::org(org), &body)
             .await?;
-        self.remember_hosts(std::iter::once((created.id, residency.host())));
-        Ok(created.id)
+        // Mixpanel may answer without the id: the project is then found by its name, the
+        // create route's own lookup, and only when exactly one has it.
+        let id = match created.id {
+            Some(id) => id,
+            None => {
+                let named: Vec<ProjectId> = self
+                    .list_projects(org)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.name == name)
+                    .map(|p| p.id)
+                    .collect();
+                match named.as_slice() {
+                    [one] => *one,
+                    _ => {
+                        return Err(ApiError::Decode {
+                            route: wire::CREATE_PROJECT.name,
+                            message: format!(
+                                "Mixpanel created the project without saying its id, and {} projects are named \"{name}\": find it in the web app and import it",
+                                named.len()
+                            ),
+                        })
+                    }
+                }
+            }
+        };
+        self.remember_hosts(std::iter::once((id, residency.host())));
+        Ok(id)
     }
 
     pub async fn project_metadata(
@@ -1054,7 +1080,8 @@ impl Client {
     pub async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>, ApiError> {
         let projects: Vec<Project> = self
             .send(&wire::LIST_PROJECTS, PathArgs::org(org), &NoBody)
-            .await?;
+            .await?
+            .0;
         self.remember_hosts(projects.iter().map(|p| (p.id, p.domain.as_str())));
         Ok(projects)
     }
@@ -1064,6 +1091,7 @@ impl Client {
     pub async fn list_teams(&self, org: OrgId) -> Result<Vec<Team>, ApiError> {
         self.send(&wire::LIST_TEAMS, PathArgs::org(org), &NoBody)
             .await
+            .map(|items| items.0)
     }
 
     /// Creates a team and returns it (Mixpanel answers without the id, so the list is read
@@ -1073,7 +1101,7 @@ impl Client {
         let body = wire::TeamNames {
             team_names: vec![name.to_string()],
         };
-        let added: Vec<wire::AddedTeam> = self.send(route, PathArgs::org(org), &body).await?;
+        let added: Vec<wire::AddedTeam> = self.send(route, PathArgs::org(org), &body).await?.0;
         if added.iter().any(|t| t.name == name && !t.created) {
             return Err(ApiError::Conflict {
                 route: route.name,
@@ -1229,6 +1257,7 @@ impl Client {
     pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<Member>, ApiError> {
         self.send(&wire::LIST_ORG_USERS, PathArgs::org(org), &NoBody)
             .await
+            .map(|items| items.0)
     }
 
     /// Invites users to the organization with a role.
@@ -1355,11 +1384,13 @@ impl Client {
     pub async fn granted_users(&self, project: ProjectId) -> Result<Vec<UserGrant>, ApiError> {
         self.send(&wire::GRANTED_USERS, PathArgs::project(project), &NoBody)
             .await
+            .map(|items| items.0)
     }
 
     pub async fn granted_teams(&self, project: ProjectId) -> Result<Vec<TeamGrant>, ApiError> {
         self.send(&wire::GRANTED_TEAMS, PathArgs::project(project), &NoBody)
             .await
+            .map(|items| items.0)
     }
 
     /// The "All Users in the Organization" default role. Available on the emulator only.
@@ -1429,7 +1460,7 @@ impl Client {
             .send(&wire::VALIDATE_PROJECT_CREDENTIALS, PathArgs::NONE, &body)
             .await
         {
-            Ok(r) => Ok(r.status == "success"),
+            Ok(r) => Ok(r.status.as_deref() == Some("success")),
             Err(ApiError::Invalid { status: 400, .. }) => Ok(false),
             Err(e) => Err(e),
         }
@@ -1822,9 +1853,9 @@ mod tests {
     fn envelopes_are_unwrapped_both_ways() {
         let a: wire::CreatedProject =
             decode_results("x", br#"{"status":"ok","results":{"id":5}}"#).unwrap();
-        assert_eq!(a.id, ProjectId(5));
+        assert_eq!(a.id, Some(ProjectId(5)));
         let b: wire::CreatedProject = decode_results("x", br#"{"id":6,"extra":true}"#).unwrap();
-        assert_eq!(b.id, ProjectId(6));
+        assert_eq!(b.id, Some(ProjectId(6)));
         let err = decode_results::<wire::CreatedProject>("x", b"<html>").unwrap_err();
         assert!(err.to_string().contains("not JSON"));
     }
