@@ -29,7 +29,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomRole> {
     let by: Option<i64> = r.get(5)?;
     Ok(CustomRole {
         role_id: r.get(0)?,
-        project_id: ProjectId(r.get::<_, i64>(1)? as u64),
+        project_id: Some(ProjectId(r.get::<_, i64>(1)? as u64)),
         name: r.get(2)?,
         description: r.get(3)?,
         permissions: serde_json::from_str(&perms).unwrap_or_default(),

@@ -488,6 +488,6 @@ pub async fn validate_credentials(
         return Err(ApiError::bad_request("Invalid API secret"));
     }
     Ok(ok(&ValidationResult {
-        status: "success".into(),
+        status: Some("success".into()),
     }))
 }

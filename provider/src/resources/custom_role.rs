@@ -28,13 +28,16 @@ pub struct CustomRoleModel {
 }
 
 impl CustomRoleModel {
-    fn of(r: &CustomRole) -> CustomRoleModel {
+    /// The model of `r`, read from the custom roles of `project` (Mixpanel's role may leave
+    /// its `project_id` null).
+    fn of(project: ProjectId, r: &CustomRole) -> CustomRoleModel {
         let mut perms = r.permissions.clone();
         perms.sort();
+        let project_id = r.project_id.unwrap_or(project);
         CustomRoleModel {
-            id: Unknowable::Known(format!("{}/{}", r.project_id, r.role_id)),
+            id: Unknowable::Known(format!("{}/{}", project_id, r.role_id)),
             role_id: Unknowable::Known(r.role_id.clone()),
-            project_id: r.project_id,
+            project_id,
             name: r.name.clone(),
             description: r.description.clone(),
             permissions: CtySet(perms),
@@ -183,9 +186,9 @@ impl TypedResource<Ctx> for CustomRoleResource {
             .await
             .map_err(|e| api_diag("Cannot create the custom role", &e, Some("name")))?;
         match find(ctx, project, &made.role_id).await? {
-            Some(r) => Ok(CustomRoleModel::of(&r)),
+            Some(r) => Ok(CustomRoleModel::of(project, &r)),
             None => Err(crate::framework::Failed::partial(
-                Some(CustomRoleModel::of(&made)),
+                Some(CustomRoleModel::of(project, &made)),
                 Diagnostic::error(
                     "Custom role not listed",
                     format!(
@@ -204,7 +207,7 @@ impl TypedResource<Ctx> for CustomRoleResource {
     ) -> Result<Option<CustomRoleModel>, Diagnostics> {
         let id = role_id(&state)?;
         match find(ctx, state.project_id, &id).await? {
-            Some(r) => Ok(Some(CustomRoleModel::of(&r))),
+            Some(r) => Ok(Some(CustomRoleModel::of(state.project_id, &r))),
             None => ctx.not_found(&format!("custom role {id} of project {}", state.project_id)),
         }
     }
@@ -223,7 +226,7 @@ impl TypedResource<Ctx> for CustomRoleResource {
             .map_err(|e| api_diag("Cannot change the custom role", &e, None))?;
         find(ctx, planned.project_id, &id)
             .await?
-            .map(|r| CustomRoleModel::of(&r))
+            .map(|r| CustomRoleModel::of(planned.project_id, &r))
             .ok_or_else(|| {
                 Diagnostic::error("Custom role gone", format!("Role {id} is no longer listed"))
                     .into()
@@ -254,7 +257,7 @@ impl TypedResource<Ctx> for CustomRoleResource {
             .map_err(|_| crate::framework::resource::bad_import_id(id, self.import_id_format()))?;
         find(ctx, project, role)
             .await?
-            .map(|r| CustomRoleModel::of(&r))
+            .map(|r| CustomRoleModel::of(project, &r))
             .ok_or_else(|| {
                 Diagnostic::error(
                     "Cannot import a custom role that does not exist",

@@ -1154,7 +1154,8 @@ impl Client {
     pub async fn list_projects(&self, org: OrgId) -> Result<Vec<Project>, ApiError> {
         let projects: Vec<Project> = self
             .send(&wire::LIST_PROJECTS, PathArgs::org(org), &NoBody)
-            .await?;
+            .await?
+            .0;
         self.remember_hosts(projects.iter().map(|p| (p.id, p.domain.as_str())));
         Ok(projects)
     }
@@ -1164,6 +1165,7 @@ impl Client {
     pub async fn list_teams(&self, org: OrgId) -> Result<Vec<Team>, ApiError> {
         self.send(&wire::LIST_TEAMS, PathArgs::org(org), &NoBody)
             .await
+            .map(|items| items.0)
     }
 
     /// Creates a team and returns it (Mixpanel answers without the id, so the list is read
@@ -1341,6 +1343,7 @@ impl Client {
     pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<Member>, ApiError> {
         self.send(&wire::LIST_ORG_USERS, PathArgs::org(org), &NoBody)
             .await
+            .map(|items| items.0)
     }
 
     /// Invites users to the organization with a role.
@@ -1493,11 +1496,13 @@ impl Client {
     pub async fn granted_users(&self, project: ProjectId) -> Result<Vec<UserGrant>, ApiError> {
         self.send(&wire::GRANTED_USERS, PathArgs::project(project), &NoBody)
             .await
+            .map(|items| items.0)
     }
 
     pub async fn granted_teams(&self, project: ProjectId) -> Result<Vec<TeamGrant>, ApiError> {
         self.send(&wire::GRANTED_TEAMS, PathArgs::project(project), &NoBody)
             .await
+            .map(|items| items.0)
     }
 
     /// The "All Users in the Organization" default role. Available on the emulator only.
@@ -1567,7 +1572,7 @@ impl Client {
             .send(&wire::VALIDATE_PROJECT_CREDENTIALS, PathArgs::NONE, &body)
             .await
         {
-            Ok(r) => Ok(r.status == "success"),
+            Ok(r) => Ok(r.status.as_deref() == Some("success")),
             Err(ApiError::Invalid { status: 400, .. }) => Ok(false),
             Err(e) => Err(e),
         }
@@ -1981,9 +1986,9 @@ mod tests {
     fn envelopes_are_unwrapped_both_ways() {
         let a: wire::CreatedProject =
             decode_results("x", br#"{"status":"ok","results":{"id":5}}"#).unwrap();
-        assert_eq!(a.id, ProjectId(5));
+        assert_eq!(a.id, Some(ProjectId(5)));
         let b: wire::CreatedProject = decode_results("x", br#"{"id":6,"extra":true}"#).unwrap();
-        assert_eq!(b.id, ProjectId(6));
+        assert_eq!(b.id, Some(ProjectId(6)));
         let err = decode_results::<wire::CreatedProject>("x", b"<html>").unwrap_err();
         assert!(err.to_string().contains("not JSON"));
     }

@@ -499,6 +499,44 @@ impl Response for Raw {
     }
 }
 
+/// A list of items read liberally: Mixpanel's web-app types these answers only as "an object"
+/// while community code with live tests reads an array, so both are read: an array of items,
+/// or an object whose values are the items (keyed by id). Anything else is an error naming
+/// the shape seen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Items<T>(pub Vec<T>);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Items<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(d)?;
+        let items: Vec<serde_json::Value> = match value {
+            serde_json::Value::Array(a) => a,
+            serde_json::Value::Object(m) => m.into_iter().map(|(_, v)| v).collect(),
+            other => {
+                let seen = match other {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Number(_) => "a number",
+                    _ => "a string",
+                };
+                return Err(D::Error::custom(format!(
+                    "expected a list of items (an array, or an object of items keyed by id), saw {seen}"
+                )));
+            }
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                serde_json::from_value(v).map_err(|e| D::Error::custom(format!("item {i}: {e}")))
+            })
+            .collect::<Result<Vec<T>, D::Error>>()
+            .map(Items)
+    }
+}
+
 /// Sees every route of the table with its types ([`visit_routes`]): the contract tests walk
 /// the table through it.
 pub trait RouteVisitor {
@@ -648,11 +686,11 @@ pub const DELETE_PROJECTS: Endpoint<ProjectIds, Ignored> = route(
 )
 .needs(C::DeleteProject)
 .typed();
-pub const LIST_PROJECTS: Endpoint<NoBody, Results<Vec<Project>>> =
+pub const LIST_PROJECTS: Endpoint<NoBody, Results<Items<Project>>> =
     route("list_projects", Get, "/organizations/{org}/projects/", Obs).typed();
-pub const LIST_TEAMS: Endpoint<NoBody, Results<Vec<Team>>> =
+pub const LIST_TEAMS: Endpoint<NoBody, Results<Items<Team>>> =
     route("list_teams", Get, "/organizations/{org}/teams/", Obs).typed();
-pub const ADD_TEAMS: Endpoint<TeamNames, Results<Vec<AddedTeam>>> =
+pub const ADD_TEAMS: Endpoint<TeamNames, Results<Items<AddedTeam>>> =
     route("add_teams", Post, "/organizations/{org}/add-teams/", Obs)
         .creates("list the organization's teams", "list_teams", "name")
         .needs(C::ManageTeams)
@@ -705,7 +743,7 @@ pub const REMOVE_USERS_FROM_TEAM: Endpoint<Emails, Ignored> = route(
 )
 .needs(C::ManageTeams)
 .typed();
-pub const LIST_ORG_USERS: Endpoint<NoBody, Results<Vec<Member>>> =
+pub const LIST_ORG_USERS: Endpoint<NoBody, Results<Items<Member>>> =
     route("list_org_users", Get, "/organizations/{org}/users/", Obs).typed();
 pub const INVITE_ORG_USERS: Endpoint<InviteUsers, Ignored> = route(
     "invite_org_users",
@@ -747,14 +785,14 @@ pub const REMOVE_USERS_FROM_PROJECTS: Endpoint<RemoveUsersFromProjects, Ignored>
 )
 .needs(C::ManageProjectUsers)
 .typed();
-pub const GRANTED_USERS: Endpoint<NoBody, Results<Vec<UserGrant>>> = route(
+pub const GRANTED_USERS: Endpoint<NoBody, Results<Items<UserGrant>>> = route(
     "granted_users",
     Get,
     "/api/app/projects/{project}/granted-users",
     Obs,
 )
 .typed();
-pub const GRANTED_TEAMS: Endpoint<NoBody, Results<Vec<TeamGrant>>> = route(
+pub const GRANTED_TEAMS: Endpoint<NoBody, Results<Items<TeamGrant>>> = route(
     "granted_teams",
     Get,
     "/api/app/projects/{project}/granted-teams",
@@ -1276,10 +1314,12 @@ pub struct CreateProject {
     pub is_b2b: bool,
 }
 
-/// `create-project` answers with the new project's id (and more fields we ignore).
+/// `create-project` answers with the new project's id (and more fields we ignore); upstream
+/// the id may be absent or null, and the client then finds the project by its name.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreatedProject {
-    pub id: ProjectId,
+    #[serde(default)]
+    pub id: Option<ProjectId>,
 }
 
 /// One row of `/api/app/timezones`: `[id, "America/New_York", utc_offset_minutes]`.
@@ -1344,9 +1384,11 @@ pub struct ValidateProjectCredentials {
     pub api_secret: SecretString,
 }
 
+/// `validate-project-credentials`: `status` is `success` for a matching pair.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ValidationResult {
-    pub status: String,
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 // ----- teams -----
@@ -1653,8 +1695,29 @@ pub struct DiscoverabilityInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainsUpdated {
     pub updated: bool,
-    #[serde(rename = "publicDomains", default)]
+    /// A string upstream (`publicDomains`), a list in the emulator's first answers: both read.
+    #[serde(rename = "publicDomains", default, deserialize_with = "de_domains")]
     pub public_domains: Vec<String>,
+}
+
+/// Domains as a list, or as one string (comma-separated, as Mixpanel types `publicDomains`).
+fn de_domains<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Domains {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Option::<Domains>::deserialize(d)? {
+        None => Vec::new(),
+        Some(Domains::List(l)) => l,
+        Some(Domains::Text(t)) => t
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
 }
 
 /// The two-factor requirement, as the emulator reads and takes it (untyped upstream).
@@ -1681,7 +1744,9 @@ pub struct CustomRole {
     pub permissions: Vec<String>,
     #[serde(default)]
     pub is_default: bool,
-    pub project_id: ProjectId,
+    /// A number or null upstream.
+    #[serde(default)]
+    pub project_id: Option<ProjectId>,
     #[serde(default)]
     pub created_by_user_id: Option<UserId>,
     pub created: DateTime<Utc>,

@@ -131,7 +131,30 @@ impl Client {
                     let created = self
                         .send(&wire::CREATE_PROJECT, PathArgs::org(org), &body)
                         .await?;
-                    Ok(created.id)
+                    match created.id {
+                        Some(id) => Ok(id),
+                        // Mixpanel may answer without the id: the project is then found by its
+                        // name, and only when exactly one has it.
+                        None => {
+                            let named: Vec<ProjectId> = self
+                                .list_projects(org)
+                                .await?
+                                .into_iter()
+                                .filter(|p| p.name == name)
+                                .map(|p| p.id)
+                                .collect();
+                            match named.as_slice() {
+                                [one] => Ok(*one),
+                                _ => Err(ApiError::Decode {
+                                    route: wire::CREATE_PROJECT.name,
+                                    message: format!(
+                                        "Mixpanel created the project without saying its id, and {} projects are named \"{name}\": find it in the web app and import it",
+                                        named.len()
+                                    ),
+                                }),
+                            }
+                        }
+                    }
                 },
                 || async {
                     Ok(self
@@ -175,7 +198,7 @@ impl Client {
             before,
             || async {
                 let added = self.send(route, PathArgs::org(org), &body).await?;
-                if added.iter().any(|t| t.name == name && !t.created) {
+                if added.0.iter().any(|t| t.name == name && !t.created) {
                     let id = by_name().await?.first().map(|(id, _)| *id);
                     return Err(team_exists(name, id));
                 }
