@@ -839,7 +839,7 @@ mod tests {
     fn every_type_has_a_schema_that_encodes() {
         let c = Catalog::build();
         assert_eq!(c.resources.len(), 16);
-        assert_eq!(c.data_sources.len(), 7);
+        assert_eq!(c.data_sources.len(), 8);
         for (name, t) in &c.resources {
             assert!(name.starts_with("mixpanel_"));
             let s = convert::schema(&t.schema);
