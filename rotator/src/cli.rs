@@ -176,9 +176,8 @@ pub enum AccessCommand {
     },
     /// Every time-limited grant, active and ended.
     List {
-        /// table or json.
-        #[arg(long, default_value = "table")]
-        format: String,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// End one grant now.
     Revoke {
@@ -520,7 +519,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
-        Command::Access(AccessCommand::List { format }) => cmd::access::list(config, &format).await,
+        Command::Access(AccessCommand::List { output }) => {
+            cmd::access::list(config, output.json()).await
+        }
         Command::Access(AccessCommand::Revoke { id, reason }) => {
             cmd::access::revoke(config, &id, reason).await
         }

@@ -124,55 +124,46 @@ pub async fn grant(config: Config, args: GrantArgs) -> Result<()> {
 }
 
 /// `access list`.
-pub async fn list(config: Config, format: &str) -> Result<()> {
+pub async fn list(config: Config, json: bool) -> Result<()> {
     let store = connect_store(&config).await?;
     let (book, _) = grants::load(&store).await?;
     let now = Utc::now();
-    match format {
-        "json" => {
-            let rows: Vec<serde_json::Value> = book
-                .grants
-                .iter()
-                .map(|g| {
-                    let mut v = serde_json::to_value(g).unwrap_or_default();
-                    v["expired"] = serde_json::Value::Bool(g.expires_at <= now);
-                    v["overdue"] = serde_json::Value::Bool(g.overdue(now));
-                    v
-                })
-                .collect();
-            out_line(
-                &serde_json::to_string_pretty(&rows)
-                    .map_err(|e| RotatorError::Io(e.to_string()))?,
-            );
-        }
-        "table" => {
-            let rows: Vec<Vec<String>> = book
-                .grants
-                .iter()
-                .map(|g| {
-                    vec![
-                        g.id.clone(),
-                        g.describe(),
-                        stamp(g.expires_at),
-                        match (g.status, g.expires_at <= now) {
-                            (GrantStatus::Active, false) => "active".into(),
-                            (GrantStatus::Active, true) => "expired, not revoked yet".into(),
-                            (s, _) => s.as_str().into(),
-                        },
-                        crate::table::cell(&g.detail, 80),
-                    ]
-                })
-                .collect();
-            out(&crate::table::render(
-                &["ID", "GRANT", "EXPIRES", "STATUS", "DETAIL"],
-                &rows,
-            ));
-        }
-        other => {
-            return Err(RotatorError::Invalid(format!(
-                "--format {other:?}: use table or json"
-            )))
-        }
+    if json {
+        let rows: Vec<serde_json::Value> = book
+            .grants
+            .iter()
+            .map(|g| {
+                let mut v = serde_json::to_value(g).unwrap_or_default();
+                v["expired"] = serde_json::Value::Bool(g.expires_at <= now);
+                v["overdue"] = serde_json::Value::Bool(g.overdue(now));
+                v
+            })
+            .collect();
+        out_line(
+            &serde_json::to_string_pretty(&rows).map_err(|e| RotatorError::Io(e.to_string()))?,
+        );
+    } else {
+        let rows: Vec<Vec<String>> = book
+            .grants
+            .iter()
+            .map(|g| {
+                vec![
+                    g.id.clone(),
+                    g.describe(),
+                    stamp(g.expires_at),
+                    match (g.status, g.expires_at <= now) {
+                        (GrantStatus::Active, false) => "active".into(),
+                        (GrantStatus::Active, true) => "expired, not revoked yet".into(),
+                        (s, _) => s.as_str().into(),
+                    },
+                    crate::table::cell(&g.detail, 80),
+                ]
+            })
+            .collect();
+        out(&crate::table::render(
+            &["ID", "GRANT", "EXPIRES", "STATUS", "DETAIL"],
+            &rows,
+        ));
     }
     Ok(())
 }
