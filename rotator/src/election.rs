@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Result, RotatorError};
 use crate::metrics::Metrics;
+use crate::ports::RotationStore;
 
 /// The right to act as leader for one term.
 #[derive(Clone, Debug)]
@@ -66,22 +67,42 @@ impl Leadership {
     /// Asks Vault whether the live lease still carries this term's fencing token: done before
     /// every destructive call (deleting an account), since external calls cannot be fenced.
     pub async fn verify(&self) -> Result<()> {
+        self.verify_with(&self.store).await
+    }
+
+    /// [`verify`](Self::verify) through any store that can say who holds the lease.
+    pub async fn verify_with<S: RotationStore + ?Sized>(&self, store: &S) -> Result<()> {
         self.check()?;
-        match Lease::status(&self.store).await? {
-            LeaseStatus::Held { record, .. } if record.fencing_token == self.fencing => Ok(()),
-            LeaseStatus::Held { record, .. } => {
+        match store.lease_holder().await? {
+            Some((_, token)) if token == self.fencing => Ok(()),
+            Some((holder, token)) => {
                 self.cancel.cancel();
                 Err(RotatorError::Interrupted(format!(
-                    "the lease now belongs to \"{}\" (fencing token {})",
-                    record.holder, record.fencing_token
+                    "the lease now belongs to \"{holder}\" (fencing token {token})"
                 )))
             }
-            LeaseStatus::Free { .. } => {
+            None => {
                 self.cancel.cancel();
                 Err(RotatorError::Interrupted(
                     "the lease expired or was released".into(),
                 ))
             }
+        }
+    }
+
+    /// A leadership of the term whose fencing token is `fencing`, ended by `cancel`, for the
+    /// engine's unit tests (whose store says who holds the lease) and for tools.
+    pub fn new(
+        fencing: FencingToken,
+        holder: &str,
+        cancel: CancellationToken,
+        store: VaultStore,
+    ) -> Self {
+        Leadership {
+            fencing,
+            holder: holder.to_string(),
+            cancel,
+            store,
         }
     }
 

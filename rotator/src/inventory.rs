@@ -18,6 +18,7 @@ use mixpanel_access::vault::{KvMetadata, Trigger, VaultStore};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, RotatorError};
+use crate::ports::RotationStore;
 
 /// The metadata key of a pending rotation request.
 pub const REQUEST_KEY: &str = "rotation_requested";
@@ -254,7 +255,7 @@ impl Record {
 
 /// Every credential under `creds/` with its inventory entry, by name. The metadata of each is
 /// dropped as soon as its record is made.
-pub async fn load(store: &VaultStore) -> Result<Vec<Record>> {
+pub async fn load<S: RotationStore + ?Sized>(store: &S) -> Result<Vec<Record>> {
     let mut out = Vec::new();
     store
         .visit_credentials(&mut |name, meta| out.push(Record::from_metadata(name, &meta)))
@@ -264,7 +265,7 @@ pub async fn load(store: &VaultStore) -> Result<Vec<Record>> {
 }
 
 /// One credential's record; `None` when it has no metadata.
-pub async fn load_one(store: &VaultStore, name: &str) -> Result<Option<Record>> {
+pub async fn load_one<S: RotationStore + ?Sized>(store: &S, name: &str) -> Result<Option<Record>> {
     Ok(store
         .read_metadata(name)
         .await?
@@ -272,7 +273,7 @@ pub async fn load_one(store: &VaultStore, name: &str) -> Result<Option<Record>> 
 }
 
 /// The entry of `name`, or an error saying it is missing or invalid.
-pub async fn entry(store: &VaultStore, name: &str) -> Result<InventoryEntry> {
+pub async fn entry<S: RotationStore + ?Sized>(store: &S, name: &str) -> Result<InventoryEntry> {
     match load_one(store, name).await? {
         None => Err(RotatorError::UnknownCredential(name.to_string())),
         Some(r) => Ok(r.entry?),
@@ -280,7 +281,11 @@ pub async fn entry(store: &VaultStore, name: &str) -> Result<InventoryEntry> {
 }
 
 /// Writes some of an entry's fields (merge-PATCH, other keys kept).
-pub async fn patch_fields(store: &VaultStore, entry: &InventoryEntry, keys: &[&str]) -> Result<()> {
+pub async fn patch_fields<S: RotationStore + ?Sized>(
+    store: &S,
+    entry: &InventoryEntry,
+    keys: &[&str],
+) -> Result<()> {
     let map = entry.to_custom_metadata()?;
     let fields: BTreeMap<String, Option<String>> = keys
         .iter()
@@ -293,8 +298,8 @@ pub async fn patch_fields(store: &VaultStore, entry: &InventoryEntry, keys: &[&s
 /// [`patch_fields`] for an entry whose stored secret was just replaced: the same write also
 /// forgets the cached check of the previous secret ([`AUTH_CHECK_KEY`]), so
 /// the next pass (or `status`) checks the new one instead of reporting the old answer.
-pub async fn patch_fields_new_secret(
-    store: &VaultStore,
+pub async fn patch_fields_new_secret<S: RotationStore + ?Sized>(
+    store: &S,
     entry: &InventoryEntry,
     keys: &[&str],
 ) -> Result<()> {
@@ -309,8 +314,8 @@ pub async fn patch_fields_new_secret(
 }
 
 /// Sets or removes one of the rotator's extra keys.
-pub async fn patch_extra(
-    store: &VaultStore,
+pub async fn patch_extra<S: RotationStore + ?Sized>(
+    store: &S,
     name: &str,
     key: &str,
     value: Option<String>,

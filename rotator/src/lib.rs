@@ -38,6 +38,7 @@ pub mod inventory;
 pub mod logging;
 pub mod metrics;
 pub mod policy;
+pub mod ports;
 pub mod table;
 pub mod triggers;
 

@@ -21,13 +21,14 @@ use crate::election::Leadership;
 use crate::error::{Result, RotatorError};
 use crate::inventory::{self, RotationRequest};
 use crate::policy::{self, Verdict};
+use crate::ports::{RotationApi, RotationStore};
 
 enum AfterFailure {
     Retry,
     Stop(Outcome),
 }
 
-impl Engine {
+impl<S: RotationStore, A: RotationApi> Engine<S, A> {
     /// Asks for a rotation: journals a new one, joins an open one, resumes one stopped in
     /// `needs_human` (manual and incident requests only), or mirrors a credential that cannot
     /// be rotated through the API. A request that lost a check-and-set race to another writer
@@ -154,7 +155,7 @@ impl Engine {
             };
             if old_username
                 .as_ref()
-                .is_some_and(|u| u.as_str() == self.api.client().config().username)
+                .is_some_and(|u| u.as_str() == self.api.own_username())
             {
                 return Err(RotatorError::Invalid(format!(
                     "{name} is the rotator's own service account: rotating it would revoke the credentials the rotator runs with; rotate it by hand (create a new admin account, update MIXPANEL_SERVICE_ACCOUNT_*, then delete the old one)"

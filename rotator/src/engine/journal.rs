@@ -8,7 +8,9 @@ use std::ops::Deref;
 
 use backon::BackoffBuilder;
 use chrono::Utc;
-use mixpanel_access::vault::{FencingToken, Journal, Phase, VaultError, VaultStore};
+use mixpanel_access::vault::{FencingToken, Journal, Phase, VaultError};
+
+use crate::ports::RotationStore;
 
 use crate::crash;
 use crate::election::Leadership;
@@ -31,8 +33,8 @@ impl Deref for FencedJournal<'_> {
 
 impl<'a> FencedJournal<'a> {
     /// The open journal of `name` (any phase), read now.
-    pub async fn read(
-        store: &VaultStore,
+    pub async fn read<S: RotationStore + ?Sized>(
+        store: &S,
         name: &str,
         lead: &'a Leadership,
     ) -> Result<Option<FencedJournal<'a>>> {
@@ -97,12 +99,12 @@ impl<'a> FencedJournal<'a> {
 
     /// Whether this term still holds the lease, asked of Vault: done before every call that
     /// cannot be fenced and cannot be undone (deleting an account, promoting a credential).
-    pub async fn verify_fencing(&self) -> Result<()> {
-        self.lead.verify().await
+    pub async fn verify_fencing<S: RotationStore + ?Sized>(&self, store: &S) -> Result<()> {
+        self.lead.verify_with(store).await
     }
 
     /// Writes the journal as it is now (check-and-set, fenced).
-    pub async fn save(&mut self, store: &VaultStore) -> Result<()> {
+    pub async fn save<S: RotationStore + ?Sized>(&mut self, store: &S) -> Result<()> {
         self.lead.check()?;
         self.journal.fencing_token = self.lead.fencing();
         self.version = store
@@ -112,7 +114,11 @@ impl<'a> FencedJournal<'a> {
     }
 
     /// Replaces the journal by `fresh` (a rotation started over under a new id) and writes it.
-    pub async fn restart(&mut self, store: &VaultStore, fresh: Journal) -> Result<()> {
+    pub async fn restart<S: RotationStore + ?Sized>(
+        &mut self,
+        store: &S,
+        fresh: Journal,
+    ) -> Result<()> {
         let old = std::mem::replace(&mut self.journal, fresh);
         if let Err(e) = self.save(store).await {
             self.journal = old;
@@ -125,7 +131,11 @@ impl<'a> FencedJournal<'a> {
     /// then the crash knob of that phase. Moving to `created` records a secret that exists
     /// nowhere else: that write is retried on transient Vault failures (see
     /// [`crate::policy::journal_write`]).
-    pub async fn advance(&mut self, store: &VaultStore, phase: Phase) -> Result<()> {
+    pub async fn advance<S: RotationStore + ?Sized>(
+        &mut self,
+        store: &S,
+        phase: Phase,
+    ) -> Result<()> {
         let from = self.journal.phase;
         self.journal.advance(phase, Utc::now());
         self.journal.fencing_token = self.lead.fencing();
@@ -143,7 +153,11 @@ impl<'a> FencedJournal<'a> {
     /// Writes the journal; if a request joined the rotation meanwhile (a check-and-set
     /// conflict with a version of the same rotation still in phase `from`), takes over its
     /// reason and overlap and writes again.
-    async fn write_merging(&mut self, store: &VaultStore, from: Phase) -> Result<()> {
+    async fn write_merging<S: RotationStore + ?Sized>(
+        &mut self,
+        store: &S,
+        from: Phase,
+    ) -> Result<()> {
         self.lead.check()?;
         let fencing = self.lead.fencing();
         match store
@@ -179,7 +193,11 @@ impl<'a> FencedJournal<'a> {
 
     /// A journal write that must not be lost (it holds a secret that exists nowhere else):
     /// transient Vault failures are retried while the term lasts, on the policy's backoff.
-    async fn write_hard(&mut self, store: &VaultStore, from: Phase) -> Result<()> {
+    async fn write_hard<S: RotationStore + ?Sized>(
+        &mut self,
+        store: &S,
+        from: Phase,
+    ) -> Result<()> {
         let mut backoff = crate::policy::journal_write().build();
         loop {
             match self.write_merging(store, from).await {

@@ -36,6 +36,7 @@ use crate::config::RotationSettings;
 use crate::error::Result;
 use crate::error::RotatorError;
 use crate::metrics::Metrics;
+use crate::ports::{RotationApi, RotationStore};
 
 mod driver;
 mod journal;
@@ -100,9 +101,11 @@ impl Requested {
 }
 
 /// The engine. Cheap to share through an `Arc`.
-pub struct Engine {
-    pub store: VaultStore,
-    pub api: Mixpanel,
+/// Generic over the store and the API for the unit tests of the phase machine (in-memory
+/// fakes); everywhere else it is `Engine` over Vault and Mixpanel.
+pub struct Engine<S = VaultStore, A = Mixpanel> {
+    pub store: S,
+    pub api: A,
     pub settings: RotationSettings,
     pub metrics: Arc<Metrics>,
 }
@@ -139,13 +142,8 @@ pub fn resume_phase(j: &Journal) -> Phase {
     }
 }
 
-impl Engine {
-    pub fn new(
-        store: VaultStore,
-        api: Mixpanel,
-        settings: RotationSettings,
-        metrics: Arc<Metrics>,
-    ) -> Engine {
+impl<S: RotationStore, A: RotationApi> Engine<S, A> {
+    pub fn new(store: S, api: A, settings: RotationSettings, metrics: Arc<Metrics>) -> Self {
         Engine {
             store,
             api,
@@ -171,7 +169,7 @@ impl Engine {
 }
 
 /// Whether this kind can be rotated through this API.
-fn can_rotate(api: &Mixpanel, kind: CredentialKind) -> bool {
+fn can_rotate<A: RotationApi>(api: &A, kind: CredentialKind) -> bool {
     match kind {
         CredentialKind::ServiceAccount => true,
         CredentialKind::ProjectSecret | CredentialKind::ProjectToken => {

@@ -10,7 +10,7 @@ use mixpanel_access::inventory::{CredentialKind, CredentialStatus, InventoryEntr
 use mixpanel_access::model::{
     ProjectId, ProjectRole, ProjectRoleGrant, ServiceAccountId, ServiceAccountUsername, TargetType,
 };
-use mixpanel_access::vault::{Credential, Journal, Phase, Trigger, VaultStore};
+use mixpanel_access::vault::{Credential, Journal, Phase, Trigger};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::journal::FencedJournal;
@@ -18,11 +18,11 @@ use super::{
     clip, expiry_for, new_rotation_id, rotation_username, same_value, username_base, Engine,
     ROTATION_FIELDS,
 };
-use crate::api::Mixpanel;
 use crate::config::RotationSettings;
 use crate::crash;
 use crate::error::{Result, RotatorError};
 use crate::inventory::{self, MIRRORED_KEY};
+use crate::ports::{RotationApi, RotationStore};
 
 /// What a step says comes next.
 #[derive(Debug)]
@@ -38,15 +38,15 @@ pub enum Next {
 }
 
 /// The steps, over the store, the API and the settings.
-pub struct Steps<'a> {
-    pub store: &'a VaultStore,
-    pub api: &'a Mixpanel,
+pub struct Steps<'a, S, A> {
+    pub store: &'a S,
+    pub api: &'a A,
     pub settings: &'a RotationSettings,
 }
 
-impl Engine {
+impl<S: RotationStore, A: RotationApi> Engine<S, A> {
     /// The steps over this engine's store and API.
-    pub fn steps(&self) -> Steps<'_> {
+    pub fn steps(&self) -> Steps<'_, S, A> {
         Steps {
             store: &self.store,
             api: &self.api,
@@ -55,7 +55,7 @@ impl Engine {
     }
 }
 
-impl Steps<'_> {
+impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
     fn can_rotate(&self, kind: CredentialKind) -> bool {
         super::can_rotate(self.api, kind)
     }
@@ -80,7 +80,7 @@ impl Steps<'_> {
             // Created by this rotation (once, or twice after an ambiguous create), but no
             // secret reached the journal: nobody can use them. Delete every one, check by a
             // read that none is left, and start over under a new username.
-            j.verify_fencing().await?;
+            j.verify_fencing(self.store).await?;
             for orphan in &orphans {
                 tracing::warn!(
                     credential = name,
@@ -269,7 +269,7 @@ impl Steps<'_> {
         name: &str,
         entry: &InventoryEntry,
         j: &Journal,
-        client: &mixpanel_access::api::Client,
+        client: &A::Probe,
     ) -> Result<()> {
         let (new_id, _, _) = new_account(j)?;
         let Some(old_id) = j.old_sa_id else {
@@ -474,7 +474,7 @@ impl Steps<'_> {
         let name = j.name().to_string();
         let name = name.as_str();
         let (new_id, username, secret) = new_account(j)?;
-        j.verify_fencing().await?;
+        j.verify_fencing(self.store).await?;
         let current = self.store.read_credential(name).await?;
         let already = matches!(&current, Some((Credential::ServiceAccount { sa_id, .. }, _)) if *sa_id == new_id);
         if !already {
@@ -512,7 +512,7 @@ impl Steps<'_> {
     pub(crate) async fn sa_revoke(&self, j: &mut FencedJournal<'_>) -> Result<Next> {
         let name = j.name().to_string();
         let name = name.as_str();
-        j.verify_fencing().await?;
+        j.verify_fencing(self.store).await?;
         let stored = self.store.read_credential(name).await?;
         let holds_new = matches!(&stored, Some((Credential::ServiceAccount { sa_id, .. }, _)) if Some(*sa_id) == j.new_sa_id);
         if !holds_new {
@@ -550,7 +550,7 @@ impl Steps<'_> {
             };
             let found = twins(&self.api.list_service_accounts().await?);
             for (id, username) in &found {
-                j.verify_fencing().await?;
+                j.verify_fencing(self.store).await?;
                 tracing::warn!(credential = name, rotation_id = %j.rotation_id, twin = %username, "deleting a twin account left by an ambiguous create");
                 self.api.delete_service_account(*id).await?;
             }
@@ -692,7 +692,7 @@ impl Steps<'_> {
     ) -> Result<Next> {
         let name = entry.name.as_str();
         let cred = self.project_credential(entry, j).await?;
-        j.verify_fencing().await?;
+        j.verify_fencing(self.store).await?;
         let current = self.store.read_credential(name).await?;
         if !current.as_ref().is_some_and(|(c, _)| same_value(c, &cred)) {
             let cas = self
