@@ -47,6 +47,11 @@ impl Leadership {
         }
     }
 
+    /// Ends the term (as a failed renewal or a shutdown does).
+    pub fn end(&self) {
+        self.cancel.cancel();
+    }
+
     pub fn is_over(&self) -> bool {
         self.cancel.is_cancelled()
     }

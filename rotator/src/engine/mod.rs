@@ -39,7 +39,11 @@ use crate::metrics::Metrics;
 use crate::ports::{RotationApi, RotationStore};
 
 mod driver;
+#[cfg(test)]
+mod fakes;
 mod journal;
+#[cfg(test)]
+mod phase_tests;
 mod steps;
 
 pub use journal::FencedJournal;
