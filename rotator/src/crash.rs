@@ -6,12 +6,23 @@
 //! - `intent`, `created`, `tested`, `promoted`, `overlap`, `revoked_old`, `done`: right after
 //!   the journal recorded that phase.
 //!
-//! It is for the crash-recovery tests; never set it in production.
+//! It is for the crash-recovery tests. The hooks exist only in a build with the cargo feature
+//! `fault-injection` (which the tests enable); in any other build, the release and installed
+//! binaries included, they do nothing and the environment variables are never read.
 
 /// The environment variable of the knob.
 pub const ENV: &str = "MIXPANEL_ROTATOR_CRASH_AFTER";
 
+/// Whether this build has the hooks (the `fault-injection` feature).
+pub const ENABLED: bool = cfg!(feature = "fault-injection");
+
+/// Aborts the process if the knob names `point` (with `fault-injection` only).
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn after(_point: &str) {}
+
 /// Aborts the process if the knob names `point`.
+#[cfg(feature = "fault-injection")]
 pub fn after(point: &str) {
     if let Ok(v) = std::env::var(ENV) {
         if v.trim() == point {
@@ -24,8 +35,14 @@ pub fn after(point: &str) {
 /// The environment variable of the pause knob: `<point>:<milliseconds>`.
 pub const PAUSE_ENV: &str = "MIXPANEL_ROTATOR_PAUSE_AT";
 
+/// Sleeps if the pause knob names `point` (with `fault-injection` only).
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub async fn pause(_point: &str) {}
+
 /// Sleeps if the pause knob names `point` (test-only: lets a test change Vault between a read
 /// and the check-and-set write that follows it, e.g. `apply_loaded:3000`).
+#[cfg(feature = "fault-injection")]
 pub async fn pause(point: &str) {
     if let Ok(v) = std::env::var(PAUSE_ENV) {
         if let Some((p, ms)) = v.trim().split_once(':') {

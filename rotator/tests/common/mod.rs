@@ -102,6 +102,9 @@ pub struct World {
     pub store: VaultStore,
     pub outputs: Arc<Mutex<Vec<String>>>,
     pub dir: tempfile::TempDir,
+    /// The rotator binary the CLI runs ([`BIN`], built with the test hooks, unless a test
+    /// points it at another build).
+    pub bin: String,
 }
 
 impl World {
@@ -122,6 +125,7 @@ impl World {
             store,
             outputs: Arc::new(Mutex::new(Vec::new())),
             dir: tempfile::tempdir().expect("temp dir"),
+            bin: BIN.to_string(),
         }
     }
 
@@ -154,12 +158,13 @@ impl World {
     }
 
     fn command(&self, extra: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(&self.bin);
         for k in [
             "VAULT_ADDR",
             "VAULT_TOKEN",
             "RUST_LOG",
             "MIXPANEL_ROTATOR_CRASH_AFTER",
+            "MIXPANEL_ROTATOR_PAUSE_AT",
             "MIXPANEL_ROTATOR_CONFIG",
         ] {
             cmd.env_remove(k);
