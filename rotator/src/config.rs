@@ -567,7 +567,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
 
 fn env_duration(env: &dyn Env, key: &str, slot: &mut Duration) -> Result<()> {
     if let Some(v) = env.var(key) {
-        *slot = parse_duration(&v).map_err(|e| RotatorError::Config(format!("{key}: {e}")))?;
+        *slot = parse_duration(&v).map_err(|e| RotatorError::config(key, e))?;
     }
     Ok(())
 }
@@ -586,11 +586,10 @@ impl Config {
     pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Config> {
         let mut config = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| {
-                    RotatorError::Config(format!("cannot read {}: {e}", p.display()))
-                })?;
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| RotatorError::config(format!("cannot read {}", p.display()), e))?;
                 let config = Config::from_toml(&text)
-                    .map_err(|e| RotatorError::Config(format!("{}: {e}", p.display())))?;
+                    .map_err(|e| RotatorError::config(format!("{}", p.display()), e))?;
                 if let Some(w) = config.secret_file_warning(p) {
                     eprintln!("warning: {w}");
                 }
@@ -706,9 +705,10 @@ impl Config {
             &mut r.membership_interval,
         )?;
         if let Some(v) = env.var("MIXPANEL_ROTATOR_MEMBERSHIP_OVERLAP") {
-            r.membership_overlap = Some(parse_duration(&v).map_err(|e| {
-                RotatorError::Config(format!("MIXPANEL_ROTATOR_MEMBERSHIP_OVERLAP: {e}"))
-            })?);
+            r.membership_overlap = Some(
+                parse_duration(&v)
+                    .map_err(|e| RotatorError::config("MIXPANEL_ROTATOR_MEMBERSHIP_OVERLAP", e))?,
+            );
         }
         env_number(
             env,
@@ -744,10 +744,10 @@ impl Config {
             &mut r.secret_check_interval,
         )?;
         if let Some(v) = env.var("MIXPANEL_ROTATOR_MAX_JITTER") {
-            r.max_jitter =
-                Some(parse_duration(&v).map_err(|e| {
-                    RotatorError::Config(format!("MIXPANEL_ROTATOR_MAX_JITTER: {e}"))
-                })?);
+            r.max_jitter = Some(
+                parse_duration(&v)
+                    .map_err(|e| RotatorError::config("MIXPANEL_ROTATOR_MAX_JITTER", e))?,
+            );
         }
         if let Some(h) = env.var("MIXPANEL_ROTATOR_HOLDER") {
             self.election.holder = Some(h);
@@ -766,7 +766,7 @@ impl Config {
         if let Some(f) = env.var("MIXPANEL_ROTATOR_LOG_FORMAT") {
             self.log.format = f
                 .parse()
-                .map_err(|e| RotatorError::Config(format!("MIXPANEL_ROTATOR_LOG_FORMAT: {e}")))?;
+                .map_err(|e| RotatorError::config("MIXPANEL_ROTATOR_LOG_FORMAT", e))?;
         }
         if let Some(f) = env.var("MIXPANEL_ROTATOR_LOG") {
             self.log.filter = f;

@@ -34,16 +34,70 @@ pub enum RotatorError {
     /// known, or the successor's access differs): the rotation stops in `needs_human` at once.
     #[error("{0}")]
     NeedsHuman(String),
+    /// [`NeedsHuman`](Self::NeedsHuman) because of what Mixpanel answered, which is kept as
+    /// the source (the message already names it).
+    #[error("{message}")]
+    NeedsHumanApi {
+        message: String,
+        #[source]
+        source: ApiError,
+    },
     /// A local I/O problem (a file, a socket).
     #[error("{0}")]
     Io(String),
+    /// A local I/O or encoding problem, with what was being done and its cause kept as the
+    /// source: `cannot write out.csv: Permission denied (os error 13)`.
+    #[error("{}", with_cause(.context, .source))]
+    IoFailed {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The configuration is invalid, with its cause kept as the source.
+    #[error("configuration: {}", with_cause(.context, .source))]
+    ConfigFailed {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The command ran and found something a person must look at (a credential that needs
     /// attention, a rotation in `needs_human`): exit code 1, where a failure to run is 2.
     #[error("{0}")]
     Attention(String),
 }
 
+/// `context: cause`, or the cause alone without a context.
+fn with_cause(context: &str, source: &dyn std::fmt::Display) -> String {
+    if context.is_empty() {
+        source.to_string()
+    } else {
+        format!("{context}: {source}")
+    }
+}
+
 impl RotatorError {
+    /// A local I/O or encoding failure while doing `context` (may be empty).
+    pub fn io(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        RotatorError::IoFailed {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// An invalid configuration found while doing `context`.
+    pub fn config(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        RotatorError::ConfigFailed {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
     /// Whether this is an interruption (lost leadership, shutdown) rather than a failure.
     pub fn is_interrupted(&self) -> bool {
         matches!(self, RotatorError::Interrupted(_))

@@ -56,7 +56,7 @@ pub fn validate_ticket(ticket: &str) -> Result<()> {
 
 pub fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text)
-        .map_err(|e| RotatorError::Io(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| RotatorError::io(format!("cannot write {}", path.display()), e))
 }
 
 /// The files of an evidence folder other than its own SHA256SUMS, with their paths relative
@@ -71,9 +71,9 @@ fn evidence_files(dir: &Path) -> Result<Vec<String>> {
 
 fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
     let rd = std::fs::read_dir(dir)
-        .map_err(|e| RotatorError::Io(format!("cannot read {}: {e}", dir.display())))?;
+        .map_err(|e| RotatorError::io(format!("cannot read {}", dir.display()), e))?;
     for e in rd {
-        let e = e.map_err(|e| RotatorError::Io(e.to_string()))?;
+        let e = e.map_err(|e| RotatorError::io("", e))?;
         let name = format!("{prefix}{}", e.file_name().to_string_lossy());
         let path = e.path();
         if path.is_dir() {
@@ -87,7 +87,7 @@ fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> 
 
 fn sha256_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path)
-        .map_err(|e| RotatorError::Io(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| RotatorError::io(format!("cannot read {}", path.display()), e))?;
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
@@ -359,7 +359,7 @@ impl RunLog {
             )));
         }
         std::fs::create_dir_all(&run_dir)
-            .map_err(|e| RotatorError::Io(format!("cannot create {}: {e}", run_dir.display())))?;
+            .map_err(|e| RotatorError::io(format!("cannot create {}", run_dir.display()), e))?;
         for (name, bytes) in files {
             for d in [&run_dir, &dir.to_path_buf()] {
                 std::fs::write(d.join(name), bytes).map_err(|e| {

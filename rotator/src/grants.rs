@@ -185,7 +185,7 @@ pub async fn write_evidence(
 ) -> Result<String> {
     let dir = evidence_folder(config, &g.ticket)?;
     std::fs::create_dir_all(&dir)
-        .map_err(|e| RotatorError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| RotatorError::io(format!("cannot create {}", dir.display()), e))?;
     let mut log = RunLog::begin(store, &g.ticket, command, approved_by).await?;
     let me = log.current().clone();
     let stamp = crate::evidence::stamp;
@@ -206,7 +206,7 @@ pub async fn write_evidence(
         me.vault_identity,
         log.markdown(),
     );
-    let json = serde_json::to_string_pretty(g).map_err(|e| RotatorError::Io(e.to_string()))?;
+    let json = serde_json::to_string_pretty(g).map_err(|e| RotatorError::io("", e))?;
     let outcome = format!("{} {}", g.id, g.status.as_str());
     log.finish(
         &dir,

@@ -155,7 +155,7 @@ pub fn render(rows: &[HistoryRow], format: &str) -> Result<String> {
         "csv" => Ok(to_csv(rows)),
         "json" => serde_json::to_string_pretty(rows)
             .map(|s| s + "\n")
-            .map_err(|e| RotatorError::Io(format!("cannot encode the history: {e}"))),
+            .map_err(|e| RotatorError::io("cannot encode the history", e)),
         other => Err(RotatorError::Invalid(format!(
             "--format: \"{other}\" is not csv or json"
         ))),

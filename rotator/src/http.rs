@@ -94,7 +94,7 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
-        .map_err(|e| RotatorError::Io(format!("HTTP server: {e}")))
+        .map_err(|e| RotatorError::io("HTTP server", e))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -29,7 +29,7 @@ pub enum Verdict {
 /// Sorts a step's failure.
 pub fn verdict(e: &RotatorError) -> Verdict {
     match e {
-        RotatorError::NeedsHuman(_) => Verdict::Stop,
+        RotatorError::NeedsHuman(_) | RotatorError::NeedsHumanApi { .. } => Verdict::Stop,
         RotatorError::Api(ApiError::Forbidden { .. }) => Verdict::Stop,
         RotatorError::Api(a) if a.is_transient() => Verdict::Transient,
         _ => Verdict::Counted,
@@ -153,6 +153,15 @@ mod tests {
             verdict(&RotatorError::NeedsHuman("differs".into())),
             Verdict::Stop
         );
+        let unauthorized = RotatorError::NeedsHumanApi {
+            message: "the old account cannot list its projects".into(),
+            source: ApiError::Unauthorized {
+                route: "r",
+                message: "bad".into(),
+            },
+        };
+        assert_eq!(verdict(&unauthorized), Verdict::Stop);
+        assert!(std::error::Error::source(&unauthorized).is_some());
         assert_eq!(verdict(&invalid), Verdict::Counted);
         assert_eq!(retry_after(&limited), Some(Duration::from_secs(7)));
         assert_eq!(retry_after(&server), None);

@@ -139,9 +139,7 @@ pub async fn list(config: Config, json: bool) -> Result<()> {
                 v
             })
             .collect();
-        out_line(
-            &serde_json::to_string_pretty(&rows).map_err(|e| RotatorError::Io(e.to_string()))?,
-        );
+        out_line(&serde_json::to_string_pretty(&rows).map_err(|e| RotatorError::io("", e))?);
     } else {
         let rows: Vec<Vec<String>> = book
             .grants

@@ -91,11 +91,11 @@ pub async fn audit_export_cmd(config: Config, opts: AuditExportOptions) -> Resul
     };
     let out: Box<dyn Write + Send> = match &opts.output {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
-            |e| RotatorError::Io(format!("cannot write {}: {e}", p.display())),
+            |e| RotatorError::io(format!("cannot write {}", p.display()), e),
         )?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    let mut w = EventWriter::new(opts.format, out).map_err(|e| RotatorError::Io(e.to_string()))?;
+    let mut w = EventWriter::new(opts.format, out).map_err(|e| RotatorError::io("", e))?;
     let mut count = 0usize;
     if let Some(timeout) = opts.via_export {
         let events = via_export(&api, &query, timeout).await?;
@@ -106,10 +106,10 @@ pub async fn audit_export_cmd(config: Config, opts: AuditExportOptions) -> Resul
             match w.write(e) {
                 Ok(()) => count += 1,
                 Err(err) if err.to_string().contains("Broken pipe") => return Ok(()),
-                Err(err) => return Err(RotatorError::Io(err.to_string())),
+                Err(err) => return Err(RotatorError::io("", err)),
             }
         }
-        w.finish().map_err(|e| RotatorError::Io(e.to_string()))?;
+        w.finish().map_err(|e| RotatorError::io("", e))?;
         eprintln!(
             "{count} event(s) exported through an asynchronous export{}",
             opts.output
@@ -145,7 +145,7 @@ pub async fn audit_export_cmd(config: Config, opts: AuditExportOptions) -> Resul
         return Err(RotatorError::Io(f));
     }
     let pages = pages?;
-    w.finish().map_err(|e| RotatorError::Io(e.to_string()))?;
+    w.finish().map_err(|e| RotatorError::io("", e))?;
     eprintln!(
         "{count} event(s) exported in {pages} page(s){}",
         opts.output

@@ -19,7 +19,7 @@ pub async fn history(
     match output {
         Some(path) => {
             std::fs::write(&path, &text)
-                .map_err(|e| RotatorError::Io(format!("cannot write {}: {e}", path.display())))?;
+                .map_err(|e| RotatorError::io(format!("cannot write {}", path.display()), e))?;
             eprintln!("{} rotation(s) written to {}", rows.len(), path.display());
         }
         None => out(&text),

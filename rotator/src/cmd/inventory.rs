@@ -197,9 +197,7 @@ pub async fn inventory_add(config: Config, args: AddArgs) -> Result<()> {
                 let mut secret = String::new();
                 std::io::stdin()
                     .read_to_string(&mut secret)
-                    .map_err(|err| {
-                        RotatorError::Io(format!("reading the secret from stdin: {err}"))
-                    })?;
+                    .map_err(|err| RotatorError::io("reading the secret from stdin", err))?;
                 let secret = secret.trim().to_string();
                 if secret.is_empty() {
                     return Err(RotatorError::Invalid("stdin held no secret".into()));
@@ -501,7 +499,7 @@ fn same_metadata(a: &InventoryEntry, b: &InventoryEntry) -> bool {
 
 pub async fn inventory_apply(config: Config, file: PathBuf, dry_run: bool) -> Result<()> {
     let text = std::fs::read_to_string(&file)
-        .map_err(|e| RotatorError::Io(format!("cannot read {}: {e}", file.display())))?;
+        .map_err(|e| RotatorError::io(format!("cannot read {}", file.display()), e))?;
     let entries = parse_inventory_toml(&text)
         .map_err(|e| RotatorError::Invalid(format!("{}: {e}", file.display())))?;
     for e in &entries {
@@ -727,7 +725,7 @@ pub async fn inventory_export(config: Config, format: &str, output: Option<PathB
     match output {
         Some(path) => {
             std::fs::write(&path, &text)
-                .map_err(|e| RotatorError::Io(format!("cannot write {}: {e}", path.display())))?;
+                .map_err(|e| RotatorError::io(format!("cannot write {}", path.display()), e))?;
             eprintln!("{} entries written to {}", entries.len(), path.display());
         }
         None => {

@@ -665,7 +665,7 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
     };
     let dir = journal.evidence.clone();
     std::fs::create_dir_all(&dir)
-        .map_err(|e| RotatorError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| RotatorError::io(format!("cannot create {}", dir.display()), e))?;
     let all_settled_at_start =
         journal.steps.iter().all(|s| s.status.settled()) && journal.finished.is_some();
     if resumed && all_settled_at_start && verify_dir(&dir).is_ok() {
@@ -870,7 +870,7 @@ fn print_summary(j: &OffboardJournal, dir: &Path) {
 }
 
 fn pretty(v: &serde_json::Value) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| RotatorError::Io(format!("cannot encode: {e}")))
+    serde_json::to_string_pretty(v).map_err(|e| RotatorError::io("cannot encode", e))
 }
 
 /// The files of this run's evidence (see [`crate::evidence`] for where they go).
@@ -917,7 +917,7 @@ async fn evidence_files(
     // activity.csv: the audit log by or about the person, and every event the offboarding's
     // own credential caused since it began (accounts created and deleted, secrets reset).
     let mut w = EventWriter::new(AuditExportFormat::Csv, Vec::new())
-        .map_err(|e| RotatorError::Io(e.to_string()))?;
+        .map_err(|e| RotatorError::io("", e))?;
     let mut write_err = None;
     let own = run.config.mixpanel.service_account_username.clone();
     let mut seen = std::collections::BTreeSet::new();
@@ -971,11 +971,11 @@ async fn evidence_files(
     }
     files.push((
         "activity.csv",
-        w.finish().map_err(|e| RotatorError::Io(e.to_string()))?,
+        w.finish().map_err(|e| RotatorError::io("", e))?,
     ));
     // rotated-credentials.csv: names and ids, never a secret.
     let mut rc = mixpanel_access::csv_cells::SafeCsvWriter::in_memory();
-    let csv_err = |e: csv::Error| RotatorError::Io(e.to_string());
+    let csv_err = |e: csv::Error| RotatorError::io("", e);
     rc.write_record([
         "name",
         "kind",
@@ -1015,8 +1015,7 @@ async fn evidence_files(
     }
     files.push((
         "rotated-credentials.csv",
-        rc.into_inner()
-            .map_err(|e| RotatorError::Io(e.to_string()))?,
+        rc.into_inner().map_err(|e| RotatorError::io("", e))?,
     ));
     // manual-steps.md
     let mut m = format!("# Manual steps: offboarding {} of {email}\n\n", j.ticket);

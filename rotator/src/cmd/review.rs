@@ -29,14 +29,14 @@ pub fn write_reports(
     dir: &Path,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| RotatorError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| RotatorError::io(format!("cannot create {}", dir.display()), e))?;
     let stamp = review.taken_at.format("%Y-%m-%dT%H%M%SZ");
     let mut out = Vec::new();
     for f in formats {
         let text = render(review, *f).map_err(RotatorError::Io)?;
         let path = dir.join(format!("access-review-{stamp}.{}", f.extension()));
         std::fs::write(&path, text)
-            .map_err(|e| RotatorError::Io(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| RotatorError::io(format!("cannot write {}", path.display()), e))?;
         out.push(path);
     }
     Ok(out)

@@ -36,7 +36,7 @@ pub async fn apply_cmd(
     validate_ticket(ticket)?;
     let approved_by = require_approval(execute, approved_by.as_deref())?;
     let text = std::fs::read_to_string(file)
-        .map_err(|e| RotatorError::Io(format!("cannot read {}: {e}", file.display())))?;
+        .map_err(|e| RotatorError::io(format!("cannot read {}", file.display()), e))?;
     let store = connect_store(&config).await?;
     let api = connect_api(&config).await?;
     let snap = snapshot(&config, &store, &api).await?;
@@ -196,7 +196,7 @@ pub async fn apply_cmd(
     // Evidence: this run's files in runs/<n>/, anchored in the ticket's Vault journal.
     let dir = evidence_folder(&config, ticket)?;
     std::fs::create_dir_all(&dir)
-        .map_err(|e| RotatorError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| RotatorError::io(format!("cannot create {}", dir.display()), e))?;
     let open = applied
         .iter()
         .filter(|a| a.result == "manual" || a.result == "failed")
@@ -208,7 +208,7 @@ pub async fn apply_cmd(
     };
     // The decisions file as evidence, with every cell a spreadsheet would run neutralised.
     let decisions_copy = mixpanel_access::csv_cells::neutralise(&text)
-        .map_err(|e| RotatorError::Io(format!("cannot copy the decisions file: {e}")))?;
+        .map_err(|e| RotatorError::io("cannot copy the decisions file", e))?;
     let me = log.current().clone();
     let applied_json = serde_json::to_string_pretty(&serde_json::json!({
         "ticket": ticket,
@@ -217,7 +217,7 @@ pub async fn apply_cmd(
         "organization": api.org(),
         "actions": applied,
     }))
-    .map_err(|e| RotatorError::Io(e.to_string()))?;
+    .map_err(|e| RotatorError::io("", e))?;
     let mut md = format!(
         "# Access review decisions applied ({ticket})\n\nRun {} of the ticket, by {} (Vault: {}), approved by {}; applied {} from {}. Outcome: {outcome}.\n\n## Runs\n\n{}\n## Actions\n\n| Line | Action | Result | Reviewer | Justification | Detail |\n|---|---|---|---|---|---|\n",
         me.n,

@@ -43,10 +43,8 @@ pub async fn run_daemon(config: Config) -> Result<()> {
     let addr = config.listen_addr()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| RotatorError::Io(format!("cannot listen on {addr}: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| RotatorError::Io(e.to_string()))?;
+        .map_err(|e| RotatorError::io(format!("cannot listen on {addr}"), e))?;
+    let local = listener.local_addr().map_err(|e| RotatorError::io("", e))?;
     tracing::info!(
         holder = %holder,
         http = %local,

@@ -241,9 +241,12 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
             // step, the old credential kept in use meanwhile.
             Err(e) if e.is_transient() => return Err(RotatorError::Api(e)),
             Err(e) => {
-                return Err(RotatorError::NeedsHuman(format!(
-                    "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
-                )))
+                return Err(RotatorError::NeedsHumanApi {
+                    message: format!(
+                        "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
+                    ),
+                    source: e,
+                })
             }
         };
         for (id, p) in &me.projects {
