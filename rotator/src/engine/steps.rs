@@ -56,6 +56,18 @@ impl<S: RotationStore, A: RotationApi> Engine<S, A> {
 }
 
 impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
+    /// Writes `credential` as the next version of `creds/<name>` (check-and-set against the
+    /// version there now). Returns the new version.
+    async fn write_over_current(&self, name: &str, credential: &Credential) -> Result<u64> {
+        let cas = self
+            .store
+            .read_metadata(name)
+            .await?
+            .map(|m| m.current_version)
+            .unwrap_or(0);
+        Ok(self.store.write_credential(name, credential, cas).await?)
+    }
+
     fn can_rotate(&self, kind: CredentialKind) -> bool {
         super::can_rotate(self.api, kind)
     }
@@ -481,18 +493,12 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
         let current = self.store.read_credential(name).await?;
         let already = matches!(&current, Some((Credential::ServiceAccount { sa_id, .. }, _)) if *sa_id == new_id);
         if !already {
-            let cas = self
-                .store
-                .read_metadata(name)
-                .await?
-                .map(|m| m.current_version)
-                .unwrap_or(0);
             let credential = Credential::ServiceAccount {
                 username: username.clone(),
                 secret,
                 sa_id: new_id,
             };
-            let version = self.store.write_credential(name, &credential, cas).await?;
+            let version = self.write_over_current(name, &credential).await?;
             tracing::info!(credential = name, rotation_id = %j.rotation_id, version, "new credential promoted: consumers now read it");
         }
         let mut e = inventory::entry(self.store, name).await?;
@@ -698,13 +704,7 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
         j.verify_fencing(self.store).await?;
         let current = self.store.read_credential(name).await?;
         if !current.as_ref().is_some_and(|(c, _)| same_value(c, &cred)) {
-            let cas = self
-                .store
-                .read_metadata(name)
-                .await?
-                .map(|m| m.current_version)
-                .unwrap_or(0);
-            self.store.write_credential(name, &cred, cas).await?;
+            self.write_over_current(name, &cred).await?;
         }
         let mut e = inventory::entry(self.store, name).await?;
         e.record_rotation(
@@ -815,13 +815,7 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
         let changed = !current.as_ref().is_some_and(|(c, _)| same_value(c, &cred));
         let mut e = inventory::entry(self.store, name).await?;
         if changed {
-            let cas = self
-                .store
-                .read_metadata(name)
-                .await?
-                .map(|m| m.current_version)
-                .unwrap_or(0);
-            self.store.write_credential(name, &cred, cas).await?;
+            self.write_over_current(name, &cred).await?;
             if current.is_some() {
                 tracing::info!(credential = name, project = project.0, "the value changed in Mixpanel since the last mirror: recorded as a manual rotation");
                 e.record_rotation(now, None, Some("manual (detected by the mirror)".into()));
