@@ -109,8 +109,10 @@ pub enum Command {
     Access(AccessCommand),
     /// Show the leader, the inventory's statuses and open rotations.
     /// Exits 1 when a credential needs attention (overdue, needs_human,
-    /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
-    /// or the inventory is empty.
+    /// manual_rotation_required, its secret missing, refused by Mixpanel or unchecked, an
+    /// invalid entry) or the inventory is empty; 2 when it could not run (Vault unreachable,
+    /// the rotator's own Mixpanel credential refused, or Mixpanel not answering so that no
+    /// stored secret could be checked).
     /// With names, every detail of those credentials: the full note and, for a rotation in
     /// needs_human, what to do by hand.
     Status {

@@ -51,8 +51,23 @@ impl Health {
         }
     }
 
+    /// Whether a person must look: a missing or refused secret, and a secret that could not
+    /// be checked (an `unchecked` is not `ok`: nothing vouches that it works).
     pub fn needs_attention(&self) -> bool {
-        matches!(self, Health::SecretMissing | Health::SecretRejected(_))
+        matches!(
+            self,
+            Health::SecretMissing | Health::SecretRejected(_) | Health::Unchecked(_)
+        )
+    }
+
+    /// Whether Mixpanel answered for this secret (now or in a check the cache vouches for).
+    pub fn checked(&self) -> bool {
+        matches!(self, Health::Ok(_) | Health::SecretRejected(_))
+    }
+
+    /// Whether there is a stored secret Mixpanel could be asked about.
+    pub fn checkable(&self) -> bool {
+        self.checked() || matches!(self, Health::Unchecked(_))
     }
 
     pub fn detail(&self) -> String {

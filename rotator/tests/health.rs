@@ -108,6 +108,7 @@ async fn three_secrets_broken_right_after_a_baseline_status_are_reported_at_once
             &[("MIXPANEL_API_URL", "http://127.0.0.1:9")],
         )
         .await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
     let v: Value = serde_json::from_str(&run.stdout).expect("json");
     assert_eq!(health_of(&v, "h/over"), "unchecked", "{v}");
     assert_eq!(health_of(&v, "web/secret"), "unchecked", "{v}");
@@ -206,12 +207,72 @@ async fn exit_codes_tell_needs_attention_from_could_not_run() {
         .service_account("codes", ProjectRole::Consumer, &[p])
         .await;
     w.register_sa("c/one", &acct, &[p], |_| {}).await;
-    // 0: all well.
+    w.register_project_credentials(&p.0.to_string()).await;
+    // 0: all well, everything checked.
     let run = w.cli(&["status"], &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     // 2: a bad Vault token, the command could not run.
     let run = w.cli(&["status"], &[("VAULT_TOKEN", "not-a-token")]).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
+    // 2: Mixpanel unreachable: not one stored secret could be checked (it used to exit 0
+    // with everything `unchecked` and a warning).
+    let run = w
+        .cli(
+            &["status", "--json"],
+            &[("MIXPANEL_API_URL", "http://127.0.0.1:9")],
+        )
+        .await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("could not check the stored secrets"),
+        "{}",
+        run.stderr
+    );
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(health_of(&v, "c/one"), "unchecked", "{v}");
+    // 2: the rotator's own credential refused (a bad token), even though the stored
+    // service-account secret itself can still be checked with its own credential.
+    let run = w
+        .cli(
+            &["status"],
+            &[("MIXPANEL_SERVICE_ACCOUNT_SECRET", "not-the-secret")],
+        )
+        .await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("refuses the rotator's own service account"),
+        "{}",
+        run.stderr
+    );
+    // 1: one secret could not be checked (the project's metadata answers 503), the other
+    // was: an `unchecked` is not `ok`, it needs attention.
+    w.emu
+        .set_faults(serde_json::json!({
+            "error_rate": 1.0,
+            "error_status": 503,
+            "routes": ["project_metadata"]
+        }))
+        .await;
+    let run = w.cli(&["status", "--json"], &[]).await;
+    w.emu.clear_faults().await;
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(health_of(&v, "web/secret"), "unchecked", "{v}");
+    assert_eq!(v["needs_attention"], 1, "{v}");
+    let row = v["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["name"] == "web/secret")
+        .expect("web/secret listed");
+    assert_eq!(row["attention"], true, "{v}");
+    assert!(
+        row["note"].as_str().unwrap_or_default().contains("503"),
+        "{v}"
+    );
+    let run = w.cli(&["status"], &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
     // 2: bad arguments.
     let run = w.cli(&["rotate", "c/one"], &[]).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
