@@ -65,6 +65,25 @@ pub fn transient_delay(
     delay.max(retry_after.unwrap_or_default())
 }
 
+/// The first wait after a failed scheduled access review.
+pub const REVIEW_MIN_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The longest wait between tries of a failing scheduled access review.
+pub const REVIEW_MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+
+/// The backoff of a failed scheduled access review (its reads, its report): from
+/// [`REVIEW_MIN_BACKOFF`], doubling, with jitter, at most [`REVIEW_MAX_BACKOFF`] and never more
+/// than the review interval; tried again for as long as the replica leads.
+pub fn review_backoff(interval: Duration) -> backon::ExponentialBuilder {
+    let max = REVIEW_MAX_BACKOFF.min(interval).max(REVIEW_MIN_BACKOFF);
+    backon::ExponentialBuilder::default()
+        .with_min_delay(REVIEW_MIN_BACKOFF)
+        .with_max_delay(max)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+}
+
 /// The wait before the next try of a counted failure (`attempts` so far): from `min`,
 /// doubling, at most `max`, at least `retry_after`.
 pub fn counted_delay(
@@ -145,5 +164,32 @@ mod tests {
         assert_eq!(counted_delay(min, max, 1, None), min);
         assert_eq!(counted_delay(min, max, 3, None), Duration::from_millis(400));
         assert_eq!(counted_delay(min, max, 30, None), max);
+    }
+
+    #[test]
+    fn a_failed_review_backs_off_growing_and_capped_by_the_interval() {
+        let delays: Vec<Duration> = review_backoff(Duration::from_secs(3600))
+            .build()
+            .take(30)
+            .collect();
+        assert_eq!(delays.len(), 30, "it keeps trying");
+        // Doubling with jitter (which only adds, at most the delay itself): the third wait is
+        // longer than the first, whatever the draws.
+        assert!(delays[0] >= REVIEW_MIN_BACKOFF && delays[0] < 2 * REVIEW_MIN_BACKOFF);
+        assert!(delays[2] > delays[0], "{delays:?}");
+        assert!(
+            delays.iter().all(|d| *d <= 2 * REVIEW_MAX_BACKOFF),
+            "{delays:?}"
+        );
+        assert!(delays[29] >= REVIEW_MAX_BACKOFF, "{delays:?}");
+        // Never far beyond a short interval.
+        let short: Vec<Duration> = review_backoff(Duration::from_secs(5))
+            .build()
+            .take(10)
+            .collect();
+        assert!(
+            short.iter().all(|d| *d <= Duration::from_secs(10)),
+            "{short:?}"
+        );
     }
 }
