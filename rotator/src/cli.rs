@@ -288,9 +288,14 @@ pub struct RotateCmd {
     /// Also every credential the inventory lists on this project.
     #[arg(long)]
     pub project: Option<u64>,
-    /// Why (a ticket, an incident); recorded in the journal and the inventory.
-    #[arg(long)]
-    pub reason: String,
+    /// Why (a ticket, an incident); recorded in the journal and the inventory. Optional with
+    /// --retry.
+    #[arg(long, required_unless_present = "retry")]
+    pub reason: Option<String>,
+    /// Resume a rotation stopped in needs_human, from its phase with its attempts reset, once
+    /// its cause is fixed (see `status NAME`); refused when none of the credentials has one.
+    #[arg(long, conflicts_with_all = ["project", "incident", "force"])]
+    pub retry: bool,
     /// How long the old credential stays valid after the new one is stored (e.g. 0s, 1h);
     /// the entry's own overlap when absent.
     #[arg(long, value_parser = parse_duration_arg)]
@@ -418,7 +423,10 @@ impl From<RotateCmd> for crate::cmd::rotate::RotateArgs {
         Self {
             names: c.names,
             project: c.project,
-            reason: c.reason,
+            reason: c
+                .reason
+                .unwrap_or_else(|| "retry after the cause of needs_human was fixed".to_string()),
+            retry: c.retry,
             overlap: c.overlap,
             incident: c.incident,
             requested_by: c.requested_by,

@@ -560,3 +560,114 @@ async fn transient_faults_during_scheduled_rotations_heal_without_needs_human() 
     );
     assert_eq!(d.terminate().await, Some(0));
 }
+
+/// `rotate NAME --retry`: a rotation stopped in needs_human by a 403 (the rotator run with a
+/// service account too weak to create accounts) resumes, once the cause is fixed (the
+/// rotator's own admin credential back), from its phase with its attempts reset, and
+/// completes: the new credential works (read) and `status` is ok. With nothing to retry it is
+/// refused, naming the state, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retry_resumes_a_rotation_that_needed_a_human_once_the_cause_is_fixed() {
+    let w = World::new().await;
+    let p = w.project("retry").await;
+    let old = w
+        .service_account("retry-etl", ProjectRole::Consumer, &[p])
+        .await;
+    w.register_sa("r/etl", &old, &[p], |_| {}).await;
+    let weak = w
+        .service_account("retry-weak", ProjectRole::Analyst, &[p])
+        .await;
+    let weaker = [
+        ("MIXPANEL_SERVICE_ACCOUNT_USERNAME", weak.username.as_str()),
+        ("MIXPANEL_SERVICE_ACCOUNT_SECRET", weak.secret.as_str()),
+    ];
+
+    // Nothing to retry yet: refused, nothing changed (no journal opened).
+    let run = w.cli(&["rotate", "r/etl", "--retry"], &[]).await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("nothing to retry for r/etl"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("never been rotated"), "{}", run.stderr);
+    assert!(w.store.read_journal("r/etl").await.expect("j").is_none());
+
+    // A 403: the weak credential cannot create the successor; needs_human at once.
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "r/etl",
+                "--reason",
+                "quarterly",
+                "--overlap",
+                "0s",
+            ],
+            &weaker,
+        )
+        .await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("needs_human"), "{}", run.stdout);
+    let (j, _) = w.store.read_journal("r/etl").await.expect("j").expect("j");
+    assert_eq!(j.phase.as_str(), "needs_human");
+    assert!(j.attempts >= 1, "{j:?}");
+    let rotation = j.rotation_id.clone();
+    let run = w.cli(&["status", "r/etl"], &[]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("rotate r/etl --retry"),
+        "what to do names --retry: {}",
+        run.stdout
+    );
+
+    // Retried with the cause still there: it stops again, the same rotation.
+    let run = w.cli(&["rotate", "r/etl", "--retry"], &weaker).await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    let (j, _) = w.store.read_journal("r/etl").await.expect("j").expect("j");
+    assert_eq!(j.phase.as_str(), "needs_human");
+    assert_eq!(j.rotation_id, rotation);
+
+    // The cause fixed (the rotator's admin credential): --retry resumes the same rotation
+    // and completes it.
+    let run = w.cli(&["rotate", "r/etl", "--retry"], &[]).await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!("resumed rotation {rotation}")),
+        "{}",
+        run.stdout
+    );
+    let (j, _) = w.store.read_journal("r/etl").await.expect("j").expect("j");
+    assert_eq!(j.rotation_id, rotation, "the same rotation, not a new one");
+    w.assert_converged("r/etl", "retry-etl").await;
+    let run = w.cli(&["status", "r/etl", "--json"], &[]).await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(health_of(&v, "r/etl"), "ok", "{v}");
+
+    // Done: nothing to retry any more, and nothing changes.
+    let before = w
+        .store
+        .read_journal("r/etl")
+        .await
+        .expect("j")
+        .expect("j")
+        .1;
+    let run = w.cli(&["rotate", "r/etl", "--retry"], &[]).await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("its last rotation {rotation} is done")),
+        "{}",
+        run.stderr
+    );
+    let after = w
+        .store
+        .read_journal("r/etl")
+        .await
+        .expect("j")
+        .expect("j")
+        .1;
+    assert_eq!(before, after, "the journal is untouched");
+    w.assert_no_secret_leaked().await;
+}

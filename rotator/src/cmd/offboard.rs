@@ -500,6 +500,7 @@ impl Run<'_> {
                 "offboarding {} ({})",
                 self.journal.email, self.journal.ticket
             ),
+            retry: false,
             overlap: Some(Duration::ZERO),
             incident: true,
             requested_by: Some(format!("offboard {}", self.journal.ticket)),

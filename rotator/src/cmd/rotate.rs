@@ -46,6 +46,9 @@ pub struct RotateArgs {
     pub project: Option<u64>,
     /// Why (a ticket, an incident); recorded in the journal and the inventory.
     pub reason: String,
+    /// Only resume rotations stopped in `needs_human` (attempts reset, from their phase);
+    /// refused, before anything is changed, for a credential that has none.
+    pub retry: bool,
     /// How long the old credential stays valid after the new one is stored (e.g. 0s, 1h);
     /// the entry's own overlap when absent.
     pub overlap: Option<Duration>,
@@ -260,6 +263,9 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
         // before anything is rotated; an entry found through --project that refuses (a project
         // token without --force, say) is skipped and reported.
         let e = inventory::entry(&store, &name).await?;
+        if args.retry {
+            check_retry(&store, &name).await?;
+        }
         if let Err(refused) = inventory::check_request(&e, &t.req) {
             if args.names.contains(&name) {
                 return Err(refused);
@@ -413,6 +419,31 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
         }
     }
     Ok(targets.into_iter().filter_map(|t| t.result).collect())
+}
+
+/// `--retry`: the credential must have a rotation stopped in `needs_human`; otherwise says
+/// what state it is in and what to run instead.
+async fn check_retry(store: &VaultStore, name: &str) -> Result<()> {
+    let journal = store.read_journal(name).await?.map(|(j, _)| j);
+    let state = match &journal {
+        Some(j) if j.phase == Phase::NeedsHuman => return Ok(()),
+        Some(j) if j.phase.is_open() => format!(
+            "its rotation {} is open in phase {} and the leader drives it (`mixpanel-rotator status {name}` follows it)",
+            j.rotation_id, j.phase
+        ),
+        Some(j) => format!(
+            "its last rotation {} is {}{}",
+            j.rotation_id,
+            j.phase,
+            j.finished_at
+                .map(|t| format!(" (finished {})", inventory::stamp(t)))
+                .unwrap_or_default()
+        ),
+        None => "it has never been rotated by the rotator".to_string(),
+    };
+    Err(RotatorError::Invalid(format!(
+        "nothing to retry for {name}: no rotation of it is stopped in needs_human ({state}); nothing was changed. To rotate it anew: `mixpanel-rotator rotate {name} --reason ...`"
+    )))
 }
 
 fn humantime_secs(d: Duration) -> String {

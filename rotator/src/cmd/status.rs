@@ -34,7 +34,7 @@ struct StatusRow {
 
 /// What a person does by hand for a rotation of `name` stopped in `needs_human` with `error`.
 pub fn needs_human_hint(name: &str, error: &str) -> String {
-    let resume = format!("then resume it: `mixpanel-rotator rotate {name} --reason ...`");
+    let resume = format!("then resume it: `mixpanel-rotator rotate {name} --retry`");
     if error.contains("access differs") {
         format!("compare the old and the new account's project roles in Mixpanel (Organization settings > Service accounts) and make them equal, or delete the new account if the old one's access was wrong; {resume}")
     } else if error.contains("cannot be listed with its own credential") {
