@@ -200,3 +200,18 @@ pub async fn check(
         Health::SecretRejected(result.detail)
     })
 }
+
+/// Drops the cached check of `name`'s stored secret: a 401 seen with that secret anywhere (a
+/// rotation step, another command) means no earlier "ok" may vouch for it, so the next
+/// `status` or reconcile pass checks it again. A failure to write is logged, not returned:
+/// the 401 itself is what the caller reports.
+pub async fn forget_check(store: &VaultStore, name: &str) {
+    match inventory::patch_extra(store, name, AUTH_CHECK_KEY, None).await {
+        Ok(()) => {
+            tracing::debug!(credential = %name, "a 401 with the stored secret: its cached check is dropped")
+        }
+        Err(e) => {
+            tracing::warn!(credential = %name, error = %e, "a 401 with the stored secret, but its cached check could not be dropped")
+        }
+    }
+}

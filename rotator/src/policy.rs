@@ -3,9 +3,12 @@
 //!
 //! - Transient (HTTP 5xx, 429, no answer, a create whose outcome is unknown): Mixpanel will
 //!   answer again. The driver backs off (growing, capped, with jitter, at least `Retry-After`)
-//!   and tries again for as long as it takes; these failures do not count toward
+//!   and tries again for as long as the old credential is valid ([`old_still_valid`]: before
+//!   promotion, until the old account's `expires`); these failures do not count toward
 //!   `needs_human`, and the working credential is kept meanwhile. The time since the first
-//!   one is exported, for an alert when it lasts.
+//!   one is exported, for an alert when it lasts. Past the old credential's expiry, a
+//!   transient failure before promotion stops in `needs_human`: consumers are left without a
+//!   working credential, which is for a person.
 //! - Stop (403, a successor whose access differs from its predecessor's, anything the step
 //!   itself says a person must decide): `needs_human` at once.
 //! - Counted (any other failure, such as a 4xx): retried, and after `max_attempts` in the same
@@ -34,6 +37,17 @@ pub fn verdict(e: &RotatorError) -> Verdict {
         RotatorError::Api(a) if a.is_transient() => Verdict::Transient,
         _ => Verdict::Counted,
     }
+}
+
+/// Whether a transient failure may still be retried: after promotion always (the successor
+/// is in place, and the revocation is retried until it is done); before, only while the old
+/// credential works, i.e. before its `expires` (when it has one).
+pub fn old_still_valid(
+    promoted: bool,
+    old_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    promoted || old_expires_at.is_none_or(|at| now < at)
 }
 
 /// How long Mixpanel asked to wait, if it did.
@@ -194,6 +208,21 @@ mod tests {
         assert_eq!(counted_delay(min, max, 1, None), min);
         assert_eq!(counted_delay(min, max, 3, None), Duration::from_millis(400));
         assert_eq!(counted_delay(min, max, 30, None), max);
+    }
+
+    #[test]
+    fn transient_failures_are_retried_only_while_the_old_credential_is_valid() {
+        let now = chrono::Utc::now();
+        let later = now + chrono::TimeDelta::seconds(60);
+        let earlier = now - chrono::TimeDelta::seconds(1);
+        assert!(old_still_valid(false, None, now), "no expiry: always");
+        assert!(old_still_valid(false, Some(later), now));
+        assert!(!old_still_valid(false, Some(earlier), now));
+        assert!(!old_still_valid(false, Some(now), now), "expired at now");
+        assert!(
+            old_still_valid(true, Some(earlier), now),
+            "promoted: the successor works"
+        );
     }
 
     #[test]

@@ -671,3 +671,195 @@ async fn retry_resumes_a_rotation_that_needed_a_human_once_the_cause_is_fixed() 
     assert_eq!(before, after, "the journal is untouched");
     w.assert_no_secret_leaked().await;
 }
+
+/// Transient faults are retried only while the old credential is valid: an old account that
+/// expires while Mixpanel keeps answering 503 to the successor's create ends in needs_human
+/// before the expiry, with the reason and what to do, after retrying until then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transient_fault_stops_in_needs_human_once_the_old_credential_expires() {
+    use chrono::{TimeDelta, Utc};
+    use mixpanel_access::api::wire;
+    use mixpanel_access::model::{Expiry, ProjectRoleGrant};
+    use secrecy::ExposeSecret;
+    let w = World::new().await;
+    let p = w.project("expiring").await;
+    let expires = Expiry::from_datetime(Utc::now() + TimeDelta::seconds(10));
+    let created = w
+        .admin
+        .create_service_account(
+            w.boot.org,
+            &wire::CreateServiceAccount {
+                username: "expiring".into(),
+                role: ProjectRole::Consumer,
+                expires: Some(expires),
+                projects: vec![ProjectRoleGrant {
+                    id: p,
+                    role: ProjectRole::Consumer,
+                }],
+            },
+        )
+        .await
+        .expect("create");
+    let old = common::wire_created::Created {
+        id: created.account.id,
+        username: created.account.username.to_string(),
+        secret: created.secret.expose_secret().to_string(),
+    };
+    w.register_sa("x/expiring", &old, &[p], |_| {}).await;
+    // Every create of the successor answers 503, for as long as the test runs.
+    w.emu
+        .set_faults(serde_json::json!({
+            "error_rate": 1.0,
+            "error_status": 503,
+            "routes": ["create_service_account"]
+        }))
+        .await;
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "x/expiring",
+                "--reason",
+                "scheduled",
+                "--overlap",
+                "0s",
+                "--timeout",
+                "60s",
+            ],
+            &[("MIXPANEL_ROTATOR_API_MAX_RETRIES", "0")],
+        )
+        .await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("needs_human"), "{}", run.stdout);
+    let (j, _) = w
+        .store
+        .read_journal("x/expiring")
+        .await
+        .expect("j")
+        .expect("j");
+    assert_eq!(j.phase.as_str(), "needs_human", "{j:?}");
+    assert_eq!(j.old_expires_at, Some(expires.0), "{j:?}");
+    let error = j.last_error.clone().unwrap_or_default();
+    assert!(error.contains("503"), "{error}");
+    assert!(error.contains("the old account expires at"), "{error}");
+    assert!(error.contains("--retry"), "{error}");
+    // It retried (transient failures, not attempts) until the next try would have come after
+    // the expiry: the stop is within one maximal backoff (2 s in tests) of it, not earlier.
+    assert!(j.transient_failures >= 2, "{j:?}");
+    let stopped = j.updated_at;
+    assert!(
+        stopped >= expires.0 - TimeDelta::seconds(3),
+        "stopped at {stopped}, the old account expires at {}",
+        expires.0
+    );
+    // status says why and what to do.
+    let run = w.cli(&["status", "x/expiring"], &[]).await;
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("the old account expires at"),
+        "{}",
+        run.stdout
+    );
+    w.emu.clear_faults().await;
+}
+
+/// A 401 seen with a stored secret anywhere drops its cached check: a cached ok, then the
+/// account deleted out of band, then a rotation whose step reads with the old secret sees the
+/// 401: the cached "ok" is gone, and the next status reports the secret refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_401_seen_by_a_rotation_drops_the_cached_check() {
+    let w = World::new().await;
+    let p = w.project("cached").await;
+    let acct = w
+        .service_account("cached", ProjectRole::Consumer, &[p])
+        .await;
+    w.register_sa("k/cached", &acct, &[p], |_| {}).await;
+    let run = w.cli(&["status"], &[]).await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let cached = |w: &World| {
+        let store = w.store.clone();
+        async move {
+            store
+                .read_metadata("k/cached")
+                .await
+                .expect("meta")
+                .expect("meta")
+                .custom_metadata
+                .get("auth_check")
+                .cloned()
+        }
+    };
+    assert!(
+        cached(&w).await.is_some_and(|c| c.starts_with("ok ")),
+        "a cached ok"
+    );
+    w.admin
+        .delete_service_account(w.boot.org, acct.id)
+        .await
+        .expect("delete");
+    // The rotation reads the old account's projects with its own (stored) secret: 401.
+    let run = w
+        .cli(
+            &["rotate", "k/cached", "--reason", "r", "--overlap", "0s"],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("needs_human"), "{}", run.stdout);
+    let after = cached(&w).await;
+    assert!(
+        !after.as_deref().is_some_and(|c| c.starts_with("ok ")),
+        "the cached ok survived the 401: {after:?}"
+    );
+    let run = w.cli(&["status", "k/cached", "--json"], &[]).await;
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(health_of(&v, "k/cached"), "secret_rejected", "{v}");
+}
+
+/// An account past its `expires` is still listed, with the same Vault version and account id,
+/// but refuses its secret: no cached "ok" vouches for it, `status` reports it refused at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_account_is_not_vouched_for_by_a_cached_ok() {
+    use chrono::{TimeDelta, Utc};
+    use mixpanel_access::api::wire;
+    use mixpanel_access::model::{Expiry, ProjectRoleGrant};
+    use secrecy::ExposeSecret;
+    let w = World::new().await;
+    let p = w.project("expired").await;
+    let expires = Expiry::from_datetime(Utc::now() + TimeDelta::seconds(3));
+    let created = w
+        .admin
+        .create_service_account(
+            w.boot.org,
+            &wire::CreateServiceAccount {
+                username: "soon".into(),
+                role: ProjectRole::Consumer,
+                expires: Some(expires),
+                projects: vec![ProjectRoleGrant {
+                    id: p,
+                    role: ProjectRole::Consumer,
+                }],
+            },
+        )
+        .await
+        .expect("create");
+    let acct = common::wire_created::Created {
+        id: created.account.id,
+        username: created.account.username.to_string(),
+        secret: created.secret.expose_secret().to_string(),
+    };
+    w.register_sa("e/soon", &acct, &[p], |_| {}).await;
+    let run = w.cli(&["status", "--json", "--all"], &[]).await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(health_of(&v, "e/soon"), "ok", "{v}");
+    // Wait out the expiry (a wait for a state, not a measure of time).
+    while Utc::now() <= expires.0 + TimeDelta::seconds(1) {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let run = w.cli(&["status", "--json"], &[]).await;
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(health_of(&v, "e/soon"), "secret_rejected", "{v}");
+}

@@ -90,11 +90,21 @@ pub async fn status(config: Config, names: &[String], all: bool, json: bool) -> 
         }
     };
     let max_age = config.rotation.health_check_interval;
-    // The accounts Mixpanel lists now (one request): a cached "ok" for an account deleted out
-    // of band is checked again.
+    // The live accounts Mixpanel lists now (one request): a cached "ok" for an account deleted
+    // out of band, or expired, is checked again.
     let accounts: Option<BTreeSet<ServiceAccountId>> = match &api {
         Some(a) => match a.list_service_accounts().await {
-            Ok(list) => Some(list.into_iter().map(|s| s.id).collect()),
+            // An account past its `expires` is still listed but refuses its secret: it is
+            // left out, so that no cached "ok" vouches for it.
+            Ok(list) => {
+                let now = chrono::Utc::now();
+                Some(
+                    list.into_iter()
+                        .filter(|s| s.expires.is_none_or(|at| at > now))
+                        .map(|s| s.id)
+                        .collect(),
+                )
+            }
             Err(e) => {
                 eprintln!("warning: cannot list Mixpanel's service accounts ({e}): cached secret checks are not trusted");
                 blocked = Some(match &e {

@@ -135,6 +135,11 @@ impl Steps<'_> {
         let old = j
             .old_sa_id
             .and_then(|id| accounts.iter().find(|a| a.id == id));
+        // Until when transient failures may be retried before promotion (saved with the next
+        // write of the journal).
+        if let Some(expires) = old.and_then(|a| a.expires) {
+            j.edit().old_expires_at = Some(expires);
+        }
         let mut role = old
             .and_then(|a| a.role)
             .or(entry.role)
@@ -241,9 +246,13 @@ impl Steps<'_> {
             // step, the old credential kept in use meanwhile.
             Err(e) if e.is_transient() => return Err(RotatorError::Api(e)),
             Err(e) => {
+                if matches!(e, ApiError::Unauthorized { .. }) {
+                    // The stored secret is refused: no cached "ok" may vouch for it any more.
+                    crate::health::forget_check(self.store, name).await;
+                }
                 return Err(RotatorError::NeedsHuman(format!(
                     "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
-                )))
+                )));
             }
         };
         for (id, p) in &me.projects {
