@@ -311,6 +311,11 @@ pub struct RotateCmd {
     /// daemon (or the next `once`).
     #[arg(long)]
     pub no_wait: bool,
+    /// With an overlap, also wait for its end and the revocation of the old credential
+    /// (bounded by --timeout); without it the command returns once the successor is promoted
+    /// and prints when the old one will be revoked.
+    #[arg(long, conflicts_with = "no_wait")]
+    pub wait: bool,
     /// How long to wait for the rotations to finish; on expiry the command exits non-zero and
     /// says what state each rotation is in.
     #[arg(long, value_parser = parse_duration_arg, default_value = "5m")]
@@ -431,6 +436,7 @@ impl From<RotateCmd> for crate::cmd::rotate::RotateArgs {
             incident: c.incident,
             requested_by: c.requested_by,
             no_wait: c.no_wait,
+            wait: c.wait,
             timeout: c.timeout,
             json: c.output.json(),
             force: c.force,

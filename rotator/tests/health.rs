@@ -863,3 +863,109 @@ async fn an_expired_account_is_not_vouched_for_by_a_cached_ok() {
     let v: Value = serde_json::from_str(&run.stdout).expect("json");
     assert_eq!(health_of(&v, "e/soon"), "secret_rejected", "{v}");
 }
+
+/// With an overlap, `rotate` returns once the successor is promoted (checked working by a
+/// read) and prints when the old credential will be revoked, as an absolute UTC time; the
+/// daemon's leader revokes it when due (the old secret then answers 401). `--wait` waits for
+/// the revocation; `--wait` with an overlap longer than `--timeout` says so up front.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_an_overlap_rotate_returns_at_promotion_and_the_leader_revokes_when_due() {
+    let w = World::new().await;
+    let p = w.project("overlap").await;
+    let old = w.service_account("ovl", ProjectRole::Consumer, &[p]).await;
+    w.register_sa("v/ovl", &old, &[p], |_| {}).await;
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "v/ovl",
+                "--reason",
+                "quarterly",
+                "--overlap",
+                "8s",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("v/ovl: promoted"), "{}", run.stdout);
+    let (j, _) = w.store.read_journal("v/ovl").await.expect("j").expect("j");
+    assert!(
+        matches!(j.phase.as_str(), "promoted" | "overlap"),
+        "still in its overlap: {:?}",
+        j.phase
+    );
+    let until = j.overlap_ends_at().expect("an overlap end");
+    let printed = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert!(
+        run.stdout
+            .contains(&format!("stays valid until {printed} and is revoked then")),
+        "{}",
+        run.stdout
+    );
+    // Both work during the overlap (reads).
+    assert!(w.emu.client(&old.username, &old.secret).me().await.is_ok());
+    let (_, user, secret) = w.stored("v/ovl").await.expect("stored");
+    assert!(w.emu.client(&user, &secret).me().await.is_ok());
+
+    // The daemon's leader revokes the old one when the overlap ends.
+    let mut d = w.daemon("overlap", &[]);
+    d.wait_http().await;
+    w.rotation_done("v/ovl", std::time::Duration::from_secs(60))
+        .await;
+    assert!(
+        w.emu.client(&old.username, &old.secret).me().await.is_err(),
+        "the old secret still works after the revocation"
+    );
+    w.assert_converged("v/ovl", "ovl").await;
+    assert_eq!(d.terminate().await, Some(0));
+
+    // --wait: returns only once the old credential is revoked, checked by a read.
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "v/ovl",
+                "--reason",
+                "again",
+                "--overlap",
+                "2s",
+                "--wait",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("v/ovl: done"), "{}", run.stdout);
+    assert!(
+        w.emu.client(&user, &secret).me().await.is_err(),
+        "the previous secret still works"
+    );
+    w.assert_converged("v/ovl", "ovl").await;
+
+    // --wait with a 1-day overlap and a short timeout: said up front, and at the timeout
+    // where the rotation stands.
+    let run = w
+        .cli(
+            &[
+                "rotate",
+                "v/ovl",
+                "--reason",
+                "long",
+                "--overlap",
+                "1d",
+                "--wait",
+                "--timeout",
+                "3s",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("longer than --timeout 3s"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("overlap until"), "{}", run.stdout);
+}

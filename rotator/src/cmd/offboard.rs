@@ -505,6 +505,7 @@ impl Run<'_> {
             incident: true,
             requested_by: Some(format!("offboard {}", self.journal.ticket)),
             no_wait: false,
+            wait: true,
             timeout,
             json: false,
             force: false,

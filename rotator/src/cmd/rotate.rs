@@ -4,10 +4,12 @@
 //! For each credential the command remembers the value `creds/<name>` holds when it starts.
 //! A rotation counts as done only when `creds/<name>` holds another value, no rotation is open
 //! any more, and the remembered value no longer works (a service account's secret answers 401;
-//! a project secret or token no longer validates). With a nonzero overlap the rotation ends
-//! with the revocation after the overlap, so the command waits for that too (bounded by
-//! `--timeout`); `--no-wait` returns once the new credential is stored (or, on a follower,
-//! once the request is handed over).
+//! a project secret or token no longer validates). With a nonzero overlap the command returns
+//! once the successor is promoted (stored, tested, and read back working), printing when the
+//! old credential will be revoked (an absolute UTC time): the daemon's leader (or the next
+//! `once`) revokes it then; `--wait` waits for the revocation too (bounded by `--timeout`,
+//! warning up front when the overlap ends after it). `--no-wait` returns once the new
+//! credential is stored (or, on a follower, once the request is handed over).
 //!
 //! When this process can take the leader lease it rotates the credentials itself. When
 //! another replica leads, it leaves each request in the entry's metadata, rings the request
@@ -60,6 +62,9 @@ pub struct RotateArgs {
     /// request is handed over), leaving the overlap and the revocation of the old one to the
     /// daemon (or the next `once`).
     pub no_wait: bool,
+    /// Also wait out the overlap and the revocation of the old credential (without it, a
+    /// rotation with an overlap is reported once its successor is promoted).
+    pub wait: bool,
     /// How long to wait for the rotations to finish; on expiry the command exits non-zero and
     /// says what state each rotation is in.
     pub timeout: Duration,
@@ -124,7 +129,10 @@ struct Ctx {
     store: VaultStore,
     api: Mixpanel,
     engine: Arc<Engine>,
+    /// Wait at least for the promotion (not `--no-wait`).
     wait: bool,
+    /// Wait for the revocation of the old credential too (`--wait`).
+    wait_revocation: bool,
 }
 
 pub async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
@@ -233,6 +241,7 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
         api,
         engine,
         wait: !args.no_wait,
+        wait_revocation: args.wait && !args.no_wait,
     };
     let mut targets = Vec::new();
     for name in names {
@@ -282,6 +291,16 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
                     .map(|p| p.to_string())
                     .unwrap_or_else(|| "?".into())
             );
+        }
+        if ctx.wait_revocation && e.kind == CredentialKind::ServiceAccount {
+            let o = overlap.unwrap_or(e.overlap);
+            if o > args.timeout {
+                eprintln!(
+                    "warning: {name}: --wait waits for the revocation after the overlap of {}, longer than --timeout {}: the command will stop at its timeout with the rotation in its overlap (the daemon's leader revokes the old credential when it ends)",
+                    mixpanel_access::inventory::format_duration(o),
+                    humantime_secs(args.timeout)
+                );
+            }
         }
         t.kind = e.kind;
         t.old_sa_id = e.sa_id;
@@ -343,7 +362,7 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
             .map(|t| (t.name.clone(), t.req.clone()))
             .collect();
         let engine = ctx.engine.clone();
-        let wait = ctx.wait;
+        let wait = ctx.wait_revocation;
         let led = elector
             .try_lead(&stop, |lead| lead_all(engine, lead, pending, wait))
             .await;
@@ -576,7 +595,8 @@ async fn replaced(ctx: &Ctx, t: &Target) -> Result<bool> {
     })
 }
 
-/// `--no-wait` on the leader: the new credential is stored; says until when the old one works.
+/// A rotation promoted and in its overlap (not `--wait`): checks by reads that `creds/<name>`
+/// holds a new value and that it works, then says when the old one will be revoked.
 async fn promoted_only(ctx: &Ctx, t: &mut Target, until: DateTime<Utc>) -> Result<()> {
     let current = ctx.store.read_credential(&t.name).await?.map(|(c, _)| c);
     let replaced = match (&t.old, &current) {
@@ -584,21 +604,41 @@ async fn promoted_only(ctx: &Ctx, t: &mut Target, until: DateTime<Utc>) -> Resul
         (None, Some(_)) => true,
         _ => false,
     };
-    if replaced {
-        t.finish(
-            true,
-            "promoted",
-            format!(
-                "the new credential is stored and tested; the old one stays valid until {} (the daemon or the next `once` revokes it)",
-                inventory::stamp(until)
-            ),
-        );
-    } else {
+    if !replaced {
         t.finish(
             false,
             "failed",
             "the rotation reported the new credential promoted but creds/ still holds the old value",
         );
+        return Ok(());
+    }
+    // The new credential must work now: consumers read it from creds/ from here on.
+    let works = match &current {
+        Some(Credential::ServiceAccount {
+            username, secret, ..
+        }) => {
+            let client = ctx.api.client_for(username.as_str(), secret.clone())?;
+            match ctx.api.me_with(&client).await {
+                Ok(_) => Ok(format!("now uses {username}, checked working")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        _ => Ok("the new credential is stored and tested".to_string()),
+    };
+    match works {
+        Ok(how) => t.finish(
+            true,
+            "promoted",
+            format!(
+                "{how}; the old credential stays valid until {} and is revoked then by the daemon's leader (or the next `once`); `rotate --wait` waits for the revocation",
+                inventory::stamp(until)
+            ),
+        ),
+        Err(e) => t.finish(
+            false,
+            "failed",
+            format!("the new credential is stored in creds/{} but does not work ({e}); the old one stays valid until {}: look at it before then", t.name, inventory::stamp(until)),
+        ),
     }
     Ok(())
 }
@@ -794,6 +834,20 @@ async fn observe(ctx: &Ctx, t: &mut Target) -> Result<()> {
     if replaced && !ctx.wait {
         t.finish(true, "promoted", "the new credential is stored");
         return Ok(());
+    }
+    if replaced && open && !ctx.wait_revocation {
+        // Promoted by the leader: report once its overlap is known to run on.
+        if let Some(until) = journal
+            .as_ref()
+            .filter(|j| matches!(j.phase, Phase::Promoted | Phase::Overlap))
+            .and_then(|j| j.overlap_ends_at())
+            .filter(|until| *until > Utc::now())
+        {
+            if let Some(j) = &journal {
+                t.rotation_id = Some(j.rotation_id.clone());
+            }
+            return promoted_only(ctx, t, until).await;
+        }
     }
     if replaced && !open {
         if let Some(j) = &journal {
