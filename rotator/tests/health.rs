@@ -969,3 +969,51 @@ async fn with_an_overlap_rotate_returns_at_promotion_and_the_leader_revokes_when
     );
     assert!(run.stdout.contains("overlap until"), "{}", run.stdout);
 }
+
+/// The revocation is verified by a read: a delete that answers 404 while the old account is
+/// still listed (and still works) never ends in `done`; it stops in needs_human saying the old
+/// account still works and where to delete it by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_that_did_not_happen_is_never_done() {
+    let w = World::new().await;
+    let p = w.project("undead").await;
+    let old = w
+        .service_account("undead", ProjectRole::Consumer, &[p])
+        .await;
+    w.register_sa("u/undead", &old, &[p], |_| {}).await;
+    w.emu
+        .set_faults(serde_json::json!({
+            "error_rate": 1.0,
+            "error_status": 404,
+            "routes": ["delete_service_account"]
+        }))
+        .await;
+    let run = w
+        .cli(
+            &["rotate", "u/undead", "--reason", "r", "--overlap", "0s"],
+            &[("MIXPANEL_ROTATOR_MAX_ATTEMPTS", "2")],
+        )
+        .await;
+    w.emu.clear_faults().await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    let (j, _) = w
+        .store
+        .read_journal("u/undead")
+        .await
+        .expect("j")
+        .expect("j");
+    assert_eq!(j.phase.as_str(), "needs_human", "{j:?}");
+    assert!(
+        j.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("still listed after its deletion"),
+        "{j:?}"
+    );
+    assert!(w.emu.client(&old.username, &old.secret).me().await.is_ok());
+    // Once deletes work again, --retry finishes the revocation, verified.
+    let run = w.cli(&["rotate", "u/undead", "--retry"], &[]).await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(w.emu.client(&old.username, &old.secret).me().await.is_err());
+    w.assert_converged("u/undead", "undead").await;
+}

@@ -305,6 +305,17 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
         t.kind = e.kind;
         t.old_sa_id = e.sa_id;
         t.old = store.read_credential(&name).await?.map(|(c, _)| c);
+        // A stopped rotation that had promoted its successor resumes with the revocation: the
+        // credential to see refused is the journal's old account (its secret is no longer in
+        // creds/), checked by listing.
+        if let Some((j, _)) = store
+            .read_journal(&name)
+            .await?
+            .filter(|(j, _)| j.phase == Phase::NeedsHuman && j.promoted_at.is_some())
+        {
+            t.old = None;
+            t.old_sa_id = j.old_sa_id;
+        }
         targets.push(t);
     }
     let elector = Elector::new(
