@@ -30,6 +30,44 @@ fn health_of<'a>(v: &'a Value, name: &str) -> &'a str {
         .unwrap_or("absent")
 }
 
+/// A service account (consumer on `project`) that expires `secs` seconds from now.
+async fn expiring_account(
+    w: &World,
+    name: &str,
+    project: mixpanel_access::model::ProjectId,
+    secs: i64,
+) -> (
+    common::wire_created::Created,
+    mixpanel_access::model::Expiry,
+) {
+    use mixpanel_access::api::wire;
+    use mixpanel_access::model::{Expiry, ProjectRoleGrant};
+    use secrecy::ExposeSecret;
+    let expires = Expiry::from_datetime(chrono::Utc::now() + chrono::TimeDelta::seconds(secs));
+    let created = w
+        .admin
+        .create_service_account(
+            w.boot.org,
+            &wire::CreateServiceAccount {
+                username: name.into(),
+                role: ProjectRole::Consumer,
+                expires: Some(expires),
+                projects: vec![ProjectRoleGrant {
+                    id: project,
+                    role: ProjectRole::Consumer,
+                }],
+            },
+        )
+        .await
+        .expect("create");
+    let acct = common::wire_created::Created {
+        id: created.account.id,
+        username: created.account.username.to_string(),
+        secret: created.secret.expose_secret().to_string(),
+    };
+    (acct, expires)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_secrets_broken_right_after_a_baseline_status_are_reported_at_once() {
     let w = World::new().await;
@@ -677,34 +715,10 @@ async fn retry_resumes_a_rotation_that_needed_a_human_once_the_cause_is_fixed() 
 /// before the expiry, with the reason and what to do, after retrying until then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_transient_fault_stops_in_needs_human_once_the_old_credential_expires() {
-    use chrono::{TimeDelta, Utc};
-    use mixpanel_access::api::wire;
-    use mixpanel_access::model::{Expiry, ProjectRoleGrant};
-    use secrecy::ExposeSecret;
+    use chrono::TimeDelta;
     let w = World::new().await;
     let p = w.project("expiring").await;
-    let expires = Expiry::from_datetime(Utc::now() + TimeDelta::seconds(10));
-    let created = w
-        .admin
-        .create_service_account(
-            w.boot.org,
-            &wire::CreateServiceAccount {
-                username: "expiring".into(),
-                role: ProjectRole::Consumer,
-                expires: Some(expires),
-                projects: vec![ProjectRoleGrant {
-                    id: p,
-                    role: ProjectRole::Consumer,
-                }],
-            },
-        )
-        .await
-        .expect("create");
-    let old = common::wire_created::Created {
-        id: created.account.id,
-        username: created.account.username.to_string(),
-        secret: created.secret.expose_secret().to_string(),
-    };
+    let (old, expires) = expiring_account(&w, "expiring", p, 10).await;
     w.register_sa("x/expiring", &old, &[p], |_| {}).await;
     // Every create of the successor answers 503, for as long as the test runs.
     w.emu
@@ -822,33 +836,9 @@ async fn a_401_seen_by_a_rotation_drops_the_cached_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_expired_account_is_not_vouched_for_by_a_cached_ok() {
     use chrono::{TimeDelta, Utc};
-    use mixpanel_access::api::wire;
-    use mixpanel_access::model::{Expiry, ProjectRoleGrant};
-    use secrecy::ExposeSecret;
     let w = World::new().await;
     let p = w.project("expired").await;
-    let expires = Expiry::from_datetime(Utc::now() + TimeDelta::seconds(3));
-    let created = w
-        .admin
-        .create_service_account(
-            w.boot.org,
-            &wire::CreateServiceAccount {
-                username: "soon".into(),
-                role: ProjectRole::Consumer,
-                expires: Some(expires),
-                projects: vec![ProjectRoleGrant {
-                    id: p,
-                    role: ProjectRole::Consumer,
-                }],
-            },
-        )
-        .await
-        .expect("create");
-    let acct = common::wire_created::Created {
-        id: created.account.id,
-        username: created.account.username.to_string(),
-        secret: created.secret.expose_secret().to_string(),
-    };
+    let (acct, expires) = expiring_account(&w, "soon", p, 3).await;
     w.register_sa("e/soon", &acct, &[p], |_| {}).await;
     let run = w.cli(&["status", "--json", "--all"], &[]).await;
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
