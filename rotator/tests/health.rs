@@ -30,6 +30,13 @@ fn health_of<'a>(v: &'a Value, name: &str) -> &'a str {
         .unwrap_or("absent")
 }
 
+/// Runs `status` with `args` (which ask for JSON), checks its exit code, returns the document.
+async fn status_json(w: &World, args: &[&str], code: i32) -> Value {
+    let run = w.cli(args, &[]).await;
+    assert_eq!(run.code, Some(code), "{}\n{}", run.stdout, run.stderr);
+    serde_json::from_str(&run.stdout).expect("json")
+}
+
 /// A service account (consumer on `project`) that expires `secs` seconds from now.
 async fn expiring_account(
     w: &World,
@@ -83,9 +90,7 @@ async fn three_secrets_broken_right_after_a_baseline_status_are_reported_at_once
     w.register_project_credentials(&p.0.to_string()).await;
 
     // Baseline: everything works, and the checks are cached (for 15 minutes by default).
-    let run = w.cli(&["status", "--all", "--json"], &[]).await;
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    let v = status_json(&w, &["status", "--all", "--json"], 0).await;
     for name in ["h/gone", "h/over", "web/secret"] {
         assert_eq!(health_of(&v, name), "ok", "{v}");
     }
@@ -119,9 +124,7 @@ async fn three_secrets_broken_right_after_a_baseline_status_are_reported_at_once
     w.admin.reset_project_secret(p).await.expect("reset");
 
     // Right away, with the default check interval: all three are refused, exit 1.
-    let run = w.cli(&["status", "--json"], &[]).await;
-    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
-    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    let v = status_json(&w, &["status", "--json"], 1).await;
     for name in ["h/gone", "h/over", "web/secret"] {
         assert_eq!(health_of(&v, name), "secret_rejected", "{name}: {v}");
     }
@@ -678,9 +681,7 @@ async fn retry_resumes_a_rotation_that_needed_a_human_once_the_cause_is_fixed() 
     let (j, _) = w.store.read_journal("r/etl").await.expect("j").expect("j");
     assert_eq!(j.rotation_id, rotation, "the same rotation, not a new one");
     w.assert_converged("r/etl", "retry-etl").await;
-    let run = w.cli(&["status", "r/etl", "--json"], &[]).await;
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    let v = status_json(&w, &["status", "r/etl", "--json"], 0).await;
     assert_eq!(health_of(&v, "r/etl"), "ok", "{v}");
 
     // Done: nothing to retry any more, and nothing changes.
@@ -825,9 +826,7 @@ async fn a_401_seen_by_a_rotation_drops_the_cached_check() {
         !after.as_deref().is_some_and(|c| c.starts_with("ok ")),
         "the cached ok survived the 401: {after:?}"
     );
-    let run = w.cli(&["status", "k/cached", "--json"], &[]).await;
-    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
-    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    let v = status_json(&w, &["status", "k/cached", "--json"], 1).await;
     assert_eq!(health_of(&v, "k/cached"), "secret_rejected", "{v}");
 }
 
@@ -840,17 +839,13 @@ async fn an_expired_account_is_not_vouched_for_by_a_cached_ok() {
     let p = w.project("expired").await;
     let (acct, expires) = expiring_account(&w, "soon", p, 3).await;
     w.register_sa("e/soon", &acct, &[p], |_| {}).await;
-    let run = w.cli(&["status", "--json", "--all"], &[]).await;
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    let v = status_json(&w, &["status", "--json", "--all"], 0).await;
     assert_eq!(health_of(&v, "e/soon"), "ok", "{v}");
     // Wait out the expiry (a wait for a state, not a measure of time).
     while Utc::now() <= expires.0 + TimeDelta::seconds(1) {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let run = w.cli(&["status", "--json"], &[]).await;
-    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
-    let v: Value = serde_json::from_str(&run.stdout).expect("json");
+    let v = status_json(&w, &["status", "--json"], 1).await;
     assert_eq!(health_of(&v, "e/soon"), "secret_rejected", "{v}");
 }
 
