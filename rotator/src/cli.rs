@@ -109,8 +109,10 @@ pub enum Command {
     Access(AccessCommand),
     /// Show the leader, the inventory's statuses and open rotations.
     /// Exits 1 when a credential needs attention (overdue, needs_human,
-    /// manual_rotation_required, its secret missing or refused by Mixpanel, an invalid entry)
-    /// or the inventory is empty.
+    /// manual_rotation_required, its secret missing, refused by Mixpanel or unchecked, an
+    /// invalid entry) or the inventory is empty; 2 when it could not run (Vault unreachable,
+    /// the rotator's own Mixpanel credential refused, or Mixpanel not answering so that no
+    /// stored secret could be checked).
     /// With names, every detail of those credentials: the full note and, for a rotation in
     /// needs_human, what to do by hand.
     Status {
@@ -286,9 +288,14 @@ pub struct RotateCmd {
     /// Also every credential the inventory lists on this project.
     #[arg(long)]
     pub project: Option<u64>,
-    /// Why (a ticket, an incident); recorded in the journal and the inventory.
-    #[arg(long)]
-    pub reason: String,
+    /// Why (a ticket, an incident); recorded in the journal and the inventory. Optional with
+    /// --retry.
+    #[arg(long, required_unless_present = "retry")]
+    pub reason: Option<String>,
+    /// Resume a rotation stopped in needs_human, from its phase with its attempts reset, once
+    /// its cause is fixed (see `status NAME`); refused when none of the credentials has one.
+    #[arg(long, conflicts_with_all = ["project", "incident", "force"])]
+    pub retry: bool,
     /// How long the old credential stays valid after the new one is stored (e.g. 0s, 1h);
     /// the entry's own overlap when absent.
     #[arg(long, value_parser = parse_duration_arg)]
@@ -304,6 +311,11 @@ pub struct RotateCmd {
     /// daemon (or the next `once`).
     #[arg(long)]
     pub no_wait: bool,
+    /// With an overlap, also wait for its end and the revocation of the old credential
+    /// (bounded by --timeout); without it the command returns once the successor is promoted
+    /// and prints when the old one will be revoked.
+    #[arg(long, conflicts_with = "no_wait")]
+    pub wait: bool,
     /// How long to wait for the rotations to finish; on expiry the command exits non-zero and
     /// says what state each rotation is in.
     #[arg(long, value_parser = parse_duration_arg, default_value = "5m")]
@@ -416,11 +428,15 @@ impl From<RotateCmd> for crate::cmd::rotate::RotateArgs {
         Self {
             names: c.names,
             project: c.project,
-            reason: c.reason,
+            reason: c
+                .reason
+                .unwrap_or_else(|| "retry after the cause of needs_human was fixed".to_string()),
+            retry: c.retry,
             overlap: c.overlap,
             incident: c.incident,
             requested_by: c.requested_by,
             no_wait: c.no_wait,
+            wait: c.wait,
             timeout: c.timeout,
             json: c.output.json(),
             force: c.force,

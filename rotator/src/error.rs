@@ -64,6 +64,10 @@ pub enum RotatorError {
     /// attention, a rotation in `needs_human`): exit code 1, where a failure to run is 2.
     #[error("{0}")]
     Attention(String),
+    /// The command could not do its work (Mixpanel unreachable, or its credentials refused, so
+    /// that nothing could be checked): exit code 2, whatever it printed before.
+    #[error("{0}")]
+    CouldNotRun(String),
 }
 
 /// `context: cause`, or the cause alone without a context.

@@ -51,8 +51,23 @@ impl Health {
         }
     }
 
+    /// Whether a person must look: a missing or refused secret, and a secret that could not
+    /// be checked (an `unchecked` is not `ok`: nothing vouches that it works).
     pub fn needs_attention(&self) -> bool {
-        matches!(self, Health::SecretMissing | Health::SecretRejected(_))
+        matches!(
+            self,
+            Health::SecretMissing | Health::SecretRejected(_) | Health::Unchecked(_)
+        )
+    }
+
+    /// Whether Mixpanel answered for this secret (now or in a check the cache vouches for).
+    pub fn checked(&self) -> bool {
+        matches!(self, Health::Ok(_) | Health::SecretRejected(_))
+    }
+
+    /// Whether there is a stored secret Mixpanel could be asked about.
+    pub fn checkable(&self) -> bool {
+        self.checked() || matches!(self, Health::Unchecked(_))
     }
 
     pub fn detail(&self) -> String {
@@ -184,4 +199,19 @@ pub async fn check(
     } else {
         Health::SecretRejected(result.detail)
     })
+}
+
+/// Drops the cached check of `name`'s stored secret: a 401 seen with that secret anywhere (a
+/// rotation step, another command) means no earlier "ok" may vouch for it, so the next
+/// `status` or reconcile pass checks it again. A failure to write is logged, not returned:
+/// the 401 itself is what the caller reports.
+pub async fn forget_check<S: crate::ports::RotationStore + ?Sized>(store: &S, name: &str) {
+    match inventory::patch_extra(store, name, AUTH_CHECK_KEY, None).await {
+        Ok(()) => {
+            tracing::debug!(credential = %name, "a 401 with the stored secret: its cached check is dropped")
+        }
+        Err(e) => {
+            tracing::warn!(credential = %name, error = %e, "a 401 with the stored secret, but its cached check could not be dropped")
+        }
+    }
 }

@@ -30,9 +30,12 @@
 //!   `/readyz` check) was answered, 0 when it was not or none was made yet) and
 //!   `mixpanel_rotator_vault_last_success_timestamp_seconds`,
 //!   `mixpanel_rotator_mixpanel_last_success_timestamp_seconds` (gauges: when; 0 never)
+//! - `mixpanel_rotator_review_failures_total` (counter: scheduled access reviews that failed,
+//!   their reads or their report; each is retried with a growing, capped backoff)
 //! - `mixpanel_rotator_review_findings{code}` (gauge, from the last scheduled access
 //!   review: every finding code, zero included) and
-//!   `mixpanel_rotator_last_review_timestamp_seconds` (gauge)
+//!   `mixpanel_rotator_last_review_timestamp_seconds` (gauge: when the last review whose
+//!   report was written was taken, from its record in Vault; 0 none yet)
 //!
 //! The gauges taken from a reconcile pass describe the leader's last pass: a replica whose term
 //! ends clears them (a standby exports no statuses and zero due/overdue/open), so that a
@@ -66,6 +69,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "mixpanel_rotator_last_success_timestamp_seconds",
     "mixpanel_rotator_reconcile_passes_total",
     "mixpanel_rotator_membership_changes_total",
+    "mixpanel_rotator_review_failures_total",
     "mixpanel_rotator_credential_secrets",
     "mixpanel_rotator_rotation_duration_seconds",
     // Only once a scheduled access review has run:
@@ -107,6 +111,7 @@ pub struct Metrics {
     durations: Mutex<Histogram>,
     findings: Mutex<Option<BTreeMap<&'static str, (String, u64)>>>,
     last_review: AtomicI64,
+    review_failures: AtomicU64,
     retrying: Mutex<BTreeMap<String, i64>>,
     vault_up: AtomicBool,
     vault_ok_ms: AtomicI64,
@@ -288,7 +293,8 @@ impl Metrics {
     }
 
     /// Records the findings of an access review: a count per code (every code, zero included).
-    pub fn review(&self, review: &mixpanel_access::governance::Review) {
+    /// The review's time is not recorded here: see [`review_written`](Self::review_written).
+    pub fn review_findings(&self, review: &mixpanel_access::governance::Review) {
         use mixpanel_access::governance::findings::code;
         let mut m: BTreeMap<&'static str, (String, u64)> =
             code::ALL.iter().map(|c| (*c, (String::new(), 0))).collect();
@@ -300,8 +306,17 @@ impl Metrics {
         if let Ok(mut slot) = self.findings.lock() {
             *slot = Some(m);
         }
+    }
+
+    /// Records when the last review whose report was written was taken.
+    pub fn review_written(&self, taken_at: chrono::DateTime<chrono::Utc>) {
         self.last_review
-            .store(review.taken_at.timestamp(), Ordering::Relaxed);
+            .store(taken_at.timestamp(), Ordering::Relaxed);
+    }
+
+    /// Counts a scheduled review that failed.
+    pub fn review_failed(&self) {
+        self.review_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The text exposition.
@@ -449,6 +464,11 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP mixpanel_rotator_review_failures_total Scheduled access reviews that failed (their reads or their report); each is retried with backoff.\n# TYPE mixpanel_rotator_review_failures_total counter\nmixpanel_rotator_review_failures_total {}",
+            self.review_failures.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
             "# HELP mixpanel_rotator_credential_secrets Stored secrets by their last check against Mixpanel (last reconcile pass).\n# TYPE mixpanel_rotator_credential_secrets gauge"
         );
         if let Ok(s) = self.secret_health.lock() {
@@ -493,7 +513,7 @@ impl Metrics {
                 }
                 let _ = writeln!(
                     out,
-                    "# HELP mixpanel_rotator_last_review_timestamp_seconds When the last access review was taken.\n# TYPE mixpanel_rotator_last_review_timestamp_seconds gauge\nmixpanel_rotator_last_review_timestamp_seconds {}",
+                    "# HELP mixpanel_rotator_last_review_timestamp_seconds When the last access review whose report was written was taken (0: none yet).\n# TYPE mixpanel_rotator_last_review_timestamp_seconds gauge\nmixpanel_rotator_last_review_timestamp_seconds {}",
                     self.last_review.load(Ordering::Relaxed)
                 );
             }

@@ -3,9 +3,12 @@
 //!
 //! - Transient (HTTP 5xx, 429, no answer, a create whose outcome is unknown): Mixpanel will
 //!   answer again. The driver backs off (growing, capped, with jitter, at least `Retry-After`)
-//!   and tries again for as long as it takes; these failures do not count toward
+//!   and tries again for as long as the old credential is valid ([`old_still_valid`]: before
+//!   promotion, until the old account's `expires`); these failures do not count toward
 //!   `needs_human`, and the working credential is kept meanwhile. The time since the first
-//!   one is exported, for an alert when it lasts.
+//!   one is exported, for an alert when it lasts. Past the old credential's expiry, a
+//!   transient failure before promotion stops in `needs_human`: consumers are left without a
+//!   working credential, which is for a person.
 //! - Stop (403, a successor whose access differs from its predecessor's, anything the step
 //!   itself says a person must decide): `needs_human` at once.
 //! - Counted (any other failure, such as a 4xx): retried, and after `max_attempts` in the same
@@ -36,6 +39,17 @@ pub fn verdict(e: &RotatorError) -> Verdict {
     }
 }
 
+/// Whether a transient failure may still be retried: after promotion always (the successor
+/// is in place, and the revocation is retried until it is done); before, only while the old
+/// credential works, i.e. before its `expires` (when it has one).
+pub fn old_still_valid(
+    promoted: bool,
+    old_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    promoted || old_expires_at.is_none_or(|at| now < at)
+}
+
 /// How long Mixpanel asked to wait, if it did.
 pub fn retry_after(e: &RotatorError) -> Option<Duration> {
     match e {
@@ -63,6 +77,25 @@ pub fn transient_delay(
     let n = failures.saturating_sub(1).min(64) as usize;
     let delay = backoff.nth(n).unwrap_or(max).min(max);
     delay.max(retry_after.unwrap_or_default())
+}
+
+/// The first wait after a failed scheduled access review.
+pub const REVIEW_MIN_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The longest wait between tries of a failing scheduled access review.
+pub const REVIEW_MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+
+/// The backoff of a failed scheduled access review (its reads, its report): from
+/// [`REVIEW_MIN_BACKOFF`], doubling, with jitter, at most [`REVIEW_MAX_BACKOFF`] and never more
+/// than the review interval; tried again for as long as the replica leads.
+pub fn review_backoff(interval: Duration) -> backon::ExponentialBuilder {
+    let max = REVIEW_MAX_BACKOFF.min(interval).max(REVIEW_MIN_BACKOFF);
+    backon::ExponentialBuilder::default()
+        .with_min_delay(REVIEW_MIN_BACKOFF)
+        .with_max_delay(max)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
 }
 
 /// The wait before the next try of a counted failure (`attempts` so far): from `min`,
@@ -184,5 +217,47 @@ mod tests {
         assert_eq!(counted_delay(min, max, 1, None), min);
         assert_eq!(counted_delay(min, max, 3, None), Duration::from_millis(400));
         assert_eq!(counted_delay(min, max, 30, None), max);
+    }
+
+    #[test]
+    fn transient_failures_are_retried_only_while_the_old_credential_is_valid() {
+        let now = chrono::Utc::now();
+        let later = now + chrono::TimeDelta::seconds(60);
+        let earlier = now - chrono::TimeDelta::seconds(1);
+        assert!(old_still_valid(false, None, now), "no expiry: always");
+        assert!(old_still_valid(false, Some(later), now));
+        assert!(!old_still_valid(false, Some(earlier), now));
+        assert!(!old_still_valid(false, Some(now), now), "expired at now");
+        assert!(
+            old_still_valid(true, Some(earlier), now),
+            "promoted: the successor works"
+        );
+    }
+
+    #[test]
+    fn a_failed_review_backs_off_growing_and_capped_by_the_interval() {
+        let delays: Vec<Duration> = review_backoff(Duration::from_secs(3600))
+            .build()
+            .take(30)
+            .collect();
+        assert_eq!(delays.len(), 30, "it keeps trying");
+        // Doubling with jitter (which only adds, at most the delay itself): the third wait is
+        // longer than the first, whatever the draws.
+        assert!(delays[0] >= REVIEW_MIN_BACKOFF && delays[0] < 2 * REVIEW_MIN_BACKOFF);
+        assert!(delays[2] > delays[0], "{delays:?}");
+        assert!(
+            delays.iter().all(|d| *d <= 2 * REVIEW_MAX_BACKOFF),
+            "{delays:?}"
+        );
+        assert!(delays[29] >= REVIEW_MAX_BACKOFF, "{delays:?}");
+        // Never far beyond a short interval.
+        let short: Vec<Duration> = review_backoff(Duration::from_secs(5))
+            .build()
+            .take(10)
+            .collect();
+        assert!(
+            short.iter().all(|d| *d <= Duration::from_secs(10)),
+            "{short:?}"
+        );
     }
 }

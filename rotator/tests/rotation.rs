@@ -130,6 +130,7 @@ async fn full_rotation_keeps_consumers_working_and_revokes_only_after_the_overla
                 "quarterly rotation",
                 "--overlap",
                 "3s",
+                "--wait",
             ],
             &[],
         )
@@ -269,7 +270,15 @@ async fn a_crash_after_any_phase_converges_without_losing_a_secret_or_leaving_an
         w.register_sa(&name, &old, &[p], |_| {}).await;
         let run = w
             .cli(
-                &["rotate", &name, "--reason", "crash test", "--overlap", "1s"],
+                &[
+                    "rotate",
+                    &name,
+                    "--reason",
+                    "crash test",
+                    "--overlap",
+                    "1s",
+                    "--wait",
+                ],
                 &[holder[0], ("MIXPANEL_ROTATOR_CRASH_AFTER", phase)],
             )
             .await;

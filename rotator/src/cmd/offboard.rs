@@ -10,7 +10,7 @@
 //! recorded once a read has shown it done, so a crash resumes where it stopped and a second run
 //! changes nothing. A step the API cannot carry out (a route Mixpanel does not have: the read
 //! after the call still shows the access) is recorded as a manual step with where to do it in
-//! the web app, never as done, and the command exits non-zero saying how many remain.
+//! the web app, never as done, and the command exits 1 saying how many remain (2 when a step failed).
 //!
 //! The evidence folder `<evidence_dir>/<year>/<ticket>/` (run by run, see [`crate::evidence`]) holds `before.json`, `after.json`,
 //! `activity.csv` (the audit log by or about the person), `rotated-credentials.csv` (names and
@@ -500,10 +500,12 @@ impl Run<'_> {
                 "offboarding {} ({})",
                 self.journal.email, self.journal.ticket
             ),
+            retry: false,
             overlap: Some(Duration::ZERO),
             incident: true,
             requested_by: Some(format!("offboard {}", self.journal.ticket)),
             no_wait: false,
+            wait: true,
             timeout,
             json: false,
             force: false,
@@ -791,11 +793,17 @@ pub async fn offboard_cmd(config: Config, args: OffboardArgs) -> Result<()> {
         args.ticket,
         log.current().n
     ));
-    if failed > 0 || remaining > 0 {
-        return Err(RotatorError::Invalid(format!(
-            "{remaining} manual step(s) remain and {failed} step(s) failed: see {}/manual-steps.md (the web app's pre-removal checklist is listed there too)",
-            dir.display()
-        )));
+    let message = format!(
+        "{remaining} manual step(s) remain and {failed} step(s) failed: see {}/manual-steps.md (the web app's pre-removal checklist is listed there too)",
+        dir.display()
+    );
+    if failed > 0 {
+        // A step that could not be carried out: exit 2.
+        return Err(RotatorError::Invalid(message));
+    }
+    if remaining > 0 {
+        // It ran to the end; what is left is for a person in the web app: exit 1.
+        return Err(RotatorError::Attention(message));
     }
     Ok(())
 }

@@ -110,8 +110,12 @@ struct ReviewSchedule {
 
 /// The daemon's review schedule: on the leader, every `governance.review_interval`, a review
 /// written to `<evidence_dir>/<year>/reviews/` and its finding counts in `/metrics`. The time
-/// of the last one is kept in Vault, so a restart does not review again early; a new leader
-/// computes the gauges once without writing a report.
+/// of the last one is kept in Vault and moves only once its report is written, so a restart
+/// does not review again early and a failed review is not taken for one; a new leader
+/// computes the gauges once without writing a report. A review that fails (Mixpanel's reads,
+/// the report, Vault) is counted in `mixpanel_rotator_review_failures_total`, logged, and tried
+/// again with the backoff of [`crate::policy::review_backoff`] (growing, capped) while this
+/// replica leads.
 pub async fn review_schedule(
     config: Config,
     store: VaultStore,
@@ -119,6 +123,7 @@ pub async fn review_schedule(
     metrics: std::sync::Arc<crate::metrics::Metrics>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
+    use backon::Retryable;
     let interval = config.governance.review_interval;
     if interval.is_zero() {
         return;
@@ -127,12 +132,28 @@ pub async fn review_schedule(
     let mut gauges_set = false;
     loop {
         if metrics.is_leader() {
-            match review_if_due(&config, &store, &api, &metrics, &name, interval, gauges_set).await
-            {
+            let gauges = gauges_set;
+            let attempt =
+                || review_if_due(&config, &store, &api, &metrics, &name, interval, gauges);
+            let retried = attempt
+                .retry(crate::policy::review_backoff(interval))
+                .sleep(tokio::time::sleep)
+                .when(|_| metrics.is_leader() && !shutdown.is_cancelled())
+                .notify(|e: &RotatorError, d: std::time::Duration| {
+                    metrics.review_failed();
+                    tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "scheduled access review failed; backing off");
+                });
+            let result = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                r = retried => r,
+            };
+            match result {
                 Ok(true) => gauges_set = true,
                 Ok(false) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "scheduled access review failed; retrying later")
+                    // The last try, made as this replica stopped leading.
+                    metrics.review_failed();
+                    tracing::warn!(error = %e, "scheduled access review failed; the next leader tries again");
                 }
             }
         } else {
@@ -162,6 +183,9 @@ async fn review_if_due(
     gauges_set: bool,
 ) -> Result<bool> {
     let prev = store.read_state_document::<ReviewSchedule>(name).await?;
+    if let Some((s, _)) = &prev {
+        metrics.review_written(s.last);
+    }
     let due = prev.as_ref().is_none_or(|(s, _)| {
         s.last + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX) <= Utc::now()
     });
@@ -170,8 +194,8 @@ async fn review_if_due(
     }
     let snap = snapshot(config, store, api).await?;
     let review = governance::review(&snap, &config.governance.policy());
-    metrics.review(&review);
     if !due {
+        metrics.review_findings(&review);
         return Ok(true);
     }
     let dir = config
@@ -192,6 +216,9 @@ async fn review_if_due(
     store
         .write_unfenced_state_document(name, &record, cas)
         .await?;
+    // The report is written and recorded: only now do the gauges and the timestamp move.
+    metrics.review_findings(&review);
+    metrics.review_written(record.last);
     tracing::info!(
         findings = review.findings.len(),
         reports = %record.reports.join(", "),

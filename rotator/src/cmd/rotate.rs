@@ -4,10 +4,12 @@
 //! For each credential the command remembers the value `creds/<name>` holds when it starts.
 //! A rotation counts as done only when `creds/<name>` holds another value, no rotation is open
 //! any more, and the remembered value no longer works (a service account's secret answers 401;
-//! a project secret or token no longer validates). With a nonzero overlap the rotation ends
-//! with the revocation after the overlap, so the command waits for that too (bounded by
-//! `--timeout`); `--no-wait` returns once the new credential is stored (or, on a follower,
-//! once the request is handed over).
+//! a project secret or token no longer validates). With a nonzero overlap the command returns
+//! once the successor is promoted (stored, tested, and read back working), printing when the
+//! old credential will be revoked (an absolute UTC time): the daemon's leader (or the next
+//! `once`) revokes it then; `--wait` waits for the revocation too (bounded by `--timeout`,
+//! warning up front when the overlap ends after it). `--no-wait` returns once the new
+//! credential is stored (or, on a follower, once the request is handed over).
 //!
 //! When this process can take the leader lease it rotates the credentials itself. When
 //! another replica leads, it leaves each request in the entry's metadata, rings the request
@@ -46,6 +48,9 @@ pub struct RotateArgs {
     pub project: Option<u64>,
     /// Why (a ticket, an incident); recorded in the journal and the inventory.
     pub reason: String,
+    /// Only resume rotations stopped in `needs_human` (attempts reset, from their phase);
+    /// refused, before anything is changed, for a credential that has none.
+    pub retry: bool,
     /// How long the old credential stays valid after the new one is stored (e.g. 0s, 1h);
     /// the entry's own overlap when absent.
     pub overlap: Option<Duration>,
@@ -57,6 +62,9 @@ pub struct RotateArgs {
     /// request is handed over), leaving the overlap and the revocation of the old one to the
     /// daemon (or the next `once`).
     pub no_wait: bool,
+    /// Also wait out the overlap and the revocation of the old credential (without it, a
+    /// rotation with an overlap is reported once its successor is promoted).
+    pub wait: bool,
     /// How long to wait for the rotations to finish; on expiry the command exits non-zero and
     /// says what state each rotation is in.
     pub timeout: Duration,
@@ -121,7 +129,10 @@ struct Ctx {
     store: VaultStore,
     api: Mixpanel,
     engine: Arc<Engine>,
+    /// Wait at least for the promotion (not `--no-wait`).
     wait: bool,
+    /// Wait for the revocation of the old credential too (`--wait`).
+    wait_revocation: bool,
 }
 
 pub async fn rotate(config: Config, args: RotateArgs) -> Result<()> {
@@ -230,6 +241,7 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
         api,
         engine,
         wait: !args.no_wait,
+        wait_revocation: args.wait && !args.no_wait,
     };
     let mut targets = Vec::new();
     for name in names {
@@ -260,6 +272,9 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
         // before anything is rotated; an entry found through --project that refuses (a project
         // token without --force, say) is skipped and reported.
         let e = inventory::entry(&store, &name).await?;
+        if args.retry {
+            check_retry(&store, &name).await?;
+        }
         if let Err(refused) = inventory::check_request(&e, &t.req) {
             if args.names.contains(&name) {
                 return Err(refused);
@@ -277,9 +292,30 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
                     .unwrap_or_else(|| "?".into())
             );
         }
+        if ctx.wait_revocation && e.kind == CredentialKind::ServiceAccount {
+            let o = overlap.unwrap_or(e.overlap);
+            if o > args.timeout {
+                eprintln!(
+                    "warning: {name}: --wait waits for the revocation after the overlap of {}, longer than --timeout {}: the command will stop at its timeout with the rotation in its overlap (the daemon's leader revokes the old credential when it ends)",
+                    mixpanel_access::inventory::format_duration(o),
+                    humantime_secs(args.timeout)
+                );
+            }
+        }
         t.kind = e.kind;
         t.old_sa_id = e.sa_id;
         t.old = store.read_credential(&name).await?.map(|(c, _)| c);
+        // A stopped rotation that had promoted its successor resumes with the revocation: the
+        // credential to see refused is the journal's old account (its secret is no longer in
+        // creds/), checked by listing.
+        if let Some((j, _)) = store
+            .read_journal(&name)
+            .await?
+            .filter(|(j, _)| j.phase == Phase::NeedsHuman && j.promoted_at.is_some())
+        {
+            t.old = None;
+            t.old_sa_id = j.old_sa_id;
+        }
         targets.push(t);
     }
     let elector = Elector::new(
@@ -337,7 +373,7 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
             .map(|t| (t.name.clone(), t.req.clone()))
             .collect();
         let engine = ctx.engine.clone();
-        let wait = ctx.wait;
+        let wait = ctx.wait_revocation;
         let led = elector
             .try_lead(&stop, |lead| lead_all(engine, lead, pending, wait))
             .await;
@@ -413,6 +449,31 @@ pub async fn run_rotations(config: Config, args: RotateArgs) -> Result<Vec<Rotat
         }
     }
     Ok(targets.into_iter().filter_map(|t| t.result).collect())
+}
+
+/// `--retry`: the credential must have a rotation stopped in `needs_human`; otherwise says
+/// what state it is in and what to run instead.
+async fn check_retry(store: &VaultStore, name: &str) -> Result<()> {
+    let journal = store.read_journal(name).await?.map(|(j, _)| j);
+    let state = match &journal {
+        Some(j) if j.phase == Phase::NeedsHuman => return Ok(()),
+        Some(j) if j.phase.is_open() => format!(
+            "its rotation {} is open in phase {} and the leader drives it (`mixpanel-rotator status {name}` follows it)",
+            j.rotation_id, j.phase
+        ),
+        Some(j) => format!(
+            "its last rotation {} is {}{}",
+            j.rotation_id,
+            j.phase,
+            j.finished_at
+                .map(|t| format!(" (finished {})", inventory::stamp(t)))
+                .unwrap_or_default()
+        ),
+        None => "it has never been rotated by the rotator".to_string(),
+    };
+    Err(RotatorError::Invalid(format!(
+        "nothing to retry for {name}: no rotation of it is stopped in needs_human ({state}); nothing was changed. To rotate it anew: `mixpanel-rotator rotate {name} --reason ...`"
+    )))
 }
 
 fn humantime_secs(d: Duration) -> String {
@@ -545,7 +606,8 @@ async fn replaced(ctx: &Ctx, t: &Target) -> Result<bool> {
     })
 }
 
-/// `--no-wait` on the leader: the new credential is stored; says until when the old one works.
+/// A rotation promoted and in its overlap (not `--wait`): checks by reads that `creds/<name>`
+/// holds a new value and that it works, then says when the old one will be revoked.
 async fn promoted_only(ctx: &Ctx, t: &mut Target, until: DateTime<Utc>) -> Result<()> {
     let current = ctx.store.read_credential(&t.name).await?.map(|(c, _)| c);
     let replaced = match (&t.old, &current) {
@@ -553,21 +615,41 @@ async fn promoted_only(ctx: &Ctx, t: &mut Target, until: DateTime<Utc>) -> Resul
         (None, Some(_)) => true,
         _ => false,
     };
-    if replaced {
-        t.finish(
-            true,
-            "promoted",
-            format!(
-                "the new credential is stored and tested; the old one stays valid until {} (the daemon or the next `once` revokes it)",
-                inventory::stamp(until)
-            ),
-        );
-    } else {
+    if !replaced {
         t.finish(
             false,
             "failed",
             "the rotation reported the new credential promoted but creds/ still holds the old value",
         );
+        return Ok(());
+    }
+    // The new credential must work now: consumers read it from creds/ from here on.
+    let works = match &current {
+        Some(Credential::ServiceAccount {
+            username, secret, ..
+        }) => {
+            let client = ctx.api.client_for(username.as_str(), secret.clone())?;
+            match ctx.api.me_with(&client).await {
+                Ok(_) => Ok(format!("now uses {username}, checked working")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        _ => Ok("the new credential is stored and tested".to_string()),
+    };
+    match works {
+        Ok(how) => t.finish(
+            true,
+            "promoted",
+            format!(
+                "{how}; the old credential stays valid until {} and is revoked then by the daemon's leader (or the next `once`); `rotate --wait` waits for the revocation",
+                inventory::stamp(until)
+            ),
+        ),
+        Err(e) => t.finish(
+            false,
+            "failed",
+            format!("the new credential is stored in creds/{} but does not work ({e}); the old one stays valid until {}: look at it before then", t.name, inventory::stamp(until)),
+        ),
     }
     Ok(())
 }
@@ -763,6 +845,20 @@ async fn observe(ctx: &Ctx, t: &mut Target) -> Result<()> {
     if replaced && !ctx.wait {
         t.finish(true, "promoted", "the new credential is stored");
         return Ok(());
+    }
+    if replaced && open && !ctx.wait_revocation {
+        // Promoted by the leader: report once its overlap is known to run on.
+        if let Some(until) = journal
+            .as_ref()
+            .filter(|j| matches!(j.phase, Phase::Promoted | Phase::Overlap))
+            .and_then(|j| j.overlap_ends_at())
+            .filter(|until| *until > Utc::now())
+        {
+            if let Some(j) = &journal {
+                t.rotation_id = Some(j.rotation_id.clone());
+            }
+            return promoted_only(ctx, t, until).await;
+        }
     }
     if replaced && !open {
         if let Some(j) = &journal {

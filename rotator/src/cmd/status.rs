@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use mixpanel_access::api::ApiError;
 use mixpanel_access::inventory::{CredentialKind, CredentialStatus};
 use mixpanel_access::model::ServiceAccountId;
 use mixpanel_access::vault::Phase;
@@ -33,7 +34,7 @@ struct StatusRow {
 
 /// What a person does by hand for a rotation of `name` stopped in `needs_human` with `error`.
 pub fn needs_human_hint(name: &str, error: &str) -> String {
-    let resume = format!("then resume it: `mixpanel-rotator rotate {name} --reason ...`");
+    let resume = format!("then resume it: `mixpanel-rotator rotate {name} --retry`");
     if error.contains("access differs") {
         format!("compare the old and the new account's project roles in Mixpanel (Organization settings > Service accounts) and make them equal, or delete the new account if the old one's access was wrong; {resume}")
     } else if error.contains("cannot be listed with its own credential") {
@@ -68,26 +69,53 @@ pub async fn status(config: Config, names: &[String], all: bool, json: bool) -> 
     let all = all || !names.is_empty();
     // Why stored secrets cannot be checked in this run, if they cannot.
     let mut unreachable: Option<String> = None;
-    let api = if config.client_config().is_ok() {
-        match connect_api(&config).await {
+    // What keeps this run from checking anything at all (exit 2 when nothing was checked).
+    let mut blocked: Option<String> = None;
+    // Whether Mixpanel refused the rotator's own credential (exit 2 whatever was checked).
+    let mut unauthorized = false;
+    let api = match config.client_config() {
+        Ok(_) => match connect_api(&config).await {
             Ok(a) => Some(a),
             Err(e) => {
+                unauthorized = matches!(e, RotatorError::Api(ApiError::Unauthorized { .. }));
                 eprintln!("warning: cannot reach Mixpanel ({e}): stored secrets are not checked");
                 unreachable = Some(format!("not checked: cannot reach Mixpanel ({e})"));
+                blocked = Some(format!("cannot reach Mixpanel ({e})"));
                 None
             }
+        },
+        Err(e) => {
+            blocked = Some(format!("no Mixpanel credentials to check with ({e})"));
+            None
         }
-    } else {
-        None
     };
     let max_age = config.rotation.health_check_interval;
-    // The accounts Mixpanel lists now (one request): a cached "ok" for an account deleted out
-    // of band is checked again.
+    // The live accounts Mixpanel lists now (one request): a cached "ok" for an account deleted
+    // out of band, or expired, is checked again.
     let accounts: Option<BTreeSet<ServiceAccountId>> = match &api {
         Some(a) => match a.list_service_accounts().await {
-            Ok(list) => Some(list.into_iter().map(|s| s.id).collect()),
+            // An account past its `expires` is still listed but refuses its secret: it is
+            // left out, so that no cached "ok" vouches for it.
+            Ok(list) => {
+                let now = chrono::Utc::now();
+                Some(
+                    list.into_iter()
+                        .filter(|s| s.expires.is_none_or(|at| at > now))
+                        .map(|s| s.id)
+                        .collect(),
+                )
+            }
             Err(e) => {
                 eprintln!("warning: cannot list Mixpanel's service accounts ({e}): cached secret checks are not trusted");
+                blocked = Some(match &e {
+                    // The rotator's own credential refused: it can rotate nothing, whatever
+                    // the stored secrets say.
+                    ApiError::Unauthorized { .. } => {
+                        unauthorized = true;
+                        format!("Mixpanel refuses the rotator's own service account ({e}): fix MIXPANEL_SERVICE_ACCOUNT_USERNAME / MIXPANEL_SERVICE_ACCOUNT_SECRET")
+                    }
+                    _ => format!("cannot list Mixpanel's service accounts ({e})"),
+                });
                 None
             }
         },
@@ -98,6 +126,7 @@ pub async fn status(config: Config, names: &[String], all: bool, json: bool) -> 
     let mut rows: Vec<StatusRow> = Vec::new();
     let n = records.len();
     let mut attention_count = 0usize;
+    let (mut checkable, mut checked) = (0usize, 0usize);
     for (i, r) in records.into_iter().enumerate() {
         if n > 50 && (i + 1) % 50 == 0 {
             eprintln!("[{}/{n}] reading journals and checking secrets", i + 1);
@@ -148,6 +177,8 @@ pub async fn status(config: Config, names: &[String], all: bool, json: bool) -> 
             }
             (h, _) => h,
         };
+        checkable += usize::from(health.checkable());
+        checked += usize::from(health.checked());
         // The journal is the truth about a rotation in progress or stopped.
         let mut status = entry.status;
         if journal
@@ -178,7 +209,7 @@ pub async fn status(config: Config, names: &[String], all: bool, json: bool) -> 
         if r.request.is_some() {
             notes.push("request pending".into());
         }
-        if health.needs_attention() || matches!(health, crate::health::Health::Unchecked(_)) {
+        if health.needs_attention() {
             notes.push(health.detail());
         }
         match &journal {
@@ -318,6 +349,13 @@ pub async fn status(config: Config, names: &[String], all: bool, json: bool) -> 
     if n == 0 {
         return Err(RotatorError::Attention(format!(
             "the inventory under {where_} is empty"
+        )));
+    }
+    // Could not run: the rotator's own credential refused, or Mixpanel not answering so that
+    // not one stored secret could be checked.
+    if let Some(why) = blocked.filter(|_| unauthorized || (checkable > 0 && checked == 0)) {
+        return Err(RotatorError::CouldNotRun(format!(
+            "could not check the stored secrets: {why}; {checkable} secret(s) are unchecked, none is vouched for"
         )));
     }
     if attention_count > 0 {

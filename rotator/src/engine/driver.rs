@@ -349,9 +349,8 @@ impl<S: RotationStore, A: RotationApi> Engine<S, A> {
     }
 
     /// Records a failed phase: Vault problems and interruptions stop the drive (the journal is
-    /// intact); other failures are retried with backoff, then end in `needs_human`.
-    /// Records a failed phase: Vault problems and interruptions stop the drive (the journal is
-    /// intact); other failures are retried with backoff, then end in `needs_human`.
+    /// intact); other failures are retried with backoff (transient ones while the old
+    /// credential is valid), then end in `needs_human`.
     async fn after_failure(
         &self,
         j: &mut FencedJournal<'_>,
@@ -363,10 +362,36 @@ impl<S: RotationStore, A: RotationApi> Engine<S, A> {
         if error.is_interrupted() || matches!(error, RotatorError::Vault(_)) {
             return Err(error);
         }
-        let message = clip(&error.to_string(), 2000);
+        let mut message = clip(&error.to_string(), 2000);
         let phase = j.phase;
-        let verdict = policy::verdict(&error);
+        let mut verdict = policy::verdict(&error);
         let retry_after = policy::retry_after(&error);
+        let delay = policy::transient_delay(
+            self.settings.retry_backoff,
+            self.settings.max_retry_backoff,
+            j.transient_failures.saturating_add(1),
+            retry_after,
+        );
+        let next_try = Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or_default();
+        if verdict == Verdict::Transient
+            && !policy::old_still_valid(j.promoted_at.is_some(), j.old_expires_at, next_try)
+        {
+            // Retrying no longer keeps consumers working: the old account expires before the
+            // next try, and its successor is not promoted.
+            message = clip(
+                &format!(
+                    "{message}; Mixpanel kept failing{} and the old account expires at {}, before the next try, with its successor not promoted: consumers of {name} are left without a working credential then; extend the old account's expiry in Mixpanel (or give consumers another credential), then, once Mixpanel answers, resume with `mixpanel-rotator rotate {name} --retry`",
+                    j.retrying_since
+                        .map(|t| format!(" since {}", inventory::stamp(t)))
+                        .unwrap_or_default(),
+                    j.old_expires_at
+                        .map(inventory::stamp)
+                        .unwrap_or_else(|| "?".into())
+                ),
+                2000,
+            );
+            verdict = Verdict::Stop;
+        }
         if verdict == Verdict::Transient {
             // Mixpanel will answer again: back off and try again, not toward needs_human. The
             // working credential stays in place meanwhile.
@@ -374,12 +399,6 @@ impl<S: RotationStore, A: RotationApi> Engine<S, A> {
                 .record_transient(format!("{phase}: {message}"), Utc::now());
             j.save(&self.store).await?;
             self.metrics.retrying(name, j.retrying_since);
-            let delay = policy::transient_delay(
-                self.settings.retry_backoff,
-                self.settings.max_retry_backoff,
-                j.transient_failures,
-                retry_after,
-            );
             tracing::warn!(credential = name, rotation_id = %j.rotation_id, phase = %phase, transient_failures = j.transient_failures, retry_in_ms = delay.as_millis() as u64, error = %message, "rotation step failed on a transient error; backing off");
             lead.sleep(delay).await?;
             return Ok(AfterFailure::Retry);
@@ -397,7 +416,7 @@ impl<S: RotationStore, A: RotationApi> Engine<S, A> {
                 e.status = CredentialStatus::NeedsHuman;
                 e.status_reason = Some(clip(
                     &format!(
-                        "rotation {} stopped after {} attempts in phase {phase}: {message}; fix the cause, then run `mixpanel-rotator rotate {name} --reason ...` to resume",
+                        "rotation {} stopped after {} attempts in phase {phase}: {message}; fix the cause, then run `mixpanel-rotator rotate {name} --retry` to resume",
                         j.rotation_id, j.attempts
                     ),
                     500,

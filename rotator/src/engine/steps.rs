@@ -147,6 +147,11 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
         let old = j
             .old_sa_id
             .and_then(|id| accounts.iter().find(|a| a.id == id));
+        // Until when transient failures may be retried before promotion (saved with the next
+        // write of the journal).
+        if let Some(expires) = old.and_then(|a| a.expires) {
+            j.edit().old_expires_at = Some(expires);
+        }
         let mut role = old
             .and_then(|a| a.role)
             .or(entry.role)
@@ -253,6 +258,10 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
             // step, the old credential kept in use meanwhile.
             Err(e) if e.is_transient() => return Err(RotatorError::Api(e)),
             Err(e) => {
+                if matches!(e, ApiError::Unauthorized { .. }) {
+                    // The stored secret is refused: no cached "ok" may vouch for it any more.
+                    crate::health::forget_check(self.store, name).await;
+                }
                 return Err(RotatorError::NeedsHumanApi {
                     message: format!(
                         "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
@@ -546,29 +555,45 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
         if let Some(u) = j.new_username.clone() {
             names.push(u);
         }
-        if !names.is_empty() {
-            let twins = |accounts: &[mixpanel_access::model::ServiceAccount]| -> Vec<(ServiceAccountId, String)> {
-                accounts
-                    .iter()
-                    .filter(|a| {
-                        names.iter().any(|n| a.username.base_name() == n.as_str())
-                            && Some(a.id) != j.new_sa_id
-                    })
-                    .map(|a| (a.id, a.username.to_string()))
-                    .collect()
-            };
-            let found = twins(&self.api.list_service_accounts().await?);
-            for (id, username) in &found {
-                j.verify_fencing(self.store).await?;
-                tracing::warn!(credential = name, rotation_id = %j.rotation_id, twin = %username, "deleting a twin account left by an ambiguous create");
-                self.api.delete_service_account(*id).await?;
+        let twins = |accounts: &[mixpanel_access::model::ServiceAccount]| -> Vec<(ServiceAccountId, String)> {
+            accounts
+                .iter()
+                .filter(|a| {
+                    names.iter().any(|n| a.username.base_name() == n.as_str())
+                        && Some(a.id) != j.new_sa_id
+                })
+                .map(|a| (a.id, a.username.to_string()))
+                .collect()
+        };
+        // The revocation, verified by a read: the old account is no longer listed (deleted
+        // again if it is), and neither is any twin.
+        let old = j.old_sa_id.filter(|o| Some(*o) != j.new_sa_id);
+        let listed = |accounts: &[mixpanel_access::model::ServiceAccount]| {
+            old.filter(|o| accounts.iter().any(|a| a.id == *o))
+        };
+        let accounts = self.api.list_service_accounts().await?;
+        let old_left = listed(&accounts);
+        if let Some(o) = old_left {
+            j.verify_fencing(self.store).await?;
+            tracing::warn!(credential = name, rotation_id = %j.rotation_id, old_id = o.0, "the old account is still listed after its deletion: deleting it again");
+            self.api.delete_service_account(o).await?;
+        }
+        let found = twins(&accounts);
+        for (id, username) in &found {
+            j.verify_fencing(self.store).await?;
+            tracing::warn!(credential = name, rotation_id = %j.rotation_id, twin = %username, "deleting a twin account left by an ambiguous create");
+            self.api.delete_service_account(*id).await?;
+        }
+        // Checked by a second listing when something was deleted.
+        if !found.is_empty() || old_left.is_some() {
+            let again = self.api.list_service_accounts().await?;
+            if let Some(o) = listed(&again) {
+                return Err(RotatorError::Invalid(format!(
+                    "the old account (id {}) is still listed after its deletion: it still works; delete it by hand in Mixpanel (Organization settings > Service accounts)",
+                    o.0
+                )));
             }
-            // Checked by a second listing when something was deleted.
-            let left = if found.is_empty() {
-                Vec::new()
-            } else {
-                twins(&self.api.list_service_accounts().await?)
-            };
+            let left = twins(&again);
             if !left.is_empty() {
                 return Err(RotatorError::Invalid(format!(
                     "twin account(s) still listed after their deletion: {}",

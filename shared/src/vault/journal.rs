@@ -180,6 +180,10 @@ pub struct Journal {
     /// Transient failures of the current phase (the backoff grows with them).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub transient_failures: u32,
+    /// When the old account stops working by itself (its `expires` in Mixpanel), as read at
+    /// `intent`: transient failures before promotion are retried only until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_expires_at: Option<DateTime<Utc>>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -221,6 +225,7 @@ impl Journal {
             abandoned_usernames: Vec::new(),
             retrying_since: None,
             transient_failures: 0,
+            old_expires_at: None,
         }
     }
 
