@@ -977,7 +977,7 @@ pub const GET_DEFAULT_ACCESS: Endpoint<NoBody, Results<DefaultAccess>> = route(
     "/api/app/projects/{project}/default-access",
     Emu,
 )
-.instead("the project's default role is read from the project listing; setting it is done in the web app (Settings > Project Settings > Users & Teams, \"All Users in the Organization\")").typed();
+.instead("Mixpanel has no such route: the project's default role is read from the project listing; setting it is done in the web app (Settings > Project Settings > Users & Teams, \"All Users in the Organization\")").typed();
 pub const SET_DEFAULT_ACCESS: Endpoint<DefaultAccess, Ignored> = route(
     "set_default_access",
     Post,
