@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{Boot, Emu, BIN};
 use mixpanel_access::api::wire::{self, route_named};
-use mixpanel_access::model::{
-    DataResidency, Email, OrgRole, ProjectId, ProjectRole, ProjectRoleGrant,
-};
+use mixpanel_access::model::{DataResidency, Email, OrgRole, ProjectId, ProjectRole};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use tokio::process::Command;
@@ -110,21 +108,9 @@ async fn org() -> Org {
         .add_users_to_team(boot.org, team.id, std::slice::from_ref(&ana))
         .await
         .expect("seat");
-    let etl = admin
-        .create_service_account(
-            boot.org,
-            &wire::CreateServiceAccount {
-                username: "etl".into(),
-                role: ProjectRole::Analyst,
-                expires: None,
-                projects: vec![ProjectRoleGrant {
-                    id: project,
-                    role: ProjectRole::Analyst,
-                }],
-            },
-        )
-        .await
-        .expect("service account");
+    let etl =
+        common::create_service_account(&admin, boot.org, "etl", ProjectRole::Analyst, &[project])
+            .await;
     admin
         .create_custom_role(
             project,
@@ -173,8 +159,8 @@ async fn org() -> Org {
     let meta = admin.project_metadata(project).await.expect("metadata");
     let mut secrets = vec![
         boot.secret.clone(),
-        etl.secret.expose_secret().to_string(),
-        etl.account.username.to_string(),
+        etl.secret.clone(),
+        etl.username.clone(),
         boot.username.clone(),
         ana.to_string(),
         "owner@acme.example".to_string(),
@@ -232,7 +218,7 @@ where
     r
 }
 
-fn rows(run: &Run) -> Vec<Value> {
+fn rows_of(run: &Run) -> Vec<Value> {
     let doc: Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout));
     doc["rows"].as_array().cloned().unwrap_or_default()
@@ -271,7 +257,7 @@ async fn doctor_against_the_emulator_is_all_ok_and_records_nothing_secret() {
     )
     .await;
     assert_eq!(json_run.code, Some(0));
-    let rows = rows(&json_run);
+    let rows = rows_of(&json_run);
     // Every read route something uses, each once, in the table's order.
     let expected: Vec<&str> = wire::ROUTES
         .iter()
@@ -365,7 +351,7 @@ async fn doctor_with_emulator_only_routes_hidden_says_so_and_fails() {
     );
     let j = doctor(&o.emu.url, &o.boot.username, &o.boot.secret, &["--json"]).await;
     assert_eq!(j.code, Some(1));
-    let rows = rows(&j);
+    let rows = rows_of(&j);
     let failing: Vec<&str> = rows
         .iter()
         .filter(|r| r["fails"] == true)
@@ -388,23 +374,15 @@ async fn doctor_with_emulator_only_routes_hidden_says_so_and_fails() {
 async fn doctor_with_a_weaker_credential_names_the_role_it_needs() {
     let o = org().await;
     let admin = o.emu.client(&o.boot.username, &o.boot.secret);
-    let weak = admin
-        .create_service_account(
-            o.boot.org,
-            &wire::CreateServiceAccount {
-                username: "viewer".into(),
-                role: ProjectRole::Consumer,
-                expires: None,
-                projects: vec![ProjectRoleGrant {
-                    id: o.project,
-                    role: ProjectRole::Consumer,
-                }],
-            },
-        )
-        .await
-        .expect("weak account");
-    let username = weak.account.username.to_string();
-    let secret = weak.secret.expose_secret().to_string();
+    let weak = common::create_service_account(
+        &admin,
+        o.boot.org,
+        "viewer",
+        ProjectRole::Consumer,
+        &[o.project],
+    )
+    .await;
+    let (username, secret) = (weak.username.clone(), weak.secret.clone());
     let text = assert_read_only(&o, || doctor(&o.emu.url, &username, &secret, &[])).await;
     assert_eq!(text.code, Some(1), "{}{}", text.stdout, text.stderr);
     assert!(
@@ -415,13 +393,33 @@ async fn doctor_with_a_weaker_credential_names_the_role_it_needs() {
     );
     let j = doctor(&o.emu.url, &username, &secret, &["--format", "json"]).await;
     assert_eq!(j.code, Some(1));
-    let rows = rows(&j);
+    let rows = rows_of(&j);
     assert_eq!(row(&rows, "audit_logs")["outcome"], "forbidden");
     assert_eq!(row(&rows, "me")["outcome"], "ok");
     assert!(row(&rows, "audit_logs")["result"]
         .as_str()
         .unwrap()
         .starts_with("forbidden: needs "));
+
+    // A service account on no project: every project route says why it was not called.
+    let lone =
+        common::create_service_account(&admin, o.boot.org, "lone", ProjectRole::Analyst, &[]).await;
+    let j = doctor(&o.emu.url, &lone.username, &lone.secret, &["--json"]).await;
+    let rows = rows_of(&j);
+    for r in &rows {
+        if r["path"].as_str().unwrap().contains("{project}") {
+            assert_eq!(r["outcome"], "skipped", "{r}");
+            assert!(
+                r["result"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("skipped: no project to read"),
+                "{r}"
+            );
+            assert_eq!(r["fails"], false);
+        }
+    }
+    assert_eq!(row(&rows, "list_teams")["outcome"], "ok");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -191,34 +191,18 @@ pub async fn doctor(config: Config, args: DoctorArgs) -> Result<()> {
     });
 
     let mut found = Found::default();
-    let mut unreachable = None;
+    let mut unreachable: Option<String> = None;
     for route in ROUTES
         .iter()
         .filter(|r| r.read && !r.serves.is_empty() && r.name != wire::ME.name)
     {
-        if let Some(why) = &unreachable {
-            rows.push(row(
-                route,
-                Outcome::Skipped,
-                format!("skipped: {why}"),
-                false,
-            ));
-            continue;
-        }
-        let path_args = match path_args(route, org, project, &found) {
-            Ok(a) => a,
-            Err(why) => {
-                rows.push(row(
-                    route,
-                    Outcome::Skipped,
-                    format!("skipped: {why}"),
-                    false,
-                ));
-                continue;
-            }
+        let prepared = match &unreachable {
+            Some(why) => Err(why.clone()),
+            None => path_args(route, org, project, &found)
+                .and_then(|a| body_for(route, &found).map(|b| (a, b))),
         };
-        let body = match body_for(route, &found) {
-            Ok(b) => b,
+        let (path_args, body) = match prepared {
+            Ok(p) => p,
             Err(why) => {
                 rows.push(row(
                     route,
