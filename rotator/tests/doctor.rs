@@ -396,6 +396,12 @@ async fn doctor_with_a_weaker_credential_names_the_role_it_needs() {
     let rows = rows_of(&j);
     assert_eq!(row(&rows, "audit_logs")["outcome"], "forbidden");
     assert_eq!(row(&rows, "me")["outcome"], "ok");
+    // A consumer reads the project's metadata without its credentials: the rotator could not
+    // rotate them.
+    assert_eq!(
+        row(&rows, "project_metadata")["result"],
+        "forbidden: needs the project role owner or admin (the answer holds no token or API secret)"
+    );
     assert!(row(&rows, "audit_logs")["result"]
         .as_str()
         .unwrap()

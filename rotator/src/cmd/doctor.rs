@@ -216,7 +216,20 @@ pub async fn doctor(config: Config, args: DoctorArgs) -> Result<()> {
         match client.read_bytes(route, path_args, body.as_ref()).await {
             Ok(bytes) => {
                 learn(route, &bytes, &mut found);
-                rows.push(answered(route, &bytes, real, recording.as_mut()));
+                let mut r = answered(route, &bytes, real, recording.as_mut());
+                if route.name == wire::PROJECT_METADATA.name
+                    && r.outcome == Outcome::Ok
+                    && (found.project_token.is_none() || found.project_secret.is_none())
+                {
+                    // Mixpanel leaves the credentials out for a role that may not see them.
+                    r.outcome = Outcome::Forbidden;
+                    r.result = format!(
+                        "forbidden: needs {} (the answer holds no token or API secret)",
+                        needed(route)
+                    );
+                    r.fails = true;
+                }
+                rows.push(r);
             }
             Err(e) => {
                 let r = failed(route, &e, real);
@@ -328,6 +341,14 @@ fn answered(
         r.recorded = rec.save(route, bytes);
     }
     r
+}
+
+/// The role a route needs, from the permission table (`shared::permissions`).
+fn needed(route: &Route) -> String {
+    route
+        .capability
+        .map(|c| c.required_roles())
+        .unwrap_or_else(|| "a role with access to this organization or project".into())
 }
 
 /// The row of a call that failed.
@@ -645,5 +666,80 @@ impl Recording {
                 self.dir.join("index.json").display()
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_emulator_only_route_fails_only_off_mixpanel() {
+        let route = &wire::GET_CLASSIFIED_ACCESS.route;
+        let missing = ApiError::NotFound {
+            route: route.name,
+            message: "Not found".into(),
+        };
+        let off = failed(route, &missing, false);
+        assert_eq!(off.outcome, Outcome::EmulatorOnly);
+        assert!(off.fails);
+        let on = failed(route, &ApiError::EmulatorOnly { route: route.name }, true);
+        assert_eq!(on.outcome, Outcome::EmulatorOnly);
+        assert!(!on.fails);
+        assert!(on
+            .result
+            .starts_with("not available upstream: emulator only"));
+        // A route Mixpanel has: a 404 is a failure wherever.
+        let teams = failed(&wire::LIST_TEAMS.route, &missing, true);
+        assert_eq!(teams.outcome, Outcome::NotFound);
+        assert!(teams.fails);
+        let forbidden = failed(
+            &wire::AUDIT_LOGS.route,
+            &ApiError::Forbidden {
+                route: "audit_logs",
+                message: "no".into(),
+                needed: needed(&wire::AUDIT_LOGS.route),
+            },
+            true,
+        );
+        assert_eq!(
+            forbidden.result,
+            "forbidden: needs the organization role owner or admin"
+        );
+    }
+
+    #[test]
+    fn ids_come_from_the_first_fitting_item_of_a_listing() {
+        let mut found = Found::default();
+        learn(
+            &wire::LIST_TEAMS.route,
+            br#"{"status":"ok","results":{"7":{"id":7,"name":"a"}}}"#,
+            &mut found,
+        );
+        learn(
+            &wire::LIST_AUDIT_LOG_EXPORTS.route,
+            br#"{"results":[{"id":"e1","status":"IN_PROGRESS"},{"id":"e2","status":"SUCCEEDED"}]}"#,
+            &mut found,
+        );
+        assert_eq!(found.ids.get("team").map(String::as_str), Some("7"));
+        assert_eq!(found.ids.get("export").map(String::as_str), Some("e2"));
+        let args = path_args(
+            &wire::DOWNLOAD_AUDIT_LOG_EXPORT.route,
+            OrgId(1),
+            None,
+            &found,
+        )
+        .unwrap();
+        assert_eq!(args.export, Some("e2"));
+        let err = path_args(
+            &wire::GET_DATA_VIEW.route,
+            OrgId(1),
+            Some(ProjectId(2)),
+            &found,
+        )
+        .unwrap_err();
+        assert_eq!(err, "no data view to read");
+        let err = path_args(&wire::LIST_DATA_VIEWS.route, OrgId(1), None, &found).unwrap_err();
+        assert!(err.starts_with("no project to read"), "{err}");
     }
 }
