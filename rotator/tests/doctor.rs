@@ -485,3 +485,46 @@ async fn doctor_that_cannot_run_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MIXPANEL_SERVICE_ACCOUNT_USERNAME"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_the_json_path_of_an_answer_it_cannot_read() {
+    // A stand-in whose /me types a project's role id as a word: neither a number, null nor
+    // digits, as no Mixpanel answer seen does.
+    const BAD_ME: &str = r#"{"status":"ok","results":{"user_id":1,"user_email":"a@b.example",
+        "organizations":{},"projects":{"9":{"name":"a","organization_id":1,"domain":"mixpanel.com",
+        "timezone":"UTC","role":{"id":"owner"}}}}}"#;
+    let app = axum::Router::new().route(
+        "/api/app/me",
+        axum::routing::get(|| async { ([("content-type", "application/json")], BAD_ME) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().expect("dir");
+    let rec = dir.path().display().to_string();
+    let r = doctor(
+        &url,
+        "a.abc123.mp-service-account",
+        "x",
+        &["--record", &rec],
+    )
+    .await;
+    server.abort();
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "unexpected answer at results.projects.9.role.id: expected a number or a string of digits, saw the string \"owner\""
+        ),
+        "{}",
+        r.stderr
+    );
+    // The body is recorded for the bug report, redacted.
+    let me = std::fs::read_to_string(dir.path().join("me.json")).expect("recorded me");
+    assert!(
+        me.contains("user-1@example.invalid") && !me.contains("a@b.example"),
+        "{me}"
+    );
+    assert!(dir.path().join("index.json").exists());
+}

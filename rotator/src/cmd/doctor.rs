@@ -155,7 +155,10 @@ pub async fn doctor(config: Config, args: DoctorArgs) -> Result<()> {
         real,
         recording.as_mut(),
     ));
-    let me = me.ok();
+    let (me, me_error) = match me {
+        Ok(m) => (Some(m), None),
+        Err(e) => (None, Some(e)),
+    };
 
     let org = match config.organization() {
         Some(o) => o,
@@ -166,6 +169,15 @@ pub async fn doctor(config: Config, args: DoctorArgs) -> Result<()> {
                 .collect();
             match orgs.as_slice() {
                 [one] => *one,
+                [] if me_error.is_some() => {
+                    if let Some(rec) = &recording {
+                        rec.finish(&rows)?;
+                    }
+                    return Err(RotatorError::Attention(format!(
+                        "doctor: /api/app/me: {}: without it the organization is unknown, so no other route was called; set organization_id (MIXPANEL_ORGANIZATION_ID) to check them, and attach the body (doctor --record DIR) to a bug report",
+                        me_error.unwrap_or_default()
+                    )));
+                }
                 [] => {
                     return Err(RotatorError::Config(
                         "the service account belongs to no organization that /api/app/me names: set organization_id (MIXPANEL_ORGANIZATION_ID)".into(),
