@@ -6,7 +6,7 @@
 #
 # It registers a service account in the inventory (creating it through the API, its secret
 # going straight into Vault), rotates it once as an incident (overlap 0s), and prints the
-# inventory as Markdown. No secret is printed.
+# inventory as Markdown. It starts with `doctor`, the read-only preflight. No secret is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,9 @@ rotator=${ROTATOR:-target/debug/mixpanel-rotator}
 # Text logs on stderr for a person; JSON is the default for the daemon.
 export MIXPANEL_ROTATOR_LOG_FORMAT=text MIXPANEL_ROTATOR_LOG=warn
 name=${DEMO_CREDENTIAL:-warehouse/demo-etl}
+
+echo "== doctor: a read-only preflight of every read route the provider and the rotator use"
+"$rotator" doctor
 
 echo "== registering $name (a new service account, its secret stored in Vault)"
 if "$rotator" inventory list | grep -q "^$name "; then

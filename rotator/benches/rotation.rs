@@ -86,27 +86,8 @@ async fn make_accounts(
         let name = format!("{prefix}{i}");
         tasks.push(tokio::spawn(async move {
             let _p = sem.acquire().await.expect("permit");
-            let c = admin
-                .create_service_account(
-                    org,
-                    &wire::CreateServiceAccount {
-                        username: name,
-                        role: ProjectRole::Analyst,
-                        expires: None,
-                        projects: vec![ProjectRoleGrant {
-                            id: project,
-                            role: ProjectRole::Analyst,
-                        }],
-                    },
-                )
+            common::create_service_account(&admin, org, &name, ProjectRole::Analyst, &[project])
                 .await
-                .expect("create");
-            use secrecy::ExposeSecret;
-            common::wire_created::Created {
-                id: c.account.id,
-                username: c.account.username.to_string(),
-                secret: c.secret.expose_secret().to_string(),
-            }
         }));
     }
     let mut out = Vec::new();

@@ -1,6 +1,6 @@
 //! The command line's clap types and the dispatch to [`crate::cmd`] (one module per
 //! subcommand): `run`, `once`, `rotate`, `inventory add|apply|list|export`, `status`,
-//! `history`, `review [apply]`, `offboard [verify]`, `audit export`.
+//! `history`, `review [apply]`, `offboard [verify]`, `audit export`, `doctor`.
 //!
 //! Human output goes to stdout (tables, results), progress and logs to stderr. Nothing printed
 //! ever contains a secret: commands print names, ids, dates and statuses only.
@@ -107,6 +107,20 @@ pub enum Command {
     /// revokes it at its expiry), `access list`, `access revoke`.
     #[command(subcommand)]
     Access(AccessCommand),
+    /// A read-only preflight against the configured organization: calls once each read route
+    /// the provider and the rotator use and prints a table (route, what it serves, result).
+    /// Exits 0 when every route the configuration needs answered as expected, 1 when one is
+    /// forbidden, missing or answered unexpectedly, 2 when it could not run (no
+    /// configuration, Mixpanel unreachable, the credentials refused). Never writes.
+    Doctor {
+        /// Save each answer, redacted (secrets, tokens, e-mail addresses and service-account
+        /// usernames replaced by stable placeholders), as DIR/<route>.json, with DIR/index.json:
+        /// to attach to a bug report.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Show the leader, the inventory's statuses and open rotations.
     /// Exits 1 when a credential needs attention (overdue, needs_human,
     /// manual_rotation_required, its secret missing, refused by Mixpanel or unchecked, an
@@ -605,6 +619,16 @@ pub async fn run(cli: Cli) -> Result<()> {
                     output: args.output,
                     fail_on: args.fail_on,
                     dormant_days: args.dormant_days,
+                },
+            )
+            .await
+        }
+        Command::Doctor { record, output } => {
+            cmd::doctor::doctor(
+                config,
+                cmd::doctor::DoctorArgs {
+                    json: output.json(),
+                    record,
                 },
             )
             .await

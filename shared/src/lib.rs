@@ -9,4 +9,5 @@ pub mod inventory;
 pub mod model;
 pub mod permissions;
 pub mod provision;
+pub mod redact;
 pub mod vault;

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod doctor;
 pub mod history;
 pub mod inventory;
 pub mod offboard;

@@ -379,27 +379,7 @@ impl World {
         role: ProjectRole,
         projects: &[ProjectId],
     ) -> wire_created::Created {
-        let created = self
-            .admin
-            .create_service_account(
-                self.boot.org,
-                &wire::CreateServiceAccount {
-                    username: name.into(),
-                    role,
-                    expires: None,
-                    projects: projects
-                        .iter()
-                        .map(|p| ProjectRoleGrant { id: *p, role })
-                        .collect(),
-                },
-            )
-            .await
-            .expect("create service account");
-        wire_created::Created {
-            id: created.account.id,
-            username: created.account.username.to_string(),
-            secret: created.secret.expose_secret().to_string(),
-        }
+        create_service_account(&self.admin, self.boot.org, name, role, projects).await
     }
 
     pub async fn accounts(&self) -> Vec<ServiceAccount> {
@@ -649,6 +629,37 @@ pub mod wire_created {
 
 /// Starts an OpenBao, trying again when the free port it picked was taken meanwhile by a
 /// parallel test (the support module picks a port, then the server binds it).
+/// Creates a service account through `admin` with `role` on `projects` (individual grants),
+/// its secret in clear (test side only).
+pub async fn create_service_account(
+    admin: &Client,
+    org: OrgId,
+    name: &str,
+    role: ProjectRole,
+    projects: &[ProjectId],
+) -> wire_created::Created {
+    let created = admin
+        .create_service_account(
+            org,
+            &wire::CreateServiceAccount {
+                username: name.into(),
+                role,
+                expires: None,
+                projects: projects
+                    .iter()
+                    .map(|p| ProjectRoleGrant { id: *p, role })
+                    .collect(),
+            },
+        )
+        .await
+        .expect("create service account");
+    wire_created::Created {
+        id: created.account.id,
+        username: created.account.username.to_string(),
+        secret: created.secret.expose_secret().to_string(),
+    }
+}
+
 pub fn start_bao(start: fn() -> OpenBao) -> OpenBao {
     tokio::task::block_in_place(|| {
         let mut last = None;

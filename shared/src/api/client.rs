@@ -784,12 +784,45 @@ impl Client {
     /// `GET /api/app/me`.
     pub async fn me(&self) -> Result<wire::Me, ApiError> {
         let me: wire::Me = self.send(&wire::ME, PathArgs::NONE, &NoBody).await?;
+        self.remember_me_hosts(&me);
+        Ok(me)
+    }
+
+    /// Remembers the hosts of the projects `/api/app/me` names.
+    fn remember_me_hosts(&self, me: &wire::Me) {
         self.remember_hosts(me.projects.iter().filter_map(|(id, p)| {
             id.parse::<u64>()
                 .ok()
                 .map(|id| (ProjectId(id), p.domain.as_str()))
         }));
-        Ok(me)
+    }
+
+    /// The bytes of a read route's answer, not decoded: for `mixpanel-rotator doctor`, which
+    /// decodes them with [`wire::decode_answer`] and may record them. Only a route the table
+    /// marks as a read is sent; any other is refused before anything leaves.
+    pub async fn read_bytes(
+        &self,
+        route: &Route,
+        args: PathArgs<'_>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, ApiError> {
+        if !route.read {
+            return Err(ApiError::Config(format!(
+                "{} is not a read route: it is never sent by a read-only check",
+                route.name
+            )));
+        }
+        let body = match body {
+            Some(b) => json(b)?,
+            None => Body::Empty,
+        };
+        let bytes = self.send_bytes(route, args, body).await?;
+        if route.name == wire::ME.name {
+            if let Ok(me) = wire::ME.decode(&bytes) {
+                self.remember_me_hosts(&me);
+            }
+        }
+        Ok(bytes)
     }
 
     /// The organization of the credentials, when there is exactly one.

@@ -90,6 +90,50 @@ pub struct Route {
     /// 405, and the emulator serves both.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Method>,
+    /// Whether the route only reads: every GET, and the POSTs that carry a query (the audit
+    /// log, the project-credential check). `mixpanel-rotator doctor` calls the read routes
+    /// that serve something, and no other.
+    pub read: bool,
+    /// The Terraform types and the rotator commands that read through this route (empty for
+    /// a read route nothing uses, and for writes).
+    #[serde(skip_serializing_if = "Serves::is_empty")]
+    pub serves: Serves,
+    /// For an emulator-only route: what the product does on Mixpanel, which has no such route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instead: Option<&'static str>,
+}
+
+/// What a read route serves: Terraform resources and data sources (`mixpanel_team`,
+/// `data.mixpanel_organization`), and `mixpanel-rotator` commands (`review`, `rotate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Serves {
+    pub terraform: &'static [&'static str],
+    pub rotator: &'static [&'static str],
+}
+
+impl Serves {
+    pub const NOTHING: Serves = Serves {
+        terraform: &[],
+        rotator: &[],
+    };
+
+    pub fn is_empty(&self) -> bool {
+        self.terraform.is_empty() && self.rotator.is_empty()
+    }
+}
+
+impl fmt::Display for Serves {
+    /// `mixpanel_team, data.mixpanel_access_review; rotator: review, offboard`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tf = self.terraform.join(", ");
+        let rot = self.rotator.join(", ");
+        match (tf.is_empty(), rot.is_empty()) {
+            (true, true) => f.write_str("(nothing)"),
+            (false, true) => f.write_str(&tf),
+            (true, false) => write!(f, "rotator: {rot}"),
+            (false, false) => write!(f, "{tf}; rotator: {rot}"),
+        }
+    }
 }
 
 const fn route(
@@ -106,6 +150,9 @@ const fn route(
         creates: None,
         capability: None,
         fallback: None,
+        read: matches!(method, Method::Get),
+        serves: Serves::NOTHING,
+        instead: None,
     }
 }
 
@@ -132,6 +179,31 @@ impl Route {
     const fn or(self, method: Method) -> Route {
         Route {
             fallback: Some(method),
+            ..self
+        }
+    }
+
+    /// The route, read by these Terraform types and rotator commands.
+    const fn serves(
+        self,
+        terraform: &'static [&'static str],
+        rotator: &'static [&'static str],
+    ) -> Route {
+        Route {
+            serves: Serves { terraform, rotator },
+            ..self
+        }
+    }
+
+    /// A POST that only reads (a query in the body).
+    const fn reads(self) -> Route {
+        Route { read: true, ..self }
+    }
+
+    /// An emulator-only route, with what the product does on Mixpanel instead.
+    const fn instead(self, text: &'static str) -> Route {
+        Route {
+            instead: Some(text),
             ..self
         }
     }
@@ -329,6 +401,41 @@ impl<Req, Resp> Deref for Endpoint<Req, Resp> {
     fn deref(&self) -> &Route {
         &self.route
     }
+}
+
+impl<Req, Resp: Response> Endpoint<Req, Resp> {
+    /// An answer of this route decoded as its response type says.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Resp::Output, String> {
+        Resp::decode(bytes)
+    }
+}
+
+/// Whether `bytes` decode as the response type of the route named `name` (the table's type
+/// for it): `None` for a name that is no route of [`ROUTES`]; the error names the JSON path.
+/// The recorded-fixture tests and `mixpanel-rotator doctor` read answers through it.
+pub fn decode_answer(name: &str, bytes: &[u8]) -> Option<Result<(), String>> {
+    struct Find<'a> {
+        name: &'a str,
+        bytes: &'a [u8],
+        out: Option<Result<(), String>>,
+    }
+    impl RouteVisitor for Find<'_> {
+        fn visit<Req: RequestBody + 'static, Resp: Response + 'static>(
+            &mut self,
+            endpoint: &Endpoint<Req, Resp>,
+        ) {
+            if self.out.is_none() && endpoint.route.name == self.name {
+                self.out = Some(Resp::decode(self.bytes).map(|_| ()));
+            }
+        }
+    }
+    let mut find = Find {
+        name,
+        bytes,
+        out: None,
+    };
+    visit_routes(&mut find);
+    find.out
 }
 
 /// A request body as it goes on the wire.
@@ -565,12 +672,33 @@ use RouteStatus::{
     ObservedUpstream as Obs,
 };
 
-pub const ME: Endpoint<NoBody, Results<Me>> = route("me", Get, "/api/app/me", Doc).typed();
+pub const ME: Endpoint<NoBody, Results<Me>> = route("me", Get, "/api/app/me", Doc)
+    .serves(
+        &[
+            "provider configuration",
+            "data.mixpanel_organization",
+            "mixpanel_organization_settings",
+        ],
+        &["run", "rotate", "review", "offboard"],
+    )
+    .typed();
 pub const LIST_SERVICE_ACCOUNTS: Endpoint<NoBody, Results<Vec<ServiceAccount>>> = route(
     "list_service_accounts",
     Get,
     "/api/app/organizations/{org}/service-accounts",
     Doc,
+)
+.serves(
+    &["mixpanel_service_account", "data.mixpanel_service_accounts"],
+    &[
+        "run",
+        "once",
+        "rotate",
+        "status",
+        "inventory add",
+        "review",
+        "offboard",
+    ],
 )
 .typed();
 pub const CREATE_SERVICE_ACCOUNT: Endpoint<CreateServiceAccount, Results<CreatedServiceAccount>> =
@@ -608,6 +736,10 @@ pub const LIST_PROJECT_SERVICE_ACCOUNTS: Endpoint<NoBody, Results<Vec<ProjectSer
         Get,
         "/api/app/projects/{project}/service-accounts",
         Doc,
+    )
+    .serves(
+        &["mixpanel_service_account_project"],
+        &["run", "once", "rotate"],
     )
     .typed();
 pub const ADD_SERVICE_ACCOUNTS_TO_PROJECTS: Endpoint<AddServiceAccountsToProjects, Ignored> =
@@ -673,6 +805,7 @@ pub const PROJECT_METADATA: Endpoint<NoBody, Results<ProjectMetadata>> = route(
     Obs,
 )
 .needs(C::AccessApiCredentials)
+.serves(&[], &["run", "once", "rotate"])
 .typed();
 pub const UPDATE_PROJECT: Endpoint<UpdateProjectForm, Ignored> =
     route("update_project", Post, "/projects/update/{project}", Obs)
@@ -687,9 +820,29 @@ pub const DELETE_PROJECTS: Endpoint<ProjectIds, Ignored> = route(
 .needs(C::DeleteProject)
 .typed();
 pub const LIST_PROJECTS: Endpoint<NoBody, Results<Items<Project>>> =
-    route("list_projects", Get, "/organizations/{org}/projects/", Obs).typed();
+    route("list_projects", Get, "/organizations/{org}/projects/", Obs)
+        .serves(
+            &[
+                "mixpanel_project",
+                "data.mixpanel_project",
+                "data.mixpanel_projects",
+            ],
+            &["run", "once", "access grant", "review", "offboard"],
+        )
+        .typed();
 pub const LIST_TEAMS: Endpoint<NoBody, Results<Items<Team>>> =
-    route("list_teams", Get, "/organizations/{org}/teams/", Obs).typed();
+    route("list_teams", Get, "/organizations/{org}/teams/", Obs)
+        .serves(
+            &[
+                "mixpanel_team",
+                "mixpanel_team_member",
+                "mixpanel_team_members",
+                "mixpanel_team_project",
+                "data.mixpanel_teams",
+            ],
+            &["run", "access grant", "review", "offboard"],
+        )
+        .typed();
 pub const ADD_TEAMS: Endpoint<TeamNames, Results<Items<AddedTeam>>> =
     route("add_teams", Post, "/organizations/{org}/add-teams/", Obs)
         .creates("list the organization's teams", "list_teams", "name")
@@ -744,7 +897,15 @@ pub const REMOVE_USERS_FROM_TEAM: Endpoint<Emails, Ignored> = route(
 .needs(C::ManageTeams)
 .typed();
 pub const LIST_ORG_USERS: Endpoint<NoBody, Results<Items<Member>>> =
-    route("list_org_users", Get, "/organizations/{org}/users/", Obs).typed();
+    route("list_org_users", Get, "/organizations/{org}/users/", Obs)
+        .serves(
+            &[
+                "mixpanel_organization_member",
+                "data.mixpanel_organization_members",
+            ],
+            &["run", "access grant", "review", "review apply", "offboard"],
+        )
+        .typed();
 pub const INVITE_ORG_USERS: Endpoint<InviteUsers, Ignored> = route(
     "invite_org_users",
     Post,
@@ -791,12 +952,23 @@ pub const GRANTED_USERS: Endpoint<NoBody, Results<Items<UserGrant>>> = route(
     "/api/app/projects/{project}/granted-users",
     Obs,
 )
+.serves(
+    &["mixpanel_project_member", "mixpanel_project_members"],
+    &["run", "access grant", "review", "review apply", "offboard"],
+)
 .typed();
 pub const GRANTED_TEAMS: Endpoint<NoBody, Results<Items<TeamGrant>>> = route(
     "granted_teams",
     Get,
     "/api/app/projects/{project}/granted-teams",
     Obs,
+)
+.serves(
+    &[
+        "data.mixpanel_access_review",
+        "data.mixpanel_effective_access",
+    ],
+    &["review"],
 )
 .typed();
 pub const GET_DEFAULT_ACCESS: Endpoint<NoBody, Results<DefaultAccess>> = route(
@@ -805,7 +977,7 @@ pub const GET_DEFAULT_ACCESS: Endpoint<NoBody, Results<DefaultAccess>> = route(
     "/api/app/projects/{project}/default-access",
     Emu,
 )
-.typed();
+.instead("Mixpanel has no such route: the project's default role is read from the project listing; setting it is done in the web app (Settings > Project Settings > Users & Teams, \"All Users in the Organization\")").typed();
 pub const SET_DEFAULT_ACCESS: Endpoint<DefaultAccess, Ignored> = route(
     "set_default_access",
     Post,
@@ -839,6 +1011,8 @@ pub const VALIDATE_PROJECT_CREDENTIALS: Endpoint<
     "/api/app/validate-project-credentials",
     Obs,
 )
+.reads()
+.serves(&[], &["run", "once", "rotate"])
 .typed();
 pub const AUDIT_LOGS: Endpoint<AuditLogQuery, Whole<AuditLogPage>> = route(
     "audit_logs",
@@ -847,6 +1021,11 @@ pub const AUDIT_LOGS: Endpoint<AuditLogQuery, Whole<AuditLogPage>> = route(
     Obs,
 )
 .needs(C::ViewAuditLog)
+.reads()
+.serves(
+    &["data.mixpanel_access_review"],
+    &["review", "offboard", "audit export"],
+)
 .typed();
 pub const PROJECT_AUDIT_LOGS: Endpoint<AuditLogQuery, Whole<AuditLogPage>> = route(
     "project_audit_logs",
@@ -855,6 +1034,7 @@ pub const PROJECT_AUDIT_LOGS: Endpoint<AuditLogQuery, Whole<AuditLogPage>> = rou
     Obs,
 )
 .needs(C::ViewAuditLog)
+.reads()
 .typed();
 /// Starts an asynchronous export of the organization's audit log (CSV or NDJSON).
 pub const CREATE_AUDIT_LOG_EXPORT: Endpoint<CreateAuditExport, Results<AuditExportCreated>> =
@@ -881,6 +1061,7 @@ pub const LIST_AUDIT_LOG_EXPORTS: Endpoint<NoBody, Whole<AuditExportPage>> = rou
     Obs,
 )
 .needs(C::ViewAuditLog)
+.serves(&[], &["audit export --via-export"])
 .typed();
 /// The file of a finished export: CSV or NDJSON, not wrapped in the envelope.
 pub const DOWNLOAD_AUDIT_LOG_EXPORT: Endpoint<NoBody, Raw> = route(
@@ -890,6 +1071,7 @@ pub const DOWNLOAD_AUDIT_LOG_EXPORT: Endpoint<NoBody, Raw> = route(
     Obs,
 )
 .needs(C::ViewAuditLog)
+.serves(&[], &["audit export --via-export"])
 .typed();
 
 // ----- Organization settings (issue 9): discoverability, two-factor, SSO -----
@@ -900,6 +1082,7 @@ pub const GET_DISCOVERABILITY: Endpoint<NoBody, Results<DiscoverabilityInfo>> = 
     "/api/app/organizations/{org}/domains/get-discoverability",
     Obs,
 )
+.serves(&["mixpanel_organization_settings"], &[])
 .typed();
 /// The body is a bare JSON string: `"Closed"`, `"Request"` or `"Open"`.
 pub const SET_DISCOVERABILITY: Endpoint<Discoverability, Results<Updated>> = route(
@@ -916,6 +1099,7 @@ pub const GET_DISCOVERABLE_DOMAINS: Endpoint<NoBody, Results<Vec<String>>> = rou
     "/api/app/organizations/{org}/domains/get-discoverable-domains",
     Obs,
 )
+.serves(&["mixpanel_organization_settings"], &[])
 .typed();
 /// The body is a bare JSON array of domains.
 pub const SET_DISCOVERABLE_DOMAINS: Endpoint<Vec<String>, Results<DomainsUpdated>> = route(
@@ -934,6 +1118,7 @@ pub const GET_TWO_FACTOR: Endpoint<NoBody, Results<TwoFactorSetting>> = route(
     "/organizations/{org}/twofactor",
     Path,
 )
+.serves(&["mixpanel_organization_settings"], &[])
 .typed();
 /// Untyped upstream: the body ([`TwoFactorSetting`]) is this project's guess.
 pub const SET_TWO_FACTOR: Endpoint<TwoFactorSetting, Ignored> = route(
@@ -956,6 +1141,10 @@ pub const LIST_CUSTOM_ROLES: Endpoint<NoBody, Results<Vec<CustomRole>>> = route(
     "/api/app/projects/{project}/custom-roles",
     Obs,
 )
+.serves(
+    &["mixpanel_custom_role", "data.mixpanel_effective_access"],
+    &[],
+)
 .typed();
 pub const CREATE_CUSTOM_ROLE: Endpoint<CustomRoleBody, Results<CustomRole>> = route(
     "create_custom_role",
@@ -977,6 +1166,7 @@ pub const CUSTOM_ROLE_SWITCH_CONFIG: Endpoint<NoBody, Results<SwitchConfig>> = r
     "/api/app/projects/{project}/custom-roles/switch-config",
     Obs,
 )
+.serves(&["mixpanel_custom_role"], &[])
 .typed();
 pub const GET_CUSTOM_ROLE: Endpoint<NoBody, Results<CustomRole>> = route(
     "get_custom_role",
@@ -1012,6 +1202,7 @@ pub const LIST_DATA_VIEWS: Endpoint<NoBody, Results<Vec<DataView>>> = route(
     "/api/app/projects/{project}/workspaces",
     Obs,
 )
+.serves(&["mixpanel_data_view", "mixpanel_data_view_member"], &[])
 .typed();
 pub const CREATE_DATA_VIEW: Endpoint<CreateDataView, Results<DataView>> = route(
     "create_data_view",
@@ -1087,7 +1278,7 @@ pub const GET_CLASSIFIED_ACCESS: Endpoint<NoBody, Results<ClassifiedAccess>> = r
     "/api/app/projects/{project}/sensitivity",
     Emu,
 )
-.typed();
+.serves(&["mixpanel_classified_data_access"], &[]).instead("Mixpanel has no route to read who has classified-data access: mixpanel_classified_data_access answers with an error saying so; check it in the web app (Settings > Project Settings > Users & Teams)").typed();
 
 // Every route of the client, in the order of the reference notes: `ROUTES` (the facts) and
 // `visit_routes` (each with its request and response types).
@@ -2014,6 +2205,43 @@ mod tests {
         }
         assert_eq!(CREATE_PROJECT.capability, Some(Capability::CreateProjects));
         assert_eq!(creates_new("no_such_route"), None);
+    }
+
+    #[test]
+    fn read_routes_say_what_they_serve() {
+        for r in ROUTES {
+            if !r.serves.is_empty() {
+                assert!(r.read, "{} serves readers but is not a read", r.name);
+            }
+            if r.read && r.method != Method::Get {
+                assert!(r.creates.is_none(), "{}", r.name);
+            }
+            if r.read && r.status == RouteStatus::EmulatorOnly {
+                assert!(r.instead.is_some(), "{}: what instead on Mixpanel?", r.name);
+            }
+        }
+        assert!(AUDIT_LOGS.read && VALIDATE_PROJECT_CREDENTIALS.read);
+        assert!(!CREATE_PROJECT.read && !ADD_TEAMS.read);
+        assert!(LIST_TEAMS.serves.rotator.contains(&"review"));
+        assert_eq!(
+            GRANTED_TEAMS.serves.to_string(),
+            "data.mixpanel_access_review, data.mixpanel_effective_access; rotator: review"
+        );
+    }
+
+    #[test]
+    fn answers_decode_by_route_name() {
+        assert_eq!(decode_answer("no_such_route", b"{}"), None);
+        assert_eq!(
+            decode_answer("list_teams", br#"{"status":"ok","results":[]}"#),
+            Some(Ok(()))
+        );
+        let bad = br#"{"status":"ok","results":{"user_id":"x","user_email":"a"}}"#;
+        let err = decode_answer("me", bad).unwrap().unwrap_err();
+        assert!(
+            err.starts_with("unexpected answer at results.user_id:"),
+            "{err}"
+        );
     }
 
     #[test]
