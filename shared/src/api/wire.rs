@@ -27,10 +27,14 @@ use crate::permissions::Capability;
 pub enum RouteStatus {
     /// In Mixpanel's public documentation.
     DocumentedUpstream,
-    /// Seen in Mixpanel's own web app or in community code with live tests.
+    /// Seen in Mixpanel's own web app with a typed body (its spec names the fields the route
+    /// takes and answers), or used by community code with live tests ([`Route::source`]
+    /// names it).
     ObservedUpstream,
-    /// The path is in Mixpanel's web-app spec, but not its body (the spec has no schema for
-    /// it): the body is this project's guess, which only the emulator is known to accept.
+    /// The path is in Mixpanel's web-app spec, but not its body (the spec types it only as
+    /// "an object", or not at all) and no live-tested source uses it: the body is this
+    /// project's guess, which only the emulator is known to accept. The contract test holds
+    /// every route to these definitions.
     ObservedPathOnly,
     /// Defined by this project; only the emulator serves it.
     EmulatorOnly,
@@ -90,6 +94,10 @@ pub struct Route {
     /// 405, and the emulator serves both.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Method>,
+    /// The evidence for the route's shape outside Mixpanel's files: community code with live
+    /// tests against Mixpanel, a recorded answer, a documentation page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
 }
 
 const fn route(
@@ -106,6 +114,7 @@ const fn route(
         creates: None,
         capability: None,
         fallback: None,
+        source: None,
     }
 }
 
@@ -132,6 +141,14 @@ impl Route {
     const fn or(self, method: Method) -> Route {
         Route {
             fallback: Some(method),
+            ..self
+        }
+    }
+
+    /// The route, with the evidence for its shape outside Mixpanel's files.
+    const fn seen(self, source: &'static str) -> Route {
+        Route {
+            source: Some(source),
             ..self
         }
     }
