@@ -806,6 +806,9 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
     }
     op.insert("summary".into(), Value::String(summary));
     op.insert("x-upstream-status".into(), json!(route.status));
+    if let Some(source) = route.source {
+        op.insert("x-upstream-source".into(), json!(source));
+    }
     if let Some(check) = route.creates {
         op.insert("x-creates".into(), json!(check));
     }
@@ -866,7 +869,7 @@ pub fn document() -> Result<Value, String> {
         "info": {
             "title": "Mixpanel management API (mixpanel-emulator)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web app), observed_path_only (the path is in Mixpanel's web app, its body untyped there: the body is the emulator's), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
+            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from, as the route table says: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web-app spec with a typed body, or community code with live tests, named in x-upstream-source), observed_path_only (the path is in Mixpanel's web app, its body untyped there and no live-tested source: the body is the emulator's), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "basicAuth": [] }],

@@ -7,8 +7,8 @@ use mixpanel_access::api::wire::{
     ServiceAccountIds,
 };
 use mixpanel_access::model::{
-    CreatedServiceAccount, OrgId, ProjectRole, ProjectServiceAccount, ServiceAccount, ServiceAccountId,
-    ServiceAccountUsername, TeamId, UserId,
+    CreatedServiceAccount, OrgId, ProjectRole, ProjectServiceAccount, ServiceAccount,
+    ServiceAccountId, ServiceAccountUsername, TeamId, UserId,
 };
 use mixpanel_access::permissions::{
     check_assign_org_role, check_assign_project_role, check_remove_project_role,
@@ -84,7 +84,10 @@ pub async fn create(
         // accounts created from a project's settings. The stored role of a Member account is
         // the lowest project role, consumer.
         if obj.get("role").is_none_or(Value::is_null) {
-            obj.insert("role".into(), Value::String(ProjectRole::Consumer.as_str().into()));
+            obj.insert(
+                "role".into(),
+                Value::String(ProjectRole::Consumer.as_str().into()),
+            );
         }
     }
     let req: CreateServiceAccount = decode_value(body)?;

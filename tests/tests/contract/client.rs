@@ -13,9 +13,7 @@ use mixpanel_access::model::{
 };
 use serde_json::{json, Value};
 
-use super::schema::{
-    self, errors, example, request_schema, resolve, typed, validator, Spec,
-};
+use super::schema::{self, errors, example, request_schema, resolve, typed, validator, Spec};
 
 /// What the client sends on each route whose body upstream types: one instance of each
 /// request type, as the client's methods build them.

@@ -108,7 +108,9 @@ fn status_words(s: RouteStatus) -> &'static str {
     match s {
         RouteStatus::DocumentedUpstream => "documented upstream",
         RouteStatus::ObservedUpstream => "observed upstream",
-        RouteStatus::ObservedPathOnly => "**path only**: body untyped upstream, the emulator's shape",
+        RouteStatus::ObservedPathOnly => {
+            "**path only**: body untyped upstream, the emulator's shape"
+        }
         RouteStatus::EmulatorOnly => "**emulator only**: not available upstream yet",
     }
 }
@@ -150,7 +152,11 @@ fn every_routes_status_follows_its_evidence() {
         count(RouteStatus::ObservedPathOnly),
         count(RouteStatus::EmulatorOnly)
     );
-    assert!(wrong.is_empty(), "statuses the evidence does not bear:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "statuses the evidence does not bear:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// The README's route table, made from the route table.

@@ -176,7 +176,7 @@ fn example_named(doc: &Value, schema: &Value, full: bool, depth: usize, name: &s
         ),
         "array" => {
             if full {
-                json!([example(doc, &s["items"], full, depth + 1)])
+                json!([example_named(doc, &s["items"], full, depth + 1, name)])
             } else {
                 json!([])
             }
@@ -216,7 +216,6 @@ pub fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect()
 }
-
 
 /// The operation of `route` in Mixpanel's files: the file and the operation. `/api/app/me`
 /// was pruned from the web-app file, but its answer's model `MeUser` (with `MeProject` and
