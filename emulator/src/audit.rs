@@ -146,5 +146,10 @@ pub fn query(conn: &Connection, q: &Query<'_>) -> Result<Vec<AuditEvent>, ApiErr
             serde_json::from_str(&payload).unwrap_or(Value::Null),
         ))
     })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    let mut events = rows.collect::<Result<Vec<_>, _>>()?;
+    let name = db::get_org(conn, org)?.map(|o| o.name);
+    for e in &mut events {
+        e.organization_name.clone_from(&name);
+    }
+    Ok(events)
 }

@@ -105,19 +105,22 @@ fn shape(route: &Route) -> Option<Shape> {
             status: 201,
             ..post(
                 request(
-                    &["username", "role"],
+                    &["username"],
                     json!({
                         "username": {
                             "type": "string",
                             "pattern": "^[A-Za-z0-9._-]{1,100}$",
                             "description": "without the .mp-service-account suffix: Mixpanel adds a tag and the suffix",
                         },
-                        "role": r("ProjectRole"),
+                        "role": nullable(json!({
+                            "allOf": [r("ProjectRole")],
+                            "description": "optional upstream: an account without one is an organization Member",
+                        })),
                         "expires": nullable(json!({
                             "type": "string",
                             "description": "RFC 3339 time in the future; \"\" or null: never expires",
                         })),
-                        "projects": array(r("ProjectRoleGrant")),
+                        "projects": nullable(array(r("ProjectRoleGrant"))),
                     }),
                 ),
                 r("CreatedServiceAccount"),
@@ -159,9 +162,9 @@ fn shape(route: &Route) -> Option<Shape> {
         }
         x if x == wire::CREATE_PROJECT.route => post(
             request(
-                &["project_name", "cluster_id", "timezone_id"],
+                &["cluster_id", "timezone_id"],
                 json!({
-                    "project_name": { "type": "string", "minLength": 1 },
+                    "project_name": nullable(json!({ "type": "string", "description": "absent, null or empty: the emulator names it \"Untitled project\"" })),
                     "cluster_id": {
                         "type": "integer",
                         "enum": DataResidency::ALL.iter().map(|r| r.cluster_id()).collect::<Vec<_>>(),
@@ -173,7 +176,7 @@ fn shape(route: &Route) -> Option<Shape> {
                         "maximum": Timezone::all_names().len(),
                         "description": "an id of /api/app/timezones",
                     },
-                    "is_b2b": { "type": "boolean" },
+                    "is_b2b": nullable(json!({ "type": "boolean" })),
                 }),
             ),
             r("Project"),
@@ -235,7 +238,7 @@ fn shape(route: &Route) -> Option<Shape> {
                     "add_default_projects": { "type": "boolean" },
                 }),
             ),
-            r("Empty"),
+            r("Success"),
         ),
         x if x == wire::REMOVE_PROJECTS_FROM_TEAM.route => post(ids("projectIds"), r("Empty")),
         x if x == wire::ADD_USERS_TO_TEAMS.route => post(
@@ -329,8 +332,9 @@ fn shape(route: &Route) -> Option<Shape> {
             ..post(
                 {
                     let mut f = audit_filter();
-                    f["required"] = json!(["export_format"]);
-                    f["properties"]["export_format"] = names(AuditExportFormat::NAMES);
+                    f["properties"]["export_format"] = nullable(
+                        json!({ "allOf": [names(AuditExportFormat::NAMES)], "description": "csv when left out" }),
+                    );
                     f
                 },
                 object(&["export_id"], json!({ "export_id": { "type": "string" } })),
@@ -375,25 +379,33 @@ fn shape(route: &Route) -> Option<Shape> {
                 "validated": { "type": "boolean" },
             }),
         )),
-        x if x == wire::SET_DISCOVERABILITY.route => post(r("Discoverability"), r("Updated")),
+        x if x == wire::SET_DISCOVERABILITY.route => Shape {
+            status: 201,
+            ..post(r("Discoverability"), r("Updated"))
+        },
         x if x == wire::GET_DISCOVERABLE_DOMAINS.route => get(array(json!({ "type": "string" }))),
-        x if x == wire::SET_DISCOVERABLE_DOMAINS.route => post(
-            array(json!({ "type": "string", "description": "a host name such as example.com" })),
-            object(
-                &["updated"],
-                json!({
-                    "updated": { "type": "boolean" },
-                    "publicDomains": array(json!({ "type": "string" })),
-                }),
-            ),
-        ),
+        x if x == wire::SET_DISCOVERABLE_DOMAINS.route => Shape {
+            status: 201,
+            ..post(
+                array(
+                    json!({ "type": "string", "description": "a host name such as example.com" }),
+                ),
+                object(
+                    &["updated", "publicDomains"],
+                    json!({
+                        "updated": { "type": "boolean" },
+                        "publicDomains": { "type": "string", "description": "the public e-mail domains refused, comma-separated" },
+                    }),
+                ),
+            )
+        },
         x if x == wire::GET_TWO_FACTOR.route => get(r("TwoFactorSetting")),
         x if x == wire::SET_TWO_FACTOR.route => post(
             request(
                 &["twofactor_auth_required"],
                 json!({ "twofactor_auth_required": { "type": "boolean" } }),
             ),
-            r("TwoFactorSetting"),
+            r("Updated"),
         ),
         x if x == wire::GET_SSO.route => get(object(
             &["sso_enabled"],
@@ -457,7 +469,7 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("DataView"),
         ),
-        x if x == wire::DELETE_DATA_VIEW.route => get(r("Empty")),
+        x if x == wire::DELETE_DATA_VIEW.route => get(json!({ "type": "string" })),
         x if x == wire::UPSERT_DATA_VIEW_MEMBERS.route
             || x == wire::DELETE_DATA_VIEW_MEMBERS.route =>
         {
@@ -554,6 +566,13 @@ fn components() -> Value {
             "user_id": r("Id"),
             "user_email": { "type": "string" },
             "user_name": { "type": "string" },
+            "user_phone": { "type": "string" },
+            "user_login_flow": { "type": "string" },
+            "feature_flags": array(json!({ "type": "string" })),
+            "is_staff": { "type": "boolean" },
+            "is_guest": { "type": "boolean" },
+            "workspaces": { "type": "object" },
+            "date_joined_iso": { "type": "string" },
             "organizations": {
                 "type": "object",
                 "description": "keyed by organization id",
@@ -573,6 +592,14 @@ fn components() -> Value {
                     "organization_id": r("Id"),
                     "domain": { "type": "string" },
                     "timezone": { "type": "string" },
+                    "permissions": array(json!({ "type": "string" })),
+                    "feature_flags": array(json!({ "type": "string" })),
+                    "has_integrated": { "type": "boolean" },
+                    "hasSensitiveAccess": { "type": "boolean" },
+                    "has_workspaces": { "type": "boolean" },
+                    "owner_id": { "type": "integer" },
+                    "type": { "type": "integer" },
+                    "utc_offset": { "type": "integer" },
                     "role": nullable(object(&[], json!({
                         "id": nullable(json!({ "type": "number" })),
                         "name": nullable(json!({ "type": "string" })),
@@ -737,6 +764,8 @@ fn components() -> Value {
                 "project_id": { "type": "string" },
                 "service": { "type": "string" },
                 "event_category": { "type": "string" },
+                "organization_name": { "type": "string" },
+                "ttl_timestamp": time.clone(),
                 "entity": r("AuditEntity"),
             })),
             "AuditEntity": object(&["type", "entity_type", "action", "payload"], json!({
@@ -806,6 +835,9 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
     }
     op.insert("summary".into(), Value::String(summary));
     op.insert("x-upstream-status".into(), json!(route.status));
+    if let Some(source) = route.source {
+        op.insert("x-upstream-source".into(), json!(source));
+    }
     if let Some(check) = route.creates {
         op.insert("x-creates".into(), json!(check));
     }
@@ -866,7 +898,7 @@ pub fn document() -> Result<Value, String> {
         "info": {
             "title": "Mixpanel management API (mixpanel-emulator)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web app), observed_path_only (the path is in Mixpanel's web app, its body untyped there: the body is the emulator's), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
+            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from, as the route table says: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web-app spec with a typed body, or community code with live tests, named in x-upstream-source), observed_path_only (the path is in Mixpanel's web app, its body untyped there and no live-tested source: the body is the emulator's), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "basicAuth": [] }],

@@ -632,8 +632,8 @@ async fn malformed_bodies_are_400s_that_name_the_field() {
     let cases = [
         (
             sas.clone(),
-            json!({"username": "x"}),
-            "missing field `role`",
+            json!({"role": "analyst"}),
+            "missing field `username`",
         ),
         (
             sas.clone(),

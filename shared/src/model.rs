@@ -806,6 +806,12 @@ pub struct AuditEvent {
     pub event_category: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// The organization's name when it happened (Mixpanel's `AuditLog` requires it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_name: Option<String>,
+    /// When the entry expires and may be deleted (Mixpanel's `AuditLog` requires it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_timestamp: Option<DateTime<Utc>>,
     pub entity: AuditEntity,
 }
 
@@ -873,14 +879,26 @@ impl AuditEvent {
             user_email: Some(actor.to_string()),
             organization_id: organization.map(|o| o.0.to_string()),
             project_id: Some(project.map(|p| p.0.to_string()).unwrap_or_default()),
-            event_category: None,
+            // Mixpanel's `EventCategory`: logins are `auth`, the rest an admin's action.
+            event_category: Some(
+                if entity_type == "session" {
+                    "auth"
+                } else {
+                    "admin_action"
+                }
+                .into(),
+            ),
             service: Some("webapp".into()),
+            organization_name: None,
+            // Two years, the Enterprise plan's retention.
+            ttl_timestamp: Some(created + chrono::Duration::days(730)),
             entity: AuditEntity {
                 kind: kind.to_string(),
                 entity_type: entity_type.to_string(),
                 action: action.to_string(),
-                entity_id: None,
-                entity_name: None,
+                // `GenericEntity` requires both as strings; "UNSET" is upstream's default name.
+                entity_id: Some(String::new()),
+                entity_name: Some("UNSET".into()),
                 payload,
             },
         }

@@ -180,7 +180,20 @@ pub async fn create_export(
     body: Bytes,
 ) -> ApiResult {
     let org = actor.check_org(org)?;
-    let req: CreateAuditExport = decode_body(&body)?;
+    // The filter plus `export_format` (csv when left out or null, as upstream); the filter is
+    // read on its own so that a field Mixpanel refuses is refused here too (a flattened
+    // struct cannot deny unknown fields).
+    let mut value = crate::extract::parse_json_value(&body)?;
+    let format = value
+        .as_object_mut()
+        .and_then(|o| o.remove("export_format"))
+        .filter(|f| !f.is_null())
+        .unwrap_or_else(|| serde_json::json!("csv"));
+    let req = CreateAuditExport {
+        export_format: crate::extract::decode_value(format)
+            .map_err(|e| ApiError::bad_request(format!("export_format: {}", e.message)))?,
+        filter: crate::extract::decode_value(value)?,
+    };
     require_org(Some(actor.org_role()), Capability::ViewAuditLog)?;
     project_ids(&req.filter)?;
     let filter = serde_json::to_string(&req.filter)

@@ -18,7 +18,7 @@ use crate::audit::{self, kind};
 use crate::auth::Actor;
 use crate::db;
 use crate::error::{ok, ok_with, ApiError, ApiResult};
-use crate::extract::{JsonBody, Params};
+use crate::extract::{decode_value, JsonBody, JsonValue, Params};
 use crate::AppState;
 
 const COLUMNS: &str =
@@ -257,8 +257,18 @@ pub async fn create(
     State(st): State<AppState>,
     actor: Actor,
     Params(project): Params<u64>,
-    JsonBody(body): JsonBody<CustomRoleBody>,
+    JsonValue(mut value): JsonValue,
 ) -> ApiResult {
+    // Mixpanel's `CustomRoleCreatePayload` may name the project too: it must be the path's.
+    let named = value.as_object_mut().and_then(|o| o.remove("project_id"));
+    if let Some(named) = named.filter(|n| !n.is_null()) {
+        if named.as_u64() != Some(project) {
+            return Err(ApiError::bad_request(format!(
+                "project_id: {named} is not the project of the path, {project}; leave it out"
+            )));
+        }
+    }
+    let body: CustomRoleBody = decode_value(value)?;
     let created = st.db.write(|tx| {
         let (p, role) = visible_project(tx, &actor, ProjectId(project))?;
         require_project(Some(role), Capability::ManageProjectUsers)?;

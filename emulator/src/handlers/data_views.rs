@@ -19,7 +19,7 @@ use crate::audit::{self, kind};
 use crate::auth::Actor;
 use crate::db::{self, ProjectRow};
 use crate::error::{ok, ApiError, ApiResult};
-use crate::extract::{JsonBody, Params};
+use crate::extract::{decode_value, JsonBody, JsonValue, Params};
 use crate::AppState;
 
 const GLOBAL_NAME: &str = "All Project Data";
@@ -64,7 +64,8 @@ fn load(conn: &Connection, project: ProjectId, id: Option<u64>) -> Result<Vec<Da
             membership_approval_required: false,
             has_all_org_members: r.get::<_, i64>(4)? != 0,
             creator_id: creator.map(|c| UserId(c as u64)),
-            creator_name: None,
+            // The emulator keeps no display names; Mixpanel types the name a string.
+            creator_name: Some(String::new()),
             created_iso: Some(
                 db::from_secs(r.get(9)?)
                     .format("%Y-%m-%dT%H:%M:%SZ")
@@ -194,8 +195,27 @@ pub async fn update(
     State(st): State<AppState>,
     actor: Actor,
     Params((project, id)): Params<(u64, u64)>,
-    JsonBody(req): JsonBody<UpdateDataView>,
+    JsonValue(mut body): JsonValue,
 ) -> ApiResult {
+    // The rest of Mixpanel's `WorkspacePatchRequest`, which `UpdateDataView` leaves out: the
+    // members in the lists are added (as upsert-members does); membership approval is not
+    // modelled, so only `false` (what every view here has) is taken.
+    let mut take = |k: &str| body.as_object_mut().and_then(|o| o.remove(k));
+    let approval = take("membership_approval_required");
+    let members = DataViewMembers {
+        id,
+        user_emails: decode_value::<Option<Vec<_>>>(take("user_emails").unwrap_or(Value::Null))?
+            .unwrap_or_default(),
+        team_ids: decode_value::<Option<Vec<_>>>(take("team_ids").unwrap_or(Value::Null))?
+            .unwrap_or_default(),
+    };
+    if approval.as_ref().is_some_and(|a| a.as_bool() == Some(true)) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "membership_approval_required: the emulator does not model membership approval; leave it false or out",
+        ));
+    }
+    let req: UpdateDataView = decode_value(body)?;
     if req.id != id {
         return Err(ApiError::bad_request(format!(
             "id: the body names data view {} but the path {id}",
@@ -237,6 +257,7 @@ pub async fn update(
         )?
         .execute(params![v.name, v.description, v.is_restricted as i64, v.is_visible as i64, v.data_filters.to_string(), id as i64])?;
         audit::record(tx, p.org_id, &actor.username, kind::WORKSPACE_UPDATED, Some(p.id), json!({"id": id}))?;
+        add_members(tx, &actor, &p, id, &members)?;
         one(tx, p.id, id)
     })?;
     Ok(ok(&v))
@@ -266,7 +287,8 @@ pub async fn delete(
             json!({"id": id, "name": v.name}),
         )
     })?;
-    Ok(ok(&json!({})))
+    // Mixpanel answers a string (`BaseOkResponseModel[str]`).
+    Ok(ok(&format!("Data view {id} deleted")))
 }
 
 /// The users (id, e-mail) and teams of a request.
@@ -310,13 +332,34 @@ pub async fn upsert_members(
     st.db.write(|tx| {
         let p = managed(tx, &actor, project)?;
         one(tx, p.id, id)?;
-        let (users, teams) = principals(tx, &p, &req)?;
+        add_members(tx, &actor, &p, id, &req)
+    })?;
+    Ok(ok(&json!({})))
+}
+
+/// Adds the users and teams of `req` to the data view `id` (those already in it stay).
+fn add_members(
+    tx: &Connection,
+    actor: &Actor,
+    p: &ProjectRow,
+    id: u64,
+    req: &DataViewMembers,
+) -> Result<(), ApiError> {
+    {
+        let (users, teams) = principals(tx, p, req)?;
         for (u, e) in users {
             let n = tx
                 .prepare_cached("INSERT INTO data_view_members (view_id, user_id) SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM data_view_members WHERE view_id = ?1 AND user_id = ?2)")?
                 .execute(params![id as i64, u.0 as i64])?;
             if n > 0 {
-                audit::record(tx, p.org_id, &actor.username, kind::WORKSPACE_USER_ADDED, Some(p.id), json!({"id": id, "email": e}))?;
+                audit::record(
+                    tx,
+                    p.org_id,
+                    &actor.username,
+                    kind::WORKSPACE_USER_ADDED,
+                    Some(p.id),
+                    json!({"id": id, "email": e}),
+                )?;
             }
         }
         for t in teams {
@@ -324,12 +367,18 @@ pub async fn upsert_members(
                 .prepare_cached("INSERT INTO data_view_members (view_id, team_id) SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM data_view_members WHERE view_id = ?1 AND team_id = ?2)")?
                 .execute(params![id as i64, t.0 as i64])?;
             if n > 0 {
-                audit::record(tx, p.org_id, &actor.username, kind::WORKSPACE_TEAM_ADDED, Some(p.id), json!({"id": id, "team_id": t}))?;
+                audit::record(
+                    tx,
+                    p.org_id,
+                    &actor.username,
+                    kind::WORKSPACE_TEAM_ADDED,
+                    Some(p.id),
+                    json!({"id": id, "team_id": t}),
+                )?;
             }
         }
         Ok(())
-    })?;
-    Ok(ok(&json!({})))
+    }
 }
 
 pub async fn delete_members(

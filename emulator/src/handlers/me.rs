@@ -60,15 +60,62 @@ pub async fn me(State(st): State<AppState>, actor: Actor) -> ApiResult {
                 ),
             },
         );
-        Ok(Me {
+        let me = Me {
             user_id: actor.user_id,
             user_email: format!("{}@mixpanel.org", actor.username),
             user_name: String::new(),
             organizations,
             projects,
-        })
+        };
+        let offsets = db::list_projects(c, actor.org_id)?
+            .into_iter()
+            .map(|p| (p.id.to_string(), p.timezone.utc_offset_minutes(db::now())))
+            .collect();
+        Ok(with_required_fields(me, &offsets))
     })?;
     Ok(ok(&me))
+}
+
+/// `me` with the fields Mixpanel's `MeUser` and `MeProject` require that the client does not
+/// read (so `Me` leaves them out): the emulator's values for what it does not model (no phone,
+/// no feature flags, no data views listed here, a project's owner id 0).
+fn with_required_fields(me: Me, utc_offsets: &BTreeMap<String, i32>) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let mut v = serde_json::to_value(&me).unwrap_or(Value::Null);
+    if let Some(user) = v.as_object_mut() {
+        for (k, x) in [
+            ("user_phone", json!("")),
+            ("user_login_flow", json!("service_account")),
+            ("feature_flags", json!([])),
+            ("is_staff", json!(false)),
+            ("is_guest", json!(false)),
+            ("workspaces", json!({})),
+            ("date_joined_iso", json!(db::now().to_rfc3339())),
+        ] {
+            user.entry(k).or_insert(x);
+        }
+    }
+    if let Some(projects) = v["projects"].as_object_mut() {
+        for (id, p) in projects.iter_mut() {
+            let Some(p) = p.as_object_mut() else { continue };
+            for (k, x) in [
+                ("permissions", json!([])),
+                ("feature_flags", json!([])),
+                ("has_integrated", json!(false)),
+                ("hasSensitiveAccess", json!(false)),
+                ("has_workspaces", json!(false)),
+                ("owner_id", json!(0)),
+                ("type", json!(0)),
+                (
+                    "utc_offset",
+                    json!(utc_offsets.get(id).copied().unwrap_or(0)),
+                ),
+            ] {
+                p.entry(k).or_insert(x);
+            }
+        }
+    }
+    v
 }
 
 /// The number of a project role in `/me` (Mixpanel's `MeProjectRole.id` is a number): the

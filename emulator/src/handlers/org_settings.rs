@@ -2,6 +2,7 @@
 //! and SSO flag. Changes are audited (`organization_access_security.*`).
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use mixpanel_access::api::wire::{
     Discoverability, DiscoverabilityInfo, DomainsUpdated, SsoSetting, TwoFactorSetting, Updated,
 };
@@ -12,7 +13,7 @@ use serde_json::json;
 
 use crate::audit::{self, kind};
 use crate::auth::Actor;
-use crate::error::{ok, ApiError, ApiResult};
+use crate::error::{ok, ok_with, ApiError, ApiResult};
 use crate::extract::{JsonBody, Params};
 use crate::AppState;
 
@@ -143,10 +144,14 @@ pub async fn set_discoverability(
         }
         Ok(())
     })?;
-    Ok(ok(&Updated {
-        updated: true,
-        fail_reason: None,
-    }))
+    // 201, as Mixpanel's schema declares.
+    Ok(ok_with(
+        StatusCode::CREATED,
+        &Updated {
+            updated: true,
+            fail_reason: None,
+        },
+    ))
 }
 
 pub async fn get_discoverable_domains(
@@ -200,10 +205,13 @@ pub async fn set_discoverable_domains(
         .cloned()
         .collect();
     if !public.is_empty() {
-        return Ok(ok(&DomainsUpdated {
-            updated: false,
-            public_domains: public,
-        }));
+        return Ok(ok_with(
+            StatusCode::CREATED,
+            &DomainsUpdated {
+                updated: false,
+                public_domains: public,
+            },
+        ));
     }
     wanted.sort();
     st.db.write(|tx| {
@@ -221,10 +229,13 @@ pub async fn set_discoverable_domains(
         s.domains = wanted;
         store(tx, org, &s)
     })?;
-    Ok(ok(&DomainsUpdated {
-        updated: true,
-        public_domains: Vec::new(),
-    }))
+    Ok(ok_with(
+        StatusCode::CREATED,
+        &DomainsUpdated {
+            updated: true,
+            public_domains: Vec::new(),
+        },
+    ))
 }
 
 pub async fn get_two_factor(
@@ -261,8 +272,10 @@ pub async fn set_two_factor(
         s.two_factor = required;
         store(tx, org, &s)
     })?;
-    Ok(ok(&TwoFactorSetting {
-        twofactor_auth_required: req.twofactor_auth_required,
+    // Mixpanel's `UpdatedResponse`.
+    Ok(ok(&Updated {
+        updated: true,
+        fail_reason: None,
     }))
 }
 

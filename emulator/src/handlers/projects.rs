@@ -53,7 +53,13 @@ pub async fn create(
 ) -> ApiResult {
     let org = actor.check_org(org)?;
     require_org(Some(actor.org_role()), Capability::CreateProjects)?;
-    let name = check_name("project_name", &req.project_name)?;
+    // The name may be absent or null upstream; the emulator then names the project itself.
+    let given = if req.project_name.trim().is_empty() {
+        "Untitled project"
+    } else {
+        &req.project_name
+    };
+    let name = check_name("project_name", given)?;
     let residency = DataResidency::from_cluster_id(req.cluster_id)
         .map_err(|e| ApiError::bad_request(format!("cluster_id: {e}")))?;
     let tz = usize::try_from(req.timezone_id)

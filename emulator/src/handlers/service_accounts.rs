@@ -7,8 +7,8 @@ use mixpanel_access::api::wire::{
     ServiceAccountIds,
 };
 use mixpanel_access::model::{
-    CreatedServiceAccount, OrgId, ProjectServiceAccount, ServiceAccount, ServiceAccountId,
-    ServiceAccountUsername, TeamId, UserId,
+    CreatedServiceAccount, OrgId, ProjectRole, ProjectServiceAccount, ServiceAccount,
+    ServiceAccountId, ServiceAccountUsername, TeamId, UserId,
 };
 use mixpanel_access::permissions::{
     check_assign_org_role, check_assign_project_role, check_remove_project_role,
@@ -78,6 +78,16 @@ pub async fn create(
     if let Some(obj) = body.as_object_mut() {
         if obj.get("expires").and_then(Value::as_str) == Some("") {
             obj.insert("expires".into(), Value::Null);
+        }
+        // `role` is optional upstream (`ServiceAccountWrite` requires only `username`): an
+        // account created without one is an organization Member, as Mixpanel makes the
+        // accounts created from a project's settings. The stored role of a Member account is
+        // the lowest project role, consumer.
+        if obj.get("role").is_none_or(Value::is_null) {
+            obj.insert(
+                "role".into(),
+                Value::String(ProjectRole::Consumer.as_str().into()),
+            );
         }
     }
     let req: CreateServiceAccount = decode_value(body)?;

@@ -262,7 +262,8 @@ pub async fn add_projects(
         }
         Ok(())
     })?;
-    Ok(ok_empty())
+    // Mixpanel's `SuccessResponse`.
+    Ok(ok(&Success { success: true }))
 }
 
 pub async fn remove_projects(

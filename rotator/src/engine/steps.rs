@@ -267,7 +267,7 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
                         "the projects of the old account {username} cannot be listed with its own credential ({e}): its grants are unknown, so no successor is promoted; check the account, then resume"
                     ),
                     source: e,
-                })
+                });
             }
         };
         for (id, p) in &me.projects {

@@ -27,10 +27,14 @@ use crate::permissions::Capability;
 pub enum RouteStatus {
     /// In Mixpanel's public documentation.
     DocumentedUpstream,
-    /// Seen in Mixpanel's own web app or in community code with live tests.
+    /// Seen in Mixpanel's own web app with a typed body (its spec names the fields the route
+    /// takes and answers), or used by community code with live tests ([`Route::source`]
+    /// names it).
     ObservedUpstream,
-    /// The path is in Mixpanel's web-app spec, but not its body (the spec has no schema for
-    /// it): the body is this project's guess, which only the emulator is known to accept.
+    /// The path is in Mixpanel's web-app spec, but not its body (the spec types it only as
+    /// "an object", or not at all) and no live-tested source uses it: the body is this
+    /// project's guess, which only the emulator is known to accept. The contract test holds
+    /// every route to these definitions.
     ObservedPathOnly,
     /// Defined by this project; only the emulator serves it.
     EmulatorOnly,
@@ -101,6 +105,10 @@ pub struct Route {
     /// For an emulator-only route: what the product does on Mixpanel, which has no such route.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instead: Option<&'static str>,
+    /// The evidence for the route's shape outside Mixpanel's files: community code with live
+    /// tests against Mixpanel, a recorded answer, a documentation page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
 }
 
 /// What a read route serves: Terraform resources and data sources (`mixpanel_team`,
@@ -153,6 +161,7 @@ const fn route(
         read: matches!(method, Method::Get),
         serves: Serves::NOTHING,
         instead: None,
+        source: None,
     }
 }
 
@@ -204,6 +213,14 @@ impl Route {
     const fn instead(self, text: &'static str) -> Route {
         Route {
             instead: Some(text),
+            ..self
+        }
+    }
+
+    /// The route, with the evidence for its shape outside Mixpanel's files.
+    const fn seen(self, source: &'static str) -> Route {
+        Route {
+            source: Some(source),
             ..self
         }
     }
@@ -681,6 +698,7 @@ pub const ME: Endpoint<NoBody, Results<Me>> = route("me", Get, "/api/app/me", Do
         ],
         &["run", "rotate", "review", "offboard"],
     )
+    .seen("Mixpanel's reference/service-accounts.mdx names it; Nango integration-templates recorded a live body (integrations/mixpanel/tests/add-service-accounts-to-projects.test.json)")
     .typed();
 pub const LIST_SERVICE_ACCOUNTS: Endpoint<NoBody, Results<Vec<ServiceAccount>>> = route(
     "list_service_accounts",
@@ -806,11 +824,17 @@ pub const PROJECT_METADATA: Endpoint<NoBody, Results<ProjectMetadata>> = route(
 )
 .needs(C::AccessApiCredentials)
 .serves(&[], &["run", "once", "rotate"])
+.seen("365talents/terraform-provider-mixpanel internal/mixpanel/project.go (live acceptance tests)")
 .typed();
-pub const UPDATE_PROJECT: Endpoint<UpdateProjectForm, Ignored> =
-    route("update_project", Post, "/projects/update/{project}", Obs)
-        .needs(C::EditProjectSettings)
-        .typed();
+pub const UPDATE_PROJECT: Endpoint<UpdateProjectForm, Ignored> = route(
+    "update_project",
+    Post,
+    "/projects/update/{project}",
+    Obs,
+)
+.needs(C::EditProjectSettings)
+.seen("365talents/terraform-provider-mixpanel internal/mixpanel/project.go (live acceptance tests)")
+.typed();
 pub const DELETE_PROJECTS: Endpoint<ProjectIds, Ignored> = route(
     "delete_projects",
     Post,
@@ -818,6 +842,7 @@ pub const DELETE_PROJECTS: Endpoint<ProjectIds, Ignored> = route(
     Obs,
 )
 .needs(C::DeleteProject)
+.seen("mixpanel/terraform-provider-mixpanel mixpanel_project (listed Live-verified in its docs/index.md)")
 .typed();
 pub const LIST_PROJECTS: Endpoint<NoBody, Results<Items<Project>>> =
     route("list_projects", Get, "/organizations/{org}/projects/", Obs)
@@ -829,25 +854,36 @@ pub const LIST_PROJECTS: Endpoint<NoBody, Results<Items<Project>>> =
             ],
             &["run", "once", "access grant", "review", "offboard"],
         )
+        .seen("mixpanel/terraform-provider-mixpanel mixpanel_project (listed Live-verified in its docs/index.md)")
         .typed();
-pub const LIST_TEAMS: Endpoint<NoBody, Results<Items<Team>>> =
-    route("list_teams", Get, "/organizations/{org}/teams/", Obs)
-        .serves(
-            &[
-                "mixpanel_team",
-                "mixpanel_team_member",
-                "mixpanel_team_members",
-                "mixpanel_team_project",
-                "data.mixpanel_teams",
-            ],
-            &["run", "access grant", "review", "offboard"],
-        )
-        .typed();
-pub const ADD_TEAMS: Endpoint<TeamNames, Results<Items<AddedTeam>>> =
-    route("add_teams", Post, "/organizations/{org}/add-teams/", Obs)
-        .creates("list the organization's teams", "list_teams", "name")
-        .needs(C::ManageTeams)
-        .typed();
+pub const LIST_TEAMS: Endpoint<NoBody, Results<Items<Team>>> = route(
+    "list_teams",
+    Get,
+    "/organizations/{org}/teams/",
+    Obs,
+)
+.serves(
+    &[
+        "mixpanel_team",
+        "mixpanel_team_member",
+        "mixpanel_team_members",
+        "mixpanel_team_project",
+        "data.mixpanel_teams",
+    ],
+    &["run", "access grant", "review", "offboard"],
+)
+.seen("365talents/terraform-provider-mixpanel internal/mixpanel/team.go (live acceptance tests)")
+.typed();
+pub const ADD_TEAMS: Endpoint<TeamNames, Results<Items<AddedTeam>>> = route(
+    "add_teams",
+    Post,
+    "/organizations/{org}/add-teams/",
+    Obs,
+)
+.creates("list the organization's teams", "list_teams", "name")
+.needs(C::ManageTeams)
+.seen("365talents/terraform-provider-mixpanel internal/mixpanel/team.go (live acceptance tests)")
+.typed();
 pub const RENAME_TEAM: Endpoint<RenameTeam, Results<Updated>> = route(
     "rename_team",
     Post,
@@ -855,6 +891,7 @@ pub const RENAME_TEAM: Endpoint<RenameTeam, Results<Updated>> = route(
     Obs,
 )
 .needs(C::ManageTeams)
+.seen("365talents/terraform-provider-mixpanel internal/mixpanel/team.go (live rename test)")
 .typed();
 pub const DELETE_TEAMS: Endpoint<TeamIds, Ignored> = route(
     "delete_teams",
@@ -863,6 +900,7 @@ pub const DELETE_TEAMS: Endpoint<TeamIds, Ignored> = route(
     Obs,
 )
 .needs(C::ManageTeams)
+.seen("365talents/terraform-provider-mixpanel internal/mixpanel/team.go (live acceptance tests)")
 .typed();
 pub const ADD_PROJECTS_TO_TEAMS: Endpoint<AddProjectsToTeams, Ignored> = route(
     "add_projects_to_teams",
@@ -871,6 +909,7 @@ pub const ADD_PROJECTS_TO_TEAMS: Endpoint<AddProjectsToTeams, Ignored> = route(
     Obs,
 )
 .needs(C::ManageTeams)
+.seen("365talents/terraform-provider-mixpanel mixpanel_team_project_assignment (live role change consumer to analyst)")
 .typed();
 pub const REMOVE_PROJECTS_FROM_TEAM: Endpoint<ProjectIds, Ignored> = route(
     "remove_projects_from_team",
@@ -879,12 +918,13 @@ pub const REMOVE_PROJECTS_FROM_TEAM: Endpoint<ProjectIds, Ignored> = route(
     Obs,
 )
 .needs(C::ManageTeams)
+.seen("365talents/terraform-provider-mixpanel mixpanel_team_project_assignment (live acceptance tests)")
 .typed();
 pub const ADD_USERS_TO_TEAMS: Endpoint<AddUsersToTeams, Ignored> = route(
     "add_users_to_teams",
     Post,
     "/organizations/{org}/add-users-to-teams/",
-    Obs,
+    Path,
 )
 .needs(C::ManageTeams)
 .typed();
@@ -897,7 +937,7 @@ pub const REMOVE_USERS_FROM_TEAM: Endpoint<Emails, Ignored> = route(
 .needs(C::ManageTeams)
 .typed();
 pub const LIST_ORG_USERS: Endpoint<NoBody, Results<Items<Member>>> =
-    route("list_org_users", Get, "/organizations/{org}/users/", Obs)
+    route("list_org_users", Get, "/organizations/{org}/users/", Path)
         .serves(
             &[
                 "mixpanel_organization_member",
@@ -910,7 +950,7 @@ pub const INVITE_ORG_USERS: Endpoint<InviteUsers, Ignored> = route(
     "invite_org_users",
     Post,
     "/organizations/{org}/add-users/",
-    Obs,
+    Path,
 )
 .needs(C::ManageOrganizationMembers)
 .typed();
@@ -918,7 +958,7 @@ pub const UPDATE_ORG_USER: Endpoint<UpdateOrgUser, Results<Updated>> = route(
     "update_org_user",
     Post,
     "/organizations/{org}/users/{email}/update/",
-    Obs,
+    Path,
 )
 .needs(C::ModifyRoles)
 .typed();
@@ -926,7 +966,7 @@ pub const REMOVE_ORG_USERS: Endpoint<Emails, Ignored> = route(
     "remove_org_users",
     Post,
     "/organizations/{org}/delete-users/",
-    Obs,
+    Path,
 )
 .needs(C::ManageOrganizationMembers)
 .typed();
@@ -934,7 +974,7 @@ pub const ADD_USERS_TO_PROJECTS: Endpoint<AddUsersToProjects, Ignored> = route(
     "add_users_to_projects",
     Post,
     "/organizations/{org}/add-users-to-projects/",
-    Obs,
+    Path,
 )
 .needs(C::ManageProjectUsers)
 .typed();
@@ -950,7 +990,7 @@ pub const GRANTED_USERS: Endpoint<NoBody, Results<Items<UserGrant>>> = route(
     "granted_users",
     Get,
     "/api/app/projects/{project}/granted-users",
-    Obs,
+    Path,
 )
 .serves(
     &["mixpanel_project_member", "mixpanel_project_members"],
@@ -961,7 +1001,7 @@ pub const GRANTED_TEAMS: Endpoint<NoBody, Results<Items<TeamGrant>>> = route(
     "granted_teams",
     Get,
     "/api/app/projects/{project}/granted-teams",
-    Obs,
+    Path,
 )
 .serves(
     &[
@@ -1200,7 +1240,7 @@ pub const LIST_DATA_VIEWS: Endpoint<NoBody, Results<Vec<DataView>>> = route(
     "list_data_views",
     Get,
     "/api/app/projects/{project}/workspaces",
-    Obs,
+    Path,
 )
 .serves(&["mixpanel_data_view", "mixpanel_data_view_member"], &[])
 .typed();
@@ -1458,17 +1498,33 @@ pub fn de_opt_number_or_string<'de, D: serde::Deserializer<'de>>(
 
 // ----- service accounts -----
 
+/// Null where a list or a flag may be null upstream reads as its default (empty, false): the
+/// emulator accepts every body Mixpanel's schemas allow.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateServiceAccount {
     pub username: String,
     pub role: ProjectRole,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<Expiry>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub projects: Vec<ProjectRoleGrant>,
 }
 
+/// Mixpanel refuses fields its schema does not list (`additionalProperties: false`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddServiceAccountsToProjects {
     pub service_account_ids: Vec<ServiceAccountId>,
     pub projects: Vec<ProjectRoleGrant>,
@@ -1478,7 +1534,9 @@ pub struct AddServiceAccountsToProjects {
     pub custom_roles: Vec<crate::model::CustomRoleGrant>,
 }
 
+/// Mixpanel refuses fields its schema does not list (`additionalProperties: false`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RemoveServiceAccountsFromProjects {
     pub projects: Vec<ProjectServiceAccountIds>,
 }
@@ -1489,19 +1547,25 @@ pub struct ProjectServiceAccountIds {
     pub service_account_ids: Vec<ServiceAccountId>,
 }
 
+/// Mixpanel refuses fields its schema does not list (`additionalProperties: false`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceAccountIds {
     pub service_account_ids: Vec<ServiceAccountId>,
 }
 
 // ----- projects -----
 
+/// Mixpanel refuses fields its schema does not list (`additionalProperties: false`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateProject {
+    /// May be absent or null upstream (the emulator then names the project itself).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub project_name: String,
     pub cluster_id: u32,
     pub timezone_id: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_b2b: bool,
 }
 
@@ -1692,26 +1756,54 @@ pub struct Success {
 #[serde(deny_unknown_fields)]
 pub struct AuditLogQuery {
     /// Event types, `entity_type.action` (Mixpanel's `AuditLogType`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub types: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub entity_types: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub actions: Vec<String>,
     /// admin_action, auth, data_mutate, data_read, export, outgoing_request.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub event_categories: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_gte: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_lte: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub user_ids: Vec<String>,
     /// Project ids as strings, as Mixpanel types them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub project_ids: Vec<String>,
     /// Events whose actor is none of these addresses.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub exclude_user_emails: Vec<String>,
     /// Free text: events whose actor or payload contains it (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1887,8 +1979,18 @@ pub struct DiscoverabilityInfo {
 pub struct DomainsUpdated {
     pub updated: bool,
     /// A string upstream (`publicDomains`), a list in the emulator's first answers: both read.
-    #[serde(rename = "publicDomains", default, deserialize_with = "de_domains")]
+    #[serde(
+        rename = "publicDomains",
+        default,
+        deserialize_with = "de_domains",
+        serialize_with = "ser_domains"
+    )]
     pub public_domains: Vec<String>,
+}
+
+/// Domains as Mixpanel types `publicDomains`: one string, comma-separated.
+fn ser_domains<S: serde::Serializer>(domains: &[String], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&domains.join(","))
 }
 
 /// Domains as a list, or as one string (comma-separated, as Mixpanel types `publicDomains`).
@@ -1945,11 +2047,14 @@ pub struct CustomRole {
 }
 
 /// The body of a custom role's create (POST) or replacement (PUT).
+/// Mixpanel refuses fields its schema does not list; `project_id`, which a create may carry
+/// upstream, is taken off by the emulator before it reads the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomRoleBody {
     pub name: String,
     pub description: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub permissions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copied_from_role_id: Option<String>,
@@ -2022,6 +2127,7 @@ pub struct DataViewTeam {
 
 /// `POST /workspaces`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateDataView {
     pub name: String,
     pub is_restricted: bool,
@@ -2030,8 +2136,11 @@ pub struct CreateDataView {
     pub description: Option<String>,
 }
 
-/// `PATCH /workspaces/{id}`: `id` and any of the rest.
+/// `PATCH /workspaces/{id}`: `id` and any of the rest. The rest of `WorkspacePatchRequest`
+/// (`membership_approval_required`, `team_ids`, `user_emails`) the client does not send; the
+/// emulator takes them off before it reads these.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateDataView {
     pub id: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2048,11 +2157,12 @@ pub struct UpdateDataView {
 
 /// `upsert-members` and `delete-members`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DataViewMembers {
     pub id: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub user_emails: Vec<Email>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub team_ids: Vec<TeamId>,
 }
 
