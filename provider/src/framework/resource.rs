@@ -117,19 +117,28 @@ pub trait Resource<C: Sync>: Send + Sync {
         from_version: i64,
         state: serde_json::Value,
     ) -> Result<serde_json::Value, Diagnostics> {
-        let current = self.schema().version;
-        if from_version == current {
-            Ok(state)
-        } else {
-            Err(Diagnostic::error(
-                "Unsupported state version",
-                format!(
-                    "{} state version {from_version} cannot be upgraded to {current}: use a provider version that wrote it",
-                    self.type_name()
-                ),
-            )
-            .into())
-        }
+        same_version_only(self.type_name(), self.schema().version, from_version, state)
+    }
+}
+
+/// The upgrade of a resource that has had one schema version: the state as it is, or an error
+/// for any other version.
+pub fn same_version_only(
+    type_name: &str,
+    current: i64,
+    from_version: i64,
+    state: serde_json::Value,
+) -> Result<serde_json::Value, Diagnostics> {
+    if from_version == current {
+        Ok(state)
+    } else {
+        Err(Diagnostic::error(
+            "Unsupported state version",
+            format!(
+                "{type_name} state version {from_version} cannot be upgraded to {current}: use a provider version that wrote it"
+            ),
+        )
+        .into())
     }
 }
 
