@@ -2235,6 +2235,15 @@ fn process_gone(pid: u32) -> bool {
 }
 
 const KILLED: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "killed-project"
+  timezone            = "UTC"
+  deletion_protection = false
+}
+resource "mixpanel_service_account" "sa" {
+  username = "killed-sa"
+  role     = "consumer"
+}
 resource "mixpanel_organization_member" "m" {
   count = 6
   email = "killed${count.index}@example.com"
@@ -2251,12 +2260,40 @@ resource "mixpanel_team_member" "tm" {
 }
 "#;
 
+/// The ids of the projects named `name` and of the service accounts whose requested username
+/// is `sa`, as Mixpanel lists them.
+fn killed_objects(emu: &Emulator, creds: &Creds, name: &str, sa: &str) -> (Vec<u64>, Vec<u64>) {
+    let rt = runtime();
+    let c = emu.client(creds);
+    let org = OrgId(creds.org_id);
+    let projects = rt
+        .block_on(c.list_projects(org))
+        .expect("projects")
+        .into_iter()
+        .filter(|p| p.name == name)
+        .map(|p| p.id.0)
+        .collect();
+    let accounts = rt
+        .block_on(c.list_service_accounts(org))
+        .expect("accounts")
+        .into_iter()
+        .filter(|a| a.username.base_name() == sa)
+        .map(|a| a.id.0)
+        .collect();
+    (projects, accounts)
+}
+
 #[test]
 fn after_kill_9_of_terraform_the_provider_exits_and_the_next_apply_converges_or_names_the_import() {
     let (emu, creds) = setup();
     let ws = Workspace::new(&emu, &creds, KILLED);
-    // Slow answers, so that terraform is mid-apply when it is killed.
-    emu.faults(Some(serde_json::json!({ "latency_ms": 700 })));
+    // Slow member and team answers, so that terraform is mid-apply when it is killed, just
+    // after Mixpanel made the project and the service account (answered fast): terraform has
+    // their answers, and dies before it writes them to its state.
+    emu.faults(Some(serde_json::json!({
+        "latency_ms": 700,
+        "routes": ["invite_org_users", "add_teams", "add_users_to_teams"],
+    })));
     let mut tf = ws
         .dir
         .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
@@ -2266,19 +2303,20 @@ fn after_kill_9_of_terraform_the_provider_exits_and_the_next_apply_converges_or_
         .expect("terraform apply");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let providers = loop {
+        let (p, a) = killed_objects(&emu, &creds, "killed-project", "killed-sa");
         let writes = emu.counters()["invite_org_users"]["POST"]
             .as_u64()
             .unwrap_or(0)
             + emu.counters()["add_teams"]["POST"].as_u64().unwrap_or(0);
-        let p = provider_children(tf.id());
-        if writes > 0 && !p.is_empty() {
-            break p;
+        let children = provider_children(tf.id());
+        if writes > 0 && p.len() == 1 && a.len() == 1 && !children.is_empty() {
+            break children;
         }
         assert!(
             std::time::Instant::now() < deadline,
             "terraform never reached the writes"
         );
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(20));
     };
     tf.kill().expect("kill -9 terraform");
     let _ = tf.wait();
@@ -2295,23 +2333,116 @@ fn after_kill_9_of_terraform_the_provider_exits_and_the_next_apply_converges_or_
         killed.elapsed().as_millis()
     );
     emu.faults(None);
+    let (projects, accounts) = killed_objects(&emu, &creds, "killed-project", "killed-sa");
+    let state =
+        std::fs::read_to_string(ws.dir.path().join("terraform.tfstate")).unwrap_or_default();
+    let lost: Vec<&str> = [
+        ("mixpanel_project", projects[0]),
+        ("mixpanel_service_account", accounts[0]),
+    ]
+    .iter()
+    .filter(|(_, id)| !state.contains(&format!("\"id\": \"{id}\"")))
+    .map(|(t, _)| *t)
+    .collect();
+    println!("made by the killed apply, not in its state: {lost:?}");
     // Terraform may have left its state lock behind.
-    let o = ws.run(&[
+    let apply = [
         "apply",
         "-auto-approve",
         "-no-color",
         "-input=false",
         "-lock=false",
-    ]);
+    ];
+    let o = ws.run(&apply);
     let out = text(&o);
+    // Never a twin: one project of that name and one account of that username, whatever the
+    // second apply did.
+    assert_eq!(
+        killed_objects(&emu, &creds, "killed-project", "killed-sa"),
+        (projects.clone(), accounts.clone()),
+        "the apply after the kill made a twin:\n{out}"
+    );
     if o.status.success() {
+        assert!(
+            lost.is_empty(),
+            "the lost {lost:?} were not refused:\n{out}"
+        );
         ws.assert_no_changes();
     } else {
         assert!(
             out.contains("terraform import") && out.contains("import {"),
             "a failed apply after the kill must name the import:\n{out}"
         );
+        import_the_named(&ws, &out, &lost, &projects, &accounts);
     }
+    // Terraform may persist its state before the kill lands; the same situation, made
+    // deterministic: Mixpanel holds the project and the account, the state does not.
+    ws.ok(&[
+        "state",
+        "rm",
+        "-lock=false",
+        "mixpanel_project.p",
+        "mixpanel_service_account.sa",
+    ]);
+    let o = ws.run(&apply);
+    let out = text(&o);
+    assert!(
+        !o.status.success(),
+        "an apply adopted or recreated what the state lost:\n{out}"
+    );
+    assert_eq!(
+        killed_objects(&emu, &creds, "killed-project", "killed-sa"),
+        (projects.clone(), accounts.clone()),
+        "the apply made a twin:\n{out}"
+    );
+    import_the_named(
+        &ws,
+        &out,
+        &["mixpanel_project", "mixpanel_service_account"],
+        &projects,
+        &accounts,
+    );
+    assert_eq!(
+        killed_objects(&emu, &creds, "killed-project", "killed-sa"),
+        (projects, accounts),
+        "a twin after the import"
+    );
+}
+
+/// Checks that `out` names the exact import of each of `lost` (the project and the service
+/// account of [`KILLED`]), imports them so, and checks that the next apply converges.
+fn import_the_named(ws: &Workspace, out: &str, lost: &[&str], projects: &[u64], accounts: &[u64]) {
+    for (kind, address, id) in [
+        ("mixpanel_project", "mixpanel_project.p", projects[0]),
+        (
+            "mixpanel_service_account",
+            "mixpanel_service_account.sa",
+            accounts[0],
+        ),
+    ] {
+        if lost.contains(&kind) {
+            assert!(
+                out.contains(&format!("terraform import {kind}.<name> {id}")),
+                "{kind} {id} is not named:\n{out}"
+            );
+            ws.ok(&[
+                "import",
+                "-no-color",
+                "-input=false",
+                "-lock=false",
+                address,
+                &id.to_string(),
+            ]);
+        }
+    }
+    ws.ok(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-lock=false",
+    ]);
+    ws.assert_no_changes();
 }
 
 #[test]

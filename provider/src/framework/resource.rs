@@ -81,7 +81,8 @@ pub trait Resource<C: Sync>: Send + Sync {
     /// use (the objects that already held the create's key, so that a lookup after a lost
     /// answer adopts only one that appeared since); [`planned_private`] gives it back during
     /// the create. `None`: nothing.
-    async fn plan_private(&self, _ctx: &C, _planned: &Value) -> Option<Vec<u8>> {
+    /// `prior` is the object a replacement replaces (null for a plain create).
+    async fn plan_private(&self, _ctx: &C, _prior: &Value, _planned: &Value) -> Option<Vec<u8>> {
         None
     }
 

@@ -53,7 +53,12 @@ pub trait TypedResource<C: Sync>: Send + Sync + 'static {
 
     /// The new object as a read shows it; on failure, the object when it exists despite it.
     /// See [`Resource::plan_private`]; not called when the planned model holds unknowns.
-    async fn plan_private(&self, _ctx: &C, _planned: Self::Model) -> Option<Vec<u8>> {
+    async fn plan_private(
+        &self,
+        _ctx: &C,
+        _prior: Option<Self::Model>,
+        _planned: Self::Model,
+    ) -> Option<Vec<u8>> {
         None
     }
 
@@ -144,9 +149,14 @@ impl<C: Sync, R: TypedResource<C>> Resource<C> for Typed<R> {
         self.0.upgrade_state(from_version, state)
     }
 
-    async fn plan_private(&self, ctx: &C, planned: &Value) -> Option<Vec<u8>> {
+    async fn plan_private(&self, ctx: &C, prior: &Value, planned: &Value) -> Option<Vec<u8>> {
         let m = model(planned).ok()?;
-        self.0.plan_private(ctx, m).await
+        let prior = if prior.is_null() {
+            None
+        } else {
+            model(prior).ok()
+        };
+        self.0.plan_private(ctx, prior, m).await
     }
 
     async fn create(&self, ctx: &C, planned: &Value) -> Result<Value, ApplyError> {
