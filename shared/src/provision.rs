@@ -167,7 +167,6 @@ pub async fn create_service_account_credential(
     }
     entry.sa_id = Some(account.id);
     entry.username = Some(account.username.clone());
-    entry.set_grants(entry.grants());
     entry.role = Some(role);
     entry.last_rotated = Some(now);
     entry.last_trigger = Some("created".into());

@@ -143,13 +143,12 @@ impl InventoryEntry {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        // Written for every entry that has projects, so an entry read back never depends on
-        // the fallback to `role` again.
-        let grants = self.grants();
-        let project_roles = if grants.is_empty() || self.kind != CredentialKind::ServiceAccount {
+        // Only roles declared per project: an entry of the earlier shape (one `role`) stays in
+        // it, and the rotator keeps treating it so.
+        let project_roles = if !self.has_project_roles() {
             EMPTY_SENTINEL.to_string()
         } else {
-            grants
+            self.grants()
                 .iter()
                 .map(|(p, r)| format!("{p}={r}"))
                 .collect::<Vec<_>>()

@@ -343,6 +343,14 @@ impl InventoryEntry {
             .collect()
     }
 
+    /// Whether the entry declares a role per project (a `mixpanel_rotated_credential`, or a
+    /// `projects = { id = role }` table): the rotator then gives each successor exactly
+    /// [`InventoryEntry::grants`]. Otherwise (the earlier shape, `projects` and one `role`) it
+    /// carries the old account's individual grants over.
+    pub fn has_project_roles(&self) -> bool {
+        self.kind == CredentialKind::ServiceAccount && !self.project_roles.is_empty()
+    }
+
     /// Sets the projects and the role on each (`projects` becomes the map's keys).
     pub fn set_grants(&mut self, grants: BTreeMap<ProjectId, ProjectRole>) {
         self.projects = grants.keys().copied().collect();

@@ -734,9 +734,10 @@ fn an_entry_written_before_roles_per_project_reads_as_its_one_role_on_each() {
         ]
         .into()
     );
-    // Saved again, it records the map.
+    // Saved again, it stays in that shape (the rotator carries its old account's grants over).
+    assert!(!old.has_project_roles());
     let again = old.to_custom_metadata().unwrap();
-    assert_eq!(again["project_roles"], "12345=analyst,67890=analyst");
+    assert_eq!(again["project_roles"], EMPTY_SENTINEL);
     // An old entry without any role: consumer on each.
     map.remove("role");
     let bare = InventoryEntry::from_custom_metadata("warehouse/fivetran-prod", &map).unwrap();
