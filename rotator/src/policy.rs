@@ -79,6 +79,36 @@ pub fn counted_delay(
         .max(retry_after.unwrap_or_default())
 }
 
+/// The backoff of a journal write that records a secret existing nowhere else: transient
+/// Vault failures are retried from 100 ms, doubling, at most 5 s apart, for about a minute.
+pub fn journal_write() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_factor(2.0)
+        .with_total_delay(Some(Duration::from_secs(60)))
+        .without_max_times()
+}
+
+/// A rotation request that lost a check-and-set race (another writer got there first) reads
+/// again at once, up to 4 more times.
+pub fn request_conflict() -> backon::ConstantBuilder {
+    backon::ConstantBuilder::default()
+        .with_delay(Duration::ZERO)
+        .with_max_times(4)
+}
+
+/// The wait between probes of a new credential that does not work yet (propagation): from
+/// 200 ms, doubling, at most 5 s apart, for at most `timeout` in all.
+pub fn propagation(timeout: Duration) -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .with_factor(2.0)
+        .with_total_delay(Some(timeout))
+        .without_max_times()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
