@@ -510,6 +510,103 @@ fn lost_answers_never_leave_twins_and_every_apply_converges() {
     println!("{}", report.join("\n"));
 }
 
+const CHAOS_NAMED: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "chaos-named"
+  timezone            = "UTC"
+  deletion_protection = false
+}
+resource "mixpanel_custom_role" "r" {
+  count       = 3
+  project_id  = mixpanel_project.p.id
+  name        = "Chaos role ${count.index}"
+  permissions = ["view_reports"]
+}
+resource "mixpanel_data_view" "v" {
+  count      = 3
+  project_id = mixpanel_project.p.id
+  name       = "Chaos view ${count.index}"
+  restricted = true
+}
+"#;
+
+/// The other create routes (custom roles, data views; issue 16): lost answers are looked up by
+/// name and adopted, never sent again blind, so no seed leaves a twin.
+#[test]
+fn lost_answers_on_custom_role_and_data_view_creates_are_adopted_not_repeated() {
+    let routes = ["create_custom_role", "create_data_view"];
+    let mut report = Vec::new();
+    for seed in [21u64, 22, 23, 24] {
+        let (emu, creds) = setup();
+        let ws = Workspace::new(&emu, &creds, CHAOS_NAMED);
+        emu.faults(Some(serde_json::json!({
+            "error_rate": 0.4, "error_status": 503, "error_after_commit": true,
+            "rate_limit_rate": 0.3, "rate_limit_after_commit": true, "retry_after_secs": 0,
+            "routes": routes, "seed": seed
+        })));
+        let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+        let first = o.status.code().unwrap_or(-1);
+        let out = text(&o);
+        emu.faults(None);
+        let sent: u64 = routes
+            .iter()
+            .filter_map(|r| emu.counters()[*r].get("POST").and_then(Value::as_u64))
+            .sum();
+        let counts = || {
+            let rt = runtime();
+            let c = emu.client(&creds);
+            let project = rt
+                .block_on(c.list_projects(OrgId(creds.org_id)))
+                .expect("projects")
+                .into_iter()
+                .find(|p| p.name == "chaos-named")
+                .expect("the project")
+                .id;
+            let roles = rt.block_on(c.list_custom_roles(project)).expect("roles");
+            let views = rt.block_on(c.list_data_views(project)).expect("views");
+            (0..3)
+                .map(|i| {
+                    (
+                        roles
+                            .iter()
+                            .filter(|r| r.name == format!("Chaos role {i}"))
+                            .count(),
+                        views
+                            .iter()
+                            .filter(|v| v.name == format!("Chaos view {i}"))
+                            .count(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let after_first = counts();
+        assert!(
+            after_first.iter().all(|(r, v)| *r <= 1 && *v <= 1),
+            "seed {seed}: twins after the faulted apply {after_first:?}:\n{out}"
+        );
+        if first != 0 {
+            let second = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+            assert!(
+                second.status.success(),
+                "seed {seed}: the fault-free apply must converge:\n{out}\n{}",
+                text(&second)
+            );
+        }
+        ws.assert_no_changes();
+        assert_eq!(
+            counts(),
+            vec![(1, 1); 3],
+            "seed {seed}: exactly one of each"
+        );
+        let line = format!(
+            "seed {seed}: first apply exit {first}, {sent} create requests for 6 objects, twins 0"
+        );
+        println!("{line}");
+        report.push(line);
+    }
+    println!("{}", report.join("\n"));
+}
+
 #[test]
 fn team_member_and_team_project_lifecycle() {
     let (emu, creds) = setup();
