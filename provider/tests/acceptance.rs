@@ -607,6 +607,84 @@ fn lost_answers_on_custom_role_and_data_view_creates_are_adopted_not_repeated() 
     println!("{}", report.join("\n"));
 }
 
+/// Issue 16 item 2, grants: Mixpanel's add-to-project routes are upserts (documented as "also
+/// used to change the role"), answering 200 for a grant already in place, and the emulator
+/// answers the same (no change, no audit event). A grant made outside Terraform with the
+/// planned role is therefore the planned end state: the create adopts it after its read-back.
+#[test]
+fn a_grant_already_holding_the_planned_role_is_adopted_after_a_read() {
+    use mixpanel_access::model::{Email, ProjectRoleGrant, ServiceAccountId};
+    let (emu, creds) = setup();
+    let base = format!(
+        "{PROJECT}{MEMBER}\nresource \"mixpanel_service_account\" \"etl\" {{\n  username = \"etl-adopt\"\n  role     = \"consumer\"\n}}\n"
+    );
+    let ws = Workspace::new(&emu, &creds, &base);
+    ws.apply();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project id");
+    let sa: u64 = ws.values("mixpanel_service_account.etl")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("sa id");
+    let rt = runtime();
+    let c = emu.client(&creds);
+    let org = OrgId(creds.org_id);
+    let ana: Email = "ana@acme.example".parse().expect("email");
+    rt.block_on(c.add_users_to_projects(
+        org,
+        std::slice::from_ref(&ana),
+        &[mixpanel_access::model::ProjectId(project)],
+        ProjectRole::Analyst,
+    ))
+    .expect("grant out of band");
+    rt.block_on(c.add_service_accounts_to_projects(
+        org,
+        &[ServiceAccountId(sa)],
+        &[ProjectRoleGrant {
+            id: mixpanel_access::model::ProjectId(project),
+            role: ProjectRole::Analyst,
+        }],
+    ))
+    .expect("grant the account out of band");
+    let events_before = rt
+        .block_on(c.audit_logs_all(org, &Default::default()))
+        .expect("audit")
+        .len();
+    ws.write(&format!(
+        r#"{base}
+resource "mixpanel_project_member" "ana" {{
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+  role       = "analyst"
+}}
+resource "mixpanel_service_account_project" "etl" {{
+  project_id         = mixpanel_project.p.id
+  service_account_id = mixpanel_service_account.etl.id
+  role               = "analyst"
+}}
+"#
+    ));
+    let out = ws.apply();
+    assert!(out.contains("2 added"), "{out}");
+    assert_eq!(ws.values("mixpanel_project_member.ana")["role"], "analyst");
+    assert_eq!(
+        ws.values("mixpanel_service_account_project.etl")["role"],
+        "analyst"
+    );
+    ws.assert_no_changes();
+    // Nothing changed in Mixpanel: no new audit event.
+    let events_after = rt
+        .block_on(c.audit_logs_all(org, &Default::default()))
+        .expect("audit")
+        .len();
+    assert_eq!(
+        events_after, events_before,
+        "the adopted grants were changed"
+    );
+}
+
 #[test]
 fn team_member_and_team_project_lifecycle() {
     let (emu, creds) = setup();
