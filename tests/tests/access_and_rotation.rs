@@ -285,6 +285,24 @@ fn roles_of(emu: &Emulator, creds: &Creds, username: &str, projects: &[u64]) -> 
         .collect()
 }
 
+/// Changes account `sa`'s role on `project` to consumer, outside Terraform.
+fn drift_to_consumer(
+    emu: &Emulator,
+    creds: &Creds,
+    sa: mixpanel_access::model::ServiceAccountId,
+    project: u64,
+) {
+    block_on(emu.client(creds).add_service_accounts_to_projects(
+        mixpanel_access::model::OrgId(creds.org_id),
+        &[sa],
+        &[mixpanel_access::model::ProjectRoleGrant {
+            id: ProjectId(project),
+            role: mixpanel_access::model::ProjectRole::Consumer,
+        }],
+    ))
+    .expect("change a role out of band");
+}
+
 /// The state file rewritten as the provider's schema version 0 wrote it: `projects` a set of
 /// ids and one `role` for all of them.
 fn as_version_0(state: &str, address_name: &str, role: &str) -> String {
@@ -431,15 +449,7 @@ fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotato
             .and_then(|s| s.parse().ok())
             .expect("sa id"),
     );
-    block_on(emu.client(&creds).add_service_accounts_to_projects(
-        mixpanel_access::model::OrgId(creds.org_id),
-        &[sa_id],
-        &[mixpanel_access::model::ProjectRoleGrant {
-            id: ProjectId(warehouse),
-            role: mixpanel_access::model::ProjectRole::Consumer,
-        }],
-    ))
-    .expect("change a role out of band");
+    drift_to_consumer(&emu, &creds, sa_id, warehouse);
     let (code, out) = plan_code(&tf);
     assert_eq!(code, Some(2), "the changed role is not in the plan:\n{out}");
     assert!(out.contains("\"consumer\" -> \"analyst\""), "{out}");
@@ -491,15 +501,7 @@ fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotato
     // A rotation by the rotator is not drift, and the successor holds the declared role on each
     // project: the inventory's, even where the old account's grant was changed out of band
     // (warehouse is consumer on the old account now; the inventory says analyst).
-    block_on(emu.client(&creds).add_service_accounts_to_projects(
-        mixpanel_access::model::OrgId(creds.org_id),
-        &[sa_id],
-        &[mixpanel_access::model::ProjectRoleGrant {
-            id: ProjectId(warehouse),
-            role: mixpanel_access::model::ProjectRole::Consumer,
-        }],
-    ))
-    .expect("change a role out of band");
+    drift_to_consumer(&emu, &creds, sa_id, warehouse);
     rotator.ok(&["rotate", name, "--reason", "test", "--overlap", "0s"]);
     let (user2, secret2) = stored(&bao, name);
     assert_ne!(user2, user);

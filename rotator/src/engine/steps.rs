@@ -366,18 +366,13 @@ impl Steps<'_> {
         }
         self.add_missing(name, j, new_id, &missing, &mut diffs)
             .await?;
-        if diffs.is_empty() {
-            tracing::info!(credential = name, rotation_id = %j.rotation_id, "the new account has the same access as the old one");
-            Ok(())
-        } else {
-            Err(RotatorError::NeedsHuman(clip(
-                &format!(
-                    "the new account's access differs from the old one's, so it is not promoted: {}",
-                    diffs.join("; ")
-                ),
-                380,
-            )))
-        }
+        verdict(
+            name,
+            j,
+            &diffs,
+            "the new account has the same access as the old one",
+            "the new account's access differs from the old one's",
+        )
     }
 
     /// With no old account to compare with: the new account must hold each declared
@@ -400,18 +395,13 @@ impl Steps<'_> {
         }
         self.add_missing(name, j, new_id, &missing, &mut diffs)
             .await?;
-        if diffs.is_empty() {
-            tracing::info!(credential = name, rotation_id = %j.rotation_id, "the new account holds every declared project role (read back)");
-            Ok(())
-        } else {
-            Err(RotatorError::NeedsHuman(clip(
-                &format!(
-                    "the new account's project roles differ from the inventory's, so it is not promoted: {}",
-                    diffs.join("; ")
-                ),
-                380,
-            )))
-        }
+        verdict(
+            name,
+            j,
+            &diffs,
+            "the new account holds every declared project role (read back)",
+            "the new account's project roles differ from the inventory's",
+        )
     }
 
     /// Adds `missing` to the new account all at once, then reads each back: a grant that does
@@ -979,6 +969,20 @@ impl MinAdmin for ProjectRole {
 }
 
 /// A `project P: individual role X on the old account, Y on the new` difference.
+/// The outcome of an access check: `ok` logged when nothing differs, otherwise `needs_human`
+/// with `differs` and the differences.
+fn verdict(name: &str, j: &Journal, diffs: &[String], ok: &str, differs: &str) -> Result<()> {
+    if diffs.is_empty() {
+        tracing::info!(credential = name, rotation_id = %j.rotation_id, "{ok}");
+        Ok(())
+    } else {
+        Err(RotatorError::NeedsHuman(clip(
+            &format!("{differs}, so it is not promoted: {}", diffs.join("; ")),
+            380,
+        )))
+    }
+}
+
 /// The individual grant of account `id` among a project's service accounts.
 fn individual(
     members: &[mixpanel_access::model::ProjectServiceAccount],
