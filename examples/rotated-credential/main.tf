@@ -20,10 +20,18 @@ data "mixpanel_project" "production" {
   name = "analytics-production"
 }
 
+data "mixpanel_project" "development" {
+  name = "analytics-development"
+}
+
 resource "mixpanel_rotated_credential" "looker" {
-  name                = "bi/looker"
-  role                = "analyst"
-  projects            = [data.mixpanel_project.production.id]
+  name = "bi/looker"
+  # Each project with the role the account holds there; the rotator gives every successor
+  # exactly these grants.
+  projects = {
+    (data.mixpanel_project.production.id)  = "consumer"
+    (data.mixpanel_project.development.id) = "analyst"
+  }
   integration         = "bi_tool"
   owner               = "data-platform@example.com"
   used_by             = "Looker"

@@ -565,14 +565,14 @@ impl ProviderHandler for MixpanelProvider {
                 planned,
                 p.requires_replace,
                 d,
-                creates.then_some((t, p.planned)),
+                creates.then_some((t, prior, p.planned)),
             ))
         })();
         let result = match result {
-            Ok((planned, replace, d, Some((t, value)))) => {
+            Ok((planned, replace, d, Some((t, prior, value)))) => {
                 let private = match self.ctx() {
                     Ok(ctx) => self
-                        .cancellable(async { Ok(t.imp.plan_private(&ctx, &value).await) })
+                        .cancellable(async { Ok(t.imp.plan_private(&ctx, &prior, &value).await) })
                         .await
                         .ok()
                         .flatten(),

@@ -510,6 +510,181 @@ fn lost_answers_never_leave_twins_and_every_apply_converges() {
     println!("{}", report.join("\n"));
 }
 
+const CHAOS_NAMED: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "chaos-named"
+  timezone            = "UTC"
+  deletion_protection = false
+}
+resource "mixpanel_custom_role" "r" {
+  count       = 3
+  project_id  = mixpanel_project.p.id
+  name        = "Chaos role ${count.index}"
+  permissions = ["view_reports"]
+}
+resource "mixpanel_data_view" "v" {
+  count      = 3
+  project_id = mixpanel_project.p.id
+  name       = "Chaos view ${count.index}"
+  restricted = true
+}
+"#;
+
+/// The other create routes (custom roles, data views; issue 16): lost answers are looked up by
+/// name and adopted, never sent again blind, so no seed leaves a twin.
+#[test]
+fn lost_answers_on_custom_role_and_data_view_creates_are_adopted_not_repeated() {
+    let routes = ["create_custom_role", "create_data_view"];
+    let mut report = Vec::new();
+    for seed in [21u64, 22, 23, 24] {
+        let (emu, creds) = setup();
+        let ws = Workspace::new(&emu, &creds, CHAOS_NAMED);
+        emu.faults(Some(serde_json::json!({
+            "error_rate": 0.4, "error_status": 503, "error_after_commit": true,
+            "rate_limit_rate": 0.3, "rate_limit_after_commit": true, "retry_after_secs": 0,
+            "routes": routes, "seed": seed
+        })));
+        let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+        let first = o.status.code().unwrap_or(-1);
+        let out = text(&o);
+        emu.faults(None);
+        let sent: u64 = routes
+            .iter()
+            .filter_map(|r| emu.counters()[*r].get("POST").and_then(Value::as_u64))
+            .sum();
+        let counts = || {
+            let rt = runtime();
+            let c = emu.client(&creds);
+            let project = rt
+                .block_on(c.list_projects(OrgId(creds.org_id)))
+                .expect("projects")
+                .into_iter()
+                .find(|p| p.name == "chaos-named")
+                .expect("the project")
+                .id;
+            let roles = rt.block_on(c.list_custom_roles(project)).expect("roles");
+            let views = rt.block_on(c.list_data_views(project)).expect("views");
+            (0..3)
+                .map(|i| {
+                    (
+                        roles
+                            .iter()
+                            .filter(|r| r.name == format!("Chaos role {i}"))
+                            .count(),
+                        views
+                            .iter()
+                            .filter(|v| v.name == format!("Chaos view {i}"))
+                            .count(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let after_first = counts();
+        assert!(
+            after_first.iter().all(|(r, v)| *r <= 1 && *v <= 1),
+            "seed {seed}: twins after the faulted apply {after_first:?}:\n{out}"
+        );
+        if first != 0 {
+            let second = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+            assert!(
+                second.status.success(),
+                "seed {seed}: the fault-free apply must converge:\n{out}\n{}",
+                text(&second)
+            );
+        }
+        ws.assert_no_changes();
+        assert_eq!(
+            counts(),
+            vec![(1, 1); 3],
+            "seed {seed}: exactly one of each"
+        );
+        let line = format!(
+            "seed {seed}: first apply exit {first}, {sent} create requests for 6 objects, twins 0"
+        );
+        println!("{line}");
+        report.push(line);
+    }
+    println!("{}", report.join("\n"));
+}
+
+/// Issue 16 item 2, grants: Mixpanel's add-to-project routes are upserts (documented as "also
+/// used to change the role"), answering 200 for a grant already in place, and the emulator
+/// answers the same (no change, no audit event). A grant made outside Terraform with the
+/// planned role is therefore the planned end state: the create adopts it after its read-back.
+#[test]
+fn a_grant_already_holding_the_planned_role_is_adopted_after_a_read() {
+    use mixpanel_access::model::{Email, ProjectRoleGrant, ServiceAccountId};
+    let (emu, creds) = setup();
+    let base = format!(
+        "{PROJECT}{MEMBER}\nresource \"mixpanel_service_account\" \"etl\" {{\n  username = \"etl-adopt\"\n  role     = \"consumer\"\n}}\n"
+    );
+    let ws = Workspace::new(&emu, &creds, &base);
+    ws.apply();
+    let project: u64 = ws.values("mixpanel_project.p")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("project id");
+    let sa: u64 = ws.values("mixpanel_service_account.etl")["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("sa id");
+    let rt = runtime();
+    let c = emu.client(&creds);
+    let org = OrgId(creds.org_id);
+    let ana: Email = "ana@acme.example".parse().expect("email");
+    rt.block_on(c.add_users_to_projects(
+        org,
+        std::slice::from_ref(&ana),
+        &[mixpanel_access::model::ProjectId(project)],
+        ProjectRole::Analyst,
+    ))
+    .expect("grant out of band");
+    rt.block_on(c.add_service_accounts_to_projects(
+        org,
+        &[ServiceAccountId(sa)],
+        &[ProjectRoleGrant {
+            id: mixpanel_access::model::ProjectId(project),
+            role: ProjectRole::Analyst,
+        }],
+    ))
+    .expect("grant the account out of band");
+    let events_before = rt
+        .block_on(c.audit_logs_all(org, &Default::default()))
+        .expect("audit")
+        .len();
+    ws.write(&format!(
+        r#"{base}
+resource "mixpanel_project_member" "ana" {{
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+  role       = "analyst"
+}}
+resource "mixpanel_service_account_project" "etl" {{
+  project_id         = mixpanel_project.p.id
+  service_account_id = mixpanel_service_account.etl.id
+  role               = "analyst"
+}}
+"#
+    ));
+    let out = ws.apply();
+    assert!(out.contains("2 added"), "{out}");
+    assert_eq!(ws.values("mixpanel_project_member.ana")["role"], "analyst");
+    assert_eq!(
+        ws.values("mixpanel_service_account_project.etl")["role"],
+        "analyst"
+    );
+    ws.assert_no_changes();
+    // Nothing changed in Mixpanel: no new audit event.
+    let events_after = rt
+        .block_on(c.audit_logs_all(org, &Default::default()))
+        .expect("audit")
+        .len();
+    assert_eq!(
+        events_after, events_before,
+        "the adopted grants were changed"
+    );
+}
+
 #[test]
 fn team_member_and_team_project_lifecycle() {
     let (emu, creds) = setup();
@@ -2235,6 +2410,15 @@ fn process_gone(pid: u32) -> bool {
 }
 
 const KILLED: &str = r#"
+resource "mixpanel_project" "p" {
+  name                = "killed-project"
+  timezone            = "UTC"
+  deletion_protection = false
+}
+resource "mixpanel_service_account" "sa" {
+  username = "killed-sa"
+  role     = "consumer"
+}
 resource "mixpanel_organization_member" "m" {
   count = 6
   email = "killed${count.index}@example.com"
@@ -2251,12 +2435,40 @@ resource "mixpanel_team_member" "tm" {
 }
 "#;
 
+/// The ids of the projects named `name` and of the service accounts whose requested username
+/// is `sa`, as Mixpanel lists them.
+fn killed_objects(emu: &Emulator, creds: &Creds, name: &str, sa: &str) -> (Vec<u64>, Vec<u64>) {
+    let rt = runtime();
+    let c = emu.client(creds);
+    let org = OrgId(creds.org_id);
+    let projects = rt
+        .block_on(c.list_projects(org))
+        .expect("projects")
+        .into_iter()
+        .filter(|p| p.name == name)
+        .map(|p| p.id.0)
+        .collect();
+    let accounts = rt
+        .block_on(c.list_service_accounts(org))
+        .expect("accounts")
+        .into_iter()
+        .filter(|a| a.username.base_name() == sa)
+        .map(|a| a.id.0)
+        .collect();
+    (projects, accounts)
+}
+
 #[test]
 fn after_kill_9_of_terraform_the_provider_exits_and_the_next_apply_converges_or_names_the_import() {
     let (emu, creds) = setup();
     let ws = Workspace::new(&emu, &creds, KILLED);
-    // Slow answers, so that terraform is mid-apply when it is killed.
-    emu.faults(Some(serde_json::json!({ "latency_ms": 700 })));
+    // Slow member and team answers, so that terraform is mid-apply when it is killed, just
+    // after Mixpanel made the project and the service account (answered fast): terraform has
+    // their answers, and dies before it writes them to its state.
+    emu.faults(Some(serde_json::json!({
+        "latency_ms": 700,
+        "routes": ["invite_org_users", "add_teams", "add_users_to_teams"],
+    })));
     let mut tf = ws
         .dir
         .command(&["apply", "-auto-approve", "-no-color", "-input=false"])
@@ -2266,19 +2478,20 @@ fn after_kill_9_of_terraform_the_provider_exits_and_the_next_apply_converges_or_
         .expect("terraform apply");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let providers = loop {
+        let (p, a) = killed_objects(&emu, &creds, "killed-project", "killed-sa");
         let writes = emu.counters()["invite_org_users"]["POST"]
             .as_u64()
             .unwrap_or(0)
             + emu.counters()["add_teams"]["POST"].as_u64().unwrap_or(0);
-        let p = provider_children(tf.id());
-        if writes > 0 && !p.is_empty() {
-            break p;
+        let children = provider_children(tf.id());
+        if writes > 0 && p.len() == 1 && a.len() == 1 && !children.is_empty() {
+            break children;
         }
         assert!(
             std::time::Instant::now() < deadline,
             "terraform never reached the writes"
         );
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(20));
     };
     tf.kill().expect("kill -9 terraform");
     let _ = tf.wait();
@@ -2295,23 +2508,116 @@ fn after_kill_9_of_terraform_the_provider_exits_and_the_next_apply_converges_or_
         killed.elapsed().as_millis()
     );
     emu.faults(None);
+    let (projects, accounts) = killed_objects(&emu, &creds, "killed-project", "killed-sa");
+    let state =
+        std::fs::read_to_string(ws.dir.path().join("terraform.tfstate")).unwrap_or_default();
+    let lost: Vec<&str> = [
+        ("mixpanel_project", projects[0]),
+        ("mixpanel_service_account", accounts[0]),
+    ]
+    .iter()
+    .filter(|(_, id)| !state.contains(&format!("\"id\": \"{id}\"")))
+    .map(|(t, _)| *t)
+    .collect();
+    println!("made by the killed apply, not in its state: {lost:?}");
     // Terraform may have left its state lock behind.
-    let o = ws.run(&[
+    let apply = [
         "apply",
         "-auto-approve",
         "-no-color",
         "-input=false",
         "-lock=false",
-    ]);
+    ];
+    let o = ws.run(&apply);
     let out = text(&o);
+    // Never a twin: one project of that name and one account of that username, whatever the
+    // second apply did.
+    assert_eq!(
+        killed_objects(&emu, &creds, "killed-project", "killed-sa"),
+        (projects.clone(), accounts.clone()),
+        "the apply after the kill made a twin:\n{out}"
+    );
     if o.status.success() {
+        assert!(
+            lost.is_empty(),
+            "the lost {lost:?} were not refused:\n{out}"
+        );
         ws.assert_no_changes();
     } else {
         assert!(
             out.contains("terraform import") && out.contains("import {"),
             "a failed apply after the kill must name the import:\n{out}"
         );
+        import_the_named(&ws, &out, &lost, &projects, &accounts);
     }
+    // Terraform may persist its state before the kill lands; the same situation, made
+    // deterministic: Mixpanel holds the project and the account, the state does not.
+    ws.ok(&[
+        "state",
+        "rm",
+        "-lock=false",
+        "mixpanel_project.p",
+        "mixpanel_service_account.sa",
+    ]);
+    let o = ws.run(&apply);
+    let out = text(&o);
+    assert!(
+        !o.status.success(),
+        "an apply adopted or recreated what the state lost:\n{out}"
+    );
+    assert_eq!(
+        killed_objects(&emu, &creds, "killed-project", "killed-sa"),
+        (projects.clone(), accounts.clone()),
+        "the apply made a twin:\n{out}"
+    );
+    import_the_named(
+        &ws,
+        &out,
+        &["mixpanel_project", "mixpanel_service_account"],
+        &projects,
+        &accounts,
+    );
+    assert_eq!(
+        killed_objects(&emu, &creds, "killed-project", "killed-sa"),
+        (projects, accounts),
+        "a twin after the import"
+    );
+}
+
+/// Checks that `out` names the exact import of each of `lost` (the project and the service
+/// account of [`KILLED`]), imports them so, and checks that the next apply converges.
+fn import_the_named(ws: &Workspace, out: &str, lost: &[&str], projects: &[u64], accounts: &[u64]) {
+    for (kind, address, id) in [
+        ("mixpanel_project", "mixpanel_project.p", projects[0]),
+        (
+            "mixpanel_service_account",
+            "mixpanel_service_account.sa",
+            accounts[0],
+        ),
+    ] {
+        if lost.contains(&kind) {
+            assert!(
+                out.contains(&format!("terraform import {kind}.<name> {id}")),
+                "{kind} {id} is not named:\n{out}"
+            );
+            ws.ok(&[
+                "import",
+                "-no-color",
+                "-input=false",
+                "-lock=false",
+                address,
+                &id.to_string(),
+            ]);
+        }
+    }
+    ws.ok(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-lock=false",
+    ]);
+    ws.assert_no_changes();
 }
 
 #[test]

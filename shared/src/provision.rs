@@ -99,7 +99,8 @@ pub struct Provisioned {
 }
 
 /// Creates a service account for `entry` (a `service_account` entry, not yet in the inventory),
-/// with `entry.role` (default consumer) on `entry.projects` and a seat in `teams`, stores its
+/// as `entry.role` (default consumer), with each of `entry.projects` at its role from
+/// [`InventoryEntry::grants`] and a seat in `teams`, stores its
 /// secret in `creds/<name>` and the entry in its metadata, and verifies all of it: the stored
 /// credential names the new account, the stored secret authenticates, the account holds every
 /// grant and seat. A failure before the secret is stored deletes the account again.
@@ -140,9 +141,9 @@ pub async fn create_service_account_credential(
         role,
         expires: Some(expiry_for(now, entry.rotation_period)),
         projects: entry
-            .projects
-            .iter()
-            .map(|p| ProjectRoleGrant { id: *p, role })
+            .grants()
+            .into_iter()
+            .map(|(id, role)| ProjectRoleGrant { id, role })
             .collect(),
     };
     let created = api.create_service_account(&request).await?;

@@ -203,7 +203,9 @@ fn terraform_manages_access_while_the_rotator_rotates_a_credential_into_openbao(
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
 }
 
-fn rotated_config(role: &str, protected: bool, with_team: bool) -> String {
+/// The rotated credential's configuration: `warehouse` and `lab` are the roles on the two
+/// projects.
+fn rotated_config(warehouse: &str, lab: &str, protected: bool, with_team: bool) -> String {
     let teams = if with_team {
         "[mixpanel_team.bi.id]"
     } else {
@@ -221,14 +223,22 @@ resource "mixpanel_project" "warehouse" {{
   deletion_protection = false
 }}
 
+resource "mixpanel_project" "lab" {{
+  name                = "lab"
+  timezone            = "UTC"
+  deletion_protection = false
+}}
+
 resource "mixpanel_team" "bi" {{
   name = "BI"
 }}
 
 resource "mixpanel_rotated_credential" "looker" {{
   name                = "warehouse/looker"
-  role                = "{role}"
-  projects            = [mixpanel_project.warehouse.id]
+  projects            = {{
+    (mixpanel_project.warehouse.id) = "{warehouse}"
+    (mixpanel_project.lab.id)       = "{lab}"
+  }}
   teams               = {teams}
   integration         = "bi_tool"
   owner               = "data-platform@acme.example"
@@ -252,6 +262,71 @@ fn resource_values(tf: &TerraformDir, address: &str) -> Value {
         .unwrap_or_else(|| panic!("{address} not in the state: {shown}"))
 }
 
+/// The individual role of the account named `username` on each of `projects`, as Mixpanel
+/// (the emulator) lists them.
+fn roles_of(emu: &Emulator, creds: &Creds, username: &str, projects: &[u64]) -> Vec<String> {
+    projects
+        .iter()
+        .map(|p| {
+            let grants = block_on(
+                emu.client(creds)
+                    .list_project_service_accounts(ProjectId(*p)),
+            )
+            .expect("project accounts");
+            grants
+                .iter()
+                .find(|g| {
+                    g.account.username.as_str() == username
+                        && g.target_type == mixpanel_access::model::TargetType::Individual
+                })
+                .map(|g| g.project_role.as_str().to_string())
+                .unwrap_or_else(|| "none".into())
+        })
+        .collect()
+}
+
+/// Changes account `sa`'s role on `project` to consumer, outside Terraform.
+fn drift_to_consumer(
+    emu: &Emulator,
+    creds: &Creds,
+    sa: mixpanel_access::model::ServiceAccountId,
+    project: u64,
+) {
+    block_on(emu.client(creds).add_service_accounts_to_projects(
+        mixpanel_access::model::OrgId(creds.org_id),
+        &[sa],
+        &[mixpanel_access::model::ProjectRoleGrant {
+            id: ProjectId(project),
+            role: mixpanel_access::model::ProjectRole::Consumer,
+        }],
+    ))
+    .expect("change a role out of band");
+}
+
+/// The state file rewritten as the provider's schema version 0 wrote it: `projects` a set of
+/// ids and one `role` for all of them.
+fn as_version_0(state: &str, address_name: &str, role: &str) -> String {
+    let mut v: Value = serde_json::from_str(state).expect("state json");
+    let resources = v["resources"].as_array_mut().expect("resources");
+    let r = resources
+        .iter_mut()
+        .find(|r| r["type"] == "mixpanel_rotated_credential" && r["name"] == address_name)
+        .expect("the credential in the state");
+    let inst = &mut r["instances"][0];
+    inst["schema_version"] = Value::from(0);
+    let attrs = inst["attributes"].as_object_mut().expect("attributes");
+    let ids: Vec<Value> = attrs["projects"]
+        .as_object()
+        .expect("projects map")
+        .keys()
+        .map(|k| Value::from(k.as_str()))
+        .collect();
+    attrs.insert("projects".into(), Value::Array(ids));
+    attrs.insert("role".into(), Value::from(role));
+    v["serial"] = Value::from(v["serial"].as_u64().unwrap_or(1) + 1);
+    serde_json::to_string_pretty(&v).expect("state")
+}
+
 fn plan_code(tf: &TerraformDir) -> (Option<i32>, String) {
     let plan = tf
         .command(&["plan", "-detailed-exitcode", "-no-color", "-input=false"])
@@ -269,7 +344,7 @@ fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotato
     let mut tf = TerraformDir::with_dev_overrides(
         terraform,
         &workspace_binary("terraform-provider-mixpanel"),
-        &rotated_config("analyst", true, true),
+        &rotated_config("analyst", "analyst", true, true),
     );
     tf.set_env("MIXPANEL_API_URL", &emu.url);
     tf.set_env("MIXPANEL_SERVICE_ACCOUNT_USERNAME", &creds.username);
@@ -285,8 +360,33 @@ fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotato
     let (user, secret) = stored(&bao, name);
     let me = block_on(client(&emu, &user, &secret).me()).expect("the stored secret works");
     let v = resource_values(&tf, addr);
-    let project = v["projects"][0].as_str().expect("project id").to_string();
+    let ids: Vec<u64> = v["projects"]
+        .as_object()
+        .expect("projects is a map")
+        .keys()
+        .map(|k| k.parse().expect("project id"))
+        .collect();
+    assert_eq!(ids.len(), 2, "{v}");
+    let shown_state: Value =
+        serde_json::from_slice(&tf.run_ok(&["show", "-json"]).stdout).expect("show json");
+    let id_of = |res: &str| -> u64 {
+        shown_state["values"]["root_module"]["resources"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["address"] == res))
+            .and_then(|r| r["values"]["id"].as_str())
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("{res} in the state"))
+    };
+    let (warehouse, lab) = (
+        id_of("mixpanel_project.warehouse"),
+        id_of("mixpanel_project.lab"),
+    );
+    let project = warehouse.to_string();
     assert!(me.projects.contains_key(&project), "{me:?}");
+    assert_eq!(
+        roles_of(&emu, &creds, &user, &[warehouse, lab]),
+        ["analyst", "analyst"]
+    );
     assert_eq!(v["username"], user.as_str());
     assert_eq!(
         v["vault_path"],
@@ -297,6 +397,67 @@ fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotato
     assert!(!state.contains(&secret), "the secret is in the state");
     assert!(!shown.contains(&secret), "the secret is in show -json");
     assert_eq!(plan_code(&tf).0, Some(0), "{}", plan_code(&tf).1);
+
+    // A state written by schema version 0 (a set of projects and one role) is upgraded by the
+    // provider with no diff, with or without a refresh.
+    let state_path = tf.path().join("terraform.tfstate");
+    let v1_state = std::fs::read_to_string(&state_path).expect("state");
+    std::fs::write(&state_path, as_version_0(&v1_state, "looker", "analyst")).expect("v0 state");
+    let plan = tf
+        .command(&[
+            "plan",
+            "-refresh=false",
+            "-detailed-exitcode",
+            "-no-color",
+            "-input=false",
+        ])
+        .output()
+        .expect("plan");
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "the upgraded state has a diff:\n{}",
+        text(&plan)
+    );
+    assert_eq!(plan_code(&tf).0, Some(0), "{}", plan_code(&tf).1);
+    tf.run_ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+    let upgraded: Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).expect("state")).expect("json");
+    let inst = upgraded["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == "looker"))
+        .map(|r| r["instances"][0].clone())
+        .expect("the credential");
+    assert_eq!(inst["schema_version"], 1, "{inst}");
+    assert_eq!(
+        inst["attributes"]["projects"][&project], "analyst",
+        "{inst}"
+    );
+
+    // Roles per project: one project's role changes, the other's stays.
+    std::fs::write(&main, rotated_config("analyst", "admin", true, true)).expect("main.tf");
+    tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert_eq!(
+        roles_of(&emu, &creds, &user, &[warehouse, lab]),
+        ["analyst", "admin"]
+    );
+    assert_eq!(plan_code(&tf).0, Some(0), "{}", plan_code(&tf).1);
+    // An out-of-band change of one project's role shows in the plan.
+    let sa_id = mixpanel_access::model::ServiceAccountId(
+        v["service_account_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("sa id"),
+    );
+    drift_to_consumer(&emu, &creds, sa_id, warehouse);
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, Some(2), "the changed role is not in the plan:\n{out}");
+    assert!(out.contains("\"consumer\" -> \"analyst\""), "{out}");
+    tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    assert_eq!(
+        roles_of(&emu, &creds, &user, &[warehouse, lab]),
+        ["analyst", "admin"]
+    );
 
     // The rotator's inventory has the entry Terraform declared.
     let rotator = Rotator {
@@ -337,10 +498,18 @@ fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotato
     tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
     assert_eq!(plan_code(&tf).0, Some(0));
 
-    // A rotation by the rotator is not drift.
+    // A rotation by the rotator is not drift, and the successor holds the declared role on each
+    // project: the inventory's, even where the old account's grant was changed out of band
+    // (warehouse is consumer on the old account now; the inventory says analyst).
+    drift_to_consumer(&emu, &creds, sa_id, warehouse);
     rotator.ok(&["rotate", name, "--reason", "test", "--overlap", "0s"]);
     let (user2, secret2) = stored(&bao, name);
     assert_ne!(user2, user);
+    assert_eq!(
+        roles_of(&emu, &creds, &user2, &[warehouse, lab]),
+        ["analyst", "admin"],
+        "the successor's grants are not the declared ones"
+    );
     let (code, out) = plan_code(&tf);
     assert_eq!(code, Some(0), "a rotation shows as drift:\n{out}");
     tf.run_ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
@@ -352,20 +521,23 @@ fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotato
     );
     assert_eq!(v["teams"].as_array().map(Vec::len), Some(1), "{v}");
 
-    // A role change applies to the rotated (current) account.
-    std::fs::write(&main, rotated_config("consumer", true, true)).expect("main.tf");
+    // A change of one project's role applies to the rotated (current) account.
+    std::fs::write(&main, rotated_config("consumer", "admin", true, true)).expect("main.tf");
     tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
-    let grants = block_on(
-        emu.client(&creds)
-            .list_project_service_accounts(ProjectId(project.parse().expect("id"))),
-    )
-    .expect("project accounts");
-    let current = grants
-        .iter()
-        .find(|g| g.account.username.as_str() == user2)
-        .expect("the current account is on the project");
-    assert_eq!(current.project_role.as_str(), "consumer");
+    assert_eq!(
+        roles_of(&emu, &creds, &user2, &[warehouse, lab]),
+        ["consumer", "admin"]
+    );
     assert_eq!(plan_code(&tf).0, Some(0));
+    // ...and the inventory entry records it, so the next successor keeps it.
+    let json = rotator.ok(&["inventory", "export", "--format", "json"]);
+    let exported: Value = serde_json::from_str(&json).expect("inventory json");
+    let entry = exported
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["name"] == name))
+        .expect("the entry");
+    assert_eq!(entry["project_roles"][&project], "consumer", "{entry}");
+    assert_eq!(entry["project_roles"][&lab.to_string()], "admin", "{entry}");
     let state = std::fs::read_to_string(tf.path().join("terraform.tfstate")).expect("state");
     assert!(
         !state.contains(&secret2),
@@ -380,7 +552,7 @@ fn a_rotated_credential_keeps_its_secret_out_of_the_state_and_follows_the_rotato
     assert!(!destroy.status.success());
     assert!(text(&destroy).contains("protected"), "{}", text(&destroy));
     assert!(block_on(client(&emu, &user2, &secret2).me()).is_ok());
-    std::fs::write(&main, rotated_config("consumer", false, true)).expect("main.tf");
+    std::fs::write(&main, rotated_config("consumer", "admin", false, true)).expect("main.tf");
     tf.run_ok(&["apply", "-auto-approve", "-no-color", "-input=false"]);
     tf.run_ok(&["destroy", "-auto-approve", "-no-color", "-input=false"]);
     assert!(
@@ -471,7 +643,7 @@ fn the_ephemeral_secret_reaches_a_provider_block_and_no_state_plan_or_log() {
     let creds = emu.bootstrap("Acme", "owner");
     let bao = OpenBao::dev();
     let terraform = terraform_or_skip("ephemeral secret").expect("terraform");
-    let base = rotated_config("analyst", false, false);
+    let base = rotated_config("analyst", "analyst", false, false);
     let mut tf = TerraformDir::with_dev_overrides(
         terraform,
         &workspace_binary("terraform-provider-mixpanel"),

@@ -10,9 +10,12 @@
 # }
 
 resource "mixpanel_rotated_credential" "looker" {
-  name            = "warehouse/looker"
-  role            = "analyst"
-  projects        = [mixpanel_project.production.id]
+  name = "warehouse/looker"
+  # Project id -> role (admin, analyst or consumer); kept by every rotation.
+  projects = {
+    (mixpanel_project.production.id)  = "consumer"
+    (mixpanel_project.development.id) = "analyst"
+  }
   teams           = [mixpanel_team.data.id]
   integration     = "bi_tool"
   owner           = "data-platform@example.com"

@@ -1,7 +1,15 @@
 //! What a plan records for a create (issue 16): the ids of the objects that already held the
 //! create's key (a project's or a team's name, a service account's username) at plan time,
-//! in the planned private state. The create gives them to the client, which, after an answer
-//! that does not prove the create failed, adopts only an object that appeared since.
+//! in the planned private state, and the id of the object a replacement replaces. The create
+//! gives them to the client, which, after an answer that does not prove the create failed,
+//! adopts only an object that appeared since.
+//!
+//! The rule for an object that held the key at plan time and is not the one being replaced
+//! ([`existing_at_plan`]): it is not in Terraform's state, so it is either one that an apply
+//! killed before it wrote its state made, or someone else's, and nothing tells the two apart
+//! (a project has no field to mark it, a service account's secret was in the lost answer). A
+//! create of a project or service account is then refused, naming the exact import, instead
+//! of making a twin.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,23 +18,69 @@ use crate::framework::resource::planned_private;
 #[derive(Serialize, Deserialize)]
 struct Before {
     before: Vec<u64>,
+    /// The object a replacement replaces (it holds the key too, and is no stranger).
+    #[serde(default)]
+    replaces: Option<u64>,
 }
 
-/// The planned private state naming `ids` as existing before the create.
-pub fn record_before(ids: impl Iterator<Item = u64>) -> Option<Vec<u8>> {
+/// The planned private state naming `ids` as existing before the create, `replaces` the one
+/// a replacement replaces.
+pub fn record_before(ids: impl Iterator<Item = u64>, replaces: Option<u64>) -> Option<Vec<u8>> {
     serde_json::to_vec(&Before {
         before: ids.collect(),
+        replaces,
     })
     .ok()
+}
+
+fn recorded() -> Option<Before> {
+    serde_json::from_slice::<Before>(&planned_private()).ok()
 }
 
 /// During a create: the ids its plan recorded, or `None` when the plan recorded none (the
 /// client then lists before the first attempt).
 pub fn planned_before() -> Option<Vec<u64>> {
-    let private = planned_private();
-    serde_json::from_slice::<Before>(&private)
-        .ok()
-        .map(|b| b.before)
+    recorded().map(|b| b.before)
+}
+
+/// During a create: the objects that held its key at plan time, other than the one it
+/// replaces (see the module docs).
+pub fn existing_at_plan() -> Vec<u64> {
+    recorded()
+        .map(|b| {
+            b.before
+                .into_iter()
+                .filter(|id| Some(*id) != b.replaces)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The error for a create whose key `what` (e.g. `project name "x"`) was held at plan time by
+/// `ids`, with the import of each in both forms.
+pub fn held_at_plan(
+    type_name: &str,
+    what: &str,
+    ids: &[u64],
+    extra: &str,
+) -> crate::framework::Diagnostic {
+    let imports: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            format!(
+                "`terraform import {type_name}.<name> {id}`, or an `import {{ to = {type_name}.<name>\n  id = \"{id}\" }}` block"
+            )
+        })
+        .collect();
+    crate::framework::Diagnostic::error(
+        "Already exists, not in the state",
+        format!(
+            "Mixpanel already holds {} with the {what} (id {}), which Terraform's state does not: one made by an apply that was interrupted before it wrote its state, or one made outside this configuration. Nothing was created, so no twin exists. Import it: {}.{extra}",
+            if ids.len() == 1 { "an object" } else { "objects" },
+            ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+            imports.join("; or ")
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -36,11 +90,20 @@ mod tests {
 
     #[tokio::test]
     async fn what_a_plan_records_comes_back_during_the_create_only() {
-        let private = record_before([3, 9].into_iter()).expect("encodes");
-        let inside = with_planned_private(private, async { planned_before() }).await;
+        let private = record_before([3, 9].into_iter(), Some(9)).expect("encodes");
+        let inside = with_planned_private(private.clone(), async { planned_before() }).await;
         assert_eq!(inside, Some(vec![3, 9]));
+        let strangers = with_planned_private(private, async { existing_at_plan() }).await;
+        assert_eq!(strangers, vec![3], "the replaced object is no stranger");
         assert_eq!(planned_before(), None);
+        assert!(existing_at_plan().is_empty());
         let garbage = with_planned_private(b"{}".to_vec(), async { planned_before() }).await;
         assert_eq!(garbage, None);
+        // What an earlier provider recorded (no `replaces`) still reads.
+        let old = with_planned_private(br#"{"before":[4]}"#.to_vec(), async {
+            (planned_before(), existing_at_plan())
+        })
+        .await;
+        assert_eq!(old, (Some(vec![4]), vec![4]));
     }
 }

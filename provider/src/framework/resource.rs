@@ -81,7 +81,8 @@ pub trait Resource<C: Sync>: Send + Sync {
     /// use (the objects that already held the create's key, so that a lookup after a lost
     /// answer adopts only one that appeared since); [`planned_private`] gives it back during
     /// the create. `None`: nothing.
-    async fn plan_private(&self, _ctx: &C, _planned: &Value) -> Option<Vec<u8>> {
+    /// `prior` is the object a replacement replaces (null for a plain create).
+    async fn plan_private(&self, _ctx: &C, _prior: &Value, _planned: &Value) -> Option<Vec<u8>> {
         None
     }
 
@@ -117,19 +118,28 @@ pub trait Resource<C: Sync>: Send + Sync {
         from_version: i64,
         state: serde_json::Value,
     ) -> Result<serde_json::Value, Diagnostics> {
-        let current = self.schema().version;
-        if from_version == current {
-            Ok(state)
-        } else {
-            Err(Diagnostic::error(
-                "Unsupported state version",
-                format!(
-                    "{} state version {from_version} cannot be upgraded to {current}: use a provider version that wrote it",
-                    self.type_name()
-                ),
-            )
-            .into())
-        }
+        same_version_only(self.type_name(), self.schema().version, from_version, state)
+    }
+}
+
+/// The upgrade of a resource that has had one schema version: the state as it is, or an error
+/// for any other version.
+pub fn same_version_only(
+    type_name: &str,
+    current: i64,
+    from_version: i64,
+    state: serde_json::Value,
+) -> Result<serde_json::Value, Diagnostics> {
+    if from_version == current {
+        Ok(state)
+    } else {
+        Err(Diagnostic::error(
+            "Unsupported state version",
+            format!(
+                "{type_name} state version {from_version} cannot be upgraded to {current}: use a provider version that wrote it"
+            ),
+        )
+        .into())
     }
 }
 

@@ -37,9 +37,28 @@ pub trait TypedResource<C: Sync>: Send + Sync + 'static {
         Diagnostics::new()
     }
 
+    /// Upgrades a state of an older schema version; see [`Resource::upgrade_state`].
+    fn upgrade_state(
+        &self,
+        from_version: i64,
+        state: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostics> {
+        super::resource::same_version_only(
+            self.type_name(),
+            self.schema().version,
+            from_version,
+            state,
+        )
+    }
+
     /// The new object as a read shows it; on failure, the object when it exists despite it.
     /// See [`Resource::plan_private`]; not called when the planned model holds unknowns.
-    async fn plan_private(&self, _ctx: &C, _planned: Self::Model) -> Option<Vec<u8>> {
+    async fn plan_private(
+        &self,
+        _ctx: &C,
+        _prior: Option<Self::Model>,
+        _planned: Self::Model,
+    ) -> Option<Vec<u8>> {
         None
     }
 
@@ -122,9 +141,22 @@ impl<C: Sync, R: TypedResource<C>> Resource<C> for Typed<R> {
         self.0.modify_plan(prior, config, plan)
     }
 
-    async fn plan_private(&self, ctx: &C, planned: &Value) -> Option<Vec<u8>> {
+    fn upgrade_state(
+        &self,
+        from_version: i64,
+        state: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostics> {
+        self.0.upgrade_state(from_version, state)
+    }
+
+    async fn plan_private(&self, ctx: &C, prior: &Value, planned: &Value) -> Option<Vec<u8>> {
         let m = model(planned).ok()?;
-        self.0.plan_private(ctx, m).await
+        let prior = if prior.is_null() {
+            None
+        } else {
+            model(prior).ok()
+        };
+        self.0.plan_private(ctx, prior, m).await
     }
 
     async fn create(&self, ctx: &C, planned: &Value) -> Result<Value, ApplyError> {

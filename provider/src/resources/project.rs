@@ -6,8 +6,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{
-    api_diag, planned_before, record_before, removed, route_missing, CacheKey, Ctx, Indexed,
-    PROJECT_ROLES, TIMEZONE,
+    api_diag, existing_at_plan, held_at_plan, planned_before, record_before, removed,
+    route_missing, CacheKey, Ctx, Indexed, PROJECT_ROLES, TIMEZONE,
 };
 use crate::cty::{to_value, AttributePath, Unknowable, Value};
 use crate::framework::resource::{bad_import_id, opt_bool, opt_str};
@@ -199,17 +199,33 @@ impl TypedResource<Ctx> for ProjectResource {
         d
     }
 
-    async fn plan_private(&self, ctx: &Ctx, planned: ProjectModel) -> Option<Vec<u8>> {
+    async fn plan_private(
+        &self,
+        ctx: &Ctx,
+        prior: Option<ProjectModel>,
+        planned: ProjectModel,
+    ) -> Option<Vec<u8>> {
         let projects = list_projects(ctx).await.ok()?;
         record_before(
             projects
                 .iter()
                 .filter(|p| p.name == planned.name)
                 .map(|p| p.id.0),
+            prior.and_then(|p| p.project_id().ok()).map(|id| id.0),
         )
     }
 
     async fn create(&self, ctx: &Ctx, planned: ProjectModel) -> Applied<ProjectModel> {
+        let held = existing_at_plan();
+        if !held.is_empty() {
+            return Err(held_at_plan(
+                "mixpanel_project",
+                &format!("name \"{}\"", planned.name),
+                &held,
+                " Or give this project another name.",
+            )
+            .into());
+        }
         let before = planned_before();
         let id = ctx
             .client

@@ -3,10 +3,13 @@
 //! rotator's layout (`<mount>/<prefix>/creds/<name>`, with the inventory entry in its metadata)
 //! and keeps in the state only the Vault path, the current account's id and username, and the
 //! inventory fields: the secret never enters the state. The resource follows the inventory
-//! entry, so a rotation (a new account, a new secret) is not drift; a change of role, projects
-//! or teams is applied to whichever account is current.
+//! entry, so a rotation (a new account, a new secret) is not drift; a change of a project's
+//! role, of the projects or of the teams is applied to whichever account is current.
+//!
+//! Schema version 1 holds `projects` as a map of project id to role; version 0 held a set of
+//! ids and one `role` for all of them ([`upgrade_v0`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -20,7 +23,7 @@ use mixpanel_access::vault::VaultStore;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{api_diag, removed, Ctx};
-use crate::cty::{Type, Unknowable, Value};
+use crate::cty::{AttributePath, Type, Unknowable, Value};
 use crate::framework::resource::{opt_bool, opt_str};
 use crate::framework::{
     Applied, Attribute, Diagnostic, Diagnostics, Failed, Plan, Schema, TypedResource, Validator,
@@ -39,8 +42,8 @@ const SA_ROLES: &[&str] = &["admin", "analyst", "consumer"];
 pub struct RotatedCredentialModel {
     id: Unknowable<String>,
     name: String,
-    role: Option<ProjectRole>,
-    projects: Option<BTreeSet<String>>,
+    /// Project id -> the account's role on it.
+    projects: Option<BTreeMap<String, ProjectRole>>,
     teams: Option<BTreeSet<String>>,
     integration: Option<IntegrationType>,
     owner: Option<String>,
@@ -82,6 +85,79 @@ fn ids<T: std::str::FromStr>(
         .collect()
 }
 
+/// The planned projects and their roles, or a diagnostic on `projects["<key>"]`.
+fn grants(
+    projects: &Option<BTreeMap<String, ProjectRole>>,
+) -> Result<BTreeMap<ProjectId, ProjectRole>, Diagnostic> {
+    let mut out = BTreeMap::new();
+    for (key, role) in projects.iter().flatten() {
+        let id = key.parse::<ProjectId>().map_err(|_| bad_project_id(key))?;
+        out.insert(id, *role);
+    }
+    Ok(out)
+}
+
+fn bad_project_id(key: &str) -> Diagnostic {
+    Diagnostic::error(
+        "Invalid project id in projects",
+        format!("\"{key}\" is not a project id: key each project by its numeric id, e.g. {{ (mixpanel_project.x.id) = \"analyst\" }}"),
+    )
+    .at(AttributePath::root().then_attr("projects").then_key(key))
+}
+
+/// The problems with a configured `projects` map, each on its element's path.
+fn check_projects(config: &Value) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let Some(Value::Map(items)) = config.get_attr("projects").map(Value::inner) else {
+        return diags;
+    };
+    for (key, role) in items {
+        if key.parse::<ProjectId>().is_err() {
+            diags.push(bad_project_id(key));
+        }
+        let problem = match role.as_str() {
+            _ if !role.is_known() || role.is_null() => None,
+            Some("owner") => Some(
+                "service accounts cannot be project owners; use admin, analyst or consumer"
+                    .to_string(),
+            ),
+            Some(r) if !SA_ROLES.contains(&r) => Some(format!(
+                "\"{r}\" is not a role; use one of: admin, analyst, consumer"
+            )),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            diags.push(
+                Diagnostic::error("Invalid role in projects", problem)
+                    .at(AttributePath::root().then_attr("projects").then_key(key)),
+            );
+        }
+    }
+    diags
+}
+
+/// A version-0 state (`projects` a set of ids, one `role` for all of them) in the version-1
+/// shape: each project keyed to the old `role` (consumer when there was none).
+pub fn upgrade_v0(mut state: serde_json::Value) -> serde_json::Value {
+    if let Some(obj) = state.as_object_mut() {
+        let role = obj
+            .remove("role")
+            .and_then(|r| r.as_str().map(str::to_string))
+            .unwrap_or_else(|| ProjectRole::Consumer.to_string());
+        let projects = match obj.remove("projects") {
+            Some(serde_json::Value::Array(ids)) => serde_json::Value::Object(
+                ids.iter()
+                    .filter_map(|id| id.as_str())
+                    .map(|id| (id.to_string(), serde_json::Value::String(role.clone())))
+                    .collect(),
+            ),
+            _ => serde_json::Value::Null,
+        };
+        obj.insert("projects".into(), projects);
+    }
+    state
+}
+
 /// `a` written as `b` was, when both mean the same duration (so `90d` stays `90d`).
 fn keep_period(asked: &Option<String>, stored: Option<Duration>) -> String {
     if let Some(a) = asked {
@@ -112,8 +188,12 @@ impl RotatedCredentialModel {
             .created_by
             .clone()
             .unwrap_or_else(|| "terraform".into());
-        e.role = Some(self.role.unwrap_or(ProjectRole::Consumer));
-        e.projects = ids::<ProjectId>(&self.projects, "projects", "project")?;
+        // The account's own role (fixed at creation, kept by rotations) stays as low as it
+        // goes; its access is the grants per project.
+        if e.role.is_none() {
+            e.role = Some(ProjectRole::Consumer);
+        }
+        e.set_grants(grants(&self.projects)?);
         if let Some(p) = &self.rotation_period {
             e.rotation_period = parse_optional_period(p).map_err(|err| {
                 Diagnostic::attr_error(
@@ -194,19 +274,15 @@ async fn observe(
     if list_service_accounts(ctx).await?.get(&sa).is_none() && !ctx.sees_whole_organization() {
         return ctx.not_found(&format!("service account {sa}"));
     }
-    // The grants the current account really holds, on the projects the entry or the state
-    // names (a grant removed out of band drops out, and the plan puts it back).
-    let wanted = e.role.unwrap_or(ProjectRole::Consumer);
-    let mut projects = BTreeSet::new();
-    let mut role = wanted;
+    // The grants the current account really holds, each project's role read, on the projects
+    // the entry or the state names (a grant removed or changed out of band shows in the plan,
+    // and apply puts it back).
     let mut candidates: BTreeSet<ProjectId> = e.projects.iter().copied().collect();
-    candidates.extend(ids::<ProjectId>(&asked.projects, "projects", "project").unwrap_or_default());
+    candidates.extend(grants(&asked.projects).unwrap_or_default().into_keys());
+    let mut projects = BTreeMap::new();
     for p in candidates {
         if let Some(m) = project_accounts(ctx, p).await?.get(&sa) {
-            projects.insert(p.to_string());
-            if m.project_role != wanted {
-                role = m.project_role;
-            }
+            projects.insert(p.to_string(), m.project_role);
         }
     }
     let teams: BTreeSet<String> = list_teams(ctx)
@@ -215,17 +291,9 @@ async fn observe(
         .filter(|t| t.service_accounts.contains(&sa))
         .map(|t| t.id.to_string())
         .collect();
-    let none_if_empty = |s: BTreeSet<String>, was: &Option<BTreeSet<String>>| {
-        if s.is_empty() && was.is_none() {
-            None
-        } else {
-            Some(s)
-        }
-    };
     Ok(Some(RotatedCredentialModel {
         id: Unknowable::Known(e.name.clone()),
         name: e.name.clone(),
-        role: Some(role),
         projects: none_if_empty(projects, &asked.projects),
         teams: none_if_empty(teams, &asked.teams),
         integration: Some(e.integration),
@@ -251,6 +319,15 @@ async fn observe(
     }))
 }
 
+/// `None` for an empty collection the configuration left null.
+fn none_if_empty<T: IntoIterator + Default + PartialEq>(s: T, was: &Option<T>) -> Option<T> {
+    if s == T::default() && was.is_none() {
+        None
+    } else {
+        Some(s)
+    }
+}
+
 fn provision_diag(e: ProvisionError) -> Diagnostic {
     match e {
         ProvisionError::Api(a) => api_diag("Cannot create the service account", &a, Some("name")),
@@ -273,22 +350,11 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new("A service account that the mixpanel-rotator keeps: the provider creates it, writes its secret straight into Vault in the rotator's layout (`<mount>/<prefix>/creds/<name>`, the inventory entry in its metadata) and keeps only the Vault path, the current account's id and username and the inventory fields in the state. The secret never enters the Terraform state. Rotations by the rotator are not drift; a change of role, projects or teams is applied to the current account. Needs the provider's `vault` block.")
+        Schema::new("A service account that the mixpanel-rotator keeps: the provider creates it, writes its secret straight into Vault in the rotator's layout (`<mount>/<prefix>/creds/<name>`, the inventory entry in its metadata) and keeps only the Vault path, the current account's id and username and the inventory fields in the state. The secret never enters the Terraform state. Rotations by the rotator are not drift; a change of a project's role, of the projects or of the teams is applied to the current account, and the rotator gives each successor exactly these grants. Needs the provider's `vault` block.")
+            .version(1)
             .attr(Attribute::string("id").computed().use_state_for_unknown().describe("The credential's name (the import id)."))
             .attr(Attribute::string("name").required().requires_replace().describe("The credential's name in the inventory: its path under `creds/` (letters, digits, `-`, `_`, `.`, segments separated by `/`)."))
-            .attr(
-                Attribute::string("role")
-                    .optional()
-                    .computed()
-                    .default_value("consumer")
-                    .validate(Validator::Custom(|v| match v.as_str() {
-                        Some("owner") => Some("service accounts cannot be owners; use admin, analyst or consumer".into()),
-                        Some(s) if !SA_ROLES.contains(&s) => Some(format!("\"{s}\" is not valid; use one of: admin, analyst, consumer")),
-                        _ => None,
-                    }))
-                    .describe("The role on each of `projects`: `admin`, `analyst` or `consumer` (default); a new account is also created with it as its own role. A change applies to the current account's project grants at once; the account's own role, fixed at creation (Mixpanel cannot change a service account), is kept by rotations."),
-            )
-            .attr(Attribute::of_type("projects", Type::set(Type::String)).optional().describe("Ids of the projects the account is granted `role` on."))
+            .attr(Attribute::of_type("projects", Type::map(Type::String)).optional().describe("The projects the account is granted, each project id mapped to its role there: `admin`, `analyst` or `consumer`, e.g. `{ (mixpanel_project.prod.id) = \"consumer\", (mixpanel_project.dev.id) = \"analyst\" }`. A change applies to the current account at once; the rotator gives each successor exactly these grants and reads each project's role back before promoting it. The account's own role is consumer (Mixpanel fixes it at creation); its access is these grants and its teams'."))
             .attr(Attribute::of_type("teams", Type::set(Type::String)).optional().describe("Ids of the teams the account is a member of."))
             .attr(Attribute::string("integration").optional().computed().default_value("custom").validate(Validator::OneOf(IntegrationType::NAMES)).describe("What kind of integration uses it: `data_pipeline`, `bi_tool`, `cohort_sync`, `reverse_etl` or `custom` (default)."))
             .attr(Attribute::string("owner").optional().describe("The person or team accountable for the credential."))
@@ -301,6 +367,26 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
             .attr(Attribute::string("vault_path").computed().describe("Where consumers read the credential: `<mount>/<prefix>/creds/<name>` (`username`, `secret`, `sa_id`)."))
             .attr(Attribute::string("service_account_id").computed().describe("The current account's id (a rotation replaces it)."))
             .attr(Attribute::string("username").computed().describe("The current account's full username (a rotation replaces it)."))
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        check_projects(config)
+    }
+
+    fn upgrade_state(
+        &self,
+        from_version: i64,
+        state: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostics> {
+        match from_version {
+            0 => Ok(upgrade_v0(state)),
+            1 => Ok(state),
+            v => Err(Diagnostic::error(
+                "Unsupported state version",
+                format!("{TYPE} state version {v} is newer than this provider (version 1): use the provider version that wrote it"),
+            )
+            .into()),
+        }
     }
 
     fn modify_plan(&self, prior: &Value, _config: &Value, plan: &mut Plan) -> Diagnostics {
@@ -401,21 +487,21 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
         };
         not_rotating(&entry)?;
         let sa = account_of(&entry)?;
-        let old_role = entry.role;
+        let recorded = entry.grants();
         planned.fill_entry(&mut entry)?;
-        let role = entry.role.unwrap_or(ProjectRole::Consumer);
         let org = ctx.org();
-        // Projects: grant the planned ones (again, when the role changed), remove the others.
-        let want: Vec<ProjectId> = entry.projects.clone();
-        let had: Vec<ProjectId> = ids(&prior.projects, "projects", "project")?;
-        let grants: Vec<ProjectRoleGrant> = want
+        // Projects: grant each planned one whose role the state or the inventory had otherwise
+        // (the route also changes a role), remove the others.
+        let want = entry.grants();
+        let had = grants(&prior.projects)?;
+        let to_grant: Vec<ProjectRoleGrant> = want
             .iter()
-            .filter(|p| !had.contains(p) || old_role != Some(role) || prior.role != Some(role))
-            .map(|p| ProjectRoleGrant { id: *p, role })
+            .filter(|(p, r)| had.get(p) != Some(r) || recorded.get(p) != Some(r))
+            .map(|(p, r)| ProjectRoleGrant { id: *p, role: *r })
             .collect();
-        if !grants.is_empty() {
+        if !to_grant.is_empty() {
             ctx.client
-                .add_service_accounts_to_projects(org, &[sa], &grants)
+                .add_service_accounts_to_projects(org, &[sa], &to_grant)
                 .await
                 .map_err(|e| {
                     api_diag(
@@ -425,7 +511,7 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
                     )
                 })?;
         }
-        for p in had.iter().filter(|p| !want.contains(p)) {
+        for p in had.keys().filter(|p| !want.contains_key(p)) {
             let result = ctx
                 .client
                 .remove_service_accounts_from_projects(org, *p, &[sa])
@@ -521,7 +607,6 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
         let asked = RotatedCredentialModel {
             id: Unknowable::Known(id.to_string()),
             name: id.to_string(),
-            role: None,
             projects: None,
             teams: None,
             integration: None,
@@ -548,5 +633,87 @@ impl TypedResource<Ctx> for RotatedCredentialResource {
 
     fn import_id_format(&self) -> &'static str {
         "the credential's name in the rotator's inventory, e.g. warehouse/fivetran"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(projects: &[(&str, &str)]) -> Value {
+        Value::object([(
+            "projects",
+            Value::map(projects.iter().map(|(k, v)| (*k, Value::string(*v)))),
+        )])
+    }
+
+    #[test]
+    fn a_bad_project_key_or_role_is_a_diagnostic_on_its_element() {
+        let diags = check_projects(&config(&[
+            ("abc", "analyst"),
+            ("4040001", "superuser"),
+            ("4040002", "owner"),
+            ("4040003", "admin"),
+        ]));
+        let found: Vec<(String, String)> = diags
+            .0
+            .iter()
+            .map(|d| {
+                (
+                    d.attribute
+                        .as_ref()
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
+                    d.detail.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        let at = |path: &str| {
+            found
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, d)| d.clone())
+                .unwrap_or_else(|| panic!("no diagnostic at {path}: {found:?}"))
+        };
+        assert!(at(r#"projects["abc"]"#).contains("numeric id"));
+        assert!(at(r#"projects["4040001"]"#).contains("admin, analyst, consumer"));
+        assert!(at(r#"projects["4040002"]"#).contains("cannot be project owners"));
+        assert!(
+            check_projects(&config(&[("1", "consumer"), ("2", "analyst")]))
+                .0
+                .is_empty()
+        );
+        // Unknown values are judged at apply, not refused.
+        let unknown = Value::object([("projects", Value::map([("1", Value::unknown())]))]);
+        assert!(check_projects(&unknown).0.is_empty());
+    }
+
+    #[test]
+    fn a_version_0_state_takes_its_one_role_on_each_project() {
+        let v0 = serde_json::json!({
+            "id": "bi/looker", "name": "bi/looker", "role": "analyst",
+            "projects": ["4040001", "4040002"], "teams": null,
+        });
+        let v1 = RotatedCredentialResource
+            .upgrade_state(0, v0)
+            .expect("upgrade");
+        assert_eq!(
+            v1["projects"],
+            serde_json::json!({"4040001": "analyst", "4040002": "analyst"})
+        );
+        assert!(v1.get("role").is_none(), "{v1}");
+        // No projects and no role: nothing to key.
+        let bare = upgrade_v0(serde_json::json!({"name": "x", "role": null, "projects": null}));
+        assert_eq!(bare["projects"], serde_json::Value::Null);
+        // The current version passes through; a newer one is refused.
+        let same = serde_json::json!({"projects": {"1": "admin"}});
+        assert_eq!(
+            RotatedCredentialResource
+                .upgrade_state(1, same.clone())
+                .expect("v1"),
+            same
+        );
+        assert!(RotatedCredentialResource.upgrade_state(2, same).is_err());
     }
 }

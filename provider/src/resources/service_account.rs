@@ -9,7 +9,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{
-    api_diag, planned_before, record_before, removed, CacheKey, Ctx, Indexed, EXPIRY,
+    api_diag, existing_at_plan, held_at_plan, planned_before, record_before, removed, CacheKey,
+    Ctx, Indexed, EXPIRY,
 };
 use crate::cty::{Unknowable, Value};
 use crate::framework::resource::{bad_import_id, opt_str};
@@ -157,13 +158,23 @@ impl TypedResource<Ctx> for ServiceAccountResource {
         }
     }
 
-    async fn plan_private(&self, ctx: &Ctx, planned: ServiceAccountModel) -> Option<Vec<u8>> {
+    async fn plan_private(
+        &self,
+        ctx: &Ctx,
+        prior: Option<ServiceAccountModel>,
+        planned: ServiceAccountModel,
+    ) -> Option<Vec<u8>> {
         let accounts = list_service_accounts(ctx).await.ok()?;
         record_before(
             accounts
                 .iter()
                 .filter(|a| a.username.base_name() == planned.username)
                 .map(|a| a.id.0),
+            prior.and_then(|p| {
+                super::known_id::<ServiceAccountId>(&p.id, "id")
+                    .ok()
+                    .map(|id| id.0)
+            }),
         )
     }
 
@@ -187,6 +198,16 @@ impl TypedResource<Ctx> for ServiceAccountResource {
             expires,
             projects: vec![],
         };
+        let held = existing_at_plan();
+        if !held.is_empty() {
+            return Err(held_at_plan(
+                "mixpanel_service_account",
+                &format!("username \"{}\"", planned.username),
+                &held,
+                " Its secret was only in the create's answer, so an imported account has none in the state; to get one, delete that account in Mixpanel (Organization Settings > Service Accounts) and apply again.",
+            )
+            .into());
+        }
         let before = planned_before();
         let created = ctx
             .client

@@ -68,13 +68,19 @@ impl TypedResource<Ctx> for TeamResource {
             .attr(Attribute::bool("scim_managed").computed().use_state_for_unknown().describe("Whether the team is provisioned by SCIM (then change it in the identity provider)."))
     }
 
-    async fn plan_private(&self, ctx: &Ctx, planned: TeamModel) -> Option<Vec<u8>> {
+    async fn plan_private(
+        &self,
+        ctx: &Ctx,
+        prior: Option<TeamModel>,
+        planned: TeamModel,
+    ) -> Option<Vec<u8>> {
         let teams = list_teams(ctx).await.ok()?;
         record_before(
             teams
                 .iter()
                 .filter(|t| t.name == planned.name)
                 .map(|t| t.id.0),
+            prior.and_then(|t| t.team_id().ok()).map(|id| id.0),
         )
     }
 

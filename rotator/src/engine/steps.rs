@@ -163,8 +163,14 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
             );
             role = ProjectRole::Admin;
         }
-        let projects = self.old_account_projects(name, entry, j.old_sa_id).await?;
-        let mut grants = Vec::new();
+        // An entry that declares a role per project gives the successor exactly those grants;
+        // one of the earlier shape (one role) carries the old account's individual grants over.
+        let projects = if entry.has_project_roles() {
+            Vec::new()
+        } else {
+            self.old_account_projects(name, entry, j.old_sa_id).await?
+        };
+        let mut grants = declared_grants(entry);
         for p in &projects {
             let members = self.api.list_project_service_accounts(*p).await?;
             let found = j
@@ -287,7 +293,9 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
     /// Compares the new account's access with the old one's before promotion: the
     /// organization role, the teams, and the individual grant on every project either can
     /// reach. An individual grant of the old account missing on the new one is added (and read
-    /// back); any other difference stops the rotation in `needs_human`.
+    /// back); any other difference stops the rotation in `needs_human`. For an entry that
+    /// declares a role per project, each declared project's role is what the new account must
+    /// hold (whatever the old one holds), and is read back even when there is no old account.
     pub(crate) async fn check_access(
         &self,
         name: &str,
@@ -296,8 +304,11 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
         client: &A::Probe,
     ) -> Result<()> {
         let (new_id, _, _) = new_account(j)?;
-        let Some(old_id) = j.old_sa_id else {
-            return Ok(());
+        let declared = entry.has_project_roles();
+        let old_id = match j.old_sa_id {
+            Some(id) => id,
+            None if declared => return self.check_declared(name, entry, j, new_id).await,
+            None => return Ok(()),
         };
         let accounts = self.api.list_service_accounts().await?;
         let Some(old) = accounts.iter().find(|a| a.id == old_id) else {
@@ -306,6 +317,9 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
                 old_id = old_id.0,
                 "the old account no longer exists: nothing to compare the new one with"
             );
+            if declared {
+                return self.check_declared(name, entry, j, new_id).await;
+            }
             return Ok(());
         };
         let new = accounts.iter().find(|a| a.id == new_id).ok_or_else(|| {
@@ -336,7 +350,11 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
                 ));
             }
         }
-        let mut projects = self.old_account_projects(name, entry, Some(old_id)).await?;
+        let mut projects = if declared {
+            entry.projects.clone()
+        } else {
+            self.old_account_projects(name, entry, Some(old_id)).await?
+        };
         let me_new = self.api.me_with(client).await?;
         for (id, p) in &me_new.projects {
             if let (Ok(id), true) = (id.parse::<u64>(), p.organization_id == self.api.org()) {
@@ -346,15 +364,11 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
             }
         }
         projects.sort();
-        let individual = |members: &[mixpanel_access::model::ProjectServiceAccount],
-                          id: ServiceAccountId| {
-            members
-                .iter()
-                .find(|m| m.account.id == id && m.target_type == TargetType::Individual)
-                .map(|m| m.project_role)
-        };
-        // The old account's individual grants the new one lacks are added all at once (the
-        // client packs them into one request), then each is read back.
+        projects.dedup();
+        let wanted = declared_grants(entry);
+        // The old account's individual grants (the declared ones, for an entry that declares a
+        // role per project) the new one lacks are added all at once (the client packs them
+        // into one request), then each is read back.
         let mut missing = Vec::new();
         for p in projects {
             let members = match self.api.list_project_service_accounts(p).await {
@@ -362,7 +376,11 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e.into()),
             };
-            let o = individual(&members, old_id).map(MinAdmin::min_admin);
+            let o = if declared {
+                wanted.iter().find(|g| g.id == p).map(|g| g.role)
+            } else {
+                individual(&members, old_id).map(MinAdmin::min_admin)
+            };
             let n = individual(&members, new_id);
             match (o, n) {
                 (Some(role), None) => missing.push(ProjectRoleGrant { id: p, role }),
@@ -370,6 +388,56 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
                 _ => {}
             }
         }
+        self.add_missing(name, j, new_id, &missing, &mut diffs)
+            .await?;
+        verdict(
+            name,
+            j,
+            &diffs,
+            "the new account has the same access as the old one",
+            "the new account's access differs from the old one's",
+        )
+    }
+
+    /// With no old account to compare with: the new account must hold each declared
+    /// project's role (missing ones are added and read back).
+    async fn check_declared(
+        &self,
+        name: &str,
+        entry: &InventoryEntry,
+        j: &Journal,
+        new_id: ServiceAccountId,
+    ) -> Result<()> {
+        let (mut missing, mut diffs) = (Vec::new(), Vec::new());
+        for g in declared_grants(entry) {
+            let members = self.api.list_project_service_accounts(g.id).await?;
+            match individual(&members, new_id) {
+                None => missing.push(g),
+                Some(n) if n != g.role => diffs.push(role_diff(g.id, Some(g.role), Some(n))),
+                Some(_) => {}
+            }
+        }
+        self.add_missing(name, j, new_id, &missing, &mut diffs)
+            .await?;
+        verdict(
+            name,
+            j,
+            &diffs,
+            "the new account holds every declared project role (read back)",
+            "the new account's project roles differ from the inventory's",
+        )
+    }
+
+    /// Adds `missing` to the new account all at once, then reads each back: a grant that does
+    /// not read back as asked goes to `diffs`, a failed add makes a partial-failure error.
+    async fn add_missing(
+        &self,
+        name: &str,
+        j: &Journal,
+        new_id: ServiceAccountId,
+        missing: &[ProjectRoleGrant],
+        diffs: &mut Vec<String>,
+    ) -> Result<()> {
         if !missing.is_empty() {
             let adds: Vec<_> = missing
                 .iter()
@@ -400,24 +468,13 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
             }
             if !failed.is_empty() {
                 return Err(partial_failure(
-                    "the old account's individual project grants",
+                    "the account's individual project grants",
                     &added,
                     failed,
                 ));
             }
         }
-        if diffs.is_empty() {
-            tracing::info!(credential = name, rotation_id = %j.rotation_id, "the new account has the same access as the old one");
-            Ok(())
-        } else {
-            Err(RotatorError::NeedsHuman(clip(
-                &format!(
-                    "the new account's access differs from the old one's, so it is not promoted: {}",
-                    diffs.join("; ")
-                ),
-                380,
-            )))
-        }
+        Ok(())
     }
 
     pub(crate) async fn sa_test(
@@ -934,6 +991,47 @@ impl MinAdmin for ProjectRole {
 }
 
 /// A `project P: individual role X on the old account, Y on the new` difference.
+/// The outcome of an access check: `ok` logged when nothing differs, otherwise `needs_human`
+/// with `differs` and the differences.
+fn verdict(name: &str, j: &Journal, diffs: &[String], ok: &str, differs: &str) -> Result<()> {
+    if diffs.is_empty() {
+        tracing::info!(credential = name, rotation_id = %j.rotation_id, "{ok}");
+        Ok(())
+    } else {
+        Err(RotatorError::NeedsHuman(clip(
+            &format!("{differs}, so it is not promoted: {}", diffs.join("; ")),
+            380,
+        )))
+    }
+}
+
+/// The individual grant of account `id` among a project's service accounts.
+fn individual(
+    members: &[mixpanel_access::model::ProjectServiceAccount],
+    id: ServiceAccountId,
+) -> Option<ProjectRole> {
+    members
+        .iter()
+        .find(|m| m.account.id == id && m.target_type == TargetType::Individual)
+        .map(|m| m.project_role)
+}
+
+/// The grants an entry that declares a role per project gives each successor (none for an
+/// entry of the earlier shape).
+fn declared_grants(entry: &InventoryEntry) -> Vec<ProjectRoleGrant> {
+    if !entry.has_project_roles() {
+        return Vec::new();
+    }
+    entry
+        .grants()
+        .into_iter()
+        .map(|(id, role)| ProjectRoleGrant {
+            id,
+            role: role.min_admin(),
+        })
+        .collect()
+}
+
 fn role_diff(p: ProjectId, o: Option<ProjectRole>, n: Option<ProjectRole>) -> String {
     format!(
         "project {p}: individual role {} on the old account, {} on the new",

@@ -144,6 +144,9 @@ struct JsonEntry<'a> {
     sa_id: Option<crate::model::ServiceAccountId>,
     username: Option<&'a str>,
     role: Option<&'a str>,
+    /// The role on each project (service accounts), keyed by project id.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    project_roles: std::collections::BTreeMap<String, &'static str>,
     rotation_id: Option<&'a str>,
     last_trigger: Option<&'a str>,
 }
@@ -180,6 +183,14 @@ pub fn to_json(entries: &[InventoryEntry]) -> Result<String, InventoryError> {
             sa_id: e.sa_id,
             username: e.username.as_ref().map(|u| u.as_str()),
             role: e.role.map(|r| r.as_str()),
+            project_roles: if e.kind == super::CredentialKind::ServiceAccount {
+                e.grants()
+                    .into_iter()
+                    .map(|(p, r)| (p.to_string(), r.as_str()))
+                    .collect()
+            } else {
+                Default::default()
+            },
             rotation_id: e.rotation_id.as_deref(),
             last_trigger: e.last_trigger.as_deref(),
         })

@@ -30,7 +30,7 @@ use toml::{Table, Value};
 use super::duration::{parse_duration, parse_optional_period};
 use super::metadata::parse_datetime;
 use super::{CredentialKind, IntegrationType, InventoryEntry, InventoryError, RotateOn};
-use crate::model::{ProjectId, ServiceAccountId};
+use crate::model::{ProjectId, ProjectRole, ServiceAccountId};
 
 /// The keys a `[[credential]]` table may hold.
 pub const FILE_KEYS: &[&str] = &[
@@ -237,6 +237,26 @@ pub fn parse_inventory_toml(text: &str) -> Result<Vec<InventoryEntry>, Inventory
                 .iter()
                 .map(|v| f.id("projects", v).map(ProjectId))
                 .collect::<Result<_, _>>()?,
+            // Roles per project: `projects = { "12345" = "analyst", "67890" = "admin" }`.
+            Some(Value::Table(t)) => {
+                let mut grants = std::collections::BTreeMap::new();
+                for (p, r) in t {
+                    let field = format!("projects.{p}");
+                    let id = f.id(&field, &Value::String(p.clone()))?;
+                    let Value::String(r) = r else {
+                        return Err(f.err(
+                            &field,
+                            format!("expected a role name, found {}", type_name(r)),
+                        ));
+                    };
+                    let role: ProjectRole = r
+                        .parse()
+                        .map_err(|e: crate::model::ParseError| f.err(&field, e.to_string()))?;
+                    grants.insert(ProjectId(id), role);
+                }
+                e.project_roles = grants;
+                e.project_roles.keys().copied().collect()
+            }
             Some(v) => vec![ProjectId(f.id("projects", v)?)],
         };
         if let Some(p) = f.string("rotation_period")? {

@@ -44,7 +44,21 @@ pub fn parse_rotate_on(v: &str) -> Result<Option<Vec<RotateOn>>, ParseError> {
         }
     }
 }
-use crate::model::{ParseError, ProjectId};
+use crate::model::{ParseError, ProjectId, ProjectRole};
+
+/// Parses `project_roles` as stored: `<project id>=<role>` pairs separated by commas.
+pub fn parse_project_roles(v: &str) -> Result<BTreeMap<ProjectId, ProjectRole>, String> {
+    let mut out = BTreeMap::new();
+    for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (p, r) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("\"{pair}\" is not <project id>=<role>"))?;
+        let p: ProjectId = p.trim().parse().map_err(|e: ParseError| e.to_string())?;
+        let r: ProjectRole = r.parse().map_err(|e: ParseError| e.to_string())?;
+        out.insert(p, r);
+    }
+    Ok(out)
+}
 
 /// Vault's limit on the number of `custom_metadata` keys.
 pub const CUSTOM_METADATA_MAX_KEYS: usize = 64;
@@ -76,6 +90,7 @@ pub const METADATA_KEYS: &[&str] = &[
     "sa_id",
     "username",
     "role",
+    "project_roles",
     "rotation_id",
     "last_trigger",
     "rotate_on",
@@ -128,7 +143,18 @@ impl InventoryEntry {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let pairs: [(&str, String); 20] = [
+        // Only roles declared per project: an entry of the earlier shape (one `role`) stays in
+        // it, and the rotator keeps treating it so.
+        let project_roles = if !self.has_project_roles() {
+            EMPTY_SENTINEL.to_string()
+        } else {
+            self.grants()
+                .iter()
+                .map(|(p, r)| format!("{p}={r}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let pairs: [(&str, String); 21] = [
             ("kind", self.kind.to_string()),
             ("integration", self.integration.to_string()),
             ("projects", projects),
@@ -149,6 +175,7 @@ impl InventoryEntry {
             ("sa_id", opt_text(&self.sa_id)),
             ("username", opt_text(&self.username)),
             ("role", opt_text(&self.role)),
+            ("project_roles", project_roles),
             ("rotation_id", opt_text(&self.rotation_id)),
             ("last_trigger", opt_text(&self.last_trigger)),
             ("rotate_on", rotate_on_value(&self.rotate_on)),
@@ -260,6 +287,15 @@ impl InventoryEntry {
         entry.username =
             parsed(get("username")).map_err(|e: ParseError| err("username", e.to_string()))?;
         entry.role = parsed(get("role")).map_err(|e: ParseError| err("role", e.to_string()))?;
+        if let Some(v) = get("project_roles") {
+            entry.project_roles = parse_project_roles(v).map_err(|m| err("project_roles", m))?;
+            // A project with a role is one of the entry's projects, whatever `projects` says.
+            for p in entry.project_roles.keys() {
+                if !entry.projects.contains(p) {
+                    entry.projects.push(*p);
+                }
+            }
+        }
         entry.rotation_id = get("rotation_id").map(str::to_string);
         entry.last_trigger = get("last_trigger").map(str::to_string);
         entry.rotate_on = match map.get("rotate_on") {

@@ -11,6 +11,7 @@ pub mod export;
 mod file;
 mod metadata;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -186,7 +187,7 @@ impl CredentialStatus {
 }
 
 /// One credential of the inventory. It never holds the secret itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct InventoryEntry {
     /// The credential's name: its path under `creds/` (segments of letters, digits, `-`, `_`,
     /// `.`, separated by `/`).
@@ -214,8 +215,13 @@ pub struct InventoryEntry {
     pub sa_id: Option<ServiceAccountId>,
     /// The service account's full username (service accounts only).
     pub username: Option<ServiceAccountUsername>,
-    /// The role the service account holds (service accounts only).
+    /// The role the service account holds (service accounts only): its own role, given at
+    /// creation and kept by rotations.
     pub role: Option<ProjectRole>,
+    /// The individual grant the account holds on each of `projects` (service accounts only).
+    /// Read through [`InventoryEntry::grants`]: an entry written before roles per project has
+    /// none recorded, and each of its projects takes `role` (its one role of those days).
+    pub project_roles: BTreeMap<ProjectId, ProjectRole>,
     /// The id of the rotation that produced the current credential.
     pub rotation_id: Option<String>,
     /// What triggered the last rotation (schedule, membership, manual, incident, ...).
@@ -225,6 +231,62 @@ pub struct InventoryEntry {
     /// project to every client that sends events: resetting one stops their ingestion).
     pub rotate_on: Option<Vec<RotateOn>>,
 }
+
+/// Two entries are equal when they hold the same credential facts: the roles per project are
+/// compared as [`InventoryEntry::grants`] gives them, so an entry written before roles per
+/// project equals the same entry read back with its roles recorded.
+impl PartialEq for InventoryEntry {
+    fn eq(&self, o: &Self) -> bool {
+        let InventoryEntry {
+            name,
+            kind,
+            integration,
+            projects,
+            owner,
+            created_by,
+            used_by,
+            purpose,
+            rotation_period,
+            overlap,
+            last_rotated,
+            next_rotation,
+            status,
+            status_reason,
+            last_used,
+            sa_id,
+            username,
+            role,
+            project_roles: _,
+            rotation_id,
+            last_trigger,
+            rotate_on,
+        } = self;
+        *name == o.name
+            && *kind == o.kind
+            && *integration == o.integration
+            && *projects == o.projects
+            && *owner == o.owner
+            && *created_by == o.created_by
+            && *used_by == o.used_by
+            && *purpose == o.purpose
+            && *rotation_period == o.rotation_period
+            && *overlap == o.overlap
+            && *last_rotated == o.last_rotated
+            && *next_rotation == o.next_rotation
+            && *status == o.status
+            && *status_reason == o.status_reason
+            && *last_used == o.last_used
+            && *sa_id == o.sa_id
+            && *username == o.username
+            && *role == o.role
+            && *rotation_id == o.rotation_id
+            && *last_trigger == o.last_trigger
+            && *rotate_on == o.rotate_on
+            && (*kind != CredentialKind::ServiceAccount || self.grants() == o.grants())
+    }
+}
+
+impl Eq for InventoryEntry {}
 
 impl InventoryEntry {
     /// A new entry with defaults: 90 days period, 24 hours overlap (none for a project secret
@@ -256,10 +318,43 @@ impl InventoryEntry {
             sa_id: None,
             username: None,
             role: None,
+            project_roles: BTreeMap::new(),
             rotation_id: None,
             last_trigger: None,
             rotate_on: None,
         }
+    }
+
+    /// The individual project grants the credential's account holds: each of `projects` with
+    /// its role from `project_roles`, or (an entry written before roles per project) `role`,
+    /// or consumer.
+    pub fn grants(&self) -> BTreeMap<ProjectId, ProjectRole> {
+        self.projects
+            .iter()
+            .map(|p| {
+                let role = self
+                    .project_roles
+                    .get(p)
+                    .copied()
+                    .or(self.role)
+                    .unwrap_or(ProjectRole::Consumer);
+                (*p, role)
+            })
+            .collect()
+    }
+
+    /// Whether the entry declares a role per project (a `mixpanel_rotated_credential`, or a
+    /// `projects = { id = role }` table): the rotator then gives each successor exactly
+    /// [`InventoryEntry::grants`]. Otherwise (the earlier shape, `projects` and one `role`) it
+    /// carries the old account's individual grants over.
+    pub fn has_project_roles(&self) -> bool {
+        self.kind == CredentialKind::ServiceAccount && !self.project_roles.is_empty()
+    }
+
+    /// Sets the projects and the role on each (`projects` becomes the map's keys).
+    pub fn set_grants(&mut self, grants: BTreeMap<ProjectId, ProjectRole>) {
+        self.projects = grants.keys().copied().collect();
+        self.project_roles = grants;
     }
 
     /// The events that may rotate this entry (its `rotate_on`, or its kind's default).

@@ -661,3 +661,85 @@ fn csv_cells_that_start_a_formula_are_neutralized() {
     assert_eq!(super::csv_safe("plain"), "plain");
     assert_eq!(super::csv_safe("\tx"), "'\tx");
 }
+
+// ---- roles per project ----
+
+#[test]
+fn an_entry_keeps_a_role_per_project_through_metadata_and_toml() {
+    let mut e = sample();
+    e.set_grants(
+        [
+            (ProjectId(12345), ProjectRole::Analyst),
+            (ProjectId(67890), ProjectRole::Admin),
+        ]
+        .into(),
+    );
+    let map = e.to_custom_metadata().unwrap();
+    assert_eq!(map["project_roles"], "12345=analyst,67890=admin");
+    let back = InventoryEntry::from_custom_metadata(&e.name, &map).unwrap();
+    assert_eq!(back.grants(), e.grants());
+    assert_eq!(back, e);
+    // Another role on one project is another entry.
+    let mut other = e.clone();
+    other.set_grants(
+        [
+            (ProjectId(12345), ProjectRole::Consumer),
+            (ProjectId(67890), ProjectRole::Admin),
+        ]
+        .into(),
+    );
+    assert_ne!(other, e);
+
+    let toml = FILE.replace(
+        "projects = [12345, 67890]",
+        "projects = { \"12345\" = \"analyst\", \"67890\" = \"admin\" }",
+    );
+    let parsed = parse_inventory_toml(&toml).unwrap();
+    assert_eq!(parsed[0].grants(), e.grants());
+    for (bad, says) in [
+        ("{ \"12345\" = \"superuser\" }", "projects.12345"),
+        ("{ \"abc\" = \"analyst\" }", "projects.abc"),
+    ] {
+        let toml = FILE.replace("projects = [12345, 67890]", &format!("projects = {bad}"));
+        let err = parse_inventory_toml(&toml).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
+    let err = InventoryEntry::from_custom_metadata(
+        &e.name,
+        &[
+            ("kind".to_string(), "service_account".to_string()),
+            ("project_roles".to_string(), "12345:analyst".to_string()),
+        ]
+        .into(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("project_roles"), "{err}");
+}
+
+#[test]
+fn an_entry_written_before_roles_per_project_reads_as_its_one_role_on_each() {
+    // What Vault holds for an entry of the earlier shape: `projects` and one `role`, no
+    // `project_roles` key.
+    let mut map = sample().to_custom_metadata().unwrap();
+    map.remove("project_roles");
+    assert_eq!(map["role"], "analyst");
+    let old = InventoryEntry::from_custom_metadata("warehouse/fivetran-prod", &map).unwrap();
+    assert!(old.project_roles.is_empty());
+    assert_eq!(
+        old.grants(),
+        [
+            (ProjectId(12345), ProjectRole::Analyst),
+            (ProjectId(67890), ProjectRole::Analyst)
+        ]
+        .into()
+    );
+    // Saved again, it stays in that shape (the rotator carries its old account's grants over).
+    assert!(!old.has_project_roles());
+    let again = old.to_custom_metadata().unwrap();
+    assert_eq!(again["project_roles"], EMPTY_SENTINEL);
+    // An old entry without any role: consumer on each.
+    map.remove("role");
+    let bare = InventoryEntry::from_custom_metadata("warehouse/fivetran-prod", &map).unwrap();
+    assert!(bare.grants().values().all(|r| *r == ProjectRole::Consumer));
+}

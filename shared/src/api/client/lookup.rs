@@ -22,10 +22,12 @@ use crate::model::{
 /// The create routes whose outcome a lookup settles: on these, a 503 or a 429 is not taken as
 /// proof that nothing happened.
 /// Each settles by the route table's [`wire::Lookup`]: its listing route and key field.
-pub(super) const LOOKED_UP: [&Route; 3] = [
+pub(super) const LOOKED_UP: [&Route; 5] = [
     &wire::CREATE_SERVICE_ACCOUNT.route,
     &wire::CREATE_PROJECT.route,
     &wire::ADD_TEAMS.route,
+    &wire::CREATE_CUSTOM_ROLE.route,
+    &wire::CREATE_DATA_VIEW.route,
 ];
 
 /// Whether `route` is one of [`LOOKED_UP`].
@@ -42,23 +44,24 @@ impl Client {
     /// `settle` gets those that are new and returns the object to adopt, or `None` to send
     /// the create again (after removing what cannot be adopted, as a service account whose
     /// secret was lost).
-    async fn create_looked_up<T, A, AF, L, LF, S, SF>(
+    async fn create_looked_up<I, T, A, AF, L, LF, S, SF>(
         &self,
         route: &'static Route,
-        before: Before<'_>,
+        before: Option<&[I]>,
         attempt: A,
         lookup: L,
         settle: S,
     ) -> Result<T, ApiError>
     where
+        I: PartialEq + Clone,
         A: Fn() -> AF,
         AF: Future<Output = Result<T, ApiError>>,
         L: Fn() -> LF,
-        LF: Future<Output = Result<Vec<(u64, T)>, ApiError>>,
-        S: Fn(Vec<(u64, T)>) -> SF,
+        LF: Future<Output = Result<Vec<(I, T)>, ApiError>>,
+        S: Fn(Vec<(I, T)>) -> SF,
         SF: Future<Output = Result<Option<T>, ApiError>>,
     {
-        let before: Vec<u64> = match before {
+        let before: Vec<I> = match before {
             Some(ids) => ids.to_vec(),
             None => lookup().await?.into_iter().map(|(id, _)| id).collect(),
         };
@@ -86,7 +89,7 @@ impl Client {
                     ))
                 }
             };
-            let new: Vec<(u64, T)> = found
+            let new: Vec<(I, T)> = found
                 .into_iter()
                 .filter(|(id, _)| !before.contains(id))
                 .collect();
@@ -276,6 +279,67 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Creates a custom role, settled by a lookup by name after an unknown outcome (the
+    /// project's roles are listed once before the first attempt: one of that name that existed
+    /// already is never adopted).
+    pub async fn create_custom_role_checked(
+        &self,
+        project: ProjectId,
+        body: &wire::CustomRoleBody,
+    ) -> Result<wire::CustomRole, ApiError> {
+        let by_name = || async {
+            Ok(self
+                .list_custom_roles(project)
+                .await?
+                .into_iter()
+                .filter(|r| r.name == body.name)
+                .map(|r| (r.role_id.clone(), r))
+                .collect::<Vec<_>>())
+        };
+        self.create_looked_up(
+            &wire::CREATE_CUSTOM_ROLE,
+            None,
+            || async {
+                self.send(&wire::CREATE_CUSTOM_ROLE, PathArgs::project(project), body)
+                    .await
+            },
+            by_name,
+            |new| async move { Ok(new.into_iter().map(|(_, r)| r).next()) },
+        )
+        .await
+    }
+
+    /// Creates a data view, settled by a lookup by name after an unknown outcome (as
+    /// [`Client::create_custom_role_checked`]).
+    pub async fn create_data_view_checked(
+        &self,
+        project: ProjectId,
+        body: &wire::CreateDataView,
+    ) -> Result<wire::DataView, ApiError> {
+        let by_name = || async {
+            Ok(self
+                .list_data_views(project)
+                .await?
+                .into_iter()
+                .filter(|v| v.name == body.name)
+                .map(|v| (v.id, v))
+                .collect::<Vec<_>>())
+        };
+        self.create_looked_up(
+            &wire::CREATE_DATA_VIEW,
+            None,
+            || async {
+                self.send(&wire::CREATE_DATA_VIEW, PathArgs::project(project), body)
+                    .await
+            },
+            by_name,
+            |new| async move { Ok(new.into_iter().map(|(_, v)| v).next()) },
+        )
+        .await
+    }
+}
+
 /// A create still unknown after `attempts`.
 fn unknown(route: &'static Route, attempts: usize, cause: String) -> ApiError {
     ApiError::MaybeApplied {
@@ -316,6 +380,8 @@ mod tests {
             ),
             ("create_project", "list_projects", "name"),
             ("add_teams", "list_teams", "name"),
+            ("create_custom_role", "list_custom_roles", "name"),
+            ("create_data_view", "list_data_views", "name"),
         ];
         for (route, (name, list, key)) in LOOKED_UP.iter().zip(uses) {
             assert_eq!(route.name, name);
@@ -325,6 +391,6 @@ mod tests {
             assert!(looked_up(name));
         }
         assert!(!looked_up("add_users_to_teams"));
-        assert!(!looked_up("create_data_view"));
+        assert!(!looked_up("create_audit_log_export"));
     }
 }

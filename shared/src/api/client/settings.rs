@@ -107,8 +107,7 @@ impl Client {
         project: crate::model::ProjectId,
         body: &wire::CustomRoleBody,
     ) -> Result<wire::CustomRole, ApiError> {
-        self.send(&wire::CREATE_CUSTOM_ROLE, PathArgs::project(project), body)
-            .await
+        self.create_custom_role_checked(project, body).await
     }
 
     /// The project's permission catalogue (`switch-config`).
@@ -169,8 +168,7 @@ impl Client {
         project: crate::model::ProjectId,
         body: &wire::CreateDataView,
     ) -> Result<wire::DataView, ApiError> {
-        self.send(&wire::CREATE_DATA_VIEW, PathArgs::project(project), body)
-            .await
+        self.create_data_view_checked(project, body).await
     }
 
     pub async fn get_data_view(
