@@ -13,8 +13,8 @@ resource "mixpanel_rotated_credential" "looker" {
   name = "warehouse/looker"
   # Project id -> role (admin, analyst or consumer); kept by every rotation.
   projects = {
-    (mixpanel_project.production.id)  = "consumer"
-    (mixpanel_project.development.id) = "analyst"
+    (mixpanel_project.production.id) = "consumer"
+    "4040002"                        = "analyst" # another project, by its id
   }
   teams           = [mixpanel_team.data.id]
   integration     = "bi_tool"
