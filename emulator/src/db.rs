@@ -21,7 +21,7 @@ use secrecy::SecretString;
 
 use crate::error::ApiError;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS sequences (
@@ -176,7 +176,8 @@ CREATE TABLE IF NOT EXISTS data_views (
     is_visible INTEGER NOT NULL,
     data_filters TEXT NOT NULL,
     creator_id INTEGER,
-    created INTEGER NOT NULL
+    created INTEGER NOT NULL,
+    membership_approval_required INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS data_views_project ON data_views(project_id);
 CREATE TABLE IF NOT EXISTS data_view_members (
@@ -275,6 +276,12 @@ impl Db {
             return Err(OpenError::NewerSchema { found: version });
         }
         conn.execute_batch(SCHEMA)?;
+        if version == 1 {
+            // Schema 2: data views keep Mixpanel's `membership_approval_required`.
+            conn.execute_batch(
+                "ALTER TABLE data_views ADD COLUMN membership_approval_required INTEGER NOT NULL DEFAULT 0",
+            )?;
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Db {
             conn: Mutex::new(conn),

@@ -31,7 +31,8 @@
 //! - `POST /_emulator/organizations/{org}/audit-events` `{"type","actor","created","project_id",
 //!   "payload"}` records any audit event at any time.
 //! - `GET /_emulator/routes` lists the API routes served.
-//! - `GET /_emulator/openapi.json`: the API routes as an OpenAPI 3.0 document ([`openapi`]).
+//! - `GET /_emulator/openapi.json`: the API routes as an OpenAPI 3.1 document ([`openapi`]), its
+//!   schemas taken from Mixpanel's own files ([`upstream`]) wherever they describe a route.
 //!
 //! Slash-less forms of the organization RPC routes (outside `/api/app`, ending in `/`) answer
 //! 301 to the trailing-slash path, as Mixpanel does, for any method. Redirects are neither
@@ -62,6 +63,7 @@ pub mod faults;
 pub mod handlers;
 pub mod openapi;
 pub mod routes;
+pub mod upstream;
 
 use std::future::Future;
 use std::ops::Deref;

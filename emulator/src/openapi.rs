@@ -1,31 +1,36 @@
-//! The emulator's API described as an OpenAPI 3.0 document, served at
+//! The emulator's API described as an OpenAPI 3.1 document, served at
 //! `GET /_emulator/openapi.json`.
 //!
 //! The operations come from the route table, `mixpanel_access::api::wire::ROUTES`, the same
 //! table the router and the client use: one operation per route and method, `operationId` the
 //! route's name, `x-upstream-status` where its shape is known from (`documented_upstream`,
-//! `observed_upstream`, `emulator_only`), `x-creates` and `x-capability` as in the table. The
-//! bodies are JSON Schemas written here beside the route they describe, with the wire enums'
-//! value lists taken from the model (`ProjectRole::NAMES`, ...), so a role added to the model
-//! shows up in the document. A route of the table without a description here is a test failure,
-//! not a silent gap. Success bodies are strict (`additionalProperties: false`): a field added
-//! to a response without being described here fails the schemathesis run.
+//! `observed_upstream`, `emulator_only`), `x-creates` and `x-capability` as in the table.
+//!
+//! The bodies come from Mixpanel's own files ([`crate::upstream`], the route's operation found
+//! by the matching the contract test uses): wherever they type a route's request body or its
+//! success answer, the document carries that schema, with every component it needs copied under
+//! `webapp.`/`public.` names, and the operation's declared error answers. `x-schema-source`
+//! names the file and the operation and says per part whether it is `upstream` or the
+//! emulator's own. Only what the files lack (emulator-only routes, routes without an upstream
+//! operation, bodies typed there only as "an object") is written here, in [`shape`], with the
+//! wire enums' value lists taken from the model (`ProjectRole::NAMES`, ...). A route with
+//! neither is an error of [`document`], which the tests catch.
 //!
 //! The admin routes under `/_emulator/` are not part of the document: it describes the
 //! Mixpanel API the emulator stands in for, and a fuzzer let loose on `/_emulator/reset` or
 //! `/_emulator/faults` would wipe or break the server it is testing.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-use mixpanel_access::api::wire::{
-    self, AuditExportFormat, AuditExportStatus, Discoverability, Method, Route, RouteStatus, ROUTES,
-};
-use mixpanel_access::model::{
-    DataResidency, MemberStatus, OrgRole, ProjectRole, TargetType, Timezone,
-};
+use mixpanel_access::api::wire::{self, Method, Route, RouteStatus, ROUTES};
+use mixpanel_access::model::{DataResidency, MemberStatus, OrgRole, ProjectRole, TargetType};
 use serde_json::{json, Map, Value};
 
-/// What the document says about one route: its request body and its success answer.
+use crate::upstream::{self, Spec};
+
+/// What this file says about a route: the parts Mixpanel's files leave untyped (or all of a
+/// route they lack). The parts they type come from them ([`describe`]).
 struct Shape {
     /// The request body's schema and media type, if the route takes one.
     body: Option<(&'static str, Value)>,
@@ -33,22 +38,17 @@ struct Shape {
     body_optional: bool,
     /// The success status.
     status: u16,
-    /// The whole success body's schema.
-    answer: Value,
+    /// The whole success body's schema (`None` where upstream types it).
+    answer: Option<Value>,
 }
 
 fn r(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn nullable(mut schema: Value) -> Value {
-    if let Some(obj) = schema.as_object_mut() {
-        if obj.contains_key("$ref") {
-            return json!({ "allOf": [schema], "nullable": true });
-        }
-        obj.insert("nullable".into(), Value::Bool(true));
-    }
-    schema
+/// `schema` or null (OpenAPI 3.1: JSON Schema's own `null` type).
+fn nullable(schema: Value) -> Value {
+    json!({ "anyOf": [schema, { "type": "null" }] })
 }
 
 fn array(items: Value) -> Value {
@@ -89,105 +89,39 @@ fn shape(route: &Route) -> Option<Shape> {
         body: None,
         body_optional: false,
         status: 200,
-        answer: ok(answer),
+        answer: Some(ok(answer)),
     };
     let post = |body: Value, answer: Value| Shape {
         body: json_body(body),
         body_optional: false,
         status: 200,
-        answer: ok(answer),
+        answer: Some(ok(answer)),
+    };
+    // A request body upstream leaves untyped, on a route whose answer it types.
+    let body_only = |body: Value| Shape {
+        body: json_body(body),
+        body_optional: false,
+        status: 200,
+        answer: None,
     };
     let ids = |key: &str| request(&[key], json!({ key: array(r("Id")) }));
     Some(match *route {
-        x if x == wire::ME.route => get(r("Me")),
-        x if x == wire::LIST_SERVICE_ACCOUNTS.route => get(array(r("ServiceAccount"))),
-        x if x == wire::CREATE_SERVICE_ACCOUNT.route => Shape {
-            status: 201,
-            ..post(
-                request(
-                    &["username"],
-                    json!({
-                        "username": {
-                            "type": "string",
-                            "pattern": "^[A-Za-z0-9._-]{1,100}$",
-                            "description": "without the .mp-service-account suffix: Mixpanel adds a tag and the suffix",
-                        },
-                        "role": nullable(json!({
-                            "allOf": [r("ProjectRole")],
-                            "description": "optional upstream: an account without one is an organization Member",
-                        })),
-                        "expires": nullable(json!({
-                            "type": "string",
-                            "description": "RFC 3339 time in the future; \"\" or null: never expires",
-                        })),
-                        "projects": nullable(array(r("ProjectRoleGrant"))),
-                    }),
-                ),
-                r("CreatedServiceAccount"),
-            )
-        },
-        x if x == wire::GET_SERVICE_ACCOUNT.route => get(r("ServiceAccount")),
-        x if x == wire::DELETE_SERVICE_ACCOUNT.route => get(r("Empty")),
-        x if x == wire::LIST_PROJECT_SERVICE_ACCOUNTS.route => {
-            get(array(r("ProjectServiceAccount")))
+        // The request bodies of these are upstream's; their answers are untyped there.
+        x if x == wire::DELETE_SERVICE_ACCOUNT.route
+            || x == wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS.route
+            || x == wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS.route
+            || x == wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM.route
+            || x == wire::UPSERT_DATA_VIEW_MEMBERS.route
+            || x == wire::DELETE_DATA_VIEW_MEMBERS.route
+            || x == wire::SET_CLASSIFIED_ACCESS.route
+            || x == wire::SET_TEAM_CLASSIFIED_ACCESS.route =>
+        {
+            get(r("Empty"))
         }
-        x if x == wire::ADD_SERVICE_ACCOUNTS_TO_PROJECTS.route => post(
-            request(
-                &["service_account_ids", "projects"],
-                json!({
-                    "service_account_ids": array(r("Id")),
-                    "projects": array(r("ProjectRoleGrant")),
-                    "custom_roles": array(r("CustomRoleGrant")),
-                }),
-            ),
-            r("Empty"),
-        ),
-        x if x == wire::REMOVE_SERVICE_ACCOUNTS_FROM_PROJECTS.route => post(
-            request(
-                &["projects"],
-                json!({ "projects": array(request(
-                    &["id", "service_account_ids"],
-                    json!({ "id": r("Id"), "service_account_ids": array(r("Id")) }),
-                )) }),
-            ),
-            r("Empty"),
-        ),
-        x if x == wire::LIST_TEAM_SERVICE_ACCOUNTS.route => get(array(r("ServiceAccount"))),
         x if x == wire::ADD_SERVICE_ACCOUNTS_TO_TEAM.route => Shape {
             status: 201,
-            ..post(ids("service_account_ids"), r("Empty"))
+            ..get(r("Empty"))
         },
-        x if x == wire::REMOVE_SERVICE_ACCOUNTS_FROM_TEAM.route => {
-            post(ids("service_account_ids"), r("Empty"))
-        }
-        x if x == wire::CREATE_PROJECT.route => post(
-            request(
-                &["cluster_id", "timezone_id"],
-                json!({
-                    "project_name": nullable(json!({ "type": "string", "description": "absent, null or empty: the emulator names it \"Untitled project\"" })),
-                    "cluster_id": {
-                        "type": "integer",
-                        "enum": DataResidency::ALL.iter().map(|r| r.cluster_id()).collect::<Vec<_>>(),
-                        "description": "1 (us), 5 (eu), 6 (in)",
-                    },
-                    "timezone_id": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": Timezone::all_names().len(),
-                        "description": "an id of /api/app/timezones",
-                    },
-                    "is_b2b": nullable(json!({ "type": "boolean" })),
-                }),
-            ),
-            r("Project"),
-        ),
-        x if x == wire::LIST_TIMEZONES.route => get(array(json!({
-            "type": "array",
-            "description": "[id, name, UTC offset in minutes]",
-            "minItems": 3,
-            "maxItems": 3,
-            "items": { "oneOf": [{ "type": "integer" }, { "type": "string" }] },
-        }))),
         x if x == wire::PROJECT_METADATA.route => get(r("ProjectMetadata")),
         x if x == wire::UPDATE_PROJECT.route => Shape {
             body: Some((
@@ -218,39 +152,32 @@ fn shape(route: &Route) -> Option<Shape> {
                 json!({ "name": { "type": "string" }, "created": { "type": "boolean" } }),
             )),
         ),
-        x if x == wire::RENAME_TEAM.route => post(
-            request(&["name"], json!({ "name": { "type": "string" } })),
-            r("Updated"),
-        ),
+        x if x == wire::RENAME_TEAM.route => {
+            body_only(request(&["name"], json!({ "name": { "type": "string" } })))
+        }
         x if x == wire::DELETE_TEAMS.route => post(ids("teamIds"), r("Empty")),
-        x if x == wire::ADD_PROJECTS_TO_TEAMS.route => post(
-            request(
-                &["teams"],
-                json!({
-                    "teams": array(request(
-                        &["id", "projects"],
-                        json!({
-                            "id": r("Id"),
-                            "projects": array(r("ProjectRoleGrant")),
-                            "custom_roles": array(r("CustomRoleGrant")),
-                        }),
-                    )),
-                    "add_default_projects": { "type": "boolean" },
-                }),
-            ),
-            r("Success"),
-        ),
+        x if x == wire::ADD_PROJECTS_TO_TEAMS.route => body_only(request(
+            &["teams"],
+            json!({
+                "teams": array(request(
+                    &["id", "projects"],
+                    json!({
+                        "id": r("Id"),
+                        "projects": array(r("ProjectRoleGrant")),
+                        "custom_roles": array(r("CustomRoleGrant")),
+                    }),
+                )),
+                "add_default_projects": { "type": "boolean" },
+            }),
+        )),
         x if x == wire::REMOVE_PROJECTS_FROM_TEAM.route => post(ids("projectIds"), r("Empty")),
-        x if x == wire::ADD_USERS_TO_TEAMS.route => post(
-            request(
-                &["teams"],
-                json!({ "teams": array(request(
+        x if x == wire::ADD_USERS_TO_TEAMS.route => body_only(request(
+            &["teams"],
+            json!({ "teams": array(request(
                     &["id", "users"],
                     json!({ "id": r("Id"), "users": array(r("Email")) }),
                 )) }),
-            ),
-            r("Success"),
-        ),
+        )),
         x if x == wire::REMOVE_USERS_FROM_TEAM.route => post(
             request(&["emails"], json!({ "emails": array(r("Email")) })),
             r("Empty"),
@@ -263,30 +190,26 @@ fn shape(route: &Route) -> Option<Shape> {
             ),
             r("Success"),
         ),
-        x if x == wire::UPDATE_ORG_USER.route => post(
-            request(&["role"], json!({ "role": r("OrgRole") })),
-            r("Updated"),
-        ),
+        x if x == wire::UPDATE_ORG_USER.route => {
+            body_only(request(&["role"], json!({ "role": r("OrgRole") })))
+        }
         x if x == wire::REMOVE_ORG_USERS.route => post(
             request(&["emails"], json!({ "emails": array(r("Email")) })),
             r("Success"),
         ),
-        x if x == wire::ADD_USERS_TO_PROJECTS.route => post(
-            request(
-                &["users", "projects", "role"],
-                json!({
-                    "users": array(r("Email")),
-                    "projects": array(r("Id")),
-                    "role": r("ProjectRole"),
-                    "custom_role_id": {
-                        "type": "string",
-                        "format": "uuid",
-                        "description": "issue 9, the emulator's definition: a custom role of the projects (role must then be consumer)",
-                    },
-                }),
-            ),
-            r("Success"),
-        ),
+        x if x == wire::ADD_USERS_TO_PROJECTS.route => body_only(request(
+            &["users", "projects", "role"],
+            json!({
+                "users": array(r("Email")),
+                "projects": array(r("Id")),
+                "role": r("ProjectRole"),
+                "custom_role_id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": "issue 9, the emulator's definition: a custom role of the projects (role must then be consumer)",
+                },
+            }),
+        )),
         x if x == wire::REMOVE_USERS_FROM_PROJECTS.route => post(
             request(
                 &["users", "projects"],
@@ -308,199 +231,24 @@ fn shape(route: &Route) -> Option<Shape> {
         x if x == wire::RESET_PROJECT_TOKEN.route => {
             get(object(&["token"], json!({ "token": { "type": "string" } })))
         }
-        x if x == wire::VALIDATE_PROJECT_CREDENTIALS.route => post(
-            request(
-                &["project_token", "api_secret"],
-                json!({
-                    "project_token": { "type": "string" },
-                    "api_secret": { "type": "string" },
-                }),
-            ),
-            object(
-                &["status"],
-                json!({ "status": { "type": "string", "enum": ["success"] } }),
-            ),
-        ),
-        x if x == wire::AUDIT_LOGS.route || x == wire::PROJECT_AUDIT_LOGS.route => Shape {
-            body: json_body(audit_filter()),
-            body_optional: true,
-            status: 200,
-            answer: r("AuditLogPage"),
-        },
-        x if x == wire::CREATE_AUDIT_LOG_EXPORT.route => Shape {
-            status: 201,
-            ..post(
-                {
-                    let mut f = audit_filter();
-                    f["properties"]["export_format"] = nullable(
-                        json!({ "allOf": [names(AuditExportFormat::NAMES)], "description": "csv when left out" }),
-                    );
-                    f
-                },
-                object(&["export_id"], json!({ "export_id": { "type": "string" } })),
-            )
-        },
-        x if x == wire::LIST_AUDIT_LOG_EXPORTS.route => Shape {
-            body: None,
-            body_optional: false,
-            status: 200,
-            answer: object(
-                &["status", "results", "pagination"],
-                json!({
-                    "status": { "type": "string", "enum": ["ok"] },
-                    "results": array(object(
-                        &["id", "status", "organization_id", "created"],
-                        json!({
-                            "id": { "type": "string" },
-                            "status": names(AuditExportStatus::NAMES),
-                            "organization_id": r("Id"),
-                            "project_id": nullable(r("Id")),
-                            "created": { "type": "string", "format": "date-time" },
-                            "filters": { "type": "object", "additionalProperties": true },
-                            "ttl_timestamp": nullable(json!({ "type": "string", "format": "date-time" })),
-                        }),
-                    )),
-                    "pagination": r("Pagination"),
-                }),
-            ),
-        },
         x if x == wire::DOWNLOAD_AUDIT_LOG_EXPORT.route => Shape {
             body: None,
             body_optional: false,
             status: 200,
-            answer: json!({ "type": "string", "description": "the export's CSV (text/csv) or NDJSON (application/x-ndjson) file, not wrapped in the envelope" }),
+            answer: Some(
+                json!({ "type": "string", "description": "the export's CSV (text/csv) or NDJSON (application/x-ndjson) file, not wrapped in the envelope" }),
+            ),
         },
         // Issue 9: organization settings.
-        x if x == wire::GET_DISCOVERABILITY.route => get(object(
-            &["discoverability", "sso", "validated"],
-            json!({
-                "discoverability": r("Discoverability"),
-                "sso": { "type": "boolean" },
-                "validated": { "type": "boolean" },
-            }),
-        )),
-        x if x == wire::SET_DISCOVERABILITY.route => Shape {
-            status: 201,
-            ..post(r("Discoverability"), r("Updated"))
-        },
-        x if x == wire::GET_DISCOVERABLE_DOMAINS.route => get(array(json!({ "type": "string" }))),
-        x if x == wire::SET_DISCOVERABLE_DOMAINS.route => Shape {
-            status: 201,
-            ..post(
-                array(
-                    json!({ "type": "string", "description": "a host name such as example.com" }),
-                ),
-                object(
-                    &["updated", "publicDomains"],
-                    json!({
-                        "updated": { "type": "boolean" },
-                        "publicDomains": { "type": "string", "description": "the public e-mail domains refused, comma-separated" },
-                    }),
-                ),
-            )
-        },
         x if x == wire::GET_TWO_FACTOR.route => get(r("TwoFactorSetting")),
-        x if x == wire::SET_TWO_FACTOR.route => post(
-            request(
-                &["twofactor_auth_required"],
-                json!({ "twofactor_auth_required": { "type": "boolean" } }),
-            ),
-            r("Updated"),
-        ),
+        x if x == wire::SET_TWO_FACTOR.route => body_only(request(
+            &["twofactor_auth_required"],
+            json!({ "twofactor_auth_required": { "type": "boolean" } }),
+        )),
         x if x == wire::GET_SSO.route => get(object(
             &["sso_enabled"],
             json!({ "sso_enabled": { "type": "boolean" } }),
         )),
-        // Issue 9: custom roles.
-        x if x == wire::LIST_CUSTOM_ROLES.route => get(array(r("CustomRole"))),
-        x if x == wire::CREATE_CUSTOM_ROLE.route => post(r("CustomRoleBody"), r("CustomRole")),
-        x if x == wire::CUSTOM_ROLE_SWITCH_CONFIG.route => get(object(
-            &["groups"],
-            json!({ "groups": array(object(&["id", "permissions"], json!({
-                "id": { "type": "string" },
-                "permissions": array(json!({ "type": "string" })),
-            }))) }),
-        )),
-        x if x == wire::GET_CUSTOM_ROLE.route => get(r("CustomRole")),
-        x if x == wire::UPDATE_CUSTOM_ROLE.route => Shape {
-            body: json_body(r("CustomRoleBody")),
-            body_optional: false,
-            status: 200,
-            answer: ok(r("CustomRole")),
-        },
-        x if x == wire::DELETE_CUSTOM_ROLE.route => get(object(
-            &[
-                "deleted_role_id",
-                "deleted_role_name",
-                "migrated_grants_count",
-            ],
-            json!({
-                "deleted_role_id": { "type": "string" },
-                "deleted_role_name": { "type": "string" },
-                "migrated_grants_count": { "type": "integer", "minimum": 0 },
-            }),
-        )),
-        // Issue 9: data views and classified data.
-        x if x == wire::LIST_DATA_VIEWS.route => get(array(r("DataView"))),
-        x if x == wire::CREATE_DATA_VIEW.route => post(
-            request(
-                &["name", "is_restricted", "is_visible"],
-                json!({
-                    "name": { "type": "string", "minLength": 1, "maxLength": 255 },
-                    "is_restricted": { "type": "boolean" },
-                    "is_visible": { "type": "boolean" },
-                    "description": { "type": "string" },
-                }),
-            ),
-            r("DataView"),
-        ),
-        x if x == wire::GET_DATA_VIEW.route => get(r("DataView")),
-        x if x == wire::UPDATE_DATA_VIEW.route => post(
-            request(
-                &["id"],
-                json!({
-                    "id": r("Id"),
-                    "name": { "type": "string", "minLength": 1, "maxLength": 255 },
-                    "description": { "type": "string" },
-                    "is_restricted": { "type": "boolean" },
-                    "is_visible": { "type": "boolean" },
-                    "data_filters": { "type": "object" },
-                }),
-            ),
-            r("DataView"),
-        ),
-        x if x == wire::DELETE_DATA_VIEW.route => get(json!({ "type": "string" })),
-        x if x == wire::UPSERT_DATA_VIEW_MEMBERS.route
-            || x == wire::DELETE_DATA_VIEW_MEMBERS.route =>
-        {
-            post(
-                request(
-                    &["id"],
-                    json!({
-                        "id": r("Id"),
-                        "user_emails": array(r("Email")),
-                        "team_ids": array(r("Id")),
-                    }),
-                ),
-                r("Empty"),
-            )
-        }
-        x if x == wire::SET_CLASSIFIED_ACCESS.route => post(
-            json!({
-                "type": "object",
-                "description": "a user's e-mail to true (grant) or false (revoke)",
-                "additionalProperties": { "type": "boolean" },
-            }),
-            r("Empty"),
-        ),
-        x if x == wire::SET_TEAM_CLASSIFIED_ACCESS.route => post(
-            json!({
-                "type": "object",
-                "description": "a team id to true (grant) or false (revoke)",
-                "additionalProperties": { "type": "boolean" },
-            }),
-            r("Empty"),
-        ),
         x if x == wire::GET_CLASSIFIED_ACCESS.route => get(object(
             &["users", "teams"],
             json!({ "users": array(r("Email")), "teams": array(r("Id")) }),
@@ -509,105 +257,12 @@ fn shape(route: &Route) -> Option<Shape> {
     })
 }
 
-/// The audit log's filter body, Mixpanel's `AuditLogsRequestParams`: no cursor, no page size,
-/// ids as strings.
-fn audit_filter() -> Value {
-    let strings = || array(json!({ "type": "string" }));
-    let time = json!({ "type": "string", "format": "date-time" });
-    request(
-        &[],
-        json!({
-            "types": strings(),
-            "entity_types": strings(),
-            "actions": strings(),
-            "event_categories": strings(),
-            "created_gte": time.clone(),
-            "created_lte": time,
-            "user_ids": strings(),
-            "project_ids": strings(),
-            "exclude_user_emails": strings(),
-            "search": { "type": "string" },
-        }),
-    )
-}
-
 fn names(values: &[&str]) -> Value {
     json!({ "type": "string", "enum": values })
 }
 
 fn components() -> Value {
     let time = json!({ "type": "string", "format": "date-time" });
-    let service_account = json!({
-        "id": r("Id"),
-        "username": { "type": "string" },
-        "org_role": nullable(r("ProjectRole")),
-        "expires": nullable(time.clone()),
-        "created": time.clone(),
-        "creator": nullable(r("Id")),
-        "last_used": nullable(time.clone()),
-        "user": nullable(r("Id")),
-    });
-    let with = |extra: Value| {
-        let mut props = service_account.clone();
-        if let (Some(p), Value::Object(e)) = (props.as_object_mut(), extra) {
-            p.extend(e);
-        }
-        props
-    };
-    let me = object(
-        &[
-            "user_id",
-            "user_email",
-            "user_name",
-            "organizations",
-            "projects",
-        ],
-        json!({
-            "user_id": r("Id"),
-            "user_email": { "type": "string" },
-            "user_name": { "type": "string" },
-            "user_phone": { "type": "string" },
-            "user_login_flow": { "type": "string" },
-            "feature_flags": array(json!({ "type": "string" })),
-            "is_staff": { "type": "boolean" },
-            "is_guest": { "type": "boolean" },
-            "workspaces": { "type": "object" },
-            "date_joined_iso": { "type": "string" },
-            "organizations": {
-                "type": "object",
-                "description": "keyed by organization id",
-                "additionalProperties": object(&["id", "name", "role", "permissions"], json!({
-                    "id": r("Id"),
-                    "name": { "type": "string" },
-                    "role": { "type": "string", "description": "the organization role, or \"no role\"" },
-                    "permissions": array(json!({ "type": "string" })),
-                    "twofactor_auth_required": { "type": "boolean" },
-                })),
-            },
-            "projects": {
-                "type": "object",
-                "description": "keyed by project id",
-                "additionalProperties": object(&["name", "organization_id", "domain", "timezone"], json!({
-                    "name": { "type": "string" },
-                    "organization_id": r("Id"),
-                    "domain": { "type": "string" },
-                    "timezone": { "type": "string" },
-                    "permissions": array(json!({ "type": "string" })),
-                    "feature_flags": array(json!({ "type": "string" })),
-                    "has_integrated": { "type": "boolean" },
-                    "hasSensitiveAccess": { "type": "boolean" },
-                    "has_workspaces": { "type": "boolean" },
-                    "owner_id": { "type": "integer" },
-                    "type": { "type": "integer" },
-                    "utc_offset": { "type": "integer" },
-                    "role": nullable(object(&[], json!({
-                        "id": nullable(json!({ "type": "number" })),
-                        "name": nullable(json!({ "type": "string" })),
-                    }))),
-                })),
-            },
-        }),
-    );
     json!({
         "securitySchemes": {
             "basicAuth": {
@@ -620,56 +275,6 @@ fn components() -> Value {
             "Id": { "type": "integer", "format": "int64", "minimum": 1 },
             "Email": { "type": "string", "format": "email" },
             "ProjectRole": names(ProjectRole::NAMES),
-            "Discoverability": names(Discoverability::NAMES),
-            "CustomRole": object(
-                &["role_id", "name", "description", "permissions", "is_default", "project_id", "created", "modified"],
-                json!({
-                    "role_id": { "type": "string", "format": "uuid" },
-                    "name": { "type": "string" },
-                    "description": { "type": "string" },
-                    "permissions": array(json!({ "type": "string" })),
-                    "is_default": { "type": "boolean" },
-                    "project_id": r("Id"),
-                    "created_by_user_id": nullable(r("Id")),
-                    "created": { "type": "string", "format": "date-time" },
-                    "modified": { "type": "string", "format": "date-time" },
-                }),
-            ),
-            "DataView": object(
-                &["id", "name", "description", "project_id", "is_default", "is_global", "is_restricted", "is_visible", "membership_approval_required", "has_all_org_members", "data_filters", "member_list", "team_list"],
-                json!({
-                    "id": r("Id"),
-                    "name": { "type": "string" },
-                    "description": { "type": "string" },
-                    "project_id": r("Id"),
-                    "is_default": { "type": "boolean" },
-                    "is_global": { "type": "boolean" },
-                    "is_restricted": { "type": "boolean" },
-                    "is_visible": { "type": "boolean" },
-                    "membership_approval_required": { "type": "boolean" },
-                    "has_all_org_members": { "type": "boolean" },
-                    "creator_id": nullable(r("Id")),
-                    "creator_name": nullable(json!({ "type": "string" })),
-                    "created_iso": nullable(json!({ "type": "string" })),
-                    "data_filters": { "type": "object" },
-                    "member_list": array(object(&["id", "email", "name", "invited"], json!({
-                        "id": r("Id"),
-                        "email": { "type": "string" },
-                        "name": { "type": "string" },
-                        "invited": { "type": "boolean" },
-                    }))),
-                    "team_list": array(object(&["id", "name"], json!({
-                        "id": r("Id"),
-                        "name": { "type": "string" },
-                    }))),
-                }),
-            ),
-            "CustomRoleBody": request(&["name", "description"], json!({
-                "name": { "type": "string", "minLength": 1, "maxLength": 255 },
-                "description": { "type": "string" },
-                "permissions": array(json!({ "type": "string" })),
-                "copied_from_role_id": { "type": "string", "format": "uuid" },
-            })),
             "TwoFactorSetting": object(&["twofactor_auth_required"], json!({
                 "twofactor_auth_required": { "type": "boolean" },
             })),
@@ -684,21 +289,7 @@ fn components() -> Value {
                 },
             },
             "Success": object(&["success"], json!({ "success": { "type": "boolean" } })),
-            "Updated": object(&["updated"], json!({
-                "updated": { "type": "boolean" },
-                "fail_reason": { "type": "string" },
-            })),
             "ProjectRoleGrant": object(&["id", "role"], json!({ "id": r("Id"), "role": r("ProjectRole") })),
-            "ServiceAccount": object(&["id", "username", "created"], service_account.clone()),
-            "CreatedServiceAccount": object(&["id", "username", "created", "token"], with(json!({
-                "token": { "type": "string", "description": "the secret, shown once" },
-            }))),
-            "ProjectServiceAccount": object(&["id", "username", "created", "role", "target_type"], with(json!({
-                "role": r("ProjectRole"),
-                "target_type": names(TargetType::NAMES),
-                "hasSensitiveAccess": { "type": "boolean" },
-                "custom_role_id": { "type": "string", "description": "issue 9, the emulator's definition: the custom role of an individual grant" },
-            }))),
             "Project": object(&["id", "name", "timezone_name", "data_residency", "domain"], json!({
                 "id": r("Id"),
                 "name": { "type": "string" },
@@ -754,37 +345,6 @@ fn components() -> Value {
                 "role": r("ProjectRole"),
             })),
             "DefaultAccess": object(&["role"], json!({ "role": nullable(r("ProjectRole")) })),
-            "Me": me,
-            "AuditEvent": object(&["id", "created", "organization_id", "project_id", "entity"], json!({
-                "id": { "type": "string" },
-                "created": time.clone(),
-                "user_id": nullable(json!({ "type": "string" })),
-                "user_email": nullable(json!({ "type": "string" })),
-                "organization_id": { "type": "string" },
-                "project_id": { "type": "string" },
-                "service": { "type": "string" },
-                "event_category": { "type": "string" },
-                "organization_name": { "type": "string" },
-                "ttl_timestamp": time.clone(),
-                "entity": r("AuditEntity"),
-            })),
-            "AuditEntity": object(&["type", "entity_type", "action", "payload"], json!({
-                "type": { "type": "string" },
-                "entity_type": { "type": "string" },
-                "action": { "type": "string" },
-                "entity_id": nullable(json!({ "type": "string" })),
-                "entity_name": nullable(json!({ "type": "string" })),
-                "payload": {},
-            })),
-            "Pagination": object(&[], json!({
-                "next_cursor": nullable(json!({ "type": "string" })),
-                "previous_cursor": nullable(json!({ "type": "string" })),
-            })),
-            "AuditLogPage": object(&["status", "results", "pagination"], json!({
-                "status": { "type": "string", "enum": ["ok"] },
-                "results": array(r("AuditEvent")),
-                "pagination": r("Pagination"),
-            })),
         },
     })
 }
@@ -818,7 +378,197 @@ fn parameters(path: &str) -> Vec<Value> {
     out
 }
 
-fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
+/// An operation's description, each part from Mixpanel's files or written here.
+struct Described {
+    /// The request body: its media type, schema and whether it must be sent.
+    body: Option<(&'static str, Value, bool)>,
+    /// The success status and the whole success body's schema.
+    success: (String, Value),
+    /// The error statuses the upstream operation declares, with their schemas.
+    errors: Vec<(String, Value)>,
+    /// `x-schema-source`: where each part comes from.
+    source: Value,
+}
+
+/// Upstream components copied into the document, under the file's prefix.
+#[derive(Default)]
+struct Imported {
+    schemas: BTreeMap<String, Value>,
+}
+
+/// The prefix of the components copied from `spec` (`webapp.OrgUsersResponse`).
+pub fn component_prefix(spec: &Spec) -> &'static str {
+    if spec.file == upstream::PUBLIC_FILE {
+        "public."
+    } else {
+        "webapp."
+    }
+}
+
+impl Imported {
+    /// `schema` of `spec` with its references (and its discriminators' mappings) rewritten to
+    /// the prefixed copies, every component it needs (transitively) copied.
+    fn import(&mut self, spec: &Spec, schema: &Value) -> Result<Value, String> {
+        let prefix = component_prefix(spec);
+        let mut pending = Vec::new();
+        let out = rewrite(schema, prefix, &mut pending);
+        while let Some(name) = pending.pop() {
+            let key = format!("{prefix}{name}");
+            if self.schemas.contains_key(&key) {
+                continue;
+            }
+            let component = spec
+                .doc
+                .pointer(&format!("/components/schemas/{name}"))
+                .ok_or_else(|| format!("{} has no component {name}", spec.file))?;
+            let copied = rewrite(component, prefix, &mut pending);
+            self.schemas.insert(key, copied);
+        }
+        Ok(out)
+    }
+}
+
+fn rewrite(v: &Value, prefix: &str, pending: &mut Vec<String>) -> Value {
+    const AT: &str = "#/components/schemas/";
+    fn rename(target: &str, prefix: &str, pending: &mut Vec<String>) -> Value {
+        match target.strip_prefix(AT) {
+            Some(name) => {
+                pending.push(name.to_string());
+                Value::String(format!("{AT}{prefix}{name}"))
+            }
+            None => Value::String(target.to_string()),
+        }
+    }
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, x) in m {
+                let x = match (k.as_str(), x) {
+                    ("$ref", Value::String(t)) => rename(t, prefix, pending),
+                    ("mapping", Value::Object(map)) if m.get("$ref").is_none() => Value::Object(
+                        map.iter()
+                            .map(|(key, t)| match t {
+                                Value::String(t) => (key.clone(), rename(t, prefix, pending)),
+                                other => (key.clone(), other.clone()),
+                            })
+                            .collect(),
+                    ),
+                    _ => rewrite(x, prefix, pending),
+                };
+                out.insert(k.clone(), x);
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| rewrite(x, prefix, pending)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Where the upstream operation of a route is: `webapp-openapi-subset.json GET
+/// /organizations/{organization_id}/teams/ (operationId)`.
+fn operation_name(spec: &Spec, route: &Route, op: &Value) -> String {
+    match upstream::upstream_path(spec, route) {
+        Some(path) if upstream::operation(spec, route).is_some() => {
+            let method = std::iter::once(route.method)
+                .chain(route.fallback)
+                .find(|m| spec.doc["paths"][path].get(m.as_str().to_ascii_lowercase()).is_some())
+                .unwrap_or(route.method);
+            let id = op["operationId"].as_str().unwrap_or("no operationId");
+            format!("{} {}{path} ({id})", method.as_str(), spec.prefix)
+        }
+        // `/api/app/me`: pruned from the file, its answer's model kept.
+        _ => "components/schemas/MeUser (the operation was pruned from the file; its answer's model is there)".to_string(),
+    }
+}
+
+/// A route's description: from its upstream operation where Mixpanel's files type the part
+/// (request body, success answer), else from [`shape`]. `Err` names a route with neither.
+fn describe(route: &Route, specs: &[Spec], imported: &mut Imported) -> Result<Described, String> {
+    let hand = shape(route);
+    let missing = |part: &str| {
+        format!(
+            "route {} has no {part}: neither upstream nor described here",
+            route.name
+        )
+    };
+    let Some((spec, op)) = upstream::find_server_model(specs, route) else {
+        let hand = hand.ok_or_else(|| missing("description"))?;
+        let why = if route.status == RouteStatus::EmulatorOnly {
+            "emulator: emulator only, no upstream route"
+        } else {
+            "emulator: no upstream schema in Mixpanel's files"
+        };
+        let answer = hand.answer.ok_or_else(|| missing("answer schema"))?;
+        return Ok(Described {
+            body: hand.body.map(|(m, s)| (m, s, !hand.body_optional)),
+            success: (hand.status.to_string(), answer),
+            errors: Vec::new(),
+            source: json!({ "request": why, "response": why }),
+        });
+    };
+    let doc = &spec.doc;
+    let upstream_answer = upstream::success_statuses(&op).into_iter().find_map(|st| {
+        let s = upstream::answer_schema(&op, &st)?;
+        let usable = upstream::typed(doc, &s)
+            && upstream::resolve(doc, &s)
+                .as_object()
+                .is_some_and(|m| !m.is_empty())
+            && !upstream::results_untyped(doc, &s);
+        usable.then_some((st, s))
+    });
+    let (success, response_source) = match upstream_answer {
+        Some((st, s)) => ((st, imported.import(spec, &s)?), json!("upstream")),
+        None => {
+            let hand = hand.as_ref().ok_or_else(|| missing("answer schema"))?;
+            let answer = hand
+                .answer
+                .clone()
+                .ok_or_else(|| missing("answer schema"))?;
+            (
+                (hand.status.to_string(), answer),
+                json!("emulator: the answer is untyped upstream (an object, or nothing), the shape is the emulator's"),
+            )
+        }
+    };
+    let upstream_body = upstream::request_schema(&op).filter(|s| upstream::typed(doc, s));
+    let (body, request_source) = match upstream_body {
+        Some(s) => {
+            let required = op["requestBody"]["required"].as_bool().unwrap_or(false);
+            (
+                Some(("application/json", imported.import(spec, &s)?, required)),
+                json!("upstream"),
+            )
+        }
+        None => match hand.as_ref().and_then(|h| h.body.clone().map(|b| (b, h.body_optional))) {
+            Some(((media, s), optional)) => (
+                Some((media, s, !optional)),
+                json!("emulator: the request body is untyped upstream (or not JSON), the shape is the emulator's"),
+            ),
+            None => (None, json!("upstream: no request body")),
+        },
+    };
+    let mut errors = Vec::new();
+    if let Some(responses) = op["responses"].as_object() {
+        for (st, _) in responses.iter().filter(|(k, _)| !k.starts_with('2')) {
+            if let Some(s) = upstream::answer_schema(&op, st) {
+                errors.push((st.clone(), imported.import(spec, &s)?));
+            }
+        }
+    }
+    Ok(Described {
+        body,
+        success,
+        errors,
+        source: json!({
+            "file": format!("emulator/upstream/{}", spec.file),
+            "operation": operation_name(spec, route, &op),
+            "request": request_source,
+            "response": response_source,
+        }),
+    })
+}
+
+fn operation(route: &Route, method: Method, d: &Described) -> Value {
     let mut op = Map::new();
     let id = if method == route.method {
         route.name.to_string()
@@ -835,6 +585,7 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
     }
     op.insert("summary".into(), Value::String(summary));
     op.insert("x-upstream-status".into(), json!(route.status));
+    op.insert("x-schema-source".into(), d.source.clone());
     if let Some(source) = route.source {
         op.insert("x-upstream-source".into(), json!(source));
     }
@@ -848,62 +599,111 @@ fn operation(route: &Route, method: Method, shape: &Shape) -> Value {
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
     }
-    if let Some((media, schema)) = &shape.body {
+    if let Some((media, schema, required)) = &d.body {
         op.insert(
             "requestBody".into(),
-            json!({
-                "required": !shape.body_optional,
-                "content": { *media: { "schema": schema } },
-            }),
+            json!({ "required": required, "content": { *media: { "schema": schema } } }),
         );
     }
-    let json_of = |schema: Value| json!({ "application/json": { "schema": schema } });
+    let json_of = |schema: &Value| json!({ "application/json": { "schema": schema } });
+    let (status, answer) = &d.success;
     // A file download answers its own media type, not JSON.
     let success_content = if *route == wire::DOWNLOAD_AUDIT_LOG_EXPORT.route {
         json!({
-            "text/csv": { "schema": shape.answer.clone() },
-            "application/x-ndjson": { "schema": shape.answer.clone() },
+            "text/csv": { "schema": answer },
+            "application/x-ndjson": { "schema": answer },
         })
     } else {
-        json_of(shape.answer.clone())
+        json_of(answer)
     };
-    op.insert(
-        "responses".into(),
+    let mut responses = Map::new();
+    responses.insert(
+        status.clone(),
+        json!({ "description": "success", "content": success_content }),
+    );
+    for (st, schema) in &d.errors {
+        responses.insert(
+            st.clone(),
+            json!({ "description": "an error, as Mixpanel's file declares it", "content": json_of(schema) }),
+        );
+    }
+    responses.insert(
+        "default".into(),
         json!({
-            shape.status.to_string(): { "description": "success", "content": success_content },
-            "default": {
-                "description": "an error, as Mixpanel answers it (400, 401, 403, 404, 405, 409, 422, 429 with Retry-After, 5xx)",
-                "content": json_of(r("Error")),
-            },
+            "description": "an error, as Mixpanel answers it (400, 401, 403, 404, 405, 409, 422, 429 with Retry-After, 5xx)",
+            "content": json_of(&r("Error")),
         }),
     );
+    op.insert("responses".into(), Value::Object(responses));
     Value::Object(op)
 }
 
-/// The document. `Err` names a route of the table that has no description here.
+/// How many routes of the document take their schemas from Mixpanel's files.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sources {
+    /// Request body (if any) and answer both from upstream.
+    pub upstream: usize,
+    /// One part from upstream, the other written here.
+    pub mixed: usize,
+    /// Both written here (no upstream operation, or both parts untyped upstream).
+    pub hand_written: usize,
+}
+
+/// The document. `Err` names a route of the table that has no description (upstream or here).
 pub fn document() -> Result<Value, String> {
+    static DOC: OnceLock<Result<Value, String>> = OnceLock::new();
+    DOC.get_or_init(build).clone()
+}
+
+/// The counts of [`Sources`], read from a document's `x-schema-source`s (one per route).
+pub fn sources(doc: &Value) -> Sources {
+    let mut out = Sources::default();
+    for route in ROUTES {
+        let src =
+            &doc["paths"][route.path][route.method.as_str().to_lowercase()]["x-schema-source"];
+        let up = |part: &str| {
+            src[part]
+                .as_str()
+                .is_some_and(|s| s.starts_with("upstream"))
+        };
+        match (up("request"), up("response")) {
+            (true, true) => out.upstream += 1,
+            (false, false) => out.hand_written += 1,
+            _ => out.mixed += 1,
+        }
+    }
+    out
+}
+
+fn build() -> Result<Value, String> {
+    let specs = upstream::specs()?;
+    let mut imported = Imported::default();
     let mut paths: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     for route in ROUTES {
-        let shape = shape(route).ok_or_else(|| format!("route {} is not described", route.name))?;
+        let described = describe(route, &specs, &mut imported)?;
         let item = paths.entry(route.path).or_default();
         for method in std::iter::once(route.method).chain(route.fallback) {
             item.insert(
                 method.as_str().to_lowercase(),
-                operation(route, method, &shape),
+                operation(route, method, &described),
             );
         }
     }
+    let mut components = components();
+    if let Some(schemas) = components["schemas"].as_object_mut() {
+        schemas.extend(imported.schemas);
+    }
     Ok(json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Mixpanel management API (mixpanel-emulator)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. x-upstream-status says where each shape comes from, as the route table says: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web-app spec with a typed body, or community code with live tests, named in x-upstream-source), observed_path_only (the path is in Mixpanel's web app, its body untyped there and no live-tested source: the body is the emulator's), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
+            "description": "The routes of Mixpanel's management API the emulator serves, from the route table the client uses. Where Mixpanel's own files (emulator/upstream/: the web-app OpenAPI, then the public Service Accounts description) type a route's request body or answer, the schema is theirs, copied with the components it needs under the prefixes webapp. and public.; x-schema-source names the file and operation, and says per part (request, response) whether it is upstream or the emulator's own (no upstream route, or a body upstream types only as an object). x-upstream-status says where each shape comes from, as the route table says: documented_upstream (Mixpanel's documentation), observed_upstream (Mixpanel's web-app spec with a typed body, or community code with live tests, named in x-upstream-source), observed_path_only (the path is in Mixpanel's web app, its body untyped there and no live-tested source: the body is the emulator's), emulator_only (not available upstream yet). Success bodies are {\"status\":\"ok\",\"results\":...}, errors {\"status\":\"error\",\"error\":\"...\"}.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "basicAuth": [] }],
         "paths": paths,
-        "components": components(),
+        "components": components,
     }))
 }
 

@@ -87,6 +87,76 @@ async fn data_survives_a_restart_and_sigterm_exits_zero() {
     }
 }
 
+/// A data view's `membership_approval_required`, which Mixpanel's `WorkspacePatchRequest`
+/// allows: a PATCH setting it is accepted, the answer and a later read show it, it survives a
+/// restart, null leaves it as it is, and a non-boolean is a 400 naming the field.
+#[tokio::test]
+async fn a_data_views_membership_approval_is_stored_and_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("state.db");
+    let mut emu = Emulator::spawn_on(BIN, &db);
+    let b = emu.bootstrap("Acme", "owner");
+    let api = Api::new(&emu, &b);
+    let p = api.create_project(b.org_id, "views").await;
+    let view = api
+        .ok_post(
+            &format!("/api/app/projects/{p}/workspaces"),
+            json!({"name": "Finance", "is_restricted": true, "is_visible": true}),
+        )
+        .await;
+    assert_eq!(view["membership_approval_required"], false);
+    let id = view["id"].as_u64().expect("view id");
+    let path = format!("/api/app/projects/{p}/workspaces/{id}");
+    let patch = |body: Value| api.send(Method::PATCH, &path, Some(body));
+    let a = patch(json!({"id": id, "membership_approval_required": true})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["results"]["membership_approval_required"], true);
+    assert_eq!(
+        api.ok_get(&path).await["membership_approval_required"],
+        true
+    );
+    let a = patch(json!({"id": id, "membership_approval_required": null, "name": "Money"})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        a.body["results"]["membership_approval_required"], true,
+        "null: unchanged"
+    );
+    let a = patch(json!({"id": id, "membership_approval_required": "yes"})).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(
+        a.error().contains("membership_approval_required"),
+        "{}",
+        a.body
+    );
+    assert_eq!(emu.terminate(), Some(0));
+
+    let emu = Emulator::spawn_on(BIN, &db);
+    let api = Api::new(&emu, &b);
+    let after = api.ok_get(&path).await;
+    assert_eq!(after["membership_approval_required"], true, "{after}");
+    assert_eq!(after["name"], "Money");
+    let listed = api
+        .ok_get(&format!("/api/app/projects/{p}/workspaces"))
+        .await;
+    let global = &listed.as_array().expect("views")[0];
+    assert_eq!(
+        global["membership_approval_required"], false,
+        "the global view is unchanged"
+    );
+    assert!(
+        global["creator_id"].is_u64(),
+        "Mixpanel's MeWorkspace names a creator: {global}"
+    );
+    let a = Api::new(&emu, &b)
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({"id": id, "membership_approval_required": false})),
+        )
+        .await;
+    assert_eq!(a.body["results"]["membership_approval_required"], false);
+}
+
 /// Every route of the table reaches its own handler: a request to each, with each of its
 /// methods (this organization's id, other ids made up), is counted under the route's name and
 /// method, and is neither the router's "not a route" 404, a redirect, a 401 nor a 405.

@@ -238,9 +238,23 @@ pub async fn create_export(
     Ok(ok_with(
         StatusCode::CREATED,
         &AuditExportCreated {
-            export_id: id.to_string(),
+            export_id: export_uuid(id),
         },
     ))
+}
+
+/// An export's id as Mixpanel writes it (a UUID, `AuditLogExportItem.id`), made from its row.
+fn export_uuid(row: i64) -> String {
+    format!("00000000-0000-4000-8000-{:012x}", row)
+}
+
+/// The row of an export id [`export_uuid`] made; `None` for anything else.
+fn export_row(id: &str) -> Option<i64> {
+    let hex = id.strip_prefix("00000000-0000-4000-8000-")?;
+    if hex.len() != 12 {
+        return None;
+    }
+    i64::from_str_radix(hex, 16).ok()
 }
 
 fn status_of(s: &str) -> AuditExportStatus {
@@ -272,7 +286,7 @@ pub async fn list_exports(
                 serde_json::from_str(&filter).unwrap_or_default();
             filters.insert("export_format".into(), format.into());
             Ok(AuditExport {
-                id: id.to_string(),
+                id: export_uuid(id),
                 status: status_of(&status),
                 created: db::from_micros(r.get(3)?),
                 organization_id: Some(org),
@@ -301,7 +315,7 @@ pub async fn download_export(
     let org = actor.check_org(org)?;
     require_org(Some(actor.org_role()), Capability::ViewAuditLog)?;
     let not_found = || ApiError::not_found(format!("Export {export} not found"));
-    let id: i64 = export.parse().map_err(|_| not_found())?;
+    let id = export_row(&export).ok_or_else(not_found)?;
     let row: Option<(String, String, Option<Vec<u8>>)> = st.db.read(|c| {
         Ok(c.prepare_cached(
             "SELECT format, status, content FROM audit_exports WHERE id = ?1 AND org_id = ?2",

@@ -23,10 +23,11 @@ use crate::extract::{decode_value, JsonBody, JsonValue, Params};
 use crate::AppState;
 
 const GLOBAL_NAME: &str = "All Project Data";
-const COLUMNS: &str = "id, project_id, name, description, is_global, is_restricted, is_visible, data_filters, creator_id, created";
+const COLUMNS: &str = "id, project_id, name, description, is_global, is_restricted, is_visible, data_filters, creator_id, created, membership_approval_required";
 
-/// Makes the project's global view if it has none.
-fn ensure_global(conn: &Connection, project: ProjectId) -> Result<(), ApiError> {
+/// Makes the project's global view if it has none, its creator the caller who first reads
+/// the project's views (Mixpanel's `MeWorkspace` always names a creator).
+fn ensure_global(conn: &Connection, project: ProjectId, creator: UserId) -> Result<(), ApiError> {
     let has: Option<i64> = conn
         .prepare_cached("SELECT id FROM data_views WHERE project_id = ?1 AND is_global = 1")?
         .query_row([project.0 as i64], |r| r.get(0))
@@ -34,9 +35,14 @@ fn ensure_global(conn: &Connection, project: ProjectId) -> Result<(), ApiError> 
     if has.is_none() {
         conn.prepare_cached(
             "INSERT INTO data_views (project_id, name, description, is_global, is_restricted, is_visible, data_filters, creator_id, created)
-             VALUES (?1, ?2, '', 1, 0, 1, '{}', NULL, ?3)",
+             VALUES (?1, ?2, '', 1, 0, 1, '{}', ?3, ?4)",
         )?
-        .execute(params![project.0 as i64, GLOBAL_NAME, db::to_secs(db::now())])?;
+        .execute(params![
+            project.0 as i64,
+            GLOBAL_NAME,
+            creator.0 as i64,
+            db::to_secs(db::now())
+        ])?;
     }
     Ok(())
 }
@@ -61,7 +67,7 @@ fn load(conn: &Connection, project: ProjectId, id: Option<u64>) -> Result<Vec<Da
             is_global: r.get::<_, i64>(4)? != 0,
             is_restricted: r.get::<_, i64>(5)? != 0,
             is_visible: r.get::<_, i64>(6)? != 0,
-            membership_approval_required: false,
+            membership_approval_required: r.get::<_, i64>(10)? != 0,
             has_all_org_members: r.get::<_, i64>(4)? != 0,
             creator_id: creator.map(|c| UserId(c as u64)),
             // The emulator keeps no display names; Mixpanel types the name a string.
@@ -142,7 +148,7 @@ pub async fn list(
 ) -> ApiResult {
     let views = st.db.write(|tx| {
         let (p, _) = visible_project(tx, &actor, ProjectId(project))?;
-        ensure_global(tx, p.id)?;
+        ensure_global(tx, p.id, actor.user_id)?;
         load(tx, p.id, None)
     })?;
     Ok(ok(&views))
@@ -155,7 +161,7 @@ pub async fn get(
 ) -> ApiResult {
     let v = st.db.write(|tx| {
         let (p, _) = visible_project(tx, &actor, ProjectId(project))?;
-        ensure_global(tx, p.id)?;
+        ensure_global(tx, p.id, actor.user_id)?;
         one(tx, p.id, id)
     })?;
     Ok(ok(&v))
@@ -170,7 +176,7 @@ pub async fn create(
     check_name(&req.name)?;
     let v = st.db.write(|tx| {
         let p = managed(tx, &actor, project)?;
-        ensure_global(tx, p.id)?;
+        ensure_global(tx, p.id, actor.user_id)?;
         tx.prepare_cached(
             "INSERT INTO data_views (project_id, name, description, is_global, is_restricted, is_visible, data_filters, creator_id, created)
              VALUES (?1, ?2, ?3, 0, ?4, ?5, '{}', ?6, ?7)",
@@ -198,10 +204,14 @@ pub async fn update(
     JsonValue(mut body): JsonValue,
 ) -> ApiResult {
     // The rest of Mixpanel's `WorkspacePatchRequest`, which `UpdateDataView` leaves out: the
-    // members in the lists are added (as upsert-members does); membership approval is not
-    // modelled, so only `false` (what every view here has) is taken.
+    // members in the lists are added (as upsert-members does), and whether joining the view
+    // needs an approval is stored (null or absent: unchanged).
     let mut take = |k: &str| body.as_object_mut().and_then(|o| o.remove(k));
-    let approval = take("membership_approval_required");
+    let approval: Option<bool> =
+        decode_value::<Option<bool>>(take("membership_approval_required").unwrap_or(Value::Null))
+            .map_err(|e| {
+            ApiError::bad_request(format!("membership_approval_required: {}", e.message))
+        })?;
     let members = DataViewMembers {
         id,
         user_emails: decode_value::<Option<Vec<_>>>(take("user_emails").unwrap_or(Value::Null))?
@@ -209,12 +219,6 @@ pub async fn update(
         team_ids: decode_value::<Option<Vec<_>>>(take("team_ids").unwrap_or(Value::Null))?
             .unwrap_or_default(),
     };
-    if approval.as_ref().is_some_and(|a| a.as_bool() == Some(true)) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "membership_approval_required: the emulator does not model membership approval; leave it false or out",
-        ));
-    }
     let req: UpdateDataView = decode_value(body)?;
     if req.id != id {
         return Err(ApiError::bad_request(format!(
@@ -232,7 +236,7 @@ pub async fn update(
     }
     let v = st.db.write(|tx| {
         let p = managed(tx, &actor, project)?;
-        ensure_global(tx, p.id)?;
+        ensure_global(tx, p.id, actor.user_id)?;
         let mut v = one(tx, p.id, id)?;
         if v.is_global && (req.is_restricted == Some(true) || req.data_filters.as_ref().is_some_and(|f| f.as_object().is_some_and(|o| !o.is_empty()))) {
             return Err(ApiError::bad_request("the global data view shows all project data: it cannot be restricted or filtered"));
@@ -252,10 +256,13 @@ pub async fn update(
         if let Some(f) = &req.data_filters {
             v.data_filters = f.clone();
         }
+        if let Some(a) = approval {
+            v.membership_approval_required = a;
+        }
         tx.prepare_cached(
-            "UPDATE data_views SET name = ?1, description = ?2, is_restricted = ?3, is_visible = ?4, data_filters = ?5 WHERE id = ?6",
+            "UPDATE data_views SET name = ?1, description = ?2, is_restricted = ?3, is_visible = ?4, data_filters = ?5, membership_approval_required = ?6 WHERE id = ?7",
         )?
-        .execute(params![v.name, v.description, v.is_restricted as i64, v.is_visible as i64, v.data_filters.to_string(), id as i64])?;
+        .execute(params![v.name, v.description, v.is_restricted as i64, v.is_visible as i64, v.data_filters.to_string(), v.membership_approval_required as i64, id as i64])?;
         audit::record(tx, p.org_id, &actor.username, kind::WORKSPACE_UPDATED, Some(p.id), json!({"id": id}))?;
         add_members(tx, &actor, &p, id, &members)?;
         one(tx, p.id, id)

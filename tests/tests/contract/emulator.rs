@@ -15,8 +15,8 @@ use testkit::block_on;
 use testkit::emulator::Emulator;
 
 use super::schema::{
-    self, answer_schema, errors, example, nullable, request_schema, resolve, success_statuses,
-    typed, validator, Spec,
+    self, answer_schema, errors, example, nullable, request_schema, resolve, results_untyped,
+    success_statuses, typed, validator, Spec,
 };
 
 const MEMBER: &str = "ana@acme.example";
@@ -359,17 +359,10 @@ fn error_schema<'a>(
 /// live tests reads the teams list as a list, so the evidence conflicts. The envelope around
 /// it is still checked.
 fn relax_untyped_results(doc: &Value, schema: &Value) -> (Value, bool) {
-    let whole = resolve(doc, schema).clone();
-    let results = resolve(doc, &whole["properties"]["results"]);
-    let shapeless = results["type"] == json!("object")
-        && results["properties"]
-            .as_object()
-            .is_none_or(|p| p.is_empty())
-        && !results["additionalProperties"].is_object();
-    if !shapeless {
+    if !results_untyped(doc, schema) {
         return (schema.clone(), false);
     }
-    let mut relaxed = whole;
+    let mut relaxed = resolve(doc, schema).clone();
     relaxed["properties"]["results"] = json!({"anyOf": [
         {"type": "object"},
         {"type": "array", "items": {"type": "object"}},

@@ -1,5 +1,6 @@
 //! The contract test: the route table against Mixpanel's own API descriptions
-//! (`tests/data/upstream/`, source and licence in its README).
+//! (`emulator/upstream/`, source and licence in its README; the emulator's OpenAPI
+//! document is built from the same files).
 //!
 //! It walks every route of `wire::ROUTES` with its types, twice: the client half ([`client`])
 //! checks what the client sends and that schema-shaped answers decode; the emulator half
@@ -10,6 +11,7 @@
 //! what both halves do with them are in [`schema`], once.
 
 mod client;
+mod document;
 mod emulator;
 mod evidence;
 mod schema;

@@ -1,74 +1,18 @@
-//! Mixpanel's files and what both halves of the contract test do with them: find a route's
-//! operation, resolve references, build instances of a schema, validate against one.
+//! Mixpanel's files and what both halves of the contract test do with them: a route's
+//! operation is found by `mixpanel_emulator::upstream` (the matching the emulator's OpenAPI
+//! document uses too); here, instances of a schema are built and validated.
 
 use serde_json::{json, Value};
 
-use mixpanel_access::api::wire;
+pub use mixpanel_emulator::upstream::{
+    answer_schema, find, find_server_model, request_schema, resolve, results_untyped,
+    success_statuses, typed, Spec,
+};
 
-const PUBLIC: &str = include_str!("../../data/upstream/service-accounts.openapi.json");
-const WEBAPP: &str = include_str!("../../data/upstream/webapp-openapi-subset.json");
-
-/// One of Mixpanel's files: its document and the prefix its paths are relative to.
-pub struct Spec {
-    pub name: &'static str,
-    pub doc: Value,
-    pub prefix: &'static str,
-}
-
+/// Both of Mixpanel's files (`emulator/upstream/`, the one copy the emulator's document is
+/// built from too).
 pub fn specs() -> Vec<Spec> {
-    vec![
-        Spec {
-            name: "public",
-            doc: serde_json::from_str(PUBLIC).expect("public spec"),
-            prefix: "/api/app",
-        },
-        Spec {
-            name: "web-app",
-            doc: serde_json::from_str(WEBAPP).expect("web-app spec"),
-            prefix: "",
-        },
-    ]
-}
-
-/// A path with every placeholder as `{}` and no trailing slash.
-pub fn shape_of(path: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for c in path.chars() {
-        match c {
-            '{' => {
-                inside = true;
-                out.push_str("{}");
-            }
-            '}' => inside = false,
-            _ if inside => {}
-            c => out.push(c),
-        }
-    }
-    out.trim_end_matches('/').to_string()
-}
-
-/// The operation of `route` in `spec`, by its method or its other method.
-pub fn operation<'a>(spec: &'a Spec, route: &wire::Route) -> Option<&'a Value> {
-    let want = shape_of(route.path);
-    let paths = spec.doc["paths"].as_object()?;
-    let item = paths
-        .iter()
-        .find(|(p, _)| shape_of(&format!("{}{p}", spec.prefix)) == want)?
-        .1;
-    std::iter::once(route.method)
-        .chain(route.fallback)
-        .find_map(|m| item.get(m.as_str().to_ascii_lowercase()))
-}
-
-pub fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => {
-            let pointer = r.trim_start_matches('#');
-            resolve(doc, doc.pointer(pointer).unwrap_or(&Value::Null))
-        }
-        None => schema,
-    }
+    mixpanel_emulator::upstream::specs().expect("Mixpanel's files parse")
 }
 
 pub fn nullable(schema: &Value) -> bool {
@@ -201,13 +145,18 @@ fn example_named(doc: &Value, schema: &Value, full: bool, depth: usize, name: &s
     }
 }
 
-/// A validator of `schema` whose `$ref`s resolve in `doc`.
+/// A validator of `schema` whose `$ref`s resolve in `doc`. Formats (`uuid`, `date-time`,
+/// `email`) are checked too: JSON Schema 2020-12 makes them annotations by default, and the
+/// emulator once answered an export id `"1"` where Mixpanel's file says a UUID.
 pub fn validator(doc: &Value, schema: &Value) -> jsonschema::Validator {
     let mut root = schema.clone();
     if let Value::Object(m) = &mut root {
         m.insert("components".into(), doc["components"].clone());
     }
-    jsonschema::validator_for(&root).expect("a valid schema")
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .expect("a valid schema")
 }
 
 pub fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
@@ -215,69 +164,4 @@ pub fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
         .take(8)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect()
-}
-
-/// The operation of `route` in Mixpanel's files: the file and the operation. `/api/app/me`
-/// was pruned from the web-app file, but its answer's model `MeUser` (with `MeProject` and
-/// `MeProjectRole`) is there: its operation is made of that model.
-pub fn find<'a>(specs: &'a [Spec], route: &wire::Route) -> Option<(&'a Spec, Value)> {
-    find_in(specs.iter(), route)
-}
-
-/// [`find`], the web-app file first: it is generated from the server's own models, where the
-/// public file is documentation (it declares no field nullable, while the server answers null
-/// for a service account's `expires`, `creator` and `last_used`). The emulator is held to
-/// what the server answers.
-pub fn find_server_model<'a>(specs: &'a [Spec], route: &wire::Route) -> Option<(&'a Spec, Value)> {
-    find_in(specs.iter().rev(), route)
-}
-
-fn find_in<'a>(
-    mut specs: impl Iterator<Item = &'a Spec> + Clone,
-    route: &wire::Route,
-) -> Option<(&'a Spec, Value)> {
-    if let Some(found) = specs
-        .clone()
-        .find_map(|s| operation(s, route).map(|op| (s, op.clone())))
-    {
-        return Some(found);
-    }
-    if route.name != wire::ME.name {
-        return None;
-    }
-    let me = json!({"responses": {"200": {"content": {"application/json": {"schema": {
-        "type": "object",
-        "required": ["results"],
-        "properties": {
-            "status": {"const": "ok"},
-            "results": {"$ref": "#/components/schemas/MeUser"},
-        },
-    }}}}}});
-    specs.find(|s| s.name == "web-app").map(|s| (s, me))
-}
-
-/// The JSON schema of the operation's answer with `status` (`"200"`), if it declares one.
-pub fn answer_schema(op: &Value, status: &str) -> Option<Value> {
-    let s = &op["responses"].get(status)?["content"]["application/json"]["schema"];
-    (!s.is_null()).then(|| s.clone())
-}
-
-/// The success statuses the operation declares (`"200"`, `"201"`).
-pub fn success_statuses(op: &Value) -> Vec<String> {
-    op["responses"]
-        .as_object()
-        .map(|r| r.keys().filter(|k| k.starts_with('2')).cloned().collect())
-        .unwrap_or_default()
-}
-
-/// The JSON schema of the operation's request body, if it declares one.
-pub fn request_schema(op: &Value) -> Option<Value> {
-    let s = &op["requestBody"]["content"]["application/json"]["schema"];
-    (!s.is_null()).then(|| s.clone())
-}
-
-/// Whether `schema` names its properties (rather than "any object" or nothing).
-pub fn typed(doc: &Value, schema: &Value) -> bool {
-    let r = resolve(doc, schema);
-    !(r.is_null() || r["additionalProperties"] == json!(true) && r["properties"].is_null())
 }
