@@ -182,10 +182,18 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Run>,
 {
-    let admin = o.emu.client(&o.boot.username, &o.boot.secret);
+    read_only(&o.emu, &o.boot, run).await
+}
+
+async fn read_only<F, Fut>(emu: &Emu, boot: &Boot, run: F) -> Run
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Run>,
+{
+    let admin = emu.client(&boot.username, &boot.secret);
     let audit = || async {
         admin
-            .audit_logs_all(o.boot.org, &Default::default())
+            .audit_logs_all(boot.org, &Default::default())
             .await
             .expect("audit log")
             .into_iter()
@@ -193,9 +201,9 @@ where
             .collect::<BTreeSet<String>>()
     };
     let before = audit().await;
-    o.emu.reset_counters().await;
+    emu.reset_counters().await;
     let r = run().await;
-    let counters = o.emu.counters().await;
+    let counters = emu.counters().await;
     let after = audit().await;
     assert_eq!(before, after, "doctor changed the audit log");
     let called: Vec<String> = counters
@@ -264,8 +272,49 @@ async fn doctor_against_the_emulator_is_all_ok_and_records_nothing_secret() {
         .filter(|r| r.read && !r.serves.is_empty())
         .map(|r| r.name)
         .collect();
-    let got: Vec<&str> = rows.iter().filter_map(|r| r["route"].as_str()).collect();
+    let got: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["called"] == true)
+        .filter_map(|r| r["route"].as_str())
+        .collect();
     assert_eq!(got, expected);
+    // The emulator-only writes something uses are listed, not called, and served here.
+    let writes: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["called"] == false)
+        .filter_map(|r| r["route"].as_str())
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "remove_users_from_team",
+            "remove_users_from_projects",
+            "set_default_access",
+            "reset_project_secret",
+            "reset_project_token"
+        ]
+    );
+    for w in &writes {
+        let r = row(&rows, w);
+        assert!(
+            r["result"]
+                .as_str()
+                .unwrap()
+                .contains("served by this host, as get_classified_access answered"),
+            "{r}"
+        );
+    }
+    // No Vault here: the inventory cannot be read, which is said, and every route counts.
+    let doc: Value = serde_json::from_str(&json_run.stdout).expect("json");
+    assert!(
+        doc["inventory"]
+            .as_str()
+            .unwrap()
+            .starts_with("inventory: could not be read (configuration: no Vault address"),
+        "{doc}"
+    );
+    assert_eq!(row(&rows, "reset_project_secret")["needed"], true);
+    assert!(text.stdout.contains("NEEDED"), "{}", text.stdout);
     for r in &rows {
         let route = route_named(r["route"].as_str().unwrap()).unwrap();
         if route.status == wire::RouteStatus::EmulatorOnly {
@@ -359,10 +408,32 @@ async fn doctor_with_emulator_only_routes_hidden_says_so_and_fails() {
         .collect();
     let emulator_only: Vec<&str> = wire::ROUTES
         .iter()
-        .filter(|r| r.read && !r.serves.is_empty() && r.status == wire::RouteStatus::EmulatorOnly)
+        .filter(|r| !r.serves.is_empty() && r.status == wire::RouteStatus::EmulatorOnly)
         .map(|r| r.name)
         .collect();
-    assert_eq!(failing, emulator_only, "only the hidden routes fail");
+    // The inventory cannot be read (no Vault): the resets count as needed; the writes only
+    // the provider and offboarding use are "if used" and do not fail.
+    assert_eq!(
+        failing,
+        [
+            "get_classified_access",
+            "reset_project_secret",
+            "reset_project_token"
+        ],
+        "only the hidden routes the configuration needs fail"
+    );
+    for w in [
+        "set_default_access",
+        "remove_users_from_team",
+        "remove_users_from_projects",
+    ] {
+        let r = row(&rows, w);
+        assert_eq!(r["fails"], false, "{r}");
+        assert!(
+            r["needed_because"].as_str().unwrap().starts_with("if used"),
+            "{r}"
+        );
+    }
     for r in &rows {
         if !emulator_only.contains(&r["route"].as_str().unwrap()) {
             assert_eq!(r["outcome"], "ok", "{r}");
@@ -412,7 +483,7 @@ async fn doctor_with_a_weaker_credential_names_the_role_it_needs() {
         common::create_service_account(&admin, o.boot.org, "lone", ProjectRole::Analyst, &[]).await;
     let j = doctor(&o.emu.url, &lone.username, &lone.secret, &["--json"]).await;
     let rows = rows_of(&j);
-    for r in &rows {
+    for r in rows.iter().filter(|r| r["called"] == true) {
         if r["path"].as_str().unwrap().contains("{project}") {
             assert_eq!(r["outcome"], "skipped", "{r}");
             assert!(
@@ -527,4 +598,110 @@ async fn doctor_names_the_json_path_of_an_answer_it_cannot_read() {
         "{me}"
     );
     assert!(dir.path().join("index.json").exists());
+}
+
+/// doctor through a configured rotator (OpenBao holding the inventory) against the emulator
+/// with its emulator-only routes hidden, as on Mixpanel: `inventory` names the credentials.
+async fn doctor_with_inventory(w: &common::World) -> (Run, Vec<Value>) {
+    w.emu
+        .set_faults(json!({"error_rate": 0.0, "hide_emulator_only_routes": true}))
+        .await;
+    let run = read_only(&w.emu, &w.boot, || async {
+        let r = w.cli(&["doctor", "--json"], &[]).await;
+        println!(
+            "$ mixpanel-rotator doctor --json\n{}{}(exit {:?})",
+            r.stdout, r.stderr, r.code
+        );
+        Run {
+            code: r.code,
+            stdout: r.stdout,
+            stderr: r.stderr,
+        }
+    })
+    .await;
+    let rows = rows_of(&run);
+    let text = w.cli(&["doctor"], &[]).await;
+    println!(
+        "$ mixpanel-rotator doctor\n{}{}(exit {:?})",
+        text.stdout, text.stderr, text.code
+    );
+    assert_eq!(text.code, run.code);
+    (run, rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_fails_a_project_secret_it_cannot_reset_where_emulator_only_routes_are_hidden() {
+    let w = common::World::new().await;
+    let p = w.project("Web").await;
+    w.register_project_credentials(&p.0.to_string()).await;
+    let (run, rows) = doctor_with_inventory(&w).await;
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(
+        doc["inventory"],
+        "inventory: 1 project_secret, 1 project_token"
+    );
+    let reset = row(&rows, "reset_project_secret");
+    assert_eq!(reset["called"], false, "doctor never writes");
+    assert_eq!(reset["needed"], true);
+    assert_eq!(reset["needed_because"], "yes: rotation of web/secret");
+    assert_eq!(reset["fails"], true, "{reset}");
+    assert!(
+        reset["result"].as_str().unwrap().starts_with(
+            "not available upstream: emulator only (Mixpanel has no API to reset a project secret"
+        ),
+        "{reset}"
+    );
+    assert_eq!(row(&rows, "reset_project_token")["fails"], true);
+    assert!(
+        run.stderr.contains("reset_project_secret"),
+        "{}",
+        run.stderr
+    );
+    // The reads the project secret needs are needed, and ok.
+    for r in ["project_metadata", "validate_project_credentials"] {
+        assert_eq!(row(&rows, r)["needed"], true, "{r}");
+        assert_eq!(row(&rows, r)["outcome"], "ok", "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_with_only_service_accounts_does_not_need_the_project_secret_routes() {
+    let w = common::World::new().await;
+    let p = w.project("Web").await;
+    let etl = w.service_account("etl", ProjectRole::Analyst, &[p]).await;
+    w.register_sa("etl/prod", &etl, &[p], |_| {}).await;
+    let (run, rows) = doctor_with_inventory(&w).await;
+    let doc: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(doc["inventory"], "inventory: 1 service_account");
+    for r in [
+        "project_metadata",
+        "validate_project_credentials",
+        "reset_project_secret",
+        "reset_project_token",
+    ] {
+        let r = row(&rows, r);
+        assert_eq!(r["needed"], false, "{r}");
+        assert_eq!(r["fails"], false, "{r}");
+        assert!(
+            r["needed_because"]
+                .as_str()
+                .unwrap()
+                .starts_with("no: the inventory holds no project_"),
+            "{r}"
+        );
+    }
+    // What still fails is what Terraform may read: the hidden emulator-only read.
+    let failing: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["fails"] == true)
+        .filter_map(|r| r["route"].as_str())
+        .collect();
+    assert_eq!(failing, ["get_classified_access"]);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        !run.stderr.contains("reset_project_secret"),
+        "{}",
+        run.stderr
+    );
 }

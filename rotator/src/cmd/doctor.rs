@@ -11,11 +11,30 @@
 //! (forbidden, an unexpected answer, a route missing); 2 when it could not run (no
 //! configuration, Mixpanel unreachable, the credentials refused).
 //!
-//! The rule for "needs": every route called serves a Terraform type or a rotator command, so
-//! each counts, except an emulator-only route on Mixpanel's own hosts: Mixpanel has no such
-//! route, the product knows it and does something else there (the row says what). Against any
-//! other `api_url` (the emulator, a proxy) the provider and the rotator do call those routes,
-//! so a missing one counts.
+//! The rule for "needed" (the NEEDED column; only needed rows count in the exit code), read
+//! from the inventory in Vault, opened as the other commands open it:
+//! - a route a Terraform type uses is always needed: the provider may use it, and doctor
+//!   cannot see the Terraform configuration;
+//! - a route the governance commands use (`review`, `offboard`, `audit export`, `access
+//!   grant`) is always needed: they take no configuration beyond the credentials;
+//! - a route only rotation uses (`run`, `once`, `rotate`) is needed when the inventory holds an
+//!   entry of a kind that uses it: project secrets and tokens read `project_metadata`, project
+//!   secrets are checked with `validate_project_credentials`, each kind resets through its own
+//!   emulator-only route;
+//! - when the inventory cannot be read, a row says so and every route counts as needed.
+//!
+//! An emulator-only read on Mixpanel's own hosts does not fail: Mixpanel has no such route,
+//! the product knows it and does something else there (the row says what). Against any other
+//! `api_url` (the emulator, a proxy) the provider and the rotator do call those routes, so a
+//! missing one counts.
+//!
+//! The emulator-only writes (`reset_project_secret`, `set_default_access`, ...) are listed
+//! too, never called (doctor never writes): on Mixpanel's hosts such a write cannot be done,
+//! so a needed one fails (an inventory holding a project secret cannot have it reset); on
+//! another host it is judged served or not by the emulator-only reads doctor did call. A
+//! write that only the provider or offboarding uses is "needed if used" (doctor cannot tell
+//! whether the Terraform code sets a default role or an offboarding meets an individual
+//! grant) and does not fail; its row says what the product does instead.
 //!
 //! `--record DIR` writes each answer's body, redacted ([`mixpanel_access::redact`]), to
 //! `DIR/<route>.json`, with `DIR/index.json` naming them.
@@ -32,6 +51,9 @@ use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use mixpanel_access::inventory::CredentialKind;
+
+use crate::app::connect_store;
 use crate::config::Config;
 use crate::error::{Result, RotatorError};
 use crate::table;
@@ -68,8 +90,13 @@ struct Row {
     outcome: Outcome,
     /// The row's result as printed.
     result: String,
-    /// Whether this row fails the configuration (see the module's rule).
+    /// Whether this row fails the configuration (see the module's rule): only needed rows do.
     fails: bool,
+    /// Whether this configuration needs the route, and why (the NEEDED column).
+    needed: bool,
+    needed_because: String,
+    /// Whether doctor sent it (the emulator-only writes are listed, never sent).
+    called: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     recorded: Option<String>,
 }
@@ -252,6 +279,21 @@ pub async fn doctor(config: Config, args: DoctorArgs) -> Result<()> {
             }
         }
     }
+    let inventory = Inventory::open(&config).await;
+    for r in rows.iter_mut() {
+        if let Some(route) = wire::route_named(r.route) {
+            let (needed, because) = need(route, &inventory);
+            r.needed = needed != Some(false);
+            r.needed_because = because;
+            r.fails = r.fails && r.needed;
+        }
+    }
+    let served = rows
+        .iter()
+        .filter(|r| r.upstream == RouteStatus::EmulatorOnly && r.outcome == Outcome::EmulatorOnly)
+        .map(|r| (r.result.contains("answered"), r.route))
+        .next();
+    rows.extend(write_rows(&inventory, real, served));
     let not_called: Vec<&'static str> = ROUTES
         .iter()
         .filter(|r| r.read && r.serves.is_empty())
@@ -273,6 +315,7 @@ pub async fn doctor(config: Config, args: DoctorArgs) -> Result<()> {
             "real_mixpanel": real,
             "organization": org,
             "project": project,
+            "inventory": inventory.summary(),
             "rows": rows,
             "not_called": not_called,
             "recorded": args.record.as_ref().map(|d| d.display().to_string()),
@@ -285,7 +328,7 @@ pub async fn doctor(config: Config, args: DoctorArgs) -> Result<()> {
     } else {
         outp!(
             "{}",
-            render_text(&config, org, project, &rows, &not_called, &args)
+            render_text(&config, org, project, &inventory, &rows, &not_called, &args)
         );
     }
     let failing: Vec<&str> = rows.iter().filter(|r| r.fails).map(|r| r.route).collect();
@@ -319,8 +362,168 @@ fn row(route: &'static Route, outcome: Outcome, result: String, fails: bool) -> 
         outcome,
         result,
         fails,
+        needed: true,
+        needed_because: String::new(),
+        called: true,
         recorded: None,
     }
+}
+
+/// What the inventory holds, as far as "needed" goes: the entries of each kind, by name.
+enum Inventory {
+    Read(BTreeMap<CredentialKind, Vec<String>>),
+    /// Why it could not be read: every route then counts as needed.
+    Unreadable(String),
+}
+
+impl Inventory {
+    async fn open(config: &Config) -> Inventory {
+        let store = match connect_store(config).await {
+            Ok(s) => s,
+            Err(e) => return Inventory::Unreadable(e.to_string()),
+        };
+        match crate::inventory::load(&store).await {
+            Ok(records) => {
+                let mut kinds: BTreeMap<CredentialKind, Vec<String>> = BTreeMap::new();
+                for r in records {
+                    if let Ok(e) = &r.entry {
+                        kinds.entry(e.kind).or_default().push(r.name.clone());
+                    }
+                }
+                Inventory::Read(kinds)
+            }
+            Err(e) => Inventory::Unreadable(e.to_string()),
+        }
+    }
+
+    /// One line for the text output.
+    fn summary(&self) -> String {
+        match self {
+            Inventory::Unreadable(why) => {
+                format!("inventory: could not be read ({why}): every route counts as needed")
+            }
+            Inventory::Read(kinds) if kinds.is_empty() => {
+                "inventory: empty (no credential registered): rotation routes are not needed".into()
+            }
+            Inventory::Read(kinds) => format!(
+                "inventory: {}",
+                kinds
+                    .iter()
+                    .map(|(k, names)| format!("{} {}", names.len(), k.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// The rotator commands that take no configuration beyond the credentials.
+const GOVERNANCE: &[&str] = &[
+    "review",
+    "review apply",
+    "offboard",
+    "audit export",
+    "audit export --via-export",
+    "access grant",
+];
+
+/// The credential kinds whose rotation uses `route` (for a route only rotation uses).
+fn kinds_using(route: &Route) -> &'static [CredentialKind] {
+    use CredentialKind::*;
+    match route.name {
+        n if n == wire::PROJECT_METADATA.name => &[ProjectSecret, ProjectToken],
+        n if n == wire::VALIDATE_PROJECT_CREDENTIALS.name => &[ProjectSecret],
+        n if n == wire::RESET_PROJECT_SECRET.name => &[ProjectSecret],
+        n if n == wire::RESET_PROJECT_TOKEN.name => &[ProjectToken],
+        _ => &[ServiceAccount],
+    }
+}
+
+/// Whether this configuration needs `route`, and why (the module's rule). `None`: only if
+/// used, which doctor cannot tell (an emulator-only write of the provider or offboarding).
+fn need(route: &Route, inventory: &Inventory) -> (Option<bool>, String) {
+    let serves = &route.serves;
+    if !route.read
+        && (!serves.terraform.is_empty() || serves.rotator.iter().any(|c| GOVERNANCE.contains(c)))
+    {
+        return (
+            None,
+            format!("if used: by {serves} (doctor cannot see the Terraform code or who will be offboarded)"),
+        );
+    }
+    if !serves.terraform.is_empty() {
+        return (
+            Some(true),
+            format!("yes: Terraform ({})", serves.terraform.join(", ")),
+        );
+    }
+    let governance: Vec<&str> = serves
+        .rotator
+        .iter()
+        .copied()
+        .filter(|c| GOVERNANCE.contains(c))
+        .collect();
+    if !governance.is_empty() {
+        return (
+            Some(true),
+            format!("yes: {} (no configuration needed)", governance.join(", ")),
+        );
+    }
+    let kinds = kinds_using(route);
+    let kind_names = kinds
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ");
+    match inventory {
+        Inventory::Unreadable(_) => (Some(true), "yes: the inventory could not be read".into()),
+        Inventory::Read(held) => {
+            let entries: Vec<&str> = kinds
+                .iter()
+                .filter_map(|k| held.get(k))
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            match entries.as_slice() {
+                [] => (
+                    Some(false),
+                    format!("no: the inventory holds no {kind_names}"),
+                ),
+                [one] => (Some(true), format!("yes: rotation of {one}")),
+                [first, rest @ ..] => (
+                    Some(true),
+                    format!("yes: rotation of {first} and {} more", rest.len()),
+                ),
+            }
+        }
+    }
+}
+
+/// The emulator-only writes something uses, listed and not called. `served`: what the
+/// emulator-only reads doctor called said of this host (`Some(true)` answered, `Some(false)`
+/// missing, `None` none was called).
+fn write_rows(inventory: &Inventory, real: bool, served: Option<(bool, &'static str)>) -> Vec<Row> {
+    ROUTES
+        .iter()
+        .filter(|r| !r.read && r.status == RouteStatus::EmulatorOnly && !r.serves.is_empty())
+        .map(|route| {
+            let (needed, because) = need(route, inventory);
+            let instead = route
+                .instead
+                .unwrap_or("the product reports it cannot do this on Mixpanel");
+            let (result, unavailable) = match (real, served) {
+                (true, _) => (format!("not available upstream: emulator only ({instead}); not called: doctor never writes"), true),
+                (false, Some((true, read))) => (format!("not available upstream: emulator only; served by this host, as {read} answered (not called: doctor never writes)"), false),
+                (false, Some((false, read))) => (format!("not available upstream: emulator only ({instead}); this host does not serve it either, as {read} was missing (not called: doctor never writes)"), true),
+                (false, None) => (format!("not available upstream: emulator only ({instead}); whether this host serves it is unknown: no emulator-only read could be called (not called: doctor never writes)"), true),
+            };
+            let mut r = row(route, Outcome::EmulatorOnly, result, unavailable && needed == Some(true));
+            r.needed = needed == Some(true);
+            r.needed_because = because;
+            r.called = false;
+            r
+        })
+        .collect()
 }
 
 /// The row of an answer: decoded with the table's type for the route.
@@ -543,17 +746,20 @@ fn render_text(
     config: &Config,
     org: OrgId,
     project: Option<ProjectId>,
+    inventory: &Inventory,
     rows: &[Row],
     not_called: &[&str],
     args: &DoctorArgs,
 ) -> String {
     let mut out = format!(
-        "doctor: read-only check of {} (organization {org}, project {}), {} routes\n\n",
+        "doctor: read-only check of {} (organization {org}, project {}), {} routes called, {} emulator-only writes listed\n{}\n\n",
         public_url(&config.mixpanel.api_url),
         project
             .map(|p| p.to_string())
             .unwrap_or_else(|| "none".into()),
-        rows.len()
+        rows.iter().filter(|r| r.called).count(),
+        rows.iter().filter(|r| !r.called).count(),
+        inventory.summary(),
     );
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -562,17 +768,18 @@ fn render_text(
                 r.route.to_string(),
                 format!("{} {}", r.method, r.path),
                 r.serves.to_string(),
+                r.needed_because.clone(),
                 r.result.clone(),
             ]
         })
         .collect();
     out.push_str(&table::render(
-        &["ROUTE", "REQUEST", "SERVES", "RESULT"],
+        &["ROUTE", "REQUEST", "SERVES", "NEEDED", "RESULT"],
         &cells,
     ));
     let emulator_only: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.outcome == Outcome::EmulatorOnly)
+        .filter(|r| r.outcome == Outcome::EmulatorOnly && r.called)
         .collect();
     if !emulator_only.is_empty() {
         out.push_str("\nEmulator-only routes (Mixpanel has none of them):\n");
@@ -601,7 +808,7 @@ fn render_text(
         count(Outcome::Skipped),
         rows.iter().filter(|r| r.fails).count(),
     ));
-    out.push_str("A row fails the configuration unless it is ok or skipped; an emulator-only route that is missing fails only where api_url is not Mixpanel's own host.\n");
+    out.push_str("A row fails the configuration when it is needed and neither ok nor skipped; an emulator-only read that is missing fails only where api_url is not Mixpanel's own host; an emulator-only write (listed, never called) fails when needed and this host cannot do it.\n");
     if let Some(dir) = &args.record {
         out.push_str(&format!(
             "\nRecorded {} answers in {} (index.json lists them), with secrets, tokens, e-mail addresses and service-account usernames replaced by placeholders: read them before you attach them to a bug report.\n",

@@ -99,7 +99,8 @@ pub struct Route {
     /// that serve something, and no other.
     pub read: bool,
     /// The Terraform types and the rotator commands that read through this route (empty for
-    /// a read route nothing uses, and for writes).
+    /// a read route nothing uses). For writes it is empty, except on the emulator-only writes,
+    /// where it says who would write through them: `doctor` lists those, uncalled.
     #[serde(skip_serializing_if = "Serves::is_empty")]
     pub serves: Serves,
     /// For an emulator-only route: what the product does on Mixpanel, which has no such route.
@@ -935,6 +936,8 @@ pub const REMOVE_USERS_FROM_TEAM: Endpoint<Emails, Ignored> = route(
     Emu,
 )
 .needs(C::ManageTeams)
+.serves(&["mixpanel_team_member", "mixpanel_team_members"], &["run", "offboard"])
+.instead("Mixpanel has no route to take one person out of a team: the provider's error and offboard's manual-steps.md say to remove them in the web app (Organization Settings > Teams); an expiring access grant given through a team is left for a person to remove")
 .typed();
 pub const LIST_ORG_USERS: Endpoint<NoBody, Results<Items<Member>>> =
     route("list_org_users", Get, "/organizations/{org}/users/", Path)
@@ -985,6 +988,8 @@ pub const REMOVE_USERS_FROM_PROJECTS: Endpoint<RemoveUsersFromProjects, Ignored>
     Emu,
 )
 .needs(C::ManageProjectUsers)
+.serves(&["mixpanel_project_member", "mixpanel_project_members"], &["run", "offboard"])
+.instead("Mixpanel has no route to remove one individual project role: the provider's error and offboard's manual-steps.md say to remove it in the web app (Settings > Project Settings > Users & Teams); an expiring individual access grant is left for a person to remove")
 .typed();
 pub const GRANTED_USERS: Endpoint<NoBody, Results<Items<UserGrant>>> = route(
     "granted_users",
@@ -1025,6 +1030,8 @@ pub const SET_DEFAULT_ACCESS: Endpoint<DefaultAccess, Ignored> = route(
     Emu,
 )
 .needs(C::ManageProjectUsers)
+.serves(&["mixpanel_project"], &[])
+.instead("Mixpanel has no route to set a project's default role: mixpanel_project's default_role answers with an error saying to set it in the web app (Settings > Project Settings > Users & Teams, \"All Users in the Organization\")")
 .typed();
 pub const RESET_PROJECT_SECRET: Endpoint<NoBody, Results<ResetSecret>> = route(
     "reset_project_secret",
@@ -1033,6 +1040,8 @@ pub const RESET_PROJECT_SECRET: Endpoint<NoBody, Results<ResetSecret>> = route(
     Emu,
 )
 .needs(C::ResetProjectSecret)
+.serves(&[], &["run", "once", "rotate"])
+.instead("Mixpanel has no API to reset a project secret: the rotator mirrors the current secret into Vault and marks the entry manual_rotation_required; reset it in the web app (Settings > Project Settings > Access Keys), then run the rotation again to store the new value")
 .typed();
 pub const RESET_PROJECT_TOKEN: Endpoint<NoBody, Results<ResetToken>> = route(
     "reset_project_token",
@@ -1041,6 +1050,8 @@ pub const RESET_PROJECT_TOKEN: Endpoint<NoBody, Results<ResetToken>> = route(
     Emu,
 )
 .needs(C::ResetProjectSecret)
+.serves(&[], &["run", "once", "rotate"])
+.instead("Mixpanel has no API to reset a project token: the rotator mirrors the current token into Vault and marks the entry manual_rotation_required; a token is replaced in the web app (Settings > Project Settings > Access Keys)")
 .typed();
 pub const VALIDATE_PROJECT_CREDENTIALS: Endpoint<
     ValidateProjectCredentials,
@@ -2320,8 +2331,16 @@ mod tests {
     #[test]
     fn read_routes_say_what_they_serve() {
         for r in ROUTES {
-            if !r.serves.is_empty() {
-                assert!(r.read, "{} serves readers but is not a read", r.name);
+            if !r.serves.is_empty() && !r.read {
+                assert_eq!(
+                    r.status,
+                    RouteStatus::EmulatorOnly,
+                    "{}: only emulator-only writes say what uses them (doctor lists them)",
+                    r.name
+                );
+            }
+            if r.status == RouteStatus::EmulatorOnly && !r.serves.is_empty() {
+                assert!(r.instead.is_some(), "{}: what instead on Mixpanel?", r.name);
             }
             if r.read && r.method != Method::Get {
                 assert!(r.creates.is_none(), "{}", r.name);
