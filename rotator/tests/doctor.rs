@@ -603,6 +603,14 @@ async fn doctor_names_the_json_path_of_an_answer_it_cannot_read() {
 /// doctor through a configured rotator (OpenBao holding the inventory) against the emulator
 /// with its emulator-only routes hidden, as on Mixpanel: `inventory` names the credentials.
 async fn doctor_with_inventory(w: &common::World) -> (Run, Vec<Value>) {
+    // First with every route served: all ok, the inventory read.
+    let all = w.cli(&["doctor"], &[]).await;
+    println!(
+        "$ mixpanel-rotator doctor\n{}{}(exit {:?})",
+        all.stdout, all.stderr, all.code
+    );
+    assert_eq!(all.code, Some(0), "{}{}", all.stdout, all.stderr);
+    assert!(all.stdout.contains("NEEDED") && all.stdout.contains("\ninventory: "));
     w.emu
         .set_faults(json!({"error_rate": 0.0, "hide_emulator_only_routes": true}))
         .await;

@@ -446,10 +446,12 @@ fn need(route: &Route, inventory: &Inventory) -> (Option<bool>, String) {
     if !route.read
         && (!serves.terraform.is_empty() || serves.rotator.iter().any(|c| GOVERNANCE.contains(c)))
     {
-        return (
-            None,
-            format!("if used: by {serves} (doctor cannot see the Terraform code or who will be offboarded)"),
-        );
+        let unseen = if serves.rotator.is_empty() {
+            "doctor cannot see the Terraform code"
+        } else {
+            "doctor cannot see the Terraform code, nor whom an offboarding or an expiring grant will meet"
+        };
+        return (None, format!("if used: by {serves} ({unseen})"));
     }
     if !serves.terraform.is_empty() {
         return (
