@@ -143,14 +143,7 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
     let seeded = seed(&emu, &creds);
 
     // The document lists every route of the table, by name.
-    let doc: Value = block_on(async {
-        reqwest::get(format!("{}/_emulator/openapi.json", emu.url))
-            .await
-            .expect("openapi.json")
-            .json()
-            .await
-            .expect("openapi json")
-    });
+    let doc = emu.openapi();
     let mut ids = Vec::new();
     for item in doc["paths"].as_object().expect("paths").values() {
         for op in item.as_object().expect("path item").values() {

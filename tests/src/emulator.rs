@@ -182,6 +182,19 @@ impl Emulator {
         Client::new(cfg).expect("client")
     }
 
+    /// The emulator's OpenAPI document (`GET /_emulator/openapi.json`).
+    pub fn openapi(&self) -> Value {
+        let url = format!("{}/_emulator/openapi.json", self.url);
+        block_on(async {
+            reqwest::get(url)
+                .await
+                .expect("openapi.json")
+                .json::<Value>()
+                .await
+                .expect("openapi json")
+        })
+    }
+
     /// Requests counted by route name and method since the last reset.
     pub fn counters(&self) -> Value {
         let url = format!("{}/_emulator/counters", self.url);

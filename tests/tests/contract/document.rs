@@ -8,7 +8,6 @@
 
 use mixpanel_access::api::wire::{self, RouteStatus, ROUTES};
 use serde_json::{json, Map, Value};
-use testkit::block_on;
 use testkit::emulator::Emulator;
 
 use super::schema::{self, answer_schema, request_schema, resolve, results_untyped, typed};
@@ -86,14 +85,7 @@ fn resolved(doc: &Value, schema: &Value) -> Value {
 #[test]
 fn the_emulators_document_takes_mixpanels_schemas() {
     let emu = Emulator::start();
-    let doc: Value = block_on(async {
-        reqwest::get(format!("{}/_emulator/openapi.json", emu.url))
-            .await
-            .expect("openapi.json")
-            .json()
-            .await
-            .expect("openapi json")
-    });
+    let doc = emu.openapi();
     assert_eq!(
         doc["openapi"], "3.1.0",
         "the upstream schemas are JSON Schema 2020-12"
