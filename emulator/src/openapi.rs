@@ -507,15 +507,7 @@ fn describe(route: &Route, specs: &[Spec], imported: &mut Imported) -> Result<De
         });
     };
     let doc = &spec.doc;
-    let upstream_answer = upstream::success_statuses(&op).into_iter().find_map(|st| {
-        let s = upstream::answer_schema(&op, &st)?;
-        let usable = upstream::typed(doc, &s)
-            && upstream::resolve(doc, &s)
-                .as_object()
-                .is_some_and(|m| !m.is_empty())
-            && !upstream::results_untyped(doc, &s);
-        usable.then_some((st, s))
-    });
+    let upstream_answer = upstream::typed_answer(doc, &op);
     let (success, response_source) = match upstream_answer {
         Some((st, s)) => ((st, imported.import(spec, &s)?), json!("upstream")),
         None => {
@@ -530,7 +522,7 @@ fn describe(route: &Route, specs: &[Spec], imported: &mut Imported) -> Result<De
             )
         }
     };
-    let upstream_body = upstream::request_schema(&op).filter(|s| upstream::typed(doc, s));
+    let upstream_body = upstream::typed_request(doc, &op);
     let (body, request_source) = match upstream_body {
         Some(s) => {
             let required = op["requestBody"]["required"].as_bool().unwrap_or(false);

@@ -174,3 +174,21 @@ pub fn results_untyped(doc: &Value, schema: &Value) -> bool {
             .is_none_or(|p| p.is_empty())
         && !results["additionalProperties"].is_object()
 }
+
+/// The operation's first success answer that Mixpanel's file types (named properties, not a
+/// `results` typed only as "an object"): its status and schema. The emulator's document takes
+/// this one from the file; an answer without it is the emulator's own.
+pub fn typed_answer(doc: &Value, op: &Value) -> Option<(String, Value)> {
+    success_statuses(op).into_iter().find_map(|st| {
+        let s = answer_schema(op, &st)?;
+        let usable = typed(doc, &s)
+            && resolve(doc, &s).as_object().is_some_and(|m| !m.is_empty())
+            && !results_untyped(doc, &s);
+        usable.then_some((st, s))
+    })
+}
+
+/// The operation's request body, if Mixpanel's file types it.
+pub fn typed_request(doc: &Value, op: &Value) -> Option<Value> {
+    request_schema(op).filter(|s| typed(doc, s))
+}

@@ -10,7 +10,7 @@ use mixpanel_access::api::wire::{self, RouteStatus, ROUTES};
 use serde_json::{json, Map, Value};
 use testkit::emulator::Emulator;
 
-use super::schema::{self, answer_schema, request_schema, resolve, results_untyped, typed};
+use super::schema::{self, answer_schema};
 
 /// `schema` with every `$ref` replaced by what it names in `doc`; a reference met again
 /// inside itself becomes `{"$recursive": <name without a prefix>}`, so that two documents
@@ -124,15 +124,7 @@ fn the_emulators_document_takes_mixpanels_schemas() {
             ));
         }
         // The answer.
-        let up_answer = schema::success_statuses(&up).into_iter().find_map(|st| {
-            let s = answer_schema(&up, &st)?;
-            let usable = typed(updoc, &s)
-                && resolve(updoc, &s)
-                    .as_object()
-                    .is_some_and(|m| !m.is_empty())
-                && !results_untyped(updoc, &s);
-            usable.then_some((st, s))
-        });
+        let up_answer = schema::typed_answer(updoc, &up);
         match &up_answer {
             Some((st, s)) => {
                 let ours = &op["responses"][st]["content"]["application/json"]["schema"];
@@ -150,7 +142,7 @@ fn the_emulators_document_takes_mixpanels_schemas() {
             )),
         }
         // The request body.
-        let up_body = request_schema(&up).filter(|s| typed(updoc, s));
+        let up_body = schema::typed_request(updoc, &up);
         match &up_body {
             Some(s) => {
                 let ours = &op["requestBody"]["content"]["application/json"]["schema"];

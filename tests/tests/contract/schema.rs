@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 pub use mixpanel_emulator::upstream::{
     answer_schema, find, find_server_model, request_schema, resolve, results_untyped,
-    success_statuses, typed, Spec,
+    success_statuses, typed, typed_answer, typed_request, Spec,
 };
 
 /// Both of Mixpanel's files (`emulator/upstream/`, the one copy the emulator's document is
