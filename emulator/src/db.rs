@@ -975,3 +975,47 @@ where
     s.parse()
         .map_err(|e| ApiError::internal(format!("corrupt value in the database: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file written by schema 1 (data views without `membership_approval_required`) opens,
+    /// gains the column, and its views read as not needing approval.
+    #[test]
+    fn a_schema_1_file_gains_the_membership_approval_column() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("v1.db");
+        let v2_column = ",\n    membership_approval_required INTEGER NOT NULL DEFAULT 0\n);";
+        assert!(SCHEMA.contains(v2_column), "the test follows the schema");
+        let v1 = SCHEMA.replacen(v2_column, "\n);", 1);
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(&v1).expect("schema 1");
+            conn.execute_batch(
+                "INSERT INTO organizations (id, name, created) VALUES (1, 'Acme', 0);
+                 INSERT INTO projects (id, org_id, name, timezone, residency, token, api_secret, created)
+                     VALUES (7, 1, 'Web', 'UTC', 'us', 't', 's', 0);
+                 INSERT INTO data_views (project_id, name, description, is_global, is_restricted, is_visible, data_filters, creator_id, created)
+                     VALUES (7, 'Old', '', 0, 0, 1, '{}', NULL, 0);",
+            )
+            .expect("a view of schema 1");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+        }
+        let db = Db::open(&path).expect("a schema 1 file opens");
+        let approval: i64 = db
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT membership_approval_required FROM data_views WHERE name = 'Old'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .expect("the column exists");
+        assert_eq!(approval, 0);
+        drop(db);
+        // Opening it again (now schema 2) changes nothing.
+        assert!(Db::open(&path).is_ok());
+    }
+}
