@@ -414,3 +414,56 @@ fn describe(orgs: &[&MeOrganization]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as StdError;
+
+    use super::*;
+
+    const SECRET: &str = "provider-secret-5e7a";
+
+    /// A Mixpanel that cannot be reached: one diagnostic at `api_url` that says why in its
+    /// own words, once, and the error behind it keeps the `reqwest` error as a source and no
+    /// secret in its Debug.
+    #[tokio::test]
+    async fn an_unreachable_api_is_one_diagnostic_with_its_cause_and_no_secret() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a loopback port")
+            .port();
+        let mut cfg = ClientConfig::new(
+            &format!("http://127.0.0.1:{port}"),
+            "tf.5e7a.mp-service-account",
+            SecretString::from(SECRET),
+        )
+        .expect("a valid configuration");
+        cfg.max_retries = 0;
+        cfg.connect_budget = std::time::Duration::ZERO;
+        let client = Client::new(cfg).expect("a client");
+
+        let err = client.me().await.expect_err("nothing listens");
+        let mut found = false;
+        let mut debug = format!("{err:?}");
+        let mut cur = err.source();
+        while let Some(s) = cur {
+            found |= s.downcast_ref::<reqwest::Error>().is_some();
+            debug.push_str(&format!("\n{s:?}"));
+            cur = s.source();
+        }
+        assert!(found, "no reqwest::Error in the chain: {debug}");
+        assert!(!debug.contains(SECRET), "{debug}");
+
+        let Err(diags) = connect(client, None).await else {
+            panic!("connected to a closed port");
+        };
+        let [d] = diags.0.as_slice() else {
+            panic!("one diagnostic expected: {diags:?}");
+        };
+        assert_eq!(d.summary, "Cannot reach Mixpanel", "{d}");
+        assert_eq!(d.attribute, Some(AttributePath::attr("api_url")), "{d}");
+        assert!(d.detail.contains("could not reach Mixpanel"), "{d}");
+        assert_eq!(d.detail.matches("Connection refused").count(), 1, "{d}");
+        assert!(!d.detail.contains(SECRET), "{d}");
+    }
+}

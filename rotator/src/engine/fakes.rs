@@ -328,10 +328,7 @@ impl RotationApi for FakeApi {
         serde_json::from_value(serde_json::json!({
             "user_id": 1, "user_email": "sa@example.com", "projects": projects
         }))
-        .map_err(|e| ApiError::Decode {
-            route: "me",
-            message: e.to_string(),
-        })
+        .map_err(|e| ApiError::decode("me", e.to_string()))
     }
     async fn project_call_with(
         &self,
@@ -457,10 +454,7 @@ impl RotationApi for FakeApi {
             "id": project.0, "name": "p", "domain": "d", "timezone_name": "UTC",
             "token": token, "secret": secret
         }))
-        .map_err(|e| ApiError::Decode {
-            route: "project_metadata",
-            message: e.to_string(),
-        })
+        .map_err(|e| ApiError::decode("project_metadata", e.to_string()))
     }
     async fn validate_project_credentials(
         &self,

@@ -1044,7 +1044,7 @@ fn role_diff(p: ProjectId, o: Option<ProjectRole>, n: Option<ProjectRole>) -> St
 fn joined(
     r: std::result::Result<std::result::Result<(), ApiError>, tokio::task::JoinError>,
 ) -> std::result::Result<(), ApiError> {
-    r.unwrap_or_else(|e| Err(ApiError::Config(format!("the request's task failed: {e}"))))
+    r.unwrap_or_else(|e| Err(ApiError::local("the request's task failed", e)))
 }
 
 /// Grants of a successor made together of which some failed: one failure alone is the API's

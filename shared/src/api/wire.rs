@@ -466,7 +466,7 @@ pub enum Payload {
 
 /// A route's request type: how it is encoded.
 pub trait RequestBody {
-    fn payload(&self) -> Result<Payload, String>;
+    fn payload(&self) -> Result<Payload, serde_json::Error>;
     /// The body as JSON, for checks against a schema; `None` for no body or a form.
     fn to_json(&self) -> Option<serde_json::Value>;
 }
@@ -476,7 +476,7 @@ pub trait RequestBody {
 pub struct NoBody;
 
 impl RequestBody for NoBody {
-    fn payload(&self) -> Result<Payload, String> {
+    fn payload(&self) -> Result<Payload, serde_json::Error> {
         Ok(Payload::Empty)
     }
     fn to_json(&self) -> Option<serde_json::Value> {
@@ -487,8 +487,8 @@ impl RequestBody for NoBody {
 macro_rules! json_bodies {
     ($($t:ty),* $(,)?) => {$(
         impl RequestBody for $t {
-            fn payload(&self) -> Result<Payload, String> {
-                serde_json::to_vec(self).map(Payload::Json).map_err(|e| e.to_string())
+            fn payload(&self) -> Result<Payload, serde_json::Error> {
+                serde_json::to_vec(self).map(Payload::Json)
             }
             fn to_json(&self) -> Option<serde_json::Value> {
                 serde_json::to_value(self).ok()
@@ -530,7 +530,7 @@ json_bodies!(
 
 /// `POST /projects/update/{id}` is form-encoded upstream.
 impl RequestBody for UpdateProjectForm {
-    fn payload(&self) -> Result<Payload, String> {
+    fn payload(&self) -> Result<Payload, serde_json::Error> {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in [
             ("name", &self.name),
