@@ -417,7 +417,7 @@ fn describe(orgs: &[&MeOrganization]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::error::Error as StdError;
+    use testkit::errors::{unreachable_client, walk};
 
     use super::*;
 
@@ -428,31 +428,15 @@ mod tests {
     /// secret in its Debug.
     #[tokio::test]
     async fn an_unreachable_api_is_one_diagnostic_with_its_cause_and_no_secret() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a loopback port")
-            .port();
-        let mut cfg = ClientConfig::new(
-            &format!("http://127.0.0.1:{port}"),
-            "tf.5e7a.mp-service-account",
-            SecretString::from(SECRET),
-        )
-        .expect("a valid configuration");
-        cfg.max_retries = 0;
-        cfg.connect_budget = std::time::Duration::ZERO;
-        let client = Client::new(cfg).expect("a client");
-
+        let client = unreachable_client(SECRET);
         let err = client.me().await.expect_err("nothing listens");
-        let mut found = false;
-        let mut debug = format!("{err:?}");
-        let mut cur = err.source();
-        while let Some(s) = cur {
-            found |= s.downcast_ref::<reqwest::Error>().is_some();
-            debug.push_str(&format!("\n{s:?}"));
-            cur = s.source();
-        }
-        assert!(found, "no reqwest::Error in the chain: {debug}");
-        assert!(!debug.contains(SECRET), "{debug}");
+        let chain = walk(&err);
+        assert!(
+            chain.has_reqwest,
+            "no reqwest::Error in the chain: {}",
+            chain.text
+        );
+        assert!(!chain.text.contains(SECRET), "{}", chain.text);
 
         let Err(diags) = connect(client, None).await else {
             panic!("connected to a closed port");

@@ -123,65 +123,43 @@ pub type Result<T, E = RotatorError> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
-    use std::error::Error as StdError;
-
-    use mixpanel_access::api::{Client, ClientConfig};
     use mixpanel_access::vault::{VaultAuth, VaultConfig, VaultStore};
-    use secrecy::SecretString;
+    use testkit::errors::{closed_port, unreachable_client, walk};
 
     use super::RotatorError;
 
     const SECRET: &str = "rotator-secret-91ab";
     const TOKEN: &str = "hvs.rotator-token-3d";
 
-    fn closed_port() -> u16 {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        l.local_addr().expect("its address").port()
-    }
-
-    /// Whether a `reqwest::Error` is among `e`'s sources, and the Debug of the whole chain.
-    fn walk(e: &(dyn StdError + 'static)) -> (bool, String) {
-        let mut found = false;
-        let mut debug = format!("{e:?}");
-        let mut cur = e.source();
-        while let Some(s) = cur {
-            found |= s.downcast_ref::<reqwest::Error>().is_some();
-            debug.push_str(&format!("\n{s:?}"));
-            cur = s.source();
-        }
-        (found, debug)
+    /// The chain of `e` holds a `reqwest::Error` and not `secret`, and the one line `main`
+    /// prints says the cause once.
+    fn check(e: &RotatorError, secret: &str) {
+        let chain = walk(e);
+        assert!(
+            chain.has_reqwest,
+            "no reqwest::Error in the chain: {}",
+            chain.text
+        );
+        assert!(!chain.text.contains(secret), "{}", chain.text);
+        let line = mixpanel_access::cause::chain(e);
+        assert_eq!(line.matches("Connection refused").count(), 1, "{line}");
     }
 
     #[tokio::test]
     async fn a_transport_failure_keeps_its_reqwest_source_through_the_rotator_error() {
-        let port = closed_port();
-        let mut cfg = ClientConfig::new(
-            &format!("http://127.0.0.1:{port}"),
-            "rot.91ab.mp-service-account",
-            SecretString::from(SECRET),
-        )
-        .expect("a valid configuration");
-        cfg.max_retries = 0;
-        cfg.connect_budget = std::time::Duration::ZERO;
-        let api = Client::new(cfg).expect("a client");
-        let e = RotatorError::from(api.me().await.expect_err("nothing listens"));
-        let (found, debug) = walk(&e);
-        assert!(found, "no reqwest::Error in the chain: {debug}");
-        assert!(!debug.contains(SECRET), "{debug}");
-        // The one line `main` prints says the cause once.
-        let line = mixpanel_access::cause::chain(&e);
-        assert_eq!(line.matches("Connection refused").count(), 1, "{line}");
-
+        let api = unreachable_client(SECRET);
+        check(
+            &RotatorError::from(api.me().await.expect_err("nothing listens")),
+            SECRET,
+        );
         let store = VaultStore::new(VaultConfig::new(
-            format!("http://127.0.0.1:{port}"),
+            format!("http://127.0.0.1:{}", closed_port()),
             VaultAuth::token(TOKEN),
         ))
         .expect("a valid configuration");
-        let e = RotatorError::from(store.login().await.expect_err("nothing listens"));
-        let (found, debug) = walk(&e);
-        assert!(found, "no reqwest::Error in the chain: {debug}");
-        assert!(!debug.contains(TOKEN), "{debug}");
-        let line = mixpanel_access::cause::chain(&e);
-        assert_eq!(line.matches("Connection refused").count(), 1, "{line}");
+        check(
+            &RotatorError::from(store.login().await.expect_err("nothing listens")),
+            TOKEN,
+        );
     }
 }

@@ -79,8 +79,6 @@ pub fn chain(e: &(dyn StdError + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::error::Error as StdError;
-
     use secrecy::SecretString;
 
     use crate::api::{ApiError, Client, ClientConfig};
@@ -89,24 +87,7 @@ mod tests {
     const MIXPANEL_SECRET: &str = "mp-secret-4f1d9c";
     const VAULT_TOKEN: &str = "hvs.vault-token-7c2e";
 
-    /// A loopback port nothing listens on: bound, then released.
-    fn closed_port() -> u16 {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        l.local_addr().expect("its address").port()
-    }
-
-    /// Walks `e`'s sources: whether one is a `reqwest::Error`, and the Debug of each.
-    fn walk(e: &(dyn StdError + 'static)) -> (bool, String) {
-        let mut found = false;
-        let mut debug = format!("{e:?}");
-        let mut cur = e.source();
-        while let Some(s) = cur {
-            found |= s.downcast_ref::<reqwest::Error>().is_some();
-            debug.push_str(&format!("\n{s:?} / {s}"));
-            cur = s.source();
-        }
-        (found, debug)
-    }
+    use testkit::errors::{closed_port, walk};
 
     #[derive(Debug, thiserror::Error)]
     #[error("{0}")]
@@ -132,6 +113,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_answer_that_does_not_decode_keeps_the_json_error() {
+        use crate::api::wire::{Me, Response, Results};
+        let e = <Results<Me> as Response>::decode(br#"{"results": 1}"#).expect_err("not a Me");
+        let err = ApiError::undecodable("me", e);
+        assert!(
+            err.to_string().contains("unexpected answer at results"),
+            "{err}"
+        );
+        let source = std::error::Error::source(&err).expect("a source");
+        assert!(
+            source.downcast_ref::<serde_json::Error>().is_some(),
+            "{source:?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_mixpanel_transport_failure_keeps_the_reqwest_error_and_no_secret() {
         let port = closed_port();
@@ -151,16 +148,20 @@ mod tests {
             err.to_string().contains("could not reach Mixpanel"),
             "{err}"
         );
-        let (found, debug) = walk(&err);
-        assert!(found, "no reqwest::Error among the sources: {debug}");
+        let chain = walk(&err);
         assert!(
-            !debug.contains(MIXPANEL_SECRET),
-            "a secret in the chain: {debug}"
+            chain.has_reqwest,
+            "no reqwest::Error among the sources: {}",
+            chain.text
+        );
+        assert!(
+            !chain.text.contains(MIXPANEL_SECRET),
+            "a secret in the chain: {}",
+            chain.text
         );
         assert!(!err.to_string().contains(MIXPANEL_SECRET), "{err}");
         // The clone the batcher hands to each waiter keeps the same source.
-        let (found, _) = walk(&err.clone());
-        assert!(found);
+        assert!(walk(&err.clone()).has_reqwest);
     }
 
     #[tokio::test]
@@ -177,13 +178,17 @@ mod tests {
             .expect_err("nothing listens on the port");
         assert!(matches!(err, VaultError::Unreachable { .. }), "{err:?}");
         assert!(err.to_string().contains("is unreachable"), "{err}");
-        let (found, debug) = walk(&err);
-        assert!(found, "no reqwest::Error among the sources: {debug}");
+        let chain = walk(&err);
         assert!(
-            !debug.contains(VAULT_TOKEN),
-            "the token in the chain: {debug}"
+            chain.has_reqwest,
+            "no reqwest::Error among the sources: {}",
+            chain.text
         );
-        let (found, _) = walk(&err.clone());
-        assert!(found);
+        assert!(
+            !chain.text.contains(VAULT_TOKEN),
+            "the token in the chain: {}",
+            chain.text
+        );
+        assert!(walk(&err.clone()).has_reqwest);
     }
 }

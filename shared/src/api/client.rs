@@ -748,7 +748,7 @@ impl Client {
             .payload()
             .map_err(|e| ApiError::local("could not encode the request", e))?;
         let bytes = self.send_bytes(route, args, body).await?;
-        Resp::decode(&bytes).map_err(|message| ApiError::decode(route.name, message))
+        Resp::decode(&bytes).map_err(|e| ApiError::undecodable(route.name, e))
     }
 
     async fn send_bytes(
@@ -1875,7 +1875,7 @@ mod tests {
         bytes: &[u8],
     ) -> Result<T, ApiError> {
         use wire::Response;
-        wire::Results::<T>::decode(bytes).map_err(|message| ApiError::decode(route, message))
+        wire::Results::<T>::decode(bytes).map_err(|e| ApiError::undecodable(route, e))
     }
 
     fn g(id: u64, role: ProjectRole) -> ProjectRoleGrant {

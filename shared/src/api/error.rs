@@ -185,6 +185,15 @@ impl ApiError {
         }
     }
 
+    /// An answer of `route` that did not decode, the decoder's error kept as the source.
+    pub fn undecodable(route: &'static str, error: super::wire::DecodeError) -> Self {
+        ApiError::Decode {
+            route,
+            message: error.message,
+            source: Some(Cause::new(error.source)),
+        }
+    }
+
     /// The client's own part of a call failed: while doing `what`, because of `error`.
     pub fn local(
         what: impl Into<String>,
