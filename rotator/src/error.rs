@@ -124,7 +124,7 @@ pub type Result<T, E = RotatorError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use mixpanel_access::vault::{VaultAuth, VaultConfig, VaultStore};
-    use testkit::errors::{closed_port, unreachable_client, walk};
+    use testkit::errors::{assert_reqwest_source_without, closed_port, unreachable_client};
 
     use super::RotatorError;
 
@@ -134,13 +134,7 @@ mod tests {
     /// The chain of `e` holds a `reqwest::Error` and not `secret`, and the one line `main`
     /// prints says the cause once.
     fn check(e: &RotatorError, secret: &str) {
-        let chain = walk(e);
-        assert!(
-            chain.has_reqwest,
-            "no reqwest::Error in the chain: {}",
-            chain.text
-        );
-        assert!(!chain.text.contains(secret), "{}", chain.text);
+        assert_reqwest_source_without(e, secret);
         let line = mixpanel_access::cause::chain(e);
         assert_eq!(line.matches("Connection refused").count(), 1, "{line}");
     }

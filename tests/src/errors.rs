@@ -49,3 +49,19 @@ pub fn walk(e: &(dyn StdError + 'static)) -> Chain {
     }
     Chain { has_reqwest, text }
 }
+
+/// Asserts that `e`'s sources hold a `reqwest::Error` and that neither the Debug nor the
+/// Display of any link holds `secret`.
+pub fn assert_reqwest_source_without(e: &(dyn StdError + 'static), secret: &str) {
+    let chain = walk(e);
+    assert!(
+        chain.has_reqwest,
+        "no reqwest::Error among the sources: {}",
+        chain.text
+    );
+    assert!(
+        !chain.text.contains(secret),
+        "a secret in the chain: {}",
+        chain.text
+    );
+}

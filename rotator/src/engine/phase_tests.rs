@@ -136,6 +136,16 @@ fn stored(w: &World) -> (ServiceAccountId, String) {
 
 /// The rotation left exactly one account of `etl`, the stored one, with the old one's
 /// access; the old one is gone.
+/// A world whose rotation of `NAME` stopped right after its journal recorded `created` (as a
+/// crash would leave it).
+async fn created_then_crashed() -> World {
+    let w = world();
+    w.engine.store.state().crash_after = Some(Phase::Created);
+    let _ = w.engine.rotate(NAME, &manual(), &lead(), true).await;
+    assert_eq!(journal_phase(&w, NAME), Phase::Created);
+    w
+}
+
 /// The new account's id, from the open journal.
 fn stored_new(w: &World) -> ServiceAccountId {
     w.engine.store.state().journals[NAME]
@@ -400,10 +410,7 @@ async fn a_term_that_ended_stops_the_drive_before_any_call_or_write() {
 /// and the next term finishes the rotation.
 #[tokio::test]
 async fn a_term_that_ends_during_a_read_makes_no_write_after_it() {
-    let w = world();
-    w.engine.store.state().crash_after = Some(Phase::Created);
-    let _ = w.engine.rotate(NAME, &manual(), &lead(), true).await;
-    assert_eq!(journal_phase(&w, NAME), Phase::Created);
+    let w = created_then_crashed().await;
     w.engine.store.state().crash_after = None;
     // As at a crash right after `created`: the new account is not in the old one's team yet.
     let new = stored_new(&w);
@@ -449,10 +456,7 @@ async fn a_term_that_ends_during_a_read_makes_no_write_after_it() {
 
 #[tokio::test]
 async fn a_lease_taken_by_another_replica_stops_the_rotation_without_writing() {
-    let w = world();
-    w.engine.store.state().crash_after = Some(Phase::Created);
-    let _ = w.engine.rotate(NAME, &manual(), &lead(), true).await;
-    assert_eq!(journal_phase(&w, NAME), Phase::Created);
+    let w = created_then_crashed().await;
     let (writes, version) = {
         let mut s = w.engine.store.state();
         s.crash_after = None;
