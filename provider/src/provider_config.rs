@@ -414,3 +414,34 @@ fn describe(orgs: &[&MeOrganization]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use testkit::errors::{assert_reqwest_source_without, unreachable_client};
+
+    use super::*;
+
+    const SECRET: &str = "provider-secret-5e7a";
+
+    /// A Mixpanel that cannot be reached: one diagnostic at `api_url` that says why in its
+    /// own words, once, and the error behind it keeps the `reqwest` error as a source and no
+    /// secret in its Debug.
+    #[tokio::test]
+    async fn an_unreachable_api_is_one_diagnostic_with_its_cause_and_no_secret() {
+        let client = unreachable_client(SECRET);
+        let err = client.me().await.expect_err("nothing listens");
+        assert_reqwest_source_without(&err, SECRET);
+
+        let Err(diags) = connect(client, None).await else {
+            panic!("connected to a closed port");
+        };
+        let [d] = diags.0.as_slice() else {
+            panic!("one diagnostic expected: {diags:?}");
+        };
+        assert_eq!(d.summary, "Cannot reach Mixpanel", "{d}");
+        assert_eq!(d.attribute, Some(AttributePath::attr("api_url")), "{d}");
+        assert!(d.detail.contains("could not reach Mixpanel"), "{d}");
+        assert_eq!(d.detail.matches("Connection refused").count(), 1, "{d}");
+        assert!(!d.detail.contains(SECRET), "{d}");
+    }
+}

@@ -120,3 +120,40 @@ pub fn exit_code(e: &RotatorError) -> u8 {
 }
 
 pub type Result<T, E = RotatorError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use mixpanel_access::vault::{VaultAuth, VaultConfig, VaultStore};
+    use testkit::errors::{assert_reqwest_source_without, closed_port, unreachable_client};
+
+    use super::RotatorError;
+
+    const SECRET: &str = "rotator-secret-91ab";
+    const TOKEN: &str = "hvs.rotator-token-3d";
+
+    /// The chain of `e` holds a `reqwest::Error` and not `secret`, and the one line `main`
+    /// prints says the cause once.
+    fn check(e: &RotatorError, secret: &str) {
+        assert_reqwest_source_without(e, secret);
+        let line = mixpanel_access::cause::chain(e);
+        assert_eq!(line.matches("Connection refused").count(), 1, "{line}");
+    }
+
+    #[tokio::test]
+    async fn a_transport_failure_keeps_its_reqwest_source_through_the_rotator_error() {
+        let api = unreachable_client(SECRET);
+        check(
+            &RotatorError::from(api.me().await.expect_err("nothing listens")),
+            SECRET,
+        );
+        let store = VaultStore::new(VaultConfig::new(
+            format!("http://127.0.0.1:{}", closed_port()),
+            VaultAuth::token(TOKEN),
+        ))
+        .expect("a valid configuration");
+        check(
+            &RotatorError::from(store.login().await.expect_err("nothing listens")),
+            TOKEN,
+        );
+    }
+}

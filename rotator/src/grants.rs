@@ -6,6 +6,13 @@
 //! Mixpanel has no route to remove one individual project grant or one team seat: against it
 //! (or the emulator hiding its own routes) a revocation is recorded as `revoke_manual` with
 //! where to do it in the web app, reported as such and counted as overdue, never as done.
+//!
+//! Who writes the book ([`Writer`]): `access grant` / `access revoke` write it with
+//! check-and-set only; the daemon's leader writes it as it writes a rotation journal, with
+//! check-and-set under its term's fencing token (Vault refuses the write unless the live lease
+//! carries it), and asks Vault whether it still leads before it removes a grant in Mixpanel. A
+//! leader deposed in the middle of a pass writes nothing; the next leader's pass finds the grant
+//! still `active` and expired, sees through the API that it is no longer held, and records it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +20,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use mixpanel_access::governance::grants::{Grant, GrantBook, GrantStatus, TimedGrant};
 use mixpanel_access::model::{Email, TargetType, TeamId};
-use mixpanel_access::vault::VaultStore;
+use mixpanel_access::vault::{VaultError, VaultStore};
 
 use crate::api::Mixpanel;
 use crate::cmd::offboard::{is_missing_route, route_error};
 use crate::config::Config;
+use crate::election::Leadership;
 use crate::error::{Result, RotatorError};
 use crate::evidence::{evidence_folder, RunLog};
 use crate::metrics::Metrics;
@@ -34,12 +42,52 @@ pub async fn load(store: &VaultStore) -> Result<(GrantBook, u64)> {
         .unwrap_or_default())
 }
 
-/// Saves the book with check-and-set.
-pub async fn save(store: &VaultStore, book: &GrantBook, version: u64) -> Result<u64> {
-    crate::evidence::save_state(store, &book_name(), book, version, || {
-        "the grant book in Vault changed under this command (another grant or the daemon's revocation): run it again".into()
-    })
-    .await
+/// Who writes the grant book.
+#[derive(Clone, Copy)]
+pub enum Writer<'a> {
+    /// A one-shot command (`access grant`, `access revoke`): check-and-set.
+    Command,
+    /// The daemon's leader: check-and-set under the term's fencing token.
+    Leader(&'a Leadership),
+}
+
+/// Saves the book with check-and-set, and for the leader under its fencing token: a deposed
+/// leader's write fails with [`RotatorError::Interrupted`], nothing written.
+pub async fn save(
+    store: &VaultStore,
+    book: &GrantBook,
+    version: u64,
+    writer: Writer<'_>,
+) -> Result<u64> {
+    match writer {
+        Writer::Command => {
+            crate::evidence::save_state(store, &book_name(), book, version, || {
+                "the grant book in Vault changed under this command (another grant or the daemon's revocation): run it again".into()
+            })
+            .await
+        }
+        Writer::Leader(lead) => {
+            lead.check()?;
+            crate::crash::pause("grant_book_write").await;
+            lead.check()?;
+            match store
+                .write_state_document(&book_name(), book, version, lead.fencing())
+                .await
+            {
+                Ok(v) => Ok(v),
+                Err(e @ VaultError::LostLeadership { .. }) => {
+                    lead.end();
+                    Err(RotatorError::Interrupted(format!(
+                        "the grant book was not written: {e}; the next leader records the revocation"
+                    )))
+                }
+                Err(e) if e.is_cas_mismatch() => Err(RotatorError::Interrupted(
+                    "the grant book changed during the pass (a command wrote it); the next pass reads it again".into(),
+                )),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }
 
 /// Whether Mixpanel shows the grant held.
@@ -146,6 +194,7 @@ pub async fn record_end(
     ended: &Ended,
     command: &str,
     approved_by: Option<String>,
+    writer: Writer<'_>,
 ) -> Result<TimedGrant> {
     let (mut book, version) = load(store).await?;
     let g = book
@@ -168,7 +217,7 @@ pub async fn record_end(
         }
     }
     let g = g.clone();
-    save(store, &book, version).await?;
+    save(store, &book, version, writer).await?;
     if !matches!(ended, Ended::Retry(_)) {
         write_evidence(config, store, &g, command, approved_by).await?;
     }
@@ -219,20 +268,37 @@ pub async fn write_evidence(
     .await
 }
 
-/// One pass of the leader: ends every active grant whose time is up; returns how many are
-/// overdue afterwards (expired and not revoked).
-pub async fn revoke_expired(config: &Config, store: &VaultStore, api: &Mixpanel) -> Result<u64> {
+/// One pass of the leader of the term `lead`: ends every active grant whose time is up;
+/// returns how many are overdue afterwards (expired and not revoked). Before each removal in
+/// Mixpanel it asks Vault whether the term still holds the lease; each book write carries the
+/// term's fencing token.
+pub async fn revoke_expired(
+    config: &Config,
+    store: &VaultStore,
+    api: &Mixpanel,
+    lead: &Leadership,
+) -> Result<u64> {
     let (book, _) = load(store).await?;
     let now: DateTime<Utc> = Utc::now();
     for id in book.to_revoke(now) {
         let Some(g) = book.grants.iter().find(|g| g.id == id) else {
             continue;
         };
+        lead.verify().await?;
         let ended = match take_back(api, g).await {
             Ok(e) => e,
             Err(e) => Ended::Retry(format!("the revocation failed: {e}; retrying")),
         };
-        let g = record_end(config, store, &id, &ended, "access_expire", None).await?;
+        let g = record_end(
+            config,
+            store,
+            &id,
+            &ended,
+            "access_expire",
+            None,
+            Writer::Leader(lead),
+        )
+        .await?;
         match ended {
             Ended::Revoked(_) => {
                 tracing::info!(grant = %g.id, ticket = %g.ticket, "time-limited grant revoked at its expiry (verified)")
@@ -249,20 +315,26 @@ pub async fn revoke_expired(config: &Config, store: &VaultStore, api: &Mixpanel)
     Ok(book.overdue(Utc::now()).len() as u64)
 }
 
-/// The daemon's hook: while this replica leads, [`revoke_expired`] every `interval`, and the
-/// overdue count goes to `/metrics`.
+/// The daemon's hook: while this replica leads (a term in `leader`, the elector's
+/// [`subscribe`](crate::election::Elector::subscribe)), [`revoke_expired`] under that term
+/// every `interval`, and the overdue count goes to `/metrics`.
 pub async fn revoke_schedule(
     config: Config,
     store: VaultStore,
     api: Mixpanel,
     metrics: Arc<Metrics>,
+    leader: tokio::sync::watch::Receiver<Option<Leadership>>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     let interval = config.governance.grant_check_interval;
     loop {
-        if metrics.is_leader() {
-            match revoke_expired(&config, &store, &api).await {
+        let term = leader.borrow().clone().filter(|l| !l.is_over());
+        if let Some(lead) = term {
+            match revoke_expired(&config, &store, &api, &lead).await {
                 Ok(n) => metrics.set_grants_overdue(n),
+                Err(e) if e.is_interrupted() => {
+                    tracing::warn!(error = %e, "time-limited grants: the pass stopped, this replica no longer leads; nothing more was written")
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "time-limited grants: the pass failed; retrying later")
                 }

@@ -24,8 +24,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = mixpanel_rotator::error::exit_code(&e);
-            // The message and its causes on one line (no backtrace, whatever RUST_BACKTRACE).
-            eprintln!("Error: {:#}", anyhow::Error::from(e));
+            // The message and the causes it does not already say, on one line (no backtrace).
+            eprintln!("Error: {}", mixpanel_access::cause::chain(&e));
             ExitCode::from(code)
         }
     }

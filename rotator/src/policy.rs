@@ -163,11 +163,7 @@ mod tests {
             attempts: 3,
             retry_after: Some(Duration::from_secs(7)),
         });
-        let transport = api(ApiError::Transport {
-            route: "r",
-            url: "u".into(),
-            message: "refused".into(),
-        });
+        let transport = api(ApiError::unanswered("r", "u".into(), "refused"));
         let forbidden = api(ApiError::Forbidden {
             route: "r",
             message: "no".into(),

@@ -630,6 +630,7 @@ impl Scheduler {
                 .mirrored_at
                 .is_none_or(|t| now - t >= to_delta(engine.settings.mirror_interval));
             if stale {
+                lead.check()?;
                 engine.mirror(&e, None).await?;
                 report.mirrored += 1;
             }
@@ -639,6 +640,7 @@ impl Scheduler {
         if status != entry.status || reason != entry.status_reason {
             e.status = status;
             e.status_reason = reason;
+            lead.check()?;
             inventory::patch_fields(&engine.store, &e, &["status", "status_reason"]).await?;
         }
         Ok(e.next_rotation.or_else(|| e.due_date()))

@@ -1259,7 +1259,8 @@ async fn a_failed_scheduled_review_backs_off_and_moves_no_timestamp() {
 /// A credential that cannot see the whole organization (a service account below organization
 /// admin cannot read the audit log) gets no review at all, not a partial one: the error names
 /// the role needed. `review apply` against an API without the emulator-only route lists the
-/// REVOKE as manual and exits non-zero, the grant untouched.
+/// REVOKE as manual and exits 1 (it ran; a person must act), the grant untouched; the review
+/// that could not run exits 2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_weaker_credential_gets_no_partial_review_and_a_missing_route_is_manual() {
     let w = World::new().await;
@@ -1278,7 +1279,7 @@ async fn a_weaker_credential_gets_no_partial_review_and_a_missing_route_is_manua
             ],
         )
         .await;
-    assert!(!run.success, "{run:?}");
+    assert_eq!(run.code, Some(2), "could not run: {run:?}");
     assert!(run.stdout.is_empty(), "no partial report: {}", run.stdout);
     assert!(run.stderr.contains("admin"), "{}", run.stderr);
 
@@ -1319,10 +1320,11 @@ async fn a_weaker_credential_gets_no_partial_review_and_a_missing_route_is_manua
             )],
         )
         .await;
-    assert!(!run.success, "{run:?}");
+    assert_eq!(run.code, Some(1), "only a manual action left: {run:?}");
     assert!(run.stdout.contains("manual"), "{}", run.stdout);
     assert!(
-        run.stderr.contains("not carried out through the API"),
+        run.stderr
+            .contains("not carried out through the API (1 manual, 0 failed)"),
         "{}",
         run.stderr
     );
@@ -1389,6 +1391,120 @@ async fn a_failed_step_is_listed_and_a_rerun_keeps_the_first_run() {
         "{}",
         ok.stdout
     );
+}
+
+/// The grant book is the leader's work: written with check-and-set under the term's fencing
+/// token. The leader's term ends (its lease taken over) after it has revoked an expired grant
+/// in Mixpanel and before it writes the book (the `grant_book_write` pause): that write does not
+/// happen, the book still says `active`; the next term's pass finds the grant gone through the
+/// API and records it `revoked`, with its evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_leader_does_not_write_the_grant_book_and_the_next_leader_does() {
+    use mixpanel_access::vault::Lease;
+    let w = World::new().await;
+    let web = w.project("web").await;
+    member(&w, "cy@acme.example", OrgRole::Member, Some(1)).await;
+    let evidence = w.dir.path().join("evidence");
+    let ev = evidence.to_str().expect("utf-8");
+    let env = [
+        ("MIXPANEL_ROTATOR_EVIDENCE_DIR", ev),
+        ("MIXPANEL_ROTATOR_GRANT_CHECK_INTERVAL", "1s"),
+    ];
+    let p = web.to_string();
+    w.cli(
+        &[
+            "access",
+            "grant",
+            "cy@acme.example",
+            "--project",
+            &p,
+            "--role",
+            "admin",
+            "--for",
+            "2s",
+            "--ticket",
+            "IAM-40",
+            "--reason",
+            "incident",
+        ],
+        &env,
+    )
+    .await
+    .ok();
+    let held = || async {
+        w.admin
+            .granted_users(web)
+            .await
+            .expect("granted")
+            .iter()
+            .any(|g| g.email.as_str() == "cy@acme.example")
+    };
+    assert!(held().await);
+
+    let mut d = w.daemon(
+        "grants-0",
+        &[
+            env[0],
+            env[1],
+            ("MIXPANEL_ROTATOR_PAUSE_AT", "grant_book_write:6000"),
+        ],
+    );
+    d.wait_http().await;
+    wait_for(
+        "the leader paused before the book write",
+        Duration::from_secs(40),
+        || async {
+            d.log_text()
+                .contains("MIXPANEL_ROTATOR_PAUSE_AT=grant_book_write")
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(!held().await, "revoked in Mixpanel before the book write");
+    // Take the lease over (a restart of the same holder gets a new fencing token): the paused
+    // pass now belongs to a term that is over.
+    let stolen = Lease::acquire(&w.store, "grants-0", Duration::from_secs(3))
+        .await
+        .expect("vault")
+        .expect("the lease, taken over");
+    drop(stolen);
+    wait_for(
+        "the deposed pass refused",
+        Duration::from_secs(40),
+        || async {
+            d.log_text()
+                .contains("this replica no longer leads; nothing more was written")
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        grant_status(&w, "IAM-40-1").await.as_deref(),
+        Some("active"),
+        "the deposed leader wrote the grant book:\n{}",
+        d.log_text()
+    );
+    wait_for(
+        "the next leader's record",
+        Duration::from_secs(60),
+        || async {
+            (grant_status(&w, "IAM-40-1").await.as_deref() == Some("revoked")).then_some(())
+        },
+    )
+    .await;
+    let summary = std::fs::read_to_string(
+        evidence
+            .join(Utc::now().format("%Y").to_string())
+            .join("IAM-40")
+            .join("summary.md"),
+    )
+    .expect("summary");
+    assert!(summary.contains("Status: **revoked**"), "{summary}");
+    assert!(
+        summary.contains("no longer held (verified by a read)"),
+        "{summary}"
+    );
+    d.terminate().await;
 }
 
 async fn metrics_text(url: &str) -> Option<String> {

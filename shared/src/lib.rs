@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod cause;
 pub mod csv_cells;
 pub mod governance;
 pub mod inventory;

@@ -12,6 +12,7 @@
 //! The scenarios that cross binaries live in this crate's `tests/`.
 
 pub mod emulator;
+pub mod errors;
 pub mod openbao;
 pub mod prometheus;
 pub mod terraform;

@@ -112,7 +112,7 @@ pub async fn grant(config: Config, args: GrantArgs) -> Result<()> {
         attempts: 0,
     };
     book.grants.push(g.clone());
-    grants::save(&store, &book, version).await?;
+    grants::save(&store, &book, version, grants::Writer::Command).await?;
     let digest = grants::write_evidence(&config, &store, &g, "access_grant", None).await?;
     out_line(&format!(
         "granted {} until {} (grant {}, verified by a read); the daemon's leader revokes it then. Evidence digest: {digest}",
@@ -183,7 +183,16 @@ pub async fn revoke(config: Config, id: &str, reason: Option<String>) -> Result<
     if let (Ended::Revoked(d), Some(r)) = (&mut ended, &reason) {
         d.push_str(&format!("; ended early: {r}"));
     }
-    let g = grants::record_end(&config, &store, id, &ended, "access_revoke", None).await?;
+    let g = grants::record_end(
+        &config,
+        &store,
+        id,
+        &ended,
+        "access_revoke",
+        None,
+        grants::Writer::Command,
+    )
+    .await?;
     match ended {
         Ended::Revoked(d) => {
             out_line(&format!("{id}: {d}"));

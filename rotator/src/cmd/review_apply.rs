@@ -255,11 +255,19 @@ pub async fn apply_cmd(
         "evidence digest (SHA-256 of SHA256SUMS, recorded in the Vault journal of {ticket} as run {}): {digest}",
         me.n
     ));
+    let failed = applied.iter().filter(|a| a.result == "failed").count();
+    let message = format!(
+        "{open} decision action(s) were not carried out through the API ({} manual, {failed} failed): see {}/summary.md",
+        open - failed,
+        dir.display()
+    );
+    if failed > 0 {
+        // An action that was tried and could not be carried out: exit 2.
+        return Err(RotatorError::Invalid(message));
+    }
     if open > 0 {
-        return Err(RotatorError::Invalid(format!(
-            "{open} decision action(s) were not carried out through the API (manual or failed): see {}/summary.md",
-            dir.display()
-        )));
+        // It ran to the end; what is left is for a person in the web app: exit 1.
+        return Err(RotatorError::Attention(message));
     }
     Ok(())
 }

@@ -88,6 +88,7 @@ pub async fn run_daemon(config: Config) -> Result<()> {
         store.clone(),
         api.clone(),
         metrics.clone(),
+        elector.subscribe(),
         shutdown.clone(),
     ));
     elector

@@ -126,6 +126,8 @@ impl<S: RotationStore, A: RotationApi> Engine<S, A> {
         }
         let cas = existing.map(|(_, v)| v).unwrap_or(0);
         if !self.can_rotate(entry.kind) {
+            // The reads above may have outlived the term: no write after it.
+            lead.check()?;
             let status = self
                 .steps()
                 .mirror(&entry, req.reason.as_deref().map(|r| (req.trigger, r)))
@@ -166,7 +168,9 @@ impl<S: RotationStore, A: RotationApi> Engine<S, A> {
             j.old_sa_id = old_id;
             j.old_username = old_username;
         }
-        // The status first: an entry marked rotating without an open journal is harmless.
+        // The status first: an entry marked rotating without an open journal is harmless. Not
+        // after the term ended, though (the reads above may have outlived it).
+        lead.check()?;
         self.mark_rotating(&entry, &j).await?;
         let mut fj = FencedJournal::at(name, j, cas, lead);
         fj.save(&self.store).await?;

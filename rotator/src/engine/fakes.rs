@@ -205,6 +205,9 @@ pub struct Org {
     /// The next accounts are created as consumers whatever the request says (a successor
     /// whose access differs).
     pub create_as_consumer: bool,
+    /// When this operation is called, the term whose cancellation token this is ends (a
+    /// renewal failing while the call is in flight); the call itself answers.
+    pub end_term_on: Option<(&'static str, tokio_util::sync::CancellationToken)>,
 }
 
 #[derive(Clone, Default)]
@@ -221,6 +224,9 @@ impl FakeApi {
     fn call(&self, op: &'static str) -> Result<std::sync::MutexGuard<'_, Org>, ApiError> {
         let mut o = self.org();
         o.calls.push(op);
+        if let Some((_, term)) = o.end_term_on.as_ref().filter(|(on, _)| *on == op) {
+            term.cancel();
+        }
         if let Some(i) = o.faults.iter().position(|(f, _)| *f == op) {
             let (_, e) = o.faults.remove(i).expect("the fault found");
             return Err(e);
@@ -328,10 +334,7 @@ impl RotationApi for FakeApi {
         serde_json::from_value(serde_json::json!({
             "user_id": 1, "user_email": "sa@example.com", "projects": projects
         }))
-        .map_err(|e| ApiError::Decode {
-            route: "me",
-            message: e.to_string(),
-        })
+        .map_err(|e| ApiError::decode("me", e.to_string()))
     }
     async fn project_call_with(
         &self,
@@ -457,10 +460,7 @@ impl RotationApi for FakeApi {
             "id": project.0, "name": "p", "domain": "d", "timezone_name": "UTC",
             "token": token, "secret": secret
         }))
-        .map_err(|e| ApiError::Decode {
-            route: "project_metadata",
-            message: e.to_string(),
-        })
+        .map_err(|e| ApiError::decode("project_metadata", e.to_string()))
     }
     async fn validate_project_credentials(
         &self,

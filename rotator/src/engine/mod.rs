@@ -23,6 +23,39 @@
 //! emulator): reset → journal (`created`) → validate (`tested`) → promote → `done`. Where it
 //! cannot (real Mixpanel), the current value is mirrored into Vault from the project's
 //! metadata, validated, and the entry is marked `manual_rotation_required` with the reason.
+//!
+//! ## A deposed leader writes nothing
+//!
+//! A term ([`Leadership`](crate::election::Leadership)) ends when a lease renewal fails or
+//! does not come back before the lease could expire (the renewal's budget is the time the lease
+//! is surely still ours), so it ends no later than the moment another replica could take the
+//! lease. Two checks guard the writes; each is "check, then act", so the window between them
+//! is one request:
+//!
+//! - *local* (`Leadership::check`, [`FencedJournal::still_fenced`]): has this term been
+//!   cancelled? No request. Before every write that the next leader can recover from.
+//! - *asked of Vault* ([`FencedJournal::verify_fencing`], and inside every fenced write: the
+//!   store refuses it unless the live lease carries the term's fencing token). Before every
+//!   write that cannot be undone and for every write of the leader's own records.
+//!
+//! | write | guard | if a deposed leader got through the window |
+//! |---|---|---|
+//! | journal (every phase, failures, retries) | [`FencedJournal`]: local check, then check-and-set under the fencing token | refused by Vault |
+//! | grant book (expired grants ended by the leader) | [`crate::grants::Writer::Leader`]: the same | refused by Vault |
+//! | membership snapshot | fenced state write (`triggers`) | refused by Vault |
+//! | create a service account | local, before the call | an orphan: its username is in the journal, the next leader deletes it |
+//! | add the new account to teams and project grants | local, before the adds | the new account is not promoted; the next leader adds again (idempotent) or deletes it as an orphan |
+//! | reset a project secret or token | local, before the call | the new value is read back from the project's metadata by the next leader |
+//! | promote (`creds/<name>` and its inventory fields, tokens beside secrets) | asked of Vault, then check-and-set | the journal write that follows is refused; the next leader finds the successor promoted and goes on |
+//! | delete an account (old, orphan, twin) | asked of Vault, before each delete | — |
+//! | inventory status, `last_used`, the mirror of a project secret | local, before the write (driver and `triggers`) | the same value the next leader writes (check-and-set, idempotent) |
+//!
+//! Reads after a lost term do no harm: they change nothing, and whatever is decided on them
+//! reaches Vault or Mixpanel only through the guards above. Steps themselves hold no leadership
+//! logic: they get the [`FencedJournal`] and call its guards before their writes; the driver
+//! checks the term between steps and before the writes it makes itself. Offboarding and
+//! `access` commands are one-shot and write with check-and-set only; so do the evidence run
+//! logs, which record what a run did after its fenced write.
 
 use std::sync::Arc;
 

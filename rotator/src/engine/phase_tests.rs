@@ -136,6 +136,24 @@ fn stored(w: &World) -> (ServiceAccountId, String) {
 
 /// The rotation left exactly one account of `etl`, the stored one, with the old one's
 /// access; the old one is gone.
+/// A world whose rotation of `NAME` stopped right after its journal recorded `created` (as a
+/// crash would leave it).
+async fn created_then_crashed() -> World {
+    let w = world();
+    w.engine.store.state().crash_after = Some(Phase::Created);
+    let _ = w.engine.rotate(NAME, &manual(), &lead(), true).await;
+    assert_eq!(journal_phase(&w, NAME), Phase::Created);
+    w
+}
+
+/// The new account's id, from the open journal.
+fn stored_new(w: &World) -> ServiceAccountId {
+    w.engine.store.state().journals[NAME]
+        .0
+        .new_sa_id
+        .expect("the journal records the new account")
+}
+
 fn assert_rotated(w: &World) {
     let (id, secret) = stored(w);
     assert_ne!(id, w.old, "the new account is stored");
@@ -387,12 +405,58 @@ async fn a_term_that_ended_stops_the_drive_before_any_call_or_write() {
     assert_eq!(w.engine.api.org().calls.len(), calls, "nothing called");
 }
 
+/// The term ends while a step reads (the `tested` step's team listing, a renewal failing
+/// meanwhile): the step makes no write after that read, to Mixpanel (no team add) or to Vault,
+/// and the next term finishes the rotation.
+#[tokio::test]
+async fn a_term_that_ends_during_a_read_makes_no_write_after_it() {
+    let w = created_then_crashed().await;
+    w.engine.store.state().crash_after = None;
+    // As at a crash right after `created`: the new account is not in the old one's team yet.
+    let new = stored_new(&w);
+    for t in &mut w.engine.api.org().teams {
+        t.service_accounts.retain(|a| *a != new);
+    }
+    let term = CancellationToken::new();
+    w.engine.api.org().end_term_on = Some(("list_teams", term.clone()));
+    let nowhere = VaultStore::new(VaultConfig::new(
+        "http://127.0.0.1:1",
+        VaultAuth::token("t"),
+    ))
+    .expect("a store config");
+    let ending = Leadership::new(TOKEN, "test", term, nowhere);
+    let writes = w.engine.store.state().writes;
+    let (lists, adds) = (
+        w.engine.api.calls("list_teams"),
+        w.engine.api.calls("add_service_accounts_to_team"),
+    );
+    let r = w.engine.drive(NAME, &ending, true).await;
+    assert!(r.as_ref().is_err_and(|e| e.is_interrupted()), "{r:?}");
+    assert!(
+        w.engine.api.calls("list_teams") > lists,
+        "the read happened"
+    );
+    assert_eq!(
+        w.engine.api.calls("add_service_accounts_to_team"),
+        adds,
+        "no Mixpanel write after the term ended"
+    );
+    assert_eq!(
+        w.engine.store.state().writes,
+        writes,
+        "no Vault write after the term ended"
+    );
+    assert_eq!(journal_phase(&w, NAME), Phase::Created);
+    // The next term resumes and finishes it.
+    w.engine.api.org().end_term_on = None;
+    w.engine.drive(NAME, &lead(), true).await.expect("finished");
+    assert_eq!(journal_phase(&w, NAME), Phase::Done);
+    assert_rotated(&w);
+}
+
 #[tokio::test]
 async fn a_lease_taken_by_another_replica_stops_the_rotation_without_writing() {
-    let w = world();
-    w.engine.store.state().crash_after = Some(Phase::Created);
-    let _ = w.engine.rotate(NAME, &manual(), &lead(), true).await;
-    assert_eq!(journal_phase(&w, NAME), Phase::Created);
+    let w = created_then_crashed().await;
     let (writes, version) = {
         let mut s = w.engine.store.state();
         s.crash_after = None;

@@ -300,7 +300,7 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
         &self,
         name: &str,
         entry: &InventoryEntry,
-        j: &Journal,
+        j: &FencedJournal<'_>,
         client: &A::Probe,
     ) -> Result<()> {
         let (new_id, _, _) = new_account(j)?;
@@ -405,7 +405,7 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
         &self,
         name: &str,
         entry: &InventoryEntry,
-        j: &Journal,
+        j: &FencedJournal<'_>,
         new_id: ServiceAccountId,
     ) -> Result<()> {
         let (mut missing, mut diffs) = (Vec::new(), Vec::new());
@@ -433,12 +433,15 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
     async fn add_missing(
         &self,
         name: &str,
-        j: &Journal,
+        j: &FencedJournal<'_>,
         new_id: ServiceAccountId,
         missing: &[ProjectRoleGrant],
         diffs: &mut Vec<String>,
     ) -> Result<()> {
         if !missing.is_empty() {
+            // A write to Mixpanel: not after the term ended (the grants go to the new account,
+            // which the next leader finishes or deletes as an orphan).
+            j.still_fenced()?;
             let adds: Vec<_> = missing
                 .iter()
                 .map(|g| {
@@ -493,6 +496,8 @@ impl<S: RotationStore, A: RotationApi> Steps<'_, S, A> {
                 })
                 .collect();
             if !joins.is_empty() {
+                // A write to Mixpanel: not after the term ended (see `add_missing`).
+                j.still_fenced()?;
                 // All at once (one round trip, not one per team), then one listing reads every
                 // team back.
                 let adds: Vec<_> = joins
@@ -1044,7 +1049,7 @@ fn role_diff(p: ProjectId, o: Option<ProjectRole>, n: Option<ProjectRole>) -> St
 fn joined(
     r: std::result::Result<std::result::Result<(), ApiError>, tokio::task::JoinError>,
 ) -> std::result::Result<(), ApiError> {
-    r.unwrap_or_else(|e| Err(ApiError::Config(format!("the request's task failed: {e}"))))
+    r.unwrap_or_else(|e| Err(ApiError::local("the request's task failed", e)))
 }
 
 /// Grants of a successor made together of which some failed: one failure alone is the API's

@@ -145,11 +145,9 @@ where
                 .map(|i| tokio::spawn(send(key.clone(), vec![i])))
                 .collect();
             for (w, single) in waiters.into_iter().zip(singles) {
-                let r = single.await.unwrap_or_else(|e| {
-                    Err(ApiError::Config(format!(
-                        "a batched request failed to run: {e}"
-                    )))
-                });
+                let r = single
+                    .await
+                    .unwrap_or_else(|e| Err(ApiError::local("a batched request failed to run", e)));
                 let _ = w.send(r);
             }
         }
@@ -162,12 +160,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn maybe() -> ApiError {
-        ApiError::MaybeApplied {
-            route: "add_teams",
-            status: Some(502),
-            cause: "lost".into(),
-            check: "list the teams",
-        }
+        ApiError::maybe_applied("add_teams", Some(502), "lost", "list the teams")
     }
 
     #[tokio::test]

@@ -28,8 +28,9 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use super::batch::Batcher;
-use super::error::ApiError;
+use super::error::{transport_message, ApiError};
 use super::wire::{self, route_named, Endpoint, NoBody, PathArgs, Route, RouteStatus};
+use crate::cause::Cause;
 use crate::model::{
     AuditEvent, CreatedServiceAccount, DataResidency, Email, Member, OrgId, OrgRole, Project,
     ProjectId, ProjectRole, ProjectRoleGrant, ProjectServiceAccount, ServiceAccount,
@@ -299,7 +300,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("mixpanel-access/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ApiError::Config(format!("could not build the HTTP client: {e}")))?;
+            .map_err(|e| ApiError::local("could not build the HTTP client", e))?;
         let host = config.base_url.host_str().unwrap_or("");
         let real_mixpanel = host == "mixpanel.com" || host.ends_with(".mixpanel.com");
         Ok(Client {
@@ -402,7 +403,7 @@ impl Client {
             None => self.inner.config.base_url.as_str().to_string(),
         };
         let joined = format!("{}{}", base.trim_end_matches('/'), path);
-        Url::parse(&joined).map_err(|e| ApiError::Config(format!("bad URL {joined}: {e}")))
+        Url::parse(&joined).map_err(|e| ApiError::local(format!("bad URL {joined}"), e))
     }
 
     /// Remembers the hosts of projects named by a listing. Credentials go only to the base
@@ -554,7 +555,7 @@ impl Client {
                 url,
                 e.is_connect() || *method == Method::GET,
                 None,
-                &e,
+                e,
             )
         })?;
         if let Ok(mut since) = self.inner.unreachable_since.lock() {
@@ -564,7 +565,7 @@ impl Client {
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| {
             let status = Some(status.as_u16());
-            self.transport_failure(route, url, *method == Method::GET, status, &e)
+            self.transport_failure(route, url, *method == Method::GET, status, e)
         })?;
         if status.is_success() {
             return Ok(bytes.to_vec());
@@ -580,22 +581,19 @@ impl Client {
         url: &Url,
         replayable: bool,
         status: Option<u16>,
-        e: &reqwest::Error,
+        e: reqwest::Error,
     ) -> Failure {
+        let unreachable = e.is_connect();
         let error = match wire::creates_new(route).filter(|_| !replayable) {
-            Some(check) => ApiError::MaybeApplied {
+            Some(check) => ApiError::maybe_applied(
                 route,
                 status,
-                cause: format!("the answer was lost ({})", transport_message(e)),
+                format!("the answer was lost ({})", transport_message(&e)),
                 check,
-            },
-            None => ApiError::Transport {
-                route,
-                url: redact_url(url),
-                message: transport_message(e),
-            },
+            )
+            .with_source(Cause::reqwest(e)),
+            None => ApiError::transport(route, redact_url(url), e),
         };
-        let unreachable = e.is_connect();
         if unreachable {
             if let Ok(mut since) = self.inner.unreachable_since.lock() {
                 since.get_or_insert_with(std::time::Instant::now);
@@ -669,12 +667,12 @@ impl Client {
             }),
             // On a create settled by a lookup, a 503 or a 429 is not taken for proof that
             // nothing happened (a gateway may answer so after the write): looked up first.
-            s @ (429 | 503) if lookup::looked_up(route) => plain(ApiError::MaybeApplied {
+            s @ (429 | 503) if lookup::looked_up(route) => plain(ApiError::maybe_applied(
                 route,
-                status: Some(s),
-                cause: format!("Mixpanel answered HTTP {s}: {message}"),
-                check: wire::creates_new(route).unwrap_or_default(),
-            }),
+                Some(s),
+                format!("Mixpanel answered HTTP {s}: {message}"),
+                wire::creates_new(route).unwrap_or_default(),
+            )),
             429 => {
                 let retry_after = headers
                     .get(RETRY_AFTER)
@@ -695,12 +693,12 @@ impl Client {
             // A create that failed past the point of no return may have been carried out:
             // only 503 (service unavailable) says it was not.
             s if status.is_server_error() && s != 503 && wire::creates_new(route).is_some() => {
-                plain(ApiError::MaybeApplied {
+                plain(ApiError::maybe_applied(
                     route,
-                    status: Some(s),
-                    cause: format!("Mixpanel answered HTTP {s}: {message}"),
-                    check: wire::creates_new(route).unwrap_or_default(),
-                })
+                    Some(s),
+                    format!("Mixpanel answered HTTP {s}: {message}"),
+                    wire::creates_new(route).unwrap_or_default(),
+                ))
             }
             s if status.is_server_error() => Failure {
                 error: ApiError::Server {
@@ -748,12 +746,9 @@ impl Client {
         let route = &endpoint.route;
         let body = request
             .payload()
-            .map_err(|e| ApiError::Config(format!("could not encode the request: {e}")))?;
+            .map_err(|e| ApiError::local("could not encode the request", e))?;
         let bytes = self.send_bytes(route, args, body).await?;
-        Resp::decode(&bytes).map_err(|message| ApiError::Decode {
-            route: route.name,
-            message,
-        })
+        Resp::decode(&bytes).map_err(|e| ApiError::undecodable(route.name, e))
     }
 
     async fn send_bytes(
@@ -1688,20 +1683,14 @@ impl Client {
                 return Ok(page_no);
             }
             let Some(oldest) = page.results.iter().filter_map(|e| e.created).min() else {
-                return Err(ApiError::Decode {
-                    route: route.name,
-                    message: format!(
+                return Err(ApiError::decode(route.name, format!(
                         "page {page_no} of the audit log says more entries follow, but none of its entries has a `created` time to page on: stopped without reading the log to its end"
-                    ),
-                });
+                    )));
             };
             if fresh.is_empty() {
-                return Err(ApiError::Decode {
-                    route: route.name,
-                    message: format!(
+                return Err(ApiError::decode(route.name, format!(
                         "page {page_no} of the audit log holds only entries of {oldest} already read, so paging by time cannot get past that instant: stopped without reading the log to its end; narrow the query (types, project_ids, created_gte) and try again"
-                    ),
-                });
+                    )));
             }
             if q.created_lte != Some(oldest) {
                 edge.clear();
@@ -1714,12 +1703,9 @@ impl Client {
             );
             q.created_lte = Some(oldest);
         }
-        Err(ApiError::Decode {
-            route: route.name,
-            message: format!(
+        Err(ApiError::decode(route.name, format!(
                 "the audit log goes on past {max_pages} pages: stopped at the page cap without reading it to its end; narrow the query (created_gte, types, project_ids) and try again"
-            ),
-        })
+            )))
     }
 
     /// One page of a project's audit log (`POST /api/app/projects/{project}/audit-logs`).
@@ -1826,7 +1812,7 @@ fn http_method(method: wire::Method) -> Method {
 fn json<T: Serialize + ?Sized>(body: &T) -> Result<Body, ApiError> {
     serde_json::to_vec(body)
         .map(Body::Json)
-        .map_err(|e| ApiError::Config(format!("could not encode the request: {e}")))
+        .map_err(|e| ApiError::local("could not encode the request", e))
 }
 
 fn check_updated(route: &'static Route, updated: wire::Updated) -> Result<(), ApiError> {
@@ -1867,17 +1853,8 @@ fn out_of_budget(route: &'static str, method: &Method, url: String, budget: Dura
         budget.as_secs()
     );
     match wire::creates_new(route).filter(|_| *method != Method::GET) {
-        Some(check) => ApiError::MaybeApplied {
-            route,
-            status: None,
-            cause: format!("{message} ({url})"),
-            check,
-        },
-        None => ApiError::Transport {
-            route,
-            url,
-            message,
-        },
+        Some(check) => ApiError::maybe_applied(route, None, format!("{message} ({url})"), check),
+        None => ApiError::unanswered(route, url, message),
     }
 }
 
@@ -1889,24 +1866,6 @@ fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
-fn transport_message(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut msg = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "connection failed".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1916,7 +1875,7 @@ mod tests {
         bytes: &[u8],
     ) -> Result<T, ApiError> {
         use wire::Response;
-        wire::Results::<T>::decode(bytes).map_err(|message| ApiError::Decode { route, message })
+        wire::Results::<T>::decode(bytes).map_err(|e| ApiError::undecodable(route, e))
     }
 
     fn g(id: u64, role: ProjectRole) -> ProjectRoleGrant {

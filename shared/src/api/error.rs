@@ -1,6 +1,13 @@
 //! Typed errors of the API client. Each message says what the user should do.
+//!
+//! A variant that wraps another error (the `reqwest` error of a request with no answer, the
+//! `serde_json` error of a body that could not be encoded, a URL that could not be parsed) keeps
+//! it as its `source()`, a [`Cause`]; its message keeps the cause's words too, so one line says
+//! it all. A message Mixpanel sent (an error body) is data, kept as a `String`.
 
 use std::time::Duration;
+
+use crate::cause::Cause;
 
 /// What went wrong talking to Mixpanel (or the emulator).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -73,6 +80,9 @@ pub enum ApiError {
         status: Option<u16>,
         cause: String,
         check: &'static str,
+        /// The error that lost the answer, when there was one.
+        #[source]
+        source: Option<Cause>,
     },
 
     /// A 3xx answer: never followed, since a redirected POST may be replayed as a GET.
@@ -96,6 +106,10 @@ pub enum ApiError {
         route: &'static str,
         url: String,
         message: String,
+        /// The `reqwest` error (without its URL), when the request itself failed rather than
+        /// its time budget.
+        #[source]
+        source: Option<Cause>,
     },
 
     /// The answer did not have the expected shape.
@@ -103,14 +117,107 @@ pub enum ApiError {
     Decode {
         route: &'static str,
         message: String,
+        /// The decoder's error, when one was kept.
+        #[source]
+        source: Option<Cause>,
     },
 
     /// The client is misconfigured or was asked something impossible.
     #[error("{0}")]
     Config(String),
+
+    /// The client could not do its own part of a call (build its HTTP client, parse a URL,
+    /// encode a request, run a task): `what` was being done, `source` is why it failed.
+    #[error("{what}: {source}")]
+    Local {
+        what: String,
+        #[source]
+        source: Cause,
+    },
 }
 
 impl ApiError {
+    /// A request to `url` that got no answer: `error` is kept as the source, without its URL
+    /// (`url` is given redacted).
+    pub fn transport(route: &'static str, url: String, error: reqwest::Error) -> Self {
+        ApiError::Transport {
+            route,
+            url,
+            message: transport_message(&error),
+            source: Some(Cause::reqwest(error)),
+        }
+    }
+
+    /// A call that got no answer for a reason that is no error value (its time budget ran
+    /// out): `message` says which.
+    pub fn unanswered(route: &'static str, url: String, message: impl Into<String>) -> Self {
+        ApiError::Transport {
+            route,
+            url,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A create whose outcome is unknown; `cause` says why, `check` how to find out. Give the
+    /// underlying error with [`with_source`](Self::with_source).
+    pub fn maybe_applied(
+        route: &'static str,
+        status: Option<u16>,
+        cause: impl Into<String>,
+        check: &'static str,
+    ) -> Self {
+        ApiError::MaybeApplied {
+            route,
+            status,
+            cause: cause.into(),
+            check,
+            source: None,
+        }
+    }
+
+    /// An answer of `route` that did not have the expected shape.
+    pub fn decode(route: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Decode {
+            route,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An answer of `route` that did not decode, the decoder's error kept as the source.
+    pub fn undecodable(route: &'static str, error: super::wire::DecodeError) -> Self {
+        ApiError::Decode {
+            route,
+            message: error.message,
+            source: Some(Cause::new(error.source)),
+        }
+    }
+
+    /// The client's own part of a call failed: while doing `what`, because of `error`.
+    pub fn local(
+        what: impl Into<String>,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ApiError::Local {
+            what: what.into(),
+            source: Cause::new(error),
+        }
+    }
+
+    /// The same error with `source` as its cause, on the variants that keep one
+    /// ([`Transport`](Self::Transport), [`MaybeApplied`](Self::MaybeApplied),
+    /// [`Decode`](Self::Decode)); the others are returned as they are.
+    pub fn with_source(mut self, cause: Cause) -> Self {
+        match &mut self {
+            ApiError::Transport { source, .. }
+            | ApiError::MaybeApplied { source, .. }
+            | ApiError::Decode { source, .. } => *source = Some(cause),
+            _ => {}
+        }
+        self
+    }
+
     /// The HTTP status behind the error, where there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -142,4 +249,24 @@ impl ApiError {
                 | ApiError::MaybeApplied { .. }
         )
     }
+}
+
+/// What went wrong with a request that got no answer, in words: the kind, then each source
+/// (the `reqwest` error's own text names the URL, which the variant gives redacted).
+pub(crate) fn transport_message(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut msg = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
 }

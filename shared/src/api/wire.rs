@@ -422,9 +422,10 @@ impl<Req, Resp> Deref for Endpoint<Req, Resp> {
 }
 
 impl<Req, Resp: Response> Endpoint<Req, Resp> {
-    /// An answer of this route decoded as its response type says.
+    /// An answer of this route decoded as its response type says; the error names the JSON
+    /// path and what was there.
     pub fn decode(&self, bytes: &[u8]) -> Result<Resp::Output, String> {
-        Resp::decode(bytes)
+        Resp::decode(bytes).map_err(|e| e.message)
     }
 }
 
@@ -443,7 +444,7 @@ pub fn decode_answer(name: &str, bytes: &[u8]) -> Option<Result<(), String>> {
             endpoint: &Endpoint<Req, Resp>,
         ) {
             if self.out.is_none() && endpoint.route.name == self.name {
-                self.out = Some(Resp::decode(self.bytes).map(|_| ()));
+                self.out = Some(Resp::decode(self.bytes).map(|_| ()).map_err(|e| e.message));
             }
         }
     }
@@ -467,7 +468,7 @@ pub enum Payload {
 
 /// A route's request type: how it is encoded.
 pub trait RequestBody {
-    fn payload(&self) -> Result<Payload, String>;
+    fn payload(&self) -> Result<Payload, serde_json::Error>;
     /// The body as JSON, for checks against a schema; `None` for no body or a form.
     fn to_json(&self) -> Option<serde_json::Value>;
 }
@@ -477,7 +478,7 @@ pub trait RequestBody {
 pub struct NoBody;
 
 impl RequestBody for NoBody {
-    fn payload(&self) -> Result<Payload, String> {
+    fn payload(&self) -> Result<Payload, serde_json::Error> {
         Ok(Payload::Empty)
     }
     fn to_json(&self) -> Option<serde_json::Value> {
@@ -488,8 +489,8 @@ impl RequestBody for NoBody {
 macro_rules! json_bodies {
     ($($t:ty),* $(,)?) => {$(
         impl RequestBody for $t {
-            fn payload(&self) -> Result<Payload, String> {
-                serde_json::to_vec(self).map(Payload::Json).map_err(|e| e.to_string())
+            fn payload(&self) -> Result<Payload, serde_json::Error> {
+                serde_json::to_vec(self).map(Payload::Json)
             }
             fn to_json(&self) -> Option<serde_json::Value> {
                 serde_json::to_value(self).ok()
@@ -531,7 +532,7 @@ json_bodies!(
 
 /// `POST /projects/update/{id}` is form-encoded upstream.
 impl RequestBody for UpdateProjectForm {
-    fn payload(&self) -> Result<Payload, String> {
+    fn payload(&self) -> Result<Payload, serde_json::Error> {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in [
             ("name", &self.name),
@@ -553,7 +554,21 @@ impl RequestBody for UpdateProjectForm {
 pub trait Response {
     type Output;
     /// The answer's bytes decoded; an error names the JSON path and what was there.
-    fn decode(bytes: &[u8]) -> Result<Self::Output, String>;
+    fn decode(bytes: &[u8]) -> Result<Self::Output, DecodeError>;
+}
+
+/// An answer that does not decode: `message` names the JSON path and what was there, `source`
+/// is the JSON decoder's error.
+#[derive(Debug)]
+pub struct DecodeError {
+    pub message: String,
+    pub source: serde_json::Error,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// The `results` of `{"status":"ok","results":T}` (a body without the envelope is taken as
@@ -575,6 +590,13 @@ pub fn decode_value<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
     prefix: &str,
 ) -> Result<T, String> {
+    decode_at(value, prefix).map_err(|e| e.message)
+}
+
+fn decode_at<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, DecodeError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let at = match (prefix.is_empty(), path.as_str()) {
@@ -583,43 +605,50 @@ pub fn decode_value<T: serde::de::DeserializeOwned>(
             (true, p) => p.to_string(),
             (false, p) => format!("{prefix}.{p}"),
         };
-        format!("unexpected answer at {at}: {}", e.into_inner())
+        let source = e.into_inner();
+        DecodeError {
+            message: format!("unexpected answer at {at}: {source}"),
+            source,
+        }
     })
 }
 
-fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, String> {
-    serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))
+fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, DecodeError> {
+    serde_json::from_slice(bytes).map_err(|source| DecodeError {
+        message: format!("not JSON: {source}"),
+        source,
+    })
 }
 
 impl<T: serde::de::DeserializeOwned> Response for Results<T> {
     type Output = T;
-    fn decode(bytes: &[u8]) -> Result<T, String> {
+    fn decode(bytes: &[u8]) -> Result<T, DecodeError> {
         match parse_json(bytes)? {
             serde_json::Value::Object(mut m) if m.contains_key("results") => {
-                decode_value(m.remove("results").unwrap_or_default(), "results")
+                decode_at(m.remove("results").unwrap_or_default(), "results")
             }
-            other => decode_value(other, ""),
+            other => decode_at(other, ""),
         }
     }
 }
 
 impl<T: serde::de::DeserializeOwned> Response for Whole<T> {
     type Output = T;
-    fn decode(bytes: &[u8]) -> Result<T, String> {
-        decode_value(parse_json(bytes)?, "")
+    fn decode(bytes: &[u8]) -> Result<T, DecodeError> {
+        decode_at(parse_json(bytes)?, "")
     }
 }
 
 impl Response for Ignored {
     type Output = ();
-    fn decode(_: &[u8]) -> Result<(), String> {
+    fn decode(_: &[u8]) -> Result<(), DecodeError> {
         Ok(())
     }
 }
 
 impl Response for Raw {
     type Output = Vec<u8>;
-    fn decode(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    fn decode(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
         Ok(bytes.to_vec())
     }
 }
@@ -2411,7 +2440,7 @@ mod tests {
             .collect();
         assert_eq!(ids, [Some(3), None, Some(7)]);
         let bad = br#"{"status":"ok","results":{"user_id":1,"user_email":"a","projects":{"9":{"name":"a","organization_id":1,"domain":"mixpanel.com","timezone":"UTC","role":{"id":"owner"}}}}}"#;
-        let err = <Results<Me> as Response>::decode(bad).unwrap_err();
+        let err = <Results<Me> as Response>::decode(bad).unwrap_err().message;
         assert!(err.contains("results.projects.9.role.id"), "{err}");
         assert!(err.contains("\"owner\""), "{err}");
     }

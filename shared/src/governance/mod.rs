@@ -265,8 +265,7 @@ impl Snapshot {
             launch(&mut set, id);
         }
         while let Some(joined) = set.join_next().await {
-            let (id, g) =
-                joined.map_err(|e| ApiError::Config(format!("a grant read stopped: {e}")))??;
+            let (id, g) = joined.map_err(|e| ApiError::local("a grant read stopped", e))??;
             grants.insert(id, g);
             if let Some(next) = pending.next() {
                 launch(&mut set, next);

@@ -181,10 +181,13 @@ impl VaultConfig {
     pub fn validate(&self) -> Result<url::Url, VaultError> {
         let bad = |m: String| VaultError::BadConfig(m);
         let url = url::Url::parse(self.address.trim()).map_err(|e| {
-            bad(format!(
-                "address \"{}\" is not a URL ({e}); use http(s)://host:port",
-                self.address
-            ))
+            VaultError::setup(
+                format!(
+                    "address \"{}\" is not a URL ({e}); use http(s)://host:port",
+                    self.address
+                ),
+                e,
+            )
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(bad(format!(

@@ -1,14 +1,27 @@
 //! Typed errors of the Vault store. Each message says what went wrong and what to do about it;
 //! none ever contains a secret.
+//!
+//! A variant that wraps another error (the HTTP client's, a JSON decoder's, a file read's, a
+//! nested [`VaultError`]) keeps it as its `source()`, a [`Cause`]; its message keeps the
+//! cause's words too. What the server said (an error body) is data, kept as a `String`. The
+//! token travels in the `X-Vault-Token` header, never in a URL, so no cause carries it.
 
 use std::error::Error as StdError;
+
+use crate::cause::Cause;
 
 /// What went wrong talking to Vault/OpenBao.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum VaultError {
     /// The server could not be reached (connection refused, DNS, TLS, timeout).
     #[error("Vault at {address} is unreachable: {reason}; check the address, the network and that the server is running")]
-    Unreachable { address: String, reason: String },
+    Unreachable {
+        address: String,
+        reason: String,
+        /// The HTTP client's error.
+        #[source]
+        source: Option<Cause>,
+    },
 
     /// The server is sealed.
     #[error("Vault at {address} is sealed: unseal it (`bao operator unseal` / `vault operator unseal`) and retry")]
@@ -39,13 +52,29 @@ pub enum VaultError {
     #[error("invalid Vault configuration: {0}")]
     BadConfig(String),
 
+    /// The configuration cannot work, because of `source` (a URL that does not parse, an HTTP
+    /// client that cannot be built with these settings); `message` says so in words, the
+    /// cause's included.
+    #[error("invalid Vault configuration: {message}")]
+    Setup {
+        message: String,
+        #[source]
+        source: Cause,
+    },
+
     /// A value given to the store is not acceptable (a name, a metadata value...).
     #[error("invalid input for {path}: {reason}")]
     InvalidInput { path: String, reason: String },
 
     /// Logging in (AppRole, Kubernetes) or renewing the token failed.
     #[error("Vault authentication via {method} failed: {reason}")]
-    Auth { method: String, reason: String },
+    Auth {
+        method: String,
+        reason: String,
+        /// What failed underneath (the login request, the token file read).
+        #[source]
+        source: Option<Cause>,
+    },
 
     /// The server answered something this store cannot read.
     #[error("unexpected answer from Vault to {method} {path}: {reason}")]
@@ -53,6 +82,9 @@ pub enum VaultError {
         method: String,
         path: String,
         reason: String,
+        /// The decoder's error.
+        #[source]
+        source: Option<Cause>,
     },
 
     /// Any other error status.
@@ -66,6 +98,64 @@ pub enum VaultError {
 }
 
 impl VaultError {
+    /// The server at `address` could not be reached because of `error`, kept as the source
+    /// (a `reqwest::Error` without its URL).
+    pub fn unreachable(
+        address: impl Into<String>,
+        error: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        VaultError::Unreachable {
+            address: address.into(),
+            reason: chain(&error),
+            source: Some(Cause::new(error)),
+        }
+    }
+
+    /// The answer to `method path` could not be read: `reason` says why.
+    pub fn decode(
+        method: impl Into<String>,
+        path: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        VaultError::Decode {
+            method: method.into(),
+            path: path.into(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// Logging in or renewing via `method` failed: `reason` says why.
+    pub fn auth(method: impl Into<String>, reason: impl Into<String>) -> Self {
+        VaultError::Auth {
+            method: method.into(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// The configuration cannot work because of `error`; `message` says so, its words
+    /// included.
+    pub fn setup(message: impl Into<String>, error: impl StdError + Send + Sync + 'static) -> Self {
+        VaultError::Setup {
+            message: message.into(),
+            source: Cause::new(error),
+        }
+    }
+
+    /// The same error with `cause` as its source, on the variants that keep one
+    /// ([`Unreachable`](Self::Unreachable), [`Auth`](Self::Auth), [`Decode`](Self::Decode));
+    /// the others are returned as they are.
+    pub fn with_source(mut self, cause: Cause) -> Self {
+        match &mut self {
+            VaultError::Unreachable { source, .. }
+            | VaultError::Auth { source, .. }
+            | VaultError::Decode { source, .. } => *source = Some(cause),
+            _ => {}
+        }
+        self
+    }
+
     /// Whether this is a check-and-set conflict.
     pub fn is_cas_mismatch(&self) -> bool {
         matches!(self, VaultError::CasMismatch { .. })
@@ -93,17 +183,4 @@ pub(crate) fn capability_for(method: &str, create: bool) -> &'static str {
     }
 }
 
-/// The text of an error and its sources, joined with ": ".
-pub(crate) fn chain(e: &(dyn StdError + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
-}
+pub(crate) use crate::cause::chain;

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::journal::FencingToken;
 use super::store::{Area, VaultStore};
 use super::VaultError;
+use crate::cause::Cause;
 
 /// The lease's name under `locks/`.
 pub const LEADER_LOCK: &str = "leader";
@@ -173,10 +174,13 @@ fn parse_record(
     path: &str,
     data: serde_json::Value,
 ) -> Result<LeaseRecord, VaultError> {
-    serde_json::from_value(data).map_err(|e| VaultError::Decode {
-        method: "GET".into(),
-        path: store.data_policy_path(path),
-        reason: format!("not a lease record: {e}"),
+    serde_json::from_value(data).map_err(|e| {
+        VaultError::decode(
+            "GET",
+            store.data_policy_path(path),
+            format!("not a lease record: {e}"),
+        )
+        .with_source(Cause::new(e))
     })
 }
 

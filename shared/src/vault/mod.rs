@@ -46,6 +46,7 @@ pub use store::{
     KvMetadata, ServerHealth, TokenRenewal, VaultStore, VersionInfo, DEFAULT_MAX_VERSIONS,
 };
 
+use crate::cause::Cause;
 use crate::inventory::{InventoryEntry, InventoryError};
 
 /// The request doorbell's name under `locks/`.
@@ -83,10 +84,12 @@ impl VaultStore {
         let Some((data, info)) = self.kv_read(&path, version).await? else {
             return Ok(None);
         };
-        let cred = Credential::from_data(&data).map_err(|reason| VaultError::Decode {
-            method: "GET".into(),
-            path: self.data_policy_path(&path),
-            reason: format!("not a credential: {reason}"),
+        let cred = Credential::from_data(&data).map_err(|reason| {
+            VaultError::decode(
+                "GET",
+                self.data_policy_path(&path),
+                format!("not a credential: {reason}"),
+            )
         })?;
         Ok(Some((cred, info)))
     }
@@ -281,10 +284,13 @@ impl VaultStore {
         let Some((data, info)) = self.kv_read(&path, None).await? else {
             return Ok(None);
         };
-        let doc = serde_json::from_value(data).map_err(|e| VaultError::Decode {
-            method: "GET".into(),
-            path: self.data_policy_path(&path),
-            reason: format!("not a {}: {e}", std::any::type_name::<T>()),
+        let doc = serde_json::from_value(data).map_err(|e| {
+            VaultError::decode(
+                "GET",
+                self.data_policy_path(&path),
+                format!("not a {}: {e}", std::any::type_name::<T>()),
+            )
+            .with_source(Cause::new(e))
         })?;
         Ok(Some((doc, info.version)))
     }

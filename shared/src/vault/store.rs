@@ -19,6 +19,7 @@ use vaultrs::error::ClientError;
 use super::config::header_safe;
 use super::error::{capability_for, chain};
 use super::{VaultAuth, VaultConfig, VaultError};
+use crate::cause::Cause;
 
 /// `max_versions` set on credentials and journals when they are first written.
 pub const DEFAULT_MAX_VERSIONS: u64 = 20;
@@ -293,7 +294,7 @@ impl VaultStore {
         };
         let settings = settings_for(&config, &address, token)?;
         let client = VaultClient::new(settings).map_err(|e| {
-            VaultError::BadConfig(format!("cannot build the HTTP client: {}", chain(&e)))
+            VaultError::setup(format!("cannot build the HTTP client: {}", chain(&e)), e)
         })?;
         let http = client.http.http.clone();
         Ok(VaultStore {
@@ -421,10 +422,7 @@ impl VaultStore {
         let method = self.inner.config.auth.method().to_string();
         let auth_err = |e: VaultError| match e {
             e @ (VaultError::Unreachable { .. } | VaultError::Sealed { .. }) => e,
-            e => VaultError::Auth {
-                method: method.clone(),
-                reason: e.to_string(),
-            },
+            e => VaultError::auth(method.clone(), e.to_string()).with_source(Cause::new(e)),
         };
         let info = match &self.inner.config.auth {
             VaultAuth::Token { .. } => {
@@ -433,10 +431,7 @@ impl VaultStore {
                     .await
                     .map_err(|e| self.client_error(e, "GET", path, None))
                     .map_err(|e| match e {
-                        VaultError::PermissionDenied { .. } => VaultError::Auth {
-                            method: method.clone(),
-                            reason: "the token was rejected (invalid, expired or revoked): set a valid token".into(),
-                        },
+                        VaultError::PermissionDenied { .. } => VaultError::auth(method.clone(), "the token was rejected (invalid, expired or revoked): set a valid token"),
                         e => e,
                     })?;
                 let ttl = (looked.ttl > 0).then(|| Duration::from_secs(looked.ttl));
@@ -469,12 +464,15 @@ impl VaultStore {
                 let read = tokio::task::spawn_blocking(move || std::fs::read_to_string(file))
                     .await
                     .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
-                let jwt = read.map_err(|e| VaultError::Auth {
-                    method: method.clone(),
-                    reason: format!(
-                        "cannot read the service-account token {}: {e}",
-                        jwt_path.display()
-                    ),
+                let jwt = read.map_err(|e| {
+                    VaultError::auth(
+                        method.clone(),
+                        format!(
+                            "cannot read the service-account token {}: {e}",
+                            jwt_path.display()
+                        ),
+                    )
+                    .with_source(Cause::new(e))
                 })?;
                 let path = format!("auth/{mount}/login");
                 vaultrs::auth::kubernetes::login(&*client, mount, role, jwt.trim())
@@ -484,15 +482,15 @@ impl VaultStore {
             }
         };
         if !header_safe(&info.client_token) {
-            return Err(VaultError::Auth {
+            return Err(VaultError::auth(
                 method,
-                reason: "the server returned an unusable token".into(),
-            });
+                "the server returned an unusable token",
+            ));
         }
         let mut settings: VaultClientSettings = client.settings.clone();
         settings.token = info.client_token.clone();
         let fresh = VaultClient::new(settings).map_err(|e| {
-            VaultError::BadConfig(format!("cannot build the HTTP client: {}", chain(&e)))
+            VaultError::setup(format!("cannot build the HTTP client: {}", chain(&e)), e)
         })?;
         match self.inner.client.write() {
             Ok(mut c) => *c = Arc::new(fresh),
@@ -576,10 +574,8 @@ impl VaultStore {
                     }
                     return Err(match err {
                         e @ (VaultError::Unreachable { .. } | VaultError::Sealed { .. }) => e,
-                        e => VaultError::Auth {
-                            method: auth.method().into(),
-                            reason: format!("token renewal failed: {e}"),
-                        },
+                        e => VaultError::auth(auth.method(), format!("token renewal failed: {e}"))
+                            .with_source(Cause::new(e)),
                     });
                 }
             }
@@ -589,10 +585,7 @@ impl VaultStore {
         }
         let remaining = ttl.saturating_sub(elapsed);
         if remaining.is_zero() {
-            Err(VaultError::Auth {
-                method: auth.method().into(),
-                reason: "the token has expired and cannot be renewed: configure a new token or use AppRole/Kubernetes auth".into(),
-            })
+            Err(VaultError::auth(auth.method(), "the token has expired and cannot be renewed: configure a new token or use AppRole/Kubernetes auth"))
         } else {
             Ok(TokenRenewal::NotRenewable { remaining })
         }
@@ -703,21 +696,12 @@ impl VaultStore {
                     self.status_error(method, api_path, code, &errors, cas)
                 }
                 e @ (rustify::errors::ClientError::RequestError { .. }
-                | rustify::errors::ClientError::ResponseError { .. }) => VaultError::Unreachable {
-                    address: self.inner.address.clone(),
-                    reason: chain(&e),
-                },
-                e => VaultError::Decode {
-                    method: method.to_string(),
-                    path: api_path.to_string(),
-                    reason: chain(&e),
-                },
+                | rustify::errors::ClientError::ResponseError { .. }) => {
+                    VaultError::unreachable(self.inner.address.clone(), e)
+                }
+                e => VaultError::decode(method, api_path, chain(&e)).with_source(Cause::new(e)),
             },
-            e => VaultError::Decode {
-                method: method.to_string(),
-                path: api_path.to_string(),
-                reason: chain(&e),
-            },
+            e => VaultError::decode(method, api_path, chain(&e)).with_source(Cause::new(e)),
         }
     }
 
@@ -749,15 +733,15 @@ impl VaultStore {
                 .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(json.to_string());
         }
-        let resp = req.send().await.map_err(|e| VaultError::Unreachable {
-            address: self.inner.address.clone(),
-            reason: chain(&e),
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| VaultError::unreachable(self.inner.address.clone(), e))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| VaultError::Unreachable {
-            address: self.inner.address.clone(),
-            reason: chain(&e),
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| VaultError::unreachable(self.inner.address.clone(), e))?;
         Ok((status, Vec::from(bytes)))
     }
 
@@ -781,16 +765,11 @@ impl VaultStore {
         api_path: &str,
         body: &[u8],
     ) -> Result<T, VaultError> {
-        let env: Envelope<T> = serde_json::from_slice(body).map_err(|e| VaultError::Decode {
-            method: method.into(),
-            path: api_path.into(),
-            reason: e.to_string(),
+        let env: Envelope<T> = serde_json::from_slice(body).map_err(|e| {
+            VaultError::decode(method, api_path, e.to_string()).with_source(Cause::new(e))
         })?;
-        env.data.ok_or_else(|| VaultError::Decode {
-            method: method.into(),
-            path: api_path.into(),
-            reason: "the response has no data".into(),
-        })
+        env.data
+            .ok_or_else(|| VaultError::decode(method, api_path, "the response has no data"))
     }
 
     /// `POST sys/capabilities-self`: the capabilities this token has on each API path (such
@@ -812,10 +791,9 @@ impl VaultStore {
         if !status.is_success() {
             return Err(self.raw_error("POST", "sys/capabilities-self", status, &resp, None));
         }
-        let v: Value = serde_json::from_slice(&resp).map_err(|e| VaultError::Decode {
-            method: "POST".into(),
-            path: "sys/capabilities-self".into(),
-            reason: e.to_string(),
+        let v: Value = serde_json::from_slice(&resp).map_err(|e| {
+            VaultError::decode("POST", "sys/capabilities-self", e.to_string())
+                .with_source(Cause::new(e))
         })?;
         let mut out = BTreeMap::new();
         for p in api_paths {
@@ -841,10 +819,8 @@ impl VaultStore {
         if !status.is_success() {
             return Err(self.raw_error("GET", "sys/health", status, &body, None));
         }
-        serde_json::from_slice(&body).map_err(|e| VaultError::Decode {
-            method: "GET".into(),
-            path: "sys/health".into(),
-            reason: e.to_string(),
+        serde_json::from_slice(&body).map_err(|e| {
+            VaultError::decode("GET", "sys/health", e.to_string()).with_source(Cause::new(e))
         })
     }
 
@@ -1093,7 +1069,7 @@ impl VaultStore {
                 self.inner.config.mount
             );
             let list_method =
-                Method::from_bytes(b"LIST").map_err(|e| VaultError::BadConfig(e.to_string()))?;
+                Method::from_bytes(b"LIST").map_err(|e| VaultError::setup(e.to_string(), e))?;
             let (status, body) = self.raw(list_method, &api_path, None).await?;
             if status == StatusCode::METHOD_NOT_ALLOWED {
                 self.inner
@@ -1252,7 +1228,7 @@ fn settings_for(
         )
         .namespace(config.namespace.clone());
     b.build()
-        .map_err(|e| VaultError::BadConfig(format!("Vault client settings: {e}")))
+        .map_err(|e| VaultError::setup(format!("Vault client settings: {e}"), e))
 }
 
 #[cfg(test)]

@@ -235,7 +235,7 @@ impl wire::RouteVisitor for Walk {
                     Ok(_) => {}
                     // "An object" says nothing of its inner shape: decoding it needs no more
                     // than an error that names where the answer surprised the client.
-                    Err(e) if untyped && e.starts_with("unexpected answer at") => {}
+                    Err(e) if untyped && e.message.starts_with("unexpected answer at") => {}
                     Err(e) => problems.push(format!(
                         "{} answer {instance} does not decode: {e}",
                         if full { "full" } else { "minimal" }

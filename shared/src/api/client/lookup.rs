@@ -15,6 +15,7 @@ use std::future::Future;
 use super::Client;
 use crate::api::error::ApiError;
 use crate::api::wire::{self, PathArgs, Route};
+use crate::cause::Cause;
 use crate::model::{
     CreatedServiceAccount, DataResidency, OrgId, ProjectId, ServiceAccountId, Team, Timezone,
 };
@@ -82,11 +83,10 @@ impl Client {
             let found = match lookup().await {
                 Ok(found) => found,
                 Err(le) => {
-                    return Err(unknown(
-                        route,
-                        n + 1,
-                        format!("{e}; the lookup failed too: {le}"),
-                    ))
+                    return Err(
+                        unknown(route, n + 1, format!("{e}; the lookup failed too: {le}"))
+                            .with_source(Cause::new(le)),
+                    )
                 }
             };
             let new: Vec<(I, T)> = found
@@ -102,11 +102,10 @@ impl Client {
             }
             last = Some(e);
         }
-        Err(unknown(
-            route,
-            tries,
-            last.map(|e| e.to_string()).unwrap_or_default(),
-        ))
+        Err(match last {
+            Some(e) => unknown(route, tries, e.to_string()).with_source(Cause::new(e)),
+            None => unknown(route, tries, String::new()),
+        })
     }
 
     /// [`Client::create_project`], settled by a lookup after an unknown outcome; `before` the
@@ -148,13 +147,10 @@ impl Client {
                                 .collect();
                             match named.as_slice() {
                                 [one] => Ok(*one),
-                                _ => Err(ApiError::Decode {
-                                    route: wire::CREATE_PROJECT.name,
-                                    message: format!(
+                                _ => Err(ApiError::decode(wire::CREATE_PROJECT.name, format!(
                                         "Mixpanel created the project without saying its id, and {} projects are named \"{name}\": find it in the web app and import it",
                                         named.len()
-                                    ),
-                                }),
+                                    ))),
                             }
                         }
                     }
@@ -210,9 +206,11 @@ impl Client {
                     .into_iter()
                     .map(|(_, t)| t)
                     .next()
-                    .ok_or_else(|| ApiError::Decode {
-                        route: route.name,
-                        message: format!("team \"{name}\" was created but is not in the team list"),
+                    .ok_or_else(|| {
+                        ApiError::decode(
+                            route.name,
+                            format!("team \"{name}\" was created but is not in the team list"),
+                        )
                     })
             },
             by_name,
@@ -263,12 +261,7 @@ impl Client {
                             .iter()
                             .any(|a| a.id == id)
                         {
-                            return Err(ApiError::MaybeApplied {
-                                route: route.name,
-                                status: None,
-                                cause: format!("service account {id} was made by a create whose answer was lost, and deleting it did not take effect"),
-                                check: "delete it by hand (Organization Settings > Service Accounts), then",
-                            });
+                            return Err(ApiError::maybe_applied(route.name, None, format!("service account {id} was made by a create whose answer was lost, and deleting it did not take effect"), "delete it by hand (Organization Settings > Service Accounts), then"));
                         }
                     }
                     Ok(None)
@@ -342,12 +335,7 @@ impl Client {
 
 /// A create still unknown after `attempts`.
 fn unknown(route: &'static Route, attempts: usize, cause: String) -> ApiError {
-    ApiError::MaybeApplied {
-        route: route.name,
-        status: None,
-        cause: format!("no answer proved the outcome in {attempts} attempt(s), each looked up before the next ({cause})"),
-        check: route.creates.map_or("list the collection", |l| l.check),
-    }
+    ApiError::maybe_applied(route.name, None, format!("no answer proved the outcome in {attempts} attempt(s), each looked up before the next ({cause})"), route.creates.map_or("list the collection", |l| l.check))
 }
 
 /// A team name already taken by a team this create did not make.
