@@ -107,21 +107,23 @@ pub struct GrantKey<'a> {
     pub attr: &'a str,
 }
 
-/// The check a grant's create makes before it writes, with `now` the role the principal holds
-/// on the project as Mixpanel lists it: `Ok(true)` when it already holds `planned` (the planned
-/// end state, to adopt without a write), `Ok(false)` when it holds none (write), and an error
-/// saying what differs, with the import, when it holds another role: the create-or-update would
+/// The check a grant's create makes before it writes, with `now` the grant as Mixpanel lists
+/// it and `role` its role: `Ok(Some(now))` when it already holds `planned` (the planned end
+/// state, to adopt without a write), `Ok(None)` when there is none (write), and an error saying
+/// what differs, with the import, when it holds another role: the create-or-update would
 /// otherwise change a role nobody planned to change.
-pub fn existing_grant(
+pub fn existing_grant<G>(
     key: &GrantKey<'_>,
-    now: Option<&AssignableRole>,
+    now: Option<G>,
+    role: impl Fn(&G) -> &AssignableRole,
     planned: &AssignableRole,
-) -> Result<bool, crate::framework::Diagnostic> {
-    let Some(held) = now else {
-        return Ok(false);
+) -> Result<Option<G>, crate::framework::Diagnostic> {
+    let Some(grant) = now else {
+        return Ok(None);
     };
+    let held = role(&grant);
     if held == planned {
-        return Ok(true);
+        return Ok(Some(grant));
     }
     let GrantKey {
         type_name,
@@ -174,13 +176,16 @@ mod tests {
         };
         let role = |s: &str| s.parse::<AssignableRole>().expect("a role");
         let (analyst, consumer) = (role("analyst"), role("consumer"));
-        assert_eq!(existing_grant(&key, None, &consumer).ok(), Some(false));
         assert_eq!(
-            existing_grant(&key, Some(&consumer), &consumer).ok(),
-            Some(true)
+            existing_grant(&key, None::<AssignableRole>, |r| r, &consumer).ok(),
+            Some(None)
         );
-        let d =
-            existing_grant(&key, Some(&analyst), &consumer).expect_err("another role is refused");
+        assert_eq!(
+            existing_grant(&key, Some(consumer.clone()), |r| r, &consumer).ok(),
+            Some(Some(consumer.clone()))
+        );
+        let d = existing_grant(&key, Some(analyst.clone()), |r| r, &consumer)
+            .expect_err("another role is refused");
         assert!(
             d.detail.contains(
                 "ana@example.com already holds role analyst in project 31; the plan says consumer."

@@ -123,8 +123,8 @@ impl TypedResource<Ctx> for ServiceAccountProjectResource {
             import_id: format!("{project}/{sa}"),
             attr: "role",
         };
-        if existing_grant(&key, now.as_ref(), &planned.role)? {
-            if let Some(held) = read_grant(ctx, project, sa, now).await? {
+        if let Some(role) = existing_grant(&key, now, |r| r, &planned.role)? {
+            if let Some(held) = read_grant(ctx, project, sa, Some(role)).await? {
                 return Ok(held);
             }
         }

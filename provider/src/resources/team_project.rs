@@ -84,12 +84,9 @@ impl TypedResource<Ctx> for TeamProjectResource {
             import_id: format!("{team}/{project}"),
             attr: "role",
         };
-        match (
-            existing_grant(&key, now.as_ref().map(|g| &g.role), &planned.role)?,
-            now,
-        ) {
-            (true, Some(held)) => Ok(held),
-            _ => grant(ctx, planned).await,
+        match existing_grant(&key, now, |g| &g.role, &planned.role)? {
+            Some(held) => Ok(held),
+            None => grant(ctx, planned).await,
         }
     }
 
