@@ -656,6 +656,94 @@ async fn a_create_that_failed_after_the_write_is_looked_up_before_it_is_sent_aga
     assert_eq!(lost[0].id, made);
 }
 
+/// Issue 16: an audit-log export has no name to look it up by; after a 503 or a 429 that came
+/// after the export was stored, it is found by its request (and by being new) before the create
+/// is sent again: one export per create in every seed, each the one the create returned.
+#[tokio::test]
+async fn lost_answers_on_audit_log_exports_leave_no_twins() {
+    let mut twins = Vec::new();
+    for seed in [5u64, 6, 7, 8] {
+        let emu = Emulator::spawn(BIN);
+        let b = emu.bootstrap("Acme", "owner");
+        let c = client(&emu, &b);
+        let org = OrgId(b.org_id);
+        admin_put(
+            &emu,
+            "/_emulator/faults",
+            json!({"error_rate": 0.3, "error_status": 503, "error_after_commit": true,
+                   "rate_limit_rate": 0.2, "rate_limit_after_commit": true, "seed": seed,
+                   "retry_after_secs": 0, "routes": ["create_audit_log_export"]}),
+        )
+        .await;
+        let mut made = Vec::new();
+        for i in 0..6 {
+            // Two exports of the same request, one after the other, are two exports.
+            let request = wire::CreateAuditExport {
+                filter: wire::AuditLogQuery {
+                    search: Some(format!("batch-{}", i / 2)),
+                    ..Default::default()
+                },
+                export_format: wire::AuditExportFormat::Ndjson,
+            };
+            let id = c
+                .create_audit_log_export(org, &request)
+                .await
+                .unwrap_or_else(|e| panic!("seed {seed}, export {i}: {e}"));
+            made.push(id);
+        }
+        let cn = counters(&emu).await;
+        let sent = count(&cn, "create_audit_log_export", "POST");
+        let listed = c.list_audit_log_exports(org).await.expect("exports");
+        let extra = listed.len().saturating_sub(6);
+        eprintln!(
+            "seed {seed}: 6 exports asked, {} made, {sent} creates sent",
+            listed.len()
+        );
+        twins.push(extra);
+        if extra > 0 {
+            continue;
+        }
+        let mut ids: Vec<&str> = listed.iter().map(|e| e.id.as_str()).collect();
+        ids.sort_unstable();
+        let mut returned: Vec<&str> = made.iter().map(String::as_str).collect();
+        returned.sort_unstable();
+        assert_eq!(ids, returned, "seed {seed}: {sent} creates sent");
+        // One listing before each create, one after each answer that proved nothing.
+        let lookups = count(&cn, "list_audit_log_exports", "GET").saturating_sub(6);
+        assert!(lookups > 0, "seed {seed}: faults were injected: {cn}");
+        eprintln!("seed {seed}: {lookups} lookup(s) after a lost answer");
+    }
+    assert_eq!(twins, vec![0; 4], "twin exports per seed");
+    // A 503 before anything was stored: the lookup finds nothing and the create is sent again.
+    let emu = Emulator::spawn(BIN);
+    let b = emu.bootstrap("Acme", "owner");
+    let c = client(&emu, &b);
+    let org = OrgId(b.org_id);
+    admin_put(
+        &emu,
+        "/_emulator/faults",
+        json!({"error_rate": 0.5, "error_status": 503, "seed": 9,
+               "routes": ["create_audit_log_export"]}),
+    )
+    .await;
+    for i in 0..4 {
+        let request = wire::CreateAuditExport {
+            filter: wire::AuditLogQuery {
+                search: Some(format!("again-{i}")),
+                ..Default::default()
+            },
+            export_format: wire::AuditExportFormat::Csv,
+        };
+        c.create_audit_log_export(org, &request)
+            .await
+            .expect("sent again until it was made");
+    }
+    let sent = count(&counters(&emu).await, "create_audit_log_export", "POST");
+    assert!(sent > 4, "faults were injected: {sent} creates for 4");
+    let listed = c.list_audit_log_exports(org).await.expect("exports");
+    assert_eq!(listed.len(), 4, "{listed:?}");
+}
+
 #[tokio::test]
 async fn lost_answers_on_creates_leave_no_twins() {
     // Issue 16: 30% of creates answer 503 after storing the change, 20% 429 after storing it.

@@ -685,6 +685,188 @@ resource "mixpanel_service_account_project" "etl" {{
     );
 }
 
+/// The import line a diagnostic printed for `type_name`, as `(address, id)` with `<name>`
+/// replaced by `name`.
+fn printed_import(out: &str, type_name: &str, name: &str) -> (String, String) {
+    let start = format!("`terraform import {type_name}.<name> \"");
+    let at = out
+        .find(&start)
+        .unwrap_or_else(|| panic!("no import line for {type_name} in:\n{out}"));
+    let rest = &out[at + start.len()..];
+    let id = rest.split('"').next().expect("a quoted id");
+    assert!(
+        out.contains(&format!(
+            "import {{ to = {type_name}.<name> id = \"{id}\" }}"
+        )),
+        "no import block for {type_name} in:\n{out}"
+    );
+    (format!("{type_name}.{name}"), id.to_string())
+}
+
+#[test]
+fn a_grant_holding_another_role_is_refused_with_the_import_not_changed() {
+    use mixpanel_access::model::{
+        Email, ProjectId, ProjectRoleGrant, ServiceAccountId, TargetType,
+    };
+    let (emu, creds) = setup();
+    let base = format!(
+        "{PROJECT}{MEMBER}{TEAM}\nresource \"mixpanel_service_account\" \"etl\" {{\n  username = \"etl-other-role\"\n  role     = \"consumer\"\n}}\nresource \"mixpanel_organization_member\" \"bo\" {{\n  email = \"bo@acme.example\"\n  role  = \"member\"\n}}\n"
+    );
+    let ws = Workspace::new(&emu, &creds, &base);
+    ws.apply();
+    let id = |address: &str| -> u64 {
+        ws.values(address)["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("an id")
+    };
+    let project = ProjectId(id("mixpanel_project.p"));
+    let sa = ServiceAccountId(id("mixpanel_service_account.etl"));
+    let team = TeamId(id("mixpanel_team.t"));
+    let rt = runtime();
+    let c = emu.client(&creds);
+    let org = OrgId(creds.org_id);
+    let ana: Email = "ana@acme.example".parse().expect("email");
+    let analyst = ProjectRoleGrant {
+        id: project,
+        role: ProjectRole::Analyst,
+    };
+    rt.block_on(c.add_users_to_projects(
+        org,
+        std::slice::from_ref(&ana),
+        &[project],
+        ProjectRole::Analyst,
+    ))
+    .expect("grant ana out of band");
+    rt.block_on(c.add_service_accounts_to_projects(org, &[sa], &[analyst]))
+        .expect("grant the account out of band");
+    rt.block_on(c.add_projects_to_team(org, team, &[analyst]))
+        .expect("grant the team out of band");
+    // What Mixpanel holds: (ana's, the account's, the team's) role on the project.
+    let held = || {
+        let users = rt.block_on(c.granted_users(project)).expect("users");
+        let user = users
+            .iter()
+            .find(|g| g.email == ana && g.target_type == TargetType::Individual)
+            .map(|g| g.role);
+        let accounts = rt
+            .block_on(c.list_project_service_accounts(project))
+            .expect("accounts");
+        let account = accounts
+            .iter()
+            .find(|m| m.account.id == sa)
+            .map(|m| m.project_role);
+        let teams = rt.block_on(c.list_teams(org)).expect("teams");
+        let team = teams
+            .iter()
+            .find(|t| t.id == team)
+            .and_then(|t| t.projects.iter().find(|g| g.id == project))
+            .map(|g| g.role);
+        (user, account, team)
+    };
+    let all_analyst = (
+        Some(ProjectRole::Analyst),
+        Some(ProjectRole::Analyst),
+        Some(ProjectRole::Analyst),
+    );
+    assert_eq!(held(), all_analyst);
+    ws.write(&format!(
+        r#"{base}
+resource "mixpanel_project_member" "ana" {{
+  project_id = mixpanel_project.p.id
+  email      = mixpanel_organization_member.ana.email
+  role       = "consumer"
+}}
+resource "mixpanel_service_account_project" "etl" {{
+  project_id         = mixpanel_project.p.id
+  service_account_id = mixpanel_service_account.etl.id
+  role               = "consumer"
+}}
+resource "mixpanel_team_project" "t" {{
+  team_id    = mixpanel_team.t.id
+  project_id = mixpanel_project.p.id
+  role       = "consumer"
+}}
+"#
+    ));
+    let o = ws.run(&["apply", "-auto-approve", "-no-color", "-input=false"]);
+    let out = text(&o);
+    assert!(
+        !o.status.success(),
+        "the apply changed roles nobody planned to change:\n{out}"
+    );
+    for (who, type_name) in [
+        ("ana@acme.example".to_string(), "mixpanel_project_member"),
+        (
+            format!("service account {sa}"),
+            "mixpanel_service_account_project",
+        ),
+        (format!("team {team}"), "mixpanel_team_project"),
+    ] {
+        let says = format!(
+            "{who} already holds role analyst in project {project}; the plan says consumer."
+        );
+        assert!(
+            out.contains(&says),
+            "no \"{says}\" ({type_name}) in:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("with mixpanel_project_member.ana"),
+        "the diagnostic names the resource:\n{out}"
+    );
+    assert_eq!(held(), all_analyst, "a refused create changed a role");
+    // The printed imports, then an apply that changes the roles as planned and converges.
+    for (type_name, name) in [
+        ("mixpanel_project_member", "ana"),
+        ("mixpanel_service_account_project", "etl"),
+        ("mixpanel_team_project", "t"),
+    ] {
+        let (address, id) = printed_import(&out, type_name, name);
+        ws.ok(&["import", "-no-color", "-input=false", &address, &id]);
+        assert_eq!(ws.values(&address)["role"], "analyst", "{address}");
+    }
+    let out = ws.apply();
+    assert!(out.contains("3 changed"), "{out}");
+    let all_consumer = (
+        Some(ProjectRole::Consumer),
+        Some(ProjectRole::Consumer),
+        Some(ProjectRole::Consumer),
+    );
+    assert_eq!(held(), all_consumer);
+    ws.assert_no_changes();
+    // A grant that appears between the plan and the apply is refused too, not overwritten.
+    let main = std::fs::read_to_string(ws.dir.path().join("main.tf")).expect("main.tf");
+    std::fs::write(
+        ws.dir.path().join("main.tf"),
+        format!("{main}\nresource \"mixpanel_project_member\" \"bo\" {{\n  project_id = mixpanel_project.p.id\n  email      = mixpanel_organization_member.bo.email\n  role       = \"consumer\"\n}}\n"),
+    )
+    .expect("write main.tf");
+    ws.ok(&["plan", "-no-color", "-input=false", "-out=tfplan"]);
+    let bo: Email = "bo@acme.example".parse().expect("email");
+    rt.block_on(c.add_users_to_projects(
+        org,
+        std::slice::from_ref(&bo),
+        &[project],
+        ProjectRole::Admin,
+    ))
+    .expect("grant bo after the plan");
+    let o = ws.run(&["apply", "-no-color", "-input=false", "tfplan"]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains(&format!("bo@acme.example already holds role admin in project {project}; the plan says consumer.")),
+        "{out}"
+    );
+    let users = rt.block_on(c.granted_users(project)).expect("users");
+    let bo_role = users.iter().find(|g| g.email == bo).map(|g| g.role);
+    assert_eq!(
+        bo_role,
+        Some(ProjectRole::Admin),
+        "the grant made since the plan was changed"
+    );
+}
+
 #[test]
 fn team_member_and_team_project_lifecycle() {
     let (emu, creds) = setup();

@@ -10,7 +10,18 @@
 //! (a project has no field to mark it, a service account's secret was in the lost answer). A
 //! create of a project or service account is then refused, naming the exact import, instead
 //! of making a twin.
+//!
+//! A grant (a user's, a team's or a service account's role on a project) has no id of its own
+//! and Mixpanel's add-to-project is create-or-update: a create sent for a principal that already
+//! holds another role would change that role without anyone having planned it. So a grant's
+//! create checks the grant as Mixpanel holds it before it writes ([`existing_grant`]): the
+//! planned role already held is adopted, another role refused with the import. No plan record
+//! serves here: Terraform plans each resource again during the apply, just before it applies
+//! it, and the planned private state the create gets is that plan's, so a read at the create
+//! sees all a plan record could, and what appeared since the user's plan too.
 
+use mixpanel_access::model::ProjectId;
+use mixpanel_access::permissions::AssignableRole;
 use serde::{Deserialize, Serialize};
 
 use crate::framework::resource::planned_private;
@@ -83,6 +94,53 @@ pub fn held_at_plan(
     )
 }
 
+/// A grant a create is about to write: for whom, on which project, and how to import it.
+pub struct GrantKey<'a> {
+    /// The Terraform type, e.g. `mixpanel_project_member`.
+    pub type_name: &'static str,
+    /// Who holds it, as a sentence names them: `ana@example.com`, `team 42`.
+    pub who: String,
+    pub project: ProjectId,
+    /// The id `terraform import` takes for it.
+    pub import_id: String,
+    /// The attribute the diagnostic is on.
+    pub attr: &'a str,
+}
+
+/// The check a grant's create makes before it writes, with `now` the grant as Mixpanel lists
+/// it and `role` its role: `Ok(Some(now))` when it already holds `planned` (the planned end
+/// state, to adopt without a write), `Ok(None)` when there is none (write), and an error saying
+/// what differs, with the import, when it holds another role: the create-or-update would
+/// otherwise change a role nobody planned to change.
+pub fn existing_grant<G>(
+    key: &GrantKey<'_>,
+    now: Option<G>,
+    role: impl Fn(&G) -> &AssignableRole,
+    planned: &AssignableRole,
+) -> Result<Option<G>, crate::framework::Diagnostic> {
+    let Some(grant) = now else {
+        return Ok(None);
+    };
+    let held = role(&grant);
+    if held == planned {
+        return Ok(Some(grant));
+    }
+    let GrantKey {
+        type_name,
+        who,
+        project,
+        import_id,
+        attr,
+    } = key;
+    Err(crate::framework::Diagnostic::attr_error(
+        *attr,
+        "The grant exists with another role",
+        format!(
+            "{who} already holds role {held} in project {project}; the plan says {planned}. Terraform's state does not hold this grant: it was made outside this configuration (before this apply or during it), or by an apply interrupted before it wrote its state. Nothing was sent, so {who} still holds {held}. To manage this grant here, import it: `terraform import {type_name}.<name> \"{import_id}\"`, or an `import {{ to = {type_name}.<name>\n  id = \"{import_id}\" }}` block (<name> is this resource's name); the next apply then changes the role to {planned}. Or remove the grant in Mixpanel first."
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +163,51 @@ mod tests {
         })
         .await;
         assert_eq!(old, (Some(vec![4]), vec![4]));
+    }
+
+    #[test]
+    fn a_grant_with_another_role_is_refused_the_planned_one_adopted() {
+        let key = GrantKey {
+            type_name: "mixpanel_project_member",
+            who: "ana@example.com".into(),
+            project: ProjectId(31),
+            import_id: "31/ana@example.com".into(),
+            attr: "role",
+        };
+        let role = |s: &str| s.parse::<AssignableRole>().expect("a role");
+        let (analyst, consumer) = (role("analyst"), role("consumer"));
+        assert_eq!(
+            existing_grant(&key, None::<AssignableRole>, |r| r, &consumer).ok(),
+            Some(None)
+        );
+        assert_eq!(
+            existing_grant(&key, Some(consumer.clone()), |r| r, &consumer).ok(),
+            Some(Some(consumer.clone()))
+        );
+        let d = existing_grant(&key, Some(analyst.clone()), |r| r, &consumer)
+            .expect_err("another role is refused");
+        assert!(
+            d.detail.contains(
+                "ana@example.com already holds role analyst in project 31; the plan says consumer."
+            ),
+            "{}",
+            d.detail
+        );
+        assert!(
+            d.detail.contains(
+                r#"`terraform import mixpanel_project_member.<name> "31/ana@example.com"`"#
+            ),
+            "{}",
+            d.detail
+        );
+        assert!(
+            d.detail.contains(r#"id = "31/ana@example.com" }"#),
+            "{}",
+            d.detail
+        );
+        assert_eq!(
+            d.attribute.map(|p| format!("{p:?}")),
+            Some(format!("{:?}", crate::cty::AttributePath::attr("role")))
+        );
     }
 }

@@ -31,6 +31,11 @@ pub enum CacheKey {
 
 type Slot = Arc<OnceCell<Arc<dyn Any + Send + Sync>>>;
 
+tokio::task_local! {
+    /// Set inside [`ReadCache::any_listing`].
+    static ANY_LISTING: ();
+}
+
 pub struct ReadCache {
     /// Each listing with the write count it started after.
     slots: Mutex<HashMap<CacheKey, (u64, Slot)>>,
@@ -60,6 +65,14 @@ impl ReadCache {
         }
     }
 
+    /// Runs `read` answering its reads from any listing this process holds, however many
+    /// writes it has made since (loading one when it holds none). For a check that needs a
+    /// listing taken after the plan, not after this process's own writes: the check a grant
+    /// makes before it writes, which a listing of this apply's writes cannot change.
+    pub async fn any_listing<F: Future>(read: F) -> F::Output {
+        ANY_LISTING.scope((), read).await
+    }
+
     /// The cached collection, loading it once; concurrent callers wait for the one load.
     pub async fn get_or_load<T, F, Fut>(&self, key: CacheKey, load: F) -> Result<Arc<T>, ApiError>
     where
@@ -67,7 +80,10 @@ impl ReadCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let need = (self.writes)();
+        let need = match ANY_LISTING.try_with(|_| ()) {
+            Ok(()) => 0,
+            Err(_) => (self.writes)(),
+        };
         let slot = {
             let mut slots = self
                 .slots
@@ -77,7 +93,7 @@ impl ReadCache {
                 Some((started, slot)) if *started >= need => slot.clone(),
                 _ => {
                     let slot = Slot::default();
-                    slots.insert(key, (need, slot.clone()));
+                    slots.insert(key, ((self.writes)(), slot.clone()));
                     slot
                 }
             }
@@ -199,5 +215,32 @@ mod tests {
             .is_err());
         let v = cache.get_or_load(CacheKey::OrgUsers, load).await.unwrap();
         assert_eq!(v.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn any_listing_takes_a_listing_older_than_the_last_write() {
+        let writes = Arc::new(AtomicU64::new(0));
+        let cache = ReadCache::keyed_by({
+            let w = writes.clone();
+            move || w.load(Ordering::SeqCst)
+        });
+        let calls = AtomicU64::new(0);
+        let load = || async {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, ApiError>(vec![1])
+        };
+        // With no listing held, one is loaded.
+        ReadCache::any_listing(cache.get_or_load(CacheKey::Teams, load))
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        writes.fetch_add(1, Ordering::SeqCst);
+        ReadCache::any_listing(cache.get_or_load(CacheKey::Teams, load))
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 1, "the older listing served");
+        // Outside, the write makes it stale.
+        cache.get_or_load(CacheKey::Teams, load).await.unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
     }
 }

@@ -16,7 +16,9 @@ use mixpanel_access::vault::VaultStore;
 use crate::framework::validators::parses;
 use crate::framework::{Diagnostic, Diagnostics, Validator};
 
-pub use before::{existing_at_plan, held_at_plan, planned_before, record_before};
+pub use before::{
+    existing_at_plan, existing_grant, held_at_plan, planned_before, record_before, GrantKey,
+};
 pub use cache::{CacheKey, Indexed, ReadCache};
 pub use diag::{api_diag, removed, route_missing};
 

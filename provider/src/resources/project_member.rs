@@ -7,7 +7,8 @@ use mixpanel_access::permissions::AssignableRole;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{
-    api_diag, removed, CacheKey, Ctx, Indexed, ASSIGNABLE_ROLES, EMAIL, NUMERIC_ID,
+    api_diag, existing_grant, removed, CacheKey, Ctx, GrantKey, Indexed, ReadCache,
+    ASSIGNABLE_ROLES, EMAIL, NUMERIC_ID,
 };
 use crate::cty::Unknowable;
 use crate::framework::{
@@ -101,7 +102,20 @@ impl TypedResource<Ctx> for ProjectMemberResource {
     }
 
     async fn create(&self, ctx: &Ctx, planned: ProjectMember) -> Applied<ProjectMember> {
-        grant(ctx, planned).await
+        // Mixpanel's add-to-project changes a role the user already holds: check first.
+        let (project, email) = (planned.project_id, planned.email.clone());
+        let now = ReadCache::any_listing(read_grant(ctx, project, email.clone())).await?;
+        let key = GrantKey {
+            type_name: self.type_name(),
+            who: email.to_string(),
+            project,
+            import_id: format!("{project}/{email}"),
+            attr: "role",
+        };
+        match existing_grant(&key, now, |g| &g.role, &planned.role)? {
+            Some(held) => Ok(held),
+            None => grant(ctx, planned).await,
+        }
     }
 
     async fn read(

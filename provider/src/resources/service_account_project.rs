@@ -4,7 +4,9 @@ use mixpanel_access::model::{ProjectId, ProjectServiceAccount, ServiceAccountId,
 use mixpanel_access::permissions::AssignableRole;
 use serde::{Deserialize, Serialize};
 
-use crate::context::{api_diag, removed, CacheKey, Ctx, Indexed, NUMERIC_ID};
+use crate::context::{
+    api_diag, existing_grant, removed, CacheKey, Ctx, GrantKey, Indexed, ReadCache, NUMERIC_ID,
+};
 use crate::cty::Unknowable;
 use crate::framework::{
     as_string, Applied, Attribute, Diagnostic, Diagnostics, Schema, TypedResource, Validator,
@@ -71,6 +73,20 @@ async fn read_grant(
     }))
 }
 
+/// The account's individual role on the project, when Mixpanel lists one (where a team or the
+/// organization role outranks it, the listing shows that instead and this is `None`).
+async fn individual_grant(
+    ctx: &Ctx,
+    project: ProjectId,
+    sa: ServiceAccountId,
+) -> Result<Option<AssignableRole>, Diagnostic> {
+    let accounts = project_accounts(ctx, project).await?;
+    Ok(accounts
+        .get(&sa)
+        .filter(|m| m.target_type == TargetType::Individual)
+        .map(|m| AssignableRole::from_wire(m.project_role, m.custom_role_id.as_deref())))
+}
+
 #[tonic::async_trait]
 impl TypedResource<Ctx> for ServiceAccountProjectResource {
     type Model = ServiceAccountProject;
@@ -97,6 +113,21 @@ impl TypedResource<Ctx> for ServiceAccountProjectResource {
         ctx: &Ctx,
         planned: ServiceAccountProject,
     ) -> Applied<ServiceAccountProject> {
+        // Mixpanel's add-to-project changes a role the account already holds: check first.
+        let (project, sa) = (planned.project_id, planned.service_account_id);
+        let now = ReadCache::any_listing(individual_grant(ctx, project, sa)).await?;
+        let key = GrantKey {
+            type_name: self.type_name(),
+            who: format!("service account {sa}"),
+            project,
+            import_id: format!("{project}/{sa}"),
+            attr: "role",
+        };
+        if let Some(role) = existing_grant(&key, now, |r| r, &planned.role)? {
+            if let Some(held) = read_grant(ctx, project, sa, Some(role)).await? {
+                return Ok(held);
+            }
+        }
         grant(ctx, planned).await
     }
 

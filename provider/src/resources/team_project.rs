@@ -4,7 +4,9 @@ use mixpanel_access::model::{ProjectId, TeamId};
 use mixpanel_access::permissions::AssignableRole;
 use serde::{Deserialize, Serialize};
 
-use crate::context::{api_diag, removed, Ctx, ASSIGNABLE_ROLES, NUMERIC_ID};
+use crate::context::{
+    api_diag, existing_grant, removed, Ctx, GrantKey, ReadCache, ASSIGNABLE_ROLES, NUMERIC_ID,
+};
 use crate::cty::Unknowable;
 use crate::framework::{
     as_string, Applied, Attribute, Diagnostic, Diagnostics, Schema, TypedResource,
@@ -72,7 +74,20 @@ impl TypedResource<Ctx> for TeamProjectResource {
     }
 
     async fn create(&self, ctx: &Ctx, planned: TeamProject) -> Applied<TeamProject> {
-        grant(ctx, planned).await
+        // Mixpanel's add-to-team changes a role the team already holds: check first.
+        let (team, project) = (planned.team_id, planned.project_id);
+        let now = ReadCache::any_listing(read_grant(ctx, team, project)).await?;
+        let key = GrantKey {
+            type_name: self.type_name(),
+            who: format!("team {team}"),
+            project,
+            import_id: format!("{team}/{project}"),
+            attr: "role",
+        };
+        match existing_grant(&key, now, |g| &g.role, &planned.role)? {
+            Some(held) => Ok(held),
+            None => grant(ctx, planned).await,
+        }
     }
 
     async fn read(

@@ -1718,16 +1718,14 @@ impl Client {
             .await
     }
 
-    /// Starts an asynchronous export of the organization's audit log; the export's id.
+    /// Starts an asynchronous export of the organization's audit log; the export's id. Never
+    /// sent twice without a read: see `create_audit_log_export_checked`.
     pub async fn create_audit_log_export(
         &self,
         org: OrgId,
         request: &wire::CreateAuditExport,
     ) -> Result<String, ApiError> {
-        let created: wire::AuditExportCreated = self
-            .send(&wire::CREATE_AUDIT_LOG_EXPORT, PathArgs::org(org), request)
-            .await?;
-        Ok(created.export_id)
+        self.create_audit_log_export_checked(org, request).await
     }
 
     /// The organization's audit-log exports with their status.

@@ -23,12 +23,13 @@ use crate::model::{
 /// The create routes whose outcome a lookup settles: on these, a 503 or a 429 is not taken as
 /// proof that nothing happened.
 /// Each settles by the route table's [`wire::Lookup`]: its listing route and key field.
-pub(super) const LOOKED_UP: [&Route; 5] = [
+pub(super) const LOOKED_UP: [&Route; 6] = [
     &wire::CREATE_SERVICE_ACCOUNT.route,
     &wire::CREATE_PROJECT.route,
     &wire::ADD_TEAMS.route,
     &wire::CREATE_CUSTOM_ROLE.route,
     &wire::CREATE_DATA_VIEW.route,
+    &wire::CREATE_AUDIT_LOG_EXPORT.route,
 ];
 
 /// Whether `route` is one of [`LOOKED_UP`].
@@ -333,6 +334,98 @@ impl Client {
     }
 }
 
+/// How far the server's clock may run behind this machine's: an export created up to this long
+/// before the create was sent (by this machine's clock) may still be its result.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(60);
+
+impl Client {
+    /// Starts an audit-log export, settled by a lookup after an unknown outcome. An export has
+    /// no name: the key is its request. An export is this create's result when its filters are
+    /// the request's, it was created at or after the moment the create was sent (less
+    /// [`CLOCK_SKEW`]), and it was absent from the listing taken before the send. None: the
+    /// create is sent again; several: which one is this create's cannot be told, and the error
+    /// names them.
+    pub(super) async fn create_audit_log_export_checked(
+        &self,
+        org: OrgId,
+        request: &wire::CreateAuditExport,
+    ) -> Result<String, ApiError> {
+        let want = serde_json::to_value(request)
+            .map_err(|e| ApiError::Config(format!("audit-log export request: {e}")))?;
+        let sent = chrono::Utc::now() - CLOCK_SKEW;
+        let route = &wire::CREATE_AUDIT_LOG_EXPORT.route;
+        let matching = || async {
+            Ok(self
+                .list_audit_log_exports(org)
+                .await?
+                .into_iter()
+                .filter(|e| e.created >= sent && same_request(&want, &e.filters))
+                .map(|e| (e.id.clone(), e.id))
+                .collect::<Vec<_>>())
+        };
+        self.create_looked_up(
+            route,
+            None,
+            || async {
+                let created: wire::AuditExportCreated = self
+                    .send(&wire::CREATE_AUDIT_LOG_EXPORT, PathArgs::org(org), request)
+                    .await?;
+                Ok(created.export_id)
+            },
+            matching,
+            |new| async move {
+                match new.len() {
+                    0 => Ok(None),
+                    1 => Ok(new.into_iter().map(|(_, id)| id).next()),
+                    _ => {
+                        let ids: Vec<String> = new.into_iter().map(|(id, _)| id).collect();
+                        Err(ApiError::MaybeApplied {
+                            route: route.name,
+                            status: None,
+                            cause: format!(
+                                "{} exports of this request appeared since it was sent ({}), made by its attempts or by someone asking for the same export at the same time, and which one is this create's cannot be told; they hold the same events: download one by hand (GET /api/app/organizations/{org}/audit-logs/exports/<id>/download), or page the log instead of exporting it",
+                                ids.len(),
+                                ids.join(", ")
+                            ),
+                            check: route.creates.map_or("list the collection", |l| l.check),
+                        })
+                    }
+                }
+            },
+        )
+        .await
+    }
+}
+
+/// Whether an export's listed `filters` are the request `want` (as JSON): every field the
+/// request sent is listed with the same value (times compared as instants, since a server may
+/// write them in another form); fields the request left out may be listed empty.
+fn same_request(
+    want: &serde_json::Value,
+    filters: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    use serde_json::Value;
+    let Some(want) = want.as_object() else {
+        return false;
+    };
+    let instant = |v: &Value| {
+        v.as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+    };
+    let same = |a: &Value, b: &Value| a == b || instant(a).is_some_and(|t| instant(b) == Some(t));
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    };
+    want.iter()
+        .all(|(k, v)| filters.get(k).is_some_and(|l| same(v, l)))
+        && filters
+            .iter()
+            .all(|(k, v)| want.contains_key(k) || empty(v) || k == "error")
+}
+
 /// A create still unknown after `attempts`.
 fn unknown(route: &'static Route, attempts: usize, cause: String) -> ApiError {
     ApiError::maybe_applied(route.name, None, format!("no answer proved the outcome in {attempts} attempt(s), each looked up before the next ({cause})"), route.creates.map_or("list the collection", |l| l.check))
@@ -370,6 +463,11 @@ mod tests {
             ("add_teams", "list_teams", "name"),
             ("create_custom_role", "list_custom_roles", "name"),
             ("create_data_view", "list_data_views", "name"),
+            (
+                "create_audit_log_export",
+                "list_audit_log_exports",
+                "created",
+            ),
         ];
         for (route, (name, list, key)) in LOOKED_UP.iter().zip(uses) {
             assert_eq!(route.name, name);
@@ -379,6 +477,36 @@ mod tests {
             assert!(looked_up(name));
         }
         assert!(!looked_up("add_users_to_teams"));
-        assert!(!looked_up("create_audit_log_export"));
+    }
+
+    #[test]
+    fn an_export_is_this_request_only_when_its_filters_are() {
+        let request = wire::CreateAuditExport {
+            filter: wire::AuditLogQuery {
+                types: vec!["session.logged_in".into()],
+                created_gte: "2026-12-01T00:00:00Z".parse().ok(),
+                ..Default::default()
+            },
+            export_format: wire::AuditExportFormat::Ndjson,
+        };
+        let want = serde_json::to_value(&request).expect("json");
+        let listed = |v: serde_json::Value| v.as_object().cloned().expect("an object");
+        // As the emulator lists it, and with the time in another form and empty extras.
+        assert!(same_request(&want, &listed(want.clone())));
+        assert!(same_request(
+            &want,
+            &listed(
+                serde_json::json!({"types": ["session.logged_in"], "created_gte": "2026-12-01T01:00:00+01:00", "export_format": "ndjson", "actions": [], "search": null})
+            )
+        ));
+        // Another window, another format, a filter the request did not set.
+        for other in [
+            serde_json::json!({"types": ["session.logged_in"], "created_gte": "2026-12-02T00:00:00Z", "export_format": "ndjson"}),
+            serde_json::json!({"types": ["session.logged_in"], "created_gte": "2026-12-01T00:00:00Z", "export_format": "csv"}),
+            serde_json::json!({"types": ["session.logged_in"], "created_gte": "2026-12-01T00:00:00Z", "export_format": "ndjson", "search": "ana"}),
+            serde_json::json!({"created_gte": "2026-12-01T00:00:00Z", "export_format": "ndjson"}),
+        ] {
+            assert!(!same_request(&want, &listed(other.clone())), "{other}");
+        }
     }
 }
