@@ -379,16 +379,16 @@ impl Client {
                     1 => Ok(new.into_iter().map(|(_, id)| id).next()),
                     _ => {
                         let ids: Vec<String> = new.into_iter().map(|(id, _)| id).collect();
-                        Err(ApiError::MaybeApplied {
-                            route: route.name,
-                            status: None,
-                            cause: format!(
+                        Err(ApiError::maybe_applied(
+                            route.name,
+                            None,
+                            format!(
                                 "{} exports of this request appeared since it was sent ({}), made by its attempts or by someone asking for the same export at the same time, and which one is this create's cannot be told; they hold the same events: download one by hand (GET /api/app/organizations/{org}/audit-logs/exports/<id>/download), or page the log instead of exporting it",
                                 ids.len(),
                                 ids.join(", ")
                             ),
-                            check: route.creates.map_or("list the collection", |l| l.check),
-                        })
+                            route.creates.map_or("list the collection", |l| l.check),
+                        ))
                     }
                 }
             },
