@@ -865,6 +865,20 @@ resource "mixpanel_team_project" "t" {{
         Some(ProjectRole::Admin),
         "the grant made since the plan was changed"
     );
+    // A replacement removes the grant and creates it again: the create must write it, not
+    // adopt what a listing taken before the removal showed.
+    std::fs::write(ws.dir.path().join("main.tf"), &main).expect("write main.tf");
+    ws.ok(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-replace=mixpanel_project_member.ana",
+        "-replace=mixpanel_service_account_project.etl",
+        "-replace=mixpanel_team_project.t",
+    ]);
+    assert_eq!(held(), all_consumer, "a replaced grant is missing");
+    ws.assert_no_changes();
 }
 
 #[test]

@@ -112,10 +112,17 @@ impl TypedResource<Ctx> for ProjectMemberResource {
             import_id: format!("{project}/{email}"),
             attr: "role",
         };
-        match existing_grant(&key, now, |g| &g.role, &planned.role)? {
-            Some(held) => Ok(held),
-            None => grant(ctx, planned).await,
+        // The check's listing may predate this apply's own writes (a removal of the same
+        // grant, in a replacement): adopt only what a listing taken after them still shows.
+        if existing_grant(&key, now, |g| &g.role, &planned.role)?.is_some() {
+            if let Some(held) = read_grant(ctx, project, email.clone())
+                .await?
+                .filter(|g| g.role == planned.role)
+            {
+                return Ok(held);
+            }
         }
+        grant(ctx, planned).await
     }
 
     async fn read(

@@ -84,10 +84,17 @@ impl TypedResource<Ctx> for TeamProjectResource {
             import_id: format!("{team}/{project}"),
             attr: "role",
         };
-        match existing_grant(&key, now, |g| &g.role, &planned.role)? {
-            Some(held) => Ok(held),
-            None => grant(ctx, planned).await,
+        // The check's listing may predate this apply's own writes (a removal of the same
+        // grant, in a replacement): adopt only what a listing taken after them still shows.
+        if existing_grant(&key, now, |g| &g.role, &planned.role)?.is_some() {
+            if let Some(held) = read_grant(ctx, team, project)
+                .await?
+                .filter(|g| g.role == planned.role)
+            {
+                return Ok(held);
+            }
         }
+        grant(ctx, planned).await
     }
 
     async fn read(
