@@ -398,7 +398,18 @@ impl Bare {
     }
 }
 
-fn rss_kib(pid: u32) -> (u64, u64) {
+/// A process's memory as `/proc/<pid>/status` gives it, in KiB: resident, its peak, and the
+/// resident part that is anonymous (heap, stacks) and file-backed (the binary's code pages and
+/// shared libraries).
+#[derive(Clone, Copy)]
+struct Rss {
+    rss: u64,
+    hwm: u64,
+    anon: u64,
+    file: u64,
+}
+
+fn rss_kib(pid: u32) -> Rss {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |k: &str| {
         status
@@ -408,10 +419,15 @@ fn rss_kib(pid: u32) -> (u64, u64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    Rss {
+        rss: field("VmRSS:"),
+        hwm: field("VmHWM:"),
+        anon: field("RssAnon:"),
+        file: field("RssFile:"),
+    }
 }
 
-async fn idle_daemon_rss(w: &World, prefix: &str, expect: usize) -> (u64, u64) {
+async fn idle_daemon_rss(w: &World, prefix: &str, expect: usize) -> Rss {
     let mut d = w.daemon(
         &format!("idle-{prefix}"),
         &[
@@ -498,13 +514,18 @@ async fn idle_memory(n: usize) {
         t.await.expect("load");
     }
     println!("memory: loaded in {:.1}s", t0.elapsed().as_secs_f64());
-    let (empty_rss, empty_hwm) = idle_daemon_rss(&w, "bench-empty", 0).await;
-    let (rss, hwm) = idle_daemon_rss(&w, "bench-idle", n).await;
+    let empty = idle_daemon_rss(&w, "bench-empty", 0).await;
+    let full = idle_daemon_rss(&w, "bench-idle", n).await;
+    let mib = |k: u64| k as f64 / 1024.0;
     println!(
-        "memory: idle daemon RSS with {n} entries: {:.1} MiB (peak {:.1} MiB); with an empty inventory: {:.1} MiB (peak {:.1} MiB)",
-        rss as f64 / 1024.0,
-        hwm as f64 / 1024.0,
-        empty_rss as f64 / 1024.0,
-        empty_hwm as f64 / 1024.0
+        "memory: idle daemon RSS with {n} entries: {:.1} MiB (peak {:.1} MiB; heap and stacks {:.1} MiB, code and files {:.1} MiB); with an empty inventory: {:.1} MiB (peak {:.1} MiB; heap and stacks {:.1} MiB, code and files {:.1} MiB)",
+        mib(full.rss),
+        mib(full.hwm),
+        mib(full.anon),
+        mib(full.file),
+        mib(empty.rss),
+        mib(empty.hwm),
+        mib(empty.anon),
+        mib(empty.file),
     );
 }
