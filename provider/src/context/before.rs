@@ -1,10 +1,13 @@
 //! What a plan records for a create (issue 16): the ids of the objects that already held the
-//! create's key (a project's or a team's name, a service account's username) at plan time,
-//! in the planned private state, and the id of the object a replacement replaces. The create
+//! create's key (a project's or a team's name, a service account's username) when the create
+//! was planned, in the planned private state, and the id of the object a replacement replaces.
+//! "Planned" is the plan Terraform makes during the apply, just before it applies the
+//! resource, not the user's earlier `terraform plan`: the planned private state a create gets
+//! is that plan's, so "held at plan time" below means "held just before the create". The create
 //! gives them to the client, which, after an answer that does not prove the create failed,
 //! adopts only an object that appeared since.
 //!
-//! The rule for an object that held the key at plan time and is not the one being replaced
+//! The rule for an object that held the key when the create was planned and is not the one being replaced
 //! ([`existing_at_plan`]): it is not in Terraform's state, so it is either one that an apply
 //! killed before it wrote its state made, or someone else's, and nothing tells the two apart
 //! (a project has no field to mark it, a service account's secret was in the lost answer). A
