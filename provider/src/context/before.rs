@@ -7,8 +7,8 @@
 //! gives them to the client, which, after an answer that does not prove the create failed,
 //! adopts only an object that appeared since.
 //!
-//! The rule for an object that held the key when the create was planned and is not the one being replaced
-//! ([`existing_at_plan`]): it is not in Terraform's state, so it is either one that an apply
+//! The rule for an object that held the key when the create was planned and is not the one
+//! being replaced ([`existing_at_plan`]): it is not in Terraform's state, so it is either one that an apply
 //! killed before it wrote its state made, or someone else's, and nothing tells the two apart
 //! (a project has no field to mark it, a service account's secret was in the lost answer). A
 //! create of a project or service account is then refused, naming the exact import, instead
